@@ -1,0 +1,91 @@
+"""The ``aimixer`` command.
+
+Each sub-command lives in its own module under :mod:`origin.commands` and exposes
+``register(subparsers)``; the module's handler is stored as ``func`` on the parser.
+Handlers return an exit code. Any :class:`CLIError` (or a DSP ``ParameterError``)
+becomes a one-line message on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Order here is the order shown in --help.
+COMMAND_MODULES = (
+    "process",
+    "analyze",
+    "features",
+    "classify",
+    "train",
+    "corpus",
+    "serve",
+    "keys",
+    "record",
+    "sender",
+    "discover",
+    "demo",
+)
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status ``code``."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="aimixer", description="AI Mixer: DSP, genre model, origin server and studio recorder")
+    parser.add_argument("--version", action="version", version=_version())
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        try:
+            mod = importlib.import_module(f"origin.commands.{name}")
+        except ModuleNotFoundError as exc:  # command not built yet in this checkout
+            if exc.name and exc.name.startswith("origin.commands"):
+                continue
+            raise
+        mod.register(sub)
+    return parser
+
+
+def _version() -> str:
+    from origin import __version__
+
+    return f"aimixer {__version__}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        from aimixer_dsp.errors import DSPError
+    except ImportError:  # pragma: no cover - package always installed with origin
+        DSPError = CLIError  # type: ignore[misc,assignment]
+    try:
+        return int(args.func(args) or 0)
+    except CLIError as exc:
+        print(f"aimixer {args.command}: error: {exc}", file=sys.stderr)
+        return exc.code
+    except DSPError as exc:
+        print(f"aimixer {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

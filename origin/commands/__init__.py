@@ -1,0 +1,1 @@
+"""Sub-commands of ``aimixer``: one module each, with ``register(subparsers)``."""

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs everything the project needs on a fresh machine: Debian packages
+# (when root), Python packages (editable install with dev extras) and npm
+# packages. Idempotent; safe to run on every `make test` / `make run`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+APT_PKGS="ffmpeg chromium gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good fluidsynth fluid-soundfont-gm espeak-ng libsndfile1 brotli"
+STAMP=.setup-stamp
+need_apt=0
+for b in ffmpeg chromium gst-launch-1.0 fluidsynth espeak-ng; do
+  command -v "$b" >/dev/null 2>&1 || need_apt=1
+done
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt=1
+if [ "$need_apt" = 1 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "[setup] installing Debian packages: $APT_PKGS"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends $APT_PKGS >/dev/null
+  else
+    echo "[setup] WARNING: not root; install these Debian packages yourself: $APT_PKGS" >&2
+  fi
+fi
+PY=${PYTHON:-python3}
+hash_now=$(cat pyproject.toml package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+if [ ! -f "$STAMP" ] || [ "$(cat $STAMP)" != "$hash_now" ] || ! $PY -c "import aimixer_dsp, origin" 2>/dev/null; then
+  echo "[setup] installing Python packages"
+  $PY -m pip install -q --disable-pip-version-check -e '.[dev]'
+  if [ -f package.json ]; then
+    echo "[setup] installing npm packages"
+    if [ -f package-lock.json ]; then npm ci --silent --no-audit --no-fund; else npm install --silent --no-audit --no-fund; fi
+  fi
+  echo "$hash_now" > "$STAMP"
+fi
