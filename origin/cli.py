@@ -88,4 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    # Re-import under the package name so commands' `from origin.cli import CLIError` is the
+    # same class the dispatcher catches (running as __main__ would create a second copy).
+    from origin.cli import main as _main
+
+    sys.exit(_main())

@@ -1,0 +1,253 @@
+"""Recorder capacity: N concurrent stereo L24 1 ms AES67 streams on loopback multicast.
+
+Senders run in a separate process (pre-built packets, one ``sendto`` per packet, paced every
+1 ms). This process runs N :class:`origin.recorder.Recorder` instances that share one receive
+thread (epoll selector) and each write a 24-bit WAV. CPU is ``time.process_time()`` of this
+process (all its threads) from the first packet until every packet was processed ("drain" is
+how long that took after the sender finished), so the sender's cost is excluded.
+
+Reported: for each N, packets lost (RFC 3550 count over all recorders), frames written vs
+sent, the drain time, CPU % of one core in total and per stream; then the largest N with
+zero loss and no backlog (drain < 0.25 s: the receiver kept up in real time).
+Audyn's figure is its documented ceiling (6 recorders); it cannot run here, so the ratio is
+ours / 6. Targets: >= 32 streams with zero loss, <= 2 % of one core per stream.
+
+``python -m bench.bench_recorder [--seconds S] [--counts 8,16,32,48,64]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+AUDYN_CEILING = 6
+TARGET_STREAMS = 32
+TARGET_CPU_PCT = 2.0
+
+
+def _sender(n: int, groups_port: str, seconds: float) -> None:
+    """Child process: send n streams, 1 ms packets of 48 stereo L24 frames, paced in real time."""
+    import numpy as np
+
+    from origin.recorder.payload import encode
+
+    prefix, port = groups_port.rsplit(":", 1)
+    port = int(port)
+    dests = [(f"{prefix}.{i + 1}", port) for i in range(n)]
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 << 20)
+    t = np.arange(48000) / 48000
+    tone = np.round(0.25 * np.sin(2 * np.pi * 997 * t) * 8388607).astype(np.int32) << 8
+    payloads = [encode(np.repeat(tone[k * 48 : (k + 1) * 48, None], 2, axis=1), "L24") for k in range(1000)]
+    hdr = struct.Struct("!BBHII")
+    buf = bytearray(12 + 288)
+    ssrcs = [random.getrandbits(32) for _ in range(n)]
+    total = int(seconds * 1000)
+    t0 = time.perf_counter() + 0.05
+    sendto = s.sendto
+    for k in range(total):
+        due = t0 + k * 0.001
+        d = due - time.perf_counter()
+        if d > 0.0002:
+            time.sleep(d)
+        buf[12:] = payloads[k % 1000]
+        for i in range(n):
+            hdr.pack_into(buf, 0, 0x80, 96, k & 0xFFFF, (k * 48) & 0xFFFFFFFF, ssrcs[i])
+            sendto(buf, dests[i])
+    s.close()
+
+
+def run_once(n: int, seconds: float) -> dict:
+    from origin.recorder import Recorder, RecorderConfig
+    from origin.recorder.receiver import ReceiverHub
+
+    prefix = f"239.{random.randint(70, 99)}.{random.randint(1, 254)}"
+    port = random.randint(30000, 60000)
+    hub = ReceiverHub()
+    with tempfile.TemporaryDirectory() as d:
+        recs = []
+        for i in range(n):
+            cfg = RecorderConfig(
+                source_addr=f"{prefix}.{i + 1}",
+                port=port,
+                interface="127.0.0.1",
+                output=os.path.join(d, f"r{i}.wav"),
+                sync_seconds=10,
+            )
+            r = Recorder(cfg, hub=hub)
+            r.start()
+            recs.append(r)
+        time.sleep(0.2)
+        child = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_recorder",
+                "--_sender",
+                str(n),
+                f"{prefix}:{port}",
+                str(seconds),
+            ]
+        )
+        # measure only while the streams flow
+        while all(r.jitter.received == 0 for r in recs) and child.poll() is None:
+            time.sleep(0.005)
+        c0, w0 = time.process_time(), time.perf_counter()
+        child.wait()
+        w_sender = time.perf_counter()
+        want = int(seconds * 1000)
+        end = time.monotonic() + 3.0  # let the receive thread drain its backlog
+        while time.monotonic() < end and any(r.jitter.received + r.jitter.lost < want for r in recs):
+            time.sleep(0.02)
+        c1, w1 = time.process_time(), time.perf_counter()
+        backlog = w1 - w_sender
+        time.sleep(0.1)
+        stats = [r.stop() for r in recs]
+        hub.close()
+    expected_frames = int(seconds * 1000) * 48
+    lost = sum(s["lost"] for s in stats)
+    short = sum(max(0, expected_frames - s["frames_written"]) for s in stats)
+    cpu = (c1 - c0) / max(1e-9, (w1 - w0)) * 100
+    return {
+        "n": n,
+        "lost": lost,
+        "short_frames": short,
+        "cpu_pct": cpu,
+        "cpu_per_stream": cpu / n,
+        "late": sum(s["late"] for s in stats),
+        "errors": sum(len(s["errors"]) for s in stats),
+        "drain_s": backlog,
+    }
+
+
+def _proc_cpu(pid: int) -> float:
+    """utime + stime of a process in seconds, from /proc/<pid>/stat."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_children(n: int, seconds: float) -> dict:
+    """The studio deployment: one ``aimixer record --levels`` child process per stream."""
+    prefix = f"239.{random.randint(70, 99)}.{random.randint(1, 254)}"
+    port = random.randint(30000, 60000)
+    with tempfile.TemporaryDirectory() as d:
+        kids = [
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "origin.cli",
+                    "record",
+                    "--source",
+                    f"{prefix}.{i + 1}:{port}",
+                    "--interface",
+                    "127.0.0.1",
+                    "--output",
+                    os.path.join(d, f"r{i}.wav"),
+                    "--levels",
+                    "--json-stats",
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+                text=True,
+            )
+            for i in range(n)
+        ]
+        import threading
+
+        outs: list[list[str]] = [[] for _ in kids]
+        readers = [
+            threading.Thread(target=lambda k=k, o=o: o.extend(k.stdout), daemon=True)
+            for k, o in zip(kids, outs, strict=True)
+        ]
+        for t in readers:
+            t.start()
+        time.sleep(2.0)  # interpreter start-up is not part of the measurement
+        c0 = [_proc_cpu(k.pid) for k in kids]
+        w0 = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.bench_recorder",
+                "--_sender",
+                str(n),
+                f"{prefix}:{port}",
+                str(seconds),
+            ],
+            check=True,
+        )
+        time.sleep(0.3)
+        c1 = [_proc_cpu(k.pid) for k in kids]
+        w1 = time.perf_counter()
+        for k in kids:
+            k.terminate()
+        for k in kids:
+            k.wait(10)
+        for t in readers:
+            t.join(5)
+    import json
+
+    finals = [json.loads(o[-1]) for o in outs if o]
+    lost = sum(f.get("lost", 0) for f in finals) + (n - len(finals))
+    short = sum(max(0, int(seconds * 1000) * 48 - f.get("frames_written", 0)) for f in finals)
+    cpu = sum(b - a for a, b in zip(c0, c1, strict=True)) / (w1 - w0) * 100
+    return {"n": n, "lost": lost, "short_frames": short, "cpu_pct": cpu, "cpu_per_stream": cpu / n}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="bench_recorder")
+    p.add_argument("--seconds", type=float, default=3.0)
+    p.add_argument("--counts", default="8,16,32,48,64")
+    p.add_argument("--children", type=int, default=4, help="also measure N record child processes (0 = skip)")
+    p.add_argument("--_sender", nargs=3, help=argparse.SUPPRESS)
+    a = p.parse_args(argv if argv is not None else sys.argv[1:])
+    if a._sender:
+        _sender(int(a._sender[0]), a._sender[1], float(a._sender[2]))
+        return 0
+    counts = [int(x) for x in a.counts.split(",")]
+    print(f"recorder capacity: stereo L24, 1 ms packets, {a.seconds:g} s per run, loopback multicast")
+    print(f"{'streams':>8} {'lost':>6} {'short':>7} {'drain s':>8} {'cpu %':>7} {'cpu %/stream':>13}")
+    best = 0
+    per_stream = None
+    for n in counts:
+        r = run_once(n, a.seconds)
+        # a receive backlog that is still draining after the sender stopped is not sustainable
+        ok = r["lost"] == 0 and r["short_frames"] == 0 and r["errors"] == 0 and r["drain_s"] < 0.25
+        print(
+            f"{n:>8} {r['lost']:>6} {r['short_frames']:>7} {r['drain_s']:>8.2f} {r['cpu_pct']:>7.1f} {r['cpu_per_stream']:>13.2f}"
+            f"{'' if ok else '   (loss or backlog)'}",
+            flush=True,
+        )
+        if ok:
+            best = max(best, n)
+            if n == best:
+                per_stream = r["cpu_per_stream"]
+    print(
+        f"ours: {best} streams with zero loss; CPU {per_stream if per_stream is not None else float('nan'):.2f} % "
+        f"of one core per stream (target >= {TARGET_STREAMS} streams, <= {TARGET_CPU_PCT:g} %)"
+    )
+    if a.children:
+        r = run_children(a.children, a.seconds)
+        print(
+            f"one 'aimixer record --levels' child process per stream ({a.children} streams): lost {r['lost']}, "
+            f"short {r['short_frames']} frames, CPU {r['cpu_per_stream']:.2f} % of one core per stream"
+        )
+    print(
+        f"peer (Audyn, documented ceiling): {AUDYN_CEILING} recorders; ratio ours/peer = {best / AUDYN_CEILING:.1f}x"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
