@@ -1,0 +1,210 @@
+"""Backend selection: the NumPy path or the pure-Python path.
+
+A processor call takes the **NumPy path** when NumPy is importable, the backend is not
+``"pure"`` and the input is an ``ndarray``; it then returns a float64 ``ndarray`` (1-D mono, or
+2-D ``(frames, channels)`` with linked detection). Otherwise it takes the **pure path**: any
+sequence of numbers in, ``list[float]`` out (mono only). This is the path that runs in Pyodide.
+
+The default backend is ``"auto"``; the environment variable ``AIMIXER_DSP_BACKEND``
+(``auto`` | ``numpy`` | ``pure``) sets it at import time, :func:`set_backend` at run time.
+``"pure"`` forces the pure path even for ndarray input (the result is then a list).
+``"numpy"`` requires NumPy (``ParameterError`` otherwise) and also converts list input to an
+ndarray, returning an ndarray.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any
+
+from .errors import InvalidBufferError, NonFiniteInputError, ParameterError
+
+try:  # pragma: no cover - depends on the runtime
+    import numpy as np
+
+    HAVE_NUMPY = True
+except Exception:  # pragma: no cover - Pyodide without numpy
+    np = None  # type: ignore[assignment]
+    HAVE_NUMPY = False
+
+__all__ = [
+    "HAVE_NUMPY",
+    "BACKENDS",
+    "get_backend",
+    "set_backend",
+    "is_ndarray",
+    "use_numpy",
+    "as_float_list",
+    "as_array",
+    "check_list_finite",
+    "check_array_finite",
+]
+
+BACKENDS = ("auto", "numpy", "pure")
+
+_backend = "auto"
+
+
+def _resolve(name: str) -> str:
+    if not isinstance(name, str) or name.lower() not in BACKENDS:
+        raise ParameterError("backend", name, BACKENDS)
+    name = name.lower()
+    if name == "numpy" and not HAVE_NUMPY:
+        raise ParameterError("backend", name, message="backend='numpy' requested but NumPy is not importable")
+    return name
+
+
+def set_backend(name: str) -> None:
+    """Select the backend: ``"auto"`` (default), ``"numpy"`` or ``"pure"``.
+
+    Raises
+    ------
+    ParameterError
+        Unknown name, or ``"numpy"`` without NumPy.
+    """
+    global _backend
+    _backend = _resolve(name)
+
+
+def get_backend() -> str:
+    """The backend a call with ndarray input would use now: ``"numpy"`` or ``"pure"``."""
+    if _backend == "pure" or not HAVE_NUMPY:
+        return "pure"
+    return "numpy"
+
+
+def _init_from_env() -> None:
+    env = os.environ.get("AIMIXER_DSP_BACKEND", "").strip()
+    if env:
+        try:
+            set_backend(env)
+        except ParameterError:  # pragma: no cover - bad env value: keep the default
+            pass
+
+
+_init_from_env()
+
+
+def is_ndarray(block: Any) -> bool:
+    """``True`` when ``block`` is a NumPy ndarray."""
+    return HAVE_NUMPY and isinstance(block, np.ndarray)
+
+
+def use_numpy(block: Any) -> bool:
+    """Whether a call with this input takes the NumPy path (see module docstring)."""
+    if not HAVE_NUMPY or _backend == "pure":
+        return False
+    if _backend == "numpy":
+        return True
+    return isinstance(block, np.ndarray)
+
+
+def check_list_finite(data: list) -> None:
+    """Raise :class:`NonFiniteInputError` if a list of floats holds NaN or Inf."""
+    try:
+        s = sum(data)
+    except TypeError as exc:
+        raise InvalidBufferError("audio samples must be numbers") from exc
+    if not math.isfinite(s):
+        isfinite = math.isfinite
+        for i, v in enumerate(data):
+            if not isfinite(v):
+                raise NonFiniteInputError(index=i)
+
+
+def as_float_list(block: Any) -> list:
+    """Validate a mono block for the pure path and return it as a list of numbers.
+
+    A ``list`` of numbers is returned as is (not copied; processors never mutate their input).
+    Other sequences (tuple, ``array.array``, 1-D ndarray, memoryview) are converted.
+
+    Raises
+    ------
+    InvalidBufferError
+        Not a flat sequence of numbers (e.g. 2-D, strings).
+    NonFiniteInputError
+        NaN or Inf anywhere in the block.
+    """
+    if isinstance(block, list):
+        data = block
+    else:
+        if HAVE_NUMPY and isinstance(block, np.ndarray):
+            if block.ndim != 1:
+                raise InvalidBufferError(
+                    f"the pure-Python path takes mono 1-D input, got shape {tuple(block.shape)}"
+                )
+            data = block.astype(float).tolist()
+        elif isinstance(block, str | bytes | dict) or block is None:
+            raise InvalidBufferError(f"audio must be a sequence of numbers, got {type(block).__name__}")
+        else:
+            try:
+                data = list(block)
+            except TypeError as exc:
+                raise InvalidBufferError(
+                    f"audio must be a sequence of numbers, got {type(block).__name__}"
+                ) from exc
+    if data:
+        first = data[0]
+        if isinstance(first, list | tuple):
+            raise InvalidBufferError(
+                "the pure-Python path takes mono 1-D input (use an ndarray for channels)"
+            )
+        check_list_finite(data)
+        if isinstance(first, bool) or not isinstance(first, float | int):
+            # rare: ints are fine; anything else (bool, Decimal, str) is rejected/converted
+            try:
+                data = [float(v) for v in data]
+            except (TypeError, ValueError) as exc:
+                raise InvalidBufferError("audio samples must be numbers") from exc
+    return data
+
+
+_zeros_buf: list = []
+
+
+def _zeros(n: int) -> Any:
+    if not _zeros_buf or _zeros_buf[0].size < n:
+        _zeros_buf[:] = [np.zeros(max(n, 4096))]
+    return _zeros_buf[0][:n]
+
+
+def check_array_finite(x: Any) -> None:
+    """Raise :class:`NonFiniteInputError` if a float64 ndarray holds NaN or Inf.
+
+    Fast test: ``x . 0`` is NaN iff some element is NaN or Inf (``inf * 0 = nan``), and unlike
+    a plain sum it cannot overflow on huge finite values.
+    """
+    if x.size == 0:
+        return
+    flat = x.reshape(-1)
+    with np.errstate(invalid="ignore"):
+        probe = float(flat @ _zeros(flat.size))
+    if not math.isfinite(probe):
+        bad = ~np.isfinite(flat)
+        if bad.any():
+            raise NonFiniteInputError(index=int(np.flatnonzero(bad)[0]))
+
+
+def as_array(block: Any) -> Any:
+    """Validate a block for the NumPy path: float64 ndarray, 1-D or 2-D ``(frames, channels)``.
+
+    Raises
+    ------
+    InvalidBufferError
+        Wrong number of dimensions or not numeric.
+    NonFiniteInputError
+        NaN or Inf anywhere in the block.
+    """
+    try:
+        x = np.asarray(block, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InvalidBufferError("audio samples must be numbers") from exc
+    if x.ndim not in (1, 2):
+        raise InvalidBufferError(
+            f"audio must be 1-D (frames,) or 2-D (frames, channels), got shape {x.shape}"
+        )
+    if x.ndim == 2 and x.shape[1] == 0:
+        raise InvalidBufferError("audio has zero channels")
+    check_array_finite(x)
+    return x

@@ -1,0 +1,543 @@
+"""MFCC and spectral features, librosa-compatible, on a pure-Python and a NumPy path.
+
+MFCC matches ``librosa.feature.mfcc(y=y, sr=sr, n_mfcc=..., n_fft=..., hop_length=...,
+window=..., n_mels=...)`` at librosa's defaults, i.e.:
+
+* STFT: ``center=True`` with constant (zero) padding of ``n_fft // 2`` on both sides, so there
+  are ``1 + len(y) // hop`` frames; periodic window (``scipy.signal.get_window(fftbins=True)``);
+  ``win_length = n_fft``.
+* Power spectrogram (``power=2``).
+* Mel filterbank: Slaney mel scale (``htk=False``: linear below 1 kHz, logarithmic above),
+  ``norm="slaney"`` (area normalisation ``2 / (f[i+2] - f[i])``), ``fmin=0``, ``fmax=sr/2``.
+* ``power_to_db(S, ref=1.0, amin=1e-10, top_db=80.0)``: ``10 log10(max(amin, S))`` then clipped
+  at 80 dB below the maximum of the whole mel spectrogram.
+* DCT-II with ``norm="ortho"`` over the mel axis, first ``n_mfcc`` coefficients, no liftering.
+
+Spectral features (per frame, on the same centred frames, from the magnitude spectrum ``|X|``):
+
+* ``centroid``: ``sum(f_k |X_k|) / sum(|X_k|)`` in Hz (0 for a silent frame), as
+  ``librosa.feature.spectral_centroid``.
+* ``rolloff``: lowest bin frequency where the cumulative magnitude reaches 85 % of the total,
+  in Hz, as ``librosa.feature.spectral_rolloff`` (0 Hz for a silent frame).
+* ``flux``: Euclidean distance between the magnitude spectra of consecutive frames
+  (``sqrt(sum_k (|X_t,k| - |X_t-1,k|)^2)``); 0 for the first frame.
+* ``zcr``: sign changes between neighbouring samples of the (unwindowed, zero-padded) frame,
+  divided by ``n_fft``; a sample is negative when ``x < 0``.
+
+Short input: any non-empty input gives at least one frame (centring pads it); an empty input
+gives zero frames, an empty MFCC matrix and 0.0 for the summary values. Nothing raises for
+short input. Parameters are validated first (:class:`ParameterError` naming the field).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from functools import lru_cache
+from itertools import accumulate
+from operator import add, mul, ne, sub
+from typing import Any
+
+from .backend import HAVE_NUMPY, check_list_finite, use_numpy
+from .errors import NonFiniteInputError, ParameterError
+from .fft import fft
+
+if HAVE_NUMPY:  # pragma: no branch
+    import numpy as np
+else:  # pragma: no cover - Pyodide without NumPy
+    np = None  # type: ignore[assignment]
+
+__all__ = [
+    "WINDOWS",
+    "FFT_SIZE_RANGE",
+    "get_window",
+    "mel_filterbank",
+    "dct_matrix",
+    "hz_to_mel",
+    "mel_to_hz",
+    "mfcc",
+    "frame_features",
+    "extract_features",
+]
+
+WINDOWS = ("hann", "hamming", "blackman")
+FFT_SIZE_RANGE = (64, 16384)  # powers of two
+HOP_RANGE = (1, 65536)
+FILTER_RANGE = (1, 256)
+COEFF_RANGE = (1, 256)
+SAMPLE_RATE_RANGE = (1000, 384000)
+AMIN = 1e-10
+TOP_DB = 80.0
+ROLL_PERCENT = 0.85
+
+
+# --------------------------------------------------------------------------------------------
+# Validation
+# --------------------------------------------------------------------------------------------
+
+
+def _int_param(name: str, value: Any, rng: tuple[int, int]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise ParameterError(name, value, rng)
+    if isinstance(value, float) and value != int(value):
+        raise ParameterError(name, value, rng, message=f"{name}={value!r} must be an integer in {list(rng)}")
+    iv = int(value)
+    if not rng[0] <= iv <= rng[1]:
+        raise ParameterError(name, value, rng)
+    return iv
+
+
+def _validate(
+    names: tuple[str, str, str, str, str, str],
+    sample_rate: Any,
+    n_mfcc: Any,
+    n_mels: Any,
+    n_fft: Any,
+    hop: Any,
+    window: Any,
+) -> tuple[int, int, int, int, int, str]:
+    """Check parameters; ``names`` are the caller's field names (API or librosa style)."""
+    sr = _int_param(names[0], sample_rate, SAMPLE_RATE_RANGE)
+    nfft = _int_param(names[3], n_fft, FFT_SIZE_RANGE)
+    if nfft & (nfft - 1):
+        raise ParameterError(
+            names[3],
+            n_fft,
+            FFT_SIZE_RANGE,
+            message=f"{names[3]}={n_fft!r} must be a power of two in [64, 16384]",
+        )
+    nm = _int_param(names[2], n_mels, FILTER_RANGE)
+    nc = _int_param(names[1], n_mfcc, (COEFF_RANGE[0], min(COEFF_RANGE[1], nm)))
+    h = _int_param(names[4], hop, HOP_RANGE)
+    if not isinstance(window, str) or window.lower() not in WINDOWS:
+        raise ParameterError(names[5], window, WINDOWS)
+    return sr, nc, nm, nfft, h, window.lower()
+
+
+_LIBROSA_NAMES = ("sample_rate", "n_mfcc", "n_mels", "n_fft", "hop_length", "window")
+_API_NAMES = ("sample_rate", "numCoefficients", "numFilters", "fftSize", "hopSize", "windowType")
+
+
+# --------------------------------------------------------------------------------------------
+# Cached builders
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=32)
+def get_window(name: str, n: int) -> tuple[float, ...]:
+    """Periodic (DFT-even) window of length ``n``, as ``scipy.signal.get_window(name, n)``.
+
+    ``hann``: ``0.5 - 0.5 cos(2 pi k / n)``; ``hamming``: ``0.54 - 0.46 cos(2 pi k / n)``;
+    ``blackman``: ``0.42 - 0.5 cos(2 pi k / n) + 0.08 cos(4 pi k / n)``. Cached.
+    """
+    if name not in WINDOWS:
+        raise ParameterError("window", name, WINDOWS)
+    if n <= 0:
+        return ()
+    c = [math.cos(2.0 * math.pi * k / n) for k in range(n)]
+    if name == "hann":
+        return tuple(0.5 - 0.5 * v for v in c)
+    if name == "hamming":
+        return tuple(0.54 - 0.46 * v for v in c)
+    c2 = [math.cos(4.0 * math.pi * k / n) for k in range(n)]
+    return tuple(0.42 - 0.5 * a + 0.08 * b for a, b in zip(c, c2, strict=True))
+
+
+_F_SP = 200.0 / 3.0  # Slaney: 66.67 Hz per mel below 1 kHz
+_MIN_LOG_HZ = 1000.0
+_MIN_LOG_MEL = _MIN_LOG_HZ / _F_SP
+_LOGSTEP = math.log(6.4) / 27.0
+
+
+def hz_to_mel(f: float) -> float:
+    """Slaney mel scale (librosa ``hz_to_mel(htk=False)``)."""
+    if f >= _MIN_LOG_HZ:
+        return _MIN_LOG_MEL + math.log(f / _MIN_LOG_HZ) / _LOGSTEP
+    return f / _F_SP
+
+
+def mel_to_hz(m: float) -> float:
+    """Inverse of :func:`hz_to_mel`."""
+    if m >= _MIN_LOG_MEL:
+        return _MIN_LOG_HZ * math.exp(_LOGSTEP * (m - _MIN_LOG_MEL))
+    return _F_SP * m
+
+
+@lru_cache(maxsize=32)
+def _sparse_mel(sample_rate: int, n_fft: int, n_mels: int) -> tuple:
+    """Slaney-normalised triangular filters as ``((first_bin, (weights...)), ...)``."""
+    n_bins = n_fft // 2 + 1
+    fftfreqs = [k * sample_rate / n_fft for k in range(n_bins)]
+    lo_mel, hi_mel = hz_to_mel(0.0), hz_to_mel(sample_rate / 2.0)
+    mels = [lo_mel + (hi_mel - lo_mel) * i / (n_mels + 1) for i in range(n_mels + 2)]
+    mel_f = [mel_to_hz(m) for m in mels]
+    filters = []
+    for i in range(n_mels):
+        f0, f1, f2 = mel_f[i], mel_f[i + 1], mel_f[i + 2]
+        enorm = 2.0 / (f2 - f0)
+        w = []
+        first = None
+        for k, f in enumerate(fftfreqs):
+            lower = (f - f0) / (f1 - f0)
+            upper = (f2 - f) / (f2 - f1)
+            v = max(0.0, min(lower, upper))
+            if v > 0.0:
+                if first is None:
+                    first = k
+                w.append((k, v * enorm))
+        if first is None:
+            filters.append((0, ()))
+            continue
+        last = w[-1][0]
+        dense = [0.0] * (last - first + 1)
+        for k, v in w:
+            dense[k - first] = v
+        filters.append((first, tuple(dense)))
+    return tuple(filters)
+
+
+@lru_cache(maxsize=32)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int) -> tuple[tuple[float, ...], ...]:
+    """Dense mel filterbank, ``n_mels`` rows of ``n_fft // 2 + 1`` weights (librosa Slaney).
+
+    Equal to ``librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=n_mels)`` (computed in
+    float64). Cached; the pure path uses the sparse form (only the non-zero weights).
+    """
+    n_bins = n_fft // 2 + 1
+    rows = []
+    for first, w in _sparse_mel(sample_rate, n_fft, n_mels):
+        row = [0.0] * n_bins
+        row[first : first + len(w)] = w
+        rows.append(tuple(row))
+    return tuple(rows)
+
+
+@lru_cache(maxsize=32)
+def dct_matrix(n_mfcc: int, n_mels: int) -> tuple[tuple[float, ...], ...]:
+    """Orthonormal DCT-II rows: ``c_k[n] = s_k cos(pi k (2n + 1) / (2 N))``, s_0 = sqrt(1/N),
+    s_k = sqrt(2/N) (``scipy.fft.dct(type=2, norm="ortho")``)."""
+    rows = []
+    for k in range(n_mfcc):
+        s = math.sqrt(1.0 / n_mels) if k == 0 else math.sqrt(2.0 / n_mels)
+        rows.append(tuple(s * math.cos(math.pi * k * (2 * n + 1) / (2 * n_mels)) for n in range(n_mels)))
+    return tuple(rows)
+
+
+@lru_cache(maxsize=16)
+def _np_tables(sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: str) -> tuple:
+    return (
+        np.array(get_window(window, n_fft)),
+        np.array(mel_filterbank(sample_rate, n_fft, n_mels)),
+        np.array(dct_matrix(n_mfcc, n_mels)),
+    )
+
+
+@lru_cache(maxsize=16)
+def _pure_tables(n_fft: int, window: str) -> tuple:
+    win = get_window(window, n_fft)
+    even = list(win[0::2])
+    odd_j = [w * 1j for w in win[1::2]]  # the odd samples go to the imaginary part
+    h = n_fft // 2
+    p, q = [], []
+    for k in range(h + 1):
+        w = complex(math.cos(2.0 * math.pi * k / n_fft), -math.sin(2.0 * math.pi * k / n_fft))
+        p.append(0.5 - 0.5j * w)
+        q.append(0.5 + 0.5j * w)
+    return even, odd_j, p, q
+
+
+# --------------------------------------------------------------------------------------------
+# Analysis core
+# --------------------------------------------------------------------------------------------
+
+
+def _pure_magnitudes(x: list, n_fft: int, hop: int, window: str):
+    """Yield ``(start, |X|)`` per centred frame (pure path, list of floats)."""
+    pad = n_fft // 2
+    padded = [0.0] * pad + x + [0.0] * pad
+    n_frames = 1 + len(x) // hop
+    even_w, odd_wj, p, q = _pure_tables(n_fft, window)
+    conj = complex.conjugate
+    for t in range(n_frames):
+        s = t * hop
+        # z[n] = w[2n] x[2n] + i w[2n+1] x[2n+1]; X[k] from Z by the real-FFT split.
+        z = list(
+            map(
+                add,
+                map(mul, padded[s : s + n_fft : 2], even_w),
+                map(mul, padded[s + 1 : s + n_fft : 2], odd_wj),
+            )
+        )
+        zf = fft(z)
+        z0 = [zf[0]]
+        # Z[k mod h] for k = 0..h, and Z[(h - k) mod h] (= Z0, Z[h-1], ..., Z1, Z0) by slicing.
+        xk = map(add, map(mul, zf + z0, p), map(mul, map(conj, z0 + zf[:0:-1] + z0), q))
+        yield s, list(map(abs, xk))
+
+
+def _check_samples(samples: Any) -> tuple[bool, Any]:
+    """Return ``(numpy_path, data)``: validated float64 1-D ndarray or list of floats."""
+    if use_numpy(samples):
+        x = np.asarray(samples, dtype=np.float64)
+        if x.ndim != 1:
+            raise ParameterError(
+                "samples", f"shape {x.shape}", message=f"samples must be mono (1-D), got {x.shape}"
+            )
+        if x.size and not np.isfinite(x).all():
+            raise NonFiniteInputError(index=int(np.argmin(np.isfinite(x))))
+        return True, x
+    data = samples if isinstance(samples, list) else list(samples)
+    check_list_finite(data)
+    return False, data
+
+
+def _analyze(
+    numpy_path: bool,
+    x: Any,
+    sr: int,
+    n_mfcc: int,
+    n_mels: int,
+    n_fft: int,
+    hop: int,
+    window: str,
+    want_mfcc: bool,
+    want_frames: bool,
+) -> tuple[Any, dict | None]:
+    if numpy_path:
+        return _analyze_np(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames)
+    return _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames)
+
+
+def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames):
+    if not x:
+        return [], ({"centroid": [], "rolloff": [], "flux": [], "zcr": []} if want_frames else None)
+    x = [float(v) for v in x] if not isinstance(x[0], float) else x
+    filters = _sparse_mel(sr, n_fft, n_mels)
+    log10 = math.log10
+    logmel = []
+    cent, roll, flux, zcr = [], [], [], []
+    freqs = [k * sr / n_fft for k in range(n_fft // 2 + 1)]
+    prev = None
+    if want_frames:
+        pad = n_fft // 2
+        padded = [0.0] * pad + x + [0.0] * pad
+        neg = [v < 0.0 for v in padded]
+        # crossings[i] = number of sign changes between positions (j-1, j) for 1 <= j <= i
+        crossings = [0, *accumulate(map(ne, neg[1:], neg[:-1]))]
+    for s, mag in _pure_magnitudes(x, n_fft, hop, window):
+        if want_mfcc:
+            power = list(map(mul, mag, mag))
+            row = []
+            for first, w in filters:
+                e = sum(map(mul, power[first : first + len(w)], w)) if w else 0.0
+                row.append(10.0 * log10(e if e > AMIN else AMIN))
+            logmel.append(row)
+        if want_frames:
+            total = sum(mag)
+            if total > 0.0:
+                cent.append(sum(map(mul, freqs, mag)) / total)
+                cum = list(accumulate(mag))
+                idx = bisect.bisect_left(cum, ROLL_PERCENT * cum[-1])
+                roll.append(freqs[min(idx, len(freqs) - 1)])
+            else:
+                cent.append(0.0)
+                roll.append(0.0)
+            if prev is None:
+                flux.append(0.0)
+            else:
+                d = list(map(sub, mag, prev))
+                flux.append(math.sqrt(sum(map(mul, d, d))))
+            prev = mag
+            zcr.append((crossings[s + n_fft - 1] - crossings[s]) / n_fft)
+    out = []
+    if want_mfcc:
+        top = max(max(r) for r in logmel) - TOP_DB
+        dct = dct_matrix(n_mfcc, n_mels)
+        for row in logmel:
+            row = [v if v > top else top for v in row]
+            out.append([sum(map(mul, c, row)) for c in dct])
+    frames = {"centroid": cent, "rolloff": roll, "flux": flux, "zcr": zcr} if want_frames else None
+    return out, frames
+
+
+_NP_CHUNK = 16  # frames per NumPy STFT chunk: ~260 kB of spectrum, stays in cache (as librosa)
+
+
+def _analyze_np(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames):
+    n = x.shape[0]
+    if n == 0:
+        empty = np.zeros(0)
+        return np.zeros((0, n_mfcc)), (
+            {"centroid": empty, "rolloff": empty, "flux": empty, "zcr": empty} if want_frames else None
+        )
+    win, fb, dct = _np_tables(sr, n_fft, n_mels, n_mfcc, window)
+    pad = n_fft // 2
+    xp = np.pad(x, pad)
+    frames_all = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[::hop]
+    n_frames = frames_all.shape[0]
+    mels = np.empty((n_frames, n_mels)) if want_mfcc else None
+    freqs = np.arange(n_fft // 2 + 1) * (sr / n_fft)
+    if want_frames:
+        cent = np.empty(n_frames)
+        roll = np.empty(n_frames)
+        flux = np.empty(n_frames)
+        prev = None
+    fbt = fb.T.copy()
+    buf = np.empty((min(_NP_CHUNK, n_frames), n_fft))
+    for c0 in range(0, n_frames, _NP_CHUNK):
+        fr = frames_all[c0 : c0 + _NP_CHUNK]
+        k = fr.shape[0]
+        wfr = np.multiply(fr, win, out=buf[:k])
+        spec = np.fft.rfft(wfr, axis=1)
+        if want_mfcc:
+            power = np.square(spec.real)
+            power += np.square(spec.imag)
+            np.matmul(power, fbt, out=mels[c0 : c0 + k])
+        if want_frames:
+            mag = np.abs(spec)
+            total = mag.sum(axis=1)
+            safe = np.where(total > 0, total, 1.0)
+            cent[c0 : c0 + k] = np.where(total > 0, (mag @ freqs) / safe, 0.0)
+            cum = np.cumsum(mag, axis=1)
+            idx = np.argmax(cum >= ROLL_PERCENT * cum[:, -1:], axis=1)
+            roll[c0 : c0 + k] = np.where(total > 0, freqs[idx], 0.0)
+            both = mag if prev is None else np.vstack([prev[None, :], mag])
+            d = np.sqrt(((both[1:] - both[:-1]) ** 2).sum(axis=1))
+            if prev is None:
+                flux[c0] = 0.0
+                flux[c0 + 1 : c0 + k] = d
+            else:
+                flux[c0 : c0 + k] = d
+            prev = mag[-1]
+    out = None
+    if want_mfcc:
+        np.maximum(mels, AMIN, out=mels)
+        np.log10(mels, out=mels)
+        mels *= 10.0
+        np.maximum(mels, mels.max() - TOP_DB, out=mels)
+        out = mels @ dct.T
+    frames = None
+    if want_frames:
+        neg = xp < 0.0
+        ch = np.concatenate([[0], np.cumsum(neg[1:] != neg[:-1])])
+        starts = np.arange(n_frames) * hop
+        zcr = (ch[starts + n_fft - 1] - ch[starts]) / n_fft
+        frames = {"centroid": cent, "rolloff": roll, "flux": flux, "zcr": zcr}
+    return out, frames
+
+
+# --------------------------------------------------------------------------------------------
+# Public API
+# --------------------------------------------------------------------------------------------
+
+
+def mfcc(
+    samples: Any,
+    *,
+    sample_rate: int = 48000,
+    n_mfcc: int = 13,
+    n_mels: int = 40,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    window: str = "hann",
+) -> Any:
+    """Mel-frequency cepstral coefficients, librosa-compatible (see the module docstring).
+
+    Parameters
+    ----------
+    samples : sequence of float or 1-D ndarray
+        Mono audio.
+    sample_rate : int
+        Hz, 1000..384000.
+    n_mfcc : int
+        Coefficients, 1..n_mels.
+    n_mels : int
+        Mel filters, 1..256.
+    n_fft : int
+        FFT size and frame length, a power of two in [64, 16384].
+    hop_length : int
+        Samples between frames, 1..65536.
+    window : {"hann", "hamming", "blackman"}
+
+    Returns
+    -------
+    list of list of float, or ndarray
+        Shape ``[frames][n_mfcc]`` with ``frames = 1 + len(samples) // hop_length`` (0 for empty
+        input); an ndarray of shape ``(frames, n_mfcc)`` on the NumPy path. Note: librosa
+        returns the transpose, ``(n_mfcc, frames)``.
+    """
+    sr, nc, nm, nfft, hop, win = _validate(
+        _LIBROSA_NAMES, sample_rate, n_mfcc, n_mels, n_fft, hop_length, window
+    )
+    numpy_path, x = _check_samples(samples)
+    out, _ = _analyze(numpy_path, x, sr, nc, nm, nfft, hop, win, True, False)
+    return out
+
+
+def frame_features(
+    samples: Any,
+    *,
+    sample_rate: int = 48000,
+    n_fft: int = 2048,
+    hop_length: int = 512,
+    window: str = "hann",
+) -> dict:
+    """Per-frame spectral centroid (Hz), rolloff (85 %, Hz), flux and zero-crossing rate.
+
+    Returns
+    -------
+    dict
+        ``{"centroid", "rolloff", "flux", "zcr"}``, each a list (ndarray on the NumPy path) of
+        ``1 + len(samples) // hop_length`` values (empty for empty input).
+    """
+    sr, _, nm, nfft, hop, win = _validate(_LIBROSA_NAMES, sample_rate, 1, 1, n_fft, hop_length, window)
+    numpy_path, x = _check_samples(samples)
+    _, frames = _analyze(numpy_path, x, sr, 1, nm, nfft, hop, win, False, True)
+    return frames
+
+
+def _mean(values: Any) -> float:
+    n = len(values)
+    if n == 0:
+        return 0.0
+    return float(sum(values) / n) if isinstance(values, list) else float(np.mean(values))
+
+
+def extract_features(
+    samples: Any,
+    *,
+    sample_rate: int = 48000,
+    numCoefficients: int = 13,  # noqa: N803 - API field names
+    numFilters: int = 40,  # noqa: N803
+    fftSize: int = 2048,  # noqa: N803
+    hopSize: int = 512,  # noqa: N803
+    windowType: str = "hann",  # noqa: N803
+) -> dict:
+    """The ``/extract-features`` response for ``samples``.
+
+    Returns
+    -------
+    dict
+        ``features`` (MFCC ``[frames][numCoefficients]``), ``spectralCentroid`` (Hz),
+        ``zeroCrossingRate``, ``spectralRolloff`` (Hz), ``spectralFlux`` — each the mean of
+        the per-frame values (flux over frames 1.., i.e. excluding the first, 0.0 when fewer
+        than two frames) — plus ``frameCount`` and ``duration`` (s). Plain JSON-able values.
+    """
+    sr, nc, nm, nfft, hop, win = _validate(
+        _API_NAMES, sample_rate, numCoefficients, numFilters, fftSize, hopSize, windowType
+    )
+    numpy_path, x = _check_samples(samples)
+    feats, fr = _analyze(numpy_path, x, sr, nc, nm, nfft, hop, win, True, True)
+    if numpy_path:
+        feats = feats.tolist()
+        fr = {k: v.tolist() for k, v in fr.items()}
+    n = len(x)
+    return {
+        "features": feats,
+        "spectralCentroid": _mean(fr["centroid"]),
+        "zeroCrossingRate": _mean(fr["zcr"]),
+        "spectralRolloff": _mean(fr["rolloff"]),
+        "spectralFlux": _mean(fr["flux"][1:]),
+        "frameCount": len(feats),
+        "duration": n / sr,
+    }

@@ -1,0 +1,201 @@
+"""``MixerSession``: the one function behind ``/process-audio`` (origin and browser alike).
+
+A session owns a chain (:func:`aimixer_dsp.presets.build_chain`), a streaming
+:class:`~aimixer_dsp.meters.LoudnessMeter` on the processed output and, optionally, a genre
+tracker (:class:`aimixer_dsp.genre.StreamingGenreClassifier` or anything with ``push``,
+``genre``, ``confidence`` and ``reset``).
+
+Per call, in this order:
+
+1. Validate the samples (length ``frame_size`` when ``strict_frames``; NaN/Inf ->
+   ``NonFiniteInputError``) and the config (``ParameterError``) — nothing changes on error.
+2. Choose the settings: ``base_config`` <- ``config``; ``genre`` omitted/``None`` -> the
+   defaults (``genre: null``, ``confidence: 0.0``); a genre -> its preset (``confidence: 1.0``);
+   ``"auto"`` -> the tracker's verdict *as it stood before this call* (defaults and
+   ``genre: null`` until the first verdict). User fields override the preset field by field.
+3. Apply them in place (state kept) and run the chain.
+4. Feed the *input* samples to the tracker. A verdict produced now affects the next call, never
+   this one — on every runtime, so origin and browser results are identical.
+5. Meter the output: ``peak``/``rms`` of this frame (dBFS), ``lufs`` = integrated loudness of
+   the session so far, ``momentaryLufs`` (400 ms), ``shortTermLufs`` (3 s); ``-inf`` while
+   undefined (``to_json_safe`` turns it into ``null``). ``processingTime`` is wall time in ms
+   (the only non-deterministic field).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from . import FRAME_SIZE, SAMPLE_RATE
+from . import backend as _backend
+from .errors import InvalidBufferError, ParameterError
+from .meters import LoudnessMeter, peak_db, rms_db
+from .presets import apply_settings, build_chain, merge_config, resolve_settings, validate_config
+from .processors.base import check_sample_rate
+
+__all__ = ["MixerSession", "to_json_safe"]
+
+
+class MixerSession:
+    """Stateful mixer session (chain + meters + optional genre tracker).
+
+    Parameters
+    ----------
+    sample_rate : int
+        Sample rate in Hz (the API uses 48000).
+    frame_size : int
+        Required block length when ``strict_frames`` (960 = 20 ms on the API).
+    strict_frames : bool
+        Reject blocks whose length is not ``frame_size`` (``InvalidBufferError``).
+    genre_tracker : object, optional
+        Needed for ``config.genre == "auto"``.
+    base_config : dict, optional
+        Session defaults merged under every call's ``config``.
+    """
+
+    def __init__(
+        self,
+        *,
+        sample_rate: int = SAMPLE_RATE,
+        frame_size: int = FRAME_SIZE,
+        strict_frames: bool = True,
+        genre_tracker: Any = None,
+        base_config: dict | None = None,
+    ) -> None:
+        self.sample_rate = check_sample_rate(sample_rate)
+        if isinstance(frame_size, bool) or not isinstance(frame_size, int) or frame_size < 1:
+            raise ParameterError(
+                "frame_size", frame_size, message=f"frame_size={frame_size!r} must be a positive int"
+            )
+        self.frame_size = frame_size
+        self.strict_frames = bool(strict_frames)
+        self.genre_tracker = genre_tracker
+        validate_config(base_config)
+        self.base_config = merge_config(None, base_config)
+        self.chain = build_chain(None, sample_rate=self.sample_rate)
+        self._applied: dict | None = None
+        self._meter: LoudnessMeter | None = None
+        self._channels: int | None = None
+        self.frames = 0  # calls processed since the last reset
+
+    def reset(self) -> None:
+        """Clear chain, meter and tracker state (the session's configuration is kept)."""
+        self.chain.reset()
+        self._meter = None
+        self._channels = None
+        self.frames = 0
+        if self.genre_tracker is not None and hasattr(self.genre_tracker, "reset"):
+            self.genre_tracker.reset()
+
+    @property
+    def latency_samples(self) -> int:
+        """Current chain latency in samples."""
+        return self.chain.latency_samples
+
+    # ------------------------------------------------------------------------------------
+    def _validate(self, samples: Any) -> tuple:
+        if _backend.use_numpy(samples):
+            x = _backend.as_array(samples)
+            n, ch = x.shape[0], (1 if x.ndim == 1 else x.shape[1])
+        else:
+            x = _backend.as_float_list(samples)
+            n, ch = len(x), 1
+        if self.strict_frames and n != self.frame_size:
+            raise InvalidBufferError(
+                f"audio buffer must be {self.frame_size} samples, got {n}",
+                details={"expected": self.frame_size, "received": n},
+            )
+        if self._channels is not None and ch != self._channels:
+            raise InvalidBufferError(
+                f"session holds {self._channels} channel(s) but the block has {ch}; reset() first",
+                details={"expected": self._channels, "received": ch},
+            )
+        return x, ch
+
+    def _genre(self, genre: Any) -> tuple:
+        if genre is None:
+            return None, 0.0
+        if genre == "auto":
+            tr = self.genre_tracker
+            if tr is None:
+                raise ParameterError(
+                    "genre", "auto", message="genre='auto' needs a genre classifier; none is configured"
+                )
+            verdict = tr.genre
+            if verdict is None:
+                return None, 0.0
+            return verdict, float(tr.confidence)
+        return genre, 1.0
+
+    def process(self, samples: Any, config: dict | None = None) -> dict:
+        """Process one block; returns ``{processedBuffer, metrics, appliedSettings}``.
+
+        Raises
+        ------
+        InvalidBufferError, NonFiniteInputError, ParameterError
+            Before any state changes.
+        """
+        t0 = time.perf_counter()
+        x, ch = self._validate(samples)
+        validate_config(config)
+        cfg = merge_config(self.base_config, config)
+        genre, confidence = self._genre(cfg.get("genre"))
+        settings = resolve_settings(cfg, genre)
+        # -- state changes start here ------------------------------------------------------
+        if settings != self._applied:
+            apply_settings(self.chain, settings)
+            self._applied = settings
+        y = self.chain.process(x)
+        if self.genre_tracker is not None:
+            self.genre_tracker.push(_mono(x))
+        if self._meter is None:
+            self._meter = LoudnessMeter(self.sample_rate, channels=ch)
+            self._channels = ch
+        self._meter.push(y)
+        self.frames += 1
+        meter = self._meter
+        metrics = {
+            "peak": peak_db(y),
+            "rms": rms_db(y),
+            "lufs": meter.integrated,
+            "momentaryLufs": meter.momentary,
+            "shortTermLufs": meter.short_term,
+            "genre": genre,
+            "confidence": confidence,
+            "processingTime": 0.0,
+            "latencySamples": self.chain.latency_samples,
+        }
+        applied = self.chain.settings()
+        metrics["processingTime"] = (time.perf_counter() - t0) * 1000.0
+        return {"processedBuffer": y, "metrics": metrics, "appliedSettings": applied}
+
+
+def _mono(x: Any) -> Any:
+    if _backend.is_ndarray(x) and x.ndim == 2:
+        return x.mean(axis=1)
+    return x
+
+
+def to_json_safe(obj: Any) -> Any:
+    """Make ``obj`` JSON-safe: ``-inf``/``inf``/``nan`` -> ``None``, ndarrays and NumPy scalars ->
+    Python lists / numbers, tuples -> lists, dicts and lists recursively."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if obj is None or isinstance(obj, bool | int | str):
+        return obj
+    if isinstance(obj, dict):
+        return {str(k): to_json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        if obj and all(type(v) is float for v in obj):
+            isfinite = math.isfinite
+            return [v if isfinite(v) else None for v in obj]
+        return [to_json_safe(v) for v in obj]
+    if _backend.HAVE_NUMPY:
+        np = _backend.np
+        if isinstance(obj, np.ndarray):
+            return to_json_safe(obj.tolist())
+        if isinstance(obj, np.generic):
+            return to_json_safe(obj.item())
+    return obj

@@ -1,0 +1,340 @@
+"""Settings, genre presets and the config merge rules.
+
+Settings are API-shaped dicts (the mixer API's ``config`` object, plus a few extension fields):
+``gain`` (dB), ``noiseGate``, ``compressor``, ``eq``, ``limiter`` and ``bypass``.
+Units: dB / dBFS for levels and gains, ms for times.
+
+Merge rule: ``resolve_settings(config, genre)`` = ``DEFAULT_SETTINGS`` <- ``GENRE_PRESETS[genre]``
+<- user ``config``; the user's fields override the preset **field by field** (a user
+``{"compressor": {"ratio": 6}}`` keeps the preset's compressor threshold, attack, ...). A
+``None`` value in a config means "not set".
+
+Fields and ranges (``*`` = extension beyond the API spec)::
+
+    gain                      -20..20 dB                       default 0
+    noiseGate.enabled         bool                             true
+    noiseGate.threshold       -60..0 dBFS                      -50
+    noiseGate.attack*         0.1..100 ms                      1
+    noiseGate.hold*           0..1000 ms                       50
+    noiseGate.release*        1..5000 ms                       100
+    noiseGate.range*          -120..0 dB                       -80
+    compressor.enabled        bool                             true
+    compressor.ratio          1..20                            4
+    compressor.threshold      -40..0 dBFS                      -20
+    compressor.attack         0.1..100 ms                      10
+    compressor.release        10..1000 ms                      100
+    compressor.knee*          0..24 dB (0 = hard)              0
+    compressor.makeup*        -12..24 dB                       0
+    eq.enabled                bool                             true
+    eq.low / eq.mid / eq.high -12..12 dB (100 Hz shelf, 1 kHz bell Q 1, 8 kHz shelf)   0
+    limiter.enabled           bool                             true
+    limiter.ceiling           -3..0 dBFS                       -1
+    limiter.lookahead*        0..20 ms                         1.5
+    limiter.release*          1..1000 ms                       50
+    bypass                    bool                             false
+    genre (config only)       null | "auto" | one of GENRES
+
+Genre presets (fields not listed are the defaults above)::
+
+    genre       gate                      compressor (ratio/thr/att/rel/knee)   eq low/mid/high   ceiling
+    speech      -45 dB, hold 100, rel 150  3 : 1 / -20 / 5 / 120 / 6             -3 / +2 / +2      -1
+    rock        -50 dB                     4 : 1 / -16 / 10 / 150 / 3            +2 / -1 / +2      -1
+    jazz        off                        2 : 1 / -24 / 20 / 250 / 6            +1 /  0 / +1      -1
+    electronic  -55 dB                     5 : 1 / -14 / 5 / 80 / 3              +4 / -1 / +3      -0.5
+    classical   off                        1.5:1 / -30 / 30 / 500 / 6             0 /  0 / +1      -1
+
+Rationale: speech gates room noise, cuts rumble and lifts presence; rock compresses firmly with
+a slight mid scoop; jazz and classical keep dynamics (gentle ratio, no gate so quiet passages
+survive); electronic is dense with extended lows and highs and a hotter ceiling.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from . import GENRES
+from .errors import ParameterError
+from .processors import Chain, Compressor, Equalizer, Gain, Limiter, NoiseGate
+from .processors import compressor as _comp
+from .processors import eq as _eq
+from .processors import gain as _gain
+from .processors import gate as _gate
+from .processors import limiter as _lim
+
+__all__ = [
+    "DEFAULT_SETTINGS",
+    "GENRE_PRESETS",
+    "SCHEMA",
+    "validate_config",
+    "merge_config",
+    "resolve_settings",
+    "build_chain",
+    "apply_settings",
+]
+
+BOOL = "bool"
+
+#: field -> range (numbers) or BOOL, per section; ``gain`` and ``bypass`` are top-level scalars.
+SCHEMA: dict = {
+    "gain": _gain.GAIN_RANGE,
+    "noiseGate": {
+        "enabled": BOOL,
+        "threshold": _gate.THRESHOLD_RANGE,
+        "attack": _gate.ATTACK_RANGE,
+        "hold": _gate.HOLD_RANGE,
+        "release": _gate.RELEASE_RANGE,
+        "range": _gate.RANGE_RANGE,
+    },
+    "compressor": {
+        "enabled": BOOL,
+        "ratio": _comp.RATIO_RANGE,
+        "threshold": _comp.THRESHOLD_RANGE,
+        "attack": _comp.ATTACK_RANGE,
+        "release": _comp.RELEASE_RANGE,
+        "knee": _comp.KNEE_RANGE,
+        "makeup": _comp.MAKEUP_RANGE,
+    },
+    "eq": {"enabled": BOOL, "low": _eq.GAIN_RANGE, "mid": _eq.GAIN_RANGE, "high": _eq.GAIN_RANGE},
+    "limiter": {
+        "enabled": BOOL,
+        "ceiling": _lim.CEILING_RANGE,
+        "lookahead": _lim.LOOKAHEAD_RANGE,
+        "release": _lim.RELEASE_RANGE,
+    },
+    "bypass": BOOL,
+}
+
+DEFAULT_SETTINGS: dict = {
+    "gain": 0.0,
+    "noiseGate": {
+        "enabled": True,
+        "threshold": -50.0,
+        "attack": 1.0,
+        "hold": 50.0,
+        "release": 100.0,
+        "range": -80.0,
+    },
+    "compressor": {
+        "enabled": True,
+        "ratio": 4.0,
+        "threshold": -20.0,
+        "attack": 10.0,
+        "release": 100.0,
+        "knee": 0.0,
+        "makeup": 0.0,
+    },
+    "eq": {"enabled": True, "low": 0.0, "mid": 0.0, "high": 0.0},
+    "limiter": {"enabled": True, "ceiling": -1.0, "lookahead": 1.5, "release": 50.0},
+    "bypass": False,
+}
+
+_PRESET_DELTAS: dict = {
+    "speech": {
+        "noiseGate": {"threshold": -45.0, "hold": 100.0, "release": 150.0},
+        "compressor": {"ratio": 3.0, "threshold": -20.0, "attack": 5.0, "release": 120.0, "knee": 6.0},
+        "eq": {"low": -3.0, "mid": 2.0, "high": 2.0},
+        "limiter": {"ceiling": -1.0},
+    },
+    "rock": {
+        "noiseGate": {"threshold": -50.0},
+        "compressor": {"ratio": 4.0, "threshold": -16.0, "attack": 10.0, "release": 150.0, "knee": 3.0},
+        "eq": {"low": 2.0, "mid": -1.0, "high": 2.0},
+        "limiter": {"ceiling": -1.0},
+    },
+    "jazz": {
+        "noiseGate": {"enabled": False},
+        "compressor": {"ratio": 2.0, "threshold": -24.0, "attack": 20.0, "release": 250.0, "knee": 6.0},
+        "eq": {"low": 1.0, "mid": 0.0, "high": 1.0},
+        "limiter": {"ceiling": -1.0},
+    },
+    "electronic": {
+        "noiseGate": {"threshold": -55.0},
+        "compressor": {"ratio": 5.0, "threshold": -14.0, "attack": 5.0, "release": 80.0, "knee": 3.0},
+        "eq": {"low": 4.0, "mid": -1.0, "high": 3.0},
+        "limiter": {"ceiling": -0.5},
+    },
+    "classical": {
+        "noiseGate": {"enabled": False},
+        "compressor": {"ratio": 1.5, "threshold": -30.0, "attack": 30.0, "release": 500.0, "knee": 6.0},
+        "eq": {"low": 0.0, "mid": 0.0, "high": 1.0},
+        "limiter": {"ceiling": -1.0},
+    },
+}
+
+
+def merge_config(base: dict | None, override: dict | None) -> dict:
+    """Deep merge: a new dict where ``override`` wins field by field (``None`` = not set).
+
+    Neither argument is modified. Nested dicts merge recursively; any other value in
+    ``override`` replaces the base value.
+    """
+    out = copy.deepcopy(base) if base else {}
+    if not override:
+        return out
+    for key, val in override.items():
+        if val is None:
+            continue
+        if isinstance(val, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_config(out[key], val)
+        else:
+            out[key] = copy.deepcopy(val)
+    return out
+
+
+GENRE_PRESETS: dict = {g: merge_config(DEFAULT_SETTINGS, _PRESET_DELTAS[g]) for g in GENRES}
+
+
+def _check_number(path: str, value: Any, rng: tuple) -> None:
+    lo, hi = rng
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(
+            path, value, rng, message=f"{path}={value!r} must be a number in [{_fmt(lo)}, {_fmt(hi)}]"
+        )
+    if not math.isfinite(value) or not lo <= value <= hi:
+        raise ParameterError(path, value, rng)
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def _check_field(path: str, value: Any, spec: Any) -> None:
+    if value is None:
+        return
+    if spec == BOOL:
+        if not isinstance(value, bool):
+            raise ParameterError(path, value, message=f"{path}={value!r} must be true or false")
+    else:
+        _check_number(path, value, spec)
+
+
+def validate_config(config: Any) -> None:
+    """Validate an API ``config`` object (partial or full) without changing anything.
+
+    Raises
+    ------
+    ParameterError
+        Naming the field path, e.g. ``compressor.ratio=25 is out of range [1, 20]``,
+        ``compressor.ratio='4' must be a number in [1, 20]``, an unknown field
+        (``compressor.foo``) or an unknown genre.
+    """
+    if config is None:
+        return
+    if not isinstance(config, dict):
+        raise ParameterError(
+            "config", config, message=f"config must be an object, got {type(config).__name__}"
+        )
+    for key, val in config.items():
+        if key == "genre":
+            if val is not None and (not isinstance(val, str) or val not in ("auto", *GENRES)):
+                raise ParameterError("genre", val, ("auto", *GENRES))
+            continue
+        if key not in SCHEMA:
+            raise ParameterError(
+                str(key), val, message=f"{key!r} is not a config field (known: genre, {', '.join(SCHEMA)})"
+            )
+        spec = SCHEMA[key]
+        if isinstance(spec, dict):
+            if val is None:
+                continue
+            if not isinstance(val, dict):
+                raise ParameterError(key, val, message=f"{key}={val!r} must be an object")
+            for field, fval in val.items():
+                path = f"{key}.{field}"
+                if field not in spec:
+                    raise ParameterError(
+                        path, fval, message=f"{path} is not a config field (known: {', '.join(spec)})"
+                    )
+                _check_field(path, fval, spec[field])
+        else:
+            _check_field(key, val, spec)
+
+
+def resolve_settings(config: dict | None, genre: str | None) -> dict:
+    """Full settings: ``DEFAULT_SETTINGS`` <- ``GENRE_PRESETS[genre]`` <- ``config``.
+
+    Parameters
+    ----------
+    config : dict or None
+        User config (validated here; its ``genre`` key is ignored — pass the genre explicitly).
+    genre : str or None
+        A concrete genre (one of ``GENRES``) or ``None`` for the defaults.
+    """
+    validate_config(config)
+    if genre is not None and genre not in GENRE_PRESETS:
+        raise ParameterError("genre", genre, GENRES)
+    base = GENRE_PRESETS[genre] if genre is not None else DEFAULT_SETTINGS
+    user = {k: v for k, v in (config or {}).items() if k != "genre"}
+    return merge_config(base, user)
+
+
+def _full(settings: dict | None) -> dict:
+    validate_config(settings)
+    return merge_config(DEFAULT_SETTINGS, {k: v for k, v in (settings or {}).items() if k != "genre"})
+
+
+def build_chain(settings: dict | None = None, sample_rate: int = 48000) -> Chain:
+    """A new chain gain -> gate -> compressor -> EQ -> limiter for (possibly partial) settings."""
+    s = _full(settings)
+    g, c, e, li = s["noiseGate"], s["compressor"], s["eq"], s["limiter"]
+    return Chain(
+        [
+            Gain(s["gain"], sample_rate=sample_rate),
+            NoiseGate(
+                g["threshold"], g["attack"], g["hold"], g["release"], g["range"],
+                sample_rate=sample_rate, enabled=g["enabled"],
+            ),
+            Compressor(
+                c["threshold"], c["ratio"], c["attack"], c["release"], c["knee"], c["makeup"],
+                sample_rate=sample_rate, enabled=c["enabled"],
+            ),
+            Equalizer(e["low"], e["mid"], e["high"], sample_rate=sample_rate, enabled=e["enabled"]),
+            Limiter(li["ceiling"], li["lookahead"], li["release"], sample_rate=sample_rate, enabled=li["enabled"]),
+        ],
+        bypass=s["bypass"],
+    )  # fmt: skip
+
+
+def _set(obj: Any, attr: str, value: Any) -> None:
+    if getattr(obj, attr) != value:
+        setattr(obj, attr, value)
+
+
+def apply_settings(chain: Chain, settings: dict | None) -> None:
+    """Change the parameters of a :func:`build_chain` chain in place, keeping its state.
+
+    ``settings`` may be partial (missing fields take the defaults). Everything is validated
+    before anything changes. Changing ``limiter.lookahead`` changes the latency and resets the
+    limiter's delay line.
+    """
+    s = _full(settings)
+    stages = {type(p): p for p in chain}
+    missing = [t.__name__ for t in (Gain, NoiseGate, Compressor, Equalizer, Limiter) if t not in stages]
+    if missing:
+        raise ParameterError(
+            "chain", repr(chain), message=f"chain lacks stage(s) {missing}; use build_chain()"
+        )
+    gain = stages[Gain]
+    _set(gain, "gain_db", float(s["gain"]))
+    gain.enabled = True
+    gate, g = stages[NoiseGate], s["noiseGate"]
+    for attr, key in (("threshold_db", "threshold"), ("attack_ms", "attack"), ("hold_ms", "hold"),
+                      ("release_ms", "release"), ("range_db", "range")):  # fmt: skip
+        _set(gate, attr, float(g[key]))
+    gate.enabled = g["enabled"]
+    comp, c = stages[Compressor], s["compressor"]
+    for attr, key in (("threshold_db", "threshold"), ("ratio", "ratio"), ("attack_ms", "attack"),
+                      ("release_ms", "release"), ("knee_db", "knee"), ("makeup_db", "makeup")):  # fmt: skip
+        _set(comp, attr, float(c[key]))
+    comp.enabled = c["enabled"]
+    eq, e = stages[Equalizer], s["eq"]
+    for attr, key in (("low_db", "low"), ("mid_db", "mid"), ("high_db", "high")):
+        _set(eq, attr, float(e[key]))
+    eq.enabled = e["enabled"]
+    lim, li = stages[Limiter], s["limiter"]
+    for attr, key in (("ceiling_db", "ceiling"), ("lookahead_ms", "lookahead"), ("release_ms", "release")):
+        _set(lim, attr, float(li[key]))
+    lim.enabled = li["enabled"]
+    chain.bypass = s["bypass"]

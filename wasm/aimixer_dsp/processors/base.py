@@ -1,0 +1,332 @@
+"""Processor base class and the shared vectorised recursions of the NumPy path.
+
+Conventions shared by every processor
+-------------------------------------
+* ``process(block)`` takes a mono list (pure path) or an ndarray (NumPy path, 1-D or
+  ``(frames, channels)``) and returns a block of the same length; see :mod:`aimixer_dsp.backend`.
+* Input is validated first (``NonFiniteInputError`` for NaN/Inf) so a rejected block never
+  touches state.
+* ``enabled = False`` makes the processor the identity and leaves its state untouched.
+* ``reset()`` clears state and keeps parameters.
+* Time constants: a one-pole coefficient for a time constant ``tau`` is
+  ``a = exp(-1 / (tau * sample_rate))`` — the step response reaches ``1 - 1/e`` (63 %) of its
+  final value after ``tau``.
+* State is plain Python floats / lists, so the NumPy and pure paths can continue each other.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from typing import Any
+
+from .. import backend as _backend
+from ..errors import InvalidBufferError, InvalidSampleRateError, ParameterError
+
+np = _backend.np
+
+#: Sub-block length cap for the vectorised recursions (keeps temporaries cache-sized).
+MAX_SUBBLOCK = 8192
+#: ``a**-m`` never exceeds ``exp(_MAX_EXP)`` inside a sub-block.
+_MAX_EXP = 600.0
+
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 384000
+
+
+def check_sample_rate(sample_rate: Any) -> int:
+    """Validate a sample rate in Hz (an integer in [8000, 384000])."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float):
+        raise InvalidSampleRateError(f"sample_rate={sample_rate!r} must be a number of Hz")
+    if (
+        not math.isfinite(sample_rate)
+        or sample_rate != int(sample_rate)
+        or not (MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE)
+    ):
+        raise InvalidSampleRateError(
+            f"sample_rate={sample_rate!r} is out of range [{MIN_SAMPLE_RATE}, {MAX_SAMPLE_RATE}] Hz",
+            details={"sampleRate": repr(sample_rate), "range": [MIN_SAMPLE_RATE, MAX_SAMPLE_RATE]},
+        )
+    return int(sample_rate)
+
+
+def check_param(name: str, value: Any, lo: float, hi: float) -> float:
+    """Return ``float(value)`` if it is a real number in ``[lo, hi]``, else raise ParameterError."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        if _backend.HAVE_NUMPY and isinstance(value, np.integer | np.floating):
+            value = value.item()
+        else:
+            raise ParameterError(
+                name,
+                value,
+                (lo, hi),
+                message=f"{name}={value!r} must be a number in [{_fmt(lo)}, {_fmt(hi)}]",
+            )
+    if not math.isfinite(value) or not (lo <= value <= hi):
+        raise ParameterError(name, value, (lo, hi))
+    return float(value)
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """Return ``value`` if it is a bool, else raise ParameterError."""
+    if not isinstance(value, bool):
+        raise ParameterError(name, value, message=f"{name}={value!r} must be true or false")
+    return value
+
+
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(x)
+
+
+def time_coeff(ms: float, sample_rate: int) -> float:
+    """One-pole coefficient ``exp(-1/(tau*fs))`` for a time constant of ``ms`` milliseconds."""
+    return math.exp(-1000.0 / (ms * sample_rate))
+
+
+def db_to_lin(db: float) -> float:
+    """``10 ** (db / 20)``."""
+    return 10.0 ** (db / 20.0)
+
+
+class Processor:
+    """Base class: validation, ``enabled``, dispatch to the pure or NumPy implementation.
+
+    Subclasses implement ``_py(data) -> list`` (mono list, non-empty, validated),
+    ``_np(x) -> ndarray`` (float64, non-empty, validated; 1-D mono or 2-D ``(frames,
+    channels)``; they may return ``x`` itself for the identity) and
+    ``_reset_state()``; stateless ones need nothing else.
+    """
+
+    #: key of this stage in the API ``config`` / ``appliedSettings`` objects
+    config_key: str = ""
+    #: stateless processors accept any channel count at any time
+    stateful: bool = True
+
+    def __init__(self, *, sample_rate: int = 48000, enabled: bool = True) -> None:
+        self._sample_rate = check_sample_rate(sample_rate)
+        self._enabled = check_bool("enabled", enabled)
+        self._channels: int | None = None
+        self._reset_state()
+
+    # -- public API ---------------------------------------------------------------------
+    @property
+    def sample_rate(self) -> int:
+        """Sample rate in Hz (fixed at construction)."""
+        return self._sample_rate
+
+    @property
+    def enabled(self) -> bool:
+        """When ``False`` the processor is the identity and its state is left untouched."""
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool) -> None:
+        self._enabled = check_bool("enabled", value)
+
+    @property
+    def latency_samples(self) -> int:
+        """Delay (samples) this stage adds to the signal when enabled."""
+        return 0
+
+    def process(self, block: Any) -> Any:
+        """Process one block; returns a block of the same length (list or ndarray).
+
+        Raises
+        ------
+        NonFiniteInputError
+            NaN/Inf in ``block`` (state untouched).
+        InvalidBufferError
+            Not a 1-D/2-D numeric block, or a channel count that differs from the state's.
+        """
+        if _backend.use_numpy(block):
+            x = _backend.as_array(block)
+            y = self._run_np(x)
+            return y.copy() if y is x else y
+        data = _backend.as_float_list(block)
+        y = self._run_py(data)
+        return list(y) if y is data else y
+
+    def reset(self) -> None:
+        """Clear the processing state; parameters are kept."""
+        self._channels = None
+        self._reset_state()
+
+    def settings(self) -> dict:
+        """API-shaped applied settings of this stage (``config_key`` names its place)."""
+        return {"enabled": self._enabled}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._repr_params().items())
+        sep = ", " if params else ""
+        return (
+            f"{type(self).__name__}({params}{sep}enabled={self._enabled!r}, sample_rate={self._sample_rate})"
+        )
+
+    # -- internals (also used by Chain, which validates once) ---------------------------
+    def _repr_params(self) -> dict:
+        return {}
+
+    def _reset_state(self) -> None:
+        pass
+
+    def _check_channels(self, channels: int) -> None:
+        if not self.stateful:
+            return
+        if self._channels is None:
+            self._channels = channels
+        elif self._channels != channels:
+            raise InvalidBufferError(
+                f"{type(self).__name__} state holds {self._channels} channel(s) but the block has "
+                f"{channels}; call reset() first"
+            )
+
+    def _run_py(self, data: list) -> list:
+        if not self._enabled or not data:
+            return data
+        self._check_channels(1)
+        return self._py(data)
+
+    def _run_np(self, x: Any) -> Any:
+        if not self._enabled or x.shape[0] == 0:
+            return x
+        self._check_channels(1 if x.ndim == 1 else x.shape[1])
+        return self._np(x)
+
+    def _py(self, data: list) -> list:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _np(self, x: Any) -> Any:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+# ---------------------------------------------------------------------------------------
+# Vectorised recursions (NumPy path). Each is exact up to rounding: no truncation.
+# ---------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def subblock_len(a: float) -> int:
+    """Longest sub-block over which ``a**-m`` stays below ``exp(600)``."""
+    la = -math.log(a) if a > 0.0 else float("inf")
+    if la <= 0.0:
+        return MAX_SUBBLOCK
+    return max(1, min(MAX_SUBBLOCK, int(_MAX_EXP / la)))
+
+
+@lru_cache(maxsize=128)
+def decay_weights(a: float, m: int) -> tuple:
+    """``(W, P)`` with ``W[j] = a**-(j+1)`` and ``P[j] = a**(j+1)`` for ``j < m`` (read-only)."""
+    k = np.arange(1, m + 1, dtype=np.float64) * math.log(a)
+    w = np.exp(-k)
+    p = np.exp(k)
+    w.flags.writeable = False
+    p.flags.writeable = False
+    return w, p
+
+
+def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple:
+    """Vectorised ``y[n] = max(v[n], a * y[n-1])`` with ``y[-1] = carry`` (``v >= 0``).
+
+    Unrolled: ``y[n] = a**(n+1) * max(carry, max_{j<=n} v[j] * a**-(j+1))`` — a running
+    maximum of weighted values, computed in sub-blocks short enough that ``a**-m`` cannot
+    overflow. With ``exact`` a final ``maximum(y, v)`` removes the rounding of
+    ``a**(n+1) * a**-(n+1)`` so that ``y >= v`` holds bit-exactly.
+
+    Returns ``(y, y[-1])``.
+    """
+    n = v.shape[0]
+    m = subblock_len(a)
+    if n <= m:
+        w, p = decay_weights(a, m)
+        t = v * w[:n]
+        if carry > t[0]:
+            t[0] = carry
+        np.fmax.accumulate(t, out=t)
+        t *= p[:n]
+        if exact:
+            np.fmax(t, v, out=t)
+        return t, float(t[-1])
+    out = np.empty(n)
+    for s in range(0, n, m):
+        y, carry = max_decay(v[s : s + m], a, carry, exact)
+        out[s : s + m] = y
+    return out, carry
+
+
+def one_pole(v: Any, a: float, carry: float) -> tuple:
+    """Vectorised ``y[n] = a * y[n-1] + (1 - a) * v[n]`` with ``y[-1] = carry``.
+
+    Unrolled: ``y[n] = a**(n+1) * (carry + (1-a) * sum_{j<=n} v[j] * a**-(j+1))`` — one
+    ``cumsum`` per sub-block (sub-blocks keep ``a**-m`` finite). Returns ``(y, y[-1])``.
+    """
+    n = v.shape[0]
+    m = subblock_len(a)
+    if n <= m:
+        w, p = decay_weights(a, m)
+        t = v * w[:n]
+        t *= 1.0 - a
+        t[0] += carry
+        np.add.accumulate(t, out=t)
+        t *= p[:n]
+        return t, float(t[-1])
+    out = np.empty(n)
+    for s in range(0, n, m):
+        y, carry = one_pole(v[s : s + m], a, carry)
+        out[s : s + m] = y
+    return out, carry
+
+
+@lru_cache(maxsize=128)
+def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple:
+    """``(WR, Q, PA*post, PR)`` for :func:`decoupled_smoother` sub-blocks of length ``m``."""
+    wr, pr = decay_weights(aR, m)
+    wa, pa = decay_weights(aA, m)
+    q = pr * wa * (1.0 - aA)
+    pap = pa * post
+    q.flags.writeable = False
+    pap.flags.writeable = False
+    return wr, q, pap, pr
+
+
+def decoupled_smoother(v: Any, aR: float, aA: float, y1: float, g: float, post: float = 1.0) -> tuple:
+    """Decoupled peak detector (Giannoulis, Massberg & Reiss 2012), vectorised and fused.
+
+    ``y1[n] = max(v[n], aR * y1[n-1])`` (release), ``g[n] = aA * g[n-1] + (1-aA) * y1[n]``
+    (attack). With ``R = cummax(v * aR**-(j+1))`` (carry folded in),
+    ``y1 = aR**(j+1) * R`` and ``g = aA**(j+1) * (g0 + cumsum(R * aR**(j+1) * aA**-(j+1) * (1-aA)))``
+    — five array operations per sub-block. Returns ``(post * g, y1_last, g_last)`` (the
+    returned array is scaled by ``post`` for free; the carried values are not).
+    """
+    n = v.shape[0]
+    m = min(subblock_len(aR), subblock_len(aA))
+    if n <= m:
+        wr, q, pap, pr = _smooth_weights(aR, aA, m, post)
+        t = v * wr[:n]
+        if y1 > t[0]:
+            t[0] = y1
+        np.fmax.accumulate(t, out=t)
+        y1_last = float(t[-1] * pr[n - 1])
+        t *= q[:n]
+        t[0] += g
+        np.add.accumulate(t, out=t)
+        t *= pap[:n]
+        return t, y1_last, float(t[-1]) / post
+    out = np.empty(n)
+    for s in range(0, n, m):
+        gg, y1, g = decoupled_smoother(v[s : s + m], aR, aA, y1, g, post)
+        out[s : s + m] = gg
+    return out, y1, g
+
+
+def linked_level(x: Any) -> Any:
+    """Detector input ``|x[n]|`` (1-D) or ``max_c |x[n, c]|`` of a ``(frames, channels)`` block."""
+    if x.ndim == 1:
+        return np.abs(x)
+    if x.shape[1] == 1:
+        return np.abs(x[:, 0])
+    return np.abs(x).max(axis=1)
+
+
+def apply_gain(x: Any, g: Any) -> Any:
+    """``x * g`` per frame for 1-D or ``(frames, channels)`` blocks."""
+    return x * g if x.ndim == 1 else x * g[:, None]

@@ -1,0 +1,147 @@
+"""``Chain``: a list-like sequence of processors that is itself a processor."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, MutableSequence
+from typing import Any
+
+from ..errors import ParameterError
+from .base import Processor, check_bool, np
+
+#: the NumPy path runs blocks longer than this through the stages in pieces of this size
+CHUNK = 16384
+
+
+class Chain(Processor, MutableSequence):
+    """Run processors in order.
+
+    Parameters
+    ----------
+    processors : iterable of Processor
+        All must share one sample rate.
+    bypass : bool
+        When ``True`` the chain is the identity (no stage runs, state untouched, latency 0).
+
+    The block is validated once (NaN/Inf raise before any stage runs); each enabled stage then
+    processes the previous stage's output.
+    """
+
+    config_key = "chain"
+
+    def __init__(
+        self, processors: Iterable[Processor] = (), bypass: bool = False, *, enabled: bool = True
+    ) -> None:
+        procs = list(processors)
+        for p in procs:
+            self._check_item(p)
+        rates = {p.sample_rate for p in procs}
+        if len(rates) > 1:
+            raise ParameterError(
+                "sample_rate",
+                sorted(rates),
+                message=f"chain stages have different sample rates {sorted(rates)}",
+            )
+        self._procs: list[Processor] = procs
+        self._bypass = check_bool("bypass", bypass)
+        super().__init__(sample_rate=rates.pop() if rates else 48000, enabled=enabled)
+
+    @staticmethod
+    def _check_item(p: Any) -> None:
+        if not isinstance(p, Processor):
+            raise ParameterError("processors", p, message=f"{p!r} is not a Processor")
+
+    # -- list protocol ------------------------------------------------------------------
+    def __getitem__(self, i: Any) -> Any:
+        return self._procs[i]
+
+    def __setitem__(self, i: Any, p: Any) -> None:
+        if isinstance(i, slice):
+            p = list(p)
+            for q in p:
+                self._check_item(q)
+        else:
+            self._check_item(p)
+        self._procs[i] = p
+
+    def __delitem__(self, i: Any) -> None:
+        del self._procs[i]
+
+    def __len__(self) -> int:
+        return len(self._procs)
+
+    def insert(self, index: int, p: Processor) -> None:
+        self._check_item(p)
+        self._procs.insert(index, p)
+
+    # -- processor ----------------------------------------------------------------------
+    @property
+    def bypass(self) -> bool:
+        """``True``: the chain passes audio through untouched."""
+        return self._bypass
+
+    @bypass.setter
+    def bypass(self, value: bool) -> None:
+        self._bypass = check_bool("bypass", value)
+
+    @property
+    def latency_samples(self) -> int:
+        """Total latency of the enabled stages (0 when bypassed)."""
+        if self._bypass or not self._enabled:
+            return 0
+        return sum(p.latency_samples for p in self._procs if p.enabled)
+
+    def find(self, kind: type) -> Any:
+        """The first stage that is an instance of ``kind`` (or ``None``)."""
+        for p in self._procs:
+            if isinstance(p, kind):
+                return p
+        return None
+
+    def reset(self) -> None:
+        super().reset()
+        for p in self._procs:
+            p.reset()
+
+    def settings(self) -> dict:
+        """API-shaped settings: ``{gain, noiseGate, compressor, eq, limiter, bypass}``."""
+        out: dict = {}
+        for i, p in enumerate(self._procs):
+            key = p.config_key or type(p).__name__
+            if key in out:
+                key = f"{key}{i}"
+            s = p.settings()
+            if key == "gain":
+                out[key] = s["gain"] if s.get("enabled", True) else 0.0
+            else:
+                out[key] = s
+        out["bypass"] = self._bypass
+        return out
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(p) for p in self._procs)
+        return f"Chain([{inner}], bypass={self._bypass!r}, enabled={self._enabled!r})"
+
+    def _run_py(self, data: list) -> list:
+        if self._bypass or not self._enabled or not data:
+            return data
+        self._check_channels(1)
+        for p in self._procs:
+            data = p._run_py(data)
+        return data
+
+    def _run_np(self, x: Any) -> Any:
+        n = x.shape[0]
+        if self._bypass or not self._enabled or n == 0:
+            return x
+        self._check_channels(1 if x.ndim == 1 else x.shape[1])
+        if n > CHUNK:  # long input: run every stage chunk by chunk (cache-sized temporaries)
+            y = np.empty_like(x)
+            for s in range(0, n, CHUNK):
+                y[s : s + CHUNK] = self._stages_np(x[s : s + CHUNK])
+            return y
+        return self._stages_np(x)
+
+    def _stages_np(self, x: Any) -> Any:
+        for p in self._procs:
+            x = p._run_np(x)
+        return x

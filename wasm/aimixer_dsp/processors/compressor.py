@@ -1,0 +1,297 @@
+"""Feed-forward compressor (log-domain gain computer + decoupled peak detector).
+
+Design after Giannoulis, Massberg & Reiss, "Digital Dynamic Range Compressor Design — A
+Tutorial and Analysis", J. Audio Eng. Soc. 60(6), 2012:
+
+* **Level**: instantaneous sample peak in dBFS, ``xL = 20*log10|x[n]|`` (linked stereo: the
+  maximum over channels).
+* **Gain computer** (their eq. 4) with threshold ``T``, ratio ``R`` and knee width ``W`` dB
+  (``W = 0`` is a hard knee), giving the static gain reduction ``gr = xL - yL >= 0``::
+
+      2(xL-T) <  -W        : gr = 0
+      2|xL-T| <=  W        : gr = (1 - 1/R) * (xL - T + W/2)**2 / (2W)
+      2(xL-T) >   W        : gr = (1 - 1/R) * (xL - T)
+
+* **Smoothing**: the decoupled peak detector (Sec. 3.3) on the gain reduction in dB —
+  release ``y1[n] = max(gr[n], aR*y1[n-1])`` then attack
+  ``g[n] = aA*g[n-1] + (1-aA)*y1[n]`` — the paper's "log domain, level corrected" placement.
+* **Time constants**: ``a = exp(-1/(tau*fs))``; ``attack_ms``/``release_ms`` are the times to
+  reach 63 % (1 - 1/e) of a step in gain reduction.
+* **Output**: ``y = x * 10**((makeup_db - g)/20)``. No lookahead, zero latency.
+
+In steady state on a sine of peak level ``L > T + W/2`` the output peak is
+``T + (L - T)/R`` (+ makeup) up to the small release ripple between the sine's peaks.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .base import (
+    Processor,
+    apply_gain,
+    check_param,
+    db_to_lin,
+    decoupled_smoother,
+    linked_level,
+    np,
+    time_coeff,
+)
+
+THRESHOLD_RANGE = (-40.0, 0.0)
+RATIO_RANGE = (1.0, 20.0)
+ATTACK_RANGE = (0.1, 100.0)
+RELEASE_RANGE = (10.0, 1000.0)
+KNEE_RANGE = (0.0, 24.0)
+MAKEUP_RANGE = (-12.0, 24.0)
+
+_K = 20.0 / math.log(10.0)  # dB per neper
+_SNAP = 1e-9  # dB: carried gain reduction below this is zero
+
+
+class Compressor(Processor):
+    """Dynamic range compressor.
+
+    Parameters
+    ----------
+    threshold_db : float
+        ``[-40, 0]`` dBFS (sample peak).
+    ratio : float
+        ``[1, 20]`` (``1`` = no compression).
+    attack_ms, release_ms : float
+        Time constants, ``[0.1, 100]`` and ``[10, 1000]`` ms (63 % convention).
+    knee_db : float
+        Soft-knee width, ``[0, 24]`` dB; 0 = hard knee.
+    makeup_db : float
+        Output makeup gain, ``[-12, 24]`` dB.
+    """
+
+    config_key = "compressor"
+
+    def __init__(
+        self,
+        threshold_db: float = -20.0,
+        ratio: float = 4.0,
+        attack_ms: float = 10.0,
+        release_ms: float = 100.0,
+        knee_db: float = 0.0,
+        makeup_db: float = 0.0,
+        *,
+        sample_rate: int = 48000,
+        enabled: bool = True,
+    ) -> None:
+        super().__init__(sample_rate=sample_rate, enabled=enabled)
+        self._knee_db = 0.0
+        self.threshold_db = threshold_db
+        self.ratio = ratio
+        self.attack_ms = attack_ms
+        self.release_ms = release_ms
+        self.knee_db = knee_db
+        self.makeup_db = makeup_db
+
+    # -- parameters ---------------------------------------------------------------------
+    @property
+    def threshold_db(self) -> float:
+        """Threshold in dBFS, ``[-40, 0]``."""
+        return self._threshold_db
+
+    @threshold_db.setter
+    def threshold_db(self, value: float) -> None:
+        self._threshold_db = check_param("threshold_db", value, *THRESHOLD_RANGE)
+        self._update_knee()
+
+    @property
+    def ratio(self) -> float:
+        """Compression ratio, ``[1, 20]``."""
+        return self._ratio
+
+    @ratio.setter
+    def ratio(self, value: float) -> None:
+        self._ratio = check_param("ratio", value, *RATIO_RANGE)
+        self._slope = 1.0 - 1.0 / self._ratio
+
+    @property
+    def attack_ms(self) -> float:
+        """Attack time constant in ms, ``[0.1, 100]``."""
+        return self._attack_ms
+
+    @attack_ms.setter
+    def attack_ms(self, value: float) -> None:
+        self._attack_ms = check_param("attack_ms", value, *ATTACK_RANGE)
+        self._aA = time_coeff(self._attack_ms, self._sample_rate)
+
+    @property
+    def release_ms(self) -> float:
+        """Release time constant in ms, ``[10, 1000]``."""
+        return self._release_ms
+
+    @release_ms.setter
+    def release_ms(self, value: float) -> None:
+        self._release_ms = check_param("release_ms", value, *RELEASE_RANGE)
+        self._aR = time_coeff(self._release_ms, self._sample_rate)
+
+    @property
+    def knee_db(self) -> float:
+        """Soft-knee width in dB, ``[0, 24]`` (0 = hard knee)."""
+        return self._knee_db
+
+    @knee_db.setter
+    def knee_db(self, value: float) -> None:
+        self._knee_db = check_param("knee_db", value, *KNEE_RANGE)
+        self._update_knee()
+
+    @property
+    def makeup_db(self) -> float:
+        """Makeup gain in dB, ``[-12, 24]``."""
+        return self._makeup_db
+
+    @makeup_db.setter
+    def makeup_db(self, value: float) -> None:
+        self._makeup_db = check_param("makeup_db", value, *MAKEUP_RANGE)
+        self._makeup = db_to_lin(self._makeup_db)
+
+    def _update_knee(self) -> None:
+        if not hasattr(self, "_threshold_db"):
+            return
+        # linear level below which the gain computer gives exactly 0 reduction
+        self._lo_lin = db_to_lin(self._threshold_db - self._knee_db / 2.0)
+        self._thr_lin = db_to_lin(self._threshold_db)
+
+    def settings(self) -> dict:
+        return {
+            "enabled": self._enabled,
+            "ratio": self._ratio,
+            "threshold": self._threshold_db,
+            "attack": self._attack_ms,
+            "release": self._release_ms,
+            "knee": self._knee_db,
+            "makeup": self._makeup_db,
+        }
+
+    def _repr_params(self) -> dict:
+        return {
+            "threshold_db": self._threshold_db,
+            "ratio": self._ratio,
+            "attack_ms": self._attack_ms,
+            "release_ms": self._release_ms,
+            "knee_db": self._knee_db,
+            "makeup_db": self._makeup_db,
+        }
+
+    def gain_reduction_db(self, level_db: float) -> float:
+        """Static gain reduction (dB, >= 0) of the gain computer for a level in dBFS."""
+        d = level_db - self._threshold_db
+        w = self._knee_db
+        if 2.0 * d <= -w:
+            return 0.0
+        if w > 0.0 and 2.0 * abs(d) <= w:
+            return self._slope * (d + w / 2.0) ** 2 / (2.0 * w)
+        return self._slope * d
+
+    # -- state --------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        self._y1 = 0.0  # release-stage gain reduction, dB
+        self._g = 0.0  # smoothed gain reduction, dB
+
+    def _store(self, y1: float, g: float) -> None:
+        self._y1 = 0.0 if y1 < _SNAP else y1
+        self._g = 0.0 if g < _SNAP else g
+
+    # -- pure path ----------------------------------------------------------------------
+    def _py(self, data: list) -> list:
+        y1 = self._y1
+        g = self._g
+        lo = self._lo_lin
+        mk = self._makeup
+        if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
+            return data if mk == 1.0 else [v * mk for v in data]
+        T = self._threshold_db
+        slope = self._slope
+        w = self._knee_db
+        hw = w / 2.0
+        kq = slope / (2.0 * w) if w > 0.0 else 0.0
+        aR = self._aR
+        aA = self._aA
+        bA = 1.0 - aA
+        K = _K
+        cg = -1.0 / _K
+        m0 = math.log(mk)
+        log = math.log
+        exp = math.exp
+        out = []
+        app = out.append
+        if w == 0.0 and m0 == 0.0:  # hard knee, no makeup: the common case, specialised
+            sK = slope * K
+            c0 = sK * log(lo)
+            nlo = -lo
+            for v in data:
+                if v > lo:
+                    gr = sK * log(v) - c0
+                elif v < nlo:
+                    gr = sK * log(-v) - c0
+                else:
+                    gr = 0.0
+                y1 = aR * y1
+                if gr > y1:
+                    y1 = gr
+                g = aA * g + bA * y1
+                app(v * exp(cg * g))
+            self._store(y1, g)
+            return out
+        for v in data:
+            a = v if v >= 0.0 else -v
+            if a > lo:
+                d = K * log(a) - T
+                if d > hw:
+                    gr = slope * d
+                elif d > -hw:
+                    d += hw
+                    gr = kq * d * d
+                else:
+                    gr = 0.0
+            else:
+                gr = 0.0
+            y1 = aR * y1
+            if gr > y1:
+                y1 = gr
+            g = aA * g + bA * y1
+            app(v * exp(cg * g + m0) if m0 else v * exp(cg * g))
+        self._store(y1, g)
+        return out
+
+    # -- NumPy path ---------------------------------------------------------------------
+    def _np(self, x: Any) -> Any:
+        lvl = linked_level(x)
+        lo = self._lo_lin
+        y10, g0 = self._y1, self._g
+        mk = self._makeup
+        if y10 == 0.0 and g0 == 0.0 and float(lvl.max()) <= lo:
+            return x if mk == 1.0 else x * mk
+        w = self._knee_db
+        if self._slope == 0.0:  # ratio 1: no new reduction, the carried state decays
+            scale = 1.0
+            gr = np.zeros(lvl.shape[0])
+        elif w == 0.0:
+            # work in nepers of level above threshold: gr_dB = slope * K * gr
+            scale = self._slope * _K
+            lvl *= 1.0 / lo
+            np.maximum(lvl, 1.0, out=lvl)
+            gr = np.log(lvl, out=lvl)
+        else:
+            scale = 1.0
+            d = np.log(np.maximum(lvl, 1e-30))
+            d *= _K
+            d -= self._threshold_db
+            hw = w / 2.0
+            knee = d + hw
+            knee *= knee
+            knee *= self._slope / (2.0 * w)
+            gr = np.where(d > hw, self._slope * d, knee)
+            gr[d <= -hw] = 0.0
+        g, y1c, gc = decoupled_smoother(gr, self._aR, self._aA, y10 / scale, g0 / scale, -scale / _K)
+        self._store(y1c * scale, gc * scale)
+        if mk != 1.0:
+            g += math.log(mk)
+        np.exp(g, out=g)
+        return apply_gain(x, g)

@@ -1,0 +1,287 @@
+"""Noise gate with hold and a range floor.
+
+Behaviour (both paths, sample by sample):
+
+* **Detector**: instantaneous sample peak ``|x[n]|`` (linked: the maximum over channels).
+  A sample is *above* when ``|x[n]| >= 10**(threshold_db/20)``.
+* **Hold**: the gate is *open* while fewer than ``hold`` samples (``round(hold_ms * fs / 1000)``)
+  have passed since the last above-threshold sample; otherwise it is *closed*.
+* **Target gain**: 1 when open, the range floor ``10**(range_db/20)`` when closed.
+* **Release**: a closed gate's gain falls exponentially with time constant ``release_ms``
+  (8.69 dB per ``release_ms``) until it reaches the floor — ``y1[n] = max(t[n], aR*y1[n-1])``.
+* **Attack**: the gain is then smoothed by a one-pole with time constant ``attack_ms``:
+  ``g[n] = aA*g[n-1] + (1-aA)*y1[n]`` — opening takes ``attack_ms`` to reach 63 %.
+  (This is the decoupled peak detector of Giannoulis, Massberg & Reiss 2012 applied to the
+  gate gain.) ``a = exp(-1/(tau*fs))``.
+* A fresh or reset gate starts **closed** (gain at the floor).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from .base import (
+    Processor,
+    apply_gain,
+    check_param,
+    db_to_lin,
+    decay_weights,
+    decoupled_smoother,
+    linked_level,
+    np,
+    subblock_len,
+    time_coeff,
+)
+
+THRESHOLD_RANGE = (-60.0, 0.0)
+ATTACK_RANGE = (0.1, 100.0)
+HOLD_RANGE = (0.0, 1000.0)
+RELEASE_RANGE = (1.0, 5000.0)
+RANGE_RANGE = (-120.0, 0.0)
+
+_SNAP = 1e-12
+
+
+class NoiseGate(Processor):
+    """Noise gate.
+
+    Parameters
+    ----------
+    threshold_db : float
+        Opening threshold in dBFS (sample peak), ``[-60, 0]``.
+    attack_ms : float
+        Opening time constant, ``[0.1, 100]`` ms.
+    hold_ms : float
+        Time the gate stays open after the last above-threshold sample, ``[0, 1000]`` ms.
+    release_ms : float
+        Closing time constant, ``[1, 5000]`` ms.
+    range_db : float
+        Attenuation when closed, ``[-120, 0]`` dB (``0`` disables the gate's effect).
+    """
+
+    config_key = "noiseGate"
+
+    def __init__(
+        self,
+        threshold_db: float = -50.0,
+        attack_ms: float = 1.0,
+        hold_ms: float = 50.0,
+        release_ms: float = 100.0,
+        range_db: float = -80.0,
+        *,
+        sample_rate: int = 48000,
+        enabled: bool = True,
+    ) -> None:
+        self._ready = False
+        super().__init__(sample_rate=sample_rate, enabled=enabled)
+        self.threshold_db = threshold_db
+        self.attack_ms = attack_ms
+        self.hold_ms = hold_ms
+        self.release_ms = release_ms
+        self.range_db = range_db
+        self._ready = True
+        self._reset_state()
+
+    # -- parameters ---------------------------------------------------------------------
+    @property
+    def threshold_db(self) -> float:
+        """Opening threshold in dBFS, ``[-60, 0]``."""
+        return self._threshold_db
+
+    @threshold_db.setter
+    def threshold_db(self, value: float) -> None:
+        self._threshold_db = check_param("threshold_db", value, *THRESHOLD_RANGE)
+        self._thr = db_to_lin(self._threshold_db)
+
+    @property
+    def attack_ms(self) -> float:
+        """Opening time constant in ms, ``[0.1, 100]``."""
+        return self._attack_ms
+
+    @attack_ms.setter
+    def attack_ms(self, value: float) -> None:
+        self._attack_ms = check_param("attack_ms", value, *ATTACK_RANGE)
+        self._aA = time_coeff(self._attack_ms, self._sample_rate)
+
+    @property
+    def hold_ms(self) -> float:
+        """Hold time in ms, ``[0, 1000]``."""
+        return self._hold_ms
+
+    @hold_ms.setter
+    def hold_ms(self, value: float) -> None:
+        self._hold_ms = check_param("hold_ms", value, *HOLD_RANGE)
+        hold = int(round(self._hold_ms * self._sample_rate / 1000.0))
+        if self._ready:  # keep the state consistent with the new hold length
+            self._since = min(self._since, hold + 1) if self._since <= self._hold else hold + 1
+        self._hold = hold
+
+    @property
+    def release_ms(self) -> float:
+        """Closing time constant in ms, ``[1, 5000]``."""
+        return self._release_ms
+
+    @release_ms.setter
+    def release_ms(self, value: float) -> None:
+        self._release_ms = check_param("release_ms", value, *RELEASE_RANGE)
+        self._aR = time_coeff(self._release_ms, self._sample_rate)
+
+    @property
+    def range_db(self) -> float:
+        """Attenuation of the closed gate in dB, ``[-120, 0]``."""
+        return self._range_db
+
+    @range_db.setter
+    def range_db(self, value: float) -> None:
+        self._range_db = check_param("range_db", value, *RANGE_RANGE)
+        floor = db_to_lin(self._range_db)
+        if self._ready:  # keep the state >= the new floor
+            self._y1 = max(self._y1, floor)
+            self._g = max(self._g, floor)
+        self._floor = floor
+
+    def settings(self) -> dict:
+        return {
+            "enabled": self._enabled,
+            "threshold": self._threshold_db,
+            "attack": self._attack_ms,
+            "hold": self._hold_ms,
+            "release": self._release_ms,
+            "range": self._range_db,
+        }
+
+    def _repr_params(self) -> dict:
+        return {
+            "threshold_db": self._threshold_db,
+            "attack_ms": self._attack_ms,
+            "hold_ms": self._hold_ms,
+            "release_ms": self._release_ms,
+            "range_db": self._range_db,
+        }
+
+    # -- state --------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        if not getattr(self, "_ready", False):
+            return
+        self._since = self._hold + 1  # samples since the last above-threshold sample (capped)
+        self._y1 = self._floor  # release stage
+        self._g = self._floor  # smoothed gain
+
+    def _snap(self, y1: float, g: float) -> None:
+        floor = self._floor
+        if 1.0 - y1 < _SNAP:
+            y1 = 1.0
+        elif y1 - floor < _SNAP * floor:
+            y1 = floor
+        if abs(1.0 - g) < _SNAP:
+            g = 1.0
+        elif abs(g - floor) < _SNAP * floor:
+            g = floor
+        self._y1 = y1
+        self._g = g
+
+    # -- pure path ----------------------------------------------------------------------
+    def _py(self, data: list) -> list:
+        thr = self._thr
+        nthr = -thr
+        hold = self._hold
+        closed = hold + 1
+        floor = self._floor
+        aR = self._aR
+        aA = self._aA
+        bA = 1.0 - aA
+        since = self._since
+        y1 = self._y1
+        g = self._g
+        n = len(data)
+        if y1 == 1.0 and g == 1.0 and hold >= n - 1:
+            # fully open with settled gain: identity if no gap reaches the hold time
+            j0 = -1
+            for j, v in enumerate(data):
+                if v >= thr or v <= nthr:
+                    j0 = j
+                    break
+            if j0 < 0:
+                if since + n <= hold:
+                    self._since = since + n
+                    return data
+            elif since + j0 <= hold:
+                j1 = n - 1
+                while not (data[j1] >= thr or data[j1] <= nthr):
+                    j1 -= 1
+                self._since = n - 1 - j1
+                return data
+        out = []
+        app = out.append
+        for v in data:
+            if v >= thr or v <= nthr:
+                since = 0
+                y1 = 1.0
+            elif since < hold:
+                since += 1
+                y1 = 1.0
+            else:
+                since = closed
+                y1 = aR * y1
+                if y1 < floor:
+                    y1 = floor
+            g = aA * g + bA * y1
+            app(v * g)
+        self._since = since
+        self._snap(y1, g)
+        return out
+
+    # -- NumPy path ---------------------------------------------------------------------
+    def _np(self, x: Any) -> Any:
+        n = x.shape[0]
+        hold = self._hold
+        lvl = linked_level(x)
+        above = lvl >= self._thr
+        prev_last = -1 - self._since  # index of the last above sample before this block
+        pos = np.flatnonzero(above)
+        if pos.size:
+            last = int(pos[-1])
+            gap = max(int(pos[0]) - 1 - prev_last, n - 1 - last)
+            if pos.size > 1 and hold < n - 2:  # interior gaps are < n - 1 samples long
+                gap = max(gap, int((pos[1:] - pos[:-1]).max()) - 1)
+        else:
+            last = prev_last
+            gap = n - 1 - prev_last
+        self_since = min(n - 1 - last, hold + 1)
+        y10, g0 = self._y1, self._g
+        if gap <= hold and y10 == 1.0:  # open all block long
+            if g0 == 1.0:
+                self._since = self_since
+                return x
+            g = 1.0 - (1.0 - g0) * _powers(self._aA, n)
+            self._since = self_since
+            self._snap(1.0, float(g[-1]))
+            return apply_gain(x, g)
+        floor = self._floor
+        if pos.size == 0 and self._since > hold and y10 == floor and g0 == floor:  # closed all block long
+            self._since = self_since
+            return x * floor
+        idx = _arange(n)
+        la = np.where(above, idx, prev_last)
+        np.fmax.accumulate(la, out=la)
+        t = np.where(idx - la <= hold, 1.0, floor)
+        g, y1c, gc = decoupled_smoother(t, self._aR, self._aA, y10, g0)
+        self._since = self_since
+        self._snap(y1c, gc)
+        return apply_gain(x, g)
+
+
+@lru_cache(maxsize=16)
+def _arange(n: int) -> Any:
+    a = np.arange(n)
+    a.flags.writeable = False
+    return a
+
+
+def _powers(a: float, n: int) -> Any:
+    """``a**(j+1)`` for ``j < n``."""
+    m = subblock_len(a)
+    if n <= m:
+        return decay_weights(a, m)[1][:n]
+    return np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))

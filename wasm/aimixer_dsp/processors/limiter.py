@@ -1,0 +1,333 @@
+r"""Lookahead brickwall limiter.
+
+Let ``c = 10**(ceiling_db/20) * (1 - 1e-6)`` (a 1e-6 relative margin, -8.7e-6 dB, so float32
+rounding of the output cannot cross the ceiling), ``L = round(lookahead_ms * fs / 1000)`` the
+lookahead (= ``latency_samples``) and ``M = max(L, 1)``. Per input sample (linked: the
+maximum over channels)::
+
+    req[n] = min(1, c / |x[n]|)                       gain this sample needs
+    m[n]   = min(req[n-L .. n])                       sliding minimum over L+1 samples
+    u[n]   = max(1 - m[n], aR * u[n-1])               gain reduction, released exponentially
+    G[n]   = 1 - mean(u[n-M+1 .. n])                  moving average over M samples
+    y[n]   = x[n-L] * G[n]                            output: input delayed by L samples
+
+``aR = exp(-1/(release_ms*fs/1000))``; the first L outputs come from the zero-initialised delay line.
+
+**Brickwall proof.** For every ``k`` in ``[n-L, n]`` the window of ``m[k]`` contains
+``n-L``, so ``m[k] <= req[n-L]``; and ``u[k] >= 1 - m[k]``, i.e. ``1 - u[k] <= req[n-L]``.
+The average window ``[n-M+1, n]`` lies inside ``[n-L, n]`` (``M <= L + 1``), hence
+``G[n] <= req[n-L]`` and ``|y[n]| = |x[n-L]| G[n] <= |x[n-L]| req[n-L] <= c``. Rounding of the
+sums and the block-end snap below are far below the 1e-6 margin; a final clip to ``±c`` guards
+the last ulp anyway, and ``c < 10**(ceiling_db/20)`` keeps float32 outputs under the ceiling.
+
+At block ends carried reductions below 1e-10 are set to 0 (both paths), so a limiter that has
+released returns to an exact, cheap pass-through (pure delay). The pure path keeps the sliding
+minimum in a monotonic deque and the mean as a running sum (re-summed every block); the NumPy
+path uses ``log2(L)`` doubling steps for both and the vectorised release recursion.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import (
+    Processor,
+    apply_gain,
+    check_param,
+    db_to_lin,
+    decay_weights,
+    linked_level,
+    max_decay,
+    np,
+    subblock_len,
+    time_coeff,
+)
+
+CEILING_RANGE = (-3.0, 0.0)
+LOOKAHEAD_RANGE = (0.0, 20.0)
+RELEASE_RANGE = (1.0, 1000.0)
+MARGIN = 1e-6
+_SNAP = 1e-10  # carried gain reduction below this (at block ends) is zero
+
+
+def sliding_min(v: Any, w: int) -> Any:
+    """``out[i] = min(v[i : i + w])`` for ``i <= len(v) - w``.
+
+    Doubling: ``m_2k[i] = min(m_k[i], m_k[i + k])`` up to the largest power of two ``p <= w``,
+    then ``min(m_p[i], m_p[i + w - p])`` — about ``log2(w)`` vectorised minimums.
+    """
+    cnt = v.shape[0] - w + 1
+    m = v
+    k = 1
+    while 2 * k <= w:
+        m = np.fmin(m[:-k], m[k:])
+        k *= 2
+    if k == w:
+        return m[:cnt] if m.shape[0] != cnt else m
+    return np.fmin(m[:cnt], m[w - k : w - k + cnt])
+
+
+def sliding_sum(v: Any, w: int) -> Any:
+    """``out[i] = sum(v[i : i + w])`` for ``i <= len(v) - w`` (a new array).
+
+    Doubling on the binary digits of ``w``: ``s_2k[i] = s_k[i] + s_k[i + k]``; the partial
+    sums for the set bits of ``w`` are added at their offsets — ``~2*log2(w)`` vector adds and
+    no long running sum (so no cancellation error).
+    """
+    cnt = v.shape[0] - w + 1
+    out = None
+    off = 0
+    s = v
+    k = 1
+    while True:
+        if w & k:
+            part = s[off : off + cnt]
+            out = part.copy() if out is None else np.add(out, part, out=out)
+            off += k
+        if 2 * k > w:
+            break
+        s = np.add(s[:-k], s[k:])
+        k *= 2
+    return out
+
+
+class Limiter(Processor):
+    """Brickwall lookahead limiter.
+
+    Parameters
+    ----------
+    ceiling_db : float
+        Output ceiling (sample peak) in dBFS, ``[-3, 0]``.
+    lookahead_ms : float
+        Lookahead in ms, ``[0, 20]``; the limiter delays the signal by ``latency_samples``.
+    release_ms : float
+        Release time constant in ms, ``[1, 1000]``.
+    """
+
+    config_key = "limiter"
+
+    def __init__(
+        self,
+        ceiling_db: float = -1.0,
+        lookahead_ms: float = 1.5,
+        release_ms: float = 50.0,
+        *,
+        sample_rate: int = 48000,
+        enabled: bool = True,
+    ) -> None:
+        self._L = None
+        super().__init__(sample_rate=sample_rate, enabled=enabled)
+        self.ceiling_db = ceiling_db
+        self.release_ms = release_ms
+        self.lookahead_ms = lookahead_ms
+
+    @property
+    def ceiling_db(self) -> float:
+        """Output ceiling in dBFS, ``[-3, 0]``."""
+        return self._ceiling_db
+
+    @ceiling_db.setter
+    def ceiling_db(self, value: float) -> None:
+        self._ceiling_db = check_param("ceiling_db", value, *CEILING_RANGE)
+        self._c = db_to_lin(self._ceiling_db) * (1.0 - MARGIN)
+
+    @property
+    def lookahead_ms(self) -> float:
+        """Lookahead in ms, ``[0, 20]``. Changing it resets the state."""
+        return self._lookahead_ms
+
+    @lookahead_ms.setter
+    def lookahead_ms(self, value: float) -> None:
+        self._lookahead_ms = check_param("lookahead_ms", value, *LOOKAHEAD_RANGE)
+        L = int(round(self._lookahead_ms * self._sample_rate / 1000.0))
+        if L != self._L:
+            self._L = L
+            self._M = max(L, 1)
+            self.reset()
+
+    @property
+    def release_ms(self) -> float:
+        """Release time constant in ms, ``[1, 1000]``."""
+        return self._release_ms
+
+    @release_ms.setter
+    def release_ms(self, value: float) -> None:
+        self._release_ms = check_param("release_ms", value, *RELEASE_RANGE)
+        self._aR = time_coeff(self._release_ms, self._sample_rate)
+
+    @property
+    def latency_samples(self) -> int:
+        """Lookahead delay in samples (``round(lookahead_ms * fs / 1000)``)."""
+        return self._L or 0
+
+    def settings(self) -> dict:
+        return {
+            "enabled": self._enabled,
+            "ceiling": self._ceiling_db,
+            "lookahead": self._lookahead_ms,
+            "release": self._release_ms,
+        }
+
+    def _repr_params(self) -> dict:
+        return {
+            "ceiling_db": self._ceiling_db,
+            "lookahead_ms": self._lookahead_ms,
+            "release_ms": self._release_ms,
+        }
+
+    # -- state --------------------------------------------------------------------------
+    def _reset_state(self) -> None:
+        if self._L is None:
+            return
+        self._delay: list = []  # per channel: the last L input samples (oldest first)
+        self._u = 0.0  # release-stage gain reduction of the last sample
+        self._uh = [0.0] * (self._M - 1)  # last M-1 values of u (oldest first)
+
+    def _delays(self, channels: int) -> list:
+        if not self._delay:
+            self._delay = [[0.0] * self._L for _ in range(channels)]
+        return self._delay
+
+    def _quiet(self, dl_max: float) -> bool:
+        return self._u == 0.0 and dl_max <= self._c and not any(self._uh)
+
+    # -- pure path ----------------------------------------------------------------------
+    def _py(self, data: list) -> list:
+        L = self._L
+        M = self._M
+        c = self._c
+        dl = self._delays(1)[0]
+        buf = dl + data
+        n = len(data)
+        delayed = buf[:n]
+        self._delay[0] = buf[n:] if L else []
+        dmax = max(max(dl), -min(dl)) if L else 0.0
+        if self._quiet(dmax) and max(data) <= c and -min(data) <= c:
+            return delayed
+        aR = self._aR
+        u = self._u
+        uall = self._uh[:]
+        acc = sum(uall)
+        inv = 1.0 / M
+        # monotonic deque of (position, req) for req < 1 within the window, seeded from the delay line
+        qp: list = []
+        qv: list = []
+        for j in range(L):
+            a = dl[j]
+            if a < 0.0:
+                a = -a
+            if a > c:
+                r = c / a
+                while qv and qv[-1] >= r:
+                    qv.pop()
+                    qp.pop()
+                qp.append(j - L)
+                qv.append(r)
+        head = 0
+        out = []
+        app = out.append
+        uapp = uall.append
+        nc = -c
+        i = 0
+        for v, xd in zip(data, delayed, strict=True):
+            a = v if v >= 0.0 else -v
+            if a > c:
+                r = c / a
+                while len(qv) > head and qv[-1] >= r:
+                    qv.pop()
+                    qp.pop()
+                qp.append(i)
+                qv.append(r)
+            if len(qv) > head:
+                if qp[head] < i - L:
+                    head += 1
+                w = 1.0 - qv[head] if len(qv) > head else 0.0
+            else:
+                w = 0.0
+            u = aR * u
+            if w > u:
+                u = w
+            uapp(u)
+            acc += u
+            y = xd * (1.0 - acc * inv)
+            acc -= uall[i]
+            if y > c:
+                y = c
+            elif y < nc:
+                y = nc
+            app(y)
+            i += 1
+        self._store(u, uall[len(uall) - (M - 1) :] if M > 1 else [])
+        return out
+
+    # -- NumPy path ---------------------------------------------------------------------
+    def _np(self, x: Any) -> Any:
+        n = x.shape[0]
+        one_d = x.ndim == 1
+        ch = 1 if one_d else x.shape[1]
+        L = self._L
+        M = self._M
+        c = self._c
+        dls = self._delays(ch)
+        if L:
+            dl = self._cached(dls[0] if one_d else dls, "_dl_cache")
+            buf = np.concatenate([dl, x]) if one_d else np.concatenate([dl.T, x])
+            delayed = buf[:n]
+            tail = buf[n:]
+            self._delay = [tail.tolist()] if one_d else tail.T.tolist()
+            self._dl_cache = (self._delay[0] if one_d else self._delay, tail if one_d else tail.T.copy())
+        else:
+            buf = delayed = x
+        lvl = linked_level(buf)
+        u0 = self._u
+        if float(lvl.max()) <= c:  # nothing to limit in the window: quiet or release only
+            if u0 == 0.0 and not any(self._uh):
+                return delayed
+            u = _powers(self._aR, n)
+            u *= u0
+            clip = False
+        else:
+            np.fmax(lvl, c, out=lvl)
+            req = np.divide(c, lvl, out=lvl)  # exactly 1.0 where |x| <= c
+            m = sliding_min(req, L + 1)  # len n
+            w = np.subtract(1.0, m, out=m if m is not req else None)
+            u, _ = max_decay(w, self._aR, u0, exact=True)
+            clip = True
+        uc = float(u[-1])
+        if M > 1:
+            ext = np.concatenate([self._cached(self._uh, "_uh_cache"), u])
+            G = sliding_sum(ext, M)
+            hist = ext[ext.shape[0] - (M - 1) :]
+        else:
+            G = u.copy()
+            hist = None
+        G *= -1.0 / M
+        G += 1.0
+        y = apply_gain(delayed, G)
+        if clip:
+            np.fmin(y, c, out=y)
+            np.fmax(y, -c, out=y)
+        self._store(uc, hist.tolist() if hist is not None else [])
+        if hist is not None and self._u != 0.0:
+            self._uh_cache = (self._uh, hist)
+        return y
+
+    def _cached(self, lst: list, attr: str) -> Any:
+        """ndarray of a state list, reusing the array this path produced for the same list."""
+        cache = getattr(self, attr, None)
+        if cache is not None and cache[0] is lst:
+            return cache[1]
+        return np.array(lst, dtype=np.float64)
+
+    def _store(self, u: float, uh: list) -> None:
+        # block-end snap: reductions below _SNAP count as none (enables the quiet path)
+        self._u = 0.0 if u < _SNAP else u
+        self._uh = [0.0 if v < _SNAP else v for v in uh] if self._u == 0.0 else uh
+
+
+def _powers(a: float, n: int) -> Any:
+    """New array ``a**(j+1)`` for ``j < n``."""
+    m = subblock_len(a)
+    if n <= m:
+        return decay_weights(a, m)[1][:n].copy()
+    return np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
