@@ -43,7 +43,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="aimixer", description="AI Mixer: DSP, genre model, origin server and studio recorder")
+    parser = _Parser(
+        prog="aimixer", description="AI Mixer: DSP, genre model, origin server and studio recorder"
+    )
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name in COMMAND_MODULES:

@@ -234,16 +234,18 @@ def _np_tables(sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: s
 
 @lru_cache(maxsize=16)
 def _pure_tables(n_fft: int, window: str) -> tuple:
+    """Half the window (even samples; odd samples times ``i``) and ``r_k = -i exp(-2 pi i k / n)``.
+
+    The factor 1/2 of the real-FFT split is folded into the window (exact: a power of two).
+    """
     win = get_window(window, n_fft)
-    even = list(win[0::2])
-    odd_j = [w * 1j for w in win[1::2]]  # the odd samples go to the imaginary part
-    h = n_fft // 2
-    p, q = [], []
-    for k in range(h + 1):
+    even = [0.5 * w for w in win[0::2]]
+    odd_j = [0.5j * w for w in win[1::2]]  # the odd samples go to the imaginary part
+    r = []
+    for k in range(n_fft // 4 + 1):
         w = complex(math.cos(2.0 * math.pi * k / n_fft), -math.sin(2.0 * math.pi * k / n_fft))
-        p.append(0.5 - 0.5j * w)
-        q.append(0.5 + 0.5j * w)
-    return even, odd_j, p, q
+        r.append(-1j * w)
+    return even, odd_j, r
 
 
 # --------------------------------------------------------------------------------------------
@@ -256,11 +258,15 @@ def _pure_magnitudes(x: list, n_fft: int, hop: int, window: str):
     pad = n_fft // 2
     padded = [0.0] * pad + x + [0.0] * pad
     n_frames = 1 + len(x) // hop
-    even_w, odd_wj, p, q = _pure_tables(n_fft, window)
+    even_w, odd_wj, r = _pure_tables(n_fft, window)
+    h = n_fft // 2
+    h2 = h // 2
     conj = complex.conjugate
     for t in range(n_frames):
         s = t * hop
-        # z[n] = w[2n] x[2n] + i w[2n+1] x[2n+1]; X[k] from Z by the real-FFT split.
+        # z[n] = (w[2n] x[2n] + i w[2n+1] x[2n+1]) / 2, Z = FFT(z). With A = Z[k],
+        # B = conj(Z[(h - k) mod h]): X[k] = E + O and conj(X[h - k]) = E - O for
+        # E = A + B, O = r_k (A - B), so one (E, O) pair gives |X| at k and at h - k.
         z = list(
             map(
                 add,
@@ -269,10 +275,13 @@ def _pure_magnitudes(x: list, n_fft: int, hop: int, window: str):
             )
         )
         zf = fft(z)
-        z0 = [zf[0]]
-        # Z[k mod h] for k = 0..h, and Z[(h - k) mod h] (= Z0, Z[h-1], ..., Z1, Z0) by slicing.
-        xk = map(add, map(mul, zf + z0, p), map(mul, map(conj, z0 + zf[:0:-1] + z0), q))
-        yield s, list(map(abs, xk))
+        a = zf[: h2 + 1]
+        b = list(map(conj, zf[0:1] + zf[h - 1 : h2 - 1 : -1]))
+        e = list(map(add, a, b))
+        o = list(map(mul, map(sub, a, b), r))
+        plus = list(map(abs, map(add, e, o)))  # |X[k]|, k = 0 .. h/2
+        minus = list(map(abs, map(sub, e[h2 - 1 :: -1], o[h2 - 1 :: -1])))  # |X[k]|, k = h/2+1 .. h
+        yield s, plus + minus
 
 
 def _check_samples(samples: Any) -> tuple[bool, Any]:
@@ -312,7 +321,8 @@ def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_fra
     if not x:
         return [], ({"centroid": [], "rolloff": [], "flux": [], "zcr": []} if want_frames else None)
     x = [float(v) for v in x] if not isinstance(x[0], float) else x
-    filters = _sparse_mel(sr, n_fft, n_mels)
+    filters = [(first, first + len(w), w) for first, w in _sparse_mel(sr, n_fft, n_mels)]
+    dot = _dot
     log10 = math.log10
     logmel = []
     cent, roll, flux, zcr = [], [], [], []
@@ -328,8 +338,8 @@ def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_fra
         if want_mfcc:
             power = list(map(mul, mag, mag))
             row = []
-            for first, w in filters:
-                e = sum(map(mul, power[first : first + len(w)], w)) if w else 0.0
+            for first, last, w in filters:
+                e = dot(power[first:last], w) if w else 0.0
                 row.append(10.0 * log10(e if e > AMIN else AMIN))
             logmel.append(row)
         if want_frames:
@@ -355,10 +365,17 @@ def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_fra
         dct = dct_matrix(n_mfcc, n_mels)
         for row in logmel:
             row = [v if v > top else top for v in row]
-            out.append([sum(map(mul, c, row)) for c in dct])
+            out.append([dot(c, row) for c in dct])
     frames = {"centroid": cent, "rolloff": roll, "flux": flux, "zcr": zcr} if want_frames else None
     return out, frames
 
+
+def _sum_of_products(a: list, b: list) -> float:
+    return sum(map(mul, a, b))
+
+
+# math.sumprod (Python >= 3.12, e.g. Pyodide) is several times faster than sum(map(mul, ...)).
+_dot = getattr(math, "sumprod", _sum_of_products)
 
 _NP_CHUNK = 16  # frames per NumPy STFT chunk: ~260 kB of spectrum, stays in cache (as librosa)
 

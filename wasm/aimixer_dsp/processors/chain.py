@@ -7,6 +7,8 @@ from typing import Any
 
 from ..errors import ParameterError
 from .base import Processor, check_bool, np
+from .compressor import Compressor
+from .eq import Equalizer
 
 #: the NumPy path runs blocks longer than this through the stages in pieces of this size
 CHUNK = 16384
@@ -125,8 +127,19 @@ class Chain(Processor, MutableSequence):
         if self._bypass or not self._enabled or not data:
             return data
         self._check_channels(1)
-        for p in self._procs:
+        procs = self._procs
+        i = 0
+        n = len(procs)
+        while i < n:
+            p = procs[i]
+            if i + 1 < n and type(p) is Compressor and type(procs[i + 1]) is Equalizer:
+                out = _fused_compressor_eq(p, procs[i + 1], data)
+                if out is not None:
+                    data = out
+                    i += 2
+                    continue
             data = p._run_py(data)
+            i += 1
         return data
 
     def _run_np(self, x: Any) -> Any:
@@ -145,3 +158,22 @@ class Chain(Processor, MutableSequence):
         for p in self._procs:
             x = p._run_np(x)
         return x
+
+
+def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: list) -> list | None:
+    """Pure path: compressor then EQ in one loop (same result as running them in turn, up to
+    rounding); ``None`` when the case is not covered, with no state changed."""
+    if not (comp._enabled and eq._enabled) or not data:
+        return None
+    comp._check_channels(1)
+    eq._check_channels(1)
+    setup = eq._fused_setup()
+    if setup is None:
+        return None
+    coeffs, states, scales = setup
+    res = comp._py_eq3(data, coeffs, states, scales[-1])
+    if res is None:
+        return None
+    out, new = res
+    eq._fused_store(new, scales)
+    return out

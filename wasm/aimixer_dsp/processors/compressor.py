@@ -48,6 +48,7 @@ MAKEUP_RANGE = (-12.0, 24.0)
 
 _K = 20.0 / math.log(10.0)  # dB per neper
 _SNAP = 1e-9  # dB: carried gain reduction below this is zero
+_SKIP_RUN = 64  # pure path: samples per run sharing one "no log needed" level
 
 
 class Compressor(Processor):
@@ -219,46 +220,135 @@ class Compressor(Processor):
         m0 = math.log(mk)
         log = math.log
         exp = math.exp
+        skip = self._skip_level
+        aRK = aR**_SKIP_RUN
         out = []
         app = out.append
+        n = len(data)
+        # Runs of _SKIP_RUN samples: within a run the release stage never falls below
+        # aR**_SKIP_RUN times its value at the run start, so a sample below ``skip(...)`` cannot
+        # raise it and needs no log (the result is the same as computing it).
         if w == 0.0 and m0 == 0.0:  # hard knee, no makeup: the common case, specialised
-            sK = slope * K
-            c0 = sK * log(lo)
-            nlo = -lo
-            for v in data:
-                if v > lo:
-                    gr = sK * log(v) - c0
-                elif v < nlo:
-                    gr = sK * log(-v) - c0
-                else:
-                    gr = 0.0
-                y1 = aR * y1
-                if gr > y1:
-                    y1 = gr
-                g = aA * g + bA * y1
-                app(v * exp(cg * g))
-            self._store(y1, g)
+            # run in output-gain nepers (Y = -y1/K, G = -g/K <= 0): gr -> slope*(log(lo) - log|v|),
+            # the release max becomes a min and the output is v * exp(G)
+            c0 = slope * log(lo)
+            ns = -slope
+            Y = -y1 / K
+            G = -g / K
+            for s in range(0, n, _SKIP_RUN):
+                th = skip(-aRK * K * Y)
+                nth = -th
+                for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
+                    Y = aR * Y
+                    if v > th:
+                        gr = ns * log(v) + c0
+                        if gr < Y:
+                            Y = gr
+                    elif v < nth:
+                        gr = ns * log(-v) + c0
+                        if gr < Y:
+                            Y = gr
+                    G = aA * G + bA * Y
+                    app(v * exp(G))
+            self._store(-K * Y, -K * G)
             return out
-        for v in data:
-            a = v if v >= 0.0 else -v
-            if a > lo:
-                d = K * log(a) - T
-                if d > hw:
-                    gr = slope * d
-                elif d > -hw:
-                    d += hw
-                    gr = kq * d * d
-                else:
-                    gr = 0.0
-            else:
-                gr = 0.0
-            y1 = aR * y1
-            if gr > y1:
-                y1 = gr
-            g = aA * g + bA * y1
-            app(v * exp(cg * g + m0) if m0 else v * exp(cg * g))
+        for s in range(0, n, _SKIP_RUN):
+            th = skip(aRK * y1)
+            for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
+                a = v if v >= 0.0 else -v
+                y1 = aR * y1
+                if a > th:
+                    d = K * log(a) - T
+                    if d > hw:
+                        gr = slope * d
+                    elif d > -hw:
+                        d += hw
+                        gr = kq * d * d
+                    else:
+                        gr = 0.0
+                    if gr > y1:
+                        y1 = gr
+                g = aA * g + bA * y1
+                app(v * exp(cg * g + m0) if m0 else v * exp(cg * g))
         self._store(y1, g)
         return out
+
+    def _py_eq3(self, data: list, coeffs: list, states: list, gain: float) -> tuple | None:
+        """Compressor fused with a following 3-section equalizer (normalised sections, see
+        :mod:`.eq`): one loop instead of two. Used by the chain's pure path for the common
+        hard-knee, no-makeup case; ``None`` when not applicable (nothing is changed then).
+        Returns ``(output, new EQ states)``; the compressor state is stored."""
+        y1 = self._y1
+        g = self._g
+        lo = self._lo_lin
+        if self._knee_db != 0.0 or self._makeup != 1.0:
+            return None
+        if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
+            return None  # quiet: the compressor is the identity, let the EQ run alone
+        (b1, b2, a1, a2), (c1, c2, d1, d2), (e1, e2, f1, f2) = coeffs
+        (s1, s2), (t1, t2), (u1, u2) = states
+        slope = self._slope
+        aR = self._aR
+        aA = self._aA
+        bA = 1.0 - aA
+        K = _K
+        log = math.log
+        exp = math.exp
+        skip = self._skip_level
+        aRK = aR**_SKIP_RUN
+        n = len(data)
+        out = [0.0] * n
+        i = 0
+        c0 = slope * log(lo)
+        ns = -slope
+        Y = -y1 / K
+        G = -g / K
+        for s in range(0, n, _SKIP_RUN):
+            th = skip(-aRK * K * Y)
+            nth = -th
+            for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
+                Y = aR * Y
+                if v > th:
+                    gr = ns * log(v) + c0
+                    if gr < Y:
+                        Y = gr
+                elif v < nth:
+                    gr = ns * log(-v) + c0
+                    if gr < Y:
+                        Y = gr
+                G = aA * G + bA * Y
+                x = v * exp(G)
+                y = x + s1
+                s1 = b1 * x - a1 * y + s2
+                s2 = b2 * x - a2 * y
+                z = y + t1
+                t1 = c1 * y - d1 * z + t2
+                t2 = c2 * y - d2 * z
+                w = z + u1
+                u1 = e1 * z - f1 * w + u2
+                u2 = e2 * z - f2 * w
+                out[i] = gain * w
+                i += 1
+        self._store(-K * Y, -K * G)
+        return out, [(s1, s2), (t1, t2), (u1, u2)]
+
+    def _skip_level(self, reduction_db: float) -> float:
+        """A linear level ``>= lo`` below which the static gain reduction is surely ``<=
+        reduction_db`` (with a safety margin for rounding); ``inf`` when ratio is 1."""
+        lo = self._lo_lin
+        if reduction_db <= 0.0:
+            return lo
+        slope = self._slope
+        if slope == 0.0:
+            return math.inf
+        hw = self._knee_db / 2.0
+        if hw > 0.0 and reduction_db < slope * hw:  # inside the soft knee
+            d = math.sqrt(reduction_db * 2.0 * self._knee_db / slope) - hw
+        else:
+            d = reduction_db / slope
+        # capping the exponent keeps exp() finite and only lowers the level (still a valid bound)
+        lvl = math.exp(min((d + self._threshold_db) / _K, 700.0)) * (1.0 - 1e-9)
+        return lvl if lvl > lo else lo
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:
