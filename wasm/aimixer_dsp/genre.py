@@ -1,0 +1,447 @@
+"""Genre model inputs and the streaming genre classifier.
+
+The model (``models/genre.onnx``) sees one vector per analysis window, built here from the
+feature functions of :mod:`aimixer_dsp.features` only, so the origin (CPython, NumPy or pure
+path) and the browser (Pyodide, pure path) compute identical inputs.
+
+Analysis frames
+---------------
+The model looks at short analysis frames every ``HOP = 4800`` samples (100 ms) at 48 kHz. They
+are sparse on purpose: the browser computes them in pure Python as audio arrives, one analysis
+frame per five 960-sample mixer frames. Analysis frame ``t`` uses the segment
+``S_t = samples[t*HOP : t*HOP + SEG]`` with ``SEG = 767`` samples and ``N_FFT = 512``:
+
+* ``mfcc``: 13 MFCCs (40 mel bands, c0 included) =
+  ``features.mfcc(S_t[256:], n_fft=512, hop_length=256)[1]``, i.e. the centred frame that covers
+  ``S_t[256:767]`` plus one zero sample (the periodic Hann window is 4e-5 there); the 80 dB
+  floor of the log-mel step is relative to the louder of the call's two frames;
+* ``centroid`` (Hz), ``rolloff`` (Hz), ``zcr``, ``flux``: value ``[2]`` of
+  ``features.frame_features(S_t, n_fft=512, hop_length=256)``, i.e. the same 512-sample frame;
+  its flux is measured against the frame 256 samples (5.3 ms) earlier, ``S_t[0:512]``. The row
+  stores ``log10(flux + 1e-10)``.
+
+A window of ``L`` samples has ``T = (L - SEG) // HOP + 1`` analysis frames (3 s -> 30 frames,
+5 s -> 50 frames). Both calls use features' librosa-style centred framing; picking the fully
+covered frame out of a 2- or 3-frame call keeps every analysis frame independent of the
+others, so the streaming and the whole-window computation are the same calls on the same
+samples (bit-identical on the same backend).
+
+Feature vector (48 values, in this order; ``FEATURE_SPEC["names"]`` lists them)
+-------------------------------------------------------------------------------
+* ``mfcc_mean[0..12]``  mean of each MFCC over the window's analysis frames
+* ``mfcc_std[0..12]``   population standard deviation of each MFCC
+* ``dmfcc_mad[0..12]``  mean absolute first difference of each MFCC between consecutive frames
+* ``centroid_mean, centroid_std, rolloff_mean, rolloff_std`` (Hz)
+* ``logflux_mean, logflux_std``
+* ``zcr_mean, zcr_std``
+* ``low_energy_ratio``  fraction of frames whose c0 is more than 3 below the window's mean c0
+  (pauses between words make this high for speech)
+
+Streaming classifier and hysteresis
+-----------------------------------
+:class:`StreamingGenreClassifier` keeps the per-frame rows of the last window and computes one
+new row whenever a frame's last sample arrives (cost spread evenly, no burst per window). Every
+``hop_s`` seconds (once ``window_s`` of audio has been seen) a window is due: its vector is
+*exactly* ``feature_vector`` of the same samples. The verdicts go through this rule:
+
+* the first verdict sets ``genre`` to the top class;
+* after that, a window whose top class ``c`` differs from the current genre ``g`` counts as a
+  challenge only if ``p[c] >= p[g] + margin`` (default 0.15); ``switch_windows`` (default 3)
+  consecutive challenges by the same class switch ``genre`` to ``c``. Any other window resets
+  the count;
+* ``confidence`` is the latest window's probability of the current ``genre``.
+
+Sample rates: the model and these functions are defined at 48 kHz (the mixer API's rate).
+Other rates raise :class:`~aimixer_dsp.errors.InvalidSampleRateError`; resample first (the
+CLI does, see ``origin.genre.resample_to_48k``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from . import SAMPLE_RATE
+from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
+
+__all__ = [
+    "FEATURE_SPEC",
+    "FEATURE_NAMES",
+    "N_FFT",
+    "HOP",
+    "SEG",
+    "feature_vector",
+    "frame_rows",
+    "aggregate_rows",
+    "StreamingGenreClassifier",
+]
+
+N_FFT = 512
+SUB_HOP = 256
+SEG = N_FFT + SUB_HOP - 1  # 767 samples per analysis frame
+HOP = 4800
+N_MFCC = 13
+N_MELS = 40
+WINDOW = "hann"
+# Row layout of one analysis frame: 13 MFCCs, centroid, rolloff, zcr, log10 flux.
+_ROW = N_MFCC + 4
+_LOW_ENERGY_DB = 3.0
+_FLUX_EPS = 1e-10
+
+FEATURE_NAMES: tuple[str, ...] = tuple(
+    [f"mfcc_mean_{i}" for i in range(N_MFCC)]
+    + [f"mfcc_std_{i}" for i in range(N_MFCC)]
+    + [f"dmfcc_mad_{i}" for i in range(N_MFCC)]
+    + [
+        "centroid_mean",
+        "centroid_std",
+        "rolloff_mean",
+        "rolloff_std",
+        "logflux_mean",
+        "logflux_std",
+        "zcr_mean",
+        "zcr_std",
+        "low_energy_ratio",
+    ]
+)
+
+FEATURE_SPEC: dict[str, Any] = {
+    "version": 1,
+    "sampleRate": SAMPLE_RATE,
+    "hop": HOP,
+    "segment": SEG,
+    "nFft": N_FFT,
+    "subHop": SUB_HOP,
+    "window": WINDOW,
+    "nMfcc": N_MFCC,
+    "nMels": N_MELS,
+    "lowEnergyThreshold": _LOW_ENERGY_DB,
+    "size": len(FEATURE_NAMES),
+    "names": list(FEATURE_NAMES),
+    "frames": "S_t = samples[t*hop : t*hop + segment]; T = (len - segment) // hop + 1",
+    "perFrame": {
+        "mfcc": "aimixer_dsp.features.mfcc(S_t[256:], sample_rate=48000, n_mfcc=13, n_mels=40, n_fft=512, "
+        "hop_length=256, window='hann')[1]",
+        "spectral": "aimixer_dsp.features.frame_features(S_t, sample_rate=48000, n_fft=512, hop_length=256, "
+        "window='hann')[k][2] for k in centroid, rolloff, zcr, flux; flux stored as log10(flux + 1e-10)",
+    },
+    "aggregates": "mean and population std over frames; dmfcc_mad = mean |mfcc[t] - mfcc[t-1]|; "
+    "low_energy_ratio = fraction of frames with c0 < mean(c0) - 3",
+    "minSamples": HOP + SEG,
+}
+
+
+# ----------------------------------------------------------------------------- per-frame rows
+
+
+def _check_rate(sample_rate: int) -> None:
+    if sample_rate != SAMPLE_RATE:
+        raise InvalidSampleRateError(
+            f"genre features need {SAMPLE_RATE} Hz audio, got sample_rate={sample_rate}; resample first"
+        )
+
+
+def _to_list(v: Any) -> list[float]:
+    return v.tolist() if hasattr(v, "tolist") else [float(x) for x in v]
+
+
+def _segment_row(seg: Any) -> list[float]:
+    """The row of one analysis frame from its ``SEG``-sample segment."""
+    from .features import frame_features, mfcc
+
+    m = mfcc(
+        seg[SUB_HOP:],
+        sample_rate=SAMPLE_RATE,
+        n_mfcc=N_MFCC,
+        n_mels=N_MELS,
+        n_fft=N_FFT,
+        hop_length=SUB_HOP,
+        window=WINDOW,
+    )
+    ff = frame_features(seg, sample_rate=SAMPLE_RATE, n_fft=N_FFT, hop_length=SUB_HOP, window=WINDOW)
+    row = [float(v) for v in m[1]]
+    row.append(float(ff["centroid"][2]))
+    row.append(float(ff["rolloff"][2]))
+    row.append(float(ff["zcr"][2]))
+    row.append(math.log10(float(ff["flux"][2]) + _FLUX_EPS))
+    return row
+
+
+def _n_frames(n: int) -> int:
+    return 0 if n < SEG else (n - SEG) // HOP + 1
+
+
+def _check_samples(samples: Any) -> None:
+    from .errors import NonFiniteInputError
+
+    try:
+        n = len(samples)
+    except TypeError:
+        raise InvalidBufferError("samples must be a sequence of numbers") from None
+    if hasattr(samples, "ndim") and samples.ndim != 1:
+        raise InvalidBufferError(f"samples must be 1-D mono, got shape {tuple(samples.shape)}")
+    if n < HOP + SEG:
+        raise InvalidBufferError(
+            f"genre features need at least {HOP + SEG} samples ({(HOP + SEG) / SAMPLE_RATE:.3f} s), got {n}"
+        )
+    if hasattr(samples, "dtype"):
+        import numpy as np
+
+        if not bool(np.all(np.isfinite(samples))):
+            raise NonFiniteInputError("samples contain NaN or Inf")
+    elif not all(math.isfinite(v) for v in samples):
+        raise NonFiniteInputError("samples contain NaN or Inf")
+
+
+def frame_rows(samples: Sequence[float] | Any, *, sample_rate: int = SAMPLE_RATE) -> list[list[float]]:
+    """Per-frame rows ``[13 MFCCs, centroid, rolloff, zcr, log10 flux]`` of every analysis frame.
+
+    Parameters
+    ----------
+    samples : sequence of float or 1-D ndarray
+        Mono audio at 48 kHz, at least ``HOP + SEG`` samples. An ndarray takes the NumPy path
+        of :mod:`aimixer_dsp.features` (equal to the pure path within float rounding).
+
+    Returns
+    -------
+    list of list of float
+        Shape ``[T][17]`` with ``T = (len - SEG) // HOP + 1``.
+    """
+    _check_rate(sample_rate)
+    _check_samples(samples)
+    if not hasattr(samples, "dtype") and not isinstance(samples, list):
+        samples = list(samples)
+    return [_segment_row(samples[t * HOP : t * HOP + SEG]) for t in range(_n_frames(len(samples)))]
+
+
+def _mean_std(vals: Sequence[float]) -> tuple[float, float]:
+    n = len(vals)
+    m = math.fsum(vals) / n
+    var = math.fsum((v - m) * (v - m) for v in vals) / n
+    return m, math.sqrt(var)
+
+
+def aggregate_rows(rows: Sequence[Sequence[float]]) -> list[float]:
+    """Window statistics (the model input) from consecutive per-frame rows (at least 2)."""
+    t_count = len(rows)
+    if t_count < 2:
+        raise InvalidBufferError(f"a window needs at least 2 analysis frames, got {t_count}")
+    cols = list(zip(*rows, strict=True))
+    means: list[float] = []
+    stds: list[float] = []
+    mads: list[float] = []
+    for i in range(N_MFCC):
+        c = cols[i]
+        m, sd = _mean_std(c)
+        means.append(m)
+        stds.append(sd)
+        mads.append(math.fsum(abs(c[k] - c[k - 1]) for k in range(1, t_count)) / (t_count - 1))
+    out = means + stds + mads
+    cen_m, cen_s = _mean_std(cols[N_MFCC])
+    rol_m, rol_s = _mean_std(cols[N_MFCC + 1])
+    zcr_m, zcr_s = _mean_std(cols[N_MFCC + 2])
+    flx_m, flx_s = _mean_std(cols[N_MFCC + 3])
+    c0_floor = means[0] - _LOW_ENERGY_DB
+    low = sum(1 for v in cols[0] if v < c0_floor) / t_count
+    out += [cen_m, cen_s, rol_m, rol_s, flx_m, flx_s, zcr_m, zcr_s, low]
+    return out
+
+
+def feature_vector(samples: Sequence[float] | Any, *, sample_rate: int = SAMPLE_RATE) -> list[float]:
+    """The model input (``FEATURE_SPEC["size"]`` floats) for one window of mono 48 kHz audio.
+
+    Parameters
+    ----------
+    samples : sequence of float or 1-D ndarray
+        The window (the model is trained on 3 s windows; any length >= ``HOP + SEG`` works).
+    sample_rate : int
+        Must be 48000.
+
+    Returns
+    -------
+    list of float
+        In the order of ``FEATURE_NAMES``.
+    """
+    return aggregate_rows(frame_rows(samples, sample_rate=sample_rate))
+
+
+# ----------------------------------------------------------------------------- streaming
+
+Predict = Callable[[list[float]], dict[str, float]]
+
+
+class StreamingGenreClassifier:
+    """Rolling-window genre verdicts with hysteresis, fed with input audio block by block.
+
+    Parameters
+    ----------
+    predict : callable, optional
+        ``features -> {genre: probability}``. When given, :meth:`push` classifies each due
+        window itself. Otherwise read :attr:`pending_features`, run the model and call
+        :meth:`apply` (the browser path, where the model runs in onnxruntime-web).
+    window_s : float
+        Window length in seconds (>= 3.0; the model is trained on 3 s windows).
+    hop_s : float
+        Seconds between windows (a multiple of 0.1 s, >= 0.1).
+    switch_windows : int
+        Consecutive challenging windows needed to change the genre (>= 1).
+    margin : float
+        A challenger's probability must exceed the current genre's by this much (0..1).
+    sample_rate : int
+        Must be 48000.
+    on_change : callable, optional
+        ``on_change(genre, confidence, probabilities)`` after every genre change (including the
+        first verdict).
+    """
+
+    def __init__(
+        self,
+        *,
+        predict: Predict | None = None,
+        window_s: float = 3.0,
+        hop_s: float = 1.0,
+        switch_windows: int = 3,
+        margin: float = 0.15,
+        sample_rate: int = SAMPLE_RATE,
+        on_change: Callable[[str, float, dict[str, float]], Any] | None = None,
+    ) -> None:
+        _check_rate(sample_rate)
+        if not isinstance(window_s, (int, float)) or not 3.0 <= window_s <= 60.0:
+            raise ParameterError("window_s", window_s, (3.0, 60.0))
+        hop_frames = round(hop_s * SAMPLE_RATE / HOP) if isinstance(hop_s, (int, float)) else 0
+        if hop_frames < 1 or abs(hop_frames * HOP - hop_s * SAMPLE_RATE) > 1e-6 or hop_s > window_s:
+            raise ParameterError(
+                "hop_s", hop_s, message=f"hop_s={hop_s} must be a multiple of 0.1 s in [0.1, window_s]"
+            )
+        if not isinstance(switch_windows, int) or not 1 <= switch_windows <= 100:
+            raise ParameterError("switch_windows", switch_windows, (1, 100))
+        if not isinstance(margin, (int, float)) or not 0.0 <= margin <= 1.0:
+            raise ParameterError("margin", margin, (0.0, 1.0))
+        self.predict = predict
+        self.window_s = float(window_s)
+        self.hop_s = float(hop_s)
+        self.switch_windows = switch_windows
+        self.margin = float(margin)
+        self.sample_rate = sample_rate
+        self.on_change = on_change
+        self.window_frames = _n_frames(int(round(window_s * SAMPLE_RATE)))
+        self.hop_frames = hop_frames
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget audio, pending windows and the verdict (parameters are kept)."""
+        self._buf: list[float] = []
+        self._buf_start = 0  # absolute index of self._buf[0]
+        self._total = 0  # samples pushed so far
+        self._next_frame = 0  # index of the next analysis frame to compute
+        self._rows: deque[list[float]] = deque(maxlen=self.window_frames)
+        self._pending: list[float] | None = None
+        self._genre: str | None = None
+        self._confidence = 0.0
+        self._probabilities: dict[str, float] | None = None
+        self._challenger: str | None = None
+        self._challenges = 0
+        self.windows = 0  # windows classified (apply calls)
+
+    # -- audio in
+    def push(self, samples: Sequence[float] | Any) -> bool:
+        """Feed mono 48 kHz input audio (any block length); returns True if the genre changed.
+
+        Raises ``NonFiniteInputError`` for NaN/Inf (state untouched).
+        """
+        block = _to_list(samples)
+        for v in block:
+            if not math.isfinite(v):
+                from .errors import NonFiniteInputError
+
+                raise NonFiniteInputError("samples contain NaN or Inf")
+        self._buf.extend(block)
+        self._total += len(block)
+        changed = False
+        while self._next_frame * HOP + SEG <= self._total:
+            t = self._next_frame
+            lo = t * HOP - self._buf_start
+            self._rows.append(_segment_row(self._buf[lo : lo + SEG]))
+            self._next_frame += 1
+            self._trim()
+            t_end = t + 1  # frames computed
+            if t_end >= self.window_frames and (t_end - self.window_frames) % self.hop_frames == 0:
+                self._pending = aggregate_rows(list(self._rows))
+                if self.predict is not None:
+                    changed = self.apply(self.predict(self._pending)) or changed
+        self._trim()
+        return changed
+
+    def _trim(self) -> None:
+        """Drop samples before the next analysis frame's start (``_buf_start + len(_buf) == total``)."""
+        n = min(self._next_frame * HOP - self._buf_start, len(self._buf))
+        if n > 0:
+            del self._buf[:n]
+            self._buf_start += n
+
+    # -- model out
+    @property
+    def pending_features(self) -> list[float] | None:
+        """The feature vector of the latest due window not yet classified, else ``None``."""
+        return self._pending
+
+    def apply(self, probabilities: dict[str, float]) -> bool:
+        """Hysteresis update with the model's probabilities for the pending window.
+
+        Returns True when the genre changed (the first verdict counts as a change).
+        """
+        if not isinstance(probabilities, dict) or not probabilities:
+            raise ParameterError(
+                "probabilities", probabilities, message="probabilities must be a non-empty dict"
+            )
+        probs = {str(k): float(v) for k, v in probabilities.items()}
+        for k, v in probs.items():
+            if not math.isfinite(v):
+                raise ParameterError("probabilities", v, message=f"probabilities[{k!r}]={v} is not finite")
+        self._pending = None
+        self.windows += 1
+        self._probabilities = probs
+        top = max(sorted(probs), key=lambda g: probs[g])  # ties -> alphabetical first
+        changed = False
+        if self._genre is None:
+            self._genre = top
+            changed = True
+            self._challenger, self._challenges = None, 0
+        elif top != self._genre and probs[top] >= probs.get(self._genre, 0.0) + self.margin:
+            if top == self._challenger:
+                self._challenges += 1
+            else:
+                self._challenger, self._challenges = top, 1
+            if self._challenges >= self.switch_windows:
+                self._genre = top
+                changed = True
+                self._challenger, self._challenges = None, 0
+        else:
+            self._challenger, self._challenges = None, 0
+        self._confidence = probs.get(self._genre, 0.0)
+        if changed and self.on_change is not None:
+            self.on_change(self._genre, self._confidence, dict(probs))
+        return changed
+
+    @property
+    def genre(self) -> str | None:
+        """The current verdict, ``None`` before the first window."""
+        return self._genre
+
+    @property
+    def confidence(self) -> float:
+        """The latest window's probability of :attr:`genre` (0.0 before the first window)."""
+        return self._confidence
+
+    @property
+    def probabilities(self) -> dict[str, float] | None:
+        """The latest window's probabilities."""
+        return None if self._probabilities is None else dict(self._probabilities)
+
+    def __repr__(self) -> str:
+        return (
+            f"StreamingGenreClassifier(window_s={self.window_s}, hop_s={self.hop_s}, "
+            f"switch_windows={self.switch_windows}, margin={self.margin}, genre={self._genre!r})"
+        )
