@@ -1,0 +1,146 @@
+"""The origin app factory.
+
+:func:`create_app` builds one Quart app that serves the mixer API (``origin.mixer_api``), the
+studio API (``origin.studio``) and the browser bundle (``origin.wasm_api``). Each domain package
+exposes ``init_app(app)``; a package that is not installed in this checkout is skipped.
+
+Shared pieces on ``app.extensions``:
+
+==================  ============================================================
+key                 value
+==================  ============================================================
+``settings``        :class:`origin.config.Settings`
+``storage``         :class:`origin.storage.Storage` (opened here, closed at shutdown)
+``authenticators``  the authenticator chain (:mod:`origin.auth`)
+``secret_key``      HMAC key (settings, else generated once and kept in the DB)
+``started_at``      ``time.time()`` when the app started serving
+==================  ============================================================
+
+Every response gets ``X-Request-Id`` and the cross-origin isolation headers the browser mixer
+needs for ``SharedArrayBuffer``: ``Cross-Origin-Opener-Policy: same-origin``,
+``Cross-Origin-Embedder-Policy: require-corp``, ``Cross-Origin-Resource-Policy: same-origin``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import secrets
+import time
+from typing import Any
+
+from quart import Quart, Request, Response
+
+from origin import __version__
+from origin.config import Settings, load_settings
+from origin.errors import get_request_id, register_error_handlers
+from origin.storage import Storage
+
+__all__ = ["create_app", "DOMAIN_PACKAGES", "set_body_limit"]
+
+log = logging.getLogger("origin")
+
+#: Domain packages registered by :func:`create_app`, in order.
+DOMAIN_PACKAGES = ("origin.mixer_api", "origin.studio", "origin.wasm_api")
+
+SECURITY_HEADERS = {
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Embedder-Policy": "require-corp",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+def _import_domain(name: str) -> Any | None:
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name == name:
+            return None
+        raise
+
+
+def set_body_limit(app: Quart, path: str, limit: int | None) -> None:
+    """Use ``limit`` bytes (None = no limit) instead of ``MAX_CONTENT_LENGTH`` for bodies sent to
+    ``path`` (exact path). Applied when the request object is created, before any byte is read."""
+    app.request_class.body_limits[path] = limit  # type: ignore[attr-defined]
+
+
+def _request_class() -> type[Request]:
+    class OriginRequest(Request):
+        body_limits: dict[str, int | None] = {}
+
+        def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
+            if path in self.body_limits:
+                kwargs["max_content_length"] = self.body_limits[path]
+            super().__init__(method, scheme, path, *args, **kwargs)
+
+    return OriginRequest
+
+
+def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | None = None) -> Quart:
+    """Build the origin app.
+
+    Parameters
+    ----------
+    settings : Settings, optional
+        Defaults to :func:`origin.config.load_settings` (environment + ``$AIMIXER_CONFIG``).
+    packages : tuple of str, optional
+        Domain packages to register (default :data:`DOMAIN_PACKAGES`).
+
+    Returns
+    -------
+    Quart
+    """
+    settings = settings if settings is not None else load_settings()
+    app = Quart("origin")
+    app.request_class = _request_class()
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.config["JSON_SORT_KEYS"] = False
+    app.config["PROVIDE_AUTOMATIC_OPTIONS"] = True
+    app.extensions["settings"] = settings
+    app.extensions["version"] = __version__
+    app.extensions.setdefault("authenticators", [])
+    app.extensions["started_at"] = time.time()
+
+    storage = Storage(settings.db_path).open()
+    app.extensions["storage"] = storage
+    app.extensions["secret_key"] = settings.secret_key or storage.kv_setdefault(
+        "secret_key", secrets.token_urlsafe(48)
+    )
+
+    register_error_handlers(app)
+
+    @app.before_serving
+    async def _starting() -> None:
+        app.extensions["started_at"] = time.time()
+        storage.open()  # re-open when the same app is served again
+        if settings.dev_mode:
+            log.warning(
+                "DEV MODE: requests without a key are accepted as the dev admin "
+                "(dev-user-001, standard tier). Do not expose this server."
+            )
+
+    @app.after_request
+    async def _common_headers(response: Response) -> Response:
+        response.headers["X-Request-Id"] = get_request_id()
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    for name in packages if packages is not None else DOMAIN_PACKAGES:
+        mod = _import_domain(name)
+        if mod is None:
+            log.debug("domain package %s not present; skipped", name)
+            continue
+        init = getattr(mod, "init_app", None)
+        if init is None:  # package present but not wired yet (e.g. a namespace package)
+            log.warning("domain package %s has no init_app(app); skipped", name)
+            continue
+        init(app)
+
+    @app.after_serving
+    async def _close_storage() -> None:
+        storage.close()
+
+    return app

@@ -1,0 +1,134 @@
+"""``aimixer serve``: run the origin (mixer API, studio API, browser bundle) on Hypercorn.
+
+Options override the settings from the environment / ``--config`` TOML file
+(see :mod:`origin.config`): ``--host``, ``--port``, ``--workers``, ``--data-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import logging
+from typing import Any
+
+__all__ = ["register", "run", "hypercorn_config"]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("serve", help="run the origin server (Hypercorn)")
+    p.add_argument("--host", help="bind address (default 127.0.0.1 / AIMIXER_HOST)")
+    p.add_argument("--port", type=int, help="TCP port (default 8000 / AIMIXER_PORT)")
+    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument("--data-dir", help="directory of aimixer.db (default ./data / AIMIXER_DATA_DIR)")
+    p.add_argument("--config", help="TOML settings file (default $AIMIXER_CONFIG)")
+    p.add_argument("--dev", action="store_true", help="dev mode (same as AIMIXER_DEV_MODE=true)")
+    p.set_defaults(func=run)
+
+
+def _settings(args: argparse.Namespace) -> Any:
+    from origin.cli import CLIError
+    from origin.config import ConfigError, load_settings
+
+    try:
+        return load_settings(
+            args.config,
+            host=args.host,
+            port=args.port,
+            workers=args.workers,
+            data_dir=args.data_dir,
+            dev_mode=True if getattr(args, "dev", False) else None,
+        )
+    except ConfigError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def hypercorn_config(settings: Any) -> Any:
+    """A Hypercorn :class:`~hypercorn.config.Config` for ``settings``."""
+    from hypercorn.config import Config
+
+    cfg = Config()
+    host = settings.host
+    cfg.bind = [f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"]
+    cfg.workers = settings.workers
+    cfg.accesslog = None
+    cfg.errorlog = "-"
+    cfg.keep_alive_timeout = 75
+    cfg.graceful_timeout = 5
+    cfg.websocket_ping_interval = 20
+    if _have_uvloop():
+        cfg.worker_class = "uvloop"
+    return cfg
+
+
+def _have_uvloop() -> bool:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _factory() -> Any:  # used by worker processes (settings come from the environment)
+    from origin.app import create_app
+
+    app = create_app()
+    gc.collect()
+    gc.freeze()
+    return app
+
+
+def run(args: argparse.Namespace) -> int:
+    import asyncio
+    import os
+
+    settings = _settings(args)
+    logging.basicConfig(
+        level=getattr(logging, str(settings.log_level).upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    cfg = hypercorn_config(settings)
+    print(
+        f"aimixer origin on http://{settings.host}:{settings.port} (data {settings.data_dir}, "
+        f"{settings.workers} worker(s){', DEV MODE' if settings.dev_mode else ''})",
+        flush=True,
+    )
+    if settings.workers > 1:
+        # worker processes rebuild the app from the environment: pass the resolved settings on
+        from hypercorn.run import run as hc_run
+
+        os.environ.update(
+            {
+                "AIMIXER_HOST": settings.host,
+                "AIMIXER_PORT": str(settings.port),
+                "AIMIXER_DATA_DIR": str(settings.data_dir),
+                "AIMIXER_WORKERS": str(settings.workers),
+            }
+        )
+        if settings.dev_mode:
+            os.environ["AIMIXER_DEV_MODE"] = "true"
+        if args.config:
+            os.environ["AIMIXER_CONFIG"] = str(args.config)
+        from origin.app import create_app
+
+        create_app(settings).extensions["storage"].close()  # create the DB and secret once, up front
+        cfg.application_path = "origin.commands.serve:_factory()"
+        return int(hc_run(cfg) or 0)
+    from hypercorn.asyncio import serve
+
+    from origin.app import create_app
+
+    app = create_app(settings)
+    # Long-lived startup objects need no more cyclic-GC scans: shorter collector pauses on the
+    # audio path (worker processes do the same in _factory).
+    gc.collect()
+    gc.freeze()
+    try:
+        if _have_uvloop():
+            import uvloop
+
+            uvloop.run(serve(app, cfg))
+        else:
+            asyncio.run(serve(app, cfg))
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,162 @@
+"""The AI Mixer API (``../shared/spec/ai-mixer-api.md``) as Quart blueprints.
+
+One blueprint per domain, each registered twice: at ``/`` and under ``/v1``:
+
+==================  ===================================================================
+module              routes
+==================  ===================================================================
+``audio``           ``POST /process-audio``, ``POST /stream-audio``, ``WS /ws``
+``features``        ``POST /extract-features``, ``POST /classify-genre``
+``config``          ``GET/PUT /config``
+``monitoring``      ``GET /health``, ``GET /metrics``, ``GET /stats``, ``GET /openapi.json``
+``mobile``          ``POST /mobile/session``
+``hooks``           ``POST/GET /webhooks``, ``DELETE /webhooks/{id}``, ``GET /webhooks/{id}/deliveries``
+==================  ===================================================================
+
+Auth and limits (a ``before_request`` hook on the mixer blueprints): ``Authorization: Bearer``
+with an API key or a mobile session token; ``/health`` and ``/openapi.json`` are public; dev mode
+accepts keyless requests as the dev principal. Each key (a mobile token counts against the key
+that created it; anonymous callers against their IP) may make ``rate_limit_<tier>`` requests per
+UTC minute; every non-studio response carries ``X-RateLimit-*``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from quart import Quart, Response, current_app, g, request
+
+from origin.app import set_body_limit
+from origin.auth import add_authenticator, authenticate
+from origin.auth.apikeys import make_authenticator
+from origin.errors import APIError, is_studio_path
+
+from . import audio, config, features, hooks, mobile, monitoring
+from .common import public
+from .service import MixerService
+
+__all__ = ["init_app", "BLUEPRINTS", "public"]
+
+BLUEPRINTS = (audio.bp, features.bp, config.bp, monitoring.bp, mobile.bp, hooks.bp)
+_BP_NAMES = {bp.name for bp in BLUEPRINTS}
+
+
+def _is_mixer_blueprint(name: str | None) -> bool:
+    if not name:
+        return False
+    return name in _BP_NAMES or (name.startswith("v1_") and name[3:] in _BP_NAMES)
+
+
+def _endpoint_label() -> str:
+    rule = request.url_rule
+    if rule is None:
+        return "unmatched"
+    r = rule.rule
+    return r[3:] if r.startswith("/v1/") else r
+
+
+def _client_bucket() -> str:
+    return "ip:" + (request.remote_addr or "unknown")
+
+
+def init_app(app: Quart) -> None:
+    """Register the mixer API on ``app`` (engines, authenticators, blueprints, hooks)."""
+    settings = app.extensions["settings"]
+    storage = app.extensions["storage"]
+    svc = MixerService(settings, storage, app.extensions["secret_key"])
+    app.extensions["mixer"] = svc
+    add_authenticator(app, make_authenticator(storage))
+    add_authenticator(app, mobile.make_token_authenticator(app))
+
+    for bp in BLUEPRINTS:
+        app.register_blueprint(bp)
+        app.register_blueprint(bp, url_prefix="/v1", name=f"v1_{bp.name}")
+    stream_limit = int(settings.stream_max_seconds * 48000 * 4)
+    for path in ("/stream-audio", "/v1/stream-audio"):
+        set_body_limit(app, path, stream_limit)
+
+    @app.before_serving
+    async def _start_mixer() -> None:
+        await svc.start()
+
+    @app.after_serving
+    async def _stop_mixer() -> None:
+        await svc.stop()
+
+    @app.before_request
+    async def _guard() -> None:
+        g.t0 = time.perf_counter()
+        g.mixer_route = is_mixer = _is_mixer_blueprint(request.blueprint)
+        if not is_mixer:
+            return None
+        view = current_app.view_functions.get(request.endpoint or "")
+        is_public = bool(getattr(view, "__public__", False))
+        principal = await authenticate()
+        if principal is None and not is_public:
+            rl = svc.limiter.hit(_client_bucket(), settings.rate_limit_standard)
+            g.rl = rl
+            if not rl.allowed:
+                svc.metrics.rate_limited.inc()
+                raise APIError(
+                    403,
+                    "RATE_LIMIT_EXCEEDED",
+                    f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s",
+                    {"limit": rl.limit, "reset": rl.reset, "retryAfter": rl.retry_after},
+                    headers=rl.headers(),
+                )
+            if g.get("token_rejected"):
+                msg = "Invalid or revoked API key"
+            else:
+                msg = "Missing API key: send 'Authorization: Bearer <key>'"
+            raise APIError(401, "UNAUTHORIZED", msg, headers={"WWW-Authenticate": "Bearer"})
+        if principal is None:
+            bucket, limit = _client_bucket(), settings.rate_limit_standard
+        else:
+            bucket, limit = principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
+        rl = svc.limiter.hit(bucket, limit)
+        g.rl = rl
+        if not rl.allowed:
+            svc.metrics.rate_limited.inc()
+            raise APIError(
+                403,
+                "RATE_LIMIT_EXCEEDED",
+                f"Rate limit of {rl.limit} requests per minute exceeded; retry in {rl.retry_after} s",
+                {"limit": rl.limit, "reset": rl.reset, "retryAfter": rl.retry_after},
+                headers=rl.headers(),
+            )
+        return None
+
+    counters: dict[tuple[str, str, int], object] = {}
+    durations: dict[str, object] = {}
+
+    @app.after_request
+    async def _account(response: Response) -> Response:
+        path = request.path
+        if is_studio_path(path):
+            return response
+        rl = g.get("rl")
+        if rl is None:
+            p = g.get("principal")
+            if p is not None:
+                rl = svc.limiter.peek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
+            else:
+                rl = svc.limiter.peek(_client_bucket(), settings.rate_limit_standard)
+        headers = response.headers
+        if "X-RateLimit-Limit" not in headers:
+            headers.extend(rl.headers())
+        endpoint = _endpoint_label()
+        status = response.status_code
+        key = (request.method, endpoint, status)
+        child = counters.get(key)
+        if child is None:
+            child = counters[key] = svc.metrics.requests_total.labels(request.method, endpoint, str(status))
+        child.inc()
+        t0 = g.get("t0")
+        if t0 is not None:
+            hist = durations.get(endpoint)
+            if hist is None:
+                hist = durations[endpoint] = svc.metrics.request_duration.labels(endpoint)
+            hist.observe(time.perf_counter() - t0)
+        if g.get("mixer_route") or request.url_rule is None:
+            svc.stats.record_request(status)
+        return response

@@ -1,0 +1,243 @@
+"""``POST /mobile/session``: a mixer session and a signed, expiring token for a mobile SDK.
+
+Request: ``deviceId`` (1-128 chars), ``platform`` (``ios``|``android``), ``sdkVersion``
+(1-32 chars, e.g. ``1.2.0``), optional ``capabilities`` ``{sampleRate, channels, bitDepth}``.
+The API runs at 48 kHz only: a ``sampleRate`` other than 48000 is ``400 INVALID_SAMPLE_RATE``
+(the device resamples; both iOS and Android can open a 48 kHz stream). ``channels`` must be
+1 or 2 (stereo is downmixed by the SDK: the answer's config says so); ``bitDepth`` 16, 24 or 32.
+
+The token (``mst_<payload>.<signature>``, HMAC-SHA256 with the server secret) is a Bearer
+credential until ``expiresAt`` (ms): requests made with it act for the key that created the
+session (same tier, same rate-limit bucket, same webhooks) and default to its ``sessionId``.
+Revoking that key invalidates its tokens.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+
+from quart import Blueprint, Quart, Response, g
+
+from origin.auth import Principal
+from origin.errors import APIError
+from origin.jsonutil import dumps
+from origin.openapi import doc, schema
+from origin.sessions import new_session_id
+
+from .common import FRAME_SIZE, SAMPLE_RATE, read_json, require, service
+
+__all__ = ["bp", "make_token", "verify_token", "make_token_authenticator", "TOKEN_PREFIX"]
+
+bp = Blueprint("mixer_mobile", __name__)
+
+TOKEN_PREFIX = "mst_"
+
+SESSION_REQUEST = schema(
+    "MobileSessionRequest",
+    {
+        "type": "object",
+        "required": ["deviceId", "platform", "sdkVersion"],
+        "properties": {
+            "deviceId": {"type": "string", "minLength": 1, "maxLength": 128},
+            "platform": {"enum": ["ios", "android"]},
+            "sdkVersion": {"type": "string", "minLength": 1, "maxLength": 32},
+            "capabilities": {
+                "type": "object",
+                "properties": {
+                    "sampleRate": {"type": "number"},
+                    "channels": {"type": "integer", "enum": [1, 2]},
+                    "bitDepth": {"type": "integer", "enum": [16, 24, 32]},
+                },
+            },
+        },
+    },
+)
+SESSION_RESPONSE = schema(
+    "MobileSessionResponse",
+    {
+        "type": "object",
+        "required": ["sessionId", "token", "expiresAt", "config"],
+        "properties": {
+            "sessionId": {"type": "string"},
+            "token": {"type": "string"},
+            "expiresAt": {"type": "integer"},
+            "config": {"type": "object"},
+        },
+    },
+)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_token(secret: str, claims: dict[str, Any]) -> str:
+    """Sign ``claims`` (must include ``exp`` in unix seconds)."""
+    payload = _b64(json.dumps(claims, separators=(",", ":"), sort_keys=True).encode())
+    sig = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+    return f"{TOKEN_PREFIX}{payload}.{sig}"
+
+
+def verify_token(secret: str, token: str, now: float | None = None) -> dict[str, Any] | None:
+    """The claims of a valid, unexpired token, else ``None``."""
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 4096:
+        return None
+    payload, _, sig = token[len(TOKEN_PREFIX) :].partition(".")
+    if not payload or not sig:
+        return None
+    want = _b64(hmac.new(secret.encode(), payload.encode(), hashlib.sha256).digest())
+    if not hmac.compare_digest(want, sig):
+        return None
+    try:
+        claims = json.loads(_unb64(payload))
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int | float):
+        return None
+    if (now if now is not None else time.time()) >= claims["exp"]:
+        return None
+    return claims
+
+
+def make_token_authenticator(app: Quart):
+    """Authenticator for ``mst_`` tokens (checks signature, expiry and the owner key)."""
+    secret = app.extensions["secret_key"]
+    storage = app.extensions["storage"]
+    revoked_cache: dict[str, tuple[float, bool]] = {}
+
+    async def _owner_active(kind: str, owner: str) -> bool:
+        if kind != "apikey":
+            return True
+        now = time.monotonic()
+        hit = revoked_cache.get(owner)
+        if hit is not None and now - hit[0] < 1.0:
+            return hit[1]
+        row = await storage.afetchone("SELECT revoked_at FROM api_keys WHERE id=?", (owner,))
+        active = row is not None and row["revoked_at"] is None
+        revoked_cache[owner] = (now, active)
+        return active
+
+    async def token_authenticator(token: str, request: Any) -> Principal | None:
+        claims = verify_token(secret, token)
+        if claims is None:
+            return None
+        if not await _owner_active(claims.get("knd", ""), claims.get("own", "")):
+            return None
+        return Principal(
+            kind="session",
+            id=f"session:{claims['sid']}",
+            name=f"mobile {claims.get('plt', '')} device",
+            role=claims.get("rol", "admin"),
+            roles=[claims.get("rol", "admin")],
+            studio_id=claims.get("std"),
+            tier=claims.get("tir", "standard"),
+            owner_id=claims["own"],
+            session_id=claims["sid"],
+        )
+
+    return token_authenticator
+
+
+def _check_str(body: dict[str, Any], name: str, max_len: int) -> str:
+    v = require(body, name, str)
+    if not v.strip() or len(v) > max_len:
+        raise APIError(400, "INVALID_REQUEST", f"{name} must be 1-{max_len} characters", {"field": name})
+    return v
+
+
+@bp.post("/mobile/session")
+@doc(
+    summary="Start a mobile SDK session",
+    request=SESSION_REQUEST,
+    responses={200: SESSION_RESPONSE},
+    tags=["mobile"],
+)
+async def create_session() -> Response:
+    svc = service()
+    body = await read_json()
+    device = _check_str(body, "deviceId", 128)
+    platform = require(body, "platform", str)
+    if platform not in ("ios", "android"):
+        raise APIError(
+            400,
+            "INVALID_REQUEST",
+            f"platform={platform!r} is not one of ['ios', 'android']",
+            {"field": "platform"},
+        )
+    sdk = _check_str(body, "sdkVersion", 32)
+    caps = require(body, "capabilities", dict, optional=True) or {}
+    rate = caps.get("sampleRate", SAMPLE_RATE)
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate != SAMPLE_RATE:
+        raise APIError(
+            400,
+            "INVALID_SAMPLE_RATE",
+            f"Sample rate must be 48000 Hz; capabilities.sampleRate={rate!r} (resample on the device)",
+            {"field": "capabilities.sampleRate", "expected": SAMPLE_RATE},
+        )
+    channels = caps.get("channels", 1)
+    if isinstance(channels, bool) or channels not in (1, 2):
+        raise APIError(
+            400,
+            "INVALID_REQUEST",
+            f"capabilities.channels={channels!r} must be 1 or 2",
+            {"field": "capabilities.channels"},
+        )
+    bits = caps.get("bitDepth", 32)
+    if isinstance(bits, bool) or bits not in (16, 24, 32):
+        raise APIError(
+            400,
+            "INVALID_REQUEST",
+            f"capabilities.bitDepth={bits!r} must be 16, 24 or 32",
+            {"field": "capabilities.bitDepth"},
+        )
+    p: Principal = g.principal
+    sid = new_session_id()
+    svc.session(p.owner_id or p.id, sid)
+    exp = int(time.time()) + int(svc.settings.mobile_token_ttl)
+    token = make_token(
+        svc.app_secret,
+        {
+            "sid": sid,
+            "own": p.owner_id or p.id,
+            "knd": p.kind,
+            "tir": p.tier,
+            "rol": p.role,
+            "std": p.studio_id,
+            "plt": platform,
+            "dev": device[:64],
+            "exp": exp,
+        },
+    )
+    config = {
+        "sampleRate": SAMPLE_RATE,
+        "frameSize": FRAME_SIZE,
+        "channels": 1,
+        "inputChannels": channels,
+        "downmix": channels == 2,
+        "format": "float32le",
+        "inputBitDepth": bits,
+        "convertToFloat32": bits != 32,
+        "framesPerRequest": 1,
+        "transport": "websocket" if platform in ("ios", "android") else "http",
+        "endpoints": {
+            "processAudio": "/v1/process-audio",
+            "websocket": "/v1/ws",
+            "stream": "/v1/stream-audio",
+        },
+        "dsp": svc.config.full(),
+        "platform": platform,
+        "sdkVersion": sdk,
+    }
+    return Response(
+        dumps({"sessionId": sid, "token": token, "expiresAt": exp * 1000, "config": config}),
+        content_type="application/json",
+    )

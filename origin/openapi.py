@@ -1,0 +1,178 @@
+"""A small OpenAPI 3.1 generator from route annotations.
+
+Annotate a view with :func:`doc`; :func:`generate` walks the app's URL map and builds the
+document from every annotated rule (``/v1`` duplicates and unannotated routes are skipped).
+Schemas are plain JSON Schema dicts; name reusable ones with :func:`schema` (they go to
+``components/schemas``)::
+
+    Thing = schema("Thing", {"type": "object", "properties": {...}})
+
+    @bp.post("/things")
+    @doc(summary="Create a thing", request=Thing, responses={201: Thing}, tags=["things"])
+    async def create_thing(): ...
+
+The studio API can use the same decorator; its paths then appear in the same document.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from typing import Any
+
+from quart import Quart
+
+__all__ = ["doc", "schema", "generate", "SCHEMAS", "ERROR_SCHEMA_NAME"]
+
+SCHEMAS: dict[str, dict[str, Any]] = {}
+ERROR_SCHEMA_NAME = "Error"
+
+_RULE_ARG = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+def schema(name: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Register a named schema; returns a ``$ref`` to it."""
+    SCHEMAS[name] = body
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def doc(
+    *,
+    summary: str,
+    description: str | None = None,
+    request: dict[str, Any] | None = None,
+    request_content: dict[str, dict[str, Any]] | None = None,
+    responses: dict[int | str, Any] | None = None,
+    tags: list[str] | None = None,
+    parameters: list[dict[str, Any]] | None = None,
+    public: bool = False,
+    errors: tuple[int, ...] = (400, 401, 403),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Attach OpenAPI information to a view function.
+
+    Parameters
+    ----------
+    request : dict, optional
+        JSON Schema of an ``application/json`` body.
+    request_content : dict, optional
+        Full ``{media type: {"schema": ...}}`` map (overrides ``request``).
+    responses : dict, optional
+        ``{status: schema}`` (JSON) or ``{status: {"description", "content"}}`` (raw).
+    public : bool
+        No bearer authentication needed.
+    errors : tuple of int
+        Error statuses documented with the shared error schema.
+    """
+
+    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
+        fn.__openapi__ = {  # type: ignore[attr-defined]
+            "summary": summary,
+            "description": description,
+            "request": request,
+            "request_content": request_content,
+            "responses": responses or {},
+            "tags": tags or [],
+            "parameters": parameters or [],
+            "public": public,
+            "errors": errors,
+        }
+        return fn
+
+    return deco
+
+
+def _response_obj(status: int | str, spec: Any) -> dict[str, Any]:
+    if isinstance(spec, dict) and ("content" in spec or "description" in spec) and "type" not in spec:
+        out = {"description": spec.get("description", str(status))}
+        if "content" in spec:
+            out["content"] = spec["content"]
+        return out
+    return {"description": str(status), "content": {"application/json": {"schema": spec}}}
+
+
+def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0") -> dict[str, Any]:
+    """The OpenAPI document of ``app``'s annotated routes."""
+    paths: dict[str, dict[str, Any]] = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint.startswith("v1_") or ".v1_" in rule.endpoint:
+            continue
+        view = app.view_functions.get(rule.endpoint)
+        info = getattr(view, "__openapi__", None)
+        if info is None or getattr(rule, "websocket", False):
+            continue
+        path = _RULE_ARG.sub(r"{\1}", rule.rule)
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _RULE_ARG.findall(rule.rule)
+        ]
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            op: dict[str, Any] = {
+                "operationId": f"{rule.endpoint}_{method.lower()}".replace(".", "_"),
+                "summary": info["summary"],
+                "tags": info["tags"],
+                "responses": {},
+            }
+            if info["description"]:
+                op["description"] = info["description"]
+            all_params = params + list(info["parameters"])
+            if all_params:
+                op["parameters"] = copy.deepcopy(all_params)
+            if info["request_content"]:
+                op["requestBody"] = {"required": True, "content": copy.deepcopy(info["request_content"])}
+            elif info["request"] is not None:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": copy.deepcopy(info["request"])}},
+                }
+            for status, spec in info["responses"].items():
+                op["responses"][str(status)] = _response_obj(status, copy.deepcopy(spec))
+            errs = list(info["errors"])
+            if info["public"]:
+                op["security"] = []
+                errs = [e for e in errs if e != 401]
+            for status in errs:
+                op["responses"].setdefault(
+                    str(status),
+                    {
+                        "description": "error",
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}
+                            }
+                        },
+                    },
+                )
+            paths.setdefault(path, {})[method.lower()] = op
+    schemas = copy.deepcopy(SCHEMAS)
+    schemas.setdefault(
+        ERROR_SCHEMA_NAME,
+        {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "details", "timestamp", "requestId"],
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "details": {"type": "object"},
+                        "timestamp": {"type": "integer"},
+                        "requestId": {"type": "string"},
+                    },
+                }
+            },
+        },
+    )
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "servers": [{"url": "/"}, {"url": "/v1"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearer": []}],
+    }
