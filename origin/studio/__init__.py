@@ -1,0 +1,281 @@
+"""The Audyn-compatible studio API on the origin (``spec/audyn-api.md``).
+
+:func:`init_app` registers the blueprints (``/api/recorders``, ``/api/studios``,
+``/api/control``, ``/api/sources``, ``/api/assets``, ``/api/stream``, ``/ws/levels``,
+``/auth/*``), the web app (``/``, ``/studio/``) and the OIDC authenticator, and puts a
+:class:`StudioService` on ``app.extensions["studio"]``. Engines (supervisor, level broker, SAP
+listener) start when the app starts serving and stop when it stops.
+
+Settings (``origin.config.Settings`` fields, else ``AIMIXER_*`` environment variables):
+
+===============================  =========  =========================================================
+setting                          default    meaning
+===============================  =========  =========================================================
+archive_root                     data/archive  the one archive root (server config only)
+max_recorders                    (Settings)  highest recorder id / max active count
+studio_active_default            6          active recorders on a fresh database
+studio_control_recorder          1          recorder behind the control API (single-capture view)
+studio_levels_hz                 10         WebSocket level messages per second per client
+studio_keepalive_s               15         seconds between ``{"type": "keepalive"}`` messages
+studio_ws_queue                  8          per-client WebSocket queue (messages)
+studio_stop_timeout              10         seconds between SIGTERM and SIGKILL when stopping
+studio_sap                       true       run the SAP listener for ``/api/sources/discovered``
+===============================  =========  =========================================================
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from quart import Quart
+
+from origin.studio.broker import LevelBroker
+from origin.studio.store import DEFAULT_ACTIVE, StudioStore
+from origin.studio.supervisor import Supervisor, terminate_stale
+
+__all__ = ["init_app", "StudioService", "setting"]
+
+log = logging.getLogger("origin.studio")
+
+_PROJECT_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def setting(settings: Any, name: str, default: Any, cast: type = str) -> Any:
+    """A studio setting: ``Settings`` attribute, else ``AIMIXER_<NAME>`` env, else ``default``."""
+    v = getattr(settings, name, None)
+    if v is None:
+        extra = getattr(settings, "extra", None) or {}
+        tbl = extra.get("studio") if isinstance(extra, dict) else None
+        key = name[len("studio_") :] if name.startswith("studio_") else name
+        if isinstance(tbl, dict) and key in tbl:
+            v = tbl[key]
+    if v is None:
+        v = os.environ.get(f"AIMIXER_{name.upper()}")
+    if v is None:
+        return default
+    try:
+        if cast is bool:
+            return str(v).strip().lower() in ("1", "true", "yes", "on")
+        return cast(v)
+    except (TypeError, ValueError):
+        log.warning("ignoring bad setting %s=%r", name, v)
+        return default
+
+
+#: config keys stored per recorder -> CLI flag of ``aimixer record`` (see build_command)
+RECORDER_CONFIG_KEYS = (
+    "multicast_addr",
+    "port",
+    "sample_rate",
+    "channels",
+    "format",
+    "archive_root",
+    "encoding",
+    "stream_channels",
+    "channel_offset",
+    "bitrate",
+    "archive_layout",
+    "archive_period",
+    "archive_clock",
+    "interface",
+    "payload_type",
+    "ptime_us",
+    "bits",
+    "source_filter",
+    "source_id",
+    "session_name",
+)
+
+
+class StudioService:
+    """Everything the studio API needs, held on ``app.extensions["studio"]``."""
+
+    def __init__(self, app: Quart) -> None:
+        self.app = app
+        settings = app.extensions["settings"]
+        self.settings = settings
+        self.archive_root = Path(settings.archive_root or Path(settings.data_dir) / "archive").resolve()
+        self.archive_root.mkdir(parents=True, exist_ok=True)
+        self.max_recorders = max(1, int(getattr(settings, "max_recorders", 6) or 6))
+        self.control_recorder = min(
+            self.max_recorders, max(1, setting(settings, "studio_control_recorder", 1, int))
+        )
+        self.levels_hz = setting(settings, "studio_levels_hz", 10.0, float)
+        self.storage = app.extensions["storage"]
+        self.store = StudioStore(self.storage)
+        self.store.ensure_defaults(
+            self.max_recorders, setting(settings, "studio_active_default", DEFAULT_ACTIVE, int)
+        )
+        self.active_count = min(self.max_recorders, int(self.store.kv_get_sync("active_count") or 1))
+        env = dict(os.environ)
+        env["PYTHONUNBUFFERED"] = "1"
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH", "")) if p)
+        self.supervisor = Supervisor(
+            self.build_command,
+            on_event=self.store.add_event,
+            on_pid=self.store.set_pid,
+            env=env,
+            stop_timeout=setting(settings, "studio_stop_timeout", 10.0, float),
+        )
+        self.broker = LevelBroker(
+            self.levels_snapshot,
+            rate_hz=self.levels_hz,
+            queue_size=setting(settings, "studio_ws_queue", 8, int),
+            keepalive_s=setting(settings, "studio_keepalive_s", 15.0, float),
+        )
+        self.sap = None
+        self.sap_enabled = setting(settings, "studio_sap", True, bool)
+        self.names = {r["id"]: r["name"] for r in self.store.recorders_sync()}
+        self._lock_fh: Any = None
+        self.supervising = False
+
+    # -- worker command -------------------------------------------------------------------------
+    def abs_archive(self, rel_or_abs: str) -> Path:
+        """A recorder's archive folder as an absolute path (stored relative to the root)."""
+        p = Path(rel_or_abs)
+        return p if p.is_absolute() else self.archive_root / p
+
+    def build_command(self, rid: int, cfg: dict[str, Any]) -> list[str]:
+        """argv of the worker for recorder ``rid`` (``python -m origin.cli record ... --levels``)."""
+        from origin.studio.workercmd import record_argv
+
+        return record_argv(
+            rid, cfg, self.abs_archive(cfg["archive_root"]), self.names.get(rid, f"Recorder {rid}")
+        )
+
+    # -- views ----------------------------------------------------------------------------------
+    def public_config(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        out = {k: v for k, v in cfg.items() if k in RECORDER_CONFIG_KEYS and v is not None}
+        out["archive_root"] = str(self.abs_archive(cfg["archive_root"]))
+        return out
+
+    def recorder_view(self, rec: dict[str, Any]) -> dict[str, Any]:
+        """The spec's ``Recorder`` object."""
+        rid = rec["id"]
+        rt = self.supervisor.runtime(rid)
+        live = rt.view()
+        return {
+            "id": rid,
+            "name": rec["name"],
+            "enabled": rid <= self.active_count,
+            "state": live["state"],
+            "config": self.public_config(rec["config"]),
+            "studio_id": self.store.studio_of(rid),
+            "levels": live["levels"],
+            "start_time": live["start_time"],
+            "bytes_written": live["bytes_written"],
+            "current_file": live["current_file"],
+            "errors": live["errors"],
+            "restarts": rt.restarts,
+        }
+
+    def levels_snapshot(self) -> list[dict[str, Any]]:
+        """Per active recorder: id, name, studio, state, channels (for the level broker)."""
+        out = []
+        for rid in range(1, self.active_count + 1):
+            rt = self.supervisor.runtime(rid)
+            out.append(
+                {
+                    "recorder_id": rid,
+                    "recorder_name": self.names.get(rid, f"Recorder {rid}"),
+                    "studio_id": self.store.studio_of(rid),
+                    "state": rt.state,
+                    "channels": rt.live_levels(),
+                }
+            )
+        return out
+
+    def recording_files(self) -> set[str]:
+        """Real paths of files being written right now."""
+        out = set()
+        for rt in self.supervisor.runtimes.values():
+            if rt.running and rt.current_file:
+                out.add(os.path.realpath(rt.current_file))
+        return out
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def _acquire_lock(self) -> bool:
+        path = Path(self.settings.data_dir) / "studio-supervisor.lock"
+        try:
+            fh = open(path, "a+")  # noqa: SIM115 - held for the life of the service
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False
+        self._lock_fh = fh
+        return True
+
+    def _release_lock(self) -> None:
+        if self._lock_fh is not None:
+            try:
+                fcntl.flock(self._lock_fh.fileno(), fcntl.LOCK_UN)
+            finally:
+                self._lock_fh.close()
+                self._lock_fh = None
+
+    async def startup(self) -> None:
+        self.supervising = self._acquire_lock()
+        self.supervisor.closing = False
+        self.broker.start()
+        if self.sap_enabled:
+            from origin.studio.discovery import start_sap
+
+            self.sap = await start_sap(self)
+        if not self.supervising:
+            log.warning(
+                "another origin process supervises the recorders of %s; this one only serves",
+                self.settings.data_dir,
+            )
+            return
+        recs = await self.store.recorders()
+        for rec in recs:
+            if rec["pid"]:
+                await self.storage.run(terminate_stale, rec["pid"])
+                await self.store.set_pid(rec["id"], None)
+        for rec in recs:
+            if rec["desired_state"] == "recording" and rec["id"] <= self.active_count:
+                self.abs_archive(rec["config"]["archive_root"]).mkdir(parents=True, exist_ok=True)
+                await self.store.add_event(rec["id"], "resume", "recording resumed after origin start")
+                await self.supervisor.start(rec["id"], rec["config"], wait=0)
+
+    async def shutdown(self) -> None:
+        t0 = time.monotonic()
+        await self.supervisor.shutdown()
+        await self.broker.stop()
+        if self.sap is not None:
+            from origin.studio.discovery import stop_sap
+
+            await stop_sap(self.sap)
+            self.sap = None
+        self._release_lock()
+        log.info("studio engines stopped in %.1f s", time.monotonic() - t0)
+
+
+def init_app(app: Quart) -> None:
+    """Register the studio API, the web app and the OIDC authenticator on ``app``."""
+    from origin.auth import add_authenticator
+    from origin.auth.oidc import OIDCClient, OIDCConfig, make_authenticator
+    from origin.studio import assets, auth_routes, control, recorders, sources, stream, studios, ws
+    from origin.webapp import init_app as init_webapp
+
+    service = StudioService(app)
+    app.extensions["studio"] = service
+    oidc = OIDCClient(OIDCConfig.from_settings(service.settings), service.storage)
+    app.extensions["oidc"] = oidc
+    add_authenticator(app, make_authenticator(oidc))
+
+    for mod in (recorders, studios, control, sources, assets, stream, ws, auth_routes):
+        app.register_blueprint(mod.bp)
+    init_webapp(app)
+
+    @app.before_serving
+    async def _studio_start() -> None:
+        await service.startup()
+
+    @app.after_serving
+    async def _studio_stop() -> None:
+        await service.shutdown()

@@ -1,0 +1,76 @@
+"""SAP discovery on the origin: one :class:`origin.recorder.sap.SAPListener` per app.
+
+``/api/sources/discovered`` lists what it hears. Each stream gets a stable id
+(``sap-`` + 12 hex digits of its SAP origin/hash key) usable in ``POST /api/sources/``
+(``{"discovered_id": ..., "channel_offset": ..., "channels": ...}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import hashlib
+import logging
+from typing import Any
+
+log = logging.getLogger("origin.studio.discovery")
+
+__all__ = ["start_sap", "stop_sap", "discovered", "discovered_by_id"]
+
+
+async def start_sap(service: Any) -> Any | None:
+    """Start the SAP listener (``None`` when the host cannot join the SAP groups)."""
+    try:
+        from origin.recorder.sap import SAPListener
+    except ImportError:  # engine not present in this checkout
+        return None
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(None, lambda: SAPListener().start())
+    except OSError as exc:
+        log.warning("SAP listener not started: %s", exc)
+        return None
+
+
+async def stop_sap(listener: Any) -> None:
+    await asyncio.get_running_loop().run_in_executor(None, listener.stop)
+
+
+def _iso(t: float | None) -> str | None:
+    if not t:
+        return None
+    return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _entry(s: dict[str, Any]) -> dict[str, Any]:
+    key = str(s.get("key") or f"{s.get('sap_origin')}/{s.get('session_id')}")
+    return {
+        "id": "sap-" + hashlib.sha1(key.encode()).hexdigest()[:12],
+        "name": s.get("session_name") or key,
+        "type": "aes67",
+        "multicast_addr": s.get("connection_addr"),
+        "port": s.get("port"),
+        "encoding": s.get("encoding"),
+        "sample_rate": s.get("sample_rate"),
+        "channels": s.get("channels"),
+        "channel_names": s.get("channel_names"),
+        "payload_type": s.get("payload_type"),
+        "ptime_us": s.get("ptime_us"),
+        "source_filter": (s.get("source_filter") or [None])[0],
+        "origin": s.get("sap_origin"),
+        "first_seen": _iso(s.get("first_seen")),
+        "last_seen": _iso(s.get("last_seen")),
+        "sdp": s.get("raw"),
+    }
+
+
+def discovered(service: Any) -> list[dict[str, Any]]:
+    """Streams currently announced over SAP (empty when the listener is off)."""
+    listener = getattr(service, "sap", None)
+    if listener is None:
+        return []
+    return [_entry(s) for s in listener.streams()]
+
+
+def discovered_by_id(service: Any, did: str) -> dict[str, Any] | None:
+    return next((d for d in discovered(service) if d["id"] == did), None)

@@ -1,0 +1,199 @@
+"""``/api/recorders``: list, get, active count, config, start/stop (one and all), levels, events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, request
+
+from origin.errors import StudioError
+from origin.studio.authz import admin_required, check_recorder, login_required, principal
+from origin.studio.common import (
+    check_channels,
+    get_recorder_or_404,
+    json_body,
+    parse_recorder_id,
+    service,
+    validate_recorder_config,
+)
+
+bp = Blueprint("studio_recorders", __name__, url_prefix="/api/recorders")
+
+
+def _not_supervising() -> None:
+    if not service().supervising:
+        raise StudioError(503, "Recorders are supervised by another origin process")
+
+
+@bp.get("/")
+@login_required
+async def list_recorders() -> Any:
+    """All active recorders (a studio user: only its studio's)."""
+    svc = service()
+    p = principal()
+    out = []
+    for rec in await svc.store.recorders():
+        if rec["id"] > svc.active_count:
+            continue
+        if not p.is_admin and (not p.studio_id or svc.store.studio_of(rec["id"]) != p.studio_id):
+            continue
+        out.append(svc.recorder_view(rec))
+    return out
+
+
+@bp.get("/active-count")
+@login_required
+async def get_active_count() -> Any:
+    svc = service()
+    return {"active_recorders": svc.active_count, "max_recorders": svc.max_recorders}
+
+
+@bp.put("/active-count/<count>")
+@admin_required
+async def set_active_count(count: str) -> Any:
+    svc = service()
+    try:
+        n = int(count)
+    except ValueError:
+        raise StudioError(400, "count must be an integer") from None
+    if not 1 <= n <= svc.max_recorders:
+        raise StudioError(400, f"count={n} is out of range [1, {svc.max_recorders}]")
+    # recorders beyond the new count stop (their desired state becomes stopped)
+    for rid in range(n + 1, svc.max_recorders + 1):
+        rt = svc.supervisor.runtime(rid)
+        if rt.running:
+            await svc.supervisor.stop(rid)
+        await svc.store.set_desired_state(rid, "stopped")
+    await svc.store.kv_set("active_count", str(n))
+    svc.active_count = n
+    return {"active_recorders": n}
+
+
+@bp.post("/start-all")
+@admin_required
+async def start_all() -> Any:
+    svc = service()
+    _not_supervising()
+    started = []
+    for rec in await svc.store.recorders():
+        if rec["id"] > svc.active_count or svc.supervisor.runtime(rec["id"]).running:
+            continue
+        await _start(rec, wait=0.0)
+        started.append(rec["id"])
+    return {"message": f"Started {len(started)} recorders", "started": started}
+
+
+@bp.post("/stop-all")
+@admin_required
+async def stop_all() -> Any:
+    svc = service()
+    stopped = []
+    for rec in await svc.store.recorders():
+        rt = svc.supervisor.runtime(rec["id"])
+        was = rt.running
+        await svc.store.set_desired_state(rec["id"], "stopped")
+        if was:
+            stopped.append(rec["id"])
+    import asyncio
+
+    await asyncio.gather(*(svc.supervisor.stop(rid) for rid in stopped))
+    return {"message": f"Stopped {len(stopped)} recorders", "stopped": stopped}
+
+
+@bp.get("/<recorder_id>")
+@login_required
+async def get_recorder(recorder_id: str) -> Any:
+    rid = parse_recorder_id(recorder_id)
+    check_recorder(principal(), rid)
+    return service().recorder_view(await get_recorder_or_404(rid))
+
+
+@bp.put("/<recorder_id>/config")
+@admin_required
+async def put_config(recorder_id: str) -> Any:
+    svc = service()
+    rid = parse_recorder_id(recorder_id)
+    rec = await get_recorder_or_404(rid)
+    body = await json_body()
+    cleaned = validate_recorder_config(body)
+    if svc.supervisor.runtime(rid).running:
+        raise StudioError(400, "Cannot update config while recording")
+    cfg = {**rec["config"], **cleaned}
+    if "multicast_addr" in cleaned or "port" in cleaned:  # no longer the active source's stream
+        cfg.pop("source_id", None)
+        cfg.pop("source_filter", None)
+    check_channels(cfg)
+    await svc.store.set_recorder_config(rid, cfg)
+    await svc.store.add_event(rid, "config", f"configuration updated: {sorted(cleaned)}")
+    rec["config"] = cfg
+    return {"message": "Configuration updated", "recorder": svc.recorder_view(rec)}
+
+
+async def _start(rec: dict[str, Any], wait: float = 3.0) -> None:
+    svc = service()
+    rid = rec["id"]
+    if rid > svc.active_count:
+        raise StudioError(400, f"Recorder {rid} is not active (active recorders: {svc.active_count})")
+    from origin.studio.paths import is_within
+
+    folder = svc.abs_archive(rec["config"]["archive_root"])
+    if not is_within(folder, svc.archive_root):
+        raise StudioError(400, "archive_root is outside the server archive root; update the recorder config")
+    folder.mkdir(parents=True, exist_ok=True)
+    await svc.store.set_desired_state(rid, "recording")
+    await svc.store.add_event(rid, "start", "start requested")
+    await svc.supervisor.start(rid, rec["config"], wait=wait)
+
+
+@bp.post("/<recorder_id>/start")
+@admin_required
+async def start(recorder_id: str) -> Any:
+    svc = service()
+    rid = parse_recorder_id(recorder_id)
+    rec = await get_recorder_or_404(rid)
+    _not_supervising()
+    already = svc.supervisor.runtime(rid).running
+    if not already:
+        await _start(rec)
+    msg = "Recording already running" if already else "Recording started"
+    return {"message": msg, "recorder": svc.recorder_view(rec)}
+
+
+async def stop_recorder(rid: int) -> None:
+    svc = service()
+    await svc.store.set_desired_state(rid, "stopped")
+    if svc.supervisor.runtime(rid).running:
+        await svc.store.add_event(rid, "stop", "stop requested")
+        await svc.supervisor.stop(rid)
+
+
+@bp.post("/<recorder_id>/stop")
+@admin_required
+async def stop(recorder_id: str) -> Any:
+    svc = service()
+    rid = parse_recorder_id(recorder_id)
+    rec = await get_recorder_or_404(rid)
+    await stop_recorder(rid)
+    return {"message": "Recording stopped", "recorder": svc.recorder_view(rec)}
+
+
+@bp.get("/<recorder_id>/levels")
+@login_required
+async def levels(recorder_id: str) -> Any:
+    rid = parse_recorder_id(recorder_id)
+    check_recorder(principal(), rid)
+    rt = service().supervisor.runtime(rid)
+    return {"recorder_id": rid, "levels": rt.live_levels()}
+
+
+@bp.get("/<recorder_id>/events")
+@login_required
+async def events(recorder_id: str) -> Any:
+    """Extension: the recorder's event log (starts, stops, worker deaths and restarts), newest first."""
+    rid = parse_recorder_id(recorder_id)
+    check_recorder(principal(), rid)
+    try:
+        limit = max(1, min(1000, int(request.args.get("limit", "100"))))
+    except ValueError:
+        raise StudioError(400, "limit must be an integer") from None
+    return {"recorder_id": rid, "events": await service().store.events(rid, limit)}

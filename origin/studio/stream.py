@@ -1,0 +1,211 @@
+"""``/api/stream/preview/{path}``: audio preview with the right MIME type and HTTP Range.
+
+* ``Range: bytes=a-b`` / ``a-`` / ``-n`` (one range) -> ``206`` with ``Content-Range`` against the
+  file's size at request time; an unsatisfiable range -> ``416`` (``Content-Range: bytes */size``);
+  a malformed or multi-range header is ignored (full ``200``), as RFC 9110 allows.
+* A file that is being recorded right now, requested *without* Range, is followed like
+  ``tail -f``: the ``200`` response is chunked (no ``Content-Length``) and keeps sending what the
+  recorder appends until the recorder moves to another file or stops (or 30 s pass without
+  growth). With Range it is served as a snapshot, so browsers can seek.
+
+The same machinery serves ``/api/assets/download/{path}`` (as an attachment).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as _dt
+import mimetypes
+import os
+import re
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from origin.errors import StudioError
+from origin.studio.authz import login_required, principal
+from origin.studio.common import service
+from origin.studio.paths import PathError, resolve_under
+
+bp = Blueprint("studio_stream", __name__, url_prefix="/api/stream")
+
+CHUNK = 64 * 1024
+FOLLOW_POLL_S = 0.25
+FOLLOW_IDLE_S = 30.0
+
+MIME_TYPES = {
+    ".wav": "audio/wav",
+    ".rf64": "audio/wav",
+    ".opus": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".aac": "audio/aac",
+}
+
+_RANGE_RE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+
+
+class RangeNotSatisfiable(Exception):
+    pass
+
+
+def mime_type(path: str | os.PathLike[str]) -> str:
+    ext = os.path.splitext(str(path))[1].lower()
+    return MIME_TYPES.get(ext) or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``(start, end)`` inclusive for one byte range; ``None`` to ignore the header.
+
+    Raises
+    ------
+    RangeNotSatisfiable
+        The range starts beyond the end of the file (or asks for 0 suffix bytes).
+    """
+    if not header:
+        return None
+    m = _RANGE_RE.match(header)
+    if not m:
+        return None  # malformed or multiple ranges: ignore, serve the whole file
+    a, b = m.group(1), m.group(2)
+    if a == "" and b == "":
+        return None
+    if a == "":  # suffix range: the last n bytes
+        n = int(b)
+        if n == 0 or size == 0:
+            raise RangeNotSatisfiable
+        return max(0, size - n), size - 1
+    start = int(a)
+    end = int(b) if b else size - 1
+    if b and end < start:
+        return None
+    if start >= size:
+        raise RangeNotSatisfiable
+    return start, min(end, size - 1)
+
+
+async def _read_at(path: Path, offset: int, n: int) -> bytes:
+    def read() -> bytes:
+        with open(path, "rb") as fh:
+            fh.seek(offset)
+            return fh.read(n)
+
+    return await asyncio.get_running_loop().run_in_executor(None, read)
+
+
+async def _body(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
+    pos, left = start, length
+    while left > 0:
+        data = await _read_at(path, pos, min(CHUNK, left))
+        if not data:
+            return
+        pos += len(data)
+        left -= len(data)
+        yield data
+
+
+async def _follow(path: Path, still_recording: Callable[[], bool]) -> AsyncIterator[bytes]:
+    pos = 0
+    idle = 0.0
+    while True:
+        data = await _read_at(path, pos, CHUNK)
+        if data:
+            pos += len(data)
+            idle = 0.0
+            yield data
+            continue
+        if not still_recording() or idle >= FOLLOW_IDLE_S:
+            # one last read: the recorder may have finished the file since the previous one
+            tail = await _read_at(path, pos, 1 << 30)
+            if tail:
+                yield tail
+            return
+        await asyncio.sleep(FOLLOW_POLL_S)
+        idle += FOLLOW_POLL_S
+
+
+def file_response(
+    path: Path, *, attachment: bool = False, follow: Callable[[], bool] | None = None
+) -> Response:
+    """Serve ``path`` (Range aware; followed while ``follow()`` is true and no Range was sent)."""
+    try:
+        st = path.stat()
+    except OSError:
+        raise StudioError(404, "File not found") from None
+    size = st.st_size
+    headers: dict[str, Any] = {
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "no-cache",
+        "Last-Modified": _dt.datetime.fromtimestamp(st.st_mtime, _dt.UTC).strftime(
+            "%a, %d %b %Y %H:%M:%S GMT"
+        ),
+    }
+    if attachment:
+        name = path.name.replace('"', "")
+        headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    else:
+        headers["Content-Disposition"] = "inline"
+    mt = mime_type(path)
+    rng_header = request.headers.get("Range")
+    try:
+        rng = parse_range(rng_header, size)
+    except RangeNotSatisfiable:
+        raise StudioError(416, "Range not satisfiable", {"Content-Range": f"bytes */{size}"}) from None
+    if rng is not None:
+        start, end = rng
+        headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        headers["Content-Length"] = str(end - start + 1)
+        resp = Response(_body(path, start, end - start + 1), status=206, headers=headers, mimetype=mt)
+    elif follow is not None and follow():
+        headers["X-Recording"] = "true"
+        resp = Response(_follow(path, follow), status=200, headers=headers, mimetype=mt)
+    else:
+        headers["Content-Length"] = str(size)
+        resp = Response(_body(path, 0, size), status=200, headers=headers, mimetype=mt)
+    resp.timeout = None  # long downloads / followed files must not hit Quart's response timeout
+    return resp
+
+
+async def confinement() -> list[Path] | None:
+    """Folders the caller may read under the archive root (``None``: everything, for admins)."""
+    p = principal()
+    if p.is_admin:
+        return None
+    svc = service()
+    if not p.studio_id:
+        return []
+    st = await svc.store.studio(p.studio_id)
+    if st is None or not st["recorder_id"]:
+        return []
+    rec = await svc.store.recorder(st["recorder_id"])
+    return [svc.abs_archive(rec["config"]["archive_root"])] if rec else []
+
+
+async def resolve_file(raw: str) -> Path:
+    """Resolve a client path to an existing regular file the caller may read."""
+    svc = service()
+    try:
+        path = resolve_under(svc.archive_root, raw, confine_to=await confinement())
+    except PathError as exc:
+        raise StudioError(exc.status, exc.detail) from None
+    if not path.is_file():
+        raise StudioError(400, "Not a file")
+    return path
+
+
+def recording_probe(path: Path) -> Callable[[], bool]:
+    svc = service()
+    real = os.path.realpath(path)
+    return lambda: real in svc.recording_files()
+
+
+@bp.get("/preview/<path:path>", merge_slashes=False)
+@login_required
+async def preview(path: str) -> Any:
+    p = await resolve_file(path)
+    return file_response(p, follow=recording_probe(p))

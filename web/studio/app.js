@@ -1,0 +1,405 @@
+// Studio monitor: studios, recorders with live meters, start/stop (admins), recordings.
+import { api, ApiError, fileUrl, getToken, LevelsSocket, setToken, takeTokenFromHash } from "./api.js";
+import { Meter } from "./meters.js";
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  user: null,
+  studios: [],
+  recorders: [],
+  filter: null, // studio id shown in the recorder grid (null = all)
+  cards: new Map(), // recorder id -> { el, meters: Meter[] }
+  socket: null,
+};
+
+function isAdmin() {
+  return !!state.user && (state.user.role === "admin" || (state.user.roles || []).includes("admin"));
+}
+
+function showError(err) {
+  $("error").textContent = err ? String(err.message || err) : "";
+  if (err) setTimeout(() => { if ($("error").textContent === String(err.message || err)) $("error").textContent = ""; }, 6000);
+}
+
+function fmtBytes(n) {
+  if (!n) return "0 B";
+  const u = ["B", "KB", "MB", "GB", "TB"];
+  const i = Math.min(u.length - 1, Math.floor(Math.log(n) / Math.log(1024)));
+  return `${(n / 1024 ** i).toFixed(i ? 1 : 0)} ${u[i]}`;
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  const d = new Date(iso);
+  return isNaN(d) ? iso : d.toLocaleString();
+}
+
+function studioById(id) {
+  return state.studios.find((s) => s.id === id) || null;
+}
+
+// ---------------------------------------------------------------- login
+async function boot() {
+  takeTokenFromHash();
+  try {
+    state.user = await api("/auth/me");
+  } catch (err) {
+    if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
+      if (getToken() && err.status === 401) setToken("");
+      showLogin(err.status === 403 ? err.message : "");
+      return;
+    }
+    showLogin(`Cannot reach the server: ${err.message}`);
+    return;
+  }
+  $("login").classList.add("hidden");
+  $("app").classList.remove("hidden");
+  const u = state.user;
+  $("user").textContent = `${u.name || u.email || u.id} · ${u.role}${u.studio_id ? ` · ${u.studio_id}` : ""}`;
+  $("logout").classList.toggle("hidden", !getToken());
+  for (const el of document.querySelectorAll(".admin-only")) el.classList.toggle("hidden", !isAdmin());
+  await refreshAll();
+  state.socket = new LevelsSocket({ onMessage: onLevels, onStatus: setWsStatus });
+  setInterval(() => refreshRecorders().catch(() => {}), 2000);
+  setInterval(() => refreshRecordings().catch(() => {}), 5000);
+}
+
+function showLogin(message) {
+  $("app").classList.add("hidden");
+  $("login").classList.remove("hidden");
+  $("login-error").textContent = message || "";
+}
+
+$("token-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const t = $("token-input").value.trim();
+  if (!t) return;
+  setToken(t);
+  location.reload();
+});
+
+$("logout").addEventListener("click", async () => {
+  try {
+    const r = await api("/auth/logout", { method: "POST" });
+    setToken("");
+    if (r && r.logout_url) { location.href = r.logout_url; return; }
+  } catch { setToken(""); }
+  location.reload();
+});
+
+function setWsStatus(s) {
+  const el = $("ws-status");
+  el.textContent = s === "live" ? "live" : s;
+  el.className = `pill ${s === "live" ? "pill-on" : s === "connecting" ? "pill-warn" : "pill-off"}`;
+}
+
+// ---------------------------------------------------------------- data
+async function refreshAll() {
+  const [studios, count] = await Promise.all([api("/api/studios/"), api("/api/recorders/active-count")]);
+  state.studios = studios;
+  $("active-count").textContent = `${count.active_recorders} of ${count.max_recorders} recorders active`;
+  renderStudios();
+  renderStudioSelect();
+  await refreshRecorders();
+  await refreshRecordings();
+}
+
+async function refreshRecorders() {
+  state.recorders = await api("/api/recorders/");
+  renderRecorders();
+}
+
+// ---------------------------------------------------------------- studios
+function renderStudios() {
+  const box = $("studios");
+  box.textContent = "";
+  const all = document.createElement("button");
+  all.type = "button";
+  all.className = "chip";
+  all.textContent = "All";
+  all.setAttribute("aria-pressed", String(state.filter === null));
+  all.onclick = () => { state.filter = null; renderStudios(); renderRecorders(); };
+  box.append(all);
+  for (const s of state.studios) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.className = "chip";
+    b.dataset.studioId = s.id;
+    b.setAttribute("aria-pressed", String(state.filter === s.id));
+    const sw = document.createElement("span");
+    sw.className = "swatch";
+    sw.style.background = s.color;
+    const label = document.createElement("span");
+    label.textContent = `${s.name}${s.recorder_id ? ` · R${s.recorder_id}` : ""}`;
+    b.title = s.description || "";
+    b.append(sw, label);
+    b.onclick = () => {
+      state.filter = s.id;
+      $("rec-studio").value = s.id;
+      renderStudios();
+      renderRecorders();
+      refreshRecordings();
+    };
+    box.append(b);
+  }
+  if (!state.studios.length) {
+    const p = document.createElement("span");
+    p.className = "muted";
+    p.textContent = "No studios yet.";
+    box.append(p);
+  }
+}
+
+function renderStudioSelect() {
+  const sel = $("rec-studio");
+  const prev = sel.value;
+  sel.textContent = "";
+  for (const s of state.studios) {
+    const o = document.createElement("option");
+    o.value = s.id;
+    o.textContent = s.name;
+    sel.append(o);
+  }
+  if (prev && state.studios.some((s) => s.id === prev)) sel.value = prev;
+  else {
+    const withRec = state.studios.find((s) => s.recorder_id);
+    if (withRec) sel.value = withRec.id;
+  }
+}
+
+$("rec-studio").addEventListener("change", () => refreshRecordings());
+$("refresh-recordings").addEventListener("click", () => refreshRecordings());
+
+// ---------------------------------------------------------------- recorders
+function cardFor(rec) {
+  let card = state.cards.get(rec.id);
+  if (card) return card;
+  const el = document.createElement("article");
+  el.className = "rec";
+  el.dataset.recorderId = rec.id;
+  el.innerHTML = `
+    <div class="rec-head">
+      <span class="rec-name"></span>
+      <span class="state"></span>
+      <span class="spacer"></span>
+      <button class="btn btn-small act-start admin-only" type="button">Start</button>
+      <button class="btn btn-stop btn-small act-stop admin-only" type="button">Stop</button>
+    </div>
+    <div class="rec-meta"></div>
+    <label class="rec-assign admin-only">Studio <select class="assign"></select></label>
+    <div class="meters"></div>
+    <div class="rec-errors"></div>`;
+  el.querySelector(".act-start").onclick = () => act(rec.id, "start");
+  el.querySelector(".act-stop").onclick = () => act(rec.id, "stop");
+  el.querySelector(".assign").onchange = (ev) => assign(rec.id, ev.target.value);
+  card = { el, meters: [], names: "" };
+  state.cards.set(rec.id, card);
+  return card;
+}
+
+async function act(id, what) {
+  try {
+    await api(`/api/recorders/${id}/${what}`, { method: "POST" });
+  } catch (err) {
+    showError(err);
+  }
+  refreshRecorders().catch(showError);
+}
+
+async function assign(recorderId, studioId) {
+  try {
+    if (studioId) {
+      await api(`/api/studios/${encodeURIComponent(studioId)}/assign`, { method: "POST", body: { recorder_id: recorderId } });
+    } else {
+      const cur = state.studios.find((s) => s.recorder_id === recorderId);
+      if (cur) await api(`/api/studios/${encodeURIComponent(cur.id)}/assign`, { method: "POST", body: { recorder_id: null } });
+    }
+  } catch (err) {
+    showError(err);
+  }
+  refreshAll().catch(showError);
+}
+
+$("new-studio").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const name = $("new-studio-name").value.trim();
+  if (!name) return;
+  try {
+    await api("/api/studios/", { method: "POST", body: { name, color: $("new-studio-color").value.toUpperCase() } });
+    $("new-studio-name").value = "";
+  } catch (err) {
+    showError(err);
+  }
+  refreshAll().catch(showError);
+});
+
+$("start-all").onclick = async () => {
+  try { await api("/api/recorders/start-all", { method: "POST" }); } catch (err) { showError(err); }
+  refreshRecorders().catch(showError);
+};
+$("stop-all").onclick = async () => {
+  try { await api("/api/recorders/stop-all", { method: "POST" }); } catch (err) { showError(err); }
+  refreshRecorders().catch(showError);
+};
+
+function renderRecorders() {
+  const box = $("recorders");
+  const visible = state.recorders.filter((r) => state.filter === null || r.studio_id === state.filter);
+  const keep = new Set(visible.map((r) => r.id));
+  for (const [id, card] of state.cards) {
+    if (!keep.has(id)) { card.el.remove(); state.cards.delete(id); }
+  }
+  for (const rec of visible) {
+    const card = cardFor(rec);
+    if (!card.el.isConnected) box.append(card.el);
+    const st = studioById(rec.studio_id);
+    card.el.style.setProperty("--studio", st ? st.color : "var(--line)");
+    card.el.querySelector(".rec-name").textContent = `${rec.name}${st ? ` · ${st.name}` : ""}`;
+    setState(card, rec.state);
+    const cfg = rec.config || {};
+    const parts = [`${cfg.multicast_addr}:${cfg.port}`, (cfg.format || "").toUpperCase()];
+    if (rec.state !== "stopped") parts.push(fmtBytes(rec.bytes_written));
+    if (rec.current_file) parts.push(rec.current_file.split("/").slice(-2).join("/"));
+    card.el.querySelector(".rec-meta").textContent = parts.filter(Boolean).join(" · ");
+    const errs = rec.state === "error" ? rec.errors.slice(-1) : [];
+    card.el.querySelector(".rec-errors").textContent = errs.join(" ");
+    const sel = card.el.querySelector(".assign");
+    card.el.querySelector(".rec-assign").classList.toggle("hidden", !isAdmin());
+    if (isAdmin() && document.activeElement !== sel) {
+      const opts = [["", "(none)"], ...state.studios.map((x) => [x.id, x.name])];
+      const key = opts.map((o) => o.join("=")).join("|");
+      if (sel.dataset.key !== key) {
+        sel.textContent = "";
+        for (const [v, label] of opts) {
+          const o = document.createElement("option");
+          o.value = v;
+          o.textContent = label;
+          sel.append(o);
+        }
+        sel.dataset.key = key;
+      }
+      sel.value = rec.studio_id || "";
+    }
+    card.el.querySelector(".act-start").classList.toggle("hidden", !isAdmin() || rec.state !== "stopped");
+    card.el.querySelector(".act-stop").classList.toggle("hidden", !isAdmin() || rec.state === "stopped");
+    if (!card.meters.length && rec.levels && rec.levels.length) setChannels(card, rec.levels);
+  }
+  box.classList.toggle("empty", !visible.length);
+}
+
+function setState(card, s) {
+  const el = card.el.querySelector(".state");
+  el.textContent = s;
+  el.className = `state state-${s}`;
+  card.el.dataset.state = s;
+}
+
+function setChannels(card, channels) {
+  const names = channels.map((c) => c.name).join(",");
+  const box = card.el.querySelector(".meters");
+  if (names !== card.names) {
+    box.textContent = "";
+    card.meters = channels.map((c) => {
+      const m = new Meter(c.name);
+      box.append(m.el);
+      return m;
+    });
+    card.names = names;
+    if (!channels.length) {
+      const p = document.createElement("div");
+      p.className = "no-signal";
+      p.textContent = "no signal";
+      box.append(p);
+    }
+  }
+  channels.forEach((c, i) => card.meters[i].update(c));
+}
+
+let pending = null;
+function onLevels(msg) {
+  if (msg.type !== "all_levels") return;
+  if (pending === null) requestAnimationFrame(drawLevels);
+  pending = msg;
+}
+
+function drawLevels() {
+  const msg = pending;
+  pending = null;
+  if (!msg) return;
+  for (const r of msg.recorders) {
+    const card = state.cards.get(r.recorder_id);
+    if (!card) continue;
+    if (card.el.dataset.state !== r.state) setState(card, r.state);
+    setChannels(card, r.channels);
+  }
+}
+
+// ---------------------------------------------------------------- recordings
+async function refreshRecordings() {
+  const sid = $("rec-studio").value;
+  const body = $("recordings");
+  if (!sid) {
+    body.textContent = "";
+    $("recordings-empty").classList.remove("hidden");
+    return;
+  }
+  const data = await api(`/api/studios/${encodeURIComponent(sid)}/recordings`);
+  body.textContent = "";
+  for (const f of data.recordings) {
+    const tr = document.createElement("tr");
+    tr.dataset.path = f.path;
+    const name = document.createElement("td");
+    name.textContent = f.path;
+    if (f.recording) {
+      const live = document.createElement("span");
+      live.className = "live";
+      live.textContent = "● recording";
+      name.append(live);
+    }
+    const size = document.createElement("td");
+    size.className = "num";
+    size.textContent = fmtBytes(f.size);
+    const mod = document.createElement("td");
+    mod.textContent = fmtTime(f.modified);
+    const acts = document.createElement("td");
+    const play = document.createElement("button");
+    play.type = "button";
+    play.className = "btn btn-ghost btn-small act-play";
+    play.textContent = "Play";
+    play.onclick = () => preview(f);
+    const dl = document.createElement("a");
+    dl.className = "btn btn-ghost btn-small act-download";
+    dl.textContent = "Download";
+    dl.href = fileUrl("download", f.path);
+    dl.setAttribute("download", f.name);
+    acts.append(play, " ", dl);
+    if (isAdmin() && !f.recording) {
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "btn btn-ghost btn-small act-delete";
+      del.textContent = "Delete";
+      del.onclick = async () => {
+        if (!confirm(`Delete ${f.path}?`)) return;
+        try {
+          await api(`/api/assets/file/${f.path.split("/").map(encodeURIComponent).join("/")}`, { method: "DELETE" });
+        } catch (err) { showError(err); }
+        refreshRecordings().catch(showError);
+      };
+      acts.append(" ", del);
+    }
+    tr.append(name, size, mod, acts);
+    body.append(tr);
+  }
+  $("recordings-empty").classList.toggle("hidden", data.recordings.length > 0);
+}
+
+function preview(f) {
+  $("player-wrap").classList.remove("hidden");
+  $("player-name").textContent = f.name;
+  const player = $("player");
+  player.src = fileUrl("preview", f.path);
+  player.play().catch(() => {});
+}
+
+boot().catch(showError);
