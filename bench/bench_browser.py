@@ -1,0 +1,243 @@
+"""Browser benchmarks of the wasm mixer, in headless Chromium against a real origin.
+
+    python -m bench.bench_browser [--duration 60] [--frames 500]
+
+Measures
+--------
+* cold start: page navigation to the first processed frame, empty HTTP cache (target <= 3 s);
+* warm start: the same with the bundle in the HTTP cache (target <= 1 s);
+* per-frame processing time of the DSP in the worker (target <= 1 ms/frame), and the SDK
+  round trip ``processFrame``/``session.process`` as the page sees it;
+* live mode: the added latency reported by ``mixer.connect`` and the dropouts/overruns counted
+  over ``--duration`` seconds of an oscillator through the AudioWorklet (target <= 50 ms, 0 dropouts).
+
+Peer: the same SDK on its origin fallback path (``prefer: "origin"``, HTTP to the same server),
+measured in the same run; the ratio is peer / ours for the per-frame round trip.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib.util
+import socket
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+PAGE = "/mixer/?noinit"
+
+START_JS = """async () => {
+  const { AIMixer } = await import("/wasm/aimixer.js");
+  const m = await AIMixer.create({ fallback: false, lazyModel: true });
+  const f = new Float32Array(960);
+  for (let i = 0; i < 960; i++) f[i] = 0.3 * Math.sin(i * 0.0576);
+  await m.processFrame(f, { genre: "rock" });
+  const t = performance.now();
+  await m.modelReady();
+  const phases = m.initTimings;
+  window.__mixer = m;
+  return { firstFrameMs: t, phases };
+}"""
+
+FRAMES_JS = """async ([n, prefer]) => {
+  const { AIMixer } = await import("/wasm/aimixer.js");
+  const m = prefer === "wasm" && window.__mixer ? window.__mixer : await AIMixer.create({ prefer });
+  const s = await m.createSession();
+  const f = new Float32Array(960);
+  const rt = [];
+  for (let k = 0; k < n; k++) {
+    for (let i = 0; i < 960; i++) f[i] = 0.3 * Math.sin((k * 960 + i) * 0.0576) * (k % 50 < 25 ? 1 : 0.2);
+    const t = performance.now();
+    const r = await s.process(f, { genre: "rock" });
+    rt.push(performance.now() - t);
+  }
+  await s.close();
+  const stats = await m.stats();
+  rt.sort((a, b) => a - b);
+  return { path: m.path, meanRoundTripMs: rt.reduce((a, b) => a + b, 0) / rt.length,
+           p95RoundTripMs: rt[Math.floor(rt.length * 0.95)], worker: stats };
+}"""
+
+LIVE_JS = """async (seconds) => {
+  const m = window.__mixer;
+  const ctx = new AudioContext({ sampleRate: 48000, latencyHint: "interactive" });
+  await ctx.resume();
+  const osc = ctx.createOscillator();
+  osc.frequency.value = 330;
+  const amp = ctx.createGain();
+  amp.gain.value = 0.4;
+  osc.connect(amp);
+  osc.start();
+  const live = await m.connect(amp, { config: { genre: "rock" } });
+  live.node.connect(ctx.destination);
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const st = live.stats();
+  const stopped = await live.stop();
+  await ctx.close();
+  return { latencyMs: live.latencyMs, ringLatencySamples: live.ringLatencySamples,
+           dspLatencySamples: live.dspLatencySamples, baseLatencyMs: (ctx.baseLatency || 0) * 1000,
+           dropouts: st.dropouts, overruns: st.overruns, quanta: st.quanta, frames: stopped.frames };
+}"""
+
+
+class _Server:
+    """The origin on Hypercorn in a thread (dev mode), on a free port."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from origin.app import create_app
+        from origin.config import load_settings
+
+        self.app = create_app(load_settings(env={}, data_dir=data_dir, dev_mode=True))
+        self.port = 0
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> _Server:
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        sock.set_inheritable(True)
+        self.port = sock.getsockname()[1]
+        cfg = Config()
+        cfg.bind = [f"fd://{sock.detach()}"]
+        cfg.accesslog = None
+        cfg.errorlog = None
+        ready = threading.Event()
+
+        def run() -> None:
+            self._loop = asyncio.new_event_loop()
+            self._stop = asyncio.Event()
+
+            async def trigger() -> None:
+                ready.set()
+                assert self._stop is not None
+                await self._stop.wait()
+
+            self._loop.run_until_complete(serve(self.app, cfg, shutdown_trigger=trigger))
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+        ready.wait(30)
+        import httpx
+
+        for _ in range(200):
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/wasm/manifest.json", timeout=2).status_code == 200:
+                    break
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self._loop and self._stop:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread:
+            self._thread.join(10)
+
+
+def _fmt(ok: bool) -> str:
+    return "ok " if ok else "MISS"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the browser benchmarks and print the figures."""
+    ap = argparse.ArgumentParser(description="AI Mixer browser benchmarks (headless Chromium)")
+    ap.add_argument("--duration", type=float, default=60.0, help="live run length in seconds (default 60)")
+    ap.add_argument("--frames", type=int, default=500, help="frames for the per-frame figures (default 500)")
+    args = ap.parse_args(argv)
+
+    builder_spec = importlib.util.spec_from_file_location(
+        "aimixer_build_bundle", ROOT / "wasm" / "build_bundle.py"
+    )
+    assert builder_spec and builder_spec.loader
+    builder = importlib.util.module_from_spec(builder_spec)
+    builder_spec.loader.exec_module(builder)
+    manifest = builder.build(builder.DEFAULT_OUT, log=lambda *_: None)
+    t = manifest["totals"]
+
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as tmp:
+        server = _Server(Path(tmp) / "data").start()
+        try:
+            with sync_playwright() as p:
+                ctx = p.chromium.launch_persistent_context(
+                    str(Path(tmp) / "profile"), executable_path=CHROMIUM, headless=True, args=ARGS
+                )
+                page = ctx.new_page()
+                page.goto(server.url + PAGE)
+                cold = page.evaluate(START_JS)
+                page.goto("about:blank")
+                page.goto(server.url + PAGE)
+                warm = page.evaluate(START_JS)
+                ours = page.evaluate(FRAMES_JS, [args.frames, "wasm"])
+                peer = page.evaluate(FRAMES_JS, [max(50, args.frames // 5), "origin"])
+                live = page.evaluate(LIVE_JS, args.duration)
+                ctx.close()
+        finally:
+            server.stop()
+
+    w = ours["worker"]
+    print("AI Mixer browser benchmark (headless Chromium, localhost origin)")
+    print(
+        f"  bundle: {len(manifest['files'])} files, raw {t['raw'] / 1e6:.2f} MB, gzip {t['gzip'] / 1e6:.2f} MB, "
+        f"brotli {t['br'] / 1e6:.2f} MB"
+        if t.get("br")
+        else ""
+    )
+    print(
+        f"  [{_fmt(cold['firstFrameMs'] <= 3000)}] cold start (load -> first frame): {cold['firstFrameMs']:8.0f} ms  "
+        f"(target <= 3000; phases {', '.join(f'{k} {v:.0f}' for k, v in cold['phases'].items())})"
+    )
+    print(
+        f"  [{_fmt(warm['firstFrameMs'] <= 1000)}] warm start (bundle cached):        {warm['firstFrameMs']:8.0f} ms  "
+        "(target <= 1000)"
+    )
+    print(
+        f"  [{_fmt(w['meanFrameMs'] <= 1.0)}] worker DSP time per frame:         {w['meanFrameMs']:8.3f} ms  "
+        f"(target <= 1; max {w['maxFrameMs']:.2f} ms over {w['frames']} frames)"
+    )
+    print(
+        f"  [{_fmt(live['latencyMs'] <= 50)}] live added latency:                {live['latencyMs']:8.1f} ms  "
+        f"(target <= 50; ring {live['ringLatencySamples']} + DSP {live['dspLatencySamples']} samples, "
+        f"+ output device {live['baseLatencyMs']:.1f} ms)"
+    )
+    print(
+        f"  [{_fmt(live['dropouts'] == 0)}] live dropouts over {args.duration:.0f} s:          "
+        f"{live['dropouts']:8d}     (target 0; overruns {live['overruns']}, {live['frames']} frames)"
+    )
+    ratio = peer["meanRoundTripMs"] / ours["meanRoundTripMs"] if ours["meanRoundTripMs"] else float("nan")
+    print("  per-frame round trip as the page sees it (stateful session, 960 samples):")
+    print(
+        f"    ours (wasm worker): {ours['meanRoundTripMs']:.3f} ms mean, {ours['p95RoundTripMs']:.3f} ms p95"
+    )
+    print(
+        f"    peer (origin HTTP): {peer['meanRoundTripMs']:.3f} ms mean, {peer['p95RoundTripMs']:.3f} ms p95"
+    )
+    print(f"    ratio peer/ours:    {ratio:.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

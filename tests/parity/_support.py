@@ -1,0 +1,489 @@
+"""Shared helpers of the parity and browser suites (loaded by path, see conftest.py).
+
+* :func:`ensure_bundle` builds ``wasm/dist`` once (file-locked, so xdist workers do not race).
+* :class:`OriginServer` runs the real origin app on Hypercorn in a thread on a free port, with an
+  API key created in its database.
+* The four runtimes: :func:`run_cpython`, :func:`run_origin`, :func:`run_node`, and
+  :func:`run_chromium` (Playwright, driving ``/usr/bin/chromium``).
+* :func:`compare` checks two runtimes' results agree (1e-5 on numbers, exact on strings).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import importlib.util
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).resolve().parent
+FRAME = 960
+TOL = 1e-5
+IGNORED_KEYS = {"processingTime", "sessionId"}  # sessionId: ids differ per runtime by design
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def load_module(name: str, path: Path) -> Any:
+    """Import ``path`` as module ``name`` (unique names: no clash with other suites' helpers)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+vectors_mod = load_module("aimixer_parity_vectors", HERE / "vectors.py")
+
+
+def ensure_bundle() -> dict:
+    """Build (or reuse) ``wasm/dist``; returns the manifest."""
+    builder = load_module("aimixer_build_bundle", ROOT / "wasm" / "build_bundle.py")
+    import tempfile
+
+    lock_path = Path(tempfile.gettempdir()) / "aimixer-wasm-build.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            return builder.build(builder.DEFAULT_OUT, log=lambda *_: None)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+# ---------------------------------------------------------------------------------------------
+# the origin on a real Hypercorn server
+
+
+class OriginServer:
+    """``create_app(settings)`` served by Hypercorn in a background thread on 127.0.0.1."""
+
+    def __init__(self, data_dir: Path, *, dev_mode: bool = False) -> None:
+        from origin.app import create_app
+        from origin.config import load_settings
+
+        self.settings = load_settings(env={}, data_dir=data_dir, dev_mode=dev_mode)
+        self.app = create_app(self.settings)
+        self.api_key: str | None = None
+        try:
+            from origin.auth.apikeys import create_key
+
+            _, self.api_key = create_key(self.app.extensions["storage"], "parity", tier="enterprise")
+        except Exception:  # noqa: BLE001 - keys are optional for dev-mode servers
+            self.api_key = None
+        self.host = "127.0.0.1"
+        self.port = 0
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: list[BaseException] = []
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> OriginServer:
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        sock.set_inheritable(True)
+        self.port = sock.getsockname()[1]
+        config = Config()
+        config.bind = [f"fd://{sock.detach()}"]
+        config.accesslog = None
+        config.errorlog = None
+        config.graceful_timeout = 1
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            self._stop = asyncio.Event()
+
+            async def trigger() -> None:
+                started.set()
+                assert self._stop is not None
+                await self._stop.wait()
+
+            try:
+                loop.run_until_complete(serve(self.app, config, shutdown_trigger=trigger))
+            except BaseException as exc:  # noqa: BLE001 - surfaced by start()
+                self._error.append(exc)
+                started.set()
+            finally:
+                loop.close()
+
+        self._thread = threading.Thread(target=run, name=f"origin-{self.port}", daemon=True)
+        self._thread.start()
+        if not started.wait(timeout) or self._error:
+            raise RuntimeError(f"origin did not start: {self._error!r}")
+        import httpx
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.url + "/wasm/manifest.json", timeout=2).status_code in (200, 503):
+                    break
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(15)
+        self._thread = None
+
+
+# ---------------------------------------------------------------------------------------------
+# runtimes
+
+
+def _json_safe(obj: Any) -> Any:
+    from aimixer_dsp.mixer import to_json_safe
+
+    return json.loads(json.dumps(to_json_safe(obj)))
+
+
+def cpython_model() -> Any:
+    """The origin's genre model (``origin.genre``), or ``None`` when there is no model file."""
+    try:
+        from origin.genre import load_default_model
+
+        return load_default_model()
+    except Exception:  # noqa: BLE001 - model optional
+        return None
+
+
+def run_cpython(vectors: dict) -> dict:
+    """The DSP package called directly (pure-Python lists in, like the browser)."""
+    from aimixer_dsp.errors import DSPError
+    from aimixer_dsp.features import extract_features
+    from aimixer_dsp.genre import StreamingGenreClassifier
+    from aimixer_dsp.mixer import MixerSession
+
+    model = cpython_model()
+    out: dict[str, Any] = {
+        "path": "cpython",
+        "frames": [],
+        "streams": [],
+        "features": [],
+        "classify": [],
+        "errors": [],
+    }
+    try:  # the origin's stand-in tracker (no model / stateless requests)
+        from origin.mixer_api.service import NullGenreTracker
+    except ImportError:  # pragma: no cover - origin not importable
+        NullGenreTracker = None  # noqa: N806
+
+    def fresh() -> Any:
+        return MixerSession(genre_tracker=NullGenreTracker() if NullGenreTracker else None)
+
+    for v in vectors["frames"]:
+        try:
+            res = fresh().process(list(v["samples"]), v["config"])
+            out["frames"].append({"name": v["name"], "ok": True, "result": _json_safe(res)})
+        except DSPError as exc:
+            out["frames"].append(
+                {"name": v["name"], "ok": False, "error": {"code": exc.code, "message": str(exc)}}
+            )
+    for v in vectors["streams"]:
+        tracker = StreamingGenreClassifier() if model is not None else None
+        session = MixerSession(genre_tracker=tracker) if tracker is not None else fresh()
+        results, error = [], None
+        s = v["samples"]
+        for i in range(0, len(s) - FRAME + 1, FRAME):
+            try:
+                res = session.process(list(s[i : i + FRAME]), v["config"])
+            except DSPError as exc:
+                error = {"code": exc.code, "message": str(exc)}
+                break
+            results.append(_json_safe(res))
+            if tracker is not None and tracker.pending_features is not None:
+                tracker.apply(model.predict(tracker.pending_features))
+        out["streams"].append({"name": v["name"], "ok": error is None, "error": error, "results": results})
+    for v in vectors["features"]:
+        out["features"].append(
+            {
+                "name": v["name"],
+                "ok": True,
+                "result": _json_safe(extract_features(list(v["samples"]), **v["opts"])),
+            }
+        )
+    for v in vectors["classify"]:
+        out["classify"].append({"name": v["name"], **cpython_classify(model, v["features"])})
+    for v in vectors["errors"]:
+        try:
+            fresh().process(list(v["samples"]), v["config"])
+            out["errors"].append({"name": v["name"], "code": None})
+        except DSPError as exc:
+            out["errors"].append({"name": v["name"], "code": exc.code, "message": str(exc)})
+    return out
+
+
+def cpython_classify(model: Any, features: Any) -> dict:
+    """``/classify-genre`` on CPython: the origin's rule (rows of feature vectors, averaged)."""
+    from aimixer_dsp.genre import FEATURE_SPEC
+
+    size = int(FEATURE_SPEC["size"])
+    if (
+        not isinstance(features, list)
+        or not features
+        or any(not isinstance(r, list) or len(r) != size for r in features)
+    ):
+        return {"ok": False, "error": {"code": "MISSING_FEATURES", "message": "bad rows"}}
+    if model is None:
+        return {"ok": False, "error": {"code": "SERVICE_UNAVAILABLE", "message": "no genre model"}}
+    acc: dict[str, float] = {}
+    for r in features:
+        for k, p in model.predict(r).items():
+            acc[k] = acc.get(k, 0.0) + p
+    probs = {k: v / len(features) for k, v in acc.items()}
+    ranked = sorted(probs, key=lambda k: (-probs[k], k))
+    res = {
+        "genre": ranked[0],
+        "confidence": round(probs[ranked[0]], 6),
+        "secondaryGenre": ranked[1] if len(ranked) > 1 else None,
+        "modelVersion": model.version,
+        "windows": len(features),
+        "probabilities": {k: round(probs[k], 6) for k in ranked},
+    }
+    return {"ok": True, "result": res}
+
+
+def run_origin(vectors: dict, server: OriginServer) -> dict:
+    """The origin's HTTP API on the real server."""
+    import httpx
+
+    headers = {"Authorization": f"Bearer {server.api_key}"} if server.api_key else {}
+    out: dict[str, Any] = {
+        "path": "origin-http",
+        "frames": [],
+        "streams": [],
+        "features": [],
+        "classify": [],
+        "errors": [],
+    }
+
+    def post(c: httpx.Client, path: str, body: dict, extra: dict | None = None) -> dict:
+        r = c.post(path, json=body, headers={**headers, **(extra or {})})
+        data = r.json()
+        if r.status_code != 200:
+            return {"ok": False, "error": data.get("error", {"code": f"HTTP_{r.status_code}"})}
+        return {"ok": True, "result": data}
+
+    with httpx.Client(base_url=server.url, timeout=60) as c:
+        for v in vectors["frames"]:
+            body = {"audioBuffer": v["samples"]}
+            if v["config"] is not None:
+                body["config"] = v["config"]
+            out["frames"].append({"name": v["name"], **post(c, "/process-audio", body)})
+        for v in vectors["streams"]:
+            sid = f"parity-{v['name']}-{time.time_ns()}"
+            results, error = [], None
+            s = v["samples"]
+            for i in range(0, len(s) - FRAME + 1, FRAME):
+                r = post(
+                    c,
+                    "/process-audio",
+                    {"audioBuffer": s[i : i + FRAME], "config": v["config"], "sessionId": sid},
+                    {"X-Session-Id": sid},
+                )
+                if not r["ok"]:
+                    error = r["error"]
+                    break
+                results.append(r["result"])
+            out["streams"].append(
+                {"name": v["name"], "ok": error is None, "error": error, "results": results}
+            )
+        for v in vectors["features"]:
+            out["features"].append(
+                {
+                    "name": v["name"],
+                    **post(c, "/extract-features", {"audioBuffer": v["samples"], **v["opts"]}),
+                }
+            )
+        for v in vectors["classify"]:
+            out["classify"].append(
+                {
+                    "name": v["name"],
+                    **post(c, "/classify-genre", {"features": v["features"], "returnProbabilities": True}),
+                }
+            )
+        for v in vectors["errors"]:
+            body = {"audioBuffer": v["samples"]}
+            if v["config"] is not None:
+                body["config"] = v["config"]
+            r = post(c, "/process-audio", body)
+            out["errors"].append({"name": v["name"], "code": None if r["ok"] else r["error"].get("code")})
+    return out
+
+
+def run_node(
+    vectors_path: Path, out_path: Path, *, extra: list[str] | None = None, timeout: float = 240
+) -> dict:
+    """The SDK in Node 20 (``tests/node/sdk_parity.mjs``)."""
+    cmd = [
+        "node",
+        str(ROOT / "tests" / "node" / "sdk_parity.mjs"),
+        str(vectors_path),
+        str(out_path),
+        *(extra or []),
+    ]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"node runner failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
+    return json.loads(out_path.read_text())
+
+
+PAGE_PATH = "/mixer/?noinit"
+
+
+def chromium_launch(playwright: Any) -> Any:
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+_BROWSER: list[Any] = []
+
+
+def shared_browser() -> Any:
+    """One headless Chromium per test process (Playwright's sync API allows one driver per thread),
+    shared by the parity and browser suites; closed at exit."""
+    if not _BROWSER:
+        import atexit
+
+        from playwright.sync_api import sync_playwright
+
+        pw = sync_playwright().start()
+        browser = chromium_launch(pw)
+        _BROWSER.extend([pw, browser])
+
+        def _close() -> None:
+            with contextlib.suppress(Exception):
+                browser.close()
+            with contextlib.suppress(Exception):
+                pw.stop()
+
+        atexit.register(_close)
+    return _BROWSER[1]
+
+
+def install_runner_route(page: Any, base_url: str) -> None:
+    """Serve ``tests/parity/runner.mjs`` at ``/__parity__/runner.mjs`` (same origin, via Playwright)."""
+    body = (HERE / "runner.mjs").read_text()
+    page.route(
+        f"{base_url}/__parity__/runner.mjs",
+        lambda route: route.fulfill(
+            status=200,
+            body=body,
+            headers={"Content-Type": "text/javascript", "Cross-Origin-Resource-Policy": "same-origin"},
+        ),
+    )
+
+
+def run_chromium(
+    page: Any, base_url: str, vectors_json: str, *, prefer: str = "wasm", api_key: str | None = None
+) -> dict:
+    """The SDK in headless Chromium: the page imports ``/wasm/aimixer.js`` and runs the vectors."""
+    install_runner_route(page, base_url)
+    page.goto(base_url + PAGE_PATH)
+    result = page.evaluate(
+        """async ([vectorsJson, prefer, apiKey]) => {
+            const { AIMixer } = await import("/wasm/aimixer.js");
+            const { runVectors } = await import("/__parity__/runner.mjs");
+            const phases = [];
+            const mixer = await AIMixer.create({ prefer, apiKey, onProgress: (p) => phases.push(p) });
+            const out = await runVectors(mixer, JSON.parse(vectorsJson));
+            out.phases = phases;
+            out.crossOriginIsolated = self.crossOriginIsolated;
+            out.fallbackReason = mixer.fallbackReason;
+            out.info = mixer.info || null;
+            await mixer.close();
+            return JSON.stringify(out);
+        }""",
+        [vectors_json, prefer, api_key],
+    )
+    return json.loads(result)
+
+
+# ---------------------------------------------------------------------------------------------
+# comparison
+
+
+def _num(x: Any) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def compare(a: Any, b: Any, path: str = "", tol: float = TOL, problems: list[str] | None = None) -> list[str]:
+    """Differences between two results: numbers within ``tol`` (abs), strings/bools/None exact."""
+    problems = [] if problems is None else problems
+    if len(problems) > 20:
+        return problems
+    if isinstance(a, dict) and isinstance(b, dict):
+        ka, kb = set(a) - IGNORED_KEYS, set(b) - IGNORED_KEYS
+        if ka != kb:
+            problems.append(f"{path}: keys differ: only left {sorted(ka - kb)}, only right {sorted(kb - ka)}")
+        for k in sorted(ka & kb):
+            compare(a[k], b[k], f"{path}.{k}", tol, problems)
+    elif isinstance(a, list) and isinstance(b, list):
+        if len(a) != len(b):
+            problems.append(f"{path}: length {len(a)} != {len(b)}")
+        else:
+            worst, where = 0.0, -1
+            for i, (x, y) in enumerate(zip(a, b, strict=True)):
+                if _num(x) and _num(y):
+                    d = abs(x - y)
+                    if not d <= worst:
+                        worst, where = d, i
+                else:
+                    compare(x, y, f"{path}[{i}]", tol, problems)
+            if worst > tol or math.isnan(worst):
+                problems.append(f"{path}[{where}]: |{a[where]} - {b[where]}| = {worst:.3g} > {tol}")
+    elif _num(a) and _num(b):
+        if not abs(a - b) <= tol:
+            problems.append(f"{path}: {a} != {b} (diff {abs(a - b):.3g})")
+    elif a != b:
+        problems.append(f"{path}: {a!r} != {b!r}")
+    return problems
+
+
+def max_abs_diff(a: Any, b: Any) -> float:
+    """Largest absolute numeric difference between two results (ignoring ``processingTime``)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return max([max_abs_diff(a[k], b[k]) for k in set(a) & set(b) - IGNORED_KEYS] or [0.0])
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return max([max_abs_diff(x, y) for x, y in zip(a, b, strict=True)] or [0.0])
+    if _num(a) and _num(b):
+        return abs(a - b)
+    return 0.0
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")

@@ -1,0 +1,196 @@
+"""The studio monitor in headless Chromium: live meters move and the recording is listed.
+
+A real origin (dev mode, Hypercorn on a free port) records a real ``aimixer sender`` (music
+programme) on a unique multicast group over loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--autoplay-policy=no-user-gesture-required",
+]
+
+
+def _free_udp_port() -> int:
+    for _ in range(200):
+        port = random.randint(20000, 60000)
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            s.bind(("0.0.0.0", port))
+            return port
+        except OSError:
+            continue
+        finally:
+            s.close()
+    raise RuntimeError("no free UDP port")
+
+
+class _Server:
+    """The origin on Hypercorn in a thread (socket bound first: no port race)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._stop: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config
+
+        cfg = Config()
+        cfg.bind = [f"fd://{self.sock.detach()}"]
+        cfg.accesslog = cfg.errorlog = None
+        cfg.graceful_timeout = 2
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        self._stop = asyncio.Event()
+        loop.run_until_complete(serve(self.app, cfg, shutdown_trigger=self._stop.wait))
+        loop.close()
+
+    def start(self) -> _Server:
+        self._thread.start()
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                if httpx.get(self.url + "/api/recorders/active-count", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("server did not start")
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(20)
+
+
+@pytest.fixture
+def recording_server(tmp_path):
+    if not Path(CHROMIUM).exists():
+        pytest.skip("chromium not installed")
+    from origin.app import create_app
+    from origin.config import load_settings
+
+    settings = load_settings(env={}, data_dir=tmp_path / "data", dev_mode=True)
+    srv = _Server(create_app(settings)).start()
+    group = f"239.72.{random.randint(1, 254)}.{random.randint(1, 254)}"
+    port = _free_udp_port()
+    sender = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "origin.cli",
+            "sender",
+            "--dest",
+            f"{group}:{port}",
+            "--interface",
+            "127.0.0.1",
+            "--program",
+            "music",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        c = httpx.Client(base_url=srv.url, timeout=20)
+        sid = c.post("/api/studios/", json={"name": "Studio A", "color": "#F44336"}).json()["id"]
+        c.post(f"/api/studios/{sid}/assign", json={"recorder_id": 1})
+        r = c.put(
+            "/api/recorders/1/config", json={"multicast_addr": group, "port": port, "interface": "127.0.0.1"}
+        )
+        assert r.status_code == 200, r.text
+        assert c.post("/api/recorders/1/start").status_code == 200
+        yield srv
+        c.post("/api/recorders/1/stop")
+    finally:
+        sender.send_signal(signal.SIGTERM)
+        sender.wait(10)
+        srv.stop()
+
+
+def _shared_browser():
+    """The one headless Chromium of this test process (tests/parity/_support.py).
+
+    Playwright's sync API allows one driver per thread, and the parity and browser suites may
+    already have started it in this process, so every browser test shares it.
+    """
+    import importlib.util
+
+    name = "aimixer_parity_support"
+    if name not in sys.modules:
+        path = Path(__file__).resolve().parents[1] / "parity" / "_support.py"
+        spec = importlib.util.spec_from_file_location(name, path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[name] = mod
+        spec.loader.exec_module(mod)
+    return sys.modules[name].shared_browser()
+
+
+def test_studio_page_shows_live_meters_and_recordings(recording_server):
+    url = recording_server.url
+    ctx = _shared_browser().new_context()
+    try:
+        page = ctx.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url + "/")
+        page.click("#studio-link")
+        page.wait_for_url("**/studio/")
+        page.wait_for_selector("#ws-status.pill-on", timeout=15000)
+        card = page.locator('.rec[data-recorder-id="1"]')
+        card.wait_for(timeout=15000)
+        assert "Studio A" in card.locator(".rec-name").inner_text()
+        page.wait_for_selector('.rec[data-recorder-id="1"][data-state="recording"]', timeout=15000)
+        meter = card.locator(".meter").first
+        meter.wait_for(timeout=15000)
+        seen = set()
+        end = time.monotonic() + 15
+        while time.monotonic() < end and len(seen) < 4:
+            v = meter.get_attribute("data-level-db")
+            if v is not None and float(v) > -60:
+                seen.add(v)
+            page.wait_for_timeout(150)
+        assert len(seen) >= 4, f"meter did not move: {seen}"
+        row = page.locator('#recordings tr[data-path^="recorder1/"]').first
+        row.wait_for(timeout=15000)
+        assert (
+            row.locator(".act-download").get_attribute("href").startswith("/api/assets/download/recorder1/")
+        )
+        row.locator(".act-play").click()
+        page.wait_for_function(
+            "() => { const a = document.getElementById('player');"
+            " return a.src.includes('/api/stream/preview/recorder1/') && a.readyState >= 1 && !a.error; }",
+            timeout=15000,
+        )
+        assert not errors, errors
+        if os.environ.get("AIMIXER_UI_SCREENSHOT"):
+            page.screenshot(path=os.environ["AIMIXER_UI_SCREENSHOT"], full_page=True)
+    finally:
+        ctx.close()

@@ -1,0 +1,538 @@
+// AI Mixer JS SDK: runs the DSP chain in the browser (Web Worker + Pyodide + onnxruntime-web) or,
+// as a fallback, on the origin over HTTP, with the same API and the same results.
+//
+//   import { AIMixer } from "/wasm/aimixer.js";
+//   const mixer = await AIMixer.create({ baseUrl, apiKey, prefer: "wasm", onProgress });
+//   mixer.path                          // "wasm" | "origin"
+//   await mixer.processFrame(float32Array960, config)   // {processedBuffer, metrics, appliedSettings}
+//   await mixer.extractFeatures(samples, opts); await mixer.classifyGenre(features, opts)
+//   const s = await mixer.createSession(); await s.process(frame, config); await s.close()
+//   const live = await mixer.connect(audioNode, { config }); live.node.connect(ctx.destination)
+//
+// Works unchanged in Node 20 (Pyodide runs in-process there; the bundle is read from disk).
+
+import { AIMixerError, EVT, FRAME_SIZE, MSG, PHASES, RING, SAMPLE_RATE } from "./protocol.js";
+
+export { AIMixerError, EVT, FRAME_SIZE, MSG, PHASES, SAMPLE_RATE };
+
+const IS_NODE = typeof process !== "undefined" && !!(process.versions && process.versions.node) && typeof window === "undefined";
+
+function trimSlash(u) {
+  return u.endsWith("/") ? u.slice(0, -1) : u;
+}
+
+function checkFrame(samples) {
+  if (!(samples instanceof Float32Array || samples instanceof Float64Array || Array.isArray(samples))) {
+    throw new AIMixerError("INVALID_BUFFER_SIZE", "audioBuffer must be a Float32Array or an array of numbers");
+  }
+}
+
+// ---- transports to the wasm engine ----------------------------------------------------------
+
+class Channel {
+  constructor() {
+    this.pending = new Map();
+    this.nextId = 1;
+    this.listeners = { [EVT.PROGRESS]: new Set(), [EVT.LIVE_METRICS]: new Set() };
+  }
+
+  _onMessage(msg) {
+    if (!msg) return;
+    if (msg.type === EVT.RESULT || msg.type === EVT.ERROR) {
+      const p = this.pending.get(msg.id);
+      if (!p) return;
+      this.pending.delete(msg.id);
+      if (msg.type === EVT.RESULT) p.resolve(msg.result);
+      else p.reject(AIMixerError.from(msg.error));
+      return;
+    }
+    const ls = this.listeners[msg.type];
+    if (ls) for (const fn of ls) fn(msg);
+  }
+
+  _failAll(err) {
+    for (const p of this.pending.values()) p.reject(err);
+    this.pending.clear();
+  }
+
+  on(type, fn) {
+    this.listeners[type].add(fn);
+    return () => this.listeners[type].delete(fn);
+  }
+
+  request(type, payload = {}, transfer = []) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this._post({ ...payload, type, id }, transfer);
+    });
+  }
+}
+
+/** Browser: the engine lives in a module Web Worker. */
+class WorkerChannel extends Channel {
+  constructor(workerUrl) {
+    super();
+    let url = workerUrl;
+    if (typeof location !== "undefined" && new URL(workerUrl).origin !== location.origin) {
+      // cross-origin bundle: a same-origin blob module that imports the worker
+      const blob = new Blob([`import ${JSON.stringify(workerUrl)};`], { type: "text/javascript" });
+      url = URL.createObjectURL(blob);
+    }
+    this.worker = new Worker(url, { type: "module", name: "aimixer-engine" });
+    this.worker.onmessage = (ev) => this._onMessage(ev.data);
+    this.worker.onerror = (ev) => {
+      ev.preventDefault?.();
+      this._failAll(new AIMixerError("SERVICE_UNAVAILABLE", `worker failed: ${ev.message || "load error"}`));
+    };
+    this.worker.onmessageerror = () => this._failAll(new AIMixerError("INTERNAL_ERROR", "worker message error"));
+  }
+
+  _post(msg, transfer) {
+    this.worker.postMessage(msg, transfer);
+  }
+
+  close() {
+    this.worker.terminate();
+    this._failAll(new AIMixerError("SERVICE_UNAVAILABLE", "mixer closed"));
+  }
+}
+
+/** Node: the same handler, in-process (requests still go through the typed protocol). */
+class LocalChannel extends Channel {
+  constructor(handle) {
+    super();
+    this.handle = handle;
+    this.queue = Promise.resolve();
+  }
+
+  static async create() {
+    const { createHandler } = await import("./engine.js");
+    const ch = new LocalChannel(null);
+    ch.handle = createHandler((msg) => ch._onMessage(msg));
+    return ch;
+  }
+
+  _post(msg) {
+    this.queue = this.queue.then(async () => {
+      try {
+        this._onMessage({ type: EVT.RESULT, id: msg.id, result: await this.handle(msg) });
+      } catch (e) {
+        this._onMessage({ type: EVT.ERROR, id: msg.id, error: AIMixerError.from(e).toJSON() });
+      }
+    });
+  }
+
+  close() {
+    this._failAll(new AIMixerError("SERVICE_UNAVAILABLE", "mixer closed"));
+  }
+}
+
+async function loadManifest(bundleUrl) {
+  if (IS_NODE && bundleUrl.startsWith("file:")) {
+    const fs = await import("node:fs/promises");
+    const { fileURLToPath } = await import("node:url");
+    try {
+      return JSON.parse(await fs.readFile(fileURLToPath(new URL("manifest.json", bundleUrl)), "utf-8"));
+    } catch (e) {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", `wasm bundle not found at ${bundleUrl}: ${e.message}`);
+    }
+  }
+  let r;
+  try {
+    r = await fetch(new URL("manifest.json", bundleUrl).href, { cache: "no-cache" });
+  } catch (e) {
+    throw new AIMixerError("SERVICE_UNAVAILABLE", `wasm bundle unreachable: ${e.message}`);
+  }
+  if (!r.ok) throw new AIMixerError("SERVICE_UNAVAILABLE", `wasm bundle unavailable (HTTP ${r.status})`);
+  return r.json();
+}
+
+async function defaultNodeBundleUrl() {
+  // next to this file (the built bundle) or ../dist/ (the source tree)
+  const fs = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  for (const rel of ["./", "../dist/"]) {
+    const u = new URL(rel, import.meta.url);
+    if (fs.existsSync(fileURLToPath(new URL("manifest.json", u)))) return u.href;
+  }
+  return new URL("../dist/", import.meta.url).href;
+}
+
+// ---- the origin (fallback) ------------------------------------------------------------------
+
+class OriginBackend {
+  constructor({ baseUrl, apiKey, fetchImpl }) {
+    if (!baseUrl) throw new AIMixerError("SERVICE_UNAVAILABLE", "no baseUrl for the origin fallback");
+    this.baseUrl = trimSlash(baseUrl);
+    this.apiKey = apiKey;
+    this.fetch = fetchImpl || globalThis.fetch.bind(globalThis);
+  }
+
+  async post(path, body, headers = {}) {
+    const h = { "Content-Type": "application/json", Accept: "application/json", ...headers };
+    if (this.apiKey) h.Authorization = `Bearer ${this.apiKey}`;
+    let r;
+    try {
+      r = await this.fetch(this.baseUrl + path, { method: "POST", headers: h, body: JSON.stringify(body) });
+    } catch (e) {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", `origin unreachable: ${e.message}`);
+    }
+    let data = null;
+    try {
+      data = await r.json();
+    } catch {
+      data = null;
+    }
+    if (!r.ok) {
+      const err = data && data.error ? data.error : { code: "HTTP_ERROR", message: `HTTP ${r.status}` };
+      throw new AIMixerError(err.code, err.message, err.details || {}, r.status);
+    }
+    return data;
+  }
+
+  static mixResult(data) {
+    if (data && Array.isArray(data.processedBuffer)) data.processedBuffer = Float32Array.from(data.processedBuffer);
+    return data;
+  }
+
+  async processFrame(samples, config, sessionId) {
+    const body = { audioBuffer: Array.from(samples) };
+    if (config !== undefined && config !== null) body.config = config;
+    const headers = {};
+    if (sessionId) {
+      body.sessionId = sessionId;
+      headers["X-Session-Id"] = sessionId;
+    }
+    return OriginBackend.mixResult(await this.post("/process-audio", body, headers));
+  }
+
+  extractFeatures(samples, opts = {}) {
+    return this.post("/extract-features", { audioBuffer: Array.from(samples), ...opts });
+  }
+
+  /** Origin sessions are keyed by a client-chosen id (body `sessionId` + `X-Session-Id`). */
+  async createSession() {
+    const rnd =
+      typeof crypto !== "undefined" && crypto.randomUUID
+        ? crypto.randomUUID()
+        : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    return `js-${rnd}`;
+  }
+
+  classifyGenre(features, opts = {}) {
+    const body = { ...opts };
+    if (features !== undefined && features !== null) body.features = features;
+    if (body.audioBuffer) body.audioBuffer = Array.from(body.audioBuffer);
+    return this.post("/classify-genre", body);
+  }
+}
+
+// ---- sessions and live audio ----------------------------------------------------------------
+
+/** A stateful stream: the chain's state (and the genre tracker) carry across frames. */
+export class MixerSession {
+  constructor(mixer, sessionId) {
+    this.mixer = mixer;
+    this.sessionId = sessionId;
+    this.closed = false;
+  }
+
+  async process(samples, config) {
+    checkFrame(samples);
+    if (this.mixer.path === "origin") return this.mixer._origin.processFrame(samples, config, this.sessionId);
+    const copy = Float32Array.from(samples);
+    return this.mixer._ch.request(
+      MSG.SESSION_PROCESS,
+      { sessionId: this.sessionId, samples: copy, config },
+      [copy.buffer],
+    );
+  }
+
+  async reset() {
+    if (this.mixer.path === "origin") {
+      this.sessionId = await this.mixer._origin.createSession();
+      return;
+    }
+    await this.mixer._ch.request(MSG.SESSION_RESET, { sessionId: this.sessionId });
+  }
+
+  async close() {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.mixer.path === "wasm") await this.mixer._ch.request(MSG.SESSION_CLOSE, { sessionId: this.sessionId });
+  }
+}
+
+/** A running live graph: `node` is the AudioWorkletNode to connect to the output. */
+export class LiveConnection {
+  constructor(fields) {
+    Object.assign(this, fields);
+    this.metrics = null;
+    this.listeners = new Set();
+  }
+
+  onMetrics(fn) {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  _emit(m) {
+    this.metrics = m;
+    for (const fn of this.listeners) fn(m);
+  }
+
+  /** {frames, dropouts, overruns, quanta, latencyMs, ringLatencySamples} read from the shared header. */
+  stats() {
+    const h = this.header;
+    return {
+      quanta: Atomics.load(h, RING.QUANTA),
+      samplesIn: Atomics.load(h, RING.IN_WRITE),
+      samplesOut: Atomics.load(h, RING.OUT_WRITE),
+      dropouts: Atomics.load(h, RING.DROPOUTS),
+      overruns: Atomics.load(h, RING.OVERRUNS),
+      latencyMs: this.latencyMs,
+      ringLatencySamples: this.ringLatencySamples,
+    };
+  }
+
+  async setConfig(config) {
+    this.config = config;
+    await this.mixer._ch.request(MSG.LIVE_CONFIG, { config });
+  }
+
+  /** Captured {input, output} Float32Arrays when connect() was given `capture` seconds. */
+  getCapture() {
+    return new Promise((resolve) => {
+      this.node.port.onmessage = (ev) => {
+        if (ev.data && ev.data.type === "capture") resolve({ input: ev.data.input, output: ev.data.output });
+      };
+      this.node.port.postMessage({ type: "getCapture" });
+    });
+  }
+
+  async stop() {
+    Atomics.store(this.header, RING.STATE, 0);
+    try {
+      this.source.disconnect(this.node);
+    } catch {
+      /* already disconnected */
+    }
+    this.node.disconnect();
+    this.unsubscribe();
+    return this.mixer._ch.request(MSG.LIVE_STOP, {});
+  }
+}
+
+// ---- the public entry point ------------------------------------------------------------------
+
+export class AIMixer {
+  constructor() {
+    this.path = null;
+    this.fallbackReason = null;
+    this.initTimings = {};
+    this.manifest = null;
+    this._ch = null;
+    this._origin = null;
+  }
+
+  /**
+   * Create a mixer.
+   *
+   * @param {object} opts
+   * @param {string} [opts.baseUrl]   origin URL (default: the page's origin); used for the fallback
+   *                                  and, in browsers, for the bundle (`${baseUrl}/wasm/`).
+   * @param {string} [opts.apiKey]    sent as `Authorization: Bearer` to the origin.
+   * @param {"wasm"|"origin"} [opts.prefer="wasm"]
+   * @param {boolean} [opts.fallback=true]  fall back to the origin when wasm is unavailable.
+   * @param {string} [opts.bundleUrl] where manifest.json lives (default `${baseUrl}/wasm/`; in Node
+   *                                  the local `wasm/dist/`).
+   * @param {boolean} [opts.loadModel=true]  load onnxruntime-web + the genre model.
+   * @param {boolean} [opts.snapshot=true]  boot Pyodide from the bundle's memory snapshot when present.
+   * @param {boolean} [opts.lazyModel=false] resolve as soon as the DSP is ready and keep loading
+   *                                  the model in the background (faster first frame; genre
+   *                                  classification waits for it). See `modelReady()`.
+   * @param {(ev: {phase, state, elapsedMs}) => void} [opts.onProgress]  init phases
+   *                                  runtime -> package -> model (plus "origin" on fallback).
+   */
+  static async create(opts = {}) {
+    const m = new AIMixer();
+    const onProgress = opts.onProgress || (() => {});
+    const t0 = typeof performance !== "undefined" ? performance.now() : Date.now();
+    let baseUrl = opts.baseUrl;
+    if (!baseUrl && typeof location !== "undefined" && location.origin && location.origin !== "null") {
+      baseUrl = location.origin;
+    }
+    m.baseUrl = baseUrl ? trimSlash(baseUrl) : null;
+    m.apiKey = opts.apiKey || null;
+    const useOrigin = async (reason) => {
+      m.fallbackReason = reason;
+      onProgress({ phase: "origin", state: "start", elapsedMs: 0, reason });
+      m._origin = new OriginBackend({ baseUrl: m.baseUrl, apiKey: m.apiKey, fetchImpl: opts.fetch });
+      m.path = "origin";
+      onProgress({ phase: "origin", state: "done", elapsedMs: 0 });
+      return m;
+    };
+    if (opts.prefer === "origin") return useOrigin("prefer: origin");
+    try {
+      if (typeof WebAssembly === "undefined") throw new AIMixerError("SERVICE_UNAVAILABLE", "no WebAssembly");
+      let bundleUrl = opts.bundleUrl;
+      if (!bundleUrl) {
+        bundleUrl = IS_NODE ? await defaultNodeBundleUrl() : `${m.baseUrl}/wasm/`;
+      }
+      if (!bundleUrl.endsWith("/")) bundleUrl += "/";
+      m.bundleUrl = bundleUrl;
+      m.manifest = await loadManifest(bundleUrl);
+      if (IS_NODE) {
+        if (!bundleUrl.startsWith("file:")) {
+          throw new AIMixerError("SERVICE_UNAVAILABLE", "in Node the bundle must be a local directory (file: URL)");
+        }
+        m._ch = await LocalChannel.create();
+      } else {
+        if (typeof Worker === "undefined") throw new AIMixerError("SERVICE_UNAVAILABLE", "no Web Worker");
+        const entry = m.manifest.files["worker.js"];
+        if (!entry) throw new AIMixerError("SERVICE_UNAVAILABLE", "bundle has no worker.js");
+        m._ch = new WorkerChannel(new URL(entry.file, bundleUrl).href);
+      }
+      const off = m._ch.on(EVT.PROGRESS, (p) => {
+        if (p.state === "done") m.initTimings[p.phase] = p.elapsedMs;
+        onProgress({ phase: p.phase, state: p.state, elapsedMs: p.elapsedMs });
+        if (p.phase === "model" && p.state !== "start") off();
+      });
+      const info = await m._ch.request(MSG.INIT, {
+        bundleUrl,
+        manifest: m.manifest,
+        options: { loadModel: opts.loadModel !== false, lazyModel: !!opts.lazyModel, snapshot: opts.snapshot !== false },
+      });
+      m.info = info;
+      m.path = "wasm";
+      m.initTimings.total = (typeof performance !== "undefined" ? performance.now() : Date.now()) - t0;
+      return m;
+    } catch (e) {
+      if (m._ch) {
+        m._ch.close();
+        m._ch = null;
+      }
+      if (opts.fallback === false || !m.baseUrl) throw AIMixerError.from(e);
+      return useOrigin(AIMixerError.from(e).message);
+    }
+  }
+
+  /** `POST /process-audio` semantics: a fresh chain for every call. */
+  async processFrame(samples, config) {
+    checkFrame(samples);
+    if (this.path === "origin") return this._origin.processFrame(samples, config);
+    const copy = Float32Array.from(samples);
+    return this._ch.request(MSG.PROCESS_FRAME, { samples: copy, config }, [copy.buffer]);
+  }
+
+  /** `POST /extract-features`: opts = {numCoefficients, numFilters, fftSize, hopSize, windowType}. */
+  async extractFeatures(samples, opts = {}) {
+    checkFrame(samples);
+    if (this.path === "origin") return this._origin.extractFeatures(samples, opts);
+    const copy = Float32Array.from(samples);
+    return this._ch.request(MSG.EXTRACT_FEATURES, { samples: copy, opts }, [copy.buffer]);
+  }
+
+  /** `POST /classify-genre`: features = MFCC matrix [frames][coefficients]; opts = {returnProbabilities}. */
+  async classifyGenre(features, opts = {}) {
+    if (this.path === "origin") return this._origin.classifyGenre(features, opts);
+    return this._ch.request(MSG.CLASSIFY_GENRE, { features, opts });
+  }
+
+  /** A stateful streaming session (the chain state and the genre tracker carry across frames). */
+  async createSession() {
+    if (this.path === "origin") return new MixerSession(this, await this._origin.createSession());
+    const { sessionId } = await this._ch.request(MSG.SESSION_CREATE, {});
+    return new MixerSession(this, sessionId);
+  }
+
+  /** Resolves to true once the genre model is loaded (false if unavailable). */
+  async modelReady() {
+    if (this.path !== "wasm") return true;
+    return (await this._ch.request(MSG.MODEL_READY, {})).model;
+  }
+
+  /** Worker-side timing: {frames, meanFrameMs, maxFrameMs} (wasm path only). */
+  async stats() {
+    if (this.path !== "wasm") return null;
+    return this._ch.request(MSG.STATS, {});
+  }
+
+  /**
+   * Run live audio from `audioNode` through the chain (wasm path, browsers).
+   * An AudioWorklet moves 128-frame quanta through SharedArrayBuffer rings to the worker, which
+   * processes 960-sample frames and writes them back. Output = input delayed by
+   * `ringLatencySamples` (constant) and processed; a late frame is a counted dropout.
+   *
+   * @param {AudioNode} audioNode   source (mic, media element, buffer source); its context must run at 48 kHz.
+   * @param {object} [opts] {config, latencyFrames = 1, marginSamples = 1280, capture = 0 (seconds)}
+   * @returns {Promise<LiveConnection>} `.node` (connect it to a destination), `.latencyMs`, `.stats()`, `.stop()`
+   */
+  async connect(audioNode, opts = {}) {
+    if (this.path !== "wasm") {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", "live audio needs the wasm path (the origin path has no live I/O)");
+    }
+    if (typeof SharedArrayBuffer === "undefined" || (typeof crossOriginIsolated !== "undefined" && !crossOriginIsolated)) {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", "live audio needs SharedArrayBuffer (a cross-origin isolated page)");
+    }
+    const ctx = audioNode.context;
+    if (ctx.sampleRate !== SAMPLE_RATE) {
+      throw new AIMixerError("INVALID_SAMPLE_RATE", `AudioContext runs at ${ctx.sampleRate} Hz; create it with { sampleRate: 48000 }`, {
+        sampleRate: ctx.sampleRate,
+      });
+    }
+    const entry = this.manifest.files["worklet.js"];
+    if (!entry) throw new AIMixerError("SERVICE_UNAVAILABLE", "bundle has no worklet.js");
+    if (!AIMixer._worklets) AIMixer._worklets = new WeakSet();
+    if (!AIMixer._worklets.has(ctx)) {
+      await ctx.audioWorklet.addModule(new URL(entry.file, this.bundleUrl).href);
+      AIMixer._worklets.add(ctx);
+    }
+    const latencyFrames = opts.latencyFrames ?? 1;
+    const margin = opts.marginSamples ?? 1280;
+    const ringLatency = latencyFrames * FRAME_SIZE + margin;
+    const cap = SAMPLE_RATE * 2; // 2 s rings
+    const rings = {
+      header: new SharedArrayBuffer(RING.HEADER_INTS * 4),
+      input: new SharedArrayBuffer(cap * 4),
+      output: new SharedArrayBuffer(cap * 4),
+    };
+    const header = new Int32Array(rings.header);
+    Atomics.store(header, RING.LATENCY, ringLatency);
+    Atomics.store(header, RING.STATE, 1);
+    const node = new AudioWorkletNode(ctx, "aimixer-processor", {
+      numberOfInputs: 1,
+      numberOfOutputs: 1,
+      outputChannelCount: [1],
+      channelCount: 1,
+      channelCountMode: "explicit",
+      processorOptions: { rings, captureSamples: Math.round((opts.capture || 0) * SAMPLE_RATE) },
+    });
+    const live = new LiveConnection({
+      mixer: this,
+      node,
+      source: audioNode,
+      header,
+      config: opts.config || null,
+      ringLatencySamples: ringLatency,
+      latencyMs: 0,
+    });
+    live.unsubscribe = this._ch.on(EVT.LIVE_METRICS, (m) => live._emit(m));
+    await this._ch.request(MSG.LIVE_START, { rings, config: live.config, metricsEvery: opts.metricsEvery || 5 });
+    // added latency = ring latency (frame accumulation + jitter margin) + the chain's own latency
+    const probe = await this.processFrame(new Float32Array(FRAME_SIZE), live.config);
+    const dsp = (probe.metrics && probe.metrics.latencySamples) || 0;
+    live.dspLatencySamples = dsp;
+    live.latencyMs = ((ringLatency + dsp) / SAMPLE_RATE) * 1000;
+    audioNode.connect(node);
+    return live;
+  }
+
+  async close() {
+    if (this._ch) this._ch.close();
+    this._ch = null;
+  }
+}
+
+export default AIMixer;

@@ -1,0 +1,702 @@
+// The AI Mixer engine: Pyodide + the aimixer_dsp wheel + onnxruntime-web.
+// Runs inside the Web Worker (worker.js) in browsers and in-process in Node. It calls the Python
+// package through pyimport / PyProxies only: no Python source is ever built from strings.
+
+import { AIMixerError, EVT, FRAME_SIZE, GENRES, MSG, PY_ERROR_CODES, RING, SAMPLE_RATE } from "./protocol.js";
+
+const IS_NODE = typeof process !== "undefined" && !!(process.versions && process.versions.node);
+
+function now() {
+  return typeof performance !== "undefined" ? performance.now() : Date.now();
+}
+
+/** Resolve a manifest logical name to a URL (browser) or a path/URL string (Node). */
+export function fileUrl(bundleUrl, manifest, logical) {
+  const entry = manifest.files[logical];
+  if (!entry) throw new AIMixerError("SERVICE_UNAVAILABLE", `bundle has no ${logical}`);
+  return new URL(entry.file, bundleUrl).href;
+}
+
+async function fetchBytes(url) {
+  if (IS_NODE && url.startsWith("file:")) {
+    const fs = await import("node:fs/promises");
+    const { fileURLToPath } = await import("node:url");
+    return new Uint8Array(await fs.readFile(fileURLToPath(url)));
+  }
+  const r = await fetch(url);
+  if (!r.ok) throw new AIMixerError("SERVICE_UNAVAILABLE", `GET ${url} -> ${r.status}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function fetchJson(url) {
+  return JSON.parse(new TextDecoder().decode(await fetchBytes(url)));
+}
+
+function toPath(url) {
+  // Pyodide under Node wants filesystem paths for indexURL / lockFileURL / packageCacheDir
+  return url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url;
+}
+
+const MAX_ROWS = 1000;
+
+/**
+ * Mirrors origin.mixer_api.service.NullGenreTracker: stands in for the genre classifier where no
+ * verdict can come (no model, or a stateless one-frame request). A plain JS object; Pyodide
+ * proxies it (undefined -> None).
+ */
+function nullTracker() {
+  return {
+    genre: undefined,
+    confidence: 0.0,
+    pending_features: undefined,
+    probabilities: undefined,
+    push: () => false,
+    reset: () => undefined,
+  };
+}
+
+function round6(x) {
+  return Math.round(x * 1e6) / 1e6;
+}
+
+/** The origin's validation of /classify-genre rows (same codes and messages). */
+function checkRows(value, size) {
+  const hint =
+    `features must be a non-empty array of feature vectors, each ${size} numbers ` +
+    "(aimixer_dsp.genre.feature_vector of an audio window), or send audioBuffer instead";
+  if (value === undefined || value === null) {
+    throw new AIMixerError("MISSING_FEATURES", "Features required for classification: " + hint, {
+      field: "features",
+      expectedRowLength: size,
+    });
+  }
+  if (!Array.isArray(value) || value.length === 0 || !value.every((r) => Array.isArray(r) || ArrayBuffer.isView(r))) {
+    throw new AIMixerError("MISSING_FEATURES", hint, { field: "features", expectedRowLength: size });
+  }
+  if (value.length > MAX_ROWS) {
+    throw new AIMixerError("MISSING_FEATURES", `at most ${MAX_ROWS} feature rows per request`, { field: "features" });
+  }
+  return value.map((row, i) => {
+    if (row.length !== size) {
+      const extra = [13, 20, 40].includes(row.length)
+        ? " (this looks like an MFCC frame from /extract-features; the model needs window vectors)"
+        : "";
+      throw new AIMixerError("MISSING_FEATURES", `features[${i}] has ${row.length} values; expected ${size}${extra}. ` + hint, {
+        field: "features",
+        row: i,
+        expectedRowLength: size,
+        received: row.length,
+      });
+    }
+    return Array.from(row, (v, j) => {
+      if (typeof v !== "number" || !Number.isFinite(v)) {
+        throw new AIMixerError("MISSING_FEATURES", `features[${i}][${j}]=${String(v).slice(0, 40)} is not a finite number`, {
+          field: "features",
+          row: i,
+          column: j,
+        });
+      }
+      return v;
+    });
+  });
+}
+
+/** Python None arrives as undefined; the API (like JSON) says null. */
+function nullify(v) {
+  if (v === undefined) return null;
+  if (Array.isArray(v)) {
+    if (v.length && typeof v[0] === "number") {
+      for (let i = 0; i < v.length; i++) if (v[i] === undefined) v[i] = null;
+      return v;
+    }
+    for (let i = 0; i < v.length; i++) v[i] = nullify(v[i]);
+    return v;
+  }
+  if (v && typeof v === "object" && !ArrayBuffer.isView(v)) {
+    for (const k of Object.keys(v)) v[k] = nullify(v[k]);
+  }
+  return v;
+}
+
+export class Engine {
+  constructor() {
+    this.py = null;
+    this.mods = null;
+    this.ort = null;
+    this.model = null;
+    this.modelMeta = null;
+    this.sessions = new Map();
+    this.nextSession = 1;
+    this.stats = { frames: 0, totalMs: 0, maxMs: 0 };
+    this.live = null;
+  }
+
+  /**
+   * Boot the runtime (Pyodide) -> package (our wheel) -> model (onnxruntime-web + genre.onnx).
+   * `onProgress({phase, state, elapsedMs})` is called at the start and end of every phase.
+   */
+  static async create({ bundleUrl, manifest, onProgress = () => {}, loadModel = true, lazyModel = false, useSnapshot = true }) {
+    const eng = new Engine();
+    const t0 = now();
+    const emit = (phase, state, extra = {}) => onProgress({ phase, state, elapsedMs: now() - t0, ...extra });
+    const url = (n) => fileUrl(bundleUrl, manifest, n);
+    const hasModel = loadModel && !!manifest.files["genre.onnx"] && !!manifest.files["ort.wasm.min.mjs"];
+
+    // start the model downloads right away, in parallel with the Pyodide boot
+    const modelBytes = hasModel ? fetchBytes(url("genre.onnx")) : null;
+    const modelMeta = hasModel && manifest.files["genre.json"] ? fetchJson(url("genre.json")) : null;
+    const ortMod = hasModel ? import(url("ort.wasm.min.mjs")) : null;
+    // the snapshot has our wheel imported from `${wheelDir}/${wheel}`; it only fits this bundle's wheel
+    const snapInfo = manifest.snapshot;
+    const snapOk =
+      useSnapshot && snapInfo && manifest.files["pyodide.snapshot"] && snapInfo.wheel === manifest.files["aimixer_dsp.whl"]?.file;
+    const snapshot = snapOk ? fetchBytes(url("pyodide.snapshot")) : null;
+    const wheelBytes = snapOk ? fetchBytes(url("aimixer_dsp.whl")) : null;
+    for (const p of [modelBytes, modelMeta, ortMod, snapshot, wheelBytes]) if (p) p.catch(() => {});
+
+    emit("runtime", "start");
+    const pyodideUrl = url("pyodide.mjs");
+    const { loadPyodide } = await import(pyodideUrl);
+    const indexURL = new URL("./", url("pyodide.asm.wasm")).href;
+    const lockFileURL = url("pyodide-lock.json");
+    const cfg = {
+      indexURL: IS_NODE ? toPath(indexURL) : indexURL,
+      lockFileURL: IS_NODE ? toPath(lockFileURL) : lockFileURL,
+      stdLibURL: IS_NODE ? toPath(url("python_stdlib.zip")) : url("python_stdlib.zip"),
+      packageBaseUrl: IS_NODE ? toPath(bundleUrl) : bundleUrl,
+      fullStdLib: false,
+      checkAPIVersion: true,
+      stdout: () => {},
+      stderr: () => {},
+    };
+    if (IS_NODE) cfg.packageCacheDir = toPath(bundleUrl);
+    let py = null;
+    if (snapshot) {
+      // boot from the interpreter snapshot made at build time; a normal boot if it cannot be used
+      try {
+        py = await loadPyodide({ ...cfg, _loadSnapshot: await snapshot });
+        eng.bootedFromSnapshot = true;
+      } catch (e) {
+        eng.snapshotError = String((e && e.message) || e);
+        py = null;
+      }
+    }
+    if (!py) py = await loadPyodide(cfg);
+    eng.py = py;
+    emit("runtime", "done", { pyodideVersion: py.version, snapshot: !!eng.bootedFromSnapshot });
+
+    emit("package", "start");
+    if (eng.bootedFromSnapshot) {
+      // already imported in the snapshot; put the wheel back where its modules were imported from
+      py.FS.mkdirTree(snapInfo.wheelDir);
+      py.FS.writeFile(`${snapInfo.wheelDir}/${snapInfo.wheel}`, await wheelBytes);
+    } else {
+      await py.loadPackage("aimixer-dsp", { messageCallback: () => {}, errorCallback: () => {} });
+    }
+    const mods = {
+      json: py.pyimport("json"),
+      array: py.pyimport("array"),
+      sys: py.pyimport("sys"),
+      dsp: py.pyimport("aimixer_dsp"),
+      mixer: py.pyimport("aimixer_dsp.mixer"),
+      features: py.pyimport("aimixer_dsp.features"),
+      genre: null,
+    };
+    try {
+      mods.genre = py.pyimport("aimixer_dsp.genre");
+    } catch {
+      mods.genre = null; // genre module not shipped yet: "auto" never gets a verdict
+    }
+    eng.mods = mods;
+    emit("package", "done", { packageVersion: String(mods.dsp.__version__) });
+
+    // the model loads in the background: the first frame does not wait for it. Sessions get a
+    // real genre tracker whenever the bundle has a model (same semantics as the origin); a
+    // classification awaits `modelReady`.
+    eng.hasModel = hasModel;
+    eng.modelReady = (async () => {
+      emit("model", "start");
+      try {
+        if (hasModel) {
+          const ort = await ortMod;
+          const ortNs = ort.default && ort.default.InferenceSession ? ort.default : ort;
+          ortNs.env.wasm.numThreads = 1;
+          ortNs.env.wasm.wasmPaths = IS_NODE
+            ? { mjs: url("ort-wasm-simd-threaded.mjs"), wasm: toPath(url("ort-wasm-simd-threaded.wasm")) }
+            : { mjs: url("ort-wasm-simd-threaded.mjs"), wasm: url("ort-wasm-simd-threaded.wasm") };
+          ortNs.env.logLevel = "error";
+          eng.ort = ortNs;
+          eng.model = await ortNs.InferenceSession.create(await modelBytes, { executionProviders: ["wasm"] });
+          eng.modelMeta = modelMeta ? await modelMeta : {};
+        }
+        emit("model", "done", { model: !!eng.model });
+      } catch (e) {
+        eng.hasModel = false;
+        eng.modelError = String((e && e.message) || e);
+        emit("model", "error", { error: eng.modelError });
+      }
+      return !!eng.model;
+    })();
+    if (!lazyModel) await eng.modelReady;
+    return eng;
+  }
+
+  // ---- conversions -------------------------------------------------------------------------
+
+  _pyConfig(config) {
+    // JSON round trip: the same dict the origin gets from json.loads (null -> None, ints stay ints)
+    if (config === undefined || config === null) return undefined; // -> None
+    return this.mods.json.loads(JSON.stringify(config));
+  }
+
+  _pySamples(samples) {
+    if (samples instanceof Float32Array || samples instanceof Float64Array || Array.isArray(samples)) {
+      for (let i = 0; i < samples.length; i++) {
+        const v = samples[i];
+        if (typeof v !== "number") {
+          throw new AIMixerError("INVALID_BUFFER_SIZE", `audioBuffer[${i}] is not a number`, { index: i });
+        }
+      }
+      return this.py.toPy(Array.from(samples));
+    }
+    throw new AIMixerError("INVALID_BUFFER_SIZE", "audioBuffer must be a Float32Array or an array of numbers");
+  }
+
+  _toJs(proxy) {
+    const safe = this.mods.mixer.to_json_safe(proxy);
+    try {
+      return nullify(
+        typeof safe?.toJs === "function" ? safe.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false }) : safe,
+      );
+    } finally {
+      if (safe && typeof safe.destroy === "function") safe.destroy();
+    }
+  }
+
+  /** Run `fn`, turning Python exceptions into AIMixerError with the package's `.code`. */
+  _call(fn) {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof AIMixerError) throw e;
+      if (e && e.constructor && e.constructor.name === "PythonError") {
+        let exc = null;
+        try {
+          exc = this.mods.sys.last_exc;
+        } catch {
+          exc = null;
+        }
+        let code = exc && typeof exc.code === "string" ? exc.code : PY_ERROR_CODES[e.type] || "INTERNAL_ERROR";
+        let details = {};
+        let message = "";
+        try {
+          if (exc && exc.details && typeof exc.details.toJs === "function") {
+            details = exc.details.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false });
+          }
+          message = exc && exc.message !== undefined ? String(exc.message) : String(exc);
+        } catch {
+          message = String(e.message).trim().split("\n").pop();
+        }
+        if (code === "INTERNAL_ERROR") message = `${e.type}: ${message}`;
+        if (exc && typeof exc.destroy === "function") exc.destroy();
+        throw new AIMixerError(code, message, details);
+      }
+      throw new AIMixerError("INTERNAL_ERROR", String((e && e.message) || e));
+    }
+  }
+
+  _result(res) {
+    // the audio goes through a float32 array.array buffer (one copy, no per-sample conversion);
+    // the small rest (metrics, settings) through to_json_safe (-inf/nan -> null)
+    let audio = null;
+    const buf = res.pop("processedBuffer", undefined);
+    if (buf !== undefined && buf !== null) {
+      const a = this.mods.array.array("f", buf);
+      const view = a.getBuffer("f32");
+      try {
+        audio = Float32Array.from(view.data);
+      } finally {
+        view.release();
+        a.destroy();
+        buf.destroy?.();
+      }
+    }
+    const out = this._toJs(res);
+    res.destroy?.();
+    if (audio) out.processedBuffer = audio;
+    return out;
+  }
+
+  // ---- the mixer API -----------------------------------------------------------------------
+
+  _newSession(tracked = true) {
+    // like the origin: a session gets a genre tracker only when the model is available
+    // (the origin's NullGenreTracker otherwise: "auto" runs on the defaults with genre null)
+    const real = tracked && this.mods.genre && this.hasModel;
+    const tracker = real ? this.mods.genre.StreamingGenreClassifier() : nullTracker();
+    const kwargs = { sample_rate: SAMPLE_RATE, frame_size: FRAME_SIZE, strict_frames: true, genre_tracker: tracker };
+    return { session: this.mods.mixer.MixerSession.callKwargs(kwargs), tracker: real ? tracker : null };
+  }
+
+  _timed(fn) {
+    const t = now();
+    const r = fn();
+    const ms = now() - t;
+    this.stats.frames += 1;
+    this.stats.totalMs += ms;
+    if (ms > this.stats.maxMs) this.stats.maxMs = ms;
+    return r;
+  }
+
+  _labels() {
+    const m = this.modelMeta || {};
+    return m.labels || m.classes || m.genres || GENRES;
+  }
+
+  async _runModel(vec) {
+    if (!(await this.modelReady)) {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", `Genre classification is unavailable: ${this.modelError || "no model"}`, {
+        component: "ai",
+      });
+    }
+    const ort = this.ort;
+    const inputName = (this.modelMeta && this.modelMeta.inputName) || this.model.inputNames[0];
+    const tensor = new ort.Tensor("float32", Float32Array.from(vec), [1, vec.length]);
+    const out = await this.model.run({ [inputName]: tensor });
+    const labels = this._labels();
+    let probsName = (this.modelMeta && this.modelMeta.probabilitiesOutput) || null;
+    if (!probsName && this.model.outputNames.includes("probabilities")) probsName = "probabilities";
+    if (!probsName) {
+      probsName = this.model.outputNames.find((n) => out[n] && out[n].type === "float32" && out[n].size === labels.length);
+    }
+    if (!probsName) throw new AIMixerError("INTERNAL_ERROR", "genre model has no probabilities output");
+    const data = out[probsName].data;
+    const probs = {};
+    labels.forEach((g, i) => {
+      probs[g] = data[i];
+    });
+    return probs;
+  }
+
+  /** Session processing with the genre tracker, awaiting the model between frames. */
+  async _processSession(s, samples, config) {
+    const pySamples = this._pySamples(samples);
+    const pyConfig = this._pyConfig(config);
+    try {
+      const res = this._timed(() => this._call(() => s.session.process(pySamples, pyConfig)));
+      const out = this._call(() => this._result(res));
+      await this._classifyPendingAsync(s.tracker);
+      return out;
+    } finally {
+      pySamples.destroy?.();
+      pyConfig?.destroy?.();
+    }
+  }
+
+  async _classifyPendingAsync(tracker) {
+    if (!tracker || !this.hasModel) return;
+    const pending = tracker.pending_features;
+    if (pending === undefined || pending === null) return;
+    const vec = Array.from(typeof pending.toJs === "function" ? pending.toJs() : pending);
+    pending.destroy?.();
+    const probs = await this._runModel(vec);
+    const pyProbs = this.py.toPy(probs);
+    try {
+      this._call(() => tracker.apply(pyProbs));
+    } finally {
+      pyProbs.destroy();
+    }
+  }
+
+  /** Stateless `POST /process-audio`: a fresh (reset) chain per call, like the origin without a session. */
+  async processFrame(samples, config) {
+    if (!this._fresh) this._fresh = this._call(() => this._newSession(false));
+    const s = this._fresh;
+    try {
+      return await this._processSession(s, samples, config);
+    } finally {
+      this._call(() => s.session.reset());
+    }
+  }
+
+  createSession() {
+    const s = this._call(() => this._newSession());
+    const id = `wasm-${this.nextSession++}`;
+    this.sessions.set(id, s);
+    return { sessionId: id };
+  }
+
+  _session(id) {
+    const s = this.sessions.get(id);
+    if (!s) throw new AIMixerError("SESSION_NOT_FOUND", `unknown session ${id}`, { sessionId: id });
+    return s;
+  }
+
+  async sessionProcess(id, samples, config) {
+    const out = await this._processSession(this._session(id), samples, config);
+    out.sessionId = id; // like the origin's session responses
+    return out;
+  }
+
+  sessionReset(id) {
+    const s = this._session(id);
+    this._call(() => {
+      s.session.reset();
+      s.tracker?.reset();
+    });
+    return {};
+  }
+
+  sessionClose(id) {
+    const s = this.sessions.get(id);
+    if (s) {
+      this.sessions.delete(id);
+      s.session.destroy();
+      s.tracker?.destroy();
+    }
+    return {};
+  }
+
+  extractFeatures(samples, opts = {}) {
+    return this._call(() => {
+      const pySamples = this._pySamples(samples);
+      const kw = {};
+      for (const k of ["sampleRate", "numCoefficients", "numFilters", "fftSize", "hopSize", "windowType"]) {
+        if (opts[k] !== undefined && opts[k] !== null) kw[k === "sampleRate" ? "sample_rate" : k] = opts[k];
+      }
+      try {
+        const res = this.mods.features.extract_features.callKwargs(pySamples, kw);
+        const out = this._toJs(res);
+        res.destroy?.();
+        return out;
+      } finally {
+        pySamples.destroy?.();
+      }
+    });
+  }
+
+  /**
+   * `POST /classify-genre`, same rule as the origin: `features` is a non-empty list of rows, each
+   * one genre-model feature vector (`aimixer_dsp.genre.feature_vector` of a window, 48 numbers);
+   * rows are classified one by one and their probabilities averaged. `{audioBuffer}` (>= 0.12 s of
+   * audio) may be passed instead of features: the vector is computed by the package.
+   */
+  async classifyGenre(features, { returnProbabilities = false, audioBuffer = undefined } = {}) {
+    const spec = this.mods.genre ? this.mods.genre.FEATURE_SPEC : null;
+    const size = spec ? Number(spec.get("size")) : 48;
+    let rows;
+    if ((features === undefined || features === null) && audioBuffer !== undefined && audioBuffer !== null) {
+      const need = spec ? Number(spec.get("minSamples")) : 0;
+      if (audioBuffer.length < need) {
+        throw new AIMixerError(
+          "INVALID_BUFFER_SIZE",
+          `audioBuffer has ${audioBuffer.length} samples; classification needs at least ${need}`,
+          { field: "audioBuffer", min: need },
+        );
+      }
+      rows = [
+        this._call(() => {
+          const pySamples = this._pySamples(audioBuffer);
+          try {
+            const v = this.mods.genre.feature_vector(pySamples);
+            const arr = Array.from(v.toJs ? v.toJs() : v);
+            v.destroy?.();
+            return arr;
+          } finally {
+            pySamples.destroy?.();
+          }
+        }),
+      ];
+    } else {
+      rows = checkRows(features, size);
+    }
+    if (!this.hasModel) {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", "Genre classification is unavailable: no model in the bundle", {
+        component: "ai",
+      });
+    }
+    const acc = {};
+    for (const r of rows) {
+      const p = await this._runModel(r);
+      for (const [k, v] of Object.entries(p)) acc[k] = (acc[k] || 0) + v;
+    }
+    const probs = {};
+    for (const [k, v] of Object.entries(acc)) probs[k] = v / rows.length;
+    // same order as the origin: probability descending, ties alphabetical
+    const ranked = Object.keys(probs).sort((a, b) => probs[b] - probs[a] || (a < b ? -1 : a > b ? 1 : 0));
+    const genre = ranked[0];
+    const out = {
+      genre,
+      confidence: round6(probs[genre]),
+      secondaryGenre: ranked.length > 1 ? ranked[1] : null,
+      modelVersion: String((this.modelMeta && (this.modelMeta.version ?? this.modelMeta.modelVersion)) ?? "unknown"),
+      windows: rows.length,
+    };
+    if (returnProbabilities) {
+      out.probabilities = {};
+      for (const k of ranked) out.probabilities[k] = round6(probs[k]);
+    }
+    return out;
+  }
+
+  getStats() {
+    const { frames, totalMs, maxMs } = this.stats;
+    return { frames, meanFrameMs: frames ? totalMs / frames : 0, maxFrameMs: maxMs };
+  }
+
+  // ---- live audio: SharedArrayBuffer rings <-> 960-sample frames -----------------------------
+
+  /**
+   * Start consuming the worklet's input ring. `rings = {header: SAB(Int32), input: SAB(Float32),
+   * output: SAB(Float32)}`. Frames are processed in a session with the given config; metrics are
+   * posted through `postMetrics(obj)` (throttled to every `metricsEvery` frames).
+   */
+  liveStart({ rings, config, postMetrics = () => {}, metricsEvery = 5 }) {
+    this.liveStop();
+    const header = new Int32Array(rings.header);
+    const input = new Float32Array(rings.input);
+    const output = new Float32Array(rings.output);
+    const s = this._call(() => this._newSession());
+    const live = { s, header, input, output, config, running: true, frames: 0, frame: new Float32Array(FRAME_SIZE) };
+    this.live = live;
+    const step = async () => {
+      while (live.running) {
+        const wrote = Atomics.load(header, RING.IN_WRITE);
+        const read = Atomics.load(header, RING.IN_READ);
+        if (wrote - read < FRAME_SIZE) break;
+        const cap = input.length;
+        for (let i = 0; i < FRAME_SIZE; i++) live.frame[i] = input[(read + i) % cap];
+        Atomics.store(header, RING.IN_READ, read + FRAME_SIZE);
+        let res;
+        try {
+          res = await this._processSession(s, live.frame, live.config);
+        } catch (e) {
+          postMetrics({ error: AIMixerError.from(e).toJSON() });
+          res = { processedBuffer: new Float32Array(FRAME_SIZE), metrics: null };
+        }
+        const ow = Atomics.load(header, RING.OUT_WRITE);
+        const ocap = output.length;
+        const buf = res.processedBuffer;
+        for (let i = 0; i < FRAME_SIZE; i++) output[(ow + i) % ocap] = buf[i];
+        Atomics.store(header, RING.OUT_WRITE, ow + FRAME_SIZE);
+        live.frames += 1;
+        if (res.metrics && live.frames % metricsEvery === 0) {
+          postMetrics({
+            metrics: res.metrics,
+            frames: live.frames,
+            dropouts: Atomics.load(header, RING.DROPOUTS),
+            overruns: Atomics.load(header, RING.OVERRUNS),
+            stats: this.getStats(),
+          });
+        }
+      }
+    };
+    const loop = async () => {
+      while (live.running) {
+        await step();
+        if (!live.running) break;
+        const v = Atomics.load(header, RING.IN_WRITE);
+        if (v - Atomics.load(header, RING.IN_READ) >= FRAME_SIZE) continue;
+        if (typeof Atomics.waitAsync === "function") {
+          const w = Atomics.waitAsync(header, RING.IN_WRITE, v, 50);
+          if (w.async) await w.value;
+        } else {
+          await new Promise((r) => setTimeout(r, 2));
+        }
+      }
+    };
+    live.done = loop();
+    return { ok: true };
+  }
+
+  liveConfig(config) {
+    if (this.live) this.live.config = config;
+    return {};
+  }
+
+  liveStop() {
+    const live = this.live;
+    if (!live) return { frames: 0 };
+    live.running = false;
+    this.live = null;
+    const out = {
+      frames: live.frames,
+      dropouts: Atomics.load(live.header, RING.DROPOUTS),
+      overruns: Atomics.load(live.header, RING.OVERRUNS),
+    };
+    const s = live.s;
+    Promise.resolve(live.done).finally(() => {
+      s.session.destroy();
+      s.tracker?.destroy();
+    });
+    return out;
+  }
+}
+
+/**
+ * The request handler shared by the Web Worker and the Node in-process transport.
+ * `post(msg)` delivers events (progress, live metrics) to the SDK.
+ */
+export function createHandler(post) {
+  let engine = null;
+  function needEngine() {
+    if (!engine) throw new AIMixerError("SERVICE_UNAVAILABLE", "engine not initialised");
+    return engine;
+  }
+
+  async function handle(msg) {
+    const d = msg;
+    switch (d.type) {
+      case MSG.INIT: {
+        engine = await Engine.create({
+          bundleUrl: d.bundleUrl,
+          manifest: d.manifest,
+          loadModel: d.options?.loadModel !== false,
+          lazyModel: !!d.options?.lazyModel,
+          useSnapshot: d.options?.snapshot !== false,
+          onProgress: (p) => post({ type: EVT.PROGRESS, ...p }),
+        });
+        return {
+          pyodideVersion: engine.py.version,
+          model: engine.hasModel,
+          snapshot: !!engine.bootedFromSnapshot,
+          snapshotError: engine.snapshotError || null,
+        };
+      }
+      case MSG.MODEL_READY: {
+        return { model: await needEngine().modelReady };
+      }
+      case MSG.PROCESS_FRAME:
+        return needEngine().processFrame(d.samples, d.config);
+      case MSG.EXTRACT_FEATURES:
+        return needEngine().extractFeatures(d.samples, d.opts || {});
+      case MSG.CLASSIFY_GENRE:
+        return needEngine().classifyGenre(d.features, d.opts || {});
+      case MSG.SESSION_CREATE:
+        return needEngine().createSession();
+      case MSG.SESSION_PROCESS:
+        return needEngine().sessionProcess(d.sessionId, d.samples, d.config);
+      case MSG.SESSION_RESET:
+        return needEngine().sessionReset(d.sessionId);
+      case MSG.SESSION_CLOSE:
+        return needEngine().sessionClose(d.sessionId);
+      case MSG.LIVE_START:
+        return needEngine().liveStart({
+          rings: d.rings,
+          config: d.config,
+          metricsEvery: d.metricsEvery || 5,
+          postMetrics: (m) => post({ type: EVT.LIVE_METRICS, ...m }),
+        });
+      case MSG.LIVE_CONFIG:
+        return needEngine().liveConfig(d.config);
+      case MSG.LIVE_STOP:
+        return needEngine().liveStop();
+      case MSG.STATS:
+        return needEngine().getStats();
+      default:
+        throw new AIMixerError("INVALID_MESSAGE", `unknown message type ${d.type}`);
+    }
+  }
+
+  return handle;
+}
