@@ -18,8 +18,13 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check wasm origin tests bench models
 
+# Two pytest workers: the suite mixes CPU-bound DSP tests with real-time I/O (RTP streams,
+# servers, Chromium), so this halves the wall time on the 2-core CI machine.
+PYTEST_ARGS ?= -n 2
+
 test: bundle
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check wasm origin tests bench models
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: bundle
