@@ -4,13 +4,15 @@
 # packages. Idempotent; safe to run on every `make test` / `make run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PKGS="ffmpeg chromium gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good fluidsynth fluid-soundfont-gm espeak-ng libsndfile1 brotli"
+APT_PKGS="ffmpeg chromium gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good fluidsynth fluid-soundfont-gm espeak-ng libsndfile1 brotli curl tzdata wrk"
 STAMP=.setup-stamp
 need_apt=0
-for b in ffmpeg chromium gst-launch-1.0 fluidsynth espeak-ng; do
+for b in ffmpeg ffprobe chromium gst-launch-1.0 fluidsynth espeak-ng curl wrk; do
   command -v "$b" >/dev/null 2>&1 || need_apt=1
 done
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt=1
+[ -d /usr/share/zoneinfo/Europe ] || need_apt=1
+gst-inspect-1.0 rtpL24pay >/dev/null 2>&1 || need_apt=1
 if [ "$need_apt" = 1 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "[setup] installing Debian packages: $APT_PKGS"
@@ -23,7 +25,18 @@ if [ "$need_apt" = 1 ]; then
 fi
 PY=${PYTHON:-python3}
 hash_now=$(cat pyproject.toml package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
-if [ ! -f "$STAMP" ] || [ "$(cat $STAMP)" != "$hash_now" ] || ! $PY -c "import aimixer_dsp, origin" 2>/dev/null; then
+# Reinstall when the dependency files changed, or when the installed packages are not this
+# checkout's (an editable install of another clone would test the wrong code).
+installed_here() {
+  $PY - <<'PYEOF' 2>/dev/null
+import os, sys
+import aimixer_dsp, aimixer_train, origin
+here = os.path.realpath(os.getcwd())
+ok = all(os.path.realpath(m.__file__).startswith(here + os.sep) for m in (aimixer_dsp, aimixer_train, origin))
+sys.exit(0 if ok else 1)
+PYEOF
+}
+if [ ! -f "$STAMP" ] || [ "$(cat $STAMP)" != "$hash_now" ] || ! installed_here || [ ! -d node_modules/pyodide ]; then
   echo "[setup] installing Python packages"
   $PY -m pip install -q --disable-pip-version-check -e '.[dev]'
   if [ -f package.json ]; then
