@@ -50,6 +50,8 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
+_SECURITY_ITEMS = tuple((k, k.lower(), v) for k, v in SECURITY_HEADERS.items())
+
 
 def _import_domain(name: str) -> Any | None:
     try:
@@ -123,9 +125,19 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
 
     @app.after_request
     async def _common_headers(response: Response) -> Response:
-        response.headers["X-Request-Id"] = get_request_id()
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
+        # One pass over the response headers instead of a case-insensitive scan (and, in
+        # werkzeug, an exception) per missing header: same result as headers["X-Request-Id"] =
+        # rid followed by setdefault() of each security header.
+        headers = response.headers
+        present = {k.lower() for k, _ in headers.items()}
+        rid = get_request_id()
+        if "x-request-id" in present:
+            headers["X-Request-Id"] = rid
+        else:
+            headers.add("X-Request-Id", rid)
+        for k, lk, v in _SECURITY_ITEMS:
+            if lk not in present:
+                headers.add(k, v)
         return response
 
     for name in packages if packages is not None else DOMAIN_PACKAGES:

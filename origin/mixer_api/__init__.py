@@ -131,8 +131,8 @@ def init_app(app: Quart) -> None:
 
     @app.after_request
     async def _account(response: Response) -> Response:
-        path = request.path
-        if is_studio_path(path):
+        is_mixer = g.get("mixer_route")
+        if not is_mixer and is_studio_path(request.path):  # mixer routes are never studio paths
             return response
         rl = g.get("rl")
         if rl is None:
@@ -142,7 +142,7 @@ def init_app(app: Quart) -> None:
             else:
                 rl = svc.limiter.peek(_client_bucket(), settings.rate_limit_standard)
         headers = response.headers
-        if "X-RateLimit-Limit" not in headers:
+        if not any(k.lower() == "x-ratelimit-limit" for k, _ in headers.items()):
             headers.extend(rl.headers())
         endpoint = _endpoint_label()
         status = response.status_code
@@ -157,6 +157,6 @@ def init_app(app: Quart) -> None:
             if hist is None:
                 hist = durations[endpoint] = svc.metrics.request_duration.labels(endpoint)
             hist.observe(time.perf_counter() - t0)
-        if g.get("mixer_route") or request.url_rule is None:
+        if is_mixer or request.url_rule is None:
             svc.stats.record_request(status)
         return response

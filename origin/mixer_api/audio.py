@@ -146,9 +146,8 @@ async def process_audio() -> Response:
     if sid:
         out["sessionId"] = sid
     svc.stats.record_processing(FRAME_SIZE, (time.perf_counter() - g.t0) * 1000.0)
-    if "application/octet-stream" in request.headers.get("Accept", "") and "json" not in request.headers.get(
-        "Accept", ""
-    ):
+    accept = request.headers.get("Accept", "")
+    if "application/octet-stream" in accept and "json" not in accept:
         audio = out.pop("processedBuffer").astype("<f4").tobytes()
         resp = Response(audio, content_type="application/octet-stream")
         resp.headers["X-Metrics"] = dumps(out).decode()

@@ -22,6 +22,7 @@ from typing import Any
 
 from .backend import HAVE_NUMPY, check_list_finite, use_numpy
 from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
+from .processors import biquad as _biquad
 
 if HAVE_NUMPY:  # pragma: no branch
     import numpy as np
@@ -42,6 +43,7 @@ _REL_GATE_INTEGRATED = 10.0 ** (-10.0 / 10.0)
 _REL_GATE_LRA = 10.0 ** (-20.0 / 10.0)
 
 _NP_BLOCK = 512  # block length of the NumPy block-IIR
+_SMALL_BLOCK = 2048  # up to this many samples the K-filter uses biquad.run_block's matrix plan
 
 
 def _energy_to_lufs(z: float) -> float:
@@ -78,10 +80,12 @@ def peak_db(block: Any) -> float:
         dBFS; ``-inf`` for an empty block or silence.
     """
     if use_numpy(block):
-        x = _as_float_array(block)
+        x = np.asarray(block, dtype=np.float64)
         if x.size == 0:
             return NEG_INF
         p = float(np.max(np.abs(x)))
+        if not math.isfinite(p):  # NaN/Inf somewhere (max|x| of finite samples is finite)
+            _check_finite_np(x)
     else:
         vals = _flatten_pure(block)
         if not vals:
@@ -105,10 +109,12 @@ def rms_db(block: Any) -> float:
         dBFS; ``-inf`` for an empty block or silence.
     """
     if use_numpy(block):
-        x = _as_float_array(block)
+        x = np.asarray(block, dtype=np.float64)
         if x.size == 0:
             return NEG_INF
         ms = float(np.mean(x * x))
+        if not math.isfinite(ms):  # NaN/Inf input, or finite samples whose squares overflow
+            _check_finite_np(x)
     else:
         vals = _flatten_pure(block)
         if not vals:
@@ -229,7 +235,18 @@ def _block_iir_tables(sample_rate: int) -> dict:
 
 
 def _kfilter_np(x: Any, sample_rate: int, state: list[float]) -> Any:
-    """K-weight one channel (1-D float64 array) exactly; updates ``state`` (4 floats) in place."""
+    """K-weight one channel (1-D float64 array) exactly; updates ``state`` (4 floats) in place.
+
+    Blocks up to ``_SMALL_BLOCK`` samples (the API's 960-sample frames) use the cached matrix
+    plan of :func:`aimixer_dsp.processors.biquad.run_block` (same TDF-II state order
+    ``s1, s2`` of stage 1 then stage 2); longer ones the FFT block IIR below. Both are exact
+    evaluations of the same recursion (agreeing with the pure loop to ~1e-12).
+    """
+    n = x.shape[0]
+    if n <= _SMALL_BLOCK:
+        y, s = _biquad.run_block(k_weighting_coefficients(sample_rate), x, np.array(state))
+        state[:] = s.tolist()
+        return y
     t = _block_iir_tables(sample_rate)
     m = t["m"]
     n = x.shape[0]
@@ -439,13 +456,18 @@ class LoudnessMeter:
         if n < 64:  # tiny blocks: the scalar loop is cheaper and gives the same numbers
             self._push_pure(x[:, 0].tolist() if self.channels == 1 else x.tolist())
             return
-        sq = np.zeros(n)
-        for c in range(self.channels):
-            if self.weights[c] == 0.0:
-                _kfilter_np(np.ascontiguousarray(x[:, c]), self.sample_rate, self._states[c])
-                continue
-            y = _kfilter_np(np.ascontiguousarray(x[:, c]), self.sample_rate, self._states[c])
-            sq += self.weights[c] * (y * y)
+        if self.channels == 1 and self.weights[0] == 1.0:
+            # mono, unit weight: the same numbers as the general loop (0 + 1.0 * y^2 == y^2)
+            y = _kfilter_np(np.ascontiguousarray(x[:, 0]), self.sample_rate, self._states[0])
+            sq = y * y
+        else:
+            sq = np.zeros(n)
+            for c in range(self.channels):
+                if self.weights[c] == 0.0:
+                    _kfilter_np(np.ascontiguousarray(x[:, c]), self.sample_rate, self._states[c])
+                    continue
+                y = _kfilter_np(np.ascontiguousarray(x[:, c]), self.sample_rate, self._states[c])
+                sq += self.weights[c] * (y * y)
         start = 0
         first = min(n, self._step - self._pos)
         if first:

@@ -76,6 +76,12 @@ class MixerSession:
         self.base_config = merge_config(None, base_config)
         self.chain = build_chain(None, sample_rate=self.sample_rate)
         self._applied: dict | None = None
+        # Settings cache: the exact key (see _config_key) of the last valid (base, config) pair,
+        # the merged config and the resolved settings per genre. A hit skips re-validation and
+        # the deep-copying merges; any change of the config (or of base_config) is a miss.
+        self._cfg_key: Any = _NO_KEY
+        self._cfg_merged: dict = {}
+        self._resolved: dict = {}
         self._meter: LoudnessMeter | None = None
         self._channels: int | None = None
         self.frames = 0  # calls processed since the last reset
@@ -139,12 +145,27 @@ class MixerSession:
         """
         t0 = time.perf_counter()
         x, ch = self._validate(samples)
-        validate_config(config)
-        cfg = merge_config(self.base_config, config)
+        key = _config_key(config)
+        if key is not None:
+            base_key = _config_key(self.base_config)
+            key = None if base_key is None else (base_key, key)
+        if key is not None and key == self._cfg_key:
+            cfg = self._cfg_merged  # validated and merged when this exact config was first seen
+        else:
+            validate_config(config)
+            cfg = merge_config(self.base_config, config)
+            self._cfg_key = _NO_KEY
+            self._resolved = {}
         genre, confidence = self._genre(cfg.get("genre"))
-        settings = resolve_settings(cfg, genre)
+        settings = self._resolved.get(genre)
+        if settings is None:
+            settings = resolve_settings(cfg, genre)
+            if key is not None:
+                if self._cfg_key != key:
+                    self._cfg_key, self._cfg_merged = key, cfg
+                self._resolved[genre] = settings
         # -- state changes start here ------------------------------------------------------
-        if settings != self._applied:
+        if settings is not self._applied and settings != self._applied:
             apply_settings(self.chain, settings)
             self._applied = settings
         y = self.chain.process(x)
@@ -170,6 +191,41 @@ class MixerSession:
         applied = self.chain.settings()
         metrics["processingTime"] = (time.perf_counter() - t0) * 1000.0
         return {"processedBuffer": y, "metrics": metrics, "appliedSettings": applied}
+
+
+_NO_KEY = object()
+_SCALAR_TYPES = frozenset((float, int, bool, str, type(None)))
+
+
+def _config_key(config: Any) -> tuple | None:
+    """An exact, hashable form of a config dict (two levels, as the API's), or ``None``.
+
+    Equal keys mean the same fields in the same order with equal values *of the same types*
+    (``True``/``1``/``1.0`` stay apart), so a config whose key was validated before is valid
+    and resolves to the same settings. Anything else (lists, NumPy scalars, deeper nesting)
+    gives ``None``: not cached, validated every time.
+    """
+    if config is None:
+        return ()
+    if type(config) is not dict:
+        return None
+    scalars = _SCALAR_TYPES
+    out = []
+    for k, v in config.items():
+        t = type(v)
+        if t is dict:
+            inner = []
+            for k2, v2 in v.items():
+                t2 = type(v2)
+                if t2 not in scalars:
+                    return None
+                inner.append((k2, t2, v2))
+            out.append((k, t, tuple(inner)))
+        elif t in scalars:
+            out.append((k, t, v))
+        else:
+            return None
+    return tuple(out)
 
 
 def _mono(x: Any) -> Any:
