@@ -349,6 +349,7 @@ SNAPSHOT_MODULES = (
     "aimixer_dsp.mixer",
     "aimixer_dsp.features",
     "aimixer_dsp.genre",
+    "aimixer_dsp.jsbridge",
 )
 
 

@@ -120,6 +120,8 @@ class LocalChannel extends Channel {
       } catch (e) {
         this._onMessage({ type: EVT.ERROR, id: msg.id, error: AIMixerError.from(e).toJSON() });
       }
+      // like the worker: deferred work (genre analysis) after the reply, before the next request
+      await this.handle.idle?.();
     });
   }
 
@@ -463,10 +465,17 @@ export class AIMixer {
    * Run live audio from `audioNode` through the chain (wasm path, browsers).
    * An AudioWorklet moves 128-frame quanta through SharedArrayBuffer rings to the worker, which
    * processes 960-sample frames and writes them back. Output = input delayed by
-   * `ringLatencySamples` (constant) and processed; a late frame is a counted dropout.
+   * `ringLatencySamples` (constant) and processed; a quantum whose samples are not back in time
+   * is played as silence and counted as a dropout (`stats().dropouts`; `lateFrames` in the
+   * metrics events counts the frames that caused them).
+   *
+   * The ring latency is one frame (960 samples: a frame must be complete before it is processed)
+   * plus a jitter margin that absorbs worker stalls. By default the margin is as large as the
+   * latency budget allows: ring + the chain's own latency = `maxLatencyMs` (50 ms).
    *
    * @param {AudioNode} audioNode   source (mic, media element, buffer source); its context must run at 48 kHz.
-   * @param {object} [opts] {config, latencyFrames = 1, marginSamples = 1280, capture = 0 (seconds)}
+   * @param {object} [opts] {config, maxLatencyMs = 50, latencyFrames = 1, marginSamples (overrides
+   *                        maxLatencyMs), capture = 0 (seconds), metricsEvery = 5 (frames)}
    * @returns {Promise<LiveConnection>} `.node` (connect it to a destination), `.latencyMs`, `.stats()`, `.stop()`
    */
   async connect(audioNode, opts = {}) {
@@ -489,10 +498,16 @@ export class AIMixer {
       await ctx.audioWorklet.addModule(new URL(entry.file, this.bundleUrl).href);
       AIMixer._worklets.add(ctx);
     }
-    const latencyFrames = opts.latencyFrames ?? 1;
-    const margin = opts.marginSamples ?? 1280;
+    const config = opts.config || null;
+    // the chain's own latency under this config (limiter look-ahead), to size the ring
+    const probe = await this.processFrame(new Float32Array(FRAME_SIZE), config);
+    const dsp = (probe.metrics && probe.metrics.latencySamples) || 0;
+    const latencyFrames = Math.max(1, Math.floor(opts.latencyFrames ?? 1));
+    const maxLatencyMs = opts.maxLatencyMs ?? 50;
+    const budget = Math.floor((maxLatencyMs * SAMPLE_RATE) / 1000) - dsp - latencyFrames * FRAME_SIZE;
+    const margin = Math.max(0, Math.floor(opts.marginSamples ?? budget));
     const ringLatency = latencyFrames * FRAME_SIZE + margin;
-    const cap = SAMPLE_RATE * 2; // 2 s rings
+    const cap = SAMPLE_RATE * 2; // 2 s rings (a whole number of frames and of quanta)
     const rings = {
       header: new SharedArrayBuffer(RING.HEADER_INTS * 4),
       input: new SharedArrayBuffer(cap * 4),
@@ -501,30 +516,39 @@ export class AIMixer {
     const header = new Int32Array(rings.header);
     Atomics.store(header, RING.LATENCY, ringLatency);
     Atomics.store(header, RING.STATE, 1);
-    const node = new AudioWorkletNode(ctx, "aimixer-processor", {
-      numberOfInputs: 1,
-      numberOfOutputs: 1,
-      outputChannelCount: [1],
-      channelCount: 1,
-      channelCountMode: "explicit",
-      processorOptions: { rings, captureSamples: Math.round((opts.capture || 0) * SAMPLE_RATE) },
-    });
-    const live = new LiveConnection({
+    // the worker first (it sets up the session), then the worklet: the worklet's clock starts
+    // when its node exists, so the worker must already be waiting for the first frame
+    let live = null;
+    const unsubscribe = this._ch.on(EVT.LIVE_METRICS, (m) => live && live._emit(m));
+    let node;
+    try {
+      await this._ch.request(MSG.LIVE_START, { rings, config, metricsEvery: opts.metricsEvery || 5 });
+      node = new AudioWorkletNode(ctx, "aimixer-processor", {
+        numberOfInputs: 1,
+        numberOfOutputs: 1,
+        outputChannelCount: [1],
+        channelCount: 1,
+        channelCountMode: "explicit",
+        processorOptions: { rings, captureSamples: Math.round((opts.capture || 0) * SAMPLE_RATE), frameSize: FRAME_SIZE },
+      });
+    } catch (e) {
+      unsubscribe();
+      Atomics.store(header, RING.STATE, 0);
+      await this._ch.request(MSG.LIVE_STOP, {}).catch(() => {});
+      throw AIMixerError.from(e);
+    }
+    live = new LiveConnection({
       mixer: this,
       node,
       source: audioNode,
       header,
-      config: opts.config || null,
+      config,
       ringLatencySamples: ringLatency,
-      latencyMs: 0,
+      dspLatencySamples: dsp,
+      // added latency = ring latency (frame accumulation + jitter margin) + the chain's own latency
+      latencyMs: ((ringLatency + dsp) / SAMPLE_RATE) * 1000,
     });
-    live.unsubscribe = this._ch.on(EVT.LIVE_METRICS, (m) => live._emit(m));
-    await this._ch.request(MSG.LIVE_START, { rings, config: live.config, metricsEvery: opts.metricsEvery || 5 });
-    // added latency = ring latency (frame accumulation + jitter margin) + the chain's own latency
-    const probe = await this.processFrame(new Float32Array(FRAME_SIZE), live.config);
-    const dsp = (probe.metrics && probe.metrics.latencySamples) || 0;
-    live.dspLatencySamples = dsp;
-    live.latencyMs = ((ringLatency + dsp) / SAMPLE_RATE) * 1000;
+    live.unsubscribe = unsubscribe;
     audioNode.connect(node);
     return live;
   }

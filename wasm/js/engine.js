@@ -39,22 +39,6 @@ function toPath(url) {
 
 const MAX_ROWS = 1000;
 
-/**
- * Mirrors origin.mixer_api.service.NullGenreTracker: stands in for the genre classifier where no
- * verdict can come (no model, or a stateless one-frame request). A plain JS object; Pyodide
- * proxies it (undefined -> None).
- */
-function nullTracker() {
-  return {
-    genre: undefined,
-    confidence: 0.0,
-    pending_features: undefined,
-    probabilities: undefined,
-    push: () => false,
-    reset: () => undefined,
-  };
-}
-
 function round6(x) {
   return Math.round(x * 1e6) / 1e6;
 }
@@ -127,8 +111,14 @@ export class Engine {
     this.modelMeta = null;
     this.sessions = new Map();
     this.nextSession = 1;
-    this.stats = { frames: 0, totalMs: 0, maxMs: 0 };
+    // frameMs: the engine's whole call for a frame on the audio path (input copy, Python call
+    // incl. the DSP, output copy, metrics JSON); genreMs: the deferred genre analysis + model
+    // (after the frame has been handed back). The pure DSP time is counted on the Python side.
+    this.stats = { frames: 0, totalMs: 0, maxMs: 0, genreMs: 0, genreMaxMs: 0, genreRuns: 0 };
     this.live = null;
+    this.io = null; // jsbridge.FrameIO: fixed float32 input/output buffers
+    this._views = { input: null, output: null };
+    this._dirty = new Set(); // sessions with deferred genre work or a pending reset
   }
 
   /**
@@ -200,6 +190,7 @@ export class Engine {
       dsp: py.pyimport("aimixer_dsp"),
       mixer: py.pyimport("aimixer_dsp.mixer"),
       features: py.pyimport("aimixer_dsp.features"),
+      bridge: py.pyimport("aimixer_dsp.jsbridge"),
       genre: null,
     };
     try {
@@ -208,6 +199,7 @@ export class Engine {
       mods.genre = null; // genre module not shipped yet: "auto" never gets a verdict
     }
     eng.mods = mods;
+    eng.io = mods.bridge.FrameIO(FRAME_SIZE);
     emit("package", "done", { packageVersion: String(mods.dsp.__version__) });
 
     // the model loads in the background: the first frame does not wait for it. Sessions get a
@@ -228,6 +220,16 @@ export class Engine {
           eng.ort = ortNs;
           eng.model = await ortNs.InferenceSession.create(await modelBytes, { executionProviders: ["wasm"] });
           eng.modelMeta = modelMeta ? await modelMeta : {};
+          // onnxruntime-web's first run is ~25x slower than the next ones (kernel set-up): do it
+          // now on a zero vector, so that the first genre window of a live stream does not stall
+          // the worker for tens of ms (its output is discarded; later runs are unaffected)
+          const size = mods.genre ? Number(mods.genre.FEATURE_SPEC.get("size")) : 0;
+          if (size > 0) {
+            const name = eng.modelMeta.inputName || eng.model.inputNames[0];
+            const t = now();
+            await eng.model.run({ [name]: new ortNs.Tensor("float32", new Float32Array(size), [1, size]) });
+            eng.modelWarmupMs = now() - t;
+          }
         }
         emit("model", "done", { model: !!eng.model });
       } catch (e) {
@@ -242,12 +244,6 @@ export class Engine {
   }
 
   // ---- conversions -------------------------------------------------------------------------
-
-  _pyConfig(config) {
-    // JSON round trip: the same dict the origin gets from json.loads (null -> None, ints stay ints)
-    if (config === undefined || config === null) return undefined; // -> None
-    return this.mods.json.loads(JSON.stringify(config));
-  }
 
   _pySamples(samples) {
     if (samples instanceof Float32Array || samples instanceof Float64Array || Array.isArray(samples)) {
@@ -331,21 +327,115 @@ export class Engine {
 
   _newSession(tracked = true) {
     // like the origin: a session gets a genre tracker only when the model is available
-    // (the origin's NullGenreTracker otherwise: "auto" runs on the defaults with genre null)
+    // (the origin's NullGenreTracker otherwise: "auto" runs on the defaults with genre null).
+    // The real tracker sits behind a jsbridge.DeferredTracker: its analysis of a frame's input
+    // runs after the processed frame is handed back (see _settle), before the next frame.
     const real = tracked && this.mods.genre && this.hasModel;
-    const tracker = real ? this.mods.genre.StreamingGenreClassifier() : nullTracker();
+    const bridge = this.mods.bridge;
+    const tracker = real ? bridge.DeferredTracker(this.mods.genre.StreamingGenreClassifier()) : bridge.NullTracker();
     const kwargs = { sample_rate: SAMPLE_RATE, frame_size: FRAME_SIZE, strict_frames: true, genre_tracker: tracker };
-    return { session: this.mods.mixer.MixerSession.callKwargs(kwargs), tracker: real ? tracker : null };
+    const session = this.mods.mixer.MixerSession.callKwargs(kwargs);
+    if (!real) tracker.destroy();
+    return { session, tracker: real ? tracker : null, needsReset: false };
   }
 
-  _timed(fn) {
-    const t = now();
-    const r = fn();
-    const ms = now() - t;
+  /** Buffer views of io.input / io.output, re-taken if wasm memory growth detached them. */
+  _view(name) {
+    let v = this._views[name];
+    if (!v || v.data.length !== FRAME_SIZE) {
+      if (v) v.release();
+      v = this.io[name].getBuffer("f32");
+      this._views[name] = v;
+    }
+    return v.data;
+  }
+
+  _record(ms) {
     this.stats.frames += 1;
     this.stats.totalMs += ms;
     if (ms > this.stats.maxMs) this.stats.maxMs = ms;
-    return r;
+  }
+
+  /**
+   * One frame through `s.session`, synchronously. A 960-sample Float32Array takes the buffer path
+   * (one typed-array copy in, one call, one copy out, metrics as JSON); anything else the generic
+   * path (same results and errors). `out` (optional Float32Array) receives the processed samples.
+   * Returns the result object, or null when `wantResult` is false (live audio between metrics).
+   */
+  _run(s, samples, configJson, { wantResult = true, out = null } = {}) {
+    const t = now();
+    let res = null;
+    if (samples instanceof Float32Array && samples.length === FRAME_SIZE) {
+      this._view("input").set(samples);
+      const text = this._call(() => this.io.process(s.session, configJson, wantResult));
+      const data = this._view("output");
+      if (out) out.set(data);
+      if (wantResult) {
+        res = JSON.parse(text);
+        res.processedBuffer = out || data.slice();
+      }
+    } else {
+      res = this._runGeneric(s, samples, configJson);
+      if (out) out.set(res.processedBuffer);
+    }
+    this._record(now() - t);
+    this._dirty.add(s);
+    return res;
+  }
+
+  _runGeneric(s, samples, configJson) {
+    const pySamples = this._pySamples(samples);
+    const pyConfig = configJson === undefined || configJson === null ? undefined : this.mods.json.loads(configJson);
+    try {
+      const res = this._call(() => s.session.process(pySamples, pyConfig));
+      return this._call(() => this._result(res));
+    } finally {
+      pySamples.destroy?.();
+      pyConfig?.destroy?.();
+    }
+  }
+
+  /**
+   * The work a session owes before its next frame: the deferred genre analysis of the frames it
+   * processed (tracker.push), the model on every due window and `apply` — so a verdict produced
+   * while processing frame N still affects frame N+1, as the contract requires — and the reset of
+   * the stateless chain. Normally run right after a result has been posted (idle()).
+   */
+  async _settle(s) {
+    if (s.needsReset) {
+      s.needsReset = false;
+      this._call(() => s.session.reset());
+    }
+    const tr = s.tracker;
+    if (!tr) return;
+    const t = now();
+    while (this._call(() => tr.flush())) {
+      if (!this.hasModel) break; // as before: without a model a window stays pending
+      await this._classifyPendingAsync(tr);
+    }
+    const ms = now() - t;
+    this.stats.genreMs += ms;
+    this.stats.genreRuns += 1;
+    if (ms > this.stats.genreMaxMs) this.stats.genreMaxMs = ms;
+  }
+
+  /** Settle every session that processed a frame since the last call (errors wait for its next frame). */
+  async idle() {
+    const todo = [...this._dirty];
+    this._dirty.clear();
+    for (const s of todo) {
+      try {
+        await this._settle(s);
+      } catch {
+        this._dirty.add(s); // retried before that session's next frame, which reports the error
+      }
+    }
+  }
+
+  _configJson(config) {
+    // the same dict the origin gets from json.loads (null -> None, ints stay ints)
+    // (undefined, not null: Pyodide passes undefined as None, null as JsNull)
+    return config === undefined || config === null ? undefined : JSON.stringify(config);
   }
 
   _labels() {
@@ -378,19 +468,13 @@ export class Engine {
     return probs;
   }
 
-  /** Session processing with the genre tracker, awaiting the model between frames. */
+  /** One session frame: first what the session owes from its previous frame, then the frame. */
   async _processSession(s, samples, config) {
-    const pySamples = this._pySamples(samples);
-    const pyConfig = this._pyConfig(config);
-    try {
-      const res = this._timed(() => this._call(() => s.session.process(pySamples, pyConfig)));
-      const out = this._call(() => this._result(res));
-      await this._classifyPendingAsync(s.tracker);
-      return out;
-    } finally {
-      pySamples.destroy?.();
-      pyConfig?.destroy?.();
+    if (this._dirty.has(s) || s.needsReset) {
+      this._dirty.delete(s);
+      await this._settle(s);
     }
+    return this._run(s, samples, this._configJson(config));
   }
 
   async _classifyPendingAsync(tracker) {
@@ -415,7 +499,8 @@ export class Engine {
     try {
       return await this._processSession(s, samples, config);
     } finally {
-      this._call(() => s.session.reset());
+      s.needsReset = true; // reset in idle(), after the result is on its way (or before the next call)
+      this._dirty.add(s);
     }
   }
 
@@ -440,10 +525,8 @@ export class Engine {
 
   sessionReset(id) {
     const s = this._session(id);
-    this._call(() => {
-      s.session.reset();
-      s.tracker?.reset();
-    });
+    this._dirty.delete(s); // the deferred work of the old stream is dropped with it
+    this._call(() => s.session.reset()); // resets the tracker (and its queue) too
     return {};
   }
 
@@ -451,6 +534,7 @@ export class Engine {
     const s = this.sessions.get(id);
     if (s) {
       this.sessions.delete(id);
+      this._dirty.delete(s);
       s.session.destroy();
       s.tracker?.destroy();
     }
@@ -539,9 +623,31 @@ export class Engine {
     return out;
   }
 
+  /**
+   * Worker-side timing. `meanFrameMs`/`maxFrameMs`: the engine's whole call per frame on the audio
+   * path; `meanDspMs`/`maxDspMs`: the DSP alone (`MixerSession.process`, timed in Python);
+   * `meanOverheadMs` = the difference (copies, the call, metrics JSON); `meanGenreMs`: the deferred
+   * genre analysis + model per frame, run after the frame has been handed back;
+   * `meanWorkerMs` = frame + genre: the worker's whole CPU time per frame.
+   */
   getStats() {
-    const { frames, totalMs, maxMs } = this.stats;
-    return { frames, meanFrameMs: frames ? totalMs / frames : 0, maxFrameMs: maxMs };
+    const { frames, totalMs, maxMs, genreMs, genreMaxMs } = this.stats;
+    const py = JSON.parse(this.io.stats());
+    const meanFrameMs = frames ? totalMs / frames : 0;
+    const meanDspMs = py.frames ? py.dspMsTotal / py.frames : 0;
+    const meanGenreMs = frames ? genreMs / frames : 0;
+    return {
+      frames,
+      meanFrameMs,
+      maxFrameMs: maxMs,
+      dspFrames: py.frames,
+      meanDspMs,
+      maxDspMs: py.dspMsMax,
+      meanOverheadMs: frames && py.frames === frames ? meanFrameMs - meanDspMs : null,
+      meanGenreMs,
+      maxGenreMs: genreMaxMs,
+      meanWorkerMs: meanFrameMs + meanGenreMs,
+    };
   }
 
   // ---- live audio: SharedArrayBuffer rings <-> 960-sample frames -----------------------------
@@ -557,46 +663,110 @@ export class Engine {
     const input = new Float32Array(rings.input);
     const output = new Float32Array(rings.output);
     const s = this._call(() => this._newSession());
-    const live = { s, header, input, output, config, running: true, frames: 0, frame: new Float32Array(FRAME_SIZE) };
+    if (s.tracker && !this._genreWarm) {
+      // the first analysis frame of the engine fills the feature code's caches (windows, FFT
+      // tables: ~25 ms once); do it now on a throwaway tracker, not in the first live frames
+      this._genreWarm = true;
+      const tone = this.py.toPy(Array.from({ length: FRAME_SIZE }, (_, i) => 0.25 * Math.sin(i * 0.0576)));
+      const warm = this.mods.genre.StreamingGenreClassifier();
+      try {
+        this._call(() => warm.push(tone));
+      } finally {
+        warm.destroy();
+        tone.destroy();
+      }
+    }
+    const live = {
+      s,
+      header,
+      input,
+      output,
+      config,
+      configJson: this._configJson(config),
+      running: true,
+      frames: 0,
+      late: 0,
+      lateLog: [], // {frame, backlogSamples, frameMs, prevSettleMs, sinceLastFrameMs} of late frames
+      lastSettleMs: 0,
+      lastFrameAt: 0,
+      frame: new Float32Array(FRAME_SIZE),
+      processed: new Float32Array(FRAME_SIZE),
+    };
     this.live = live;
-    const step = async () => {
-      while (live.running) {
-        const wrote = Atomics.load(header, RING.IN_WRITE);
-        const read = Atomics.load(header, RING.IN_READ);
-        if (wrote - read < FRAME_SIZE) break;
-        const cap = input.length;
-        for (let i = 0; i < FRAME_SIZE; i++) live.frame[i] = input[(read + i) % cap];
-        Atomics.store(header, RING.IN_READ, read + FRAME_SIZE);
-        let res;
-        try {
-          res = await this._processSession(s, live.frame, live.config);
-        } catch (e) {
-          postMetrics({ error: AIMixerError.from(e).toJSON() });
-          res = { processedBuffer: new Float32Array(FRAME_SIZE), metrics: null };
-        }
-        const ow = Atomics.load(header, RING.OUT_WRITE);
-        const ocap = output.length;
-        const buf = res.processedBuffer;
-        for (let i = 0; i < FRAME_SIZE; i++) output[(ow + i) % ocap] = buf[i];
-        Atomics.store(header, RING.OUT_WRITE, ow + FRAME_SIZE);
-        live.frames += 1;
-        if (res.metrics && live.frames % metricsEvery === 0) {
-          postMetrics({
-            metrics: res.metrics,
-            frames: live.frames,
-            dropouts: Atomics.load(header, RING.DROPOUTS),
-            overruns: Atomics.load(header, RING.OVERRUNS),
-            stats: this.getStats(),
+    const latency = Atomics.load(header, RING.LATENCY);
+    // one frame: ring -> buffer -> DSP -> ring. The output is published before the genre work.
+    const frameOnce = (read) => {
+      const t0 = now();
+      // samples that arrived after this frame was complete: how late the worker picked it up
+      const backlog = Atomics.load(header, RING.IN_WRITE) - (read + FRAME_SIZE);
+      const cap = input.length;
+      const at = read % cap;
+      if (at + FRAME_SIZE <= cap) live.frame.set(input.subarray(at, at + FRAME_SIZE));
+      else for (let i = 0; i < FRAME_SIZE; i++) live.frame[i] = input[(read + i) % cap];
+      Atomics.store(header, RING.IN_READ, read + FRAME_SIZE);
+      const want = (live.frames + 1) % metricsEvery === 0;
+      let res = null;
+      try {
+        res = this._run(s, live.frame, live.configJson, { wantResult: want, out: live.processed });
+      } catch (e) {
+        postMetrics({ error: AIMixerError.from(e).toJSON() });
+        live.processed.fill(0);
+      }
+      const ow = Atomics.load(header, RING.OUT_WRITE);
+      const ocap = output.length;
+      const oat = ow % ocap;
+      if (oat + FRAME_SIZE <= ocap) output.set(live.processed, oat);
+      else for (let i = 0; i < FRAME_SIZE; i++) output[(ow + i) % ocap] = live.processed[i];
+      Atomics.store(header, RING.OUT_WRITE, ow + FRAME_SIZE);
+      // late: the worklet already had to play (silence) where this frame's first samples go
+      if (Atomics.load(header, RING.IN_WRITE) - latency > ow) {
+        live.late += 1;
+        if (live.lateLog.length < 100) {
+          live.lateLog.push({
+            frame: live.frames,
+            backlogSamples: backlog,
+            frameMs: now() - t0,
+            prevSettleMs: live.lastSettleMs,
+            sinceLastFrameMs: t0 - live.lastFrameAt,
           });
         }
+      }
+      live.lastFrameAt = t0;
+      live.frames += 1;
+      if (res && res.metrics) {
+        postMetrics({
+          metrics: res.metrics,
+          frames: live.frames,
+          lateFrames: live.late,
+          dropouts: Atomics.load(header, RING.DROPOUTS),
+          overruns: Atomics.load(header, RING.OVERRUNS),
+          stats: this.getStats(),
+        });
       }
     };
     const loop = async () => {
       while (live.running) {
-        await step();
-        if (!live.running) break;
+        const read = Atomics.load(header, RING.IN_READ);
         const v = Atomics.load(header, RING.IN_WRITE);
-        if (v - Atomics.load(header, RING.IN_READ) >= FRAME_SIZE) continue;
+        if (v - read >= FRAME_SIZE) {
+          frameOnce(read);
+          // the genre analysis of this frame (and the model when a window is due) runs now,
+          // after its output is in the ring, and before the next frame. Catching up after a
+          // stall (another frame already waiting) with a fixed genre, it waits until the worker
+          // is idle: the verdict cannot change such frames, and flush() replays the queued
+          // blocks window by window, so the tracker ends up exactly where it would have been.
+          const behind = Atomics.load(header, RING.IN_WRITE) - (read + FRAME_SIZE) >= FRAME_SIZE;
+          if (behind && !(live.config && live.config.genre === "auto")) continue;
+          const t = now();
+          try {
+            await this._settle(s);
+            this._dirty.delete(s);
+          } catch (e) {
+            postMetrics({ error: AIMixerError.from(e).toJSON() });
+          }
+          live.lastSettleMs = now() - t;
+          continue;
+        }
         if (typeof Atomics.waitAsync === "function") {
           const w = Atomics.waitAsync(header, RING.IN_WRITE, v, 50);
           if (w.async) await w.value;
@@ -610,7 +780,10 @@ export class Engine {
   }
 
   liveConfig(config) {
-    if (this.live) this.live.config = config;
+    if (this.live) {
+      this.live.config = config;
+      this.live.configJson = this._configJson(config);
+    }
     return {};
   }
 
@@ -621,11 +794,14 @@ export class Engine {
     this.live = null;
     const out = {
       frames: live.frames,
+      lateFrames: live.late,
+      lateLog: live.lateLog,
       dropouts: Atomics.load(live.header, RING.DROPOUTS),
       overruns: Atomics.load(live.header, RING.OVERRUNS),
     };
     const s = live.s;
     Promise.resolve(live.done).finally(() => {
+      this._dirty.delete(s);
       s.session.destroy();
       s.tracker?.destroy();
     });
@@ -698,5 +874,9 @@ export function createHandler(post) {
     }
   }
 
+  /** The engine's deferred work (call after each reply is on its way; never throws). */
+  handle.idle = async () => {
+    if (engine) await engine.idle();
+  };
   return handle;
 }

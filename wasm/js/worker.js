@@ -1,5 +1,7 @@
 // Web Worker entry: boots the Engine (Pyodide + aimixer_dsp + onnxruntime-web) and answers the
-// typed requests of protocol.js, one at a time, in arrival order.
+// typed requests of protocol.js, one at a time, in arrival order. After each reply the engine
+// does the work it deferred off the audio path (genre analysis, resetting the stateless chain)
+// before the next request is handled.
 
 import { createHandler } from "./engine.js";
 import { AIMixerError, EVT } from "./protocol.js";
@@ -18,5 +20,6 @@ self.onmessage = (ev) => {
     } catch (e) {
       self.postMessage({ type: EVT.ERROR, id: msg.id, error: AIMixerError.from(e).toJSON() });
     }
+    await handle.idle();
   });
 };

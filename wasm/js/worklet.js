@@ -16,7 +16,8 @@ const QUANTA = 7;
 class AIMixerProcessor extends AudioWorkletProcessor {
   constructor(options) {
     super();
-    const { rings, captureSamples } = options.processorOptions;
+    const { rings, captureSamples, frameSize } = options.processorOptions;
+    this.frameSize = frameSize || 960;
     this.header = new Int32Array(rings.header);
     this.input = new Float32Array(rings.input);
     this.output = new Float32Array(rings.output);
@@ -52,7 +53,8 @@ class AIMixerProcessor extends AudioWorkletProcessor {
       for (let i = 0; i < n; i++) this.input[(pos + i) % cap] = inCh ? inCh[i] : 0;
     }
     Atomics.store(h, IN_WRITE, pos + n);
-    Atomics.notify(h, IN_WRITE);
+    // wake the worker only when a whole frame is waiting (not on every quantum)
+    if (pos + n - read >= this.frameSize) Atomics.notify(h, IN_WRITE);
     // ring -> output, delayed by the ring latency
     const start = pos - this.latency;
     const ocap = this.output.length;

@@ -75,10 +75,16 @@ async function run(makeSource) {
     $("m-rms").textContent = fmt(m.metrics.rms, " dBFS");
     $("m-lufs").textContent = fmt(m.metrics.lufs, " LUFS");
     $("m-mlufs").textContent = fmt(m.metrics.momentaryLufs, " LUFS");
-    if (m.stats) $("m-frame").textContent = `${m.stats.meanFrameMs.toFixed(2)} ms`;
+    if (m.stats) {
+      const dsp = m.stats.meanDspMs !== undefined ? ` (DSP ${m.stats.meanDspMs.toFixed(2)})` : "";
+      $("m-frame").textContent = `${m.stats.meanFrameMs.toFixed(2)} ms${dsp}`;
+    }
   });
   timer = setInterval(() => {
-    if (live) $("m-dropouts").textContent = String(live.stats().dropouts);
+    if (live) {
+      const late = live.metrics && live.metrics.lateFrames ? ` (${live.metrics.lateFrames} late frames)` : "";
+      $("m-dropouts").textContent = `${live.stats().dropouts}${late}`;
+    }
   }, 250);
   $("stop").disabled = false;
 }

@@ -1,0 +1,235 @@
+"""Per-frame entry points for the JS SDK's engine (``wasm/js/engine.js``, Pyodide).
+
+Crossing the JS <-> Python boundary element by element (a ``Float32Array`` -> ``list`` of
+960 floats in, a ``list`` -> JS array out, the result ``dict`` -> JS object through proxies)
+costs more than some DSP stages. This module keeps the whole frame on the Python side of one
+call, with no per-frame proxies:
+
+* :class:`FrameIO` owns two fixed ``array('f')`` buffers. The engine holds a buffer view of each
+  for the whole session (``getBuffer``): it copies the input frame into ``input`` with one
+  typed-array ``set``, calls :meth:`FrameIO.process`, and copies the processed frame out of
+  ``output``. The rest of the result (metrics, applied settings) comes back as a JSON string,
+  which Pyodide hands to JS as a plain string.
+* :class:`DeferredTracker` wraps a genre tracker so that the genre analysis of a frame's input
+  (``push``) runs *after* the processed frame has been handed back, instead of inside
+  ``MixerSession.process``. The engine calls :meth:`DeferredTracker.flush` (and the model +
+  ``apply`` when a window is due) before the session's next frame, so the contract's timing rule
+  (a verdict produced while processing frame N affects frame N+1) and all results are unchanged.
+* :class:`NullTracker` mirrors the origin's ``NullGenreTracker`` in Python (no JS callbacks per
+  frame).
+
+Results are identical to the plain path: the input samples are the float32 values as Python
+floats, the output is rounded to float32 as before, and :func:`dumps` produces exactly the JSON
+of :func:`aimixer_dsp.mixer.to_json_safe` of the result.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+import time
+from array import array
+from typing import Any
+
+from . import FRAME_SIZE
+from .mixer import to_json_safe
+
+__all__ = ["DeferredTracker", "FrameIO", "NullTracker", "dumps"]
+
+
+def _finite_or_none(d: dict) -> dict:
+    """A flat dict with its non-finite floats replaced by ``None`` (``to_json_safe``'s rule)."""
+    isfinite = math.isfinite
+    return {k: (None if type(v) is float and not isfinite(v) else v) for k, v in d.items()}
+
+
+def dumps(obj: Any) -> str:
+    """JSON text of ``to_json_safe(obj)`` (``-inf``/``inf``/``nan`` -> ``null``), compact.
+
+    Fast path: the non-finite floats of ``obj``'s dict values one level down (the metrics) are
+    replaced by ``None`` first, then ``json.dumps`` encodes the rest, which is the same text as
+    that of ``to_json_safe`` whenever no non-finite float is left, keys are str and values are
+    JSON types (tuples become lists either way). A non-finite float left deeper shows up as
+    ``Infinity``/``NaN`` in that text; then (or for any value ``json`` cannot encode) the result
+    is encoded through ``to_json_safe``.
+    """
+    if type(obj) is dict:
+        obj = {k: (_finite_or_none(v) if type(v) is dict else v) for k, v in obj.items()}
+    try:
+        text = json.dumps(obj, separators=(",", ":"))
+    except (TypeError, ValueError):
+        text = None
+    if text is None or "Infinity" in text or "NaN" in text:
+        text = json.dumps(to_json_safe(obj), separators=(",", ":"), allow_nan=False)
+    return text
+
+
+class NullTracker:
+    """No genre verdict ever (a stateless request, or no model): ``genre: "auto"`` runs on the
+    defaults with ``genre: null``. Same attributes as the origin's ``NullGenreTracker``."""
+
+    genre = None
+    confidence = 0.0
+    pending_features = None
+    probabilities = None
+
+    def push(self, samples: Any) -> bool:
+        """Ignore the samples; never a change."""
+        return False
+
+    def reset(self) -> None:
+        """Nothing to forget."""
+
+
+class DeferredTracker:
+    """A genre tracker whose ``push`` is queued and run later by :meth:`flush`.
+
+    Parameters
+    ----------
+    tracker : object
+        The real tracker (``aimixer_dsp.genre.StreamingGenreClassifier`` without ``predict``).
+
+    ``genre``, ``confidence``, ``probabilities``, ``pending_features`` and ``apply`` are the real
+    tracker's. The caller must drain the queue (``flush`` until it returns ``False``, classifying
+    the pending window each time it returns ``True``) before the session processes its next frame.
+    """
+
+    def __init__(self, tracker: Any) -> None:
+        self.tracker = tracker
+        self._blocks: list = []
+        self.flush_ms = 0.0  # time spent in the real push(), summed
+
+    # -- what MixerSession uses
+    def push(self, samples: Any) -> bool:
+        """Queue the input block (the session never mutates it); the genre cannot change now."""
+        self._blocks.append(samples)
+        return False
+
+    @property
+    def genre(self) -> str | None:
+        """The real tracker's verdict."""
+        return self.tracker.genre
+
+    @property
+    def confidence(self) -> float:
+        """The real tracker's confidence."""
+        return self.tracker.confidence
+
+    def reset(self) -> None:
+        """Drop the queued blocks and reset the real tracker."""
+        self._blocks.clear()
+        self.tracker.reset()
+
+    # -- what the engine uses
+    @property
+    def pending_features(self) -> Any:
+        """The real tracker's pending window (``None`` when none is due)."""
+        return self.tracker.pending_features
+
+    @property
+    def probabilities(self) -> Any:
+        """The real tracker's latest probabilities."""
+        return self.tracker.probabilities
+
+    @property
+    def queued(self) -> int:
+        """Blocks waiting for :meth:`flush`."""
+        return len(self._blocks)
+
+    def apply(self, probabilities: dict) -> bool:
+        """Forward the model's answer for the pending window to the real tracker."""
+        return self.tracker.apply(probabilities)
+
+    def flush(self) -> bool:
+        """Push queued blocks into the real tracker, oldest first, stopping at a due window.
+
+        Returns ``True`` when a window is pending (classify it, ``apply``, then call ``flush``
+        again: blocks are never pushed past an unclassified window, exactly as when every frame
+        is followed by its classification), ``False`` when the queue is empty and nothing is due.
+        """
+        tr = self.tracker
+        blocks = self._blocks
+        t0 = time.perf_counter()
+        try:
+            while True:
+                if tr.pending_features is not None:
+                    return True
+                if not blocks:
+                    return False
+                tr.push(blocks.pop(0))
+        finally:
+            self.flush_ms += (time.perf_counter() - t0) * 1000.0
+
+
+class FrameIO:
+    """Fixed float32 input/output buffers and the one-call frame path of the engine.
+
+    Parameters
+    ----------
+    frame_size : int
+        Samples per frame (960 on the API).
+    """
+
+    def __init__(self, frame_size: int = FRAME_SIZE) -> None:
+        if isinstance(frame_size, bool) or not isinstance(frame_size, int) or frame_size < 1:
+            raise ValueError(f"frame_size={frame_size!r} must be a positive int")
+        self.frame_size = frame_size
+        self.input = array("f", bytes(4 * frame_size))
+        self.output = array("f", bytes(4 * frame_size))
+        self._pack = struct.Struct(f"={frame_size}f")
+        self.frames = 0
+        self.dsp_ms_total = 0.0
+        self.dsp_ms_max = 0.0
+        self.dsp_ms_last = 0.0
+
+    def read_input(self) -> list:
+        """The input buffer as a list of Python floats (the float32 values, exactly)."""
+        return self.input.tolist()
+
+    def write_output(self, samples: Any) -> None:
+        """Round ``samples`` (``frame_size`` numbers) to float32 into the output buffer."""
+        if len(samples) != self.frame_size:
+            raise ValueError(f"processed block has {len(samples)} samples, expected {self.frame_size}")
+        try:
+            self._pack.pack_into(self.output, 0, *samples)
+        except (OverflowError, struct.error):
+            # beyond float32 range: the same C cast as array('f') (-> +-inf), in place
+            self.output[:] = array("f", [float(v) for v in samples])
+
+    def process(self, session: Any, config_json: str | None = None, want_result: bool = True) -> str | None:
+        """Process the frame in :attr:`input` with ``session`` (a ``MixerSession``).
+
+        Parameters
+        ----------
+        session : MixerSession
+        config_json : str or None
+            The request's ``config`` as JSON text (``None``: no config).
+        want_result : bool
+            Return the JSON of the result without ``processedBuffer`` (else ``None``; live
+            audio only needs the metrics now and then).
+
+        Returns
+        -------
+        str or None
+            ``{"metrics": ..., "appliedSettings": ...}`` as JSON (``to_json_safe`` semantics).
+            The processed samples are in :attr:`output`.
+        """
+        x = self.read_input()
+        config = None if config_json is None else json.loads(config_json)
+        t0 = time.perf_counter()
+        res = session.process(x, config)
+        ms = (time.perf_counter() - t0) * 1000.0
+        self.frames += 1
+        self.dsp_ms_total += ms
+        self.dsp_ms_last = ms
+        if ms > self.dsp_ms_max:
+            self.dsp_ms_max = ms
+        self.write_output(res.pop("processedBuffer"))
+        return dumps(res) if want_result else None
+
+    def stats(self) -> str:
+        """``{"frames", "dspMsTotal", "dspMsMax"}`` as JSON."""
+        return json.dumps(
+            {"frames": self.frames, "dspMsTotal": self.dsp_ms_total, "dspMsMax": self.dsp_ms_max}
+        )
