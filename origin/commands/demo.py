@@ -109,11 +109,11 @@ def run(args) -> int:
         _wait_healthy(base, server)
         status = _provision(base) if not args.no_sender else None
         print(f"\nAI Mixer is running (dev mode, data in {data_dir})")
-        print(f"  web app        {base}/")
+        print(f"  web app           {base}/")
         print(f"  in-browser mixer  {base}/mixer/")
-        print(f"  API            {base}/health  {base}/openapi.json")
+        print(f"  API               {base}/health  {base}/openapi.json")
         if status:
-            print(f"  demo source    {args.source} ({args.program}); {status}")
+            print(f"  demo source       {args.source} ({args.program}); {status}")
         print("Press Ctrl-C to stop.\n", flush=True)
         deadline = time.monotonic() + args.seconds if args.seconds > 0 else None
         while deadline is None or time.monotonic() < deadline:
