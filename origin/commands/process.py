@@ -234,8 +234,31 @@ def _run_chain(chain: Any, block: Any, channels: int) -> Any:
     return chain.process(block)
 
 
+#: config field -> the flag that sets it (so errors name what the user typed)
+FLAG_FOR_FIELD = {
+    "gain": "--gain",
+    "noiseGate.threshold": "--gate-threshold",
+    "compressor.ratio": "--comp-ratio",
+    "compressor.threshold": "--comp-threshold",
+    "compressor.attack": "--comp-attack",
+    "compressor.release": "--comp-release",
+    "eq.low": "--eq-low",
+    "eq.mid": "--eq-mid",
+    "eq.high": "--eq-high",
+    "limiter.ceiling": "--ceiling",
+}
+
+
 def run(args: argparse.Namespace) -> int:
+    from aimixer_dsp.errors import ParameterError
+    from aimixer_dsp.presets import validate_config
+
     config = config_from_args(args)
+    try:  # validate before reading anything, and name the flag
+        validate_config(config)
+    except ParameterError as exc:
+        flag = FLAG_FOR_FIELD.get(getattr(exc, "name", ""))
+        raise CLIError(f"{flag}: {exc}" if flag else str(exc)) from None
     result = process_file(args.input, args.output, config, args.genre)
     if args.json:
         print(json.dumps(json_safe(result)))

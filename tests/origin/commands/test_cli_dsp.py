@@ -203,8 +203,9 @@ def test_process_gain_is_exact(tmp_path):
 @pytest.mark.parametrize(
     ("flags", "needles"),
     [
-        (["--comp-ratio", "30"], ["compressor.ratio=30", "[1, 20]"]),
-        (["--gain", "25"], ["gain=25"]),
+        (["--comp-ratio", "30"], ["--comp-ratio", "compressor.ratio=30", "[1, 20]"]),
+        (["--gain", "25"], ["--gain", "gain=25"]),
+        (["--eq-high", "13"], ["--eq-high", "eq.high=13", "[-12, 12]"]),
         (["--ceiling", "x"], ["--ceiling", "invalid float value"]),
         (["--genre", "polka"], ["--genre", "invalid choice"]),
         (["--no-such-flag"], ["unrecognized arguments"]),
