@@ -16,6 +16,7 @@ NumPy path (taken when NumPy imports, the backend is not ``"pure"`` and the bloc
 from __future__ import annotations
 
 import math
+import operator
 from collections import deque
 from functools import lru_cache
 from typing import Any
@@ -120,8 +121,17 @@ def rms_db(block: Any) -> float:
         if not vals:
             return NEG_INF
         check_list_finite(vals)
-        ms = math.fsum(v * v for v in vals) / len(vals)
+        ms = _sum_squares(vals) / len(vals)
     return 10.0 * math.log10(ms) if ms > 0.0 else NEG_INF
+
+
+def _sum_squares(vals: list) -> float:
+    """Accurately rounded sum of squares: ``math.sumprod`` (Python >= 3.12, e.g. Pyodide; extended
+    precision, several times faster) or ``math.fsum`` of the products."""
+    sumprod = getattr(math, "sumprod", None)
+    if sumprod is not None:
+        return sumprod(vals, vals)
+    return math.fsum(map(operator.mul, vals, vals))
 
 
 def _flatten_pure(block: Any) -> list:
