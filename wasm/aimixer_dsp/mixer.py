@@ -168,7 +168,7 @@ class MixerSession:
         if settings is not self._applied and settings != self._applied:
             apply_settings(self.chain, settings)
             self._applied = settings
-        y = self.chain.process(x)
+        y = self.chain.process_validated(x)  # x was checked by _validate
         if self.genre_tracker is not None:
             self.genre_tracker.push(_mono(x))
         if self._meter is None:

@@ -139,12 +139,18 @@ class Processor:
             Not a 1-D/2-D numeric block, or a channel count that differs from the state's.
         """
         if _backend.use_numpy(block):
-            x = _backend.as_array(block)
-            y = self._run_np(x)
-            return y.copy() if y is x else y
-        data = _backend.as_float_list(block)
-        y = self._run_py(data)
-        return list(y) if y is data else y
+            return self.process_validated(_backend.as_array(block))
+        return self.process_validated(_backend.as_float_list(block))
+
+    def process_validated(self, x: Any) -> Any:
+        """:meth:`process` for a block already checked by ``backend.as_array`` (an ndarray:
+        NumPy path) or ``backend.as_float_list`` (a list: pure path); skips the second pass
+        over the samples. Callers that validate once up front (``MixerSession``) use it."""
+        if isinstance(x, list):
+            y = self._run_py(x)
+            return list(y) if y is x else y
+        y = self._run_np(x)
+        return y.copy() if y is x else y
 
     def reset(self) -> None:
         """Clear the processing state; parameters are kept."""
