@@ -471,6 +471,14 @@ def test_terminate_stale_only_touches_our_workers():
 
     ours = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", "origin.cli", "record"])
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+    def exec_done(proc) -> bool:  # right after fork, /proc/PID/cmdline is still pytest's
+        with open(f"/proc/{proc.pid}/cmdline", "rb") as fh:
+            return b"time.sleep(60)" in fh.read()
+
+    deadline = time.monotonic() + 10
+    while not (exec_done(ours) and exec_done(other)) and time.monotonic() < deadline:
+        time.sleep(0.01)
     try:
         assert terminate_stale(ours.pid, timeout=5) is True
         assert ours.wait(5) is not None
