@@ -31,7 +31,7 @@ from origin.auth import add_authenticator, authenticate
 from origin.auth.apikeys import make_authenticator
 from origin.errors import APIError, is_studio_path
 
-from . import audio, config, features, hooks, mobile, monitoring
+from . import audio, config, features, hooks, mobile, monitoring, ws
 from .common import public
 from .service import MixerService
 
@@ -71,6 +71,7 @@ def init_app(app: Quart) -> None:
     for bp in BLUEPRINTS:
         app.register_blueprint(bp)
         app.register_blueprint(bp, url_prefix="/v1", name=f"v1_{bp.name}")
+    ws.install(app)  # /ws and /v1/ws: a lean ASGI path in front of Quart's dispatch
     stream_limit = int(settings.stream_max_seconds * 48000 * 4)
     for path in ("/stream-audio", "/v1/stream-audio"):
         set_body_limit(app, path, stream_limit)

@@ -203,3 +203,60 @@ def test_ws_fuzzed_messages_never_close_the_connection(live_server):
                     break
 
         run()
+
+
+async def test_ws_through_the_quart_test_client_and_v1(client):
+    """The lean ASGI path also serves the in-process test client, at /ws and /v1/ws."""
+    ref = MixerSession()
+    sig = (np.random.default_rng(9).standard_normal(960 * 2) * 0.2).astype("<f4")
+    for path in ("/ws", "/v1/ws"):
+        async with client.websocket(path) as ws:
+            hello = json.loads(await ws.receive())
+            assert hello["type"] == "connected" and hello["data"]["frameSize"] == 960
+            await ws.send(json.dumps({"type": "stream", "id": 1, "data": {"metricsEvery": 0}}))
+            assert json.loads(await ws.receive())["type"] == "stream.started"
+            await ws.send(sig[:960].tobytes())
+            out = await ws.receive()
+            assert isinstance(out, bytes) and len(out) == 3840
+            if path == "/ws":
+                want = ref.process(sig[:960].astype(np.float64))["processedBuffer"]
+                np.testing.assert_allclose(np.frombuffer(out, "<f4"), want, atol=1e-6)
+            await ws.send(json.dumps({"type": "stop", "id": 2}))
+            done = json.loads(await ws.receive())
+            assert done["type"] == "stream.complete" and done["data"]["totalChunks"] == 1
+
+
+async def test_ws_rejected_config_leaves_the_connection_config_alone(live_server):
+    ws, _ = await _connect(live_server)
+    async with ws:
+        await ws.send(json.dumps({"type": "config", "id": "a", "data": {"compressor": {"ratio": 6}}}))
+        assert (await _recv_json(ws))["data"]["config"]["compressor"]["ratio"] == 6
+        await ws.send(json.dumps({"type": "config", "id": "b", "data": {"compressor": {"ratio": 99}}}))
+        err = await _recv_json(ws)
+        assert err["type"] == "error" and err["id"] == "b" and "ratio" in err["error"]["message"]
+        await ws.send(json.dumps({"type": "process", "id": "c", "data": {"audioBuffer": frame(2)}}))
+        out = await _recv_json(ws)
+        assert out["type"] == "processed" and out["data"]["appliedSettings"]["compressor"]["ratio"] == 6
+
+
+async def test_ws_refused_handshake_answers_in_the_error_shape(make_settings, serve_app):
+    import httpx
+
+    from origin.app import create_app
+
+    app = create_app(make_settings(dev_mode=False), packages=("origin.mixer_api",))
+    srv = serve_app(app)
+    headers = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    async with httpx.AsyncClient(base_url=srv.url) as c:
+        r = await c.get("/ws", headers={**headers, "Authorization": "Bearer amx_not_a_key"})
+        assert r.status_code == 401
+        body = r.json()
+        assert body["error"]["code"] == "UNAUTHORIZED" and "Invalid" in body["error"]["message"]
+        assert r.headers["x-request-id"] == body["error"]["requestId"]
+        r = await c.get("/v1/ws?sessionId=bad%20id&token=x", headers=headers)
+        assert r.status_code == 401

@@ -1,0 +1,443 @@
+"""``WS /ws``: real-time processing over one WebSocket (one connection = one mixer session).
+
+Client -> server (JSON text): ``{"type": T, "id": ID, "data": {...}}``
+
+* ``process`` ``{audioBuffer, config?}`` -> ``processed`` ``{processedBuffer, metrics,
+  appliedSettings}``
+* ``stream`` ``{config?, metricsEvery?=1}`` -> ``stream.started``; then binary messages of
+  float32 LE audio (whole 960-sample frames) are answered, frame by frame, with a binary
+  message of the processed frame and (every ``metricsEvery`` frames, 0 = never) an ``audio``
+  message ``{seq, timestamp, chunkSize, processed, metrics}``
+* ``stop`` -> ``stream.complete`` ``{totalChunks, totalDuration, averageLatency}``
+* ``config`` ``{...config}`` -> ``config`` ``{config}`` (merged into the connection's config)
+* ``ping`` -> ``pong`` ``{timestamp}``
+
+Errors come back as ``{"type": "error", "id": ID|null, "error": {code, message, ...}}`` and
+never close the connection. The server greets with ``connected`` ``{sessionId, ...}``.
+Authenticate with ``Authorization: Bearer`` or ``?token=``; a refused handshake gets the HTTP
+error (401/403/400 in the mixer error shape) instead of the upgrade.
+
+Why this is not a Quart route
+-----------------------------
+A real-time stream is one small message in and one out every 20 ms per connection, so the
+per-message cost decides how many streams a core carries. Quart's websocket wrapper adds, per
+message, a hop through a queue between two tasks, an ``asyncio.sleep(0)`` before every send
+and two signal dispatches. :func:`install` therefore answers ``/ws`` and ``/v1/ws`` at the ASGI
+level, in front of Quart's own dispatch (still served by Hypercorn): the handshake runs inside
+a Quart websocket context, so authentication, rate limits, request ids and the error shape are
+the same code as on every other route, and after the upgrade the message loop talks to the
+ASGI ``receive``/``send`` directly. Other websocket paths (the studio's ``/ws/levels``) go
+through Quart as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from quart import Quart, g
+from werkzeug.datastructures import Headers
+
+from origin.auth import authenticate
+from origin.errors import APIError, error_body, error_response
+from origin.jsonutil import dumps, loads
+from origin.sessions import SESSION_ID_RE, new_session_id
+
+from .audio import _json_result
+from .common import FRAME_SIZE, parse_audio, parse_config, parse_float32_bytes
+
+__all__ = ["WS_PATHS", "install"]
+
+log = logging.getLogger("origin.mixer.ws")
+
+WS_PATHS = frozenset({"/ws", "/v1/ws"})
+FRAME_BYTES = FRAME_SIZE * 4
+MESSAGE_TYPES = ["process", "stream", "stop", "config", "ping"]
+
+
+class _WSError(Exception):
+    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or {}
+
+
+def install(app: Quart) -> None:
+    """Serve ``/ws`` and ``/v1/ws`` on ``app`` through :func:`serve_ws` (an ``asgi_app`` wrapper)."""
+    inner = app.asgi_app
+
+    async def asgi_app(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope["path"] in WS_PATHS:
+            await serve_ws(app, scope, receive, send)
+        else:
+            await inner(scope, receive, send)
+
+    app.asgi_app = asgi_app  # type: ignore[method-assign]
+
+
+async def serve_ws(app: Quart, scope: dict, receive: Any, send: Any) -> None:
+    """One ``/ws`` connection, from the handshake to the disconnect.
+
+    The ASGI ``websocket.connect`` event is not awaited before the handshake (Quart's test client
+    never sends one); the message loop skips it.
+    """
+    conn = _Connection(app, scope, receive, send)
+    async with app.websocket_context(conn.quart_websocket()):
+        refusal = await conn.handshake()
+        if refusal is not None:
+            await conn.refuse(refusal)
+            return
+        await conn.run()
+
+
+def _header_list(headers: Any) -> list[tuple[bytes, bytes]]:
+    return [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
+
+
+class _Connection:
+    def __init__(self, app: Quart, scope: dict, receive: Any, send: Any) -> None:
+        self.app = app
+        self.scope = scope
+        self.receive = receive
+        self.raw_send = send
+        self.svc = app.extensions["mixer"]
+        self.accepted = False
+        self.closed = False
+        self.conn_config: dict[str, Any] | None = None
+        self.stream: dict[str, Any] | None = None
+
+    # -- Quart context ------------------------------------------------------------------------
+    def quart_websocket(self) -> Any:
+        """A Quart ``Websocket`` for the handshake's context (headers, args, ``g``)."""
+        scope = self.scope
+        headers = Headers()
+        headers["Remote-Addr"] = (scope.get("client") or ["<local>"])[0]
+        for name, value in scope["headers"]:
+            headers.add(name.decode("latin1").title(), value.decode("latin1"))
+        return self.app.websocket_class(
+            scope["path"],
+            scope["query_string"],
+            scope.get("scheme", "ws"),
+            headers,
+            scope.get("root_path", ""),
+            scope.get("http_version", "1.1"),
+            list(scope.get("subprotocols", [])),
+            self._receive_data,
+            self._send_data,
+            self._accept,
+            self._close,
+            scope=scope,
+        )
+
+    async def _receive_data(self) -> str | bytes:
+        while True:
+            ev = await self.receive()
+            if ev["type"] == "websocket.receive":
+                b = ev.get("bytes")
+                return b if b is not None else (ev.get("text") or "")
+            if ev["type"] == "websocket.disconnect":
+                raise ConnectionError("websocket disconnected")
+
+    async def _send_data(self, data: str | bytes) -> None:
+        if isinstance(data, str):
+            await self.raw_send({"type": "websocket.send", "text": data})
+        else:
+            await self.raw_send({"type": "websocket.send", "bytes": data})
+
+    async def _accept(self, headers: Any, subprotocol: str | None) -> None:
+        if not self.accepted:
+            self.accepted = True
+            await self.raw_send(
+                {"type": "websocket.accept", "subprotocol": subprotocol, "headers": _header_list(headers)}
+            )
+
+    async def _close(self, code: int, reason: str = "") -> None:
+        if not self.closed:
+            self.closed = True
+            await self.raw_send({"type": "websocket.close", "code": code, "reason": reason})
+
+    # -- handshake ----------------------------------------------------------------------------
+    async def handshake(self) -> Any:
+        """Authenticate, rate-limit and pick the session; returns a refusal response or ``None``."""
+        svc = self.svc
+        settings = svc.settings
+        principal = await authenticate()
+        if principal is None:
+            if g.get("token_rejected"):
+                return error_response(401, "UNAUTHORIZED", "Invalid or revoked API key")
+            return error_response(
+                401, "UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>' or ?token="
+            )
+        rl = svc.limiter.hit(principal.owner_id or principal.id, settings.rate_limit_for(principal.tier))
+        if not rl.allowed:
+            svc.metrics.rate_limited.inc()
+            return error_response(
+                403,
+                "RATE_LIMIT_EXCEEDED",
+                f"Rate limit of {rl.limit} requests per minute exceeded",
+                headers=rl.headers(),
+            )
+        from quart import websocket
+
+        requested = websocket.args.get("sessionId")
+        if requested and not SESSION_ID_RE.match(requested):
+            return error_response(400, "INVALID_REQUEST", "sessionId has invalid characters")
+        self.principal = principal
+        self.owner = principal.owner_id or principal.id
+        self.requested = requested
+        self.sid = requested or principal.session_id or new_session_id()
+        self.entry = svc.session(self.owner, self.sid)
+        self.accept_headers = rl.headers()
+        return None
+
+    async def refuse(self, resp: Any) -> None:
+        """Answer a refused handshake with the HTTP error (or a close where that is unsupported)."""
+        if "websocket.http.response" in (self.scope.get("extensions") or {}):
+            await self.raw_send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": resp.status_code,
+                    "headers": _header_list(resp.headers),
+                }
+            )
+            body = await resp.get_data()
+            await self.raw_send({"type": "websocket.http.response.body", "body": body, "more_body": False})
+        else:
+            await self.raw_send({"type": "websocket.close", "code": 1008})
+
+    # -- messages -----------------------------------------------------------------------------
+    async def send_json(self, obj: dict[str, Any]) -> None:
+        await self.raw_send({"type": "websocket.send", "text": dumps(obj).decode()})
+
+    async def send_error(
+        self, msg_id: Any, code: str, message: str, details: dict[str, Any] | None = None
+    ) -> None:
+        body = error_body(code, message, details)
+        await self.send_json({"type": "error", "id": msg_id, "error": body["error"]})
+
+    def effective(self, extra: dict[str, Any] | None) -> dict[str, Any] | None:
+        from aimixer_dsp.presets import merge_config
+
+        if self.conn_config and extra:
+            return merge_config(self.conn_config, extra)
+        return extra or self.conn_config
+
+    def finish_stream(self) -> dict[str, Any]:
+        stream = self.stream
+        assert stream is not None
+        n = stream["chunks"]
+        tracker = getattr(self.entry.session, "genre_tracker", None)
+        summary = {
+            "totalChunks": n,
+            "totalDuration": round(n * FRAME_SIZE / 48000, 6),
+            "averageLatency": round(stream["latency"] / n, 4) if n else 0.0,
+            "sessionId": self.sid,
+        }
+        self.svc.webhooks.emit(
+            self.owner,
+            "processing.complete",
+            {
+                "sessionId": self.sid,
+                "duration": summary["totalDuration"],
+                "totalChunks": n,
+                "averageLatency": summary["averageLatency"],
+                "genre": getattr(tracker, "genre", None),
+                "confidence": round(float(getattr(tracker, "confidence", 0.0) or 0.0), 4),
+                "source": "ws",
+            },
+        )
+        return summary
+
+    async def run(self) -> None:
+        svc = self.svc
+        await self._accept(Headers(self.accept_headers), None)
+        svc.metrics.ws_connections.inc()
+        try:
+            await self.send_json(
+                {
+                    "type": "connected",
+                    "id": None,
+                    "data": {
+                        "sessionId": self.sid,
+                        "sampleRate": 48000,
+                        "frameSize": FRAME_SIZE,
+                        "format": "float32le",
+                    },
+                }
+            )
+            receive = self.receive
+            on_binary, on_text = self.on_binary, self.on_text
+            while True:
+                ev = await receive()
+                kind = ev["type"]
+                if kind == "websocket.receive":
+                    data = ev.get("bytes")
+                    if data is not None:
+                        await on_binary(data)
+                    else:
+                        await on_text(ev.get("text") or "")
+                elif kind == "websocket.disconnect":
+                    break
+        finally:
+            svc.metrics.ws_connections.dec()
+            if self.stream is not None:
+                with contextlib.suppress(Exception):
+                    self.finish_stream()
+            if not self.requested and not self.principal.session_id:
+                svc.sessions.remove(self.owner, self.sid)
+
+    async def on_binary(self, msg: bytes) -> None:
+        """Audio of a running ``stream``: whole frames, each answered with its processed frame."""
+        stream = self.stream
+        if stream is None:
+            await self.send_error(None, "STREAM_NOT_STARTED", "binary audio needs a 'stream' message first")
+            return
+        if not msg or len(msg) % FRAME_BYTES:
+            await self.send_error(
+                stream["id"],
+                "INVALID_BUFFER_SIZE",
+                f"binary message is {len(msg)} bytes; send whole 960-sample float32 LE frames "
+                f"({FRAME_BYTES} bytes each)",
+                {"bytes": len(msg), "expected": FRAME_BYTES},
+            )
+            return
+        from aimixer_dsp.errors import DSPError
+
+        svc, send = self.svc, self.raw_send
+        for off in range(0, len(msg), FRAME_BYTES):
+            try:
+                samples = parse_float32_bytes(msg[off : off + FRAME_BYTES], field="frame")
+                result, ms = await svc.process(samples, stream["config"], entry=self.entry, owner=self.owner)
+            except (APIError, DSPError) as exc:
+                svc.emit_error(self.owner, exc.code, str(exc), sessionId=self.sid, endpoint="/ws")
+                await self.send_error(stream["id"], exc.code, getattr(exc, "message", str(exc)), exc.details)
+                continue
+            except Exception:  # a bug must not end the connection or leak a traceback
+                await self._internal_error(stream["id"])
+                continue
+            svc.stats.record_processing(FRAME_SIZE, ms)
+            stream["latency"] += ms
+            seq = stream["chunks"]
+            stream["chunks"] = seq + 1
+            out = np.asarray(result["processedBuffer"], dtype="<f4").tobytes()
+            await send({"type": "websocket.send", "bytes": out})
+            every = stream["every"]
+            if every and seq % every == 0:
+                await self.send_json(
+                    {
+                        "type": "audio",
+                        "id": stream["id"],
+                        "data": {
+                            "seq": seq,
+                            "timestamp": stream["t0"] + seq * 20,
+                            "chunkSize": FRAME_SIZE,
+                            "processed": True,
+                            "metrics": result["metrics"],
+                        },
+                    }
+                )
+
+    async def _internal_error(self, msg_id: Any) -> None:
+        rid = error_body("INTERNAL_ERROR", "")["error"]["requestId"]
+        log.exception("ws message failed (session %s, requestId %s)", self.sid, rid)
+        await self.send_error(msg_id, "INTERNAL_ERROR", f"Internal server error (requestId {rid})")
+
+    async def on_text(self, msg: str) -> None:
+        """One JSON control message."""
+        from aimixer_dsp.errors import DSPError
+
+        msg_id: Any = None
+        try:
+            try:
+                obj = loads(msg)
+            except (ValueError, TypeError):
+                raise _WSError("INVALID_JSON", "message is not valid JSON") from None
+            if not isinstance(obj, dict):
+                raise _WSError("INVALID_MESSAGE", "message must be a JSON object {type, id, data}")
+            msg_id = obj.get("id")
+            if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int | float)):
+                msg_id = None
+                raise _WSError("INVALID_MESSAGE", "id must be a string or a number")
+            mtype = obj.get("type")
+            data = obj.get("data") or {}
+            if not isinstance(data, dict):
+                raise _WSError("INVALID_MESSAGE", "data must be an object")
+            handler = _HANDLERS.get(mtype) if isinstance(mtype, str) else None
+            if handler is None:
+                raise _WSError("UNKNOWN_MESSAGE_TYPE", f"type={mtype!r} is not one of {MESSAGE_TYPES}")
+            await handler(self, msg_id, data)
+        except (_WSError, APIError) as exc:
+            await self.send_error(msg_id, exc.code, exc.message, exc.details)
+        except DSPError as exc:
+            self.svc.emit_error(self.owner, exc.code, str(exc), sessionId=self.sid, endpoint="/ws")
+            await self.send_error(msg_id, exc.code, str(exc), exc.details)
+        except Exception:  # a bug must not end the connection or leak a traceback
+            await self._internal_error(msg_id)
+
+    async def do_ping(self, msg_id: Any, data: dict[str, Any]) -> None:
+        await self.send_json({"type": "pong", "id": msg_id, "data": {"timestamp": int(time.time() * 1000)}})
+
+    async def do_process(self, msg_id: Any, data: dict[str, Any]) -> None:
+        samples = parse_audio(data.get("audioBuffer"), exact=FRAME_SIZE)
+        cfg = parse_config(data.get("config"))
+        svc = self.svc
+        result, ms = await svc.process(samples, self.effective(cfg), entry=self.entry, owner=self.owner)
+        svc.stats.record_processing(FRAME_SIZE, ms)
+        await self.send_json({"type": "processed", "id": msg_id, "data": _json_result(result)})
+
+    async def do_stream(self, msg_id: Any, data: dict[str, Any]) -> None:
+        cfg = parse_config(data.get("config"))
+        every = data.get("metricsEvery", 1)
+        if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 100000:
+            raise _WSError("INVALID_REQUEST", "metricsEvery must be an integer >= 0 (0 = no metrics)")
+        if self.stream is not None:
+            await self.send_json(
+                {"type": "stream.complete", "id": self.stream["id"], "data": self.finish_stream()}
+            )
+        self.stream = {
+            "id": msg_id,
+            "config": self.effective(cfg),
+            "every": every,
+            "chunks": 0,
+            "latency": 0.0,
+            "t0": int(time.time() * 1000),
+        }
+        await self.send_json(
+            {
+                "type": "stream.started",
+                "id": msg_id,
+                "data": {"sessionId": self.sid, "frameSize": FRAME_SIZE, "format": "float32le"},
+            }
+        )
+
+    async def do_stop(self, msg_id: Any, data: dict[str, Any]) -> None:
+        if self.stream is None:
+            raise _WSError("STREAM_NOT_STARTED", "no stream is running")
+        summary = self.finish_stream()
+        self.stream = None
+        await self.send_json({"type": "stream.complete", "id": msg_id, "data": summary})
+
+    async def do_config(self, msg_id: Any, data: dict[str, Any]) -> None:
+        from aimixer_dsp.presets import merge_config, validate_config
+
+        cfg = data.get("config", data) if isinstance(data.get("config"), dict) else data
+        cfg = parse_config(cfg)
+        conn_config = merge_config(self.conn_config or {}, cfg or {})
+        validate_config(conn_config)
+        self.conn_config = conn_config
+        if self.stream is not None:
+            self.stream["config"] = self.effective(None)
+        await self.send_json({"type": "config", "id": msg_id, "data": {"config": conn_config}})
+
+
+_HANDLERS = {
+    "ping": _Connection.do_ping,
+    "process": _Connection.do_process,
+    "stream": _Connection.do_stream,
+    "stop": _Connection.do_stop,
+    "config": _Connection.do_config,
+}
