@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -206,60 +207,144 @@ async def _closed_loop(port: int, req: bytes, conns: int, duration: float) -> di
     }
 
 
-async def _ws_streams(port: int, key: str, n: int, duration: float) -> dict[str, Any]:
-    import numpy as np
-    import websockets
+class _WSStream(asyncio.Protocol):
+    """A minimal RFC 6455 client for one ``/ws`` stream (the load generator's own CPU matters).
 
-    frame = (np.random.default_rng(1).standard_normal(FRAME) * 0.1).astype("<f4").tobytes()
-    socks = []
-    for _ in range(n):
-        ws = await websockets.connect(
-            f"ws://127.0.0.1:{port}/ws",
-            additional_headers={"Authorization": f"Bearer {key}"},
-            max_queue=None,
-            compression=None,
+    It does the HTTP upgrade itself, masks every frame it sends with a fresh random key (as the
+    RFC requires of clients), and parses the server's frames; binary replies are matched to the
+    frames sent in order, text messages are JSON (greeting, ``stream.started``, errors).
+    """
+
+    def __init__(self, host: str, port: int, key: str) -> None:
+        import base64
+
+        self.request = (
+            f"GET /ws HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            f"Sec-WebSocket-Version: 13\r\nAuthorization: Bearer {key}\r\n\r\n"
+        ).encode()
+        self.buf = bytearray()
+        self.upgraded = False
+        self.texts: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.sent: list[float] = []
+        self.lat: list[float] = []
+        self.errors = 0
+        self.closed = asyncio.get_running_loop().create_future()
+        self.transport: Any = None
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        transport.write(self.request)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            status = bytes(buf[:end]).split(b"\r\n", 1)[0]
+            if b" 101 " not in status + b" ":
+                raise ConnectionError(f"upgrade refused: {status.decode(errors='replace')}")
+            del buf[: end + 4]
+            self.upgraded = True
+        while len(buf) >= 2:
+            n = buf[1] & 0x7F
+            hdr = 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, hdr = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, hdr = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < hdr + n:
+                return
+            opcode = buf[0] & 0x0F
+            payload = bytes(buf[hdr : hdr + n])
+            del buf[: hdr + n]
+            if opcode == 2:
+                k = len(self.lat)
+                if k < len(self.sent):
+                    self.lat.append((time.perf_counter() - self.sent[k]) * 1000)
+            elif opcode == 1:
+                msg = json.loads(payload)
+                if msg.get("type") == "error":
+                    self.errors += 1
+                self.texts.put_nowait(msg)
+            elif opcode == 8:
+                self.transport.close()
+
+    def _frame(self, opcode: int, payload: bytes) -> bytes:
+        import numpy as np
+
+        n = len(payload)
+        head = bytes([0x80 | opcode]) + (
+            bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + n.to_bytes(2, "big")
         )
-        await ws.recv()  # connected
-        await ws.send(json.dumps({"type": "stream", "id": "s", "data": {"metricsEvery": 0}}))
-        await ws.recv()  # stream.started
-        socks.append(ws)
-    lat: list[float] = []
+        mask = os.urandom(4)
+        pad = (-n) % 4
+        words = np.frombuffer(payload + b"\0" * pad, dtype="<u4") ^ np.frombuffer(mask, dtype="<u4")[0]
+        return head + mask + words.tobytes()[:n]
+
+    def send_text(self, obj: dict[str, Any]) -> None:
+        self.transport.write(self._frame(1, json.dumps(obj).encode()))
+
+    def send_frame(self, payload: bytes) -> None:
+        self.sent.append(time.perf_counter())  # latency from the actual send
+        self.transport.write(self._frame(2, payload))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.transport.write(self._frame(8, (1000).to_bytes(2, "big")))
+        self.transport.close()
+
+
+async def _ws_streams(port: int, key: str, n: int, duration: float) -> dict[str, Any]:
+    """``n`` real-time streams: each sends one frame every 20 ms (staggered), as ``_WSStream``."""
+    import numpy as np
+
+    loop = asyncio.get_running_loop()
+    frame = (np.random.default_rng(1).standard_normal(FRAME) * 0.1).astype("<f4").tobytes()
+    streams: list[_WSStream] = []
+    for _ in range(n):
+        _, proto = await loop.create_connection(lambda: _WSStream("127.0.0.1", port, key), "127.0.0.1", port)
+        hello = await asyncio.wait_for(proto.texts.get(), 10)
+        assert hello["type"] == "connected", hello
+        proto.send_text({"type": "stream", "id": "s", "data": {"metricsEvery": 0}})
+        started = await asyncio.wait_for(proto.texts.get(), 10)
+        assert started["type"] == "stream.started", started
+        streams.append(proto)
     frames = int(duration / 0.02)
     t0 = time.perf_counter() + 0.2
-
-    async def stream(i: int, ws: Any) -> None:
-        sent: list[float] = []
-        offset = 0.02 * i / n
-
-        async def rx() -> None:
-            for k in range(frames):
-                msg = await ws.recv()
-                while not isinstance(msg, bytes):
-                    msg = await ws.recv()
-                lat.append((time.perf_counter() - sent[k]) * 1000)
-
-        rtask = asyncio.ensure_future(rx())
-        for k in range(frames):
-            target = t0 + offset + k * 0.02
-            d = target - time.perf_counter()
-            if d > 0:
+    # One pacing loop for all streams: stream i sends frame k at t0 + 20 ms * (k + i / n).
+    schedule = sorted((0.02 * i / n, i) for i in range(n))
+    for k in range(frames):
+        base = t0 + k * 0.02
+        for offset, i in schedule:
+            d = base + offset - time.perf_counter()
+            if d > 0.0005:
                 await asyncio.sleep(d)
-            sent.append(time.perf_counter())  # latency from the actual send (client lateness excluded)
-            await ws.send(frame)
-        try:
-            await asyncio.wait_for(rtask, 10)
-        except TimeoutError:
-            rtask.cancel()  # unanswered frames show up as "missing"
-
-    await asyncio.gather(*(stream(i, ws) for i, ws in enumerate(socks)))
-    for ws in socks:
-        await ws.close()
+            streams[i].send_frame(frame)
+    deadline = time.perf_counter() + 10
+    while time.perf_counter() < deadline and any(len(s.lat) < frames for s in streams):
+        await asyncio.sleep(0.05)  # unanswered frames show up as "missing"
+    lat = [v for s in streams for v in s.lat]
+    errors = sum(s.errors for s in streams)
+    for s in streams:
+        s.close()
     expected = n * frames
     return {
         "streams": n,
         "frames": len(lat),
         "expected": expected,
         "missing": expected - len(lat),
+        "errors": errors,
         "p50": _pct(lat, 0.5),
         "p99": _pct(lat, 0.99),
         "max": max(lat) if lat else float("nan"),
@@ -290,14 +375,19 @@ def _client_main(args: argparse.Namespace) -> None:
             res["cpu_ms"] = (_server_cpu(args.server_pid) - c0) / max(1, res["frames"]) * 1000
             res["client_cpu_ms"] = (time.process_time() - k0) / max(1, res["frames"]) * 1000
             ws.append(res)
-            if res["missing"] == 0 and res["late"] == 0:
+            if res["missing"] == 0 and res["late"] == 0 and res["errors"] == 0:
                 best = n
             else:
                 break
         out["ws"] = ws
         out["ws_best"] = best
 
-    asyncio.run(run())
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a runtime dependency
+        asyncio.run(run())
+    else:
+        uvloop.run(run())
     print(json.dumps(out))
 
 
