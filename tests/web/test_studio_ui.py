@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from netutil import free_udp_port, unique_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -31,20 +31,6 @@ ARGS = [
     "--no-first-run",
     "--autoplay-policy=no-user-gesture-required",
 ]
-
-
-def _free_udp_port() -> int:
-    for _ in range(200):
-        port = random.randint(20000, 60000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.bind(("0.0.0.0", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free UDP port")
 
 
 class _Server:
@@ -100,8 +86,8 @@ def recording_server(tmp_path):
 
     settings = load_settings(env={}, data_dir=tmp_path / "data", dev_mode=True)
     srv = _Server(create_app(settings)).start()
-    group = f"239.72.{random.randint(1, 254)}.{random.randint(1, 254)}"
-    port = _free_udp_port()
+    group = unique_group("239.72")
+    port = free_udp_port()
     sender = subprocess.Popen(
         [
             sys.executable,

@@ -1,34 +1,18 @@
 from __future__ import annotations
 
 import os
-import random
-import socket
 import time
 
 import numpy as np
 import pytest
 import soundfile as sf
-
-
-def free_udp_port() -> int:
-    for _ in range(100):
-        port = random.randint(20000, 60000)
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            s.bind(("0.0.0.0", port))
-            return port
-        except OSError:
-            continue
-        finally:
-            s.close()
-    raise RuntimeError("no free UDP port")
+from netutil import free_udp_port, unique_group
 
 
 @pytest.fixture
 def group_port():
     """A unique multicast group and a free port (tests run in parallel)."""
-    rnd = random.SystemRandom()
-    return f"239.69.{rnd.randint(1, 254)}.{rnd.randint(1, 254)}", free_udp_port()
+    return unique_group("239.69"), free_udp_port()
 
 
 @pytest.fixture
