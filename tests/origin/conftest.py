@@ -26,16 +26,13 @@ live_server
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import socket
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
+from liveserver import LiveServer
 from quart import Quart
 
 from origin.app import create_app
@@ -93,89 +90,6 @@ def make_app(
             yield application
 
     return _make
-
-
-@dataclass
-class LiveServer:
-    """A Hypercorn server running ``app`` in its own thread and event loop."""
-
-    app: Quart
-    host: str = "127.0.0.1"
-    port: int = 0
-    _thread: threading.Thread | None = None
-    _loop: asyncio.AbstractEventLoop | None = None
-    _stop: asyncio.Event | None = None
-    _error: list[BaseException] = field(default_factory=list)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
-
-    def start(self, timeout: float = 20.0) -> LiveServer:
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        sock.set_inheritable(True)
-        self.port = sock.getsockname()[1]
-        config = Config()
-        config.bind = [f"fd://{sock.detach()}"]
-        config.accesslog = None
-        config.errorlog = None
-        config.graceful_timeout = 2
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            self._stop = asyncio.Event()
-
-            async def main() -> None:
-                async def trigger() -> None:
-                    started.set()
-                    assert self._stop is not None
-                    await self._stop.wait()
-
-                await serve(self.app, config, shutdown_trigger=trigger)
-
-            try:
-                loop.run_until_complete(main())
-            except BaseException as exc:  # surfaced by start()/stop()
-                self._error.append(exc)
-                started.set()
-            finally:
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"hypercorn-{self.port}", daemon=True)
-        self._thread.start()
-        if not started.wait(timeout):
-            raise RuntimeError("server did not start")
-        if self._error:
-            raise RuntimeError(f"server failed: {self._error[0]!r}")
-        # wait until it accepts connections (startup hooks done)
-        for _ in range(int(timeout * 50)):
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.5):
-                    break
-            except OSError:
-                threading.Event().wait(0.02)
-        return self
-
-    def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
-        self._thread = None
 
 
 @pytest.fixture

@@ -10,17 +10,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fcntl
 import importlib.util
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -92,56 +89,19 @@ class OriginServer:
             _, self.api_key = create_key(self.app.extensions["storage"], "parity", tier="enterprise")
         except Exception:  # noqa: BLE001 - keys are optional for dev-mode servers
             self.api_key = None
-        self.host = "127.0.0.1"
-        self.port = 0
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: list[BaseException] = []
+        self._server: Any = None
+
+    @property
+    def port(self) -> int:
+        return self._server.port if self._server is not None else 0
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> OriginServer:
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config
-
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
-        sock.set_inheritable(True)
-        self.port = sock.getsockname()[1]
-        config = Config()
-        config.bind = [f"fd://{sock.detach()}"]
-        config.accesslog = None
-        config.errorlog = None
-        config.graceful_timeout = 1
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            asyncio.set_event_loop(loop)
-            self._stop = asyncio.Event()
-
-            async def trigger() -> None:
-                started.set()
-                assert self._stop is not None
-                await self._stop.wait()
-
-            try:
-                loop.run_until_complete(serve(self.app, config, shutdown_trigger=trigger))
-            except BaseException as exc:  # noqa: BLE001 - surfaced by start()
-                self._error.append(exc)
-                started.set()
-            finally:
-                loop.close()
-
-        self._thread = threading.Thread(target=run, name=f"origin-{self.port}", daemon=True)
-        self._thread.start()
-        if not started.wait(timeout) or self._error:
-            raise RuntimeError(f"origin did not start: {self._error!r}")
+        LiveServer = _liveserver().LiveServer
+        self._server = LiveServer(self.app, graceful_timeout=1.0).start(timeout)
         import httpx
 
         deadline = time.monotonic() + timeout
@@ -153,13 +113,19 @@ class OriginServer:
         return self
 
     def stop(self) -> None:
-        if self._thread is None:
-            return
-        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(15)
-        self._thread = None
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+
+
+def _liveserver() -> Any:
+    """``tests/liveserver.py`` (this module is also loaded by the benchmarks, outside pytest)."""
+    tests_dir = str(Path(__file__).resolve().parents[1])
+    if tests_dir not in sys.path:
+        sys.path.insert(0, tests_dir)
+    import liveserver
+
+    return liveserver
 
 
 # ---------------------------------------------------------------------------------------------

@@ -6,18 +6,16 @@ programme) on a unique multicast group over loopback.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+from liveserver import LiveServer
 from netutil import free_udp_port, unique_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -33,48 +31,18 @@ ARGS = [
 ]
 
 
-class _Server:
-    """The origin on Hypercorn in a thread (socket bound first: no port race)."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config
-
-        cfg = Config()
-        cfg.bind = [f"fd://{self.sock.detach()}"]
-        cfg.accesslog = cfg.errorlog = None
-        cfg.graceful_timeout = 2
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        self._stop = asyncio.Event()
-        loop.run_until_complete(serve(self.app, cfg, shutdown_trigger=self._stop.wait))
-        loop.close()
-
-    def start(self) -> _Server:
-        self._thread.start()
-        end = time.monotonic() + 30
-        while time.monotonic() < end:
-            try:
-                if httpx.get(self.url + "/api/recorders/active-count", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("server did not start")
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
+def _serve(app) -> LiveServer:
+    """The origin on Hypercorn in a thread, once the studio API answers."""
+    srv = LiveServer(app).start(30)
+    end = time.monotonic() + 30
+    while time.monotonic() < end:
+        try:
+            if httpx.get(srv.url + "/api/recorders/active-count", timeout=1).status_code == 200:
+                return srv
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    srv.stop()
+    raise RuntimeError("server did not start")
 
 
 @pytest.fixture
@@ -85,7 +53,7 @@ def recording_server(tmp_path):
     from origin.config import load_settings
 
     settings = load_settings(env={}, data_dir=tmp_path / "data", dev_mode=True)
-    srv = _Server(create_app(settings)).start()
+    srv = _serve(create_app(settings))
     group = unique_group("239.72")
     port = free_udp_port()
     sender = subprocess.Popen(
