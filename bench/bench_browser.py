@@ -8,8 +8,9 @@ Measures
 * warm start: the same with the bundle in the HTTP cache (target <= 1 s);
 * per-frame time in the worker (target <= 1 ms/frame): the engine's whole call per frame on the
   audio path, split into the DSP itself (``MixerSession.process``, timed in Python) and the SDK's
-  overhead (buffer copies, the call, the metrics JSON); the genre analysis + model that runs after
-  each frame has been handed back is reported beside it; and the SDK round trip
+  overhead (buffer copies, the call, the metrics JSON); the work that runs after each frame has
+  been handed back (the genre analysis + model, and the loudness meter's K-weighting of frames that
+  complete no 100 ms block) is reported beside it, with the worker's total CPU time per frame; and the SDK round trip
   ``session.process`` as the page sees it;
 * live mode: the added latency reported by ``mixer.connect`` and the dropouts/overruns (and the
   late frames that caused the dropouts) counted over ``--duration`` seconds of an oscillator through the AudioWorklet (target <= 50 ms, 0 dropouts).
@@ -225,12 +226,22 @@ def main(argv: list[str] | None = None) -> int:
         f"  [{_fmt(w['meanFrameMs'] <= 1.0)}] worker time per frame (audio path): {w['meanFrameMs']:8.3f} ms  "
         f"(target <= 1; max {w['maxFrameMs']:.2f} ms over {w['frames']} frames)"
     )
+    if w.get("warmup"):
+        print(
+            f"         (the worker ran {w['warmup']['frames']} synthetic frames in the background at init, "
+            f"{w['warmup']['ms']:.0f} ms, so the browser's optimizing wasm tier is in place)"
+        )
     if "meanDspMs" in w:
         ovh = w.get("meanOverheadMs")
         print(
             f"         of which DSP (MixerSession.process): {dsp:8.3f} ms  (max {w['maxDspMs']:.2f} ms); "
             f"SDK overhead (copies, call, JSON): {ovh if ovh is None else round(ovh, 3)} ms"
         )
+        if "meanDeferredMeterMs" in w:
+            print(
+                f"         + deferred loudness metering:        {w['meanDeferredMeterMs']:8.3f} ms  "
+                "(K-weighting of frames that complete no 100 ms block, after the frame is handed back)"
+            )
         print(
             f"         + deferred genre analysis/model:     {w['meanGenreMs']:8.3f} ms  (max {w['maxGenreMs']:.2f} ms, "
             f"after the frame is handed back); worker total {w['meanWorkerMs']:.3f} ms/frame"

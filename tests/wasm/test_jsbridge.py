@@ -84,6 +84,34 @@ def test_frameio_matches_mixer_session(config: dict | None) -> None:
     assert json.loads(io.stats())["frames"] == len(frames)
 
 
+def test_frameio_text_is_dumps_of_the_result_as_the_config_changes() -> None:
+    """The settings JSON is reused while the applied settings are exactly the same (also
+    ``0.0`` vs ``-0.0`` and ``0`` vs ``0.0`` count as changes): every text equals ``dumps`` of
+    the session's result, byte for byte."""
+    configs = [
+        '{"genre":"rock"}',
+        '{"genre":"rock"}',
+        None,
+        '{"genre":"jazz","gain":3}',
+        '{"gain":-0.0}',
+        '{"gain":0.0}',
+        '{"gain":0}',
+        '{"eq":{"low":-0.0}}',
+        '{"eq":{"low":0.0}}',
+        '{"genre":"rock"}',
+    ]
+    frames = [[0.0] * N] + _stream(1.0)[: 2 * len(configs)]
+    direct, bridged, io = MixerSession(), MixerSession(), FrameIO(N)
+    for i, frame in enumerate(frames):
+        cfg = configs[i % len(configs)]
+        want = direct.process(list(frame), None if cfg is None else json.loads(cfg))
+        want.pop("processedBuffer")
+        io.input[:] = array("f", frame)
+        text = io.process(bridged, cfg)
+        want["metrics"]["processingTime"] = json.loads(text)["metrics"]["processingTime"]
+        assert text == dumps(want)
+
+
 def test_frameio_without_result_still_processes() -> None:
     a, b, io = MixerSession(), MixerSession(), FrameIO(N)
     frame = _stream(0.1)[0]

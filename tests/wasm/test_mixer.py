@@ -196,3 +196,74 @@ def test_to_json_safe():
     assert safe["metrics"]["peak"] is None and safe["metrics"]["lufs"] is None
     assert isinstance(safe["processedBuffer"], list)
     json.dumps(safe, allow_nan=False)
+
+
+def _strip_time(res: dict) -> dict:
+    out = dict(res)
+    out["metrics"] = {k: v for k, v in res["metrics"].items() if k != "processingTime"}
+    return out
+
+
+@pytest.mark.parametrize("genre", ["rock", "speech", "jazz", None])
+def test_deferred_metering_gives_identical_results(genre):
+    """``defer_metering`` only moves the meter's work on frames that complete no 100 ms block
+    (to ``flush_deferred`` or the next completing frame): every result stays bit-identical."""
+    x = _signal(4.0, seed=3)
+    x[FS : FS + FS // 2] *= 0.01  # a quiet stretch (quiet compressor / limiter paths)
+    plain, deferred = MixerSession(), MixerSession(defer_metering=True)
+    cfg = None if genre is None else {"genre": genre}
+    for i, f in enumerate(_frames(x)):
+        a = plain.process(f.tolist(), cfg)
+        b = deferred.process(f.tolist(), cfg)
+        assert _strip_time(a) == _strip_time(b)
+        if i % 3 == 1:  # flush now and then (the worker does it after every frame)
+            deferred.flush_deferred()
+        assert deferred._meter.samples_seen == plain._meter.samples_seen
+    deferred.flush_deferred()
+    assert deferred._meter._states == plain._meter._states
+    assert not deferred.flush_deferred()
+
+
+def test_deferred_metering_survives_reset_and_errors():
+    x = _signal(1.0, seed=4)
+    plain, deferred = MixerSession(), MixerSession(defer_metering=True)
+    frames = _frames(x)
+    for f in frames[:3]:
+        plain.process(f.tolist())
+        deferred.process(f.tolist())
+    bad = frames[3].tolist()
+    bad[5] = float("nan")
+    for s in (plain, deferred):
+        with pytest.raises(NonFiniteInputError):
+            s.process(bad)
+    for f in frames[3:]:
+        assert _strip_time(plain.process(f.tolist())) == _strip_time(deferred.process(f.tolist()))
+    deferred.reset()
+    plain.reset()
+    for f in frames[:7]:
+        assert _strip_time(plain.process(f.tolist())) == _strip_time(deferred.process(f.tolist()))
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"genre": "rock"},
+        {"limiter": {"enabled": False}},
+        {"limiter": {"lookahead": 0.0}},
+        {"limiter": {"lookahead": 20.0}, "gain": 12.0},
+        {"bypass": True},
+    ],
+)
+def test_pure_levels_equal_peak_db_and_rms_db(config):
+    """The session's pure-path peak/rms (one sum of squares; the peak from the limiter's
+    pass-through check when it has one) equal ``peak_db``/``rms_db`` of the output exactly."""
+    from aimixer_dsp.meters import peak_db, rms_db
+
+    x = _signal(1.0, seed=5)
+    x[: FS // 4] *= 3.0  # loud start: the limiter works, then passes through
+    sess = MixerSession(strict_frames=False)
+    for f in _frames(x) + [x[:100], x[:50]]:
+        r = sess.process(f.tolist(), config)
+        y = r["processedBuffer"]
+        assert r["metrics"]["peak"] == peak_db(y)
+        assert r["metrics"]["rms"] == rms_db(y)

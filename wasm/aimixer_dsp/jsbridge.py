@@ -26,6 +26,7 @@ of :func:`aimixer_dsp.mixer.to_json_safe` of the result.
 from __future__ import annotations
 
 import json
+import marshal
 import math
 import struct
 import time
@@ -42,6 +43,9 @@ def _finite_or_none(d: dict) -> dict:
     """A flat dict with its non-finite floats replaced by ``None`` (``to_json_safe``'s rule)."""
     isfinite = math.isfinite
     return {k: (None if type(v) is float and not isfinite(v) else v) for k, v in d.items()}
+
+
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(obj: Any) -> str:
@@ -178,6 +182,10 @@ class FrameIO:
         self.input = array("f", bytes(4 * frame_size))
         self.output = array("f", bytes(4 * frame_size))
         self._pack = struct.Struct(f"={frame_size}f")
+        self._config_json: str | None = None  # the last config JSON text and its parsed dict
+        self._config: Any = None
+        self._settings_key: bytes | None = None  # marshal of the last appliedSettings, its JSON
+        self._settings_json = ""
         self.frames = 0
         self.dsp_ms_total = 0.0
         self.dsp_ms_max = 0.0
@@ -216,7 +224,13 @@ class FrameIO:
             The processed samples are in :attr:`output`.
         """
         x = self.read_input()
-        config = None if config_json is None else json.loads(config_json)
+        if config_json is None:
+            config = None
+        elif config_json == self._config_json:
+            config = self._config  # the same text as the last frame's: the same (unmodified) dict
+        else:
+            config = json.loads(config_json)
+            self._config_json, self._config = config_json, config
         t0 = time.perf_counter()
         res = session.process(x, config)
         ms = (time.perf_counter() - t0) * 1000.0
@@ -226,7 +240,39 @@ class FrameIO:
         if ms > self.dsp_ms_max:
             self.dsp_ms_max = ms
         self.write_output(res.pop("processedBuffer"))
-        return dumps(res) if want_result else None
+        return self._dumps_result(res) if want_result else None
+
+    def _dumps_result(self, res: dict) -> str:
+        """``dumps(res)`` of ``{"metrics": dict, "appliedSettings": dict}``, reusing the JSON of
+        the applied settings while they are exactly the last frame's (the same ``marshal``
+        bytes: same keys, order, types and float bits), i.e. until the config changes.
+
+        ``dumps`` of such a dict is ``{"metrics":`` + the JSON of the metrics with their
+        non-finite floats as ``null`` + ``,"appliedSettings":`` + the same for the settings +
+        ``}``; anything else (or a part that still holds ``Infinity``/``NaN``) takes ``dumps``.
+        """
+        metrics = res.get("metrics")
+        applied = res.get("appliedSettings")
+        if (
+            len(res) != 2
+            or type(metrics) is not dict
+            or type(applied) is not dict
+            or next(iter(res)) != "metrics"
+        ):
+            return dumps(res)
+        try:
+            key = marshal.dumps(applied)
+            if key != self._settings_key:
+                text = _encode(_finite_or_none(applied))
+                if "Infinity" in text or "NaN" in text:
+                    return dumps(res)
+                self._settings_key, self._settings_json = key, text
+            mtext = _encode(_finite_or_none(metrics))
+        except (TypeError, ValueError):
+            return dumps(res)
+        if "Infinity" in mtext or "NaN" in mtext:
+            return dumps(res)
+        return '{"metrics":' + mtext + ',"appliedSettings":' + self._settings_json + "}"
 
     def stats(self) -> str:
         """``{"frames", "dspMsTotal", "dspMsMax"}`` as JSON."""

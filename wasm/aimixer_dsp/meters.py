@@ -300,7 +300,33 @@ def _kfilter_sumsq_pure(x: Any, coeffs: tuple, state: list[float]) -> float:
 
     Transposed direct form II, per stage: ``y = b0 x + s1; s1 = b1 x - a1 y + s2;
     s2 = b2 x - a2 y``. Stage 2 has the numerator (1, -2, 1) (BS.1770-4 Table 2).
+    The loop runs both stages scaled by ``1/b0`` of stage 1 (states divided by ``b0``, so
+    stage 1 needs no multiply by ``b0``) and scales the sum by ``b0**2`` at the end: the same
+    filter up to rounding; the stored state stays the plain TDF-II state.
     """
+    (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = coeffs
+    if b0 == 0.0:  # pragma: no cover - not a K-weighting pre-filter
+        return _kfilter_sumsq_plain(x, coeffs, state)
+    q1 = b1 / b0
+    q2 = b2 / b0
+    s1, s2, s3, s4 = (v / b0 for v in state)
+    acc = 0.0
+    for v in x:
+        y = v + s1
+        s1 = q1 * v - a1 * y + s2
+        s2 = q2 * v - a2 * y
+        z = y + s3
+        s3 = s4 - 2.0 * y - d1 * z
+        s4 = y - d2 * z
+        acc += z * z
+    state[0] = s1 * b0
+    state[1] = s2 * b0
+    state[2] = s3 * b0
+    state[3] = s4 * b0
+    return acc * (b0 * b0)
+
+
+def _kfilter_sumsq_plain(x: Any, coeffs: tuple, state: list[float]) -> float:  # pragma: no cover
     (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = coeffs
     s1, s2, s3, s4 = state
     acc = 0.0
@@ -390,6 +416,8 @@ class LoudnessMeter:
         self._samples = 0
         self._cache_integrated: tuple[int, float] | None = None
         self._cache_lra: tuple[int, float] | None = None
+        self._pending: list = []  # deferred blocks (see defer_partial), oldest first
+        self._pending_n = 0
 
     def __repr__(self) -> str:
         return f"LoudnessMeter(sample_rate={self.sample_rate}, channels={self.channels})"
@@ -397,7 +425,30 @@ class LoudnessMeter:
     @property
     def samples_seen(self) -> int:
         """Number of frames pushed since the last reset."""
-        return self._samples
+        return self._samples + self._pending_n
+
+    #: When ``True``, :meth:`_push_checked` (the mixer session's pure path) only queues a block
+    #: that does not complete a 100 ms sub-block; :meth:`flush` (or the next block that does
+    #: complete one, or any other push) filters the queue, in order. No reading depends on the
+    #: queued samples (they only change the state of an incomplete sub-block), so every reading
+    #: and every later result is exactly what it would have been; the K-weighting work merely
+    #: moves to when the caller has time (the browser worker: after the frame is handed back).
+    defer_partial = False
+
+    def flush(self) -> bool:
+        """K-weight the queued blocks now; ``True`` if there were any."""
+        if not self._pending:
+            return False
+        self._drain()
+        return True
+
+    def _drain(self) -> None:
+        pending = self._pending
+        if pending:
+            self._pending = []
+            self._pending_n = 0
+            for data in pending:
+                self._push_cols([data], len(data))
 
     # -- feeding -------------------------------------------------------------------------
     def push(self, block: Any) -> None:
@@ -442,6 +493,21 @@ class LoudnessMeter:
             cols = [[float(f[c]) for f in data] for c in range(self.channels)]
             for col in cols:
                 check_list_finite(col)
+        self._push_cols(cols, n)
+
+    def _push_checked(self, data: list) -> None:
+        """:meth:`push` of a mono, non-empty list of floats already known to be finite (the
+        caller checked it, and does not mutate it later); the same result as ``push(data)``."""
+        n = len(data)
+        if self.defer_partial and self._pos + self._pending_n + n < self._step:
+            self._pending.append(data[:])  # a copy: the caller owns (and may reuse) ``data``
+            self._pending_n += n
+            return
+        self._push_cols([data], n)
+
+    def _push_cols(self, cols: list, n: int) -> None:
+        if self._pending:
+            self._drain()
         coeffs = self._coeffs
         weights = self.weights
         for start, stop in self._segments(n):
@@ -463,6 +529,8 @@ class LoudnessMeter:
         n = x.shape[0]
         if n == 0:
             return
+        if self._pending:
+            self._drain()
         if n < 64:  # tiny blocks: the scalar loop is cheaper and gives the same numbers
             self._push_pure(x[:, 0].tolist() if self.channels == 1 else x.tolist())
             return

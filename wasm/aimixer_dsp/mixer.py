@@ -31,7 +31,7 @@ from typing import Any
 from . import FRAME_SIZE, SAMPLE_RATE
 from . import backend as _backend
 from .errors import InvalidBufferError, ParameterError
-from .meters import LoudnessMeter, peak_db, rms_db
+from .meters import LoudnessMeter, _sum_squares, peak_db, rms_db
 from .presets import apply_settings, build_chain, merge_config, resolve_settings, validate_config
 from .processors.base import check_sample_rate
 
@@ -53,6 +53,10 @@ class MixerSession:
         Needed for ``config.genre == "auto"``.
     base_config : dict, optional
         Session defaults merged under every call's ``config``.
+    defer_metering : bool
+        Pure path: leave the loudness meter's K-weighting of a frame that does not complete a
+        100 ms block for :meth:`flush_deferred` (or the next frame that completes one). Results
+        are identical; the browser worker uses it to do that work after handing the frame back.
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class MixerSession:
         strict_frames: bool = True,
         genre_tracker: Any = None,
         base_config: dict | None = None,
+        defer_metering: bool = False,
     ) -> None:
         self.sample_rate = check_sample_rate(sample_rate)
         if isinstance(frame_size, bool) or not isinstance(frame_size, int) or frame_size < 1:
@@ -85,6 +90,12 @@ class MixerSession:
         self._meter: LoudnessMeter | None = None
         self._channels: int | None = None
         self.frames = 0  # calls processed since the last reset
+        self.defer_metering = bool(defer_metering)
+
+    def flush_deferred(self) -> bool:
+        """Do the metering work deferred by ``defer_metering`` now; ``True`` if there was any."""
+        meter = self._meter
+        return meter is not None and meter.flush()
 
     def reset(self) -> None:
         """Clear chain, meter and tracker state (the session's configuration is kept)."""
@@ -135,6 +146,16 @@ class MixerSession:
             return verdict, float(tr.confidence)
         return genre, 1.0
 
+    def _known_peak(self, y: list) -> float | None:
+        """``max|y|`` when the chain's last stage (a limiter passing the block through) already
+        measured it for this very output list, else ``None``."""
+        procs = self.chain._procs
+        lp = getattr(procs[-1], "last_peak", None) if procs else None
+        if lp is not None and lp[0] is y:
+            procs[-1].last_peak = None
+            return lp[1]
+        return None
+
     def process(self, samples: Any, config: dict | None = None) -> dict:
         """Process one block; returns ``{processedBuffer, metrics, appliedSettings}``.
 
@@ -173,13 +194,19 @@ class MixerSession:
             self.genre_tracker.push(_mono(x))
         if self._meter is None:
             self._meter = LoudnessMeter(self.sample_rate, channels=ch)
+            self._meter.defer_partial = self.defer_metering
             self._channels = ch
-        self._meter.push(y)
-        self.frames += 1
         meter = self._meter
+        levels = _list_levels(y, self._known_peak(y)) if type(y) is list else None
+        if levels is None:
+            meter.push(y)
+            levels = (peak_db(y), rms_db(y))
+        else:
+            meter._push_checked(y)
+        self.frames += 1
         metrics = {
-            "peak": peak_db(y),
-            "rms": rms_db(y),
+            "peak": levels[0],
+            "rms": levels[1],
             "lufs": meter.integrated,
             "momentaryLufs": meter.momentary,
             "shortTermLufs": meter.short_term,
@@ -226,6 +253,39 @@ def _config_key(config: Any) -> tuple | None:
         else:
             return None
     return tuple(out)
+
+
+def _list_levels(y: list, peak: float | None = None) -> tuple | None:
+    """``(peak_db(y), rms_db(y))`` of a non-empty mono list of floats in three C-level passes
+    (the sum of squares, ``max``, ``min``; the last two skipped when ``peak = max|y|`` is
+    given), or ``None`` when ``y`` is empty or not all finite (then the caller takes the
+    checking path, which raises as before).
+
+    The sum of squares doubles as the finiteness check: it is finite exactly when every sample
+    is (squares are >= 0, so an Inf or NaN cannot cancel). The values are those of
+    :func:`peak_db` (``max|y| = max(max(y), -min(y))``) and :func:`rms_db` (the same sum).
+    """
+    n = len(y)
+    if not n:
+        return None
+    try:
+        ss = _sum_squares(y)
+    except (OverflowError, TypeError):  # fsum of huge squares (Python < 3.12), or not floats
+        return None
+    if not math.isfinite(ss):
+        return None
+    if peak is None:
+        p = max(y)
+        q = -min(y)
+        if q > p:
+            p = q
+    else:
+        p = peak
+    ms = ss / n
+    return (
+        20.0 * math.log10(p) if p > 0.0 else -math.inf,
+        10.0 * math.log10(ms) if ms > 0.0 else -math.inf,
+    )
 
 
 def _mono(x: Any) -> Any:

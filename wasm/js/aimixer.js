@@ -354,6 +354,11 @@ export class AIMixer {
    * @param {boolean} [opts.lazyModel=false] resolve as soon as the DSP is ready and keep loading
    *                                  the model in the background (faster first frame; genre
    *                                  classification waits for it). See `modelReady()`.
+   * @param {number} [opts.warmupFrames]  synthetic frames the worker runs through the DSP in the
+   *                                  background after the package phase, so the browser has
+   *                                  optimized the interpreter's wasm before real frames arrive
+   *                                  (default 200 in browsers, 0 in Node; results unaffected);
+   *                                  `modelReady()` also waits for it.
    * @param {(ev: {phase, state, elapsedMs}) => void} [opts.onProgress]  init phases
    *                                  runtime -> package -> model (plus "origin" on fallback).
    */
@@ -404,7 +409,12 @@ export class AIMixer {
       const info = await m._ch.request(MSG.INIT, {
         bundleUrl,
         manifest: m.manifest,
-        options: { loadModel: opts.loadModel !== false, lazyModel: !!opts.lazyModel, snapshot: opts.snapshot !== false },
+        options: {
+          loadModel: opts.loadModel !== false,
+          lazyModel: !!opts.lazyModel,
+          snapshot: opts.snapshot !== false,
+          warmupFrames: opts.warmupFrames,
+        },
       });
       m.info = info;
       m.path = "wasm";

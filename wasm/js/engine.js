@@ -6,6 +6,19 @@ import { AIMixerError, EVT, FRAME_SIZE, GENRES, MSG, PY_ERROR_CODES, RING, SAMPL
 
 const IS_NODE = typeof process !== "undefined" && !!(process.versions && process.versions.node);
 
+/** Yield to the event loop (a macrotask: queued messages run first; no timer clamping). */
+function yieldTask() {
+  if (typeof setImmediate === "function") return new Promise((r) => setImmediate(r));
+  return new Promise((r) => {
+    const ch = new MessageChannel();
+    ch.port1.onmessage = () => {
+      ch.port1.close();
+      r();
+    };
+    ch.port2.postMessage(0);
+  });
+}
+
 function now() {
   return typeof performance !== "undefined" ? performance.now() : Date.now();
 }
@@ -113,19 +126,30 @@ export class Engine {
     this.nextSession = 1;
     // frameMs: the engine's whole call for a frame on the audio path (input copy, Python call
     // incl. the DSP, output copy, metrics JSON); genreMs: the deferred genre analysis + model
-    // (after the frame has been handed back). The pure DSP time is counted on the Python side.
-    this.stats = { frames: 0, totalMs: 0, maxMs: 0, genreMs: 0, genreMaxMs: 0, genreRuns: 0 };
+    // (after the frame has been handed back); meterMs: the deferred loudness-meter work (the
+    // K-weighting of frames that complete no 100 ms block, see MixerSession.defer_metering).
+    // The pure DSP time is counted on the Python side.
+    this.stats = { frames: 0, totalMs: 0, maxMs: 0, genreMs: 0, genreMaxMs: 0, genreRuns: 0, meterMs: 0 };
     this.live = null;
     this.io = null; // jsbridge.FrameIO: fixed float32 input/output buffers
     this._views = { input: null, output: null };
     this._dirty = new Set(); // sessions with deferred genre work or a pending reset
+    this.warmup = null; // {frames, ms} of the background JIT warm-up (see _warmUp)
   }
 
   /**
    * Boot the runtime (Pyodide) -> package (our wheel) -> model (onnxruntime-web + genre.onnx).
    * `onProgress({phase, state, elapsedMs})` is called at the start and end of every phase.
    */
-  static async create({ bundleUrl, manifest, onProgress = () => {}, loadModel = true, lazyModel = false, useSnapshot = true }) {
+  static async create({
+    bundleUrl,
+    manifest,
+    onProgress = () => {},
+    loadModel = true,
+    lazyModel = false,
+    useSnapshot = true,
+    warmupFrames = IS_NODE ? 0 : 200,
+  }) {
     const eng = new Engine();
     const t0 = now();
     const emit = (phase, state, extra = {}) => onProgress({ phase, state, elapsedMs: now() - t0, ...extra });
@@ -204,8 +228,10 @@ export class Engine {
 
     // the model loads in the background: the first frame does not wait for it. Sessions get a
     // real genre tracker whenever the bundle has a model (same semantics as the origin); a
-    // classification awaits `modelReady`.
+    // classification awaits `modelReady`. The DSP warm-up (see _warmUp) runs beside it, and
+    // `modelReady` also waits for it.
     eng.hasModel = hasModel;
+    const warm = warmupFrames > 0 ? eng._warmUp(warmupFrames).catch(() => {}) : null;
     eng.modelReady = (async () => {
       emit("model", "start");
       try {
@@ -237,10 +263,51 @@ export class Engine {
         eng.modelError = String((e && e.message) || e);
         emit("model", "error", { error: eng.modelError });
       }
+      if (warm) await warm;
       return !!eng.model;
     })();
     if (!lazyModel) await eng.modelReady;
     return eng;
+  }
+
+  /**
+   * JIT warm-up, in the background after the package phase: run the audio path's Python
+   * (FrameIO -> a scratch MixerSession, rock preset) on `frames` synthetic frames, yielding to the
+   * event loop after each one (real requests that arrive meanwhile go first). Browsers run wasm in
+   * a baseline tier first and compile hot functions (here: the Python interpreter's) with their
+   * optimizing tier in the background only after they have run for a while; without this, the
+   * first ~100 real frames after page load took up to twice as long. Touches no user session,
+   * statistic or state (own FrameIO, own session, no genre tracker); results are unaffected.
+   */
+  async _warmUp(frames) {
+    await yieldTask(); // start after create() has returned
+    const io = this.mods.bridge.FrameIO(FRAME_SIZE);
+    const input = io.input;
+    const process = io.process;
+    const { session } = this._newSession(false);
+    const cfg = JSON.stringify({ genre: "rock" });
+    const f = new Float32Array(FRAME_SIZE);
+    const t0 = now();
+    try {
+      for (let k = 0; k < frames; k++) {
+        for (let i = 0; i < FRAME_SIZE; i++) {
+          const n = k * FRAME_SIZE + i;
+          f[i] = (k % 10 < 5 ? 0.5 : 0.05) * Math.sin(n * 0.0576) + 0.01 * Math.sin(n * 1.3);
+        }
+        const view = input.getBuffer("f32");
+        try {
+          view.data.set(f);
+        } finally {
+          view.release();
+        }
+        process(session, cfg, true);
+        session.flush_deferred();
+        this.warmup = { frames: k + 1, ms: now() - t0 };
+        await yieldTask();
+      }
+    } finally {
+      for (const p of [process, input, session, io]) p.destroy?.();
+    }
   }
 
   // ---- conversions -------------------------------------------------------------------------
@@ -333,7 +400,15 @@ export class Engine {
     const real = tracked && this.mods.genre && this.hasModel;
     const bridge = this.mods.bridge;
     const tracker = real ? bridge.DeferredTracker(this.mods.genre.StreamingGenreClassifier()) : bridge.NullTracker();
-    const kwargs = { sample_rate: SAMPLE_RATE, frame_size: FRAME_SIZE, strict_frames: true, genre_tracker: tracker };
+    // defer_metering: the meter's work on a frame that completes no 100 ms block runs in
+    // _settle too (identical metrics; a frame that completes one still meters synchronously)
+    const kwargs = {
+      sample_rate: SAMPLE_RATE,
+      frame_size: FRAME_SIZE,
+      strict_frames: true,
+      genre_tracker: tracker,
+      defer_metering: true,
+    };
     const session = this.mods.mixer.MixerSession.callKwargs(kwargs);
     if (!real) tracker.destroy();
     return { session, tracker: real ? tracker : null, needsReset: false };
@@ -367,7 +442,9 @@ export class Engine {
     let res = null;
     if (samples instanceof Float32Array && samples.length === FRAME_SIZE) {
       this._view("input").set(samples);
-      const text = this._call(() => this.io.process(s.session, configJson, wantResult));
+      // one bound-method proxy of io.process, reused (no attribute lookup + new proxy per frame)
+      const process = this._ioProcess || (this._ioProcess = this.io.process);
+      const text = this._call(() => process(s.session, configJson, wantResult));
       const data = this._view("output");
       if (out) out.set(data);
       if (wantResult) {
@@ -406,6 +483,9 @@ export class Engine {
       s.needsReset = false;
       this._call(() => s.session.reset());
     }
+    const t0 = now();
+    this._call(() => s.session.flush_deferred());
+    this.stats.meterMs += now() - t0;
     const tr = s.tracker;
     if (!tr) return;
     const t = now();
@@ -628,10 +708,11 @@ export class Engine {
    * path; `meanDspMs`/`maxDspMs`: the DSP alone (`MixerSession.process`, timed in Python);
    * `meanOverheadMs` = the difference (copies, the call, metrics JSON); `meanGenreMs`: the deferred
    * genre analysis + model per frame, run after the frame has been handed back;
-   * `meanWorkerMs` = frame + genre: the worker's whole CPU time per frame.
+   * `meanDeferredMeterMs`: the deferred loudness-meter work per frame (also after the hand-back);
+   * `meanWorkerMs` = frame + genre + deferred meter: the worker's whole CPU time per frame.
    */
   getStats() {
-    const { frames, totalMs, maxMs, genreMs, genreMaxMs } = this.stats;
+    const { frames, totalMs, maxMs, genreMs, genreMaxMs, meterMs } = this.stats;
     const py = JSON.parse(this.io.stats());
     const meanFrameMs = frames ? totalMs / frames : 0;
     const meanDspMs = py.frames ? py.dspMsTotal / py.frames : 0;
@@ -646,7 +727,9 @@ export class Engine {
       meanOverheadMs: frames && py.frames === frames ? meanFrameMs - meanDspMs : null,
       meanGenreMs,
       maxGenreMs: genreMaxMs,
-      meanWorkerMs: meanFrameMs + meanGenreMs,
+      meanDeferredMeterMs: frames ? meterMs / frames : 0,
+      warmup: this.warmup || null,
+      meanWorkerMs: meanFrameMs + meanGenreMs + (frames ? meterMs / frames : 0),
     };
   }
 
@@ -830,6 +913,7 @@ export function createHandler(post) {
           loadModel: d.options?.loadModel !== false,
           lazyModel: !!d.options?.lazyModel,
           useSnapshot: d.options?.snapshot !== false,
+          ...(d.options?.warmupFrames !== undefined ? { warmupFrames: Number(d.options.warmupFrames) } : {}),
           onProgress: (p) => post({ type: EVT.PROGRESS, ...p }),
         });
         return {

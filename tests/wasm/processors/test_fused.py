@@ -20,8 +20,16 @@ CASES = [
         eq=(-12.0, 12.0, -3.0),
         fused=True,
     ),
-    # not covered by the fused loop (soft knee / makeup / a flat band): must fall back, same result
-    dict(comp=dict(threshold_db=-20.0, ratio=3.0, knee_db=6.0), eq=(2.0, 1.0, 3.0), fused=False),
+    # soft knee and makeup gain are fused too (makeup folded into the EQ)
+    dict(comp=dict(threshold_db=-20.0, ratio=3.0, knee_db=6.0), eq=(2.0, 1.0, 3.0), fused=True),
+    dict(
+        comp=dict(
+            threshold_db=-16.0, ratio=4.0, attack_ms=10.0, release_ms=150.0, knee_db=3.0, makeup_db=-5.0
+        ),
+        eq=(2.0, -1.0, 2.0),
+        fused=True,
+    ),
+    # not covered by the fused loop (a flat band): must fall back, same result
     dict(comp=dict(threshold_db=-20.0, ratio=3.0, makeup_db=4.0), eq=(2.0, 0.0, 3.0), fused=False),
 ]
 

@@ -200,6 +200,24 @@ class Compressor(Processor):
         self._g = 0.0 if g < _SNAP else g
 
     # -- pure path ----------------------------------------------------------------------
+    def _py_params(self) -> tuple:
+        """Loop constants of the pure path, which runs in output-gain nepers: ``Y = -y1/K`` and
+        ``G = -g/K`` (<= 0), so the release max becomes a min and the output is ``v * exp(G)``
+        (computed as ``e ** G``: the same to an ulp, and a binary operator instead of a call).
+
+        The static curve in nepers of level ``la = log|v|``: above the knee
+        ``Ygr = -slope*la + c1`` (``c1 = slope*log(threshold)``), inside it
+        ``Ygr = nk*(la - llo)**2`` (``nk = -slope*K/(2*knee_db)``, ``llo = log(lo)``), below 0.
+        These are the dB formulas of the module docstring divided by ``-K``."""
+        lo = self._lo_lin
+        slope = self._slope
+        llo = math.log(lo)
+        hwn = self._knee_db / (2.0 * _K)
+        lT = llo + hwn if hwn > 0.0 else llo  # log of the threshold (exactly log(lo): hard knee)
+        lhi = lT + hwn if hwn > 0.0 else llo
+        nk = -slope * _K / (2.0 * self._knee_db) if hwn > 0.0 else 0.0
+        return -slope, slope * lT, lhi, llo, nk
+
     def _py(self, data: list) -> list:
         y1 = self._y1
         g = self._g
@@ -207,129 +225,128 @@ class Compressor(Processor):
         mk = self._makeup
         if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
             return data if mk == 1.0 else [v * mk for v in data]
-        T = self._threshold_db
-        slope = self._slope
-        w = self._knee_db
-        hw = w / 2.0
-        kq = slope / (2.0 * w) if w > 0.0 else 0.0
+        ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA
         bA = 1.0 - aA
-        K = _K
-        cg = -1.0 / _K
-        m0 = math.log(mk)
-        log = math.log
-        exp = math.exp
-        skip = self._skip_level
-        aRK = aR**_SKIP_RUN
-        out = []
-        app = out.append
-        n = len(data)
-        # Runs of _SKIP_RUN samples: within a run the release stage never falls below
-        # aR**_SKIP_RUN times its value at the run start, so a sample below ``skip(...)`` cannot
-        # raise it and needs no log (the result is the same as computing it).
-        if w == 0.0 and m0 == 0.0:  # hard knee, no makeup: the common case, specialised
-            # run in output-gain nepers (Y = -y1/K, G = -g/K <= 0): gr -> slope*(log(lo) - log|v|),
-            # the release max becomes a min and the output is v * exp(G)
-            c0 = slope * log(lo)
-            ns = -slope
-            Y = -y1 / K
-            G = -g / K
-            for s in range(0, n, _SKIP_RUN):
-                th = skip(-aRK * K * Y)
-                nth = -th
-                for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
-                    Y = aR * Y
-                    if v > th:
-                        gr = ns * log(v) + c0
-                        if gr < Y:
-                            Y = gr
-                    elif v < nth:
-                        gr = ns * log(-v) + c0
-                        if gr < Y:
-                            Y = gr
-                    G = aA * G + bA * Y
-                    app(v * exp(G))
-            self._store(-K * Y, -K * G)
-            return out
-        for s in range(0, n, _SKIP_RUN):
-            th = skip(aRK * y1)
-            for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
-                a = v if v >= 0.0 else -v
-                y1 = aR * y1
-                if a > th:
-                    d = K * log(a) - T
-                    if d > hw:
-                        gr = slope * d
-                    elif d > -hw:
-                        d += hw
-                        gr = kq * d * d
-                    else:
-                        gr = 0.0
-                    if gr > y1:
-                        y1 = gr
-                g = aA * g + bA * y1
-                app(v * exp(cg * g + m0) if m0 else v * exp(cg * g))
-        self._store(y1, g)
-        return out
-
-    def _py_eq3(self, data: list, coeffs: list, states: list, gain: float) -> tuple | None:
-        """Compressor fused with a following 3-section equalizer (normalised sections, see
-        :mod:`.eq`): one loop instead of two. Used by the chain's pure path for the common
-        hard-knee, no-makeup case; ``None`` when not applicable (nothing is changed then).
-        Returns ``(output, new EQ states)``; the compressor state is stored."""
-        y1 = self._y1
-        g = self._g
-        lo = self._lo_lin
-        if self._knee_db != 0.0 or self._makeup != 1.0:
-            return None
-        if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
-            return None  # quiet: the compressor is the identity, let the EQ run alone
-        (b1, b2, a1, a2), (c1, c2, d1, d2), (e1, e2, f1, f2) = coeffs
-        (s1, s2), (t1, t2), (u1, u2) = states
-        slope = self._slope
-        aR = self._aR
-        aA = self._aA
-        bA = 1.0 - aA
+        # the release stage is carried pre-multiplied by (1 - aA): W = bA*Y, so the attack stage
+        # is G = aA*G + W (one multiply less per sample); the static curve is scaled to match
+        ns *= bA
+        c1 *= bA
+        nk *= bA
         K = _K
         log = math.log
-        exp = math.exp
+        E = math.e  # E ** G: exp(G) to an ulp, without a function call per sample
         skip = self._skip_level
         aRK = aR**_SKIP_RUN
         n = len(data)
         out = [0.0] * n
         i = 0
-        c0 = slope * log(lo)
-        ns = -slope
-        Y = -y1 / K
+        W = -y1 / K * bA
         G = -g / K
+        # Runs of _SKIP_RUN samples: within a run the release stage never falls below
+        # aR**_SKIP_RUN times its value at the run start, so a sample below ``skip(...)`` cannot
+        # raise it and needs no log (the result is the same as computing it).
         for s in range(0, n, _SKIP_RUN):
-            th = skip(-aRK * K * Y)
+            th = skip(-aRK * K * (W / bA))
             nth = -th
             for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
-                Y = aR * Y
-                if v > th:
-                    gr = ns * log(v) + c0
-                    if gr < Y:
-                        Y = gr
-                elif v < nth:
-                    gr = ns * log(-v) + c0
-                    if gr < Y:
-                        Y = gr
-                G = aA * G + bA * Y
-                x = v * exp(G)
+                W = aR * W
+                if v > th or v < nth:
+                    la = log(v) if v > 0.0 else log(-v)
+                    if la > lhi:
+                        gr = ns * la + c1
+                        if gr < W:
+                            W = gr
+                    elif la > llo:
+                        d = la - llo
+                        gr = nk * d * d
+                        if gr < W:
+                            W = gr
+                G = aA * G + W
+                out[i] = v * E**G
+                i += 1
+        self._store(-K * (W / bA), -K * G)
+        if mk != 1.0:
+            return [v * mk for v in out]
+        return out
+
+    def _py_eq3(self, data: list, coeffs: list, states: list, gain: float) -> tuple | None:
+        """Compressor fused with a following 3-section equalizer (normalised sections, see
+        :mod:`.eq`): one loop instead of two, the same arithmetic as :meth:`_py` then the EQ's
+        loop. Used by the chain's pure path; ``None`` when the compressor is the identity for
+        this block (nothing is changed then). The makeup gain is folded into the (linear) EQ:
+        its states are divided by it and its output gain multiplied. Returns ``(output, new
+        EQ states)``; the compressor state is stored."""
+        y1 = self._y1
+        g = self._g
+        lo = self._lo_lin
+        if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
+            return None  # quiet: the compressor is the identity (up to makeup), let the EQ run alone
+        mk = self._makeup
+        if mk != 1.0:
+            states = [(a / mk, b / mk) for a, b in states]
+            gain = gain * mk
+        out, new = self._py_eq3_tdf2(data, coeffs, states, gain)
+        if mk != 1.0:
+            new = [(a * mk, b * mk) for a, b in new]
+        return out, new
+
+    def _py_eq3_tdf2(self, data: list, coeffs: list, states: list, gain: float) -> tuple:
+        """The fused loop (EQ in transposed direct form II)."""
+        y1 = self._y1
+        g = self._g
+        (b1, b2, a1, a2), (c1_, c2, d1, d2), (e1, e2, f1, f2) = coeffs
+        (s1, s2), (t1, t2), (u1, u2) = states
+        ns, c1, lhi, llo, nk = self._py_params()
+        aR = self._aR
+        aA = self._aA
+        bA = 1.0 - aA
+        # the release stage is carried pre-multiplied by (1 - aA): W = bA*Y, so the attack stage
+        # is G = aA*G + W (one multiply less per sample); the static curve is scaled to match
+        ns *= bA
+        c1 *= bA
+        nk *= bA
+        K = _K
+        log = math.log
+        E = math.e  # E ** G: exp(G) to an ulp, without a function call per sample
+        skip = self._skip_level
+        aRK = aR**_SKIP_RUN
+        n = len(data)
+        out = [0.0] * n
+        i = 0
+        W = -y1 / K * bA
+        G = -g / K
+        for s in range(0, n, _SKIP_RUN):
+            th = skip(-aRK * K * (W / bA))
+            nth = -th
+            for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
+                W = aR * W
+                if v > th or v < nth:
+                    la = log(v) if v > 0.0 else log(-v)
+                    if la > lhi:
+                        gr = ns * la + c1
+                        if gr < W:
+                            W = gr
+                    elif la > llo:
+                        d = la - llo
+                        gr = nk * d * d
+                        if gr < W:
+                            W = gr
+                G = aA * G + W
+                x = v * E**G
                 y = x + s1
                 s1 = b1 * x - a1 * y + s2
                 s2 = b2 * x - a2 * y
                 z = y + t1
-                t1 = c1 * y - d1 * z + t2
+                t1 = c1_ * y - d1 * z + t2
                 t2 = c2 * y - d2 * z
                 w = z + u1
                 u1 = e1 * z - f1 * w + u2
                 u2 = e2 * z - f2 * w
                 out[i] = gain * w
                 i += 1
-        self._store(-K * Y, -K * G)
+        self._store(-K * (W / bA), -K * G)
         return out, [(s1, s2), (t1, t2), (u1, u2)]
 
     def _skip_level(self, reduction_db: float) -> float:

@@ -183,6 +183,10 @@ class Limiter(Processor):
         self._u = 0.0  # release-stage gain reduction of the last sample
         self._uh = [0.0] * (self._M - 1)  # last M-1 values of u (oldest first)
 
+    #: pure path: ``(output, peak)`` of the last block when it was a plain delay (the peak
+    #: ``max|output|`` is known from the pass-through check), else ``None``
+    last_peak: tuple | None = None
+
     def _delays(self, channels: int) -> list:
         if not self._delay:
             self._delay = [[0.0] * self._L for _ in range(channels)]
@@ -197,12 +201,27 @@ class Limiter(Processor):
         M = self._M
         c = self._c
         dl = self._delays(1)[0]
-        buf = dl + data
         n = len(data)
+        dmax = max(max(dl), -min(dl)) if L else 0.0
+        self.last_peak = None
+        if n > L and self._quiet(dmax):
+            # the pass-through check, split at n - L: the output is the delay line + the head,
+            # so their peak is the output's (kept for the session's metrics: no second pass)
+            head = data[: n - L] if L else data
+            tail = data[n - L :] if L else []
+            hmax = max(head)
+            hmin = min(head)
+            if hmax <= c and -hmin <= c and (not L or (max(tail) <= c and -min(tail) <= c)):
+                delayed = dl + head
+                self._delay[0] = tail
+                if -hmin > hmax:
+                    hmax = -hmin
+                self.last_peak = (delayed, hmax if hmax > dmax else dmax)
+                return delayed
+        buf = dl + data
         delayed = buf[:n]
         self._delay[0] = buf[n:] if L else []
-        dmax = max(max(dl), -min(dl)) if L else 0.0
-        if self._quiet(dmax) and max(data) <= c and -min(data) <= c:
+        if n <= L and self._quiet(dmax) and max(data) <= c and -min(data) <= c:
             return delayed
         aR = self._aR
         u = self._u
