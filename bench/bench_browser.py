@@ -242,6 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"         + deferred loudness metering:        {w['meanDeferredMeterMs']:8.3f} ms  "
                 "(K-weighting of frames that complete no 100 ms block, after the frame is handed back)"
             )
+            mixer_ms = w["meanFrameMs"] + w["meanDeferredMeterMs"]
+            print(
+                f"  [{_fmt(mixer_ms <= 1.0)}] mixer work per frame incl. deferred metering: {mixer_ms:8.3f} ms  "
+                "(target <= 1; audio path + deferred K-weighting: chain, metering, peak/RMS, SDK overhead; "
+                "the genre analysis is not included)"
+            )
         print(
             f"         + deferred genre analysis/model:     {w['meanGenreMs']:8.3f} ms  (max {w['maxGenreMs']:.2f} ms, "
             f"after the frame is handed back); worker total {w['meanWorkerMs']:.3f} ms/frame"

@@ -293,9 +293,7 @@ class Compressor(Processor):
         return out, new
 
     def _py_eq3_tdf2(self, data: list, coeffs: list, states: list, gain: float) -> tuple:
-        """The fused loop (EQ in transposed direct form II)."""
-        y1 = self._y1
-        g = self._g
+        """The fused loop (EQ in transposed direct form II); see :func:`_comp_eq3_loop`."""
         (b1, b2, a1, a2), (c1_, c2, d1, d2), (e1, e2, f1, f2) = coeffs
         (s1, s2), (t1, t2), (u1, u2) = states
         ns, c1, lhi, llo, nk = self._py_params()
@@ -304,48 +302,12 @@ class Compressor(Processor):
         bA = 1.0 - aA
         # the release stage is carried pre-multiplied by (1 - aA): W = bA*Y, so the attack stage
         # is G = aA*G + W (one multiply less per sample); the static curve is scaled to match
-        ns *= bA
-        c1 *= bA
-        nk *= bA
         K = _K
-        log = math.log
-        E = math.e  # E ** G: exp(G) to an ulp, without a function call per sample
-        skip = self._skip_level
-        aRK = aR**_SKIP_RUN
-        n = len(data)
-        out = [0.0] * n
-        i = 0
-        W = -y1 / K * bA
-        G = -g / K
-        for s in range(0, n, _SKIP_RUN):
-            th = skip(-aRK * K * (W / bA))
-            nth = -th
-            for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
-                W = aR * W
-                if v > th or v < nth:
-                    la = log(v) if v > 0.0 else log(-v)
-                    if la > lhi:
-                        gr = ns * la + c1
-                        if gr < W:
-                            W = gr
-                    elif la > llo:
-                        d = la - llo
-                        gr = nk * d * d
-                        if gr < W:
-                            W = gr
-                G = aA * G + W
-                x = v * E**G
-                y = x + s1
-                s1 = b1 * x - a1 * y + s2
-                s2 = b2 * x - a2 * y
-                z = y + t1
-                t1 = c1_ * y - d1 * z + t2
-                t2 = c2 * y - d2 * z
-                w = z + u1
-                u1 = e1 * z - f1 * w + u2
-                u2 = e2 * z - f2 * w
-                out[i] = gain * w
-                i += 1
+        out, W, G, s1, s2, t1, t2, u1, u2 = _comp_eq3_loop(
+            0.0, 0.0, 0.0, 0.0, b1, a1, b2, a2, c1_, d1, c2, d2, e1, f1, e2, f2,
+            s1, s2, t1, t2, u1, u2, -self._y1 / K * bA, -self._g / K, aR, aA, math.e, gain,
+            data, ns * bA, c1 * bA, lhi, llo, nk * bA, self._skip_level, aR**_SKIP_RUN, bA,
+        )  # fmt: skip
         self._store(-K * (W / bA), -K * G)
         return out, [(s1, s2), (t1, t2), (u1, u2)]
 
@@ -402,3 +364,55 @@ class Compressor(Processor):
             g += math.log(mk)
         np.exp(g, out=g)
         return apply_gain(x, g)
+
+
+def _comp_eq3_loop(
+    x, y, z, w, b1, a1, b2, a2, c1_, d1, c2, d2, e1, f1, e2, f2,
+    s1, s2, t1, t2, u1, u2, W, G, aR, aA, E, gain, data, ns, c1, lhi, llo, nk, skip, aRK, bA,
+) -> tuple:  # fmt: skip
+    """The per-sample loop of :meth:`Compressor._py_eq3_tdf2` (compressor in gain nepers, then
+    the three normalised EQ sections): ``(output, W, G, s1, s2, t1, t2, u1, u2)``.
+
+    A module-level function whose parameters are its hottest locals, in this order: CPython
+    (3.13+) fuses two consecutive loads of locals into one instruction only when both have a
+    slot index below 16, so the signal values ``x, y, z, w`` and the twelve EQ coefficients
+    come first (their pairs are most of the loop's loads). The arithmetic is exactly that of the
+    former inline loop (same operations in the same order: bit-identical results); ``x``..``w``
+    are passed as dummies.
+    """
+    K = _K
+    log = math.log
+    n = len(data)
+    out: list = []
+    # Runs of _SKIP_RUN samples: within a run the release stage never falls below
+    # aR**_SKIP_RUN times its value at the run start, so a sample below ``skip(...)`` cannot
+    # raise it and needs no log (the result is the same as computing it).
+    for s in range(0, n, _SKIP_RUN):
+        th = skip(-aRK * K * (W / bA))
+        nth = -th
+        for v in data[s : s + _SKIP_RUN] if n > _SKIP_RUN else data:
+            W = aR * W
+            if v > th or v < nth:
+                la = log(v) if v > 0.0 else log(-v)
+                if la > lhi:
+                    gr = ns * la + c1
+                    if gr < W:
+                        W = gr
+                elif la > llo:
+                    d = la - llo
+                    gr = nk * d * d
+                    if gr < W:
+                        W = gr
+            G = aA * G + W
+            x = E**G * v  # E ** G: exp(G) to an ulp, without a function call per sample
+            y = x + s1
+            s1 = b1 * x - a1 * y + s2
+            s2 = b2 * x - a2 * y
+            z = y + t1
+            t1 = c1_ * y - d1 * z + t2
+            t2 = c2 * y - d2 * z
+            w = z + u1
+            u1 = e1 * z - f1 * w + u2
+            u2 = e2 * z - f2 * w
+            out.append(gain * w)
+    return out, W, G, s1, s2, t1, t2, u1, u2

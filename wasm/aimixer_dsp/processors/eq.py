@@ -261,8 +261,21 @@ def _ncascade2(data: list, coeffs: list, states: list, gain: float) -> tuple:
 def _ncascade3(data: list, coeffs: list, states: list, gain: float) -> tuple:
     (b1, b2, a1, a2), (c1, c2, d1, d2), (e1, e2, f1, f2) = coeffs
     (s1, s2), (t1, t2), (u1, u2) = states
-    out = [0.0] * len(data)
-    i = 0
+    out, s1, s2, t1, t2, u1, u2 = _ncascade3_loop(
+        0.0, 0.0, 0.0, 0.0, b1, a1, b2, a2, c1, d1, c2, d2, e1, f1, e2, f2,
+        s1, s2, t1, t2, u1, u2, gain, data,
+    )  # fmt: skip
+    return out, [(s1, s2), (t1, t2), (u1, u2)]
+
+
+def _ncascade3_loop(
+    x, y, z, w, b1, a1, b2, a2, c1, d1, c2, d2, e1, f1, e2, f2, s1, s2, t1, t2, u1, u2, gain, data
+) -> tuple:
+    """The loop of :func:`_ncascade3`. Its parameters are its locals, hottest first (``x, y, z,
+    w`` are dummies): CPython 3.13+ fuses two consecutive loads of locals into one instruction
+    only when both slot indices are below 16, so the signal values and the twelve coefficients
+    (most of the loop's load pairs) take slots 0-15. Same operations in the same order."""
+    out: list = []
     for x in data:
         y = x + s1
         s1 = b1 * x - a1 * y + s2
@@ -273,9 +286,8 @@ def _ncascade3(data: list, coeffs: list, states: list, gain: float) -> tuple:
         w = z + u1
         u1 = e1 * z - f1 * w + u2
         u2 = e2 * z - f2 * w
-        out[i] = gain * w
-        i += 1
-    return out, [(s1, s2), (t1, t2), (u1, u2)]
+        out.append(gain * w)
+    return out, s1, s2, t1, t2, u1, u2
 
 
 # plain TDF-II loops (used only if a section has b0 == 0)
