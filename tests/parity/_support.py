@@ -181,13 +181,17 @@ def run_cpython(vectors: dict) -> dict:
                 {"name": v["name"], "ok": False, "error": {"code": exc.code, "message": str(exc)}}
             )
     for v in vectors["streams"]:
-        tracker = StreamingGenreClassifier() if model is not None else None
-        session = MixerSession(genre_tracker=tracker) if tracker is not None else fresh()
+        # the origin's rule: the classifier is attached on the session's first "auto" frame
+        tracker = None
+        session = fresh()
         results, error = [], None
         s = v["samples"]
         for i in range(0, len(s) - FRAME + 1, FRAME):
+            cfg = vectors_mod.stream_config(v, i // FRAME)
+            if tracker is None and model is not None and (cfg or {}).get("genre") == "auto":
+                tracker = session.genre_tracker = StreamingGenreClassifier()
             try:
-                res = session.process(list(s[i : i + FRAME]), v["config"])
+                res = session.process(list(s[i : i + FRAME]), cfg)
             except DSPError as exc:
                 error = {"code": exc.code, "message": str(exc)}
                 break
@@ -279,7 +283,11 @@ def run_origin(vectors: dict, server: OriginServer) -> dict:
                 r = post(
                     c,
                     "/process-audio",
-                    {"audioBuffer": s[i : i + FRAME], "config": v["config"], "sessionId": sid},
+                    {
+                        "audioBuffer": s[i : i + FRAME],
+                        "config": vectors_mod.stream_config(v, i // FRAME),
+                        "sessionId": sid,
+                    },
                     {"X-Session-Id": sid},
                 )
                 if not r["ok"]:

@@ -28,7 +28,9 @@ export async function runVectors(mixer, vectors) {
     let error = null;
     for (let i = 0; i + FRAME <= v.samples.length; i += FRAME) {
       const frame = Float32Array.from(v.samples.slice(i, i + FRAME));
-      const r = await capture(async () => plain(await session.process(frame, v.config)));
+      const k = i / FRAME;
+      const cfg = v.switchAt !== undefined && k >= v.switchAt ? v.switchConfig : v.config;
+      const r = await capture(async () => plain(await session.process(frame, cfg)));
       if (!r.ok) {
         error = r.error;
         break;

@@ -8,7 +8,8 @@ all see bit-identical input.
 
     {
       "frames":   [{"name", "samples" (960), "config"}],            # stateless /process-audio
-      "streams":  [{"name", "samples" (N*960), "config"}],           # stateful sessions, frame by frame
+      "streams":  [{"name", "samples" (N*960), "config",             # stateful sessions, frame by frame
+                    "switchAt"?, "switchConfig"?}],                  # frames >= switchAt use switchConfig
       "features": [{"name", "samples", "opts"}],                     # /extract-features
       "classify": [{"name", "features" (MFCC matrix)}],              # /classify-genre (filled per runtime)
       "errors":   [{"name", "kind", "samples", "config", "code"}],   # expected error codes
@@ -160,7 +161,14 @@ STREAMS: list[tuple[str, str, float, dict | None]] = [
     # the stateful 5-second stream: genre "auto" (verdicts from 3 s on) with a user override
     ("auto-5s", "speech", 5.0, {"genre": "auto", "compressor": {"ratio": 3}}),
     ("rock-preset-1s", "rock", 1.0, {"genre": "rock"}),
+    # a fixed genre first, then "auto" from frame 50 (1 s): the genre analysis starts at the switch
+    # (the origin attaches its classifier on a session's first "auto" frame), so the first verdict
+    # can only come 3 s after it, not 3 s after the stream's start
+    ("rock-then-auto-4.4s", "rock", 4.4, {"genre": "classical"}),
 ]
+
+# frames from this index on use the second config
+STREAM_SWITCHES: dict[str, tuple[int, dict]] = {"rock-then-auto-4.4s": (50, {"genre": "auto"})}
 
 FEATURE_OPTS: list[tuple[str, str, float, dict]] = [
     ("default", "speech", 0.5, {}),
@@ -168,6 +176,12 @@ FEATURE_OPTS: list[tuple[str, str, float, dict]] = [
     ("blackman-20", "classical", 0.3, {"numCoefficients": 20, "numFilters": 64, "windowType": "blackman"}),
     ("short-frame", "jazz", 0.02, {"fftSize": 512, "hopSize": 128}),
 ]
+
+
+def stream_config(stream: dict, k: int) -> dict | None:
+    """The config of frame ``k`` of a stream vector."""
+    at = stream.get("switchAt")
+    return stream["switchConfig"] if at is not None and k >= at else stream["config"]
 
 
 def build_vectors(*, stream_seconds: float | None = None) -> dict:
@@ -180,7 +194,10 @@ def build_vectors(*, stream_seconds: float | None = None) -> dict:
     for i, (name, kind, seconds, config) in enumerate(STREAMS):
         secs = stream_seconds if (stream_seconds and i == 0) else seconds
         n = int(round(secs * SR)) // FRAME * FRAME
-        streams.append({"name": name, "samples": signal(kind, secs, seed=100 + i)[:n], "config": config})
+        stream = {"name": name, "samples": signal(kind, secs, seed=100 + i)[:n], "config": config}
+        if name in STREAM_SWITCHES:
+            stream["switchAt"], stream["switchConfig"] = STREAM_SWITCHES[name]
+        streams.append(stream)
     features = []
     for i, (name, kind, seconds, opts) in enumerate(FEATURE_OPTS):
         features.append({"name": name, "samples": signal(kind, seconds, seed=200 + i), "opts": opts})

@@ -226,9 +226,9 @@ export class Engine {
     eng.io = mods.bridge.FrameIO(FRAME_SIZE);
     emit("package", "done", { packageVersion: String(mods.dsp.__version__) });
 
-    // the model loads in the background: the first frame does not wait for it. Sessions get a
-    // real genre tracker whenever the bundle has a model (same semantics as the origin); a
-    // classification awaits `modelReady`. The DSP warm-up (see _warmUp) runs beside it, and
+    // the model loads in the background: the first frame does not wait for it. When the bundle
+    // has a model, a session gets the real genre tracker on its first "auto" frame (the origin's
+    // rule, see _trackIfAuto); a classification awaits `modelReady`. The DSP warm-up (see _warmUp) runs beside it, and
     // `modelReady` also waits for it.
     eng.hasModel = hasModel;
     const warm = warmupFrames > 0 ? eng._warmUp(warmupFrames).catch(() => {}) : null;
@@ -393,25 +393,38 @@ export class Engine {
   // ---- the mixer API -----------------------------------------------------------------------
 
   _newSession(tracked = true) {
-    // like the origin: a session gets a genre tracker only when the model is available
-    // (the origin's NullGenreTracker otherwise: "auto" runs on the defaults with genre null).
-    // The real tracker sits behind a jsbridge.DeferredTracker: its analysis of a frame's input
-    // runs after the processed frame is handed back (see _settle), before the next frame.
-    const real = tracked && this.mods.genre && this.hasModel;
-    const bridge = this.mods.bridge;
-    const tracker = real ? bridge.DeferredTracker(this.mods.genre.StreamingGenreClassifier()) : bridge.NullTracker();
+    // Like the origin: a session starts with the null tracker ("auto" runs on the defaults with
+    // genre null) and gets the real genre tracker on its first frame whose config asks for
+    // genre "auto", when the bundle has a model (see _trackIfAuto). Sessions that never use
+    // "auto" skip the analysis, and verdicts after a switch to "auto" match the origin's.
     // defer_metering: the meter's work on a frame that completes no 100 ms block runs in
     // _settle too (identical metrics; a frame that completes one still meters synchronously)
+    const bridge = this.mods.bridge;
+    const nullTracker = bridge.NullTracker();
     const kwargs = {
       sample_rate: SAMPLE_RATE,
       frame_size: FRAME_SIZE,
       strict_frames: true,
-      genre_tracker: tracker,
+      genre_tracker: nullTracker,
       defer_metering: true,
     };
     const session = this.mods.mixer.MixerSession.callKwargs(kwargs);
-    if (!real) tracker.destroy();
-    return { session, tracker: real ? tracker : null, needsReset: false };
+    nullTracker.destroy();
+    const trackable = !!(tracked && this.mods.genre && this.hasModel);
+    return { session, tracker: null, trackable, needsReset: false };
+  }
+
+  /**
+   * Attach the real genre tracker to session `s` before a frame with `config`, if that frame asks
+   * for genre "auto" and `s` has none yet (the origin's rule). It sits behind a
+   * jsbridge.DeferredTracker: its analysis of a frame's input runs after the processed frame is
+   * handed back (see _settle), before the next frame. It stays attached, like the origin's.
+   */
+  _trackIfAuto(s, config) {
+    if (s.tracker || !s.trackable || !config || config.genre !== "auto") return;
+    const tracker = this.mods.bridge.DeferredTracker(this.mods.genre.StreamingGenreClassifier());
+    s.session.genre_tracker = tracker;
+    s.tracker = tracker;
   }
 
   /** Buffer views of io.input / io.output, re-taken if wasm memory growth detached them. */
@@ -554,6 +567,7 @@ export class Engine {
       this._dirty.delete(s);
       await this._settle(s);
     }
+    this._trackIfAuto(s, config);
     return this._run(s, samples, this._configJson(config));
   }
 
@@ -746,6 +760,7 @@ export class Engine {
     const input = new Float32Array(rings.input);
     const output = new Float32Array(rings.output);
     const s = this._call(() => this._newSession());
+    this._call(() => this._trackIfAuto(s, config));
     if (s.tracker && !this._genreWarm) {
       // the first analysis frame of the engine fills the feature code's caches (windows, FFT
       // tables: ~25 ms once); do it now on a throwaway tracker, not in the first live frames
