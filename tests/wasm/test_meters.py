@@ -361,3 +361,25 @@ def test_deferred_partial_blocks_are_exact():
     assert lazy.loudness_range == pytest.approx(plain.loudness_range, abs=1e-9)
     lazy.reset()
     assert lazy.samples_seen == 0 and not lazy.flush()
+
+
+def test_numpy_checked_push_matches_push():
+    """``_push_np_checked`` (the session's NumPy path: one dot product per block inside a 100 ms
+    sub-block) gives the readings and state of ``push`` on blocks of every length, including
+    ones that cross sub-block boundaries, and refuses nothing that ``push`` accepts."""
+    rng = np.random.default_rng(12)
+    x = 0.3 * rng.standard_normal(FS * 6)
+    ref = LoudnessMeter(FS)
+    fast = LoudnessMeter(FS)
+    pos = 0
+    while pos < x.size:
+        n = int(rng.choice([10, 63, 64, 960, 960, 960, 1000, 4800, 4801, 9000]))
+        blk = np.ascontiguousarray(x[pos : pos + n])
+        pos += n
+        ref.push(blk)
+        fast._push_np_checked(blk)
+        assert fast.samples_seen == ref.samples_seen
+        for name in ("momentary", "short_term", "integrated", "momentary_max", "short_term_max"):
+            assert getattr(fast, name) == pytest.approx(getattr(ref, name), abs=1e-9), name
+    np.testing.assert_allclose(fast._states, ref._states, rtol=0, atol=1e-12)
+    assert fast.loudness_range == pytest.approx(ref.loudness_range, abs=1e-9)

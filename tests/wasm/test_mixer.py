@@ -267,3 +267,23 @@ def test_pure_levels_equal_peak_db_and_rms_db(config):
         y = r["processedBuffer"]
         assert r["metrics"]["peak"] == peak_db(y)
         assert r["metrics"]["rms"] == rms_db(y)
+
+
+@pytest.mark.parametrize("config", [{"genre": "rock"}, {"limiter": {"enabled": False}}, {"bypass": True}])
+def test_numpy_levels_equal_peak_db_and_rms_db(config):
+    """The NumPy path's peak/rms (one dot product that doubles as the finiteness check) equal
+    ``peak_db``/``rms_db`` of the output exactly, for mono frames, odd blocks and stereo."""
+    from aimixer_dsp.meters import peak_db, rms_db
+
+    x = _signal(1.0, seed=6)
+    x[: FS // 4] *= 3.0
+    mono = MixerSession(strict_frames=False)
+    stereo = MixerSession(strict_frames=False)
+    for f in _frames(x) + [x[:100], x[:50]]:
+        r = mono.process(f, config)
+        y = r["processedBuffer"]
+        assert r["metrics"]["peak"] == peak_db(y)
+        assert r["metrics"]["rms"] == rms_db(y)
+        r2 = stereo.process(np.stack([f, -0.5 * f], axis=1), config)
+        assert r2["metrics"]["peak"] == peak_db(r2["processedBuffer"])
+        assert r2["metrics"]["rms"] == rms_db(r2["processedBuffer"])

@@ -197,12 +197,22 @@ class MixerSession:
             self._meter.defer_partial = self.defer_metering
             self._channels = ch
         meter = self._meter
-        levels = _list_levels(y, self._known_peak(y)) if type(y) is list else None
-        if levels is None:
-            meter.push(y)
-            levels = (peak_db(y), rms_db(y))
+        if type(y) is list:
+            levels = _list_levels(y, self._known_peak(y))
+            if levels is None:
+                meter.push(y)
+                levels = (peak_db(y), rms_db(y))
+            else:
+                meter._push_checked(y)
         else:
-            meter._push_checked(y)
+            levels = _array_levels(y)
+            if levels is None:  # not all finite (or squares overflow): the checking path raises
+                meter.push(y)
+                levels = (peak_db(y), rms_db(y))
+            elif y.ndim == 1 and y.flags.c_contiguous:
+                meter._push_np_checked(y)
+            else:
+                meter.push(y)
         self.frames += 1
         metrics = {
             "peak": levels[0],
@@ -281,6 +291,25 @@ def _list_levels(y: list, peak: float | None = None) -> tuple | None:
             p = q
     else:
         p = peak
+    ms = ss / n
+    return (
+        20.0 * math.log10(p) if p > 0.0 else -math.inf,
+        10.0 * math.log10(ms) if ms > 0.0 else -math.inf,
+    )
+
+
+def _array_levels(y: Any) -> tuple | None:
+    """``(peak_db(y), rms_db(y))`` of a float64 ndarray (any shape), or ``None`` when it is
+    empty or not all finite. The sum of squares doubles as the finiteness check (it is finite
+    exactly when every sample is, unless the squares overflow: then ``None`` as well)."""
+    v = y.reshape(-1)
+    n = v.shape[0]
+    if not n:
+        return None
+    ss = float(v @ v)
+    if not math.isfinite(ss):
+        return None
+    p = max(float(v.max()), -float(v.min()))
     ms = ss / n
     return (
         20.0 * math.log10(p) if p > 0.0 else -math.inf,
