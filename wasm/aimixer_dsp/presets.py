@@ -164,13 +164,26 @@ _PRESET_DELTAS: dict = {
 }
 
 
+_IMMUTABLE = frozenset((float, int, bool, str, type(None)))
+
+
+def _copy(value: Any) -> Any:
+    """``copy.deepcopy`` for config trees, fast on their usual contents (dicts of scalars)."""
+    t = type(value)
+    if t in _IMMUTABLE:
+        return value
+    if t is dict:
+        return {k: _copy(v) for k, v in value.items()}
+    return copy.deepcopy(value)
+
+
 def merge_config(base: dict | None, override: dict | None) -> dict:
     """Deep merge: a new dict where ``override`` wins field by field (``None`` = not set).
 
     Neither argument is modified. Nested dicts merge recursively; any other value in
     ``override`` replaces the base value.
     """
-    out = copy.deepcopy(base) if base else {}
+    out = _copy(base) if base else {}
     if not override:
         return out
     for key, val in override.items():
@@ -179,7 +192,7 @@ def merge_config(base: dict | None, override: dict | None) -> dict:
         if isinstance(val, dict) and isinstance(out.get(key), dict):
             out[key] = merge_config(out[key], val)
         else:
-            out[key] = copy.deepcopy(val)
+            out[key] = _copy(val)
     return out
 
 
