@@ -277,14 +277,19 @@ class MixerService:
         *,
         entry: SessionEntry | None = None,
         owner: str | None = None,
+        metrics: bool = True,
     ) -> tuple[dict[str, Any], float]:
-        """Run one frame; returns ``(result, elapsed_ms)``. Raises DSP errors (-> 400)."""
+        """Run one frame; returns ``(result, elapsed_ms)``. Raises DSP errors (-> 400).
+
+        ``metrics=False``: the caller reports no metrics for this frame (a ``/ws`` stream between
+        its ``metricsEvery`` frames), so ``result["metrics"]``/``["appliedSettings"]`` are ``None``.
+        """
         effective = self.config.effective(config)
         if entry is None:
             t0 = time.perf_counter()
             mixer = self._fresh_pool.pop() if self._fresh_pool else self.new_mixer(False)
             try:
-                result = mixer.process(samples, effective)
+                result = mixer.process(samples, effective, metrics=metrics)
             finally:
                 mixer.reset()
                 if len(self._fresh_pool) < 64:
@@ -292,15 +297,9 @@ class MixerService:
             elapsed = (time.perf_counter() - t0) * 1000.0
         else:
             async with entry.lock:
-                if (
-                    effective is not None
-                    and effective.get("genre") == "auto"
-                    and isinstance(entry.session.genre_tracker, NullGenreTracker)
-                    and self.genre.available
-                ):
-                    entry.session.genre_tracker = self.new_tracker()
+                self._attach_tracker(entry, effective)
                 t0 = time.perf_counter()
-                result = entry.session.process(samples, effective)
+                result = entry.session.process(samples, effective, metrics=metrics)
                 elapsed = (time.perf_counter() - t0) * 1000.0
                 entry.frames += 1
                 tracker = entry.session.genre_tracker
@@ -308,13 +307,33 @@ class MixerService:
                     # webrtcvad voice activity of the last classified window: an origin-only extra
                     # metric (not a model input: the browser has no webrtcvad), same timing as the
                     # genre verdict (computed after frame N, reported from frame N+1).
-                    result["metrics"]["voiceActivity"] = entry.meta.get("voiceActivity")
+                    if metrics:
+                        result["metrics"]["voiceActivity"] = entry.meta.get("voiceActivity")
                     _push_window_audio(entry, samples, float(getattr(tracker, "window_s", 3.0)))
                 await self._classify_pending(entry, owner)
         n = int(samples.shape[0])
         self.metrics.processing_duration.observe(elapsed / 1000.0)
         self.metrics.samples_processed.inc(n)
         return result, elapsed
+
+    async def prepare(self, entry: SessionEntry, config: dict[str, Any] | None) -> None:
+        """Set ``entry``'s session up for a real-time stream with ``config`` before its first frame
+        (settings applied, meter created, the genre classifier attached for "auto"), so that the
+        first frame costs what the next ones do. Raises DSP errors for a bad config."""
+        effective = self.config.effective(config)
+        async with entry.lock:
+            self._attach_tracker(entry, effective)
+            entry.session.prepare(effective, channels=1)
+
+    def _attach_tracker(self, entry: SessionEntry, effective: dict[str, Any] | None) -> None:
+        # the classifier is attached on the session's first "auto" frame (or stream start)
+        if (
+            effective is not None
+            and effective.get("genre") == "auto"
+            and isinstance(entry.session.genre_tracker, NullGenreTracker)
+            and self.genre.available
+        ):
+            entry.session.genre_tracker = self.new_tracker()
 
     async def _classify_pending(self, entry: SessionEntry, owner: str | None) -> None:
         mixer = entry.session

@@ -47,7 +47,7 @@ from origin.jsonutil import dumps, loads
 from origin.sessions import SESSION_ID_RE, new_session_id
 
 from .audio import _json_result
-from .common import FRAME_SIZE, parse_audio, parse_config, parse_float32_bytes
+from .common import FRAME_SIZE, parse_audio, parse_config
 
 __all__ = ["WS_PATHS", "install"]
 
@@ -308,10 +308,18 @@ class _Connection:
         from aimixer_dsp.errors import DSPError
 
         svc, send = self.svc, self.raw_send
+        frombuffer, f64 = np.frombuffer, np.float64
+        every = stream["every"]
         for off in range(0, len(msg), FRAME_BYTES):
+            seq = stream["chunks"]
+            report = bool(every) and seq % every == 0  # this frame's metrics are sent
             try:
-                samples = parse_float32_bytes(msg[off : off + FRAME_BYTES], field="frame")
-                result, ms = await svc.process(samples, stream["config"], entry=self.entry, owner=self.owner)
+                # whole float32 frames (checked above); the session's own validation is the
+                # finiteness check (NaN/Inf -> INVALID_AUDIO with the sample index)
+                samples = frombuffer(msg, "<f4", FRAME_SIZE, off).astype(f64)
+                result, ms = await svc.process(
+                    samples, stream["config"], entry=self.entry, owner=self.owner, metrics=report
+                )
             except (APIError, DSPError) as exc:
                 svc.emit_error(self.owner, exc.code, str(exc), sessionId=self.sid, endpoint="/ws")
                 await self.send_error(stream["id"], exc.code, getattr(exc, "message", str(exc)), exc.details)
@@ -321,12 +329,10 @@ class _Connection:
                 continue
             svc.stats.record_processing(FRAME_SIZE, ms)
             stream["latency"] += ms
-            seq = stream["chunks"]
             stream["chunks"] = seq + 1
             out = np.asarray(result["processedBuffer"], dtype="<f4").tobytes()
             await send({"type": "websocket.send", "bytes": out})
-            every = stream["every"]
-            if every and seq % every == 0:
+            if report:
                 await self.send_json(
                     {
                         "type": "audio",
@@ -394,13 +400,16 @@ class _Connection:
         every = data.get("metricsEvery", 1)
         if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 100000:
             raise _WSError("INVALID_REQUEST", "metricsEvery must be an integer >= 0 (0 = no metrics)")
+        config = self.effective(cfg)
+        # the session's one-time set-up now, not on the first (real-time) frame
+        await self.svc.prepare(self.entry, config)
         if self.stream is not None:
             await self.send_json(
                 {"type": "stream.complete", "id": self.stream["id"], "data": self.finish_stream()}
             )
         self.stream = {
             "id": msg_id,
-            "config": self.effective(cfg),
+            "config": config,
             "every": every,
             "chunks": 0,
             "latency": 0.0,

@@ -287,3 +287,45 @@ def test_numpy_levels_equal_peak_db_and_rms_db(config):
         r2 = stereo.process(np.stack([f, -0.5 * f], axis=1), config)
         assert r2["metrics"]["peak"] == peak_db(r2["processedBuffer"])
         assert r2["metrics"]["rms"] == rms_db(r2["processedBuffer"])
+
+
+@pytest.mark.parametrize("pure", [False, True])
+def test_frames_without_metrics_still_feed_the_meter(pure):
+    """``metrics=False`` skips the readings of that frame only: audio and every later reading
+    are those of a session that reported every frame."""
+    x = _signal(2.0, seed=8)
+    every = MixerSession()
+    sparse = MixerSession()
+    for k, f in enumerate(_frames(x)):
+        blk = f.tolist() if pure else f
+        a = every.process(blk, {"genre": "rock"})
+        b = sparse.process(blk, {"genre": "rock"}, metrics=k % 7 == 0)
+        np.testing.assert_array_equal(np.asarray(a["processedBuffer"]), np.asarray(b["processedBuffer"]))
+        if k % 7:
+            assert b["metrics"] is None and b["appliedSettings"] is None
+        else:
+            assert _strip_time(a)["metrics"] == _strip_time(b)["metrics"]
+            assert a["appliedSettings"] == b["appliedSettings"]
+
+
+@pytest.mark.parametrize("config", [None, {"genre": "rock"}, {"genre": "jazz", "gain": -3.0}])
+def test_prepare_changes_no_result(config):
+    """``prepare`` does the first frame's set-up ahead (settings, meter): every result after it
+    is the same as without it; a bad config or channel count raises before anything changes."""
+    x = _signal(1.0, seed=9)
+    plain, prepared = MixerSession(), MixerSession()
+    prepared.prepare(config)
+    for f in _frames(x):
+        a, b = plain.process(f, config), prepared.process(f, config)
+        np.testing.assert_array_equal(a["processedBuffer"], b["processedBuffer"])
+        assert _strip_time(a)["metrics"] == _strip_time(b)["metrics"]
+        assert a["appliedSettings"] == b["appliedSettings"]
+    fresh = MixerSession()
+    with pytest.raises(ParameterError, match="compressor.ratio"):
+        fresh.prepare({"compressor": {"ratio": 50}})
+    with pytest.raises(ParameterError, match="channels"):
+        fresh.prepare(None, channels=0)
+    frame = x[:960]
+    np.testing.assert_array_equal(
+        fresh.process(frame)["processedBuffer"], MixerSession().process(frame)["processedBuffer"]
+    )

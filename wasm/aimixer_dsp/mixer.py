@@ -156,16 +156,9 @@ class MixerSession:
             return lp[1]
         return None
 
-    def process(self, samples: Any, config: dict | None = None) -> dict:
-        """Process one block; returns ``{processedBuffer, metrics, appliedSettings}``.
-
-        Raises
-        ------
-        InvalidBufferError, NonFiniteInputError, ParameterError
-            Before any state changes.
-        """
-        t0 = time.perf_counter()
-        x, ch = self._validate(samples)
+    def _configure(self, config: dict | None) -> tuple:
+        """Validate ``config`` (cached per exact config), apply its settings to the chain if
+        they changed; returns ``(genre, confidence)`` for the metrics."""
         key = _config_key(config)
         if key is not None:
             base_key = _config_key(self.base_config)
@@ -189,6 +182,37 @@ class MixerSession:
         if settings is not self._applied and settings != self._applied:
             apply_settings(self.chain, settings)
             self._applied = settings
+        return genre, confidence
+
+    def prepare(self, config: dict | None = None, channels: int = 1) -> None:
+        """A stream's one-time set-up, done before its first frame arrives: validate ``config``
+        and apply its settings (as :meth:`process` would for that config) and create the
+        loudness meter for ``channels``. Optional (the first :meth:`process` does the same); a
+        real-time stream calls it when it starts so that its first frame costs no more than
+        the next ones. Raises ParameterError for a bad config, like :meth:`process`."""
+        self._configure(config)
+        if self._meter is None:
+            if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+                raise ParameterError("channels", channels, message="channels must be a positive int")
+            self._meter = LoudnessMeter(self.sample_rate, channels=channels)
+            self._meter.defer_partial = self.defer_metering
+            self._channels = channels
+
+    def process(self, samples: Any, config: dict | None = None, *, metrics: bool = True) -> dict:
+        """Process one block; returns ``{processedBuffer, metrics, appliedSettings}``.
+
+        ``metrics=False`` (a stream that reports no metrics for this frame) skips the readings:
+        ``metrics`` and ``appliedSettings`` are ``None``; the loudness meter still takes the
+        frame, so later readings are the same as with ``metrics=True``.
+
+        Raises
+        ------
+        InvalidBufferError, NonFiniteInputError, ParameterError
+            Before any state changes.
+        """
+        t0 = time.perf_counter()
+        x, ch = self._validate(samples)
+        genre, confidence = self._configure(config)
         y = self.chain.process_validated(x)  # x was checked by _validate
         if self.genre_tracker is not None:
             self.genre_tracker.push(_mono(x))
@@ -205,7 +229,7 @@ class MixerSession:
             else:
                 meter._push_checked(y)
         else:
-            levels = _array_levels(y)
+            levels = _array_levels(y, metrics)
             if levels is None:  # not all finite (or squares overflow): the checking path raises
                 meter.push(y)
                 levels = (peak_db(y), rms_db(y))
@@ -214,6 +238,8 @@ class MixerSession:
             else:
                 meter.push(y)
         self.frames += 1
+        if not metrics:
+            return {"processedBuffer": y, "metrics": None, "appliedSettings": None}
         metrics = {
             "peak": levels[0],
             "rms": levels[1],
@@ -298,10 +324,11 @@ def _list_levels(y: list, peak: float | None = None) -> tuple | None:
     )
 
 
-def _array_levels(y: Any) -> tuple | None:
+def _array_levels(y: Any, want: bool = True) -> tuple | None:
     """``(peak_db(y), rms_db(y))`` of a float64 ndarray (any shape), or ``None`` when it is
     empty or not all finite. The sum of squares doubles as the finiteness check (it is finite
-    exactly when every sample is, unless the squares overflow: then ``None`` as well)."""
+    exactly when every sample is, unless the squares overflow: then ``None`` as well). With
+    ``want=False`` only the check is done (an empty tuple when it passes)."""
     v = y.reshape(-1)
     n = v.shape[0]
     if not n:
@@ -309,7 +336,10 @@ def _array_levels(y: Any) -> tuple | None:
     ss = float(v @ v)
     if not math.isfinite(ss):
         return None
-    p = max(float(v.max()), -float(v.min()))
+    if not want:
+        return ()
+    np = _backend.np
+    p = max(float(np.maximum.reduce(v)), -float(np.minimum.reduce(v)))
     ms = ss / n
     return (
         20.0 * math.log10(p) if p > 0.0 else -math.inf,

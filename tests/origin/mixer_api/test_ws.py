@@ -260,3 +260,28 @@ async def test_ws_refused_handshake_answers_in_the_error_shape(make_settings, se
         assert r.headers["x-request-id"] == body["error"]["requestId"]
         r = await c.get("/v1/ws?sessionId=bad%20id&token=x", headers=headers)
         assert r.status_code == 401
+
+
+async def test_ws_stream_non_finite_frame_is_refused_and_the_stream_goes_on(live_server):
+    ws, _ = await _connect(live_server)
+    sig = (np.random.default_rng(4).standard_normal(960 * 3) * 0.2).astype("<f4")
+    sig[960 + 17] = np.nan
+    ref = MixerSession()
+    async with ws:
+        await ws.send(json.dumps({"type": "stream", "id": "s", "data": {"metricsEvery": 0}}))
+        await _recv_json(ws)
+        await ws.send(sig.tobytes())  # three frames in one message, the middle one has a NaN
+        got = []
+        err = None
+        while len(got) < 2 or err is None:
+            m = await asyncio.wait_for(ws.recv(), 20)
+            if isinstance(m, bytes):
+                got.append(np.frombuffer(m, "<f4"))
+            else:
+                err = json.loads(m)
+        assert err["type"] == "error" and err["id"] == "s"
+        assert err["error"]["code"] == "INVALID_AUDIO" and err["error"]["details"]["index"] == 17
+        # the bad frame changed no state: frames 1 and 3 are processed as if it never came
+        for g, k in zip(got, (0, 2), strict=True):
+            want = ref.process(sig[k * 960 : (k + 1) * 960].astype(np.float64))["processedBuffer"]
+            np.testing.assert_allclose(g, want, atol=1e-6)
