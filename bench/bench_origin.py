@@ -101,17 +101,26 @@ def _request_bytes(key: str, binary: bool) -> bytes:
     return head + body
 
 
-async def _roundtrip(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: bytes) -> int:
+async def _roundtrip(
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, req: bytes
+) -> tuple[int, bool]:
+    """One request on a keep-alive connection: ``(status, reusable)``. ``reusable`` is false when
+    the server answered ``Connection: close`` (Hypercorn does after ``keep_alive_max_requests``
+    requests on one connection), as an HTTP/1.1 client must honour."""
     writer.write(req)
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     length = 0
+    reusable = True
     for line in head.split(b"\r\n"):
-        if line[:15].lower() == b"content-length:":
+        low = line.lower()
+        if low[:15] == b"content-length:":
             length = int(line[15:])
+        elif low[:11] == b"connection:" and b"close" in low:
+            reusable = False
     if length:
         await reader.readexactly(length)
-    return status
+    return status, reusable
 
 
 async def _open_loop(port: int, req: bytes, rate: float, duration: float) -> dict[str, Any]:
@@ -123,14 +132,25 @@ async def _open_loop(port: int, req: bytes, rate: float, duration: float) -> dic
 
     async def one(target: float) -> None:
         nonlocal errors
-        conn = idle.pop() if idle else await asyncio.open_connection("127.0.0.1", port)
+        conn = None
+        while idle:  # like a client pool: skip connections the server closed while idle
+            conn = idle.pop()
+            if not conn[0].at_eof():
+                break
+            conn[1].close()
+            conn = None
+        if conn is None:
+            conn = await asyncio.open_connection("127.0.0.1", port)
         try:
-            status = await _roundtrip(conn[0], conn[1], req)
+            status, reusable = await _roundtrip(conn[0], conn[1], req)
             if status != 200:
                 errors += 1
                 error_kinds[str(status)] = error_kinds.get(str(status), 0) + 1
             lat.append((time.perf_counter() - target) * 1000)
-            idle.append(conn)
+            if reusable:
+                idle.append(conn)
+            else:
+                conn[1].close()
         except Exception as exc:
             errors += 1
             error_kinds[type(exc).__name__] = error_kinds.get(type(exc).__name__, 0) + 1
@@ -179,7 +199,7 @@ async def _closed_loop(port: int, req: bytes, conns: int, duration: float) -> di
         while time.perf_counter() < stop:
             t = time.perf_counter()
             try:
-                status = await _roundtrip(r, w, req)
+                status, reusable = await _roundtrip(r, w, req)
             except (asyncio.IncompleteReadError, ConnectionError) as exc:
                 # the server closed the connection: count it, reconnect and go on
                 errors += 1
@@ -191,6 +211,9 @@ async def _closed_loop(port: int, req: bytes, conns: int, duration: float) -> di
                 errors += 1
                 error_kinds[str(status)] = error_kinds.get(str(status), 0) + 1
             lat.append((time.perf_counter() - t) * 1000)
+            if not reusable:
+                w.close()
+                r, w = await asyncio.open_connection("127.0.0.1", port)
         w.close()
 
     t0 = time.perf_counter()
