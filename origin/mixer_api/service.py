@@ -31,6 +31,11 @@ from origin.stats import StatsRecorder
 from origin.storage import Storage
 from origin.webhooks import WebhookEngine
 
+try:  # the package's null tracker (shared with the browser engine)
+    from aimixer_dsp.mixer import NullGenreTracker
+except ImportError:  # pragma: no cover - without the DSP package no session exists; /health says why
+    NullGenreTracker = None  # type: ignore[assignment,misc]
+
 __all__ = ["MixerService", "GenreService", "ConfigStore", "NullGenreTracker"]
 
 log = logging.getLogger("origin.mixer")
@@ -103,22 +108,6 @@ class GenreService:
         if self.model is None:
             raise RuntimeError(self.error or "genre model unavailable")
         return {str(k): float(v) for k, v in self.model.predict_proba(vector).items()}
-
-
-class NullGenreTracker:
-    """Stands in for the genre classifier where no verdict can come (no model, or a stateless
-    one-frame request): ``genre: "auto"`` then runs on the default settings with ``genre: null``."""
-
-    genre = None
-    confidence = 0.0
-    pending_features = None
-    probabilities = None
-
-    def push(self, samples: Any) -> bool:
-        return False
-
-    def reset(self) -> None:
-        pass
 
 
 class ConfigStore:

@@ -164,13 +164,10 @@ def run_cpython(vectors: dict) -> dict:
         "classify": [],
         "errors": [],
     }
-    try:  # the origin's stand-in tracker (no model / stateless requests)
-        from origin.mixer_api.service import NullGenreTracker
-    except ImportError:  # pragma: no cover - origin not importable
-        NullGenreTracker = None  # noqa: N806
+    from aimixer_dsp.mixer import NullGenreTracker  # the origin's (and the engine's) null tracker
 
     def fresh() -> Any:
-        return MixerSession(genre_tracker=NullGenreTracker() if NullGenreTracker else None)
+        return MixerSession(genre_tracker=NullGenreTracker())
 
     for v in vectors["frames"]:
         try:

@@ -15,8 +15,8 @@ call, with no per-frame proxies:
   ``MixerSession.process``. The engine calls :meth:`DeferredTracker.flush` (and the model +
   ``apply`` when a window is due) before the session's next frame, so the contract's timing rule
   (a verdict produced while processing frame N affects frame N+1) and all results are unchanged.
-* :class:`NullTracker` mirrors the origin's ``NullGenreTracker`` in Python (no JS callbacks per
-  frame).
+* ``NullTracker`` is :class:`aimixer_dsp.mixer.NullGenreTracker`, the origin's null tracker (no JS
+  callbacks per frame).
 
 Results are identical to the plain path: the input samples are the float32 values as Python
 floats, the output is rounded to float32 as before, and :func:`dumps` produces exactly the JSON
@@ -34,7 +34,7 @@ from array import array
 from typing import Any
 
 from . import FRAME_SIZE
-from .mixer import to_json_safe
+from .mixer import NullGenreTracker, to_json_safe
 
 __all__ = ["DeferredTracker", "FrameIO", "NullTracker", "dumps"]
 
@@ -69,21 +69,7 @@ def dumps(obj: Any) -> str:
     return text
 
 
-class NullTracker:
-    """No genre verdict ever (a stateless request, or no model): ``genre: "auto"`` runs on the
-    defaults with ``genre: null``. Same attributes as the origin's ``NullGenreTracker``."""
-
-    genre = None
-    confidence = 0.0
-    pending_features = None
-    probabilities = None
-
-    def push(self, samples: Any) -> bool:
-        """Ignore the samples; never a change."""
-        return False
-
-    def reset(self) -> None:
-        """Nothing to forget."""
+NullTracker = NullGenreTracker  # the engine's name for it
 
 
 class DeferredTracker:

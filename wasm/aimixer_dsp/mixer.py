@@ -35,7 +35,25 @@ from .meters import LoudnessMeter, _sum_squares, peak_db, rms_db
 from .presets import apply_settings, build_chain, merge_config, resolve_settings, validate_config
 from .processors.base import check_sample_rate
 
-__all__ = ["MixerSession", "to_json_safe"]
+__all__ = ["MixerSession", "NullGenreTracker", "to_json_safe"]
+
+
+class NullGenreTracker:
+    """Stands in for the genre classifier where no verdict can come (no model, or a stateless
+    one-frame request): ``genre: "auto"`` then runs on the default settings with ``genre: null``.
+    The origin and the browser engine both use it."""
+
+    genre = None
+    confidence = 0.0
+    pending_features = None
+    probabilities = None
+
+    def push(self, samples: Any) -> bool:
+        """Ignore the samples; never a change."""
+        return False
+
+    def reset(self) -> None:
+        """Nothing to forget."""
 
 
 class MixerSession:
