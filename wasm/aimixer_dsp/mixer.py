@@ -335,11 +335,7 @@ def _list_levels(y: list, peak: float | None = None) -> tuple | None:
             p = q
     else:
         p = peak
-    ms = ss / n
-    return (
-        20.0 * math.log10(p) if p > 0.0 else -math.inf,
-        10.0 * math.log10(ms) if ms > 0.0 else -math.inf,
-    )
+    return _db_pair(p, ss / n)
 
 
 def _array_levels(y: Any, want: bool = True) -> tuple | None:
@@ -357,11 +353,14 @@ def _array_levels(y: Any, want: bool = True) -> tuple | None:
     if not want:
         return ()
     np = _backend.np
-    p = max(float(np.maximum.reduce(v)), -float(np.minimum.reduce(v)))
-    ms = ss / n
+    return _db_pair(max(float(np.maximum.reduce(v)), -float(np.minimum.reduce(v))), ss / n)
+
+
+def _db_pair(peak: float, mean_square: float) -> tuple:
+    """``(peak dBFS, RMS dBFS)`` as :func:`peak_db` / :func:`rms_db` compute them (-inf for 0)."""
     return (
-        20.0 * math.log10(p) if p > 0.0 else -math.inf,
-        10.0 * math.log10(ms) if ms > 0.0 else -math.inf,
+        20.0 * math.log10(peak) if peak > 0.0 else -math.inf,
+        10.0 * math.log10(mean_square) if mean_square > 0.0 else -math.inf,
     )
 
 
