@@ -23,6 +23,7 @@ UTC minute; every non-studio response carries ``X-RateLimit-*``.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from quart import Quart, Response, current_app, g, request
 
@@ -97,14 +98,7 @@ def init_app(app: Quart) -> None:
             rl = svc.limiter.hit(_client_bucket(), settings.rate_limit_standard)
             g.rl = rl
             if not rl.allowed:
-                svc.metrics.rate_limited.inc()
-                raise APIError(
-                    403,
-                    "RATE_LIMIT_EXCEEDED",
-                    f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s",
-                    {"limit": rl.limit, "reset": rl.reset, "retryAfter": rl.retry_after},
-                    headers=rl.headers(),
-                )
+                raise _limited(rl, f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s")
             if g.get("token_rejected"):
                 msg = "Invalid or revoked API key"
             else:
@@ -117,15 +111,21 @@ def init_app(app: Quart) -> None:
         rl = svc.limiter.hit(bucket, limit)
         g.rl = rl
         if not rl.allowed:
-            svc.metrics.rate_limited.inc()
-            raise APIError(
-                403,
-                "RATE_LIMIT_EXCEEDED",
-                f"Rate limit of {rl.limit} requests per minute exceeded; retry in {rl.retry_after} s",
-                {"limit": rl.limit, "reset": rl.reset, "retryAfter": rl.retry_after},
-                headers=rl.headers(),
+            raise _limited(
+                rl, f"Rate limit of {rl.limit} requests per minute exceeded; retry in {rl.retry_after} s"
             )
         return None
+
+    def _limited(rl: Any, message: str) -> APIError:
+        """The spec's 403 for a spent per-minute limit (counted in the metrics)."""
+        svc.metrics.rate_limited.inc()
+        return APIError(
+            403,
+            "RATE_LIMIT_EXCEEDED",
+            message,
+            {"limit": rl.limit, "reset": rl.reset, "retryAfter": rl.retry_after},
+            headers=rl.headers(),
+        )
 
     counters: dict[tuple[str, str, int], object] = {}
     durations: dict[str, object] = {}
