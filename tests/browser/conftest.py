@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
+from browserenv import parity_support
 
-
-def _load_support() -> Any:
-    name = "aimixer_parity_support"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "parity" / "_support.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _load_support()
+S = parity_support()
 
 
 @pytest.fixture(scope="session")

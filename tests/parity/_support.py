@@ -22,6 +22,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from browserenv import CHROMIUM, CHROMIUM_ARGS
+from liveserver import LiveServer
+
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 FRAME = 960
@@ -29,15 +32,6 @@ TOL = 1e-5
 # sessionId: ids differ per runtime by design; voiceActivity: an origin-only extra metric (webrtcvad
 # does not run in the browser), reported only on origin sessions with genre "auto"
 IGNORED_KEYS = {"processingTime", "sessionId", "voiceActivity"}
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 def load_module(name: str, path: Path) -> Any:
@@ -100,7 +94,6 @@ class OriginServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30.0) -> OriginServer:
-        LiveServer = _liveserver().LiveServer
         self._server = LiveServer(self.app, graceful_timeout=1.0).start(timeout)
         import httpx
 
@@ -116,16 +109,6 @@ class OriginServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
-
-
-def _liveserver() -> Any:
-    """``tests/liveserver.py`` (this module is also loaded by the benchmarks, outside pytest)."""
-    tests_dir = str(Path(__file__).resolve().parents[1])
-    if tests_dir not in sys.path:
-        sys.path.insert(0, tests_dir)
-    import liveserver
-
-    return liveserver
 
 
 # ---------------------------------------------------------------------------------------------

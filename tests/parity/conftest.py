@@ -3,26 +3,14 @@ results (every runtime boots once and runs all vectors in one batch)."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from browserenv import parity_support
 
-
-def _load_support() -> Any:
-    name = "aimixer_parity_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("_support.py"))
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
-
-
-S = _load_support()
+S = parity_support()
 
 
 @pytest.fixture(scope="session")

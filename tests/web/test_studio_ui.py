@@ -15,20 +15,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from browserenv import CHROMIUM, parity_support
 from liveserver import LiveServer
 from netutil import free_udp_port, unique_group
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 
 
 def _serve(app) -> LiveServer:
@@ -95,16 +86,7 @@ def _shared_browser():
     Playwright's sync API allows one driver per thread, and the parity and browser suites may
     already have started it in this process, so every browser test shares it.
     """
-    import importlib.util
-
-    name = "aimixer_parity_support"
-    if name not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "parity" / "_support.py"
-        spec = importlib.util.spec_from_file_location(name, path)
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name].shared_browser()
+    return parity_support().shared_browser()
 
 
 def test_studio_page_shows_live_meters_and_recordings(recording_server):
