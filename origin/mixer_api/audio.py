@@ -36,7 +36,9 @@ from origin.openapi import doc, schema
 from origin.sessions import SessionEntry, new_session_id
 
 from .common import (
+    FRAME_BYTES,
     FRAME_SIZE,
+    DSPError,
     config_from_headers,
     parse_audio,
     parse_config,
@@ -53,7 +55,6 @@ __all__ = ["bp"]
 bp = Blueprint("mixer_audio", __name__)
 log = logging.getLogger("origin.mixer.audio")
 
-FRAME_BYTES = FRAME_SIZE * 4
 
 PROCESS_REQUEST = schema(
     "ProcessAudioRequest",
@@ -133,8 +134,6 @@ async def process_audio() -> Response:
     try:
         result, _ = await svc.process(samples, config, entry=entry, owner=owner)
     except Exception as exc:
-        from aimixer_dsp.errors import DSPError
-
         if isinstance(exc, DSPError):
             svc.emit_error(owner, exc.code, str(exc), sessionId=sid, endpoint="/process-audio")
             raise _dsp_error_to_api(exc) from None
@@ -213,8 +212,6 @@ async def stream_audio() -> Response:
         processed = 0
         errors = 0
         latency_sum = 0.0
-        from aimixer_dsp.errors import DSPError
-
         try:
             async for chunk in body:
                 buf += chunk

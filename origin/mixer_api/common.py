@@ -38,6 +38,16 @@ __all__ = [
 ]
 
 FRAME_SIZE = 960
+FRAME_BYTES = FRAME_SIZE * 4  # one frame of float32 LE audio
+
+try:
+    from aimixer_dsp.errors import DSPError
+except ImportError:  # pragma: no cover - without the DSP package no frame is processed; /health says why
+
+    class DSPError(Exception):  # type: ignore[no-redef]
+        """Never raised: keeps ``except DSPError`` valid when the DSP package is missing."""
+
+
 SAMPLE_RATE = 48000
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NUMBER_TYPES = frozenset((float, int))

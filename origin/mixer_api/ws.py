@@ -47,23 +47,14 @@ from origin.jsonutil import dumps, loads
 from origin.sessions import SESSION_ID_RE, new_session_id
 
 from .audio import _json_result
-from .common import FRAME_SIZE, parse_audio, parse_config
+from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_audio, parse_config
 
 __all__ = ["WS_PATHS", "install"]
 
 log = logging.getLogger("origin.mixer.ws")
 
 WS_PATHS = frozenset({"/ws", "/v1/ws"})
-FRAME_BYTES = FRAME_SIZE * 4
 MESSAGE_TYPES = ["process", "stream", "stop", "config", "ping"]
-
-
-class _WSError(Exception):
-    def __init__(self, code: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.details = details or {}
 
 
 def install(app: Quart) -> None:
@@ -305,8 +296,6 @@ class _Connection:
                 {"bytes": len(msg), "expected": FRAME_BYTES},
             )
             return
-        from aimixer_dsp.errors import DSPError
-
         svc, send = self.svc, self.raw_send
         frombuffer, f64 = np.frombuffer, np.float64
         every = stream["every"]
@@ -354,29 +343,27 @@ class _Connection:
 
     async def on_text(self, msg: str) -> None:
         """One JSON control message."""
-        from aimixer_dsp.errors import DSPError
-
         msg_id: Any = None
         try:
             try:
                 obj = loads(msg)
             except (ValueError, TypeError):
-                raise _WSError("INVALID_JSON", "message is not valid JSON") from None
+                raise APIError(400, "INVALID_JSON", "message is not valid JSON") from None
             if not isinstance(obj, dict):
-                raise _WSError("INVALID_MESSAGE", "message must be a JSON object {type, id, data}")
+                raise APIError(400, "INVALID_MESSAGE", "message must be a JSON object {type, id, data}")
             msg_id = obj.get("id")
             if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, str | int | float)):
                 msg_id = None
-                raise _WSError("INVALID_MESSAGE", "id must be a string or a number")
+                raise APIError(400, "INVALID_MESSAGE", "id must be a string or a number")
             mtype = obj.get("type")
             data = obj.get("data") or {}
             if not isinstance(data, dict):
-                raise _WSError("INVALID_MESSAGE", "data must be an object")
+                raise APIError(400, "INVALID_MESSAGE", "data must be an object")
             handler = _HANDLERS.get(mtype) if isinstance(mtype, str) else None
             if handler is None:
-                raise _WSError("UNKNOWN_MESSAGE_TYPE", f"type={mtype!r} is not one of {MESSAGE_TYPES}")
+                raise APIError(400, "UNKNOWN_MESSAGE_TYPE", f"type={mtype!r} is not one of {MESSAGE_TYPES}")
             await handler(self, msg_id, data)
-        except (_WSError, APIError) as exc:
+        except APIError as exc:
             await self.send_error(msg_id, exc.code, exc.message, exc.details)
         except DSPError as exc:
             self.svc.emit_error(self.owner, exc.code, str(exc), sessionId=self.sid, endpoint="/ws")
@@ -399,7 +386,7 @@ class _Connection:
         cfg = parse_config(data.get("config"))
         every = data.get("metricsEvery", 1)
         if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 100000:
-            raise _WSError("INVALID_REQUEST", "metricsEvery must be an integer >= 0 (0 = no metrics)")
+            raise APIError(400, "INVALID_REQUEST", "metricsEvery must be an integer >= 0 (0 = no metrics)")
         config = self.effective(cfg)
         # the session's one-time set-up now, not on the first (real-time) frame
         await self.svc.prepare(self.entry, config)
@@ -425,7 +412,7 @@ class _Connection:
 
     async def do_stop(self, msg_id: Any, data: dict[str, Any]) -> None:
         if self.stream is None:
-            raise _WSError("STREAM_NOT_STARTED", "no stream is running")
+            raise APIError(400, "STREAM_NOT_STARTED", "no stream is running")
         summary = self.finish_stream()
         self.stream = None
         await self.send_json({"type": "stream.complete", "id": msg_id, "data": summary})
