@@ -135,3 +135,15 @@ def test_build_chain_partial_and_sample_rate():
     assert chain.latency_samples == 0
     chain.bypass = False
     assert chain.latency_samples == round(1.5 * 44.1)
+
+
+@pytest.mark.parametrize("genre", [None, "rock", "jazz", "speech"])
+def test_apply_full_settings_matches_apply_settings(genre):
+    """The no-revalidation path the session uses sets exactly what ``apply_settings`` sets."""
+    from aimixer_dsp.presets import apply_full_settings
+
+    settings = resolve_settings({"compressor": {"ratio": 7}, "eq": {"low": -3}}, genre)
+    a, b = build_chain(), build_chain()
+    apply_settings(a, settings)
+    apply_full_settings(b, settings)
+    assert a.settings() == b.settings() and repr(a) == repr(b)

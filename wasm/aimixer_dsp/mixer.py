@@ -32,7 +32,7 @@ from . import FRAME_SIZE, SAMPLE_RATE
 from . import backend as _backend
 from .errors import InvalidBufferError, ParameterError
 from .meters import LoudnessMeter, _sum_squares, peak_db, rms_db
-from .presets import apply_settings, build_chain, merge_config, resolve_settings, validate_config
+from .presets import apply_full_settings, build_chain, merge_config, resolve_settings, validate_config
 from .processors.base import check_sample_rate
 
 __all__ = ["MixerSession", "NullGenreTracker", "to_json_safe"]
@@ -198,7 +198,7 @@ class MixerSession:
                 self._resolved[genre] = settings
         # -- state changes start here ------------------------------------------------------
         if settings is not self._applied and settings != self._applied:
-            apply_settings(self.chain, settings)
+            apply_full_settings(self.chain, settings)  # resolve_settings: complete and valid
             self._applied = settings
         return genre, confidence
 

@@ -72,6 +72,7 @@ __all__ = [
     "resolve_settings",
     "build_chain",
     "apply_settings",
+    "apply_full_settings",
 ]
 
 BOOL = "bool"
@@ -322,7 +323,12 @@ def apply_settings(chain: Chain, settings: dict | None) -> None:
     before anything changes. Changing ``limiter.lookahead`` changes the latency and resets the
     limiter's delay line.
     """
-    s = _full(settings)
+    apply_full_settings(chain, _full(settings))
+
+
+def apply_full_settings(chain: Chain, s: dict) -> None:
+    """:func:`apply_settings` of settings that are already complete and valid (what
+    :func:`resolve_settings` returns), without validating and filling them in again."""
     stages = {type(p): p for p in chain}
     missing = [t.__name__ for t in (Gain, NoiseGate, Compressor, Equalizer, Limiter) if t not in stages]
     if missing:
