@@ -35,6 +35,7 @@ from typing import Any
 from quart import Quart
 
 from origin.studio.broker import LevelBroker
+from origin.studio.common import USER_RECORDER_KEYS
 from origin.studio.store import DEFAULT_ACTIVE, StudioStore
 from origin.studio.supervisor import Supervisor, terminate_stale
 
@@ -67,29 +68,9 @@ def setting(settings: Any, name: str, default: Any, cast: type = str) -> Any:
         return default
 
 
-#: config keys stored per recorder -> CLI flag of ``aimixer record`` (see build_command)
-RECORDER_CONFIG_KEYS = (
-    "multicast_addr",
-    "port",
-    "sample_rate",
-    "channels",
-    "format",
-    "archive_root",
-    "encoding",
-    "stream_channels",
-    "channel_offset",
-    "bitrate",
-    "archive_layout",
-    "archive_period",
-    "archive_clock",
-    "interface",
-    "payload_type",
-    "ptime_us",
-    "bits",
-    "source_filter",
-    "source_id",
-    "session_name",
-)
+#: config keys stored per recorder -> CLI flag of ``aimixer record`` (see build_command): the
+#: client-settable ones plus those set from a discovered source
+RECORDER_CONFIG_KEYS = (*USER_RECORDER_KEYS, "source_filter", "source_id", "session_name")
 
 
 class StudioService:

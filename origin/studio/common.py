@@ -97,6 +97,28 @@ def _ipv4(body: dict[str, Any], key: str) -> str:
     return str(addr)
 
 
+#: recorder config fields a client may set (validated by :func:`validate_recorder_config`)
+USER_RECORDER_KEYS = (
+    "multicast_addr",
+    "port",
+    "sample_rate",
+    "channels",
+    "format",
+    "archive_root",
+    "encoding",
+    "stream_channels",
+    "channel_offset",
+    "bitrate",
+    "archive_layout",
+    "archive_period",
+    "archive_clock",
+    "interface",
+    "payload_type",
+    "ptime_us",
+    "bits",
+)
+
+
 def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | None = None) -> dict[str, Any]:
     """Validate a (partial) recorder config; returns the cleaned fields.
 
@@ -105,26 +127,7 @@ def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | N
     """
     from origin.studio.paths import PathError, relpath, resolve_archive_dir
 
-    known = (
-        "multicast_addr",
-        "port",
-        "format",
-        "archive_root",
-        "sample_rate",
-        "channels",
-        "encoding",
-        "stream_channels",
-        "channel_offset",
-        "bitrate",
-        "archive_layout",
-        "archive_period",
-        "archive_clock",
-        "interface",
-        "payload_type",
-        "ptime_us",
-        "bits",
-    )
-    allowed = allow or known
+    allowed = allow or USER_RECORDER_KEYS
     out: dict[str, Any] = {}
     for key in body:
         if key not in allowed:
