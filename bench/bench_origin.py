@@ -31,7 +31,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from bench._proc import free_port, tree_cpu_seconds
 
 SPEC_AVG, SPEC_P95, SPEC_P99 = 15.2, 25.5, 45.2
 FRAME = 960
@@ -52,38 +53,7 @@ def _pct(values: list[float], q: float) -> float:
     return s[k]
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 # ------------------------------------------------------------------------------------------ client
-def _server_cpu(pid: int | None) -> float:
-    """User+system CPU seconds of the server process and its children (workers), from /proc."""
-    if not pid:
-        return 0.0
-    tick = os.sysconf("SC_CLK_TCK")
-    pids = [pid]
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as fh:
-                pids += [int(c) for c in fh.read().split()]
-    except OSError:
-        pass
-    total = 0.0
-    for p in pids:
-        try:
-            with open(f"/proc/{p}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / tick
-        except (OSError, IndexError, ValueError):
-            pass
-    return total
-
-
 def _request_bytes(key: str, binary: bool) -> bytes:
     import numpy as np
 
@@ -404,18 +374,18 @@ def _client_main(args: argparse.Namespace) -> None:
         await _closed_loop(port, json_req, 4, 1.0)  # warm-up
         out["open300"] = await _open_loop(port, json_req, 300.0, args.duration)
         for name, req in (("sat_json", json_req), ("sat_bin", bin_req)):
-            c0, k0 = _server_cpu(args.server_pid), time.process_time()
+            c0, k0 = tree_cpu_seconds(args.server_pid), time.process_time()
             res = await _closed_loop(port, req, 64, args.duration)
-            res["cpu_ms"] = (_server_cpu(args.server_pid) - c0) / max(1, res["n"]) * 1000
+            res["cpu_ms"] = (tree_cpu_seconds(args.server_pid) - c0) / max(1, res["n"]) * 1000
             res["client_cpu_ms"] = (time.process_time() - k0) / max(1, res["n"]) * 1000
             out[name] = res
         ws = []
         best = 0
         await _ws_streams(port, key, 20, 1.0)  # warm-up of the /ws path in the workers (not counted)
         for n in args.ws_steps:
-            c0, k0 = _server_cpu(args.server_pid), time.process_time()
+            c0, k0 = tree_cpu_seconds(args.server_pid), time.process_time()
             res = await _ws_streams(port, key, n, args.ws_duration)
-            res["cpu_ms"] = (_server_cpu(args.server_pid) - c0) / max(1, res["frames"]) * 1000
+            res["cpu_ms"] = (tree_cpu_seconds(args.server_pid) - c0) / max(1, res["frames"]) * 1000
             res["client_cpu_ms"] = (time.process_time() - k0) / max(1, res["frames"]) * 1000
             ws.append(res)
             if res["missing"] == 0 and res["late"] == 0 and res["errors"] == 0:
@@ -508,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-origin-"))
     with Storage(tmp / "aimixer.db") as st:
         _, key = create_key(st, "bench", "enterprise")
-    port = _free_port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMIXER_", "AUDYN_"))}
     env["AIMIXER_LOG_LEVEL"] = "WARNING"
     server = subprocess.Popen(

@@ -27,6 +27,8 @@ import sys
 import tempfile
 import time
 
+from bench._proc import cpu_seconds
+
 AUDYN_CEILING = 6
 TARGET_STREAMS = 32
 TARGET_CPU_PCT = 2.0
@@ -129,13 +131,6 @@ def run_once(n: int, seconds: float) -> dict:
     }
 
 
-def _proc_cpu(pid: int) -> float:
-    """utime + stime of a process in seconds, from /proc/<pid>/stat."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def run_children(n: int, seconds: float) -> dict:
     """The studio deployment: one ``aimixer record --levels`` child process per stream."""
     prefix = f"239.{random.randint(70, 99)}.{random.randint(1, 254)}"
@@ -173,7 +168,7 @@ def run_children(n: int, seconds: float) -> dict:
         for t in readers:
             t.start()
         time.sleep(2.0)  # interpreter start-up is not part of the measurement
-        c0 = [_proc_cpu(k.pid) for k in kids]
+        c0 = [cpu_seconds(k.pid) for k in kids]
         w0 = time.perf_counter()
         subprocess.run(
             [
@@ -188,7 +183,7 @@ def run_children(n: int, seconds: float) -> dict:
             check=True,
         )
         time.sleep(0.3)
-        c1 = [_proc_cpu(k.pid) for k in kids]
+        c1 = [cpu_seconds(k.pid) for k in kids]
         w1 = time.perf_counter()
         for k in kids:
             k.terminate()

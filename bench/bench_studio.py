@@ -29,26 +29,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench._proc import cpu_seconds, free_port
+
 DOCUMENTED_HZ = 10.0
 WARMUP_S = 3.0
-CLK_TCK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
-def _free_port(kind: int = socket.SOCK_STREAM) -> int:
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _cpu_seconds(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            parts = fh.read().rsplit(")", 1)[1].split()
-        return (int(parts[11]) + int(parts[12])) / CLK_TCK
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 def _rss_mb(pid: int) -> float:
@@ -125,9 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-studio-"))
-    port = _free_port()
+    port = free_port()
     group = f"239.73.{random.randint(1, 254)}.{random.randint(1, 254)}"
-    rtp_port = _free_port(socket.SOCK_DGRAM)
+    rtp_port = free_port(socket.SOCK_DGRAM)
     env = {
         **os.environ,
         "AUDYN_DEV_MODE": "true",
@@ -207,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
             samples.append(
                 (
                     t,
-                    _cpu_seconds(server.pid),
-                    sum(_cpu_seconds(p) for p in ws),
+                    cpu_seconds(server.pid),
+                    sum(cpu_seconds(p) for p in ws),
                     _rss_mb(server.pid),
                     sum(_rss_mb(p) for p in ws),
                 )
