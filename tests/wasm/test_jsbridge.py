@@ -112,6 +112,47 @@ def test_frameio_text_is_dumps_of_the_result_as_the_config_changes() -> None:
         assert text == dumps(want)
 
 
+@pytest.mark.parametrize(
+    "config",
+    [None, {"genre": "rock"}, {"genre": "speech", "gain": 4.0, "limiter": {"enabled": False}}],
+)
+def test_frameio_run_passes_the_same_result_with_numbers_in_values(config: dict | None) -> None:
+    """``run`` (the engine's call) + ``decode`` give exactly the result of ``process``: same
+    samples, same metrics (-inf -> null on silence) and settings; the numbers travel in
+    ``values`` and the text carries only the genre and the settings."""
+    frames = [[0.0] * N] + _stream(1.0)[:20]
+    a, b = MixerSession(), MixerSession()
+    io_text, io_run = FrameIO(N), FrameIO(N)
+    cfg_json = None if config is None else json.dumps(config)
+    for frame in frames:
+        io_text.input[:] = array("f", frame)
+        io_run.input[:] = array("f", frame)
+        want = json.loads(io_text.process(a, cfg_json))
+        text = io_run.run(b, cfg_json)
+        assert io_run.values[0] == 1.0
+        assert set(json.loads(text)) == {"genre", "appliedSettings"}
+        got = io_run.decode(text)
+        assert io_run.output.tolist() == io_text.output.tolist()
+        assert _without_time(got) == _without_time(want)
+        assert list(got["metrics"]) == list(want["metrics"])
+        assert got["metrics"]["processingTime"] == io_run.values[1 + FrameIO.NUMERIC.index("processingTime")]
+    assert want["metrics"]["lufs"] is not None
+    assert io_run.run(b, cfg_json, False) is None
+
+
+def test_frameio_run_falls_back_to_the_whole_json_for_other_metrics() -> None:
+    class Odd:
+        def process(self, samples: list, config: object = None) -> dict:
+            return {"processedBuffer": samples, "metrics": {"peak": 1.0}, "appliedSettings": {}}
+
+    io = FrameIO(4)
+    io.values[0] = 1.0
+    text = io.run(Odd())
+    assert io.values[0] == 0.0
+    assert json.loads(text) == {"metrics": {"peak": 1.0}, "appliedSettings": {}}
+    assert io.decode(text) == json.loads(text)
+
+
 def test_frameio_without_result_still_processes() -> None:
     a, b, io = MixerSession(), MixerSession(), FrameIO(N)
     frame = _stream(0.1)[0]

@@ -283,7 +283,7 @@ export class Engine {
     await yieldTask(); // start after create() has returned
     const io = this.mods.bridge.FrameIO(FRAME_SIZE);
     const input = io.input;
-    const process = io.process;
+    const process = io.run;
     const { session } = this._newSession(false);
     const cfg = JSON.stringify({ genre: "rock" });
     const f = new Float32Array(FRAME_SIZE);
@@ -438,6 +438,44 @@ export class Engine {
     return v.data;
   }
 
+  /**
+   * The result of `io.run`: with `values[0] === 1` the metrics' numbers are in `io.values`
+   * (`FrameIO.NUMERIC` order, non-finite -> null, as in the JSON) and `text` holds the genre and
+   * the applied settings; else `text` is the whole result. Same object as JSON.parse of
+   * `io.process`'s text (`FrameIO.decode` is the Python twin, tested against it).
+   */
+  _decode(text) {
+    const v = this._values();
+    if (v[0] !== 1) return JSON.parse(text);
+    const head = JSON.parse(text);
+    const fin = (x) => (Number.isFinite(x) ? x : null);
+    return {
+      metrics: {
+        peak: fin(v[1]),
+        rms: fin(v[2]),
+        lufs: fin(v[3]),
+        momentaryLufs: fin(v[4]),
+        shortTermLufs: fin(v[5]),
+        genre: head.genre,
+        confidence: fin(v[6]),
+        processingTime: fin(v[7]),
+        latencySamples: fin(v[8]),
+      },
+      appliedSettings: head.appliedSettings,
+    };
+  }
+
+  /** A Float64Array view of io.values, re-taken if wasm memory growth detached it. */
+  _values() {
+    let v = this._valuesView;
+    if (!v || v.data.length === 0) {
+      if (v) v.release();
+      v = this.io.values.getBuffer("f64");
+      this._valuesView = v;
+    }
+    return v.data;
+  }
+
   _record(ms) {
     this.stats.frames += 1;
     this.stats.totalMs += ms;
@@ -455,13 +493,13 @@ export class Engine {
     let res = null;
     if (samples instanceof Float32Array && samples.length === FRAME_SIZE) {
       this._view("input").set(samples);
-      // one bound-method proxy of io.process, reused (no attribute lookup + new proxy per frame)
-      const process = this._ioProcess || (this._ioProcess = this.io.process);
-      const text = this._call(() => process(s.session, configJson, wantResult));
+      // one bound-method proxy of io.run, reused (no attribute lookup + new proxy per frame)
+      const run = this._ioRun || (this._ioRun = this.io.run);
+      const text = this._call(() => run(s.session, configJson, wantResult));
       const data = this._view("output");
       if (out) out.set(data);
       if (wantResult) {
-        res = JSON.parse(text);
+        res = this._decode(text);
         res.processedBuffer = out || data.slice();
       }
     } else {
