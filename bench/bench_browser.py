@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                 warm = page.evaluate(START_JS)
                 ours = page.evaluate(FRAMES_JS, [args.frames, "wasm", {"genre": "rock"}])
                 auto = page.evaluate(FRAMES_JS, [args.frames, "wasm", {"genre": "auto"}])
+                dflt = page.evaluate(FRAMES_JS, [args.frames, "wasm", {}])
                 peer = page.evaluate(FRAMES_JS, [max(50, args.frames // 5), "origin", {"genre": "rock"}])
                 live = page.evaluate(LIVE_JS, args.duration)
                 ctx.close()
@@ -277,6 +278,12 @@ def main(argv: list[str] | None = None) -> int:
             f"         + deferred genre analysis/model:     {m['meanGenreMs']:8.3f} ms  (max {w['maxGenreMs']:.2f} ms, "
             f"after the frame is handed back); worker total "
             f"{m['meanFrameMs'] + m['meanDeferredMeterMs'] + m['meanGenreMs']:.3f} ms/frame"
+        )
+        d = _delta(dflt["before"], dflt["worker"])
+        print(
+            f"         a session with the default settings ({d['frames']} frames): audio path "
+            f"{d['meanFrameMs']:.3f} ms + deferred metering {d['meanDeferredMeterMs']:.3f} ms = "
+            f"{d['meanFrameMs'] + d['meanDeferredMeterMs']:.3f} ms"
         )
         a = _delta(auto["before"], auto["worker"])
         print(
