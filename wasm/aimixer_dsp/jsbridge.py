@@ -7,9 +7,10 @@ call, with no per-frame proxies:
 
 * :class:`FrameIO` owns two fixed ``array('f')`` buffers. The engine holds a buffer view of each
   for the whole session (``getBuffer``): it copies the input frame into ``input`` with one
-  typed-array ``set``, calls :meth:`FrameIO.process`, and copies the processed frame out of
-  ``output``. The rest of the result (metrics, applied settings) comes back as a JSON string,
-  which Pyodide hands to JS as a plain string.
+  typed-array ``set``, calls :meth:`FrameIO.run`, and copies the processed frame out of
+  ``output``. The metrics' numbers come back in a third buffer (``values``, float64) and the
+  genre and applied settings as a JSON string, which Pyodide hands to JS as a plain string
+  (:meth:`FrameIO.process` returns the whole result as JSON instead).
 * :class:`DeferredTracker` wraps a genre tracker so that the genre analysis of a frame's input
   (``push``) runs *after* the processed frame has been handed back, instead of inside
   ``MixerSession.process``. The engine calls :meth:`DeferredTracker.flush` (and the model +
