@@ -12,6 +12,8 @@ state-space form ``s' = A s + B x``, ``y = C s + D x``: the block is cut into su
 ``b`` samples; per sub-block the output is a lower-triangular Toeplitz product with the
 impulse response plus the zero-input response ``C A^j s``, and the sub-block start states
 follow from one block-Toeplitz product — all matrix products, cached per (coefficients, n).
+Long blocks (:func:`run_long`) add a second level: groups of sub-blocks whose start states
+follow from one more such product.
 """
 
 from __future__ import annotations
@@ -145,9 +147,9 @@ SUB = 48  # sub-block length of the block evaluation
 def block_plan(sections: tuple, n: int) -> tuple:
     """Matrices that evaluate the cascade over ``n`` samples (cached).
 
-    Returns ``(b, k, TR, G, Ob, F, An)`` for sub-blocks of ``b`` samples, ``k = ceil(n/b)``:
-    ``TR`` (b, b+p) = [Toeplitz(h) | R] maps a sub-block's input to its zero-state output and
-    to its contribution ``z`` to the state at its end; ``G`` ((k+1)p, kp+p) maps all ``z`` and
+    Returns ``(b, k, T, R, G, Ob, F, An)`` for sub-blocks of ``b`` samples, ``k = ceil(n/b)``:
+    ``T`` (b, b) = Toeplitz(h) maps a sub-block's input to its zero-state output and ``R``
+    (b, p) to its contribution ``z`` to the state at its end; ``G`` ((k+1)p, kp+p) maps all ``z`` and
     the initial state to the states at the sub-block starts (and, when ``b`` divides ``n``, at
     the block end); ``Ob`` (p, b) is the zero-input response ``C A^j``; ``F``/``An`` give the
     end state directly when ``b`` does not divide ``n`` (else ``None``).
@@ -166,7 +168,7 @@ def block_plan(sections: tuple, n: int) -> tuple:
     lag = i[None, :] - i[:, None]  # T[j, i] = h[i - j]: input j -> output i
     T = np.where(lag >= 0, h[np.clip(lag, 0, b - 1)], 0.0)
     R = cols[:, :b][:, ::-1].T  # (b, p): input j -> state at the sub-block end, A^(b-1-j) B
-    TR = np.ascontiguousarray(np.hstack([T, R]))
+    R = np.ascontiguousarray(R)
     Ab = np.linalg.matrix_power(A, b)
     # S_i = Ab^i s0 + sum_{l<i} Ab^(i-1-l) z_l  for i <= k
     pw = [np.eye(p)]
@@ -186,30 +188,79 @@ def block_plan(sections: tuple, n: int) -> tuple:
         An = np.linalg.matrix_power(A, n)
         F.flags.writeable = False
         An.flags.writeable = False
-    for arr in (TR, G, Ob):
+    for arr in (T, R, G, Ob):
         arr.flags.writeable = False
-    return b, k, TR, G, Ob, F, An
+    return b, k, T, R, G, Ob, F, An
 
 
 def run_block(sections: tuple, x: object, s0: object) -> tuple:
     """Filter one channel ``x`` (1-D float64) from state ``s0``; returns ``(y, s_end)``."""
     n = x.shape[0]
-    b, k, TR, G, Ob, F, An = block_plan(sections, n)
+    b, k, T, R, G, Ob, F, An = block_plan(sections, n)
     dot = np.dot
     if F is None:
         X = x.reshape(k, b)
     else:
-        xp = np.zeros(k * b)
-        xp[:n] = x
-        X = xp.reshape(k, b)
-    YZ = dot(X, TR)
+        X = np.zeros((k, b))
+        X.reshape(-1)[:n] = x
     p = s0.shape[0]
-    zs = np.empty((k + 1) * p)
-    zs[: k * p] = YZ[:, b:].ravel()
-    zs[k * p :] = s0
-    S = dot(G, zs)
-    Y = YZ[:, :b]
-    Y += dot(S[: k * p].reshape(k, p), Ob)
+    zs = np.empty((k + 1, p))
+    dot(X, R, out=zs[:k])
+    zs[k] = s0
+    S = dot(G, zs.reshape(-1))
+    kp = k * p
+    Y = dot(S[:kp].reshape(k, p), Ob)
+    Y += dot(X, T)
     if F is None:
-        return Y.ravel(), S[k * p :]
-    return Y.ravel()[:n], dot(An, s0) + dot(F, x)
+        return Y.reshape(-1), S[kp:]
+    return Y.reshape(-1)[:n], dot(An, s0) + dot(F, x)
+
+
+GROUP = 16  # run_long: sub-blocks per group
+
+
+@lru_cache(maxsize=16)
+def _scan_matrix(T: tuple, p: int, k: int) -> object:
+    """``((k+1)p, (k+1)p)`` matrix mapping ``[e_0 .. e_(k-1), u_0]`` to ``[u_0 .. u_k]`` for
+    ``u_(j+1) = M u_j + e_j`` (``T`` is ``M`` as a flat tuple)."""
+    M = np.array(T).reshape(p, p)
+    pw = [np.eye(p)]
+    for _ in range(k):
+        pw.append(pw[-1] @ M)
+    out = np.zeros(((k + 1) * p, (k + 1) * p))
+    for i in range(k + 1):
+        out[i * p : (i + 1) * p, k * p :] = pw[i]
+        for j in range(i):
+            out[i * p : (i + 1) * p, j * p : (j + 1) * p] = pw[i - 1 - j]
+    out.flags.writeable = False
+    return out
+
+
+def run_long(sections: tuple, x: object, s0: object) -> tuple:
+    """:func:`run_block` for a block of ``J`` whole groups (``len(x) = J * GROUP * SUB``):
+    the same sub-block products for all sub-blocks at once, then two levels of state
+    propagation — inside each group of ``GROUP`` sub-blocks from zero (one matrix product over
+    all groups) and across the ``J`` group starts (one ``(J+1)p`` square product) — so the
+    long-block cost stays matrix-matrix. Exact up to rounding; returns ``(y, s_end)``."""
+    n = x.shape[0]
+    g = GROUP
+    b, _, T, R, G, Ob, _, _ = block_plan(sections, g * SUB)
+    p = s0.shape[0]
+    J = n // (g * b)
+    gp = g * p
+    X = x.reshape(J * g, b)
+    Zr = np.empty((J, gp))
+    np.dot(X, R, out=Zr.reshape(J * g, p))
+    # states inside each group from its own inputs (group start state 0); the last p columns
+    # are the group's contribution to the next group's start state
+    Lc = np.dot(Zr, G[:, :gp].T)
+    ab = G[gp:, gp:]  # the state transition over one group
+    zs = np.empty((J + 1, p))
+    zs[:J] = Lc[:, gp:]
+    zs[J] = s0
+    U = np.dot(_scan_matrix(tuple(ab.ravel().tolist()), p, J), zs.reshape(-1)).reshape(J + 1, p)
+    S = Lc[:, :gp]
+    S += np.dot(U[:J], G[:gp, gp:].T)
+    Y = np.dot(S.reshape(J * g, p), Ob)
+    Y += np.dot(X, T)
+    return Y.reshape(-1), U[J]

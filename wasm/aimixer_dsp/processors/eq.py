@@ -31,7 +31,8 @@ MID_FREQ_HZ = 1000.0
 HIGH_FREQ_HZ = 8000.0
 SHELF_Q = 0.7071067811865476
 MID_Q = 1.0
-_MAX_NP_BLOCK = 1920  # NumPy path evaluates long blocks in pieces of this many samples
+_MAX_NP_BLOCK = 1920  # NumPy path: longer blocks go through biquad.run_long
+_LONG_GROUPS = 32  # NumPy path: at most this many groups per biquad.run_long call
 
 
 class Equalizer(Processor):
@@ -163,33 +164,55 @@ class Equalizer(Processor):
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:
-        if self._idle():
-            return x
         secs = self._sections
+        if secs is not self._np_secs:  # sections changed: is the cascade the identity?
+            self._np_secs = secs
+            self._np_ident = all(c == biquad.IDENTITY for c in secs)
+        if self._np_ident and not any(any(s) for s in self._state):
+            return x
         if x.ndim == 1:
             states = self._chan_states(1)
-            y, s = _run(secs, x, states[0])
-            states[0] = s
+            st = states[0]
+            cache = self._np_cache  # (list stored by this path, its values, as ndarray)
+            s0 = cache[2] if cache is not None and cache[0] is st and st == cache[1] else np.array(st)
+            y, s = _run(secs, x, s0)
+            lst = s.tolist()
+            states[0] = lst
+            self._np_cache = (lst, lst[:], s)
             return y
         n, ch = x.shape
         states = self._chan_states(ch)
         y = np.empty_like(x)
         for c in range(ch):
-            y[:, c], states[c] = _run(secs, np.ascontiguousarray(x[:, c]), states[c])
+            yc, s = _run(secs, np.ascontiguousarray(x[:, c]), np.array(states[c], dtype=np.float64))
+            y[:, c] = yc
+            states[c] = s.tolist()
         return y
 
+    #: NumPy path: the sections last seen and whether all are the identity; the state of the
+    #: last mono block as ``(list, copy of its values, ndarray)`` (reused while unchanged)
+    _np_secs: tuple | None = None
+    _np_ident = False
+    _np_cache: tuple | None = None
 
-def _run(secs: tuple, x: Any, state: list) -> tuple:
-    """Filter a 1-D block from a 6-float state; returns ``(y, new_state_list)``."""
-    s = np.array(state, dtype=np.float64)
+
+def _run(secs: tuple, x: Any, s: Any) -> tuple:
+    """Filter a 1-D block from a 6-float state array; returns ``(y, new_state_array)``.
+    Blocks longer than ``_MAX_NP_BLOCK`` run as whole groups through :func:`biquad.run_long`
+    (at most ``_LONG_GROUPS`` per call) and the rest through :func:`biquad.run_block`."""
     n = x.shape[0]
     if n <= _MAX_NP_BLOCK:
-        y, s = biquad.run_block(secs, x, s)
-        return y, s.tolist()
+        return biquad.run_block(secs, x, s)
     y = np.empty(n)
-    for start in range(0, n, _MAX_NP_BLOCK):
-        y[start : start + _MAX_NP_BLOCK], s = biquad.run_block(secs, x[start : start + _MAX_NP_BLOCK], s)
-    return y, s.tolist()
+    step = biquad.GROUP * biquad.SUB
+    start = 0
+    while n - start >= step:
+        m = min(step * _LONG_GROUPS, (n - start) // step * step)
+        y[start : start + m], s = biquad.run_long(secs, x[start : start + m], s)
+        start += m
+    if start < n:  # fewer than ``step`` samples left
+        y[start:], s = biquad.run_block(secs, x[start:], s)
+    return y, s
 
 
 # -- pure-path loops (one fused loop per number of active sections; TDF-II) ---------------
