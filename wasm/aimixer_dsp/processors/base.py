@@ -294,6 +294,17 @@ def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple:
     return wr, q, pap, pr
 
 
+def smoother_weights(aR: float, aA: float, n: int, post: float) -> tuple:
+    """:func:`decoupled_smoother`'s weights for a block of ``n <= min(subblock_len(aR),
+    subblock_len(aA))`` samples (one sub-block): ``(WR, Q, PA*post, PR[n-1])`` cut to ``n``
+    (read-only arrays), or four ``None`` for a longer block. For callers that inline it."""
+    m = min(subblock_len(aR), subblock_len(aA))
+    if n > m:
+        return None, None, None, None
+    wr, q, pap, pr = _smooth_weights(aR, aA, m, post)
+    return wr[:n], q[:n], pap[:n], float(pr[n - 1])
+
+
 def decoupled_smoother(v: Any, aR: float, aA: float, y1: float, g: float, post: float = 1.0) -> tuple:
     """Decoupled peak detector (Giannoulis, Massberg & Reiss 2012), vectorised and fused.
 

@@ -36,6 +36,7 @@ from .base import (
     decoupled_smoother,
     linked_level,
     np,
+    smoother_weights,
     time_coeff,
 )
 
@@ -331,11 +332,11 @@ class Compressor(Processor):
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:
-        lvl = linked_level(x)
+        lvl = np.abs(x) if x.ndim == 1 else linked_level(x)
         lo = self._lo_lin
         y10, g0 = self._y1, self._g
         mk = self._makeup
-        if y10 == 0.0 and g0 == 0.0 and float(lvl.max()) <= lo:
+        if y10 == 0.0 and g0 == 0.0 and lvl[lvl.argmax()] <= lo:  # argmax: faster than max
             return x if mk == 1.0 else x * mk
         w = self._knee_db
         if self._slope == 0.0:  # ratio 1: no new reduction, the carried state decays
@@ -347,6 +348,30 @@ class Compressor(Processor):
             lvl *= 1.0 / lo
             np.maximum(lvl, 1.0, out=lvl)
             gr = np.log(lvl, out=lvl)
+            key = (self._aR, self._aA, scale, gr.shape[0])
+            wts = self._np_wts
+            if wts is None or wts[0] != key:
+                wts = self._np_wts = (key, *smoother_weights(self._aR, self._aA, key[3], -scale / _K))
+            if wts[1] is not None:  # one sub-block: decoupled_smoother inlined, weights cached
+                _, wr, q, pap, prn = wts
+                t = np.multiply(gr, wr, out=gr)
+                y1s = y10 / scale
+                if y1s > t[0]:
+                    t[0] = y1s
+                ti = t.view(np.int64)  # t >= 0: the integer order of the bits is the float order
+                np.maximum.accumulate(ti, out=ti)
+                y1c = float(t[-1]) * prn
+                t *= q
+                t[0] += g0 / scale
+                np.add.accumulate(t, out=t)
+                t *= pap
+                self._store(y1c * scale, float(t[-1]) * -_K)
+                if mk != 1.0:
+                    t += math.log(mk)
+                np.exp(t, out=t)
+                if x.ndim == 1:
+                    return np.multiply(x, t, out=t)
+                return apply_gain(x, t)
         else:
             scale = 1.0
             d = np.log(np.maximum(lvl, 1e-30))
@@ -364,6 +389,10 @@ class Compressor(Processor):
             g += math.log(mk)
         np.exp(g, out=g)
         return apply_gain(x, g)
+
+    #: NumPy path: ``(key, WR, Q, PA*post, PR[-1])`` of the last block length (see
+    #: :func:`.base.smoother_weights`)
+    _np_wts: tuple | None = None
 
 
 def _comp_eq3_loop(
