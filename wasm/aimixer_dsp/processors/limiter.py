@@ -23,11 +23,13 @@ the last ulp anyway, and ``c < 10**(ceiling_db/20)`` keeps float32 outputs under
 At block ends carried reductions below 1e-10 are set to 0 (both paths), so a limiter that has
 released returns to an exact, cheap pass-through (pure delay). The pure path keeps the sliding
 minimum in a monotonic deque and the mean as a running sum (re-summed every block); the NumPy
-path uses ``log2(L)`` doubling steps for both and the vectorised release recursion.
+path uses ``log2(L)`` doubling steps for both and the vectorised release recursion (a block
+with nothing to limit, where ``u`` only decays, uses the closed-form window sums instead).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .base import (
@@ -48,6 +50,7 @@ LOOKAHEAD_RANGE = (0.0, 20.0)
 RELEASE_RANGE = (1.0, 1000.0)
 MARGIN = 1e-6
 _SNAP = 1e-10  # carried gain reduction below this (at block ends) is zero
+_REL_MAX = 65536  # NumPy path: longest block for the closed-form release (its weights are cached)
 
 
 def sliding_min(v: Any, w: int) -> Any:
@@ -283,25 +286,37 @@ class Limiter(Processor):
     def _np(self, x: Any) -> Any:
         n = x.shape[0]
         one_d = x.ndim == 1
-        ch = 1 if one_d else x.shape[1]
         L = self._L
         M = self._M
         c = self._c
-        dls = self._delays(ch)
         if L:
-            dl = self._cached(dls[0] if one_d else dls, "_dl_cache")
-            buf = np.concatenate([dl, x]) if one_d else np.concatenate([dl.T, x])
+            if one_d:
+                lst = self._delay[0] if self._delay else self._delays(1)[0]
+                cache = self._dl_cache
+                dl = cache[1] if cache is not None and cache[0] is lst else np.array(lst, dtype=np.float64)
+                buf = np.concatenate((dl, x))
+                tail = buf[n:]
+                lst = tail.tolist()
+                self._delay = [lst]
+                self._dl_cache = (lst, tail)
+            else:
+                dls = self._delays(x.shape[1])
+                dl = self._cached(dls, "_dl_cache")
+                buf = np.concatenate([dl.T, x])
+                tail = buf[n:]
+                self._delay = tail.T.tolist()
+                self._dl_cache = (self._delay, tail.T.copy())
             delayed = buf[:n]
-            tail = buf[n:]
-            self._delay = [tail.tolist()] if one_d else tail.T.tolist()
-            self._dl_cache = (self._delay[0] if one_d else self._delay, tail if one_d else tail.T.copy())
         else:
+            self._delays(1 if one_d else x.shape[1])
             buf = delayed = x
-        lvl = linked_level(buf)
+        lvl = np.abs(buf) if one_d else linked_level(buf)
         u0 = self._u
-        if float(lvl.max()) <= c:  # nothing to limit in the window: quiet or release only
+        if lvl[lvl.argmax()] <= c:  # nothing to limit in the window (argmax: faster than max)
             if u0 == 0.0 and not any(self._uh):
                 return delayed
+            if M > 1 and M - 1 <= n <= _REL_MAX:
+                return self._release_np(delayed, u0)
             u = _powers(self._aR, n)
             u *= u0
             clip = False
@@ -331,6 +346,40 @@ class Limiter(Processor):
             self._uh_cache = (self._uh, hist)
         return y
 
+    def _release_np(self, delayed: Any, u0: float) -> Any:
+        """NumPy path of a block with nothing to limit (``M > 1``, ``M - 1 <= n <=
+        _REL_MAX``): the reduction is ``u[j] = u0 * aR**(j+1)``, so a window of ``M`` values
+        of it inside the block sums to ``u[j] * SM`` (``SM = sum_{d<M} aR**-d``); the first
+        ``M - 1`` windows add the history's suffix sums to ``u0 * C[j]`` (``C[j] =
+        sum_{i<=j} aR**(i+1)``). The same values as the doubling sum up to rounding, in a few
+        operations."""
+        n = delayed.shape[0]
+        M = self._M
+        key = (self._aR, M, n)
+        rw = self._rel_wts
+        if rw is None or rw[0] != key:
+            rw = self._rel_wts = (key, *_release_weights(self._aR, M, n))
+        _, P, C, SM = rw
+        W = P * (u0 * SM)  # window sums of the reduction
+        head = W[: M - 1]
+        np.multiply(C, u0, out=head)
+        cache = self._uh_cache
+        uh = cache[1] if cache is not None and cache[0] is self._uh else np.array(self._uh)
+        head += np.add.accumulate(uh[::-1])[::-1]  # sums of the history's suffixes
+        W *= -1.0 / M
+        W += 1.0
+        hist = P[n - M + 1 :] * u0
+        self._store(float(hist[-1]), hist.tolist())
+        if self._u != 0.0:
+            self._uh_cache = (self._uh, hist)
+        return delayed * W if delayed.ndim == 1 else delayed * W[:, None]
+
+    #: NumPy path caches: the delay line and the reduction history as arrays (``(list, array)``
+    #: pairs, reused while the state list is the one this path stored) and the release weights
+    _dl_cache: tuple | None = None
+    _uh_cache: tuple | None = None
+    _rel_wts: tuple | None = None
+
     def _cached(self, lst: list, attr: str) -> Any:
         """ndarray of a state list, reusing the array this path produced for the same list."""
         cache = getattr(self, attr, None)
@@ -350,3 +399,14 @@ def _powers(a: float, n: int) -> Any:
     if n <= m:
         return decay_weights(a, m)[1][:n].copy()
     return np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+
+
+def _release_weights(aR: float, M: int, n: int) -> tuple:
+    """``(P, C, SM)`` for :meth:`Limiter._release_np`: ``P[j] = aR**(j+1)`` (``j < n``),
+    ``C[j] = sum_{i<=j} P[i]`` (``j < M - 1``) and ``SM = sum_{d<M} aR**-d`` (read-only)."""
+    P = _powers(aR, n)
+    C = np.cumsum(P[: M - 1])
+    SM = math.fsum(aR**-d for d in range(M))
+    P.flags.writeable = False
+    C.flags.writeable = False
+    return P, C, SM
