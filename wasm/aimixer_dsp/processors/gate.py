@@ -236,15 +236,16 @@ class NoiseGate(Processor):
     def _np(self, x: Any) -> Any:
         n = x.shape[0]
         hold = self._hold
-        lvl = linked_level(x)
+        lvl = np.abs(x) if x.ndim == 1 else linked_level(x)
         above = lvl >= self._thr
         prev_last = -1 - self._since  # index of the last above sample before this block
-        pos = np.flatnonzero(above)
-        if pos.size:
-            last = int(pos[-1])
-            gap = max(int(pos[0]) - 1 - prev_last, n - 1 - last)
-            if pos.size > 1 and hold < n - 2:  # interior gaps are < n - 1 samples long
-                gap = max(gap, int((pos[1:] - pos[:-1]).max()) - 1)
+        first = int(above.argmax())
+        any_above = bool(above[first])
+        if any_above:
+            last = n - 1 - int(above[::-1].argmax())
+            gap = max(first - 1 - prev_last, n - 1 - last)
+            if last > first and hold < n - 2 and gap <= hold:  # interior gaps are < n - 1 long
+                gap = max(gap, _interior_gap(above[first : last + 1], hold))
         else:
             last = prev_last
             gap = n - 1 - prev_last
@@ -259,17 +260,34 @@ class NoiseGate(Processor):
             self._snap(1.0, float(g[-1]))
             return apply_gain(x, g)
         floor = self._floor
-        if pos.size == 0 and self._since > hold and y10 == floor and g0 == floor:  # closed all block long
+        if not any_above and self._since > hold and y10 == floor and g0 == floor:  # closed all block long
             self._since = self_since
             return x * floor
-        idx = _arange(n)
-        la = np.where(above, idx, prev_last)
-        np.fmax.accumulate(la, out=la)
-        t = np.where(idx - la <= hold, 1.0, floor)
+        if any_above:
+            idx = _arange(n)
+            la = np.where(above, idx, prev_last)
+            np.fmax.accumulate(la, out=la)
+            t = np.where(idx - la <= hold, 1.0, floor)
+        else:  # open only while the hold of the last sample before the block lasts
+            t = np.full(n, floor)
+            t[: max(0, prev_last + hold + 1)] = 1.0
         g, y1c, gc = decoupled_smoother(t, self._aR, self._aA, y10, g0)
         self._since = self_since
         self._snap(y1c, gc)
         return apply_gain(x, g)
+
+
+def _interior_gap(seg: Any, hold: int) -> int:
+    """The longest run of below-threshold samples in ``seg`` (above at both ends), or some
+    value ``<= hold`` when that run is ``<= hold``: if every aligned window of ``w = (hold +
+    2) // 2`` samples holds an above sample, no run is longer than ``2w - 2 <= hold``; only
+    otherwise are the runs measured exactly."""
+    w = (hold + 2) // 2
+    k = seg.shape[0] // w
+    if k and np.logical_or.reduce(seg[: k * w].reshape(k, w), axis=1).all():
+        return 0
+    pos = np.flatnonzero(seg)
+    return int((pos[1:] - pos[:-1]).max()) - 1
 
 
 @lru_cache(maxsize=16)
