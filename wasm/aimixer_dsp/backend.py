@@ -162,6 +162,9 @@ def as_float_list(block: Any) -> list:
 
 _zeros_buf: list = []
 
+#: up to this many values :func:`check_array_finite` uses ``isfinite`` (cheaper per call)
+_SMALL_CHECK = 16384
+
 
 def _zeros(n: int) -> Any:
     if not _zeros_buf or _zeros_buf[0].size < n:
@@ -172,18 +175,25 @@ def _zeros(n: int) -> Any:
 def check_array_finite(x: Any) -> None:
     """Raise :class:`NonFiniteInputError` if a float64 ndarray holds NaN or Inf.
 
-    Fast test: ``x . 0`` is NaN iff some element is NaN or Inf (``inf * 0 = nan``), and unlike
-    a plain sum it cannot overflow on huge finite values.
+    Small blocks: ``isfinite(x)`` (no floating-point warnings to suppress). Long ones:
+    ``x . 0`` is NaN iff some element is NaN or Inf (``inf * 0 = nan``) — faster per sample,
+    and unlike a plain sum it cannot overflow on huge finite values.
     """
     if x.size == 0:
         return
     flat = x.reshape(-1)
-    with np.errstate(invalid="ignore"):
-        probe = float(flat @ _zeros(flat.size))
-    if not math.isfinite(probe):
-        bad = ~np.isfinite(flat)
-        if bad.any():
-            raise NonFiniteInputError(index=int(np.flatnonzero(bad)[0]))
+    if flat.size <= _SMALL_CHECK:
+        ok = np.isfinite(flat)
+        if ok[ok.argmin()]:  # argmin finds a False if there is one (faster than all())
+            return
+    else:
+        with np.errstate(invalid="ignore"):
+            probe = float(flat @ _zeros(flat.size))
+        if math.isfinite(probe):
+            return
+    bad = ~np.isfinite(flat)
+    if bad.any():
+        raise NonFiniteInputError(index=int(np.flatnonzero(bad)[0]))
 
 
 def as_array(block: Any) -> Any:

@@ -155,8 +155,15 @@ class Chain(Processor, MutableSequence):
         return self._stages_np(x)
 
     def _stages_np(self, x: Any) -> Any:
+        ch = 1 if x.ndim == 1 else x.shape[1]
+        run = Processor._run_np
         for p in self._procs:
-            x = p._run_np(x)
+            # what Processor._run_np does for a non-empty block, without the call when the
+            # stage is enabled and already holds this channel count
+            if p._enabled and (p._channels == ch or not p.stateful) and type(p)._run_np is run:
+                x = p._np(x)
+            else:
+                x = p._run_np(x)
         return x
 
 
