@@ -62,6 +62,28 @@ def test_rows_are_the_features_functions_on_the_documented_segments():
     assert rows[t][16] == pytest.approx(math.log10(ff["flux"][2] + 1e-10))
 
 
+@pytest.mark.parametrize("kind", ["signal", "silence", "quiet_tail", "ints"])
+def test_pure_rows_are_bit_identical_to_the_documented_calls(kind):
+    # the pure path computes the three distinct frames of the two calls once (genre._segment_row_pure)
+    rnd = random.Random(7)
+    if kind == "signal":
+        x = _signal(0.5, seed=5)
+    elif kind == "silence":
+        x = [0.0] * (HOP + SEG)
+    elif kind == "quiet_tail":
+        loud = [rnd.uniform(-1.0, 1.0) for _ in range(HOP + 300)]
+        x = loud + [1e-6 * rnd.gauss(0.0, 1.0) for _ in range(SEG)]
+    else:
+        x = [rnd.randint(-3, 3) for _ in range(2 * HOP + SEG)]
+    rows = frame_rows(x)
+    for t, row in enumerate(rows):
+        seg = x[t * HOP : t * HOP + SEG]
+        m = mfcc(seg[256:], sample_rate=SR, n_mfcc=13, n_mels=40, n_fft=512, hop_length=256)[1]
+        ff = frame_features(seg, sample_rate=SR, n_fft=512, hop_length=256)
+        flux = math.log10(ff["flux"][2] + 1e-10)
+        assert row == [*m, ff["centroid"][2], ff["rolloff"][2], ff["zcr"][2], flux]
+
+
 def test_physical_meaning_of_spectral_stats():
     f = 3000.0
     x = [0.5 * math.sin(2 * math.pi * f * i / SR) for i in range(3 * SR)]

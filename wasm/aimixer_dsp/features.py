@@ -34,13 +34,13 @@ from __future__ import annotations
 import bisect
 import math
 from functools import lru_cache
-from itertools import accumulate
-from operator import add, mul, ne, sub
+from itertools import accumulate, chain
+from operator import mul, ne, sub
 from typing import Any
 
 from .backend import HAVE_NUMPY, check_list_finite, use_numpy
 from .errors import NonFiniteInputError, ParameterError
-from .fft import fft
+from .fft import _fft, _plan
 
 if HAVE_NUMPY:  # pragma: no branch
     import numpy as np
@@ -234,18 +234,41 @@ def _np_tables(sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: s
 
 @lru_cache(maxsize=16)
 def _pure_tables(n_fft: int, window: str) -> tuple:
-    """Half the window (even samples; odd samples times ``i``) and ``r_k = -i exp(-2 pi i k / n)``.
+    """Tables for :func:`_pure_spectrum`: ``(window, twiddles, r, r_quads)``.
 
-    The factor 1/2 of the real-FFT split is folded into the window (exact: a power of two).
+    The real FFT of a frame packs ``z[n] = (w[2n] x[2n] + i w[2n+1] x[2n+1]) / 2`` into an
+    ``h = n_fft / 2``-point complex FFT (:func:`.fft._plan`) whose first radix-4 stage is fused
+    with the windowing: ``window[j]`` holds ``w[2(pq + j)] / 2`` and ``w[2(pq + j) + 1] / 2``
+    for the quarters ``p = 0..3`` of ``z`` (``q = h / 4``; the factor 1/2 of the real-FFT split
+    is folded into the window, exact: a power of two), ``twiddles[j]`` the stage's twiddles
+    ``w_1, w_2, w_3`` and ``i w_1, i w_2, i w_3``. ``r[k] = -i exp(-2 pi i k / n_fft)``,
+    ``k = 0 .. h / 2``, untangles the halves. When the last stage is radix 4 (``h`` a power of
+    4) it is fused with the untangling, which reads ``r_quads[k - 1] = (r[k], r[m + k],
+    r[m - k], r[2m - k])``, ``k = 1 .. m/2 - 1``, ``m = h / 4``; otherwise ``r_quads`` is
+    ``None``.
     """
     win = get_window(window, n_fft)
+    h = n_fft // 2
+    q = h // 4
     even = [0.5 * w for w in win[0::2]]
-    odd_j = [0.5j * w for w in win[1::2]]  # the odd samples go to the imaginary part
+    odd = [0.5 * w for w in win[1::2]]  # the odd samples go to the imaginary part
+    plan = _plan(h)
+    cols = []
+    for p in range(4):
+        cols += [even[p * q : (p + 1) * q], odd[p * q : (p + 1) * q]]
+    tw = plan[0][1]  # h >= 32: a radix-4 stage with twiddles
+    jtw = [[1j * w for w in wq] for wq in tw]  # exact: swaps and negates
+    win_table = list(zip(*cols, strict=True))
+    tw_table = list(zip(*tw, *jtw, strict=True))
     r = []
     for k in range(n_fft // 4 + 1):
         w = complex(math.cos(2.0 * math.pi * k / n_fft), -math.sin(2.0 * math.pi * k / n_fft))
         r.append(-1j * w)
-    return even, odd_j, r
+    quads = None
+    if plan[-1][0] == 4:
+        m = q
+        quads = [(r[k], r[m + k], r[m - k], r[2 * m - k]) for k in range(1, m // 2)]
+    return win_table, tw_table, r, quads
 
 
 # --------------------------------------------------------------------------------------------
@@ -253,35 +276,213 @@ def _pure_tables(n_fft: int, window: str) -> tuple:
 # --------------------------------------------------------------------------------------------
 
 
-def _pure_magnitudes(x: list, n_fft: int, hop: int, window: str):
-    """Yield ``(start, |X|)`` per centred frame (pure path, list of floats)."""
-    pad = n_fft // 2
-    padded = [0.0] * pad + x + [0.0] * pad
-    n_frames = 1 + len(x) // hop
-    even_w, odd_wj, r = _pure_tables(n_fft, window)
+def _pure_spectrum(padded: list, s: int, n_fft: int, tables: tuple, squared: bool) -> list:
+    """``|X_k|^2`` (``squared``) or ``|X_k|``, ``k = 0 .. n_fft / 2``, of the windowed frame
+    ``padded[s : s + n_fft]`` (pure path; ``tables = _pure_tables(n_fft, window)``).
+
+    ``Z = FFT(z)`` of the packed frame (see :func:`_pure_tables`) gives ``X`` by the real-FFT
+    split: with ``A = Z[k]``, ``B = conj(Z[(h - k) mod h])``, ``E = A + B`` and
+    ``O = r_k (A - B)``, ``X[k] = E + O`` and ``conj(X[h - k]) = E - O``, so one ``(E, O)`` pair
+    gives ``|X|`` at ``k`` and at ``h - k``, ``k = 0 .. h/2``.
+    """
+    win, tw, r, quads = tables
     h = n_fft // 2
     h2 = h // 2
-    conj = complex.conjugate
-    for t in range(n_frames):
-        s = t * hop
-        # z[n] = (w[2n] x[2n] + i w[2n+1] x[2n+1]) / 2, Z = FFT(z). With A = Z[k],
-        # B = conj(Z[(h - k) mod h]): X[k] = E + O and conj(X[h - k]) = E - O for
-        # E = A + B, O = r_k (A - B), so one (E, O) pair gives |X| at k and at h - k.
-        z = list(
-            map(
-                add,
-                map(mul, padded[s : s + n_fft : 2], even_w),
-                map(mul, padded[s + 1 : s + n_fft : 2], odd_wj),
-            )
+    from_iter = chain.from_iterable
+    # First radix-4 stage of Z straight from the samples; quarter p of z is the samples
+    # padded[s + p h/2 : s + (p + 1) h/2] (even ones real, odd ones imaginary).
+    s1, s2, s3, s4 = s + h2, s + 2 * h2, s + 3 * h2, s + 4 * h2
+    # All sums of the stage are formed on the real and imaginary parts (floats, cheap);
+    # complex numbers appear only in the outputs: y0 = (R0 + R2) + (I0 + I2) i and, e.g.,
+    # y2 = (t0 - t2) w^2 = (R0 - R2) w^2 + (I0 - I2) (i w^2), with t0 = R0 + I0 i, etc.
+    first = [
+        (
+            (r0 := (ea := e0 * v0) + (ec := e2 * v2))
+            + (r2 := (eb := e1 * v1) + (ed := e3 * v3))
+            + ((i0 := (oa := o0 * u0) + (oc := o2 * u2)) + (i2 := (ob := o1 * u1) + (od := o3 * u3))) * 1j,
+            ((r1 := ea - ec) + (i3 := ob - od)) * w1 + ((i1 := oa - oc) - (r3 := eb - ed)) * k1,
+            (r0 - r2) * w2 + (i0 - i2) * k2,
+            (r1 - i3) * w3 + (i1 + r3) * k3,
         )
-        zf = fft(z)
-        a = zf[: h2 + 1]
-        b = list(map(conj, zf[0:1] + zf[h - 1 : h2 - 1 : -1]))
-        e = list(map(add, a, b))
-        o = list(map(mul, map(sub, a, b), r))
-        plus = list(map(abs, map(add, e, o)))  # |X[k]|, k = 0 .. h/2
-        minus = list(map(abs, map(sub, e[h2 - 1 :: -1], o[h2 - 1 :: -1])))  # |X[k]|, k = h/2+1 .. h
-        yield s, plus + minus
+        for e0, o0, e1, o1, e2, o2, e3, o3, (v0, u0, v1, u1, v2, u2, v3, u3), (w1, w2, w3, k1, k2, k3) in zip(
+            padded[s:s1:2],
+            padded[s + 1 : s1 : 2],
+            padded[s1:s2:2],
+            padded[s1 + 1 : s2 : 2],
+            padded[s2:s3:2],
+            padded[s2 + 1 : s3 : 2],
+            padded[s3:s4:2],
+            padded[s3 + 1 : s4 : 2],
+            win,
+            tw,
+            strict=True,
+        )
+    ]
+    f = list(from_iter(first))
+    if quads is not None:
+        return _last_stage_spectrum(_fft(f, h, 1, -1), h, r, quads, squared)
+    zf = _fft(f, h, 1)
+    a = zf[: h2 + 1]
+    c = zf[0:1] + zf[h - 1 : h2 - 1 : -1]
+    if squared:
+        pairs = [
+            ((m1 := abs((e := u + (v := w.conjugate())) + (o := (u - v) * rk))) * m1, (m2 := abs(e - o)) * m2)
+            for u, w, rk in zip(a, c, r, strict=True)
+        ]
+    else:
+        pairs = [
+            (abs((e := u + (v := w.conjugate())) + (o := (u - v) * rk)), abs(e - o))
+            for u, w, rk in zip(a, c, r, strict=True)
+        ]
+    f = list(from_iter(pairs))  # S[0], S[h], S[1], S[h - 1], ..., S[h/2], S[h/2]
+    return f[0::2] + f[2 * h2 - 1 :: -2]
+
+
+def _last_stage_spectrum(x: list, h: int, r: list, quads: list, squared: bool) -> list:
+    """The last (radix-4, twiddle-free) FFT stage fused with the real-FFT split.
+
+    ``x`` is the input of the last stage of the ``h``-point FFT (``m = h / 4``): butterfly ``k``
+    of the quarters ``x_p[k]`` gives ``Z[pm + k]``, ``p = 0..3``. The split pairs ``Z[K]`` with
+    ``Z[h - K]``, and butterflies ``k`` and ``m - k`` hold each other's partners: ``(Z[k],
+    Z[4m - k])``, ``(Z[m + k], Z[3m - k])``, ``(Z[m - k], Z[3m + k])``, ``(Z[2m - k], Z[2m + k])``.
+    One loop step computes both butterflies and the four pairs (``k = 1 .. m/2 - 1``);
+    butterflies ``0`` and ``m/2`` are their own partners and are done apart. Same operations
+    as the separate stage and split, in a different order: identical results.
+    """
+    m = h // 4
+    mh = m // 2
+    mj = -1j
+    x0, x1, x2, x3 = x[:m], x[m : 2 * m], x[2 * m : 3 * m], x[3 * m :]
+    out = []
+    app = out.append
+    for a, b, c, d, a_, b_, c_, d_, (ra, rb, rc, rd) in zip(
+        x0[1:mh],
+        x1[1:mh],
+        x2[1:mh],
+        x3[1:mh],
+        x0[m - 1 : mh : -1],
+        x1[m - 1 : mh : -1],
+        x2[m - 1 : mh : -1],
+        x3[m - 1 : mh : -1],
+        quads,
+        strict=True,
+    ):
+        t0 = a + c
+        t1 = a - c
+        t2 = b + d
+        t3 = (b - d) * mj
+        y0 = t0 + t2  # Z[k]
+        y1 = t1 + t3  # Z[m + k]
+        y2 = (t0 - t2).conjugate()  # conj(Z[2m + k])
+        y3 = (t1 - t3).conjugate()  # conj(Z[3m + k])
+        t0 = a_ + c_
+        t1 = a_ - c_
+        t2 = b_ + d_
+        t3 = (b_ - d_) * mj
+        z0 = t0 + t2  # Z[m - k]
+        z1 = t1 + t3  # Z[2m - k]
+        z2 = (t0 - t2).conjugate()  # conj(Z[3m - k])
+        z3 = (t1 - t3).conjugate()  # conj(Z[4m - k])
+        e = y0 + z3
+        o = (y0 - z3) * ra
+        p1 = abs(e + o)  # |X[k]|
+        p2 = abs(e - o)  # |X[4m - k]|
+        e = y1 + z2
+        o = (y1 - z2) * rb
+        p3 = abs(e + o)  # |X[m + k]|
+        p4 = abs(e - o)  # |X[3m - k]|
+        e = z0 + y3
+        o = (z0 - y3) * rc
+        p5 = abs(e + o)  # |X[m - k]|
+        p6 = abs(e - o)  # |X[3m + k]|
+        e = z1 + y2
+        o = (z1 - y2) * rd
+        p7 = abs(e + o)  # |X[2m - k]|
+        p8 = abs(e - o)  # |X[2m + k]|
+        if squared:
+            app((p1 * p1, p5 * p5, p3 * p3, p7 * p7, p8 * p8, p4 * p4, p6 * p6, p2 * p2))
+        else:
+            app((p1, p5, p3, p7, p8, p4, p6, p2))
+    ends = []  # |X| at 0, h, m, 3m, 2m, 2m, m/2, 7m/2, 3m/2, 5m/2
+    zs = []
+    for k in (0, mh):
+        a, b, c, d = x0[k], x1[k], x2[k], x3[k]
+        t0 = a + c
+        t1 = a - c
+        t2 = b + d
+        t3 = (b - d) * mj
+        zs.append((t0 + t2, t1 + t3, t0 - t2, t1 - t3))  # Z[pm + k], p = 0..3
+    (z00, z10, z20, z30), (z0h, z1h, z2h, z3h) = zs
+    for k, u, w in ((0, z00, z00), (m, z10, z30), (2 * m, z20, z20), (mh, z0h, z3h), (m + mh, z1h, z2h)):
+        v = w.conjugate()
+        e = u + v
+        o = (u - v) * r[k]
+        ends += [abs(e + o), abs(e - o)]
+    if squared:
+        ends = [v * v for v in ends]
+    f = list(chain.from_iterable(out))  # per k: S at k, m-k, m+k, 2m-k, 2m+k, 3m-k, 3m+k, 4m-k
+    return (
+        ends[0:1]
+        + f[0::8]
+        + ends[6:7]
+        + f[1::8][::-1]
+        + ends[2:3]
+        + f[2::8]
+        + ends[8:9]
+        + f[3::8][::-1]
+        + ends[4:5]
+        + f[4::8]
+        + ends[9:10]
+        + f[5::8][::-1]
+        + ends[3:4]
+        + f[6::8]
+        + ends[7:8]
+        + f[7::8][::-1]
+        + ends[1:2]
+    )
+
+
+@lru_cache(maxsize=32)
+def _pure_filters(sample_rate: int, n_fft: int, n_mels: int) -> tuple:
+    """:func:`_sparse_mel` as ``(first_bin, end_bin, weights)`` triples."""
+    return tuple((first, first + len(w), w) for first, w in _sparse_mel(sample_rate, n_fft, n_mels))
+
+
+def _mel_db(power: list, filters: tuple) -> list:
+    """``10 log10(max(AMIN, mel energy))`` per filter (``filters = _pure_filters(...)``)."""
+    dot = _dot
+    log10 = math.log10
+    # an empty filter (w == ()) sums to 0 -> AMIN
+    return [
+        10.0 * log10(e if (e := dot(power[first:last], w)) > AMIN else AMIN) for first, last, w in filters
+    ]
+
+
+def _centroid_rolloff(mag: list, freqs: list) -> tuple[float, float]:
+    """Spectral centroid and 85 % rolloff (Hz) of one magnitude spectrum (0, 0 when silent)."""
+    total = sum(mag)
+    if total > 0.0:
+        cum = list(accumulate(mag))
+        idx = bisect.bisect_left(cum, ROLL_PERCENT * cum[-1])
+        return sum(map(mul, freqs, mag)) / total, freqs[min(idx, len(freqs) - 1)]
+    return 0.0, 0.0
+
+
+def _flux(mag: list, prev: list) -> float:
+    d = list(map(sub, mag, prev))
+    return math.sqrt(sum(map(mul, d, d)))
+
+
+def _mfcc_rows(logmel: list, n_mfcc: int, n_mels: int) -> list:
+    """Clip the log-mel rows at ``TOP_DB`` below their maximum and apply the DCT."""
+    dot = _dot
+    top = max(max(r) for r in logmel) - TOP_DB
+    dct = dct_matrix(n_mfcc, n_mels)
+    out = []
+    for row in logmel:
+        row = [v if v > top else top for v in row]
+        out.append([dot(c, row) for c in dct])
+    return out
 
 
 def _check_samples(samples: Any) -> tuple[bool, Any]:
@@ -321,51 +522,31 @@ def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_fra
     if not x:
         return [], ({"centroid": [], "rolloff": [], "flux": [], "zcr": []} if want_frames else None)
     x = [float(v) for v in x] if not isinstance(x[0], float) else x
-    filters = [(first, first + len(w), w) for first, w in _sparse_mel(sr, n_fft, n_mels)]
-    dot = _dot
-    log10 = math.log10
+    filters = _pure_filters(sr, n_fft, n_mels)
+    tables = _pure_tables(n_fft, window)
+    pad = n_fft // 2
+    padded = [0.0] * pad + x + [0.0] * pad
     logmel = []
     cent, roll, flux, zcr = [], [], [], []
     freqs = [k * sr / n_fft for k in range(n_fft // 2 + 1)]
     prev = None
     if want_frames:
-        pad = n_fft // 2
-        padded = [0.0] * pad + x + [0.0] * pad
         neg = [v < 0.0 for v in padded]
         # crossings[i] = number of sign changes between positions (j-1, j) for 1 <= j <= i
         crossings = [0, *accumulate(map(ne, neg[1:], neg[:-1]))]
-    for s, mag in _pure_magnitudes(x, n_fft, hop, window):
+    for t in range(1 + len(x) // hop):
+        s = t * hop
+        spec = _pure_spectrum(padded, s, n_fft, tables, not want_frames)
         if want_mfcc:
-            power = list(map(mul, mag, mag))
-            row = []
-            for first, last, w in filters:
-                e = dot(power[first:last], w) if w else 0.0
-                row.append(10.0 * log10(e if e > AMIN else AMIN))
-            logmel.append(row)
+            logmel.append(_mel_db([v * v for v in spec] if want_frames else spec, filters))
         if want_frames:
-            total = sum(mag)
-            if total > 0.0:
-                cent.append(sum(map(mul, freqs, mag)) / total)
-                cum = list(accumulate(mag))
-                idx = bisect.bisect_left(cum, ROLL_PERCENT * cum[-1])
-                roll.append(freqs[min(idx, len(freqs) - 1)])
-            else:
-                cent.append(0.0)
-                roll.append(0.0)
-            if prev is None:
-                flux.append(0.0)
-            else:
-                d = list(map(sub, mag, prev))
-                flux.append(math.sqrt(sum(map(mul, d, d))))
-            prev = mag
+            c, r = _centroid_rolloff(spec, freqs)
+            cent.append(c)
+            roll.append(r)
+            flux.append(0.0 if prev is None else _flux(spec, prev))
+            prev = spec
             zcr.append((crossings[s + n_fft - 1] - crossings[s]) / n_fft)
-    out = []
-    if want_mfcc:
-        top = max(max(r) for r in logmel) - TOP_DB
-        dct = dct_matrix(n_mfcc, n_mels)
-        for row in logmel:
-            row = [v if v > top else top for v in row]
-            out.append([dot(c, row) for c in dct])
+    out = _mfcc_rows(logmel, n_mfcc, n_mels) if want_mfcc else []
     frames = {"centroid": cent, "rolloff": roll, "flux": flux, "zcr": zcr} if want_frames else None
     return out, frames
 

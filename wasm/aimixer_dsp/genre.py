@@ -24,7 +24,9 @@ A window of ``L`` samples has ``T = (L - SEG) // HOP + 1`` analysis frames (3 s 
 5 s -> 50 frames). Both calls use features' librosa-style centred framing; picking the fully
 covered frame out of a 2- or 3-frame call keeps every analysis frame independent of the
 others, so the streaming and the whole-window computation are the same calls on the same
-samples (bit-identical on the same backend).
+samples (bit-identical on the same backend). On the pure path the row is computed without the
+two calls, from the three distinct frames among their five (see ``_segment_row_pure``), with the
+same operations: the values are bit-identical to the calls'.
 
 Feature vector (48 values, in this order; ``FEATURE_SPEC["names"]`` lists them)
 -------------------------------------------------------------------------------
@@ -61,6 +63,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Callable, Sequence
+from operator import ne
 from typing import Any
 
 from . import SAMPLE_RATE
@@ -149,8 +152,11 @@ def _to_list(v: Any) -> list[float]:
 
 def _segment_row(seg: Any) -> list[float]:
     """The row of one analysis frame from its ``SEG``-sample segment."""
+    from .backend import use_numpy
     from .features import frame_features, mfcc
 
+    if not use_numpy(seg):
+        return _segment_row_pure(seg if isinstance(seg, list) else list(seg))
     m = mfcc(
         seg[SUB_HOP:],
         sample_rate=SAMPLE_RATE,
@@ -166,6 +172,43 @@ def _segment_row(seg: Any) -> list[float]:
     row.append(float(ff["rolloff"][2]))
     row.append(float(ff["zcr"][2]))
     row.append(math.log10(float(ff["flux"][2]) + _FLUX_EPS))
+    return row
+
+
+def _segment_row_pure(seg: list) -> list[float]:
+    """:func:`_segment_row` on the pure path, bit-identical to the two ``features`` calls.
+
+    The calls' five centred frames hold three distinct ones: ``mfcc`` frame 0 (256 zeros, then
+    ``S_t[256:512]``), the shared frame ``S_t[256:767] + [0]`` (``mfcc`` frame 1 and
+    ``frame_features`` frame 2) and ``frame_features`` frame 1 ``S_t[0:512]`` (for the flux).
+    Each spectrum is computed once, with the same per-frame helpers and operations as the calls
+    (``frame_features`` frame 0 is not needed).
+    """
+    from .features import (
+        _centroid_rolloff,
+        _flux,
+        _mel_db,
+        _mfcc_rows,
+        _pure_filters,
+        _pure_spectrum,
+        _pure_tables,
+    )
+
+    x = [float(v) for v in seg] if not isinstance(seg[0], float) else seg
+    tables = _pure_tables(N_FFT, WINDOW)
+    filters = _pure_filters(SAMPLE_RATE, N_FFT, N_MELS)
+    pad = [0.0] * SUB_HOP
+    padded = pad + x + pad  # frame_features' centred frames: padded[k * SUB_HOP :][:N_FFT]
+    first = pad + x[SUB_HOP : 2 * SUB_HOP]  # mfcc frame 0
+    power0 = _pure_spectrum(first, 0, N_FFT, tables, True)
+    mag = _pure_spectrum(padded, 2 * SUB_HOP, N_FFT, tables, False)
+    prev = _pure_spectrum(padded, SUB_HOP, N_FFT, tables, False)
+    row = _mfcc_rows([_mel_db(power0, filters), _mel_db([v * v for v in mag], filters)], N_MFCC, N_MELS)[1]
+    freqs = [k * SAMPLE_RATE / N_FFT for k in range(N_FFT // 2 + 1)]
+    centroid, rolloff = _centroid_rolloff(mag, freqs)
+    neg = [v < 0.0 for v in padded[2 * SUB_HOP : 2 * SUB_HOP + N_FFT]]
+    zcr = sum(map(ne, neg[1:], neg[:-1])) / N_FFT
+    row += [centroid, rolloff, zcr, math.log10(_flux(mag, prev) + _FLUX_EPS)]
     return row
 
 
