@@ -107,3 +107,22 @@ def test_lookahead_change_resets_and_reports_latency():
 def test_ranges(kw, val, msg):
     with pytest.raises(ParameterError, match=msg):
         Limiter(**{kw: val})
+
+
+@pytest.mark.parametrize("lookahead,release", [(1.5, 50.0), (0.02, 5.0), (5.0, 1.0), (20.0, 1000.0)])
+@pytest.mark.parametrize("block", [960, 5000, 16384])
+def test_isolated_peaks_numpy_equals_pure(lookahead, release, block):
+    """Blocks with a few close peaks over the ceiling (the NumPy path limits only around them
+    and uses closed-form release elsewhere) agree with the pure path and stay brickwall."""
+    rng = np.random.default_rng(int(lookahead * 100 + release))
+    n = 3 * block + 123
+    x = np.clip(0.1 * rng.standard_normal(n), -0.8, 0.8)
+    for start in range(0, n - 60, block):  # one short cluster of peaks per block
+        for p in start + int(rng.integers(0, min(block, n - start) - 60)) + rng.integers(0, 30, size=3):
+            x[p : p + int(rng.integers(1, 20))] *= rng.uniform(3.0, 8.0)
+    ys = {}
+    for backend in ("numpy", "pure"):
+        lim = Limiter(-1.0, lookahead_ms=lookahead, release_ms=release)
+        ys[backend] = np.concatenate([run(lim, x[i : i + block], backend) for i in range(0, n, block)])
+        _check_brickwall(ys[backend], -1.0)
+    np.testing.assert_allclose(ys["numpy"], ys["pure"], rtol=0, atol=1e-9)

@@ -24,7 +24,8 @@ At block ends carried reductions below 1e-10 are set to 0 (both paths), so a lim
 released returns to an exact, cheap pass-through (pure delay). The pure path keeps the sliding
 minimum in a monotonic deque and the mean as a running sum (re-summed every block); the NumPy
 path uses ``log2(L)`` doubling steps for both and the vectorised release recursion (a block
-with nothing to limit, where ``u`` only decays, uses the closed-form window sums instead).
+with nothing to limit, where ``u`` only decays, uses the closed-form window sums instead; so
+does a long block outside the short stretch around its samples over the ceiling).
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ RELEASE_RANGE = (1.0, 1000.0)
 MARGIN = 1e-6
 _SNAP = 1e-10  # carried gain reduction below this (at block ends) is zero
 _REL_MAX = 65536  # NumPy path: longest block for the closed-form release (its weights are cached)
+_SPARSE_MIN = 4096  # NumPy path: shortest block for which _sparse_np is tried
 
 
 def sliding_min(v: Any, w: int) -> Any:
@@ -320,6 +322,8 @@ class Limiter(Processor):
             u = _powers(self._aR, n)
             u *= u0
             clip = False
+        elif M > 1 and _SPARSE_MIN <= n <= _REL_MAX and (y := self._sparse_np(delayed, lvl, u0)) is not None:
+            return y
         else:
             np.fmax(lvl, c, out=lvl)
             req = np.divide(c, lvl, out=lvl)  # exactly 1.0 where |x| <= c
@@ -373,6 +377,66 @@ class Limiter(Processor):
         if self._u != 0.0:
             self._uh_cache = (self._uh, hist)
         return delayed * W if delayed.ndim == 1 else delayed * W[:, None]
+
+    def _sparse_np(self, delayed: Any, lvl: Any, u0: float) -> Any:
+        """NumPy path of a block whose samples above the ceiling lie close together (``M >
+        1``, ``_SPARSE_MIN <= n <= _REL_MAX``); ``None`` (nothing changed) when they do not. Only
+        outputs ``[jA, jB]`` whose lookahead window holds such a sample need the sliding
+        minimum and the release recursion; before them the reduction decays from ``u0``,
+        after them from ``u[jB]``, so the window sums there are closed-form as in
+        :meth:`_release_np` and only the windows that reach into ``[jA, jB]`` are summed.
+        Outputs outside ``[jA, jB]`` are a sample ``<= c`` times a gain ``<= 1`` (no clip)."""
+        n = delayed.shape[0]
+        L = self._L
+        M = self._M
+        c = self._c
+        above = lvl > c
+        pf = int(above.argmax())
+        pl = above.shape[0] - 1 - int(above[::-1].argmax())
+        jA = max(pf - L, 0)  # outputs [jA, jB] have an above sample in their window
+        jB = min(pl, n - 1)
+        s0 = jA - (M - 1)  # the windows of outputs [jA, e) read u[s0 .. e-1]
+        e = min(n, jB + M)
+        if 4 * (e - s0) > n:
+            return None
+        aR = self._aR
+        key = (aR, M, n)
+        rw = self._rel_wts
+        if rw is None or rw[0] != key:
+            rw = self._rel_wts = (key, *_release_weights(aR, M, n))
+        _, P, C, SM = rw
+        m = sliding_min(c / np.fmax(lvl[jA : jB + L + 1], c), L + 1)
+        uR, uB = max_decay(np.subtract(1.0, m, out=m), aR, u0 * P[jA - 1] if jA else u0, exact=True)
+        cache = self._uh_cache
+        uh = cache[1] if cache is not None and cache[0] is self._uh else np.array(self._uh)
+        parts = [uh[s0:], P[:jA] * u0] if s0 < 0 else [P[s0:jA] * u0]
+        parts.append(uR)
+        if e - 1 > jB:
+            parts.append(P[: e - 1 - jB] * uB)
+        useg = np.concatenate(parts)  # u[s0 .. e-1] (history before 0)
+        W = np.empty(n)  # window sums of the reduction
+        W[jA:e] = sliding_sum(useg, M)
+        if jA:
+            np.multiply(P[:jA], u0 * SM, out=W[:jA])
+            h = min(jA, M - 1)
+            head = W[:h]
+            np.multiply(C[:h], u0, out=head)
+            head += np.add.accumulate(uh[::-1])[::-1][:h]  # sums of the history's suffixes
+        if e < n:
+            np.multiply(P[e - 1 - jB : n - 1 - jB], uB * SM, out=W[e:])
+            hist = P[n - M - jB : n - 1 - jB] * uB
+        else:
+            hist = useg[useg.shape[0] - (M - 1) :]
+        W *= -1.0 / M
+        W += 1.0
+        y = delayed * W if delayed.ndim == 1 else delayed * W[:, None]
+        yr = y[jA : jB + 1]
+        np.fmin(yr, c, out=yr)
+        np.fmax(yr, -c, out=yr)
+        self._store(float(hist[-1]), hist.tolist())
+        if self._u != 0.0:
+            self._uh_cache = (self._uh, hist)
+        return y
 
     #: NumPy path caches: the delay line and the reduction history as arrays (``(list, array)``
     #: pairs, reused while the state list is the one this path stored) and the release weights
