@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from aimixer_dsp.errors import ParameterError
+from aimixer_dsp.errors import NonFiniteInputError, ParameterError
 from aimixer_dsp.processors import Chain, Compressor, Equalizer, Gain, Limiter, NoiseGate
 
 from .conftest import make_signal, run
@@ -80,3 +80,32 @@ def test_long_block_is_chunked_internally_and_equals_frames():
     st = np.stack([x, -0.25 * x], axis=1)
     y = FACTORIES["chain"]().process(st)
     np.testing.assert_allclose(y[:, 0], whole, rtol=0, atol=1e-9)
+
+
+def test_long_float32_block_equals_float64():
+    """A long float32 block (checked as float32, converted chunk by chunk) gives the float64
+    result, leaves the input untouched and is rejected with NaN/Inf before any stage runs."""
+    from aimixer_dsp.processors.chain import CHUNK
+
+    from .conftest import FACTORIES
+
+    x = np.concatenate([make_signal(6000, seed=s) for s in range(7)]).astype(np.float32)
+    assert len(x) > 2 * CHUNK
+    keep = x.copy()
+    y = FACTORIES["chain"]().process(x)
+    ref = FACTORIES["chain"]().process(x.astype(np.float64))
+    assert y.dtype == np.float64 and y.shape == x.shape
+    np.testing.assert_array_equal(y, ref)
+    np.testing.assert_array_equal(x, keep)
+    for bad in (np.nan, np.inf):
+        xb = x.copy()
+        xb[len(x) - 5] = bad
+        ch = FACTORIES["chain"]()
+        ch.process(x[:960])
+        before = ch.process(x[960:1920])
+        ch2 = FACTORIES["chain"]()
+        ch2.process(x[:960])
+        with pytest.raises(NonFiniteInputError) as err:
+            ch2.process(xb)
+        assert err.value.details["index"] == len(x) - 5
+        np.testing.assert_array_equal(ch2.process(x[960:1920]), before)  # state untouched

@@ -25,8 +25,9 @@ from ..errors import InvalidBufferError, InvalidSampleRateError, ParameterError
 
 np = _backend.np
 
-#: Sub-block length cap for the vectorised recursions (keeps temporaries cache-sized).
-MAX_SUBBLOCK = 8192
+#: Sub-block length cap for the vectorised recursions (keeps temporaries cache-sized; not
+#: below the chain's chunk, so a chunk needs one sub-block when the time constant allows).
+MAX_SUBBLOCK = 16384
 #: ``a**-m`` never exceeds ``exp(_MAX_EXP)`` inside a sub-block.
 _MAX_EXP = 600.0
 

@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, MutableSequence
 from typing import Any
 
+from .. import backend as _backend
 from ..errors import ParameterError
+from . import biquad
 from .base import Processor, check_bool, np
 from .compressor import Compressor
 from .eq import Equalizer
 
 #: the NumPy path runs blocks longer than this through the stages in pieces of this size
-CHUNK = 16384
+#: (16128: whole groups of the EQ's long-block evaluation, so no chunk leaves a remainder; at
+#: most ``base.MAX_SUBBLOCK``, so a smoother with time constants of a few ms or more runs each
+#: chunk as one sub-block)
+CHUNK = 21 * biquad.GROUP * biquad.SUB
 
 
 class Chain(Processor, MutableSequence):
@@ -142,15 +147,39 @@ class Chain(Processor, MutableSequence):
             i += 1
         return data
 
+    def process(self, block: Any) -> Any:
+        """:meth:`Processor.process`; a long float32 (or float16) ndarray is checked as it is
+        and converted chunk by chunk (no float64 copy of the whole input)."""
+        if (
+            np is not None
+            and isinstance(block, np.ndarray)
+            and block.size > CHUNK
+            and block.ndim in (1, 2)
+            and block.shape[0] > CHUNK
+            and block.dtype.kind == "f"
+            and block.dtype.itemsize < 8  # float16/float32: every finite value stays finite
+            and _backend.use_numpy(block)
+            and _all_finite(block)  # else as_array raises the error
+        ):
+            y = self._run_np(block)
+            return block.astype(np.float64) if y is block else y
+        if _backend.use_numpy(block):  # Processor.process
+            return self.process_validated(_backend.as_array(block))
+        return self.process_validated(_backend.as_float_list(block))
+
     def _run_np(self, x: Any) -> Any:
+        """NumPy path (``x`` is float64, or a long float32/float16 block whose chunks are
+        converted one by one)."""
         n = x.shape[0]
         if self._bypass or not self._enabled or n == 0:
             return x
         self._check_channels(1 if x.ndim == 1 else x.shape[1])
         if n > CHUNK:  # long input: run every stage chunk by chunk (cache-sized temporaries)
-            y = np.empty_like(x)
+            y = np.empty(x.shape)
+            f64 = x.dtype == np.float64
             for s in range(0, n, CHUNK):
-                y[s : s + CHUNK] = self._stages_np(x[s : s + CHUNK])
+                c = x[s : s + CHUNK]
+                y[s : s + CHUNK] = self._stages_np(c if f64 else c.astype(np.float64))
             return y
         return self._stages_np(x)
 
@@ -165,6 +194,16 @@ class Chain(Processor, MutableSequence):
             else:
                 x = p._run_np(x)
         return x
+
+
+def _all_finite(x: Any) -> bool:
+    """No NaN/Inf in a float ndarray (checked in cache-sized pieces, no large temporary)."""
+    flat = x.reshape(-1)
+    for s in range(0, flat.shape[0], 65536):
+        ok = np.isfinite(flat[s : s + 65536])
+        if not ok[ok.argmin()]:  # argmin finds a False if there is one
+            return False
+    return True
 
 
 def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: list) -> list | None:
