@@ -22,26 +22,12 @@ measured in the same run; the ratio is peer / ours for the per-frame round trip.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import importlib.util
-import socket
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--autoplay-policy=no-user-gesture-required",
-]
 PAGE = "/mixer/?noinit"
 
 START_JS = """async () => {
@@ -102,66 +88,28 @@ LIVE_JS = """async (seconds) => {
 }"""
 
 
-class _Server:
-    """The origin on Hypercorn in a thread (dev mode), on a free port."""
+def _load(name: str, path: Path):
+    """A module of this repository by path (``wasm/build_bundle.py``, ``tests/*.py``)."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
-    def __init__(self, data_dir: Path) -> None:
-        from origin.app import create_app
-        from origin.config import load_settings
 
-        self.app = create_app(load_settings(env={}, data_dir=data_dir, dev_mode=True))
-        self.port = 0
-        self._stop: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
+# the test suites' Chromium binary and flags and their live Hypercorn server: one copy of each
+_browserenv = _load("aimixer_bench_browserenv", ROOT / "tests" / "browserenv.py")
+CHROMIUM = _browserenv.CHROMIUM
+ARGS = _browserenv.CHROMIUM_ARGS
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> _Server:
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config
+def _start_origin(data_dir: Path):
+    """The origin (dev mode) on Hypercorn in a thread, on a free port (``tests/liveserver.py``)."""
+    from origin.app import create_app
+    from origin.config import load_settings
 
-        sock = socket.socket()
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.set_inheritable(True)
-        self.port = sock.getsockname()[1]
-        cfg = Config()
-        cfg.bind = [f"fd://{sock.detach()}"]
-        cfg.accesslog = None
-        cfg.errorlog = None
-        ready = threading.Event()
-
-        def run() -> None:
-            self._loop = asyncio.new_event_loop()
-            self._stop = asyncio.Event()
-
-            async def trigger() -> None:
-                ready.set()
-                assert self._stop is not None
-                await self._stop.wait()
-
-            self._loop.run_until_complete(serve(self.app, cfg, shutdown_trigger=trigger))
-
-        self._thread = threading.Thread(target=run, daemon=True)
-        self._thread.start()
-        ready.wait(30)
-        import httpx
-
-        for _ in range(200):
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(self.url + "/wasm/manifest.json", timeout=2).status_code == 200:
-                    break
-            time.sleep(0.05)
-        return self
-
-    def stop(self) -> None:
-        if self._loop and self._stop:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread:
-            self._thread.join(10)
+    live = _load("aimixer_bench_liveserver", ROOT / "tests" / "liveserver.py")
+    return live.LiveServer(create_app(load_settings(env={}, data_dir=data_dir, dev_mode=True))).start()
 
 
 def _fmt(ok: bool) -> str:
@@ -196,19 +144,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = ap.parse_args(argv)
 
-    builder_spec = importlib.util.spec_from_file_location(
-        "aimixer_build_bundle", ROOT / "wasm" / "build_bundle.py"
-    )
-    assert builder_spec and builder_spec.loader
-    builder = importlib.util.module_from_spec(builder_spec)
-    builder_spec.loader.exec_module(builder)
+    builder = _load("aimixer_build_bundle", ROOT / "wasm" / "build_bundle.py")
     manifest = builder.build(builder.DEFAULT_OUT, log=lambda *_: None)
     t = manifest["totals"]
 
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
-        server = _Server(Path(tmp) / "data").start()
+        server = _start_origin(Path(tmp) / "data")
         try:
             with sync_playwright() as p:
                 ctx = p.chromium.launch_persistent_context(
