@@ -132,7 +132,7 @@ export class Engine {
     this.stats = { frames: 0, totalMs: 0, maxMs: 0, genreMs: 0, genreMaxMs: 0, genreRuns: 0, meterMs: 0 };
     this.live = null;
     this.io = null; // jsbridge.FrameIO: fixed float32 input/output buffers
-    this._views = { input: null, output: null };
+    this._views = { input: null, output: null, values: null };
     this._dirty = new Set(); // sessions with deferred genre work or a pending reset
     this.warmup = null; // {frames, ms} of the background JIT warm-up (see _warmUp)
   }
@@ -427,12 +427,15 @@ export class Engine {
     s.tracker = tracker;
   }
 
-  /** Buffer views of io.input / io.output, re-taken if wasm memory growth detached them. */
-  _view(name) {
+  /**
+   * Buffer views of io.input / io.output (float32) and io.values (float64), re-taken if wasm
+   * memory growth detached them (a detached view has length 0).
+   */
+  _view(name, format = "f32") {
     let v = this._views[name];
-    if (!v || v.data.length !== FRAME_SIZE) {
+    if (!v || v.data.length === 0) {
       if (v) v.release();
-      v = this.io[name].getBuffer("f32");
+      v = this.io[name].getBuffer(format);
       this._views[name] = v;
     }
     return v.data;
@@ -445,7 +448,7 @@ export class Engine {
    * `io.process`'s text (`FrameIO.decode` is the Python twin, tested against it).
    */
   _decode(text) {
-    const v = this._values();
+    const v = this._view("values", "f64");
     if (v[0] !== 1) return JSON.parse(text);
     const head = JSON.parse(text);
     const fin = (x) => (Number.isFinite(x) ? x : null);
@@ -463,17 +466,6 @@ export class Engine {
       },
       appliedSettings: head.appliedSettings,
     };
-  }
-
-  /** A Float64Array view of io.values, re-taken if wasm memory growth detached it. */
-  _values() {
-    let v = this._valuesView;
-    if (!v || v.data.length === 0) {
-      if (v) v.release();
-      v = this.io.values.getBuffer("f64");
-      this._valuesView = v;
-    }
-    return v.data;
   }
 
   _record(ms) {
