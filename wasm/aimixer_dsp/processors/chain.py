@@ -163,9 +163,7 @@ class Chain(Processor, MutableSequence):
         ):
             y = self._run_np(block)
             return block.astype(np.float64) if y is block else y
-        if _backend.use_numpy(block):  # Processor.process
-            return self.process_validated(_backend.as_array(block))
-        return self.process_validated(_backend.as_float_list(block))
+        return super().process(block)
 
     def _run_np(self, x: Any) -> Any:
         """NumPy path (``x`` is float64, or a long float32/float16 block whose chunks are
