@@ -296,6 +296,8 @@ def load_settings(
             raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        except RecursionError:  # tomllib recurses per nesting level
+            raise ConfigError(f"config file {path} nests too deep") from None
         values, extra = _flatten_toml(data, names)
     for name in names:
         key = f"AIMIXER_{name.upper()}"

@@ -2,15 +2,40 @@
 
 Uses :mod:`orjson` when importable (several times faster on 960-sample buffers), else the
 standard library with the same semantics.
+
+Hostile input
+-------------
+Every JSON document the origin reads (HTTP bodies of both APIs, ``/ws`` and ``/ws/levels`` text
+messages, ``X-Config`` headers, JSON settings) goes through :func:`loads`, which bounds the
+document's *structure* before any parser sees the bytes (:func:`check_structure`):
+
+* nesting depth at most :data:`MAX_DEPTH` (``[``/``{`` levels; orjson crashes the process at
+  about 70,000 levels and the standard library raises ``RecursionError`` near 1,000);
+* every run of digits at most :data:`MAX_NUMBER_DIGITS` long (``{"port": <5000 digits>}``
+  would otherwise hit Python's int-digits limit, or cost quadratic time below it).
+
+A document over a limit raises :class:`JSONLimitError` (a ``ValueError``) naming the limit.
+The check is a C-speed scan in the common case (``bytes.count`` and one regular-expression
+search); only documents with more brackets than the depth limit, or with a long digit run,
+are walked token by token, and the walk stops at the first violation.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
-__all__ = ["dumps", "loads", "HAVE_ORJSON"]
+__all__ = [
+    "dumps",
+    "loads",
+    "check_structure",
+    "JSONLimitError",
+    "MAX_DEPTH",
+    "MAX_NUMBER_DIGITS",
+    "HAVE_ORJSON",
+]
 
 try:  # pragma: no cover - depends on the environment
     import orjson as _orjson
@@ -19,6 +44,77 @@ try:  # pragma: no cover - depends on the environment
 except ImportError:  # pragma: no cover
     _orjson = None
     HAVE_ORJSON = False
+
+#: Deepest accepted nesting of arrays/objects (our deepest real document has 4 levels).
+MAX_DEPTH = 64
+#: Longest accepted run of digits in a number (a float64 needs 17 significant digits).
+MAX_NUMBER_DIGITS = 100
+
+# A JSON string (unrolled loop: no per-character alternation), a bracket, or a run of digits
+# longer than the limit. Strings are matched first, so brackets and digits inside them are
+# skipped.
+_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+# every digit -> "0", everything else -> " ": a digit run of n is then n zeros in a row, found by
+# bytes.find at C speed (a regular expression costs 20x more on a 960-sample body)
+_DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+
+
+def _token_re(max_digits: int) -> re.Pattern[bytes]:
+    return re.compile(rb"%s|[\[\]{}]|[0-9]{%d,}" % (_STRING, max_digits + 1), re.DOTALL)
+
+
+_TOKENS = _token_re(MAX_NUMBER_DIGITS)
+
+
+class JSONLimitError(ValueError):
+    """A JSON document exceeds a structural limit (nesting depth or number length).
+
+    Attributes
+    ----------
+    limit : str
+        ``"depth"`` or ``"digits"``.
+    maximum : int
+        The limit that was exceeded.
+    """
+
+    def __init__(self, message: str, *, limit: str, maximum: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.maximum = maximum
+
+
+def check_structure(
+    data: bytes | bytearray | memoryview | str,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_digits: int = MAX_NUMBER_DIGITS,
+) -> None:
+    """Raise :class:`JSONLimitError` when ``data`` nests deeper than ``max_depth`` or holds a
+    number with a run of more than ``max_digits`` digits; return ``None`` otherwise.
+
+    Works on the raw text without parsing it (so it is safe on any input). Invalid JSON may
+    pass: the parser rejects it afterwards.
+    """
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
+    deep = raw.count(b"[") + raw.count(b"{") > max_depth
+    if not deep and raw.translate(_DIGITS_ONLY).find(b"0" * (max_digits + 1)) < 0:
+        return
+    tokens = _TOKENS if max_digits == MAX_NUMBER_DIGITS else _token_re(max_digits)
+    depth = 0
+    for m in tokens.finditer(raw):
+        c = raw[m.start()]
+        if c == 0x5B or c == 0x7B:  # [ {
+            depth += 1
+            if depth > max_depth:
+                raise JSONLimitError(
+                    f"JSON nests deeper than {max_depth} levels", limit="depth", maximum=max_depth
+                )
+        elif c == 0x5D or c == 0x7D:  # ] }
+            depth -= 1
+        elif 0x30 <= c <= 0x39:  # a digit run over the limit, outside any string
+            raise JSONLimitError(
+                f"JSON number has more than {max_digits} digits", limit="digits", maximum=max_digits
+            )
 
 
 def _safe(obj: Any) -> Any:
@@ -48,8 +144,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def loads(data: bytes | str) -> Any:
-    """Parse JSON; ``NaN``/``Infinity`` literals are rejected (``ValueError``)."""
+def loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """Parse JSON after :func:`check_structure`; ``NaN``/``Infinity`` literals are rejected.
+
+    Raises
+    ------
+    JSONLimitError
+        The document is too deep or holds an over-long number (checked before parsing).
+    ValueError
+        Any other invalid JSON (``orjson.JSONDecodeError`` and ``json.JSONDecodeError`` are
+        both ``ValueError`` subclasses; undecodable UTF-8 is one too).
+    """
+    check_structure(data)
     if _orjson is not None:
         return _orjson.loads(data)
-    return json.loads(data, parse_constant=_reject_constant)
+    try:
+        return json.loads(data, parse_constant=_reject_constant)
+    except RecursionError:  # pragma: no cover - the depth check comes first
+        raise JSONLimitError("JSON nests too deep", limit="depth", maximum=MAX_DEPTH) from None

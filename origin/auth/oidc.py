@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
-import json
 import logging
 import os
 import secrets
@@ -43,6 +42,7 @@ import httpx
 import jwt
 
 from origin.auth import Principal
+from origin.jsonutil import loads
 from origin.storage import Storage, register_schema
 
 __all__ = [
@@ -121,8 +121,8 @@ def _parse_map(raw: str | None) -> dict[str, str]:
     raw = raw.strip()
     if raw.startswith("{"):
         try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
+            data = loads(raw)
+        except ValueError as exc:
             raise ValueError(f"oidc_studio_map is not valid JSON: {exc}") from exc
         return {str(k).lower(): str(v) for k, v in data.items()}
     out: dict[str, str] = {}

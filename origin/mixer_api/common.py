@@ -20,7 +20,7 @@ import numpy as np
 from quart import current_app, request
 
 from origin.errors import APIError
-from origin.jsonutil import loads
+from origin.jsonutil import JSONLimitError, loads
 from origin.sessions import SESSION_ID_RE
 
 __all__ = [
@@ -80,6 +80,13 @@ def parse_json_text(raw: bytes | str, *, what: str = "request body") -> Any:
         raise APIError(400, "INVALID_JSON", f"{what} is empty; send a JSON object")
     try:
         return loads(raw)
+    except JSONLimitError as exc:
+        raise APIError(
+            400,
+            "INVALID_JSON",
+            f"{what} is refused: {exc}",
+            {"limit": exc.limit, "maximum": exc.maximum},
+        ) from None
     except (ValueError, TypeError, RecursionError) as exc:
         if _nan_literal(raw):
             raise APIError(
@@ -254,6 +261,10 @@ def config_from_headers() -> dict[str, Any] | None:
         return None
     try:
         value = loads(text)
+    except JSONLimitError as exc:
+        raise APIError(
+            400, "INVALID_REQUEST", f"X-Config / ?config= is refused: {exc}", {"field": "config"}
+        ) from None
     except (ValueError, TypeError):
         raise APIError(
             400, "INVALID_REQUEST", "X-Config / ?config= must be a JSON object", {"field": "config"}

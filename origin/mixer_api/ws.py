@@ -43,7 +43,7 @@ from werkzeug.datastructures import Headers
 
 from origin.auth import authenticate
 from origin.errors import APIError, error_body, error_response
-from origin.jsonutil import dumps, loads
+from origin.jsonutil import JSONLimitError, dumps, loads
 from origin.sessions import SESSION_ID_RE, new_session_id
 
 from .audio import _json_result
@@ -347,6 +347,8 @@ class _Connection:
         try:
             try:
                 obj = loads(msg)
+            except JSONLimitError as exc:
+                raise APIError(400, "INVALID_JSON", f"message is refused: {exc}") from None
             except (ValueError, TypeError):
                 raise APIError(400, "INVALID_JSON", "message is not valid JSON") from None
             if not isinstance(obj, dict):

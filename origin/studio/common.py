@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 from typing import TYPE_CHECKING, Any
 
 from quart import current_app, request
 
 from origin.errors import StudioError
+from origin.jsonutil import JSONLimitError, loads
 
 if TYPE_CHECKING:
     from origin.studio import StudioService
@@ -38,8 +38,10 @@ async def json_body(*, required: bool = True) -> dict[str, Any]:
             raise StudioError(400, "Request body must be a JSON object")
         return {}
     try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
+        data = loads(raw)
+    except JSONLimitError as exc:
+        raise StudioError(400, f"Invalid JSON body: {exc}") from None
+    except (ValueError, TypeError):
         raise StudioError(400, "Invalid JSON body") from None
     if not isinstance(data, dict):
         raise StudioError(400, "Request body must be a JSON object")

@@ -35,6 +35,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from origin.jsonutil import loads
 from origin.studio.broker import sanitize_channels
 
 __all__ = ["Supervisor", "Runtime", "describe_exit"]
@@ -307,8 +308,8 @@ class Supervisor:
             if not line:
                 return
             try:
-                msg = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
+                msg = loads(line)
+            except ValueError:
                 continue
             if not isinstance(msg, dict):
                 continue

@@ -27,6 +27,7 @@ from quart import Blueprint, current_app, g, websocket
 
 from origin.auth import Principal, authenticate, bearer_token
 from origin.errors import studio_error
+from origin.jsonutil import loads
 from origin.studio.authz import can_see_recorder, visible_studio_id
 from origin.studio.broker import PONG, Subscriber
 from origin.studio.common import service
@@ -41,8 +42,8 @@ async def _auth_first_message() -> Principal | None:
     await websocket.accept()
     try:
         raw = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
-        msg = json.loads(raw)
-    except (TimeoutError, json.JSONDecodeError, TypeError, UnicodeDecodeError):
+        msg = loads(raw)
+    except (TimeoutError, ValueError, TypeError):
         return None
     if not isinstance(msg, dict) or msg.get("type") != "auth" or not isinstance(msg.get("token"), str):
         return None
@@ -142,8 +143,8 @@ async def _reader(sub: Subscriber) -> None:
             sub.offer(PONG)
             continue
         try:
-            msg = json.loads(text)
-        except json.JSONDecodeError:
+            msg = loads(text)
+        except ValueError:
             continue
         if isinstance(msg, dict) and msg.get("type") == "ping":
             sub.offer(PONG)
