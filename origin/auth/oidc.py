@@ -533,7 +533,10 @@ class OIDCClient:
             self._mem_revoked[fp] = expires_at
 
     async def is_revoked(self, token: str) -> bool:
-        fp = token_fingerprint(token)
+        return await self.fingerprint_revoked(token_fingerprint(token))
+
+    async def fingerprint_revoked(self, fp: str) -> bool:
+        """True when the token with fingerprint ``fp`` was logged out (see :func:`token_fingerprint`)."""
         if self.storage is not None:
             row = await self.storage.afetchone("SELECT 1 FROM oidc_revoked WHERE fingerprint=?", (fp,))
             return row is not None

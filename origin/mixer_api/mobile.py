@@ -7,9 +7,12 @@ The API runs at 48 kHz only: a ``sampleRate`` other than 48000 is ``400 INVALID_
 1 or 2 (stereo is downmixed by the SDK: the answer's config says so); ``bitDepth`` 16, 24 or 32.
 
 The token (``mst_<payload>.<signature>``, HMAC-SHA256 with the server secret) is a Bearer
-credential until ``expiresAt`` (ms): requests made with it act for the key that created the
-session (same tier, same rate-limit bucket, same webhooks) and default to its ``sessionId``.
-Revoking that key invalidates its tokens.
+credential until ``expiresAt`` (ms): requests made with it act for the credential that created
+the session (same tier, same rate-limit bucket, same webhooks) and default to its ``sessionId``.
+It chains to its root credential (:mod:`origin.auth.chain`): revoking the API key, or logging
+out the OIDC JWT, that created it invalidates it; it never outlives a JWT root; it cannot
+create further sessions (403); and it carries no studio admin rights (a studio-role root passes
+on its one studio, any other root passes on none).
 """
 
 from __future__ import annotations
@@ -21,9 +24,10 @@ import json
 import time
 from typing import Any
 
-from quart import Blueprint, Quart, Response, g
+from quart import Blueprint, Quart, Response, g, request
 
 from origin.auth import Principal
+from origin.auth.chain import ChainError, RootChecker, derived_role, root_of
 from origin.errors import APIError
 from origin.jsonutil import dumps
 from origin.openapi import doc, schema
@@ -36,6 +40,8 @@ __all__ = ["bp", "make_token", "verify_token", "make_token_authenticator", "TOKE
 bp = Blueprint("mixer_mobile", __name__)
 
 TOKEN_PREFIX = "mst_"
+#: claim ``v`` of tokens that name their root credential (``rk``/``rid``)
+TOKEN_VERSION = 2
 
 SESSION_REQUEST = schema(
     "MobileSessionRequest",
@@ -109,36 +115,26 @@ def verify_token(secret: str, token: str, now: float | None = None) -> dict[str,
 
 
 def make_token_authenticator(app: Quart):
-    """Authenticator for ``mst_`` tokens (checks signature, expiry and the owner key)."""
+    """Authenticator for ``mst_`` tokens: signature, expiry, and a live root credential
+    (:mod:`origin.auth.chain`). Tokens without a root (made before the chain existed) are refused."""
     secret = app.extensions["secret_key"]
-    storage = app.extensions["storage"]
-    revoked_cache: dict[str, tuple[float, bool]] = {}
-
-    async def _owner_active(kind: str, owner: str) -> bool:
-        if kind != "apikey":
-            return True
-        now = time.monotonic()
-        hit = revoked_cache.get(owner)
-        if hit is not None and now - hit[0] < 1.0:
-            return hit[1]
-        row = await storage.afetchone("SELECT revoked_at FROM api_keys WHERE id=?", (owner,))
-        active = row is not None and row["revoked_at"] is None
-        revoked_cache[owner] = (now, active)
-        return active
+    roots = RootChecker(app)
 
     async def token_authenticator(token: str, request: Any) -> Principal | None:
         claims = verify_token(secret, token)
-        if claims is None:
+        if claims is None or claims.get("v") != TOKEN_VERSION:
             return None
-        if not await _owner_active(claims.get("knd", ""), claims.get("own", "")):
+        rk, rid = claims.get("rk"), claims.get("rid")
+        if not isinstance(rk, str) or not isinstance(rid, str) or not await roots.alive(rk, rid):
             return None
+        role = claims.get("rol") if claims.get("rol") == "studio" and claims.get("std") else "none"
         return Principal(
             kind="session",
             id=f"session:{claims['sid']}",
             name=f"mobile {claims.get('plt', '')} device",
-            role=claims.get("rol", "admin"),
-            roles=[claims.get("rol", "admin")],
-            studio_id=claims.get("std"),
+            role=role,
+            roles=[role],
+            studio_id=claims.get("std") if role == "studio" else None,
             tier=claims.get("tir", "standard"),
             owner_id=claims["own"],
             session_id=claims["sid"],
@@ -200,18 +196,27 @@ async def create_session() -> Response:
             {"field": "capabilities.bitDepth"},
         )
     p: Principal = g.principal
+    try:
+        root = root_of(p, request, g.get("token_claims"))
+    except ChainError as exc:
+        raise APIError(403, "FORBIDDEN", f"Cannot create a session: {exc}") from None
+    role, studio_id = derived_role(p)
     sid = new_session_id()
     svc.session(p.owner_id or p.id, sid)
     exp = int(time.time()) + int(svc.settings.mobile_token_ttl)
+    if root.expires_at is not None:
+        exp = min(exp, int(root.expires_at))  # never outlive the root credential
     token = make_token(
         svc.app_secret,
         {
+            "v": TOKEN_VERSION,
             "sid": sid,
             "own": p.owner_id or p.id,
-            "knd": p.kind,
+            "rk": root.kind,
+            "rid": root.id,
             "tir": p.tier,
-            "rol": p.role,
-            "std": p.studio_id,
+            "rol": role,
+            "std": studio_id,
             "plt": platform,
             "dev": device[:64],
             "exp": exp,

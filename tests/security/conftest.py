@@ -10,7 +10,8 @@ prod_server (module scope)
     ``.url``, ``.ws_url``, ``.port``, ``.pid``, ``.data_dir``, ``.archive``, ``.keys`` (name ->
     secret: ``admin`` with role admin, ``mixer`` with the default role, ``studio`` with role
     studio for studio ``st-sec``), ``.key_ids``, ``.rss()`` (bytes), ``.alive()``,
-    ``.cli(*argv)`` (runs ``aimixer`` against the same data dir).
+    ``.cli(*argv)`` (runs ``aimixer`` against the same data dir), ``.oidc`` (a
+    :class:`LocalOIDCProvider` the server trusts).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -64,6 +66,7 @@ class ProdServer:
     env: dict[str, str]
     keys: dict[str, str] = field(default_factory=dict)
     key_ids: dict[str, str] = field(default_factory=dict)
+    oidc: Any = None
 
     @property
     def url(self) -> str:
@@ -157,11 +160,22 @@ def make_keys(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def prod_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProdServer]:
+def oidc_provider() -> Iterator[Any]:
+    from oidc_provider import LocalOIDCProvider
+
+    with LocalOIDCProvider() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def prod_server(tmp_path_factory: pytest.TempPathFactory, oidc_provider: Any) -> Iterator[ProdServer]:
     data_dir = tmp_path_factory.mktemp("secdata")
     keys, ids = make_keys(data_dir)
-    srv = start_server(data_dir)
+    srv = start_server(
+        data_dir, AIMIXER_OIDC_ISSUER=oidc_provider.issuer, AIMIXER_OIDC_CLIENT_ID=oidc_provider.client_id
+    )
     srv.keys, srv.key_ids = keys, ids
+    srv.oidc = oidc_provider
     try:
         yield srv
     finally:
