@@ -54,7 +54,14 @@ def hypercorn_config(settings: Any) -> Any:
     cfg.errorlog = "-"
     cfg.keep_alive_timeout = 75
     cfg.graceful_timeout = 5
-    cfg.websocket_ping_interval = 20
+    # No protocol pings: Hypercorn's ping task keeps every closed connection's state alive for
+    # a full interval (a flood of short connections then holds memory); /ws/levels sends its
+    # own keepalive message every 15 s and /ws clients stream continuously.
+    cfg.websocket_ping_interval = None
+    from origin.wslimits import MAX_MESSAGE_BYTES, install
+
+    install(MAX_MESSAGE_BYTES)  # bounded message buffer and inflate inside Hypercorn
+    cfg.websocket_max_message_size = MAX_MESSAGE_BYTES
     if _have_uvloop():
         cfg.worker_class = "uvloop"
     return cfg
@@ -70,7 +77,9 @@ def _have_uvloop() -> bool:
 
 def _factory() -> Any:  # used by worker processes (settings come from the environment)
     from origin.app import create_app
+    from origin.wslimits import MAX_MESSAGE_BYTES, install
 
+    install(MAX_MESSAGE_BYTES)  # worker processes are fresh interpreters
     app = create_app()
     gc.collect()
     gc.freeze()

@@ -1,0 +1,55 @@
+"""Raw WebSocket client pieces for probes a well-behaved library will not send."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import struct
+
+
+def frame_header(n: int, opcode: int = 2) -> bytes:
+    """A masked, final client frame header announcing ``n`` payload bytes (zero mask)."""
+    h = bytes([0x80 | opcode])
+    if n < 126:
+        h += bytes([0x80 | n])
+    elif n < 65536:
+        h += bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        h += bytes([0x80 | 127]) + struct.pack("!Q", n)
+    return h + b"\0\0\0\0"
+
+
+def upgrade(port: int, target: str, *, timeout: float = 10.0) -> tuple[socket.socket, bytes]:
+    """Open a WebSocket handshake to ``target``; returns the socket and the response head."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    s.sendall(
+        (
+            f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    head = b""
+    while b"\r\n\r\n" not in head:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        head += chunk
+    return s, head
+
+
+def send_oversize(port: int, target: str, size: int) -> bytes:
+    """Upgrade, announce a ``size``-byte frame and stream it; returns the response status line."""
+    s, head = upgrade(port, target)
+    try:
+        s.sendall(frame_header(size))
+        zeros = memoryview(bytes(1 << 20))
+        sent = 0
+        while sent < size:
+            sent += s.send(zeros[: min(len(zeros), size - sent)])
+    except OSError:
+        pass  # the server may close first: that is a refusal too
+    finally:
+        s.close()
+    return head.split(b"\r\n", 1)[0]
