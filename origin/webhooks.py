@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from origin.storage import Storage, register_schema
+from origin.storage import Schema, Storage
 
 __all__ = ["EVENTS", "WebhookEngine", "WebhookError", "sign", "verify_signature", "SIGNATURE_HEADER"]
 
@@ -41,7 +41,7 @@ log = logging.getLogger("origin.webhooks")
 EVENTS = ("processing.complete", "genre.detected", "error.occurred")
 SIGNATURE_HEADER = "X-AIMixer-Signature"
 
-register_schema(
+WEBHOOKS_SCHEMA = Schema(
     "webhooks",
     [
         """
@@ -51,7 +51,7 @@ register_schema(
             url TEXT NOT NULL,
             events TEXT NOT NULL,
             secret TEXT NOT NULL,
-            created_at REAL NOT NULL
+            created_at DOUBLE PRECISION NOT NULL
         );
         CREATE INDEX IF NOT EXISTS webhooks_owner ON webhooks(owner);
         CREATE TABLE IF NOT EXISTS webhook_deliveries (
@@ -63,8 +63,8 @@ register_schema(
             attempts INTEGER NOT NULL DEFAULT 0,
             response_code INTEGER,
             error TEXT,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
         );
         CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries(webhook_id, created_at);
         """
