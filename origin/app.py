@@ -12,6 +12,7 @@ key                 value
 ``settings``        :class:`origin.config.Settings`
 ``storage``         :class:`origin.storage.Storage` (opened and migrated here with
                     :func:`origin.migrations.app_schemas`, closed at shutdown)
+``shared``          :class:`origin.shared.SharedState` when ``redis_url`` is set, else None
 ``authenticators``  the authenticator chain (:mod:`origin.auth`)
 ``secret_key``      HMAC key (settings, else generated once and kept in the DB)
 ``started_at``      ``time.time()`` when the app started serving
@@ -112,6 +113,13 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
         "secret_key", secrets.token_urlsafe(48)
     )
 
+    if settings.redis_url:
+        from origin.shared import SharedState
+
+        app.extensions["shared"] = SharedState(settings.redis_url, session_ttl=settings.session_ttl)
+    else:
+        app.extensions["shared"] = None
+
     register_error_handlers(app)
 
     @app.before_serving
@@ -154,6 +162,9 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
 
     @app.after_serving
     async def _close_storage() -> None:
+        shared = app.extensions.get("shared")
+        if shared is not None:
+            await shared.close()
         storage.close()
 
     return app

@@ -64,7 +64,7 @@ def init_app(app: Quart) -> None:
     """Register the mixer API on ``app`` (engines, authenticators, blueprints, hooks)."""
     settings = app.extensions["settings"]
     storage = app.extensions["storage"]
-    svc = MixerService(settings, storage, app.extensions["secret_key"])
+    svc = MixerService(settings, storage, app.extensions["secret_key"], shared=app.extensions.get("shared"))
     app.extensions["mixer"] = svc
     add_authenticator(app, make_authenticator(storage))
     add_authenticator(app, mobile.make_token_authenticator(app))
@@ -95,7 +95,7 @@ def init_app(app: Quart) -> None:
         is_public = bool(getattr(view, "__public__", False))
         principal = await authenticate()
         if principal is None and not is_public:
-            rl = svc.limiter.hit(_client_bucket(), settings.rate_limit_standard)
+            rl = await svc.limiter.ahit(_client_bucket(), settings.rate_limit_standard)
             g.rl = rl
             if not rl.allowed:
                 raise _limited(rl, f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s")
@@ -108,7 +108,7 @@ def init_app(app: Quart) -> None:
             bucket, limit = _client_bucket(), settings.rate_limit_standard
         else:
             bucket, limit = principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
-        rl = svc.limiter.hit(bucket, limit)
+        rl = await svc.limiter.ahit(bucket, limit)
         g.rl = rl
         if not rl.allowed:
             raise _limited(
@@ -139,9 +139,9 @@ def init_app(app: Quart) -> None:
         if rl is None:
             p = g.get("principal")
             if p is not None:
-                rl = svc.limiter.peek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
+                rl = await svc.limiter.apeek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
             else:
-                rl = svc.limiter.peek(_client_bucket(), settings.rate_limit_standard)
+                rl = await svc.limiter.apeek(_client_bucket(), settings.rate_limit_standard)
         headers = response.headers
         if not any(k.lower() == "x-ratelimit-limit" for k, _ in headers.items()):
             headers.extend(rl.headers())
