@@ -50,6 +50,13 @@ webhook_max_attempts        ``5``                                delivery attemp
 webhook_backoff             ``1.0``                              first retry delay (s), doubled each retry
 webhook_queue_size          ``1000``                             pending deliveries; beyond -> dropped+counted
 archive_root                ``{data_dir}/archive``               studio recorder archive (studio API)
+jobs_dir                    ``{data_dir}/jobs``                  file jobs' uploads and results (shared by
+                                                                 the origins and ``aimixer worker``s)
+job_max_bytes               ``536870912``                        largest ``POST /jobs`` upload (bytes)
+job_max_seconds             ``14400``                            longest audio a job accepts (s)
+job_heartbeat_timeout       ``30``                               a running job silent this long is
+                                                                 re-queued (once) or failed
+jobs_local_workers          ``1``                                local job processes without redis_url
 max_recorders               ``6``                                studio recorders allowed
 oidc_issuer                 (unset)                              OIDC issuer URL (studio login)
 oidc_client_id              (unset)                              OIDC client id / audience
@@ -137,6 +144,11 @@ class Settings:
     webhook_backoff: float = 1.0
     webhook_queue_size: int = 1000
     archive_root: Path | None = None
+    jobs_dir: Path | None = None
+    job_max_bytes: int = 512 * 1024 * 1024
+    job_max_seconds: float = 14400.0
+    job_heartbeat_timeout: float = 30.0
+    jobs_local_workers: int = 1
     max_recorders: int = 6
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -167,6 +179,12 @@ class Settings:
             setattr(self, f.name, _coerce(f.name, getattr(self, f.name)))
         if self.archive_root is None:
             self.archive_root = Path(self.data_dir) / "archive"
+        if self.jobs_dir is None:
+            self.jobs_dir = Path(self.data_dir) / "jobs"
+        if self.job_max_bytes < 1 or self.job_max_seconds <= 0 or self.job_heartbeat_timeout <= 0:
+            raise ConfigError("job_max_bytes, job_max_seconds and job_heartbeat_timeout must be > 0")
+        if self.jobs_local_workers < 1:
+            raise ConfigError(f"jobs_local_workers={self.jobs_local_workers} must be >= 1")
         if not (0 <= self.port <= 65535):
             raise ConfigError(f"port={self.port} is out of range [0, 65535]")
         self.database_url = self.database_url or None

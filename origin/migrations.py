@@ -18,11 +18,12 @@ def app_schemas() -> list[Schema]:
     """Every schema the origin uses, in migration order."""
     from origin.auth.apikeys import APIKEYS_SCHEMA
     from origin.auth.oidc import OIDC_SCHEMA
+    from origin.jobs.store import JOBS_SCHEMA
     from origin.stats import STATS_SCHEMA
     from origin.studio.store import STUDIO_SCHEMA
     from origin.webhooks import WEBHOOKS_SCHEMA
 
-    return [APIKEYS_SCHEMA, OIDC_SCHEMA, STATS_SCHEMA, WEBHOOKS_SCHEMA, STUDIO_SCHEMA]
+    return [APIKEYS_SCHEMA, OIDC_SCHEMA, STATS_SCHEMA, WEBHOOKS_SCHEMA, STUDIO_SCHEMA, JOBS_SCHEMA]
 
 
 def open_app_storage(settings: Any) -> Storage:

@@ -42,11 +42,19 @@ from urllib.parse import urlsplit
 
 from origin.storage import Schema, Storage
 
-__all__ = ["EVENTS", "WebhookEngine", "WebhookError", "sign", "verify_signature", "SIGNATURE_HEADER"]
+__all__ = [
+    "EVENTS",
+    "WebhookEngine",
+    "queue_event",
+    "WebhookError",
+    "sign",
+    "verify_signature",
+    "SIGNATURE_HEADER",
+]
 
 log = logging.getLogger("origin.webhooks")
 
-EVENTS = ("processing.complete", "genre.detected", "error.occurred")
+EVENTS = ("processing.complete", "genre.detected", "error.occurred", "job.complete", "job.failed")
 SIGNATURE_HEADER = "X-AIMixer-Signature"
 
 WEBHOOKS_SCHEMA = Schema(
@@ -111,6 +119,31 @@ def _public(row: Any) -> dict[str, Any]:
         "events": json.loads(row["events"]),
         "createdAt": int(row["created_at"] * 1000),
     }
+
+
+def queue_event(storage: Storage, owner: str, event: str, data: dict[str, Any]) -> int:
+    """Put ``event`` for ``owner``'s matching webhooks on the durable queue (synchronous, for
+    processes without a delivery engine such as ``aimixer worker``): the next sweep of any origin
+    delivers them. Returns the number of deliveries queued."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    rows = storage.fetchall("SELECT id, events FROM webhooks WHERE owner=?", (owner,))
+    targets = [r["id"] for r in rows if event in json.loads(r["events"])]
+    if not targets:
+        return 0
+    now = time.time()
+    body = json.dumps(
+        {"event": event, "timestamp": int(now * 1000), "data": data},
+        separators=(",", ":"),
+        allow_nan=False,
+        default=str,
+    )
+    storage.executemany(
+        "INSERT INTO webhook_deliveries(id, webhook_id, event, payload, status, attempts, created_at,"
+        " updated_at, next_attempt_at, lease_until) VALUES(?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL)",
+        [("dlv_" + secrets.token_hex(8), hook_id, event, body, now, now, now) for hook_id in targets],
+    )
+    return len(targets)
 
 
 class WebhookEngine:

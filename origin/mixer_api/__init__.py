@@ -31,14 +31,15 @@ from origin.app import set_body_limit
 from origin.auth import add_authenticator, authenticate
 from origin.auth.apikeys import make_authenticator
 from origin.errors import APIError, is_studio_path
+from origin.jobs import JobService
 
-from . import audio, config, features, hooks, mobile, monitoring, ws
+from . import audio, config, features, hooks, jobs, mobile, monitoring, ws
 from .common import public
 from .service import MixerService
 
 __all__ = ["init_app", "BLUEPRINTS", "public"]
 
-BLUEPRINTS = (audio.bp, features.bp, config.bp, monitoring.bp, mobile.bp, hooks.bp)
+BLUEPRINTS = (audio.bp, features.bp, config.bp, monitoring.bp, mobile.bp, hooks.bp, jobs.bp)
 _BP_NAMES = {bp.name for bp in BLUEPRINTS}
 
 
@@ -76,13 +77,19 @@ def init_app(app: Quart) -> None:
     stream_limit = int(settings.stream_max_seconds * 48000 * 4)
     for path in ("/stream-audio", "/v1/stream-audio"):
         set_body_limit(app, path, stream_limit)
+    for path in ("/jobs", "/v1/jobs"):
+        set_body_limit(app, path, settings.job_max_bytes)
+    job_service = JobService(settings, storage)
+    app.extensions["jobs"] = job_service
 
     @app.before_serving
     async def _start_mixer() -> None:
         await svc.start()
+        await job_service.start()
 
     @app.after_serving
     async def _stop_mixer() -> None:
+        await job_service.stop()
         await svc.stop()
 
     @app.before_request
