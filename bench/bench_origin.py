@@ -473,10 +473,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     from origin.auth.apikeys import create_key
-    from origin.storage import Storage
+    from origin.migrations import app_schemas
+    from origin.storage import open_storage
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-origin-"))
-    with Storage(tmp / "aimixer.db") as st:
+    with open_storage(tmp / "aimixer.db", app_schemas()) as st:
         _, key = create_key(st, "bench", "enterprise")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMIXER_", "AUDYN_"))}

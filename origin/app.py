@@ -10,7 +10,9 @@ Shared pieces on ``app.extensions``:
 key                 value
 ==================  ============================================================
 ``settings``        :class:`origin.config.Settings`
-``storage``         :class:`origin.storage.Storage` (opened here, closed at shutdown)
+``storage``         :class:`origin.storage.Storage` (opened and migrated here with
+                    :func:`origin.migrations.app_schemas`, closed at shutdown)
+``shared``          :class:`origin.shared.SharedState` when ``redis_url`` is set, else None
 ``authenticators``  the authenticator chain (:mod:`origin.auth`)
 ``secret_key``      HMAC key (settings, else generated once and kept in the DB)
 ``started_at``      ``time.time()`` when the app started serving
@@ -34,7 +36,7 @@ from quart import Quart, Request, Response
 from origin import __version__
 from origin.config import Settings, load_settings
 from origin.errors import get_request_id, register_error_handlers
-from origin.storage import Storage
+from origin.migrations import open_app_storage
 
 __all__ = ["create_app", "DOMAIN_PACKAGES", "set_body_limit"]
 
@@ -105,11 +107,18 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
     app.extensions.setdefault("authenticators", [])
     app.extensions["started_at"] = time.time()
 
-    storage = Storage(settings.db_path).open()
+    storage = open_app_storage(settings)
     app.extensions["storage"] = storage
     app.extensions["secret_key"] = settings.secret_key or storage.kv_setdefault(
         "secret_key", secrets.token_urlsafe(48)
     )
+
+    if settings.redis_url:
+        from origin.shared import SharedState
+
+        app.extensions["shared"] = SharedState(settings.redis_url, session_ttl=settings.session_ttl)
+    else:
+        app.extensions["shared"] = None
 
     register_error_handlers(app)
 
@@ -153,6 +162,9 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
 
     @app.after_serving
     async def _close_storage() -> None:
+        shared = app.extensions.get("shared")
+        if shared is not None:
+            await shared.close()
         storage.close()
 
     return app

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "corpus",
     "serve",
     "keys",
+    "worker",
     "record",
     "sender",
     "discover",

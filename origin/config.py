@@ -8,7 +8,8 @@
    ``oidc_issuer``; ``[rate_limit] standard = 50`` is ``rate_limit_standard``). A top-level
    ``[aimixer]`` table is also accepted. Unknown keys are an error naming the key;
 3. environment variables ``AIMIXER_<FIELD>`` in upper case (``AIMIXER_PORT=9000``);
-4. command-line options (``aimixer serve --host/--port/--workers/--data-dir``).
+4. command-line options (``aimixer serve --host/--port/--workers/--data-dir/--database-url/
+   --redis-url``).
 
 Dev mode is on when ``AUDYN_DEV_MODE`` or ``AIMIXER_DEV_MODE`` is ``true``/``1``/``yes``/``on``
 (either switch turns it on for the whole origin).
@@ -18,6 +19,10 @@ setting (env var)           default                              meaning
 ==========================  ===================================  =============================================
 data_dir                    ``./data``                           directory holding ``aimixer.db`` and state
 (AIMIXER_DATA_DIR)
+database_url                (unset: SQLite in data_dir)          ``postgresql://user:pass@host:port/db`` for
+(AIMIXER_DATABASE_URL)                                           state shared by several origins
+redis_url                   (unset: in-process state)            ``redis://host:port/N``: shared rate limits,
+(AIMIXER_REDIS_URL)                                              sessions, config, webhooks, studio, jobs
 host (AIMIXER_HOST)         ``127.0.0.1``                        address ``aimixer serve`` binds
 port (AIMIXER_PORT)         ``8000``                             TCP port
 workers (AIMIXER_WORKERS)   ``1``                                Hypercorn worker processes (rate limits,
@@ -45,6 +50,13 @@ webhook_max_attempts        ``5``                                delivery attemp
 webhook_backoff             ``1.0``                              first retry delay (s), doubled each retry
 webhook_queue_size          ``1000``                             pending deliveries; beyond -> dropped+counted
 archive_root                ``{data_dir}/archive``               studio recorder archive (studio API)
+jobs_dir                    ``{data_dir}/jobs``                  file jobs' uploads and results (shared by
+                                                                 the origins and ``aimixer worker``s)
+job_max_bytes               ``536870912``                        largest ``POST /jobs`` upload (bytes)
+job_max_seconds             ``14400``                            longest audio a job accepts (s)
+job_heartbeat_timeout       ``30``                               a running job silent this long is
+                                                                 re-queued (once) or failed
+jobs_local_workers          ``1``                                local job processes without redis_url
 max_recorders               ``6``                                studio recorders allowed
 oidc_issuer                 (unset)                              OIDC issuer URL (studio login)
 oidc_client_id              (unset)                              OIDC client id / audience
@@ -80,7 +92,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "load_settings", "ConfigError", "env_bool"]
+__all__ = ["Settings", "load_settings", "ConfigError", "env_bool", "redact_url"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -109,6 +121,8 @@ class Settings:
     """All origin settings. See the module docstring for each field."""
 
     data_dir: Path = field(default_factory=lambda: Path("data"))
+    database_url: str | None = None
+    redis_url: str | None = None
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
@@ -130,6 +144,11 @@ class Settings:
     webhook_backoff: float = 1.0
     webhook_queue_size: int = 1000
     archive_root: Path | None = None
+    jobs_dir: Path | None = None
+    job_max_bytes: int = 512 * 1024 * 1024
+    job_max_seconds: float = 14400.0
+    job_heartbeat_timeout: float = 30.0
+    jobs_local_workers: int = 1
     max_recorders: int = 6
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
@@ -160,8 +179,27 @@ class Settings:
             setattr(self, f.name, _coerce(f.name, getattr(self, f.name)))
         if self.archive_root is None:
             self.archive_root = Path(self.data_dir) / "archive"
+        if self.jobs_dir is None:
+            self.jobs_dir = Path(self.data_dir) / "jobs"
+        if self.job_max_bytes < 1 or self.job_max_seconds <= 0 or self.job_heartbeat_timeout <= 0:
+            raise ConfigError("job_max_bytes, job_max_seconds and job_heartbeat_timeout must be > 0")
+        if self.jobs_local_workers < 1:
+            raise ConfigError(f"jobs_local_workers={self.jobs_local_workers} must be >= 1")
         if not (0 <= self.port <= 65535):
             raise ConfigError(f"port={self.port} is out of range [0, 65535]")
+        self.database_url = self.database_url or None
+        self.redis_url = self.redis_url or None
+        if self.database_url is not None and self.database_url.split("://", 1)[0] not in (
+            "postgresql",
+            "postgres",
+        ):
+            raise ConfigError("database_url must be a postgresql://user:pass@host:port/db URL (or unset)")
+        if self.redis_url is not None and self.redis_url.split("://", 1)[0] not in (
+            "redis",
+            "rediss",
+            "unix",
+        ):
+            raise ConfigError("redis_url must be a redis://host:port/N URL (or unset)")
         if self.workers < 1:
             raise ConfigError(f"workers={self.workers} must be >= 1")
         for name in ("rate_limit_standard", "rate_limit_premium", "rate_limit_enterprise"):
@@ -184,8 +222,21 @@ class Settings:
             v = getattr(self, f.name)
             if f.name in ("secret_key", "oidc_client_secret") and v:
                 v = "***"
+            elif f.name in ("database_url", "redis_url") and v:
+                v = redact_url(v)
             out[f.name] = str(v) if isinstance(v, Path) else v
         return out
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for logs and ``as_dict``)."""
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" not in creds:
+        return url
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}"
 
 
 _FIELD_TYPES: dict[str, str] = {}

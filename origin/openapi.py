@@ -3,7 +3,8 @@
 Annotate a view with :func:`doc`; :func:`generate` walks the app's URL map and builds the
 document from every annotated rule (``/v1`` duplicates and unannotated routes are skipped).
 Schemas are plain JSON Schema dicts; name reusable ones with :func:`schema` (they go to
-``components/schemas``)::
+``components/schemas`` of every document whose routes refer to them; nothing is registered at
+import)::
 
     Thing = schema("Thing", {"type": "object", "properties": {...}})
 
@@ -16,25 +17,46 @@ The studio API can use the same decorator; its paths then appear in the same doc
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from typing import Any
 
 from quart import Quart
 
-__all__ = ["doc", "schema", "generate", "SCHEMAS", "ERROR_SCHEMA_NAME"]
+__all__ = ["doc", "schema", "generate", "SchemaRef", "ERROR_SCHEMA_NAME"]
 
-SCHEMAS: dict[str, dict[str, Any]] = {}
 ERROR_SCHEMA_NAME = "Error"
 
 _RULE_ARG = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 
 
-def schema(name: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Register a named schema; returns a ``$ref`` to it."""
-    SCHEMAS[name] = body
-    return {"$ref": f"#/components/schemas/{name}"}
+class SchemaRef(dict):  # type: ignore[type-arg]
+    """``{"$ref": "#/components/schemas/NAME"}`` that also carries the named schema's body."""
+
+    def __init__(self, name: str, body: dict[str, Any]) -> None:
+        super().__init__({"$ref": f"#/components/schemas/{name}"})
+        self.name = name
+        self.body = body
+
+
+def schema(name: str, body: dict[str, Any]) -> SchemaRef:
+    """A named schema: returns a ``$ref`` to it that :func:`generate` resolves."""
+    return SchemaRef(name, body)
+
+
+def _collect_refs(node: Any, out: dict[str, dict[str, Any]]) -> None:
+    """Every :class:`SchemaRef` reachable from ``node`` (bodies included), into ``out``."""
+    if isinstance(node, SchemaRef):
+        if node.name in out:
+            return
+        out[node.name] = node.body
+        _collect_refs(node.body, out)
+    elif isinstance(node, dict):
+        for v in node.values():
+            _collect_refs(v, out)
+    elif isinstance(node, list | tuple):
+        for v in node:
+            _collect_refs(v, out)
 
 
 def doc(
@@ -91,9 +113,19 @@ def _response_obj(status: int | str, spec: Any) -> dict[str, Any]:
     return {"description": str(status), "content": {"application/json": {"schema": spec}}}
 
 
+def _plain(node: Any) -> Any:
+    """A deep copy made of plain dicts and lists."""
+    if isinstance(node, dict):
+        return {k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [_plain(v) for v in node]
+    return node
+
+
 def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0") -> dict[str, Any]:
     """The OpenAPI document of ``app``'s annotated routes."""
     paths: dict[str, dict[str, Any]] = {}
+    named: dict[str, dict[str, Any]] = {}
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("v1_") or ".v1_" in rule.endpoint:
             continue
@@ -101,6 +133,7 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
         info = getattr(view, "__openapi__", None)
         if info is None or getattr(rule, "websocket", False):
             continue
+        _collect_refs(info, named)
         path = _RULE_ARG.sub(r"{\1}", rule.rule)
         params = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -117,16 +150,16 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
                 op["description"] = info["description"]
             all_params = params + list(info["parameters"])
             if all_params:
-                op["parameters"] = copy.deepcopy(all_params)
+                op["parameters"] = _plain(all_params)
             if info["request_content"]:
-                op["requestBody"] = {"required": True, "content": copy.deepcopy(info["request_content"])}
+                op["requestBody"] = {"required": True, "content": _plain(info["request_content"])}
             elif info["request"] is not None:
                 op["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": copy.deepcopy(info["request"])}},
+                    "content": {"application/json": {"schema": _plain(info["request"])}},
                 }
             for status, spec in info["responses"].items():
-                op["responses"][str(status)] = _response_obj(status, copy.deepcopy(spec))
+                op["responses"][str(status)] = _response_obj(status, _plain(spec))
             errs = list(info["errors"])
             if info["public"]:
                 op["security"] = []
@@ -144,7 +177,7 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
                     },
                 )
             paths.setdefault(path, {})[method.lower()] = op
-    schemas = copy.deepcopy(SCHEMAS)
+    schemas = {k: _plain(v) for k, v in sorted(named.items())}
     schemas.setdefault(
         ERROR_SCHEMA_NAME,
         {

@@ -3,7 +3,9 @@
 A bucket (an API key id, a mobile session's owner, or ``ip:<addr>`` for anonymous callers) may
 make ``limit`` requests in each minute ``[60k, 60(k+1))``; request ``limit + 1`` of that minute
 and every later one is refused until the window resets. ``limit == 0`` means unlimited. Counting
-is in memory, per process (run one worker, or accept ``limit x workers``).
+is in memory, per process; with ``redis_url`` set, :class:`origin.shared.RedisRateLimiter` keeps
+the same contract across every process and origin. Callers use the coroutines :meth:`ahit` and
+:meth:`apeek`, which both limiters provide.
 
 Headers (:meth:`RateLimitResult.headers`): ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``,
 ``X-RateLimit-Reset`` (unix seconds of the window end) and, when refused, ``Retry-After``
@@ -79,6 +81,14 @@ class RateLimiter:
             count += cost
             self._counts[bucket] = (window, count)
             return RateLimitResult(True, limit, limit - count, reset, retry_after)
+
+    async def ahit(self, bucket: str, limit: int, cost: int = 1) -> RateLimitResult:
+        """:meth:`hit` (the interface shared with the Redis limiter)."""
+        return self.hit(bucket, limit, cost)
+
+    async def apeek(self, bucket: str, limit: int) -> RateLimitResult:
+        """:meth:`peek` (the interface shared with the Redis limiter)."""
+        return self.peek(bucket, limit)
 
     def peek(self, bucket: str, limit: int) -> RateLimitResult:
         """The current state of ``bucket`` without counting a request."""

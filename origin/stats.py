@@ -24,19 +24,19 @@ import time
 from collections import Counter
 from typing import Any
 
-from origin.storage import Storage, register_schema
+from origin.storage import Schema, Storage
 
 __all__ = ["StatsRecorder", "latency_bucket", "bucket_value"]
 
-register_schema(
+STATS_SCHEMA = Schema(
     "stats",
     [
         """
-        CREATE TABLE IF NOT EXISTS stats_counters (key TEXT PRIMARY KEY, value REAL NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS stats_daily (day TEXT PRIMARY KEY, requests INTEGER NOT NULL DEFAULT 0,
-            errors INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS stats_latency (bucket INTEGER PRIMARY KEY, count INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE IF NOT EXISTS stats_genres (genre TEXT PRIMARY KEY, count INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS stats_counters (key TEXT PRIMARY KEY, value DOUBLE PRECISION NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS stats_daily (day TEXT PRIMARY KEY, requests BIGINT NOT NULL DEFAULT 0,
+            errors BIGINT NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS stats_latency (bucket INTEGER PRIMARY KEY, count BIGINT NOT NULL DEFAULT 0);
+        CREATE TABLE IF NOT EXISTS stats_genres (genre TEXT PRIMARY KEY, count BIGINT NOT NULL DEFAULT 0);
         """
     ],
 )
@@ -130,7 +130,7 @@ class StatsRecorder:
         def tx(conn: Any) -> None:
             upsert = (
                 "INSERT INTO stats_counters(key, value) VALUES(?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = value + excluded.value"
+                "ON CONFLICT(key) DO UPDATE SET value = stats_counters.value + excluded.value"
             )
             for key, val in (
                 ("requests", snap["requests"]),
@@ -142,18 +142,18 @@ class StatsRecorder:
                 if val:
                     conn.execute(upsert, (key, val))
             for (day, kind), n in snap["daily"].items():
-                conn.execute("INSERT OR IGNORE INTO stats_daily(day) VALUES(?)", (day,))
+                conn.execute("INSERT INTO stats_daily(day) VALUES(?) ON CONFLICT(day) DO NOTHING", (day,))
                 conn.execute(f"UPDATE stats_daily SET {kind} = {kind} + ? WHERE day = ?", (n, day))
             for b, n in snap["buckets"].items():
                 conn.execute(
                     "INSERT INTO stats_latency(bucket, count) VALUES(?, ?) "
-                    "ON CONFLICT(bucket) DO UPDATE SET count = count + excluded.count",
+                    "ON CONFLICT(bucket) DO UPDATE SET count = stats_latency.count + excluded.count",
                     (b, n),
                 )
             for g, n in snap["genres"].items():
                 conn.execute(
                     "INSERT INTO stats_genres(genre, count) VALUES(?, ?) "
-                    "ON CONFLICT(genre) DO UPDATE SET count = count + excluded.count",
+                    "ON CONFLICT(genre) DO UPDATE SET count = stats_genres.count + excluded.count",
                     (g, n),
                 )
 

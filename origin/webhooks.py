@@ -16,6 +16,14 @@ Delivery never blocks audio: :meth:`WebhookEngine.emit` only enqueues (a full qu
 event and counts it). A 2xx answer is success; connection errors, timeouts, 408, 429 and 5xx
 are retried after ``backoff * 2**(attempt-1)`` seconds up to ``max_attempts``; other 4xx fail at
 once. Every attempt is logged in ``webhook_deliveries``.
+
+The ``webhook_deliveries`` table is also the durable queue. A delivery is written (``pending``)
+before its first attempt and holds a lease (``lease_until``) while an origin works on it; a
+retry records when it is due (``next_attempt_at``). Every origin sweeps the table every
+``sweep_interval`` seconds and takes over ``pending``/``retrying`` deliveries whose lease has run
+out (claimed with one conditional ``UPDATE``, so exactly one origin wins): an origin that dies
+mid-retry — or a single origin restarted — loses no delivery, and the receiver sees the same
+``X-AIMixer-Delivery`` id again (deliveries are at least once).
 """
 
 from __future__ import annotations
@@ -32,16 +40,24 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from origin.storage import Storage, register_schema
+from origin.storage import Schema, Storage
 
-__all__ = ["EVENTS", "WebhookEngine", "WebhookError", "sign", "verify_signature", "SIGNATURE_HEADER"]
+__all__ = [
+    "EVENTS",
+    "WebhookEngine",
+    "queue_event",
+    "WebhookError",
+    "sign",
+    "verify_signature",
+    "SIGNATURE_HEADER",
+]
 
 log = logging.getLogger("origin.webhooks")
 
-EVENTS = ("processing.complete", "genre.detected", "error.occurred")
+EVENTS = ("processing.complete", "genre.detected", "error.occurred", "job.complete", "job.failed")
 SIGNATURE_HEADER = "X-AIMixer-Signature"
 
-register_schema(
+WEBHOOKS_SCHEMA = Schema(
     "webhooks",
     [
         """
@@ -51,7 +67,7 @@ register_schema(
             url TEXT NOT NULL,
             events TEXT NOT NULL,
             secret TEXT NOT NULL,
-            created_at REAL NOT NULL
+            created_at DOUBLE PRECISION NOT NULL
         );
         CREATE INDEX IF NOT EXISTS webhooks_owner ON webhooks(owner);
         CREATE TABLE IF NOT EXISTS webhook_deliveries (
@@ -63,11 +79,17 @@ register_schema(
             attempts INTEGER NOT NULL DEFAULT 0,
             response_code INTEGER,
             error TEXT,
-            created_at REAL NOT NULL,
-            updated_at REAL NOT NULL
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
         );
         CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries(webhook_id, created_at);
+        """,
+        # version 2: the table is the durable delivery queue (lease + due time)
         """
+        ALTER TABLE webhook_deliveries ADD COLUMN next_attempt_at DOUBLE PRECISION;
+        ALTER TABLE webhook_deliveries ADD COLUMN lease_until DOUBLE PRECISION;
+        CREATE INDEX IF NOT EXISTS webhook_deliveries_open ON webhook_deliveries(status, lease_until);
+        """,
     ],
 )
 
@@ -99,6 +121,31 @@ def _public(row: Any) -> dict[str, Any]:
     }
 
 
+def queue_event(storage: Storage, owner: str, event: str, data: dict[str, Any]) -> int:
+    """Put ``event`` for ``owner``'s matching webhooks on the durable queue (synchronous, for
+    processes without a delivery engine such as ``aimixer worker``): the next sweep of any origin
+    delivers them. Returns the number of deliveries queued."""
+    if event not in EVENTS:
+        raise ValueError(f"unknown event {event!r}")
+    rows = storage.fetchall("SELECT id, events FROM webhooks WHERE owner=?", (owner,))
+    targets = [r["id"] for r in rows if event in json.loads(r["events"])]
+    if not targets:
+        return 0
+    now = time.time()
+    body = json.dumps(
+        {"event": event, "timestamp": int(now * 1000), "data": data},
+        separators=(",", ":"),
+        allow_nan=False,
+        default=str,
+    )
+    storage.executemany(
+        "INSERT INTO webhook_deliveries(id, webhook_id, event, payload, status, attempts, created_at,"
+        " updated_at, next_attempt_at, lease_until) VALUES(?, ?, ?, ?, 'pending', 0, ?, ?, ?, NULL)",
+        [("dlv_" + secrets.token_hex(8), hook_id, event, body, now, now, now) for hook_id in targets],
+    )
+    return len(targets)
+
+
 class WebhookEngine:
     """Subscriptions in the database and an asynchronous delivery queue."""
 
@@ -112,6 +159,8 @@ class WebhookEngine:
         queue_size: int = 1000,
         metrics: Any = None,
         concurrency: int = 8,
+        lease: float | None = None,
+        sweep_interval: float = 2.0,
     ) -> None:
         self.storage = storage
         self.timeout = timeout
@@ -120,6 +169,10 @@ class WebhookEngine:
         self.queue_size = queue_size
         self.metrics = metrics
         self.concurrency = concurrency
+        #: seconds a delivery stays claimed by this origin past its next action
+        self.lease = lease if lease is not None else timeout + 10.0
+        self.sweep_interval = sweep_interval
+        self._sweeper: asyncio.Task[None] | None = None
         self._hooks: dict[str, list[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sem: asyncio.Semaphore | None = None
@@ -133,9 +186,16 @@ class WebhookEngine:
         self._sem = asyncio.Semaphore(self.concurrency)
         self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
         await self._reload()
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_loop())
 
     async def stop(self, drain: float = 2.0) -> None:
-        """Wait up to ``drain`` seconds for in-flight deliveries, then cancel the rest."""
+        """Wait up to ``drain`` seconds for in-flight deliveries, then cancel the rest (their rows
+        stay queued and are resumed by any origin once their lease runs out)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sweeper
+            self._sweeper = None
         if self._tasks:
             _done, pending = await asyncio.wait(set(self._tasks), timeout=drain)
             for t in pending:
@@ -273,13 +333,18 @@ class WebhookEngine:
         code: int | None,
         error: str | None,
         created: float,
+        next_at: float | None = None,
     ) -> None:
+        now = time.time()
+        lease = (max(now, next_at or now) + self.lease) if status in ("pending", "retrying") else None
         with contextlib.suppress(Exception):
             await self.storage.aexecute(
                 "INSERT INTO webhook_deliveries(id, webhook_id, event, payload, status, attempts, response_code,"
-                " error, created_at, updated_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " error, created_at, updated_at, next_attempt_at, lease_until)"
+                " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT(id) DO UPDATE SET status=excluded.status, attempts=excluded.attempts,"
-                " response_code=excluded.response_code, error=excluded.error, updated_at=excluded.updated_at",
+                " response_code=excluded.response_code, error=excluded.error, updated_at=excluded.updated_at,"
+                " next_attempt_at=excluded.next_attempt_at, lease_until=excluded.lease_until",
                 (
                     delivery_id,
                     hook_id,
@@ -290,15 +355,31 @@ class WebhookEngine:
                     code,
                     error,
                     created,
-                    time.time(),
+                    now,
+                    next_at if status in ("pending", "retrying") else None,
+                    lease,
                 ),
             )
 
-    async def _deliver(self, hook: dict[str, Any], event: str, body: bytes) -> None:
+    async def _deliver(
+        self,
+        hook: dict[str, Any],
+        event: str,
+        body: bytes,
+        resume: tuple[str, int, float, float] | None = None,
+    ) -> None:
+        """Deliver ``body``; ``resume = (delivery id, attempts made, created, due)`` continues a
+        delivery taken over from the queue."""
         assert self._sem is not None
-        delivery_id = "dlv_" + secrets.token_hex(8)
-        created = time.time()
-        await self._log(delivery_id, hook["id"], event, body, "pending", 0, None, None, created)
+        if resume is None:
+            delivery_id = "dlv_" + secrets.token_hex(8)
+            created = time.time()
+            done = 0
+            await self._log(delivery_id, hook["id"], event, body, "pending", 0, None, None, created, created)
+        else:
+            delivery_id, done, created, due = resume
+            if due > time.time():
+                await asyncio.sleep(due - time.time())
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "aimixer-webhooks/1",
@@ -309,7 +390,7 @@ class WebhookEngine:
         }
         code: int | None = None
         error: str | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        for attempt in range(done + 1, self.max_attempts + 1):
             retry = False
             try:
                 async with self._sem:
@@ -329,6 +410,7 @@ class WebhookEngine:
             except Exception as exc:  # connection refused, timeout, bad URL...
                 code, error, retry = None, f"{type(exc).__name__}: {exc}"[:500], True
             final = not retry or attempt == self.max_attempts
+            delay = self.backoff * 2 ** (attempt - 1)
             await self._log(
                 delivery_id,
                 hook["id"],
@@ -339,10 +421,60 @@ class WebhookEngine:
                 code,
                 error,
                 created,
+                None if final else time.time() + delay,
             )
             if final:
                 break
-            await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+            await asyncio.sleep(delay)
         if self.metrics is not None:
             self.metrics.webhook_deliveries.labels(event, "failed").inc()
         log.info("webhook %s delivery %s failed: %s", hook["id"], delivery_id, error)
+
+    # -- the durable queue: take over deliveries whose origin went away ----------------------------
+    async def _sweep_loop(self) -> None:
+        while True:
+            with contextlib.suppress(Exception):
+                await self.resume_abandoned()
+            await asyncio.sleep(self.sweep_interval)
+
+    async def resume_abandoned(self, limit: int = 50) -> int:
+        """Claim queued deliveries whose lease ran out and deliver them here; returns the count."""
+        if self._sem is None:
+            return 0
+        now = time.time()
+        rows = await self.storage.afetchall(
+            "SELECT d.id, d.webhook_id, d.event, d.payload, d.attempts, d.created_at, d.next_attempt_at,"
+            " d.lease_until, w.url, w.secret, w.events FROM webhook_deliveries d"
+            " LEFT JOIN webhooks w ON w.id = d.webhook_id"
+            " WHERE d.status IN ('pending', 'retrying') AND (d.lease_until IS NULL OR d.lease_until < ?)"
+            " ORDER BY d.created_at LIMIT ?",
+            (now, limit),
+        )
+        n = 0
+        for r in rows:
+            if len(self._tasks) >= self.queue_size:
+                break
+            due = float(r["next_attempt_at"] or now)
+            claimed = await self.storage.aexecute(
+                "UPDATE webhook_deliveries SET lease_until=? WHERE id=? AND status IN ('pending', 'retrying')"
+                " AND (lease_until IS NULL OR lease_until < ?)",
+                (max(now, due) + self.lease, r["id"], now),
+            )
+            if claimed != 1:
+                continue  # another origin got it first
+            if r["url"] is None:  # the webhook was deleted meanwhile
+                await self._log(
+                    r["id"], r["webhook_id"], r["event"], r["payload"].encode(), "failed",
+                    int(r["attempts"]), None, "webhook deleted", float(r["created_at"]),
+                )  # fmt: skip
+                continue
+            hook = {"id": r["webhook_id"], "url": r["url"], "secret": r["secret"], "events": set()}
+            resume = (r["id"], int(r["attempts"]), float(r["created_at"]), due)
+            task = asyncio.get_running_loop().create_task(
+                self._deliver(hook, r["event"], r["payload"].encode(), resume)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            log.info("webhook delivery %s resumed after %d attempt(s)", r["id"], int(r["attempts"]))
+            n += 1
+        return n

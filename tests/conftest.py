@@ -44,3 +44,68 @@ def pytest_runtest_call(item: pytest.Item):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_teardown(item: pytest.Item):
     yield from _hide_foreign_loop(item)
+
+
+# -- real PostgreSQL and Redis servers (tests/servers.py) -----------------------------------------
+
+
+def _need(kind: str) -> None:
+    import os
+
+    from servers import missing_reason
+
+    reason = missing_reason(kind)
+    if reason is None:
+        return
+    if os.environ.get("CI", "").strip().lower() in ("1", "true", "yes"):
+        pytest.fail(f"CI is set and the {kind} server cannot run: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL 15 server for the whole session (temp dir, free port, torn down)."""
+    from servers import PostgresServer
+
+    _need("postgres")
+    srv = PostgresServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    """A real redis-server for the whole session (temp dir, free port, torn down)."""
+    from servers import RedisServer
+
+    _need("redis")
+    srv = RedisServer().start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+_DB_COUNTER = iter(range(1, 1 << 30))
+
+
+@pytest.fixture
+def pg_url(postgres_server) -> str:
+    """The URL of a fresh, empty PostgreSQL database for this test."""
+    import uuid
+
+    return postgres_server.create_database(f"t_{uuid.uuid4().hex[:16]}")
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The URL of an empty Redis database (a distinct DB number per test, flushed first)."""
+    import redis
+
+    n = next(_DB_COUNTER) % redis_server.databases
+    url = f"{redis_server.url}/{n}"
+    with redis.Redis.from_url(url) as r:
+        r.flushdb()
+    return url

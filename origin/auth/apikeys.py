@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from origin.auth import ROLES, TIERS, Principal
-from origin.storage import Storage, register_schema
+from origin.storage import Schema, Storage
 
 __all__ = [
     "ApiKey",
@@ -36,7 +36,7 @@ __all__ = [
 
 KEY_PREFIX = "amx_"
 
-register_schema(
+APIKEYS_SCHEMA = Schema(
     "apikeys",
     [
         """
@@ -48,9 +48,9 @@ register_schema(
             tier TEXT NOT NULL,
             role TEXT NOT NULL DEFAULT 'admin',
             studio_id TEXT,
-            created_at REAL NOT NULL,
-            revoked_at REAL,
-            last_used_at REAL
+            created_at DOUBLE PRECISION NOT NULL,
+            revoked_at DOUBLE PRECISION,
+            last_used_at DOUBLE PRECISION
         );
         """
     ],

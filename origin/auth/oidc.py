@@ -43,7 +43,7 @@ import jwt
 
 from origin.auth import Principal
 from origin.jsonutil import loads
-from origin.storage import Storage, register_schema
+from origin.storage import Schema, Storage
 
 __all__ = [
     "OIDCConfig",
@@ -68,7 +68,7 @@ STATE_TTL = 600.0
 ADMIN_ROLE_VALUES = {"admin", "audyn.admin", "administrator"}
 STUDIO_ROLE_VALUES = {"studio", "audyn.studio"}
 
-register_schema(
+OIDC_SCHEMA = Schema(
     "oidc",
     [
         """
@@ -77,11 +77,11 @@ register_schema(
             verifier TEXT NOT NULL,
             nonce TEXT NOT NULL,
             return_to TEXT,
-            created_at REAL NOT NULL
+            created_at DOUBLE PRECISION NOT NULL
         );
         CREATE TABLE IF NOT EXISTS oidc_revoked (
             fingerprint TEXT PRIMARY KEY,
-            expires_at REAL NOT NULL
+            expires_at DOUBLE PRECISION NOT NULL
         );
         """
     ],
@@ -527,7 +527,9 @@ class OIDCClient:
             now = time.time()
             await self.storage.aexecute("DELETE FROM oidc_revoked WHERE expires_at < ?", (now - LEEWAY_S,))
             await self.storage.aexecute(
-                "INSERT OR REPLACE INTO oidc_revoked(fingerprint, expires_at) VALUES(?, ?)", (fp, expires_at)
+                "INSERT INTO oidc_revoked(fingerprint, expires_at) VALUES(?, ?) "
+                "ON CONFLICT(fingerprint) DO UPDATE SET expires_at=excluded.expires_at",
+                (fp, expires_at),
             )
         else:
             self._mem_revoked[fp] = expires_at

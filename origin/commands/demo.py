@@ -1,6 +1,6 @@
 """``aimixer demo``: what ``make run`` starts.
 
-It runs the origin (dev mode, SQLite under ``--data-dir``) and a demo AES67 source (our
+It runs the origin (dev mode, SQLite under ``--data-dir`` unless ``--database-url`` is given) and a demo AES67 source (our
 real-time RTP sender, announced over SAP), then, through the public studio API, makes sure a
 "Studio A" exists with recorder 1 assigned and recording that source. A newcomer opens the
 printed URL and sees live meters and a growing recording at once. Ctrl-C stops everything
@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from origin.cli import CLIError
+from origin.commands.serve import add_state_options
 
 DEMO_STUDIO = {
     "name": "Studio A",
@@ -30,6 +31,7 @@ def register(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--data-dir", default="data", help="database and archive location (default ./data)")
+    add_state_options(p)
     p.add_argument(
         "--source",
         default="239.69.1.1:5004",
@@ -102,9 +104,11 @@ def run(args) -> int:
             children.append(
                 _spawn(["sender", "--dest", args.source, "--program", args.program, "--sap"], env)
             )
-        server = _spawn(
-            ["serve", "--host", args.host, "--port", str(args.port), "--data-dir", str(data_dir)], env
-        )
+        serve_args = ["serve", "--host", args.host, "--port", str(args.port), "--data-dir", str(data_dir)]
+        for opt, value in (("--database-url", args.database_url), ("--redis-url", args.redis_url)):
+            if value:
+                serve_args += [opt, value]
+        server = _spawn(serve_args, env)
         children.append(server)
         _wait_healthy(base, server)
         status = _provision(base) if not args.no_sender else None

@@ -1,4 +1,4 @@
-"""``aimixer keys``: create, list and revoke API keys (stored hashed in ``{data_dir}/aimixer.db``).
+"""``aimixer keys``: create, list and revoke API keys (stored hashed in the database: ``{data_dir}/aimixer.db`` or ``database_url``).
 
 ::
 
@@ -6,7 +6,7 @@
     aimixer keys list [--json]
     aimixer keys revoke ID
 
-``create`` prints the key once (it cannot be shown again). ``--data-dir`` / ``--config`` select
+``create`` prints the key once (it cannot be shown again). ``--data-dir`` / ``--database-url`` / ``--config`` select
 the database like ``aimixer serve``.
 """
 
@@ -17,6 +17,8 @@ import datetime as dt
 import json
 from typing import Any
 
+from origin.commands.serve import add_state_options
+
 __all__ = ["register", "run"]
 
 
@@ -24,6 +26,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("keys", help="manage API keys")
     p.add_argument("--data-dir", help="directory of aimixer.db (default ./data / AIMIXER_DATA_DIR)")
     p.add_argument("--config", help="TOML settings file")
+    add_state_options(p)
     ks = p.add_subparsers(dest="keys_command", metavar="ACTION")
     c = ks.add_parser("create", help="create a key and print it once")
     c.add_argument("--name", required=True)
@@ -48,16 +51,20 @@ def run(args: argparse.Namespace) -> int:
     from origin.auth.apikeys import ApiKeyError, create_key, list_keys, revoke_key
     from origin.cli import CLIError
     from origin.config import ConfigError, load_settings
-    from origin.storage import Storage
+    from origin.migrations import open_app_storage
+    from origin.storage import StorageError
 
     action = getattr(args, "keys_command", None)
     if not action:
         raise CLIError("choose an action: create, list or revoke")
     try:
-        settings = load_settings(args.config, data_dir=args.data_dir)
-    except ConfigError as exc:
+        settings = load_settings(
+            args.config, data_dir=args.data_dir, database_url=args.database_url, redis_url=args.redis_url
+        )
+        storage = open_app_storage(settings)
+    except (ConfigError, StorageError) as exc:
         raise CLIError(str(exc)) from None
-    with Storage(settings.db_path) as storage:
+    with storage:
         if action == "create":
             try:
                 rec, secret = create_key(storage, args.name, args.tier, args.role, args.studio_id)

@@ -141,9 +141,18 @@ def _levels(summary: dict) -> dict:
 
 
 def process_file(
-    in_path: str, out_path: str, config: dict, genre: str | None, *, progress: bool | None = None
+    in_path: str,
+    out_path: str,
+    config: dict,
+    genre: str | None,
+    *,
+    progress: bool | None = None,
+    on_progress: Any = None,
 ) -> dict:
-    """Process ``in_path`` into ``out_path``; returns the ``--json`` object."""
+    """Process ``in_path`` into ``out_path``; returns the ``--json`` object.
+
+    ``on_progress(frames done, frames in all)`` is called after each block (file jobs); an
+    exception it raises stops the work (the output file is removed)."""
     try:
         from aimixer_dsp.presets import build_chain, resolve_settings
     except ImportError:
@@ -200,6 +209,8 @@ def process_file(
                 total_in += block.shape[0]
                 emit(_run_chain(chain, block, channels))
                 bar.update(block.shape[0])
+                if on_progress is not None:
+                    on_progress(total_in, frames)
             if latency and total_in:
                 import numpy as np
 

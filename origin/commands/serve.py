@@ -1,7 +1,8 @@
 """``aimixer serve``: run the origin (mixer API, studio API, browser bundle) on Hypercorn.
 
 Options override the settings from the environment / ``--config`` TOML file
-(see :mod:`origin.config`): ``--host``, ``--port``, ``--workers``, ``--data-dir``.
+(see :mod:`origin.config`): ``--host``, ``--port``, ``--workers``, ``--data-dir``,
+``--database-url``, ``--redis-url``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,28 @@ import gc
 import logging
 from typing import Any
 
-__all__ = ["register", "run", "hypercorn_config"]
+__all__ = ["register", "run", "hypercorn_config", "add_state_options", "state_env"]
+
+
+def add_state_options(p: Any) -> None:
+    """``--database-url`` and ``--redis-url``, shared by every command that touches state."""
+    p.add_argument(
+        "--database-url",
+        help="postgresql://user:pass@host:port/db (default: SQLite in the data dir / AIMIXER_DATABASE_URL)",
+    )
+    p.add_argument(
+        "--redis-url", help="redis://host:port/N for shared state (default: in-process / AIMIXER_REDIS_URL)"
+    )
+
+
+def state_env(settings: Any) -> dict[str, str]:
+    """The environment that hands the resolved state settings to child processes."""
+    env = {"AIMIXER_DATA_DIR": str(settings.data_dir)}
+    if settings.database_url:
+        env["AIMIXER_DATABASE_URL"] = settings.database_url
+    if settings.redis_url:
+        env["AIMIXER_REDIS_URL"] = settings.redis_url
+    return env
 
 
 def register(sub: Any) -> None:
@@ -21,6 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--workers", type=int, help="worker processes (default 1)")
     p.add_argument("--data-dir", help="directory of aimixer.db (default ./data / AIMIXER_DATA_DIR)")
     p.add_argument("--config", help="TOML settings file (default $AIMIXER_CONFIG)")
+    add_state_options(p)
     p.add_argument("--dev", action="store_true", help="dev mode (same as AIMIXER_DEV_MODE=true)")
     p.set_defaults(func=run)
 
@@ -36,6 +59,8 @@ def _settings(args: argparse.Namespace) -> Any:
             port=args.port,
             workers=args.workers,
             data_dir=args.data_dir,
+            database_url=args.database_url,
+            redis_url=args.redis_url,
             dev_mode=True if getattr(args, "dev", False) else None,
         )
     except ConfigError as exc:
@@ -109,8 +134,8 @@ def run(args: argparse.Namespace) -> int:
             {
                 "AIMIXER_HOST": settings.host,
                 "AIMIXER_PORT": str(settings.port),
-                "AIMIXER_DATA_DIR": str(settings.data_dir),
                 "AIMIXER_WORKERS": str(settings.workers),
+                **state_env(settings),
             }
         )
         if settings.dev_mode:

@@ -31,14 +31,15 @@ from origin.app import set_body_limit
 from origin.auth import add_authenticator, authenticate
 from origin.auth.apikeys import make_authenticator
 from origin.errors import APIError, is_studio_path
+from origin.jobs import JobService
 
-from . import audio, config, features, hooks, mobile, monitoring, ws
+from . import audio, config, features, hooks, jobs, mobile, monitoring, ws
 from .common import public
 from .service import MixerService
 
 __all__ = ["init_app", "BLUEPRINTS", "public"]
 
-BLUEPRINTS = (audio.bp, features.bp, config.bp, monitoring.bp, mobile.bp, hooks.bp)
+BLUEPRINTS = (audio.bp, features.bp, config.bp, monitoring.bp, mobile.bp, hooks.bp, jobs.bp)
 _BP_NAMES = {bp.name for bp in BLUEPRINTS}
 
 
@@ -64,7 +65,7 @@ def init_app(app: Quart) -> None:
     """Register the mixer API on ``app`` (engines, authenticators, blueprints, hooks)."""
     settings = app.extensions["settings"]
     storage = app.extensions["storage"]
-    svc = MixerService(settings, storage, app.extensions["secret_key"])
+    svc = MixerService(settings, storage, app.extensions["secret_key"], shared=app.extensions.get("shared"))
     app.extensions["mixer"] = svc
     add_authenticator(app, make_authenticator(storage))
     add_authenticator(app, mobile.make_token_authenticator(app))
@@ -76,13 +77,19 @@ def init_app(app: Quart) -> None:
     stream_limit = int(settings.stream_max_seconds * 48000 * 4)
     for path in ("/stream-audio", "/v1/stream-audio"):
         set_body_limit(app, path, stream_limit)
+    for path in ("/jobs", "/v1/jobs"):
+        set_body_limit(app, path, settings.job_max_bytes)
+    job_service = JobService(settings, storage)
+    app.extensions["jobs"] = job_service
 
     @app.before_serving
     async def _start_mixer() -> None:
         await svc.start()
+        await job_service.start()
 
     @app.after_serving
     async def _stop_mixer() -> None:
+        await job_service.stop()
         await svc.stop()
 
     @app.before_request
@@ -95,7 +102,7 @@ def init_app(app: Quart) -> None:
         is_public = bool(getattr(view, "__public__", False))
         principal = await authenticate()
         if principal is None and not is_public:
-            rl = svc.limiter.hit(_client_bucket(), settings.rate_limit_standard)
+            rl = await svc.limiter.ahit(_client_bucket(), settings.rate_limit_standard)
             g.rl = rl
             if not rl.allowed:
                 raise _limited(rl, f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s")
@@ -108,7 +115,7 @@ def init_app(app: Quart) -> None:
             bucket, limit = _client_bucket(), settings.rate_limit_standard
         else:
             bucket, limit = principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
-        rl = svc.limiter.hit(bucket, limit)
+        rl = await svc.limiter.ahit(bucket, limit)
         g.rl = rl
         if not rl.allowed:
             raise _limited(
@@ -139,9 +146,9 @@ def init_app(app: Quart) -> None:
         if rl is None:
             p = g.get("principal")
             if p is not None:
-                rl = svc.limiter.peek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
+                rl = await svc.limiter.apeek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
             else:
-                rl = svc.limiter.peek(_client_bucket(), settings.rate_limit_standard)
+                rl = await svc.limiter.apeek(_client_bucket(), settings.rate_limit_standard)
         headers = response.headers
         if not any(k.lower() == "x-ratelimit-limit" for k, _ in headers.items()):
             headers.extend(rl.headers())

@@ -130,13 +130,25 @@ async def process_audio() -> Response:
     p = g.get("principal")
     if sid is None and p is not None and p.session_id:
         sid = p.session_id  # a mobile session token implies its session
-    entry = svc.session(owner, sid) if sid else None
     try:
-        result, _ = await svc.process(samples, config, entry=entry, owner=owner)
+        if sid and svc.shared is not None:  # the session's state lives in Redis: any origin
+            async with svc.shared.sessions.checkout(owner, sid, lambda: svc.new_mixer(False)) as entry:
+                result, _ = await svc.process(samples, config, entry=entry, owner=owner)
+        else:
+            entry = svc.session(owner, sid) if sid else None
+            result, _ = await svc.process(samples, config, entry=entry, owner=owner)
+    except TimeoutError:
+        raise APIError(
+            409, "SESSION_BUSY", f"session {sid} is busy with another call; retry", {"sessionId": sid}
+        ) from None
     except Exception as exc:
         if isinstance(exc, DSPError):
             svc.emit_error(owner, exc.code, str(exc), sessionId=sid, endpoint="/process-audio")
             raise _dsp_error_to_api(exc) from None
+        if type(exc).__module__.startswith("redis"):
+            raise APIError(
+                503, "SERVICE_UNAVAILABLE", "shared session state (Redis) is unreachable"
+            ) from None
         raise
     out = _json_result(result)
     if sid:

@@ -2,7 +2,7 @@
 ``GET /webhooks/{id}/deliveries`` (delivery log). Subscriptions belong to the caller's key.
 
 ``POST`` body: ``url`` (http/https), ``events`` (subset of ``processing.complete``,
-``genre.detected``, ``error.occurred``; default all), optional ``secret`` (8-256 chars; generated
+``genre.detected``, ``error.occurred``, ``job.complete``, ``job.failed``; default all), optional ``secret`` (8-256 chars; generated
 when absent). The answer (201) contains the secret; later listings do not. See
 :mod:`origin.webhooks` for payloads, signatures and retries.
 """

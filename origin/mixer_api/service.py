@@ -27,6 +27,7 @@ from origin.jsonutil import dumps, loads
 from origin.metrics import Metrics
 from origin.ratelimit import RateLimiter
 from origin.sessions import SessionEntry, SessionStore
+from origin.shared import RedisRateLimiter, SharedState
 from origin.stats import StatsRecorder
 from origin.storage import Storage
 from origin.webhooks import WebhookEngine
@@ -114,11 +115,14 @@ class ConfigStore:
     """The server DSP config: user overrides persisted in the DB, merged over the defaults.
 
     Only fields set with ``PUT /config`` are stored, so genre presets still apply to the others.
-    The in-memory copy is refreshed from the database every second (other worker processes).
+    The in-memory copy is refreshed from the database every second (other worker processes and
+    origins); with Redis, an update is also published on ``aimixer:config`` and every origin
+    re-reads it as soon as it hears it.
     """
 
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, shared: SharedState | None = None) -> None:
         self.storage = storage
+        self.shared = shared
         self.overrides: dict[str, Any] = {}
         self.version = 0
         self._merged: tuple[Any, dict[str, Any]] | None = None  # (exact key, overrides <- request)
@@ -144,6 +148,9 @@ class ConfigStore:
         await self.storage.run(self.storage.kv_set, CONFIG_KEY, dumps(new).decode())
         self.overrides = new
         self.version += 1
+        if self.shared is not None:
+            with contextlib.suppress(Exception):  # the one-second refresh still carries it
+                await self.shared.publish("config", b"changed")
         return self.full()
 
     def effective(self, request_config: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -172,12 +179,15 @@ class ConfigStore:
 class MixerService:
     """All long-lived mixer state of one app."""
 
-    def __init__(self, settings: Settings, storage: Storage, app_secret: str = "") -> None:
+    def __init__(
+        self, settings: Settings, storage: Storage, app_secret: str = "", *, shared: SharedState | None = None
+    ) -> None:
         self.settings = settings
         self.storage = storage
         self.app_secret = app_secret
+        self.shared = shared
         self.metrics = Metrics()
-        self.limiter = RateLimiter()
+        self.limiter: RateLimiter | RedisRateLimiter = shared.limiter if shared is not None else RateLimiter()
         self.stats = StatsRecorder(storage)
         self.webhooks = WebhookEngine(
             storage,
@@ -188,7 +198,7 @@ class MixerService:
             metrics=self.metrics,
         )
         self.genre = GenreService(settings.model_path)
-        self.config = ConfigStore(storage)
+        self.config = ConfigStore(storage, shared)
         self.config.load()
         self.sessions = SessionStore(
             self._session_factory, ttl=settings.session_ttl, max_sessions=settings.max_sessions
@@ -199,6 +209,12 @@ class MixerService:
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
+        if self.shared is not None:
+
+            async def _config_changed(_data: bytes) -> None:
+                await self.config.aload()
+
+            self.shared.subscribe("config", _config_changed)
         await self.stats.start()
         await self.webhooks.start()
         loop = asyncio.get_running_loop()

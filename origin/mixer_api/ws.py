@@ -163,7 +163,9 @@ class _Connection:
             return error_response(
                 401, "UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>' or ?token="
             )
-        rl = svc.limiter.hit(principal.owner_id or principal.id, settings.rate_limit_for(principal.tier))
+        rl = await svc.limiter.ahit(
+            principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
+        )
         if not rl.allowed:
             svc.metrics.rate_limited.inc()
             return error_response(

@@ -1,140 +1,137 @@
-"""The origin's storage interface: one SQLite database, ``{data_dir}/aimixer.db``.
+"""The origin's storage interface, with a SQLite and a PostgreSQL backend.
 
-Each domain keeps its tables in its own module and declares them with
-:func:`register_schema`::
+=========================================  ==============================================
+``database_url`` (``AIMIXER_DATABASE_URL``)  backend
+=========================================  ==============================================
+unset                                      :class:`SQLiteStorage` on ``{data_dir}/aimixer.db``
+``postgresql://user:pass@host:port/db``     :class:`PostgresStorage` (psycopg 3)
+=========================================  ==============================================
 
-    from origin.storage import register_schema
-    register_schema("webhooks", [
+Each domain declares its tables once, as a :class:`Schema` constant (no work at import)::
+
+    SCHEMA = Schema("webhooks", [
         "CREATE TABLE webhooks (...)",            # version 1
         "ALTER TABLE webhooks ADD COLUMN x TEXT", # version 2
     ])
 
-Migrations are applied in order, each in a transaction, and the version reached per schema is
-recorded in ``schema_versions``; re-opening a database applies only the new steps. A schema
-registered after :meth:`Storage.open` is migrated at once.
+The app factory and the CLI collect the schemas explicitly (:func:`origin.migrations.app_schemas`)
+and pass them to :func:`open_storage`; opening applies the pending steps in order, each in a
+transaction, and records the version reached per schema in ``schema_versions``. The same steps run
+on both backends: a step is either one SQL script in the subset both dialects share (``TEXT``,
+``INTEGER``, ``BIGINT``, ``DOUBLE PRECISION``, ``ON CONFLICT ... DO ...``, ``?`` placeholders), or
+a ``{"sqlite": ..., "postgresql": ...}`` mapping when the dialects differ (auto-increment keys).
+Two origins starting at once are safe: SQLite migrates under ``BEGIN IMMEDIATE``, PostgreSQL under
+a transaction-wide advisory lock, and each step re-reads the recorded version before it runs.
 
-:class:`Storage` owns one connection in WAL mode and a single worker thread. The synchronous
-methods (:meth:`execute`, :meth:`fetchone`, :meth:`fetchall`, :meth:`transaction`) are for CLI
-commands and tests; the ``a``-prefixed coroutines run the same work on the worker thread so the
-event loop never blocks on disk. Rows are :class:`sqlite3.Row` (index or key access).
+Queries use ``?`` placeholders on both backends (the PostgreSQL backend rewrites them to ``%s``).
+Rows allow index and column-name access (``row[0]``, ``row["name"]``, ``tuple(row)``).
 
-Another backend (e.g. PostgreSQL) would implement the same methods.
+:class:`Storage` is the interface: the synchronous methods (:meth:`~Storage.execute`,
+:meth:`~Storage.fetchone`, :meth:`~Storage.fetchall`, :meth:`~Storage.transaction`) are for the CLI
+and tests; the ``a``-prefixed coroutines run the same work on the backend's database thread, so
+the event loop never blocks on I/O. ``transaction(fn)`` calls ``fn(conn)`` where ``conn`` has
+``execute(sql, params) -> cursor`` (``fetchone``/``fetchall``) on both backends.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["Storage", "register_schema", "registered_schemas", "StorageError"]
+__all__ = [
+    "Schema",
+    "Storage",
+    "StorageError",
+    "SQLiteStorage",
+    "PostgresStorage",
+    "open_storage",
+    "is_postgres_url",
+    "CORE_SCHEMA",
+]
 
-log = logging.getLogger("origin.storage")
 T = TypeVar("T")
-
-_SCHEMAS: dict[str, list[str]] = {}
-_OPEN: list[Storage] = []
-_REG_LOCK = threading.Lock()
+Params = Sequence[Any] | dict[str, Any]
+Step = str | Mapping[str, str]
 
 
 class StorageError(RuntimeError):
     """The database cannot be opened or migrated."""
 
 
-def register_schema(name: str, migrations: str | Sequence[str]) -> None:
-    """Declare the tables of domain ``name``.
+@dataclass(frozen=True)
+class Schema:
+    """The tables of one domain: ``steps[i]`` brings the schema to version ``i + 1``.
 
-    Parameters
-    ----------
-    name : str
-        Domain name (unique), e.g. ``"apikeys"``.
-    migrations : str or sequence of str
-        SQL scripts; script ``i`` (0-based) brings the schema to version ``i + 1``. A single
-        string is version 1. Registering again with more steps extends the schema; the
-        already-registered prefix must be unchanged.
+    A step is a SQL script that runs on both dialects, or ``{"sqlite": sql, "postgresql": sql}``.
     """
-    steps = [migrations] if isinstance(migrations, str) else list(migrations)
-    with _REG_LOCK:
-        old = _SCHEMAS.get(name)
-        if old is not None and steps[: len(old)] != old:
-            raise StorageError(f"schema {name!r} re-registered with different migrations")
-        if old is None or len(steps) > len(old):
-            _SCHEMAS[name] = steps
-        opened = list(_OPEN)
-    for st in opened:
-        if not st.closed:
-            st.migrate()
+
+    name: str
+    steps: tuple[Step, ...]
+
+    def __init__(self, name: str, steps: Step | Sequence[Step]) -> None:
+        if not name or len(name) > 64:
+            raise StorageError(f"schema name {name!r} must be 1-64 characters")
+        seq = (steps,) if isinstance(steps, str | Mapping) else tuple(steps)
+        for s in seq:
+            if isinstance(s, Mapping) and set(s) != {"sqlite", "postgresql"}:
+                raise StorageError(f"schema {name!r}: a per-dialect step needs 'sqlite' and 'postgresql'")
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "steps", seq)
+
+    def step_sql(self, index: int, dialect: str) -> str:
+        """The SQL of step ``index`` for ``dialect`` (``"sqlite"`` or ``"postgresql"``)."""
+        step = self.steps[index]
+        return step if isinstance(step, str) else step[dialect]
 
 
-def registered_schemas() -> dict[str, int]:
-    """``{name: latest version}`` of every registered schema."""
-    with _REG_LOCK:
-        return {k: len(v) for k, v in _SCHEMAS.items()}
+#: The storage's own table: a small key/value store (:meth:`Storage.kv_get` and friends).
+CORE_SCHEMA = Schema("core", ["CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);"])
+
+
+def merge_schemas(schemas: Iterable[Schema]) -> dict[str, Schema]:
+    """``{name: schema}``; a name given twice must agree on the common prefix (the longer wins)."""
+    out: dict[str, Schema] = {}
+    for s in schemas:
+        old = out.get(s.name)
+        if old is not None:
+            n = min(len(old.steps), len(s.steps))
+            if old.steps[:n] != s.steps[:n]:
+                raise StorageError(f"schema {s.name!r} given twice with different migrations")
+            if len(old.steps) >= len(s.steps):
+                continue
+        out[s.name] = s
+    return out
 
 
 class Storage:
-    """One SQLite database with registered, versioned schemas.
+    """The storage interface. Backends implement :meth:`open`, :meth:`close`, :meth:`migrate` and
+    the synchronous query methods; the asynchronous ones and the key/value helpers are shared.
 
     Parameters
     ----------
-    path : str or Path
-        Database file (parent directories are created). ``":memory:"`` works for tests.
+    schemas : iterable of Schema
+        Migrated by :meth:`open` (the core ``kv`` table is always included).
     """
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._conn: sqlite3.Connection | None = None
+    dialect = "?"
+
+    def __init__(self, schemas: Iterable[Schema] = ()) -> None:
+        self.schemas = merge_schemas([CORE_SCHEMA, *schemas])
         self._lock = threading.RLock()
         self._executor: ThreadPoolExecutor | None = None
         self.closed = True
 
-    # -- lifecycle ------------------------------------------------------------------------------
-    def open(self) -> Storage:
-        """Open the database, enable WAL and apply pending migrations. Returns ``self``."""
-        if not self.closed:
-            return self
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=30)
-        except sqlite3.Error as exc:
-            raise StorageError(f"cannot open database {self.path}: {exc}") from exc
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        conn.execute("PRAGMA foreign_keys=ON")
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-        )
-        self._conn = conn
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="aimixer-db")
-        self.closed = False
-        with _REG_LOCK:
-            _OPEN.append(self)
-        self.migrate()
-        return self
+    # -- lifecycle (backends override open/close/_migrate_one) ----------------------------------
+    def open(self) -> Storage:  # pragma: no cover - abstract
+        raise NotImplementedError
 
-    def close(self) -> None:
-        """Close the connection and the worker thread (idempotent)."""
-        if self.closed:
-            return
-        with _REG_LOCK:
-            if self in _OPEN:
-                _OPEN.remove(self)
-        self.closed = True
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+    def close(self) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def __enter__(self) -> Storage:
         return self.open()
@@ -142,91 +139,47 @@ class Storage:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    @property
-    def conn(self) -> sqlite3.Connection:
-        if self._conn is None:
-            raise StorageError("storage is closed")
-        return self._conn
+    def _start_executor(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"aimixer-{self.dialect}")
 
-    def migrate(self) -> dict[str, int]:
-        """Apply pending migrations of every registered schema; returns ``{name: version}``."""
-        with _REG_LOCK:
-            schemas = {k: list(v) for k, v in _SCHEMAS.items()}
-        done: dict[str, int] = {}
-        with self._lock:
-            conn = self.conn
-            for name, steps in schemas.items():
-                row = conn.execute("SELECT version FROM schema_versions WHERE name=?", (name,)).fetchone()
-                current = row[0] if row else 0
-                for i in range(current, len(steps)):
-                    try:
-                        conn.execute("BEGIN IMMEDIATE")
-                        row = conn.execute(
-                            "SELECT version FROM schema_versions WHERE name=?", (name,)
-                        ).fetchone()
-                        if row and row[0] > i:  # another process got there first
-                            conn.execute("COMMIT")
-                            continue
-                        for stmt in _split_sql(steps[i]):
-                            conn.execute(stmt)
-                        conn.execute(
-                            "INSERT INTO schema_versions(name, version) VALUES(?, ?) "
-                            "ON CONFLICT(name) DO UPDATE SET version=excluded.version",
-                            (name, i + 1),
-                        )
-                        conn.execute("COMMIT")
-                    except sqlite3.Error as exc:
-                        conn.execute("ROLLBACK")
-                        raise StorageError(f"migration {name} v{i + 1} failed: {exc}") from exc
-                done[name] = len(steps)
-        return done
+    def _stop_executor(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def migrate(self, schemas: Iterable[Schema] = ()) -> dict[str, int]:
+        """Apply the pending steps of the known schemas plus ``schemas``; ``{name: version}``."""
+        self.schemas = merge_schemas([*self.schemas.values(), *schemas])
+        return {s.name: self._migrate_schema(s) for s in self.schemas.values()}
+
+    def _migrate_schema(self, schema: Schema) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
 
     def schema_version(self, name: str) -> int:
         """Version of schema ``name`` in this database (0 if absent)."""
         row = self.fetchone("SELECT version FROM schema_versions WHERE name=?", (name,))
         return int(row[0]) if row else 0
 
-    # -- synchronous API ------------------------------------------------------------------------
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
-        """Run one statement (autocommit); returns ``lastrowid`` for INSERT else ``rowcount``."""
-        with self._lock:
-            cur = self.conn.execute(sql, params)
-            return cur.lastrowid if sql.lstrip()[:6].upper() == "INSERT" and cur.lastrowid else cur.rowcount
+    # -- synchronous API (backends implement) ---------------------------------------------------
+    def execute(self, sql: str, params: Params = ()) -> int:  # pragma: no cover - abstract
+        """Run one statement (autocommit); returns the affected row count."""
+        raise NotImplementedError
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:  # pragma: no cover
         """Run ``sql`` for every row, in one transaction."""
-        with self._lock:
-            conn = self.conn
-            conn.execute("BEGIN")
-            try:
-                conn.executemany(sql, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        raise NotImplementedError
 
-    def fetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    def fetchone(self, sql: str, params: Params = ()) -> Any:  # pragma: no cover - abstract
         """First row of a query, or ``None``."""
-        with self._lock:
-            return self.conn.execute(sql, params).fetchone()
+        raise NotImplementedError
 
-    def fetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    def fetchall(self, sql: str, params: Params = ()) -> list[Any]:  # pragma: no cover - abstract
         """All rows of a query."""
-        with self._lock:
-            return self.conn.execute(sql, params).fetchall()
+        raise NotImplementedError
 
-    def transaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn(conn)`` inside ``BEGIN IMMEDIATE``/``COMMIT`` (rollback on error)."""
-        with self._lock:
-            conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-                conn.execute("COMMIT")
-                return result
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+    def transaction(self, fn: Callable[[Any], T]) -> T:  # pragma: no cover - abstract
+        """Run ``fn(conn)`` in one transaction (rollback on error)."""
+        raise NotImplementedError
 
     # -- asynchronous API -----------------------------------------------------------------------
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
@@ -236,7 +189,7 @@ class Storage:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: fn(*args))
 
-    async def aexecute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+    async def aexecute(self, sql: str, params: Params = ()) -> int:
         """Async :meth:`execute`."""
         return await self.run(self.execute, sql, params)
 
@@ -245,21 +198,24 @@ class Storage:
         rows = list(rows)
         await self.run(self.executemany, sql, rows)
 
-    async def afetchone(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Row | None:
+    async def afetchone(self, sql: str, params: Params = ()) -> Any:
         """Async :meth:`fetchone`."""
         return await self.run(self.fetchone, sql, params)
 
-    async def afetchall(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    async def afetchall(self, sql: str, params: Params = ()) -> list[Any]:
         """Async :meth:`fetchall`."""
         return await self.run(self.fetchall, sql, params)
 
-    async def atransaction(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def atransaction(self, fn: Callable[[Any], T]) -> T:
         """Async :meth:`transaction`."""
         return await self.run(self.transaction, fn)
 
     async def ping(self) -> bool:
         """A real query (``SELECT 1``); True when the database answers."""
-        row = await self.afetchone("SELECT 1")
+        try:
+            row = await self.afetchone("SELECT 1")
+        except Exception:
+            return False
         return bool(row and row[0] == 1)
 
     # -- small key/value store ------------------------------------------------------------------
@@ -277,25 +233,39 @@ class Storage:
 
     def kv_setdefault(self, key: str, value: str) -> str:
         """Store ``value`` unless ``key`` exists; return the stored value (atomic)."""
-        self.execute("INSERT OR IGNORE INTO kv(key, value) VALUES(?, ?)", (key, value))
+        self.execute("INSERT INTO kv(key, value) VALUES(?, ?) ON CONFLICT(key) DO NOTHING", (key, value))
         got = self.kv_get(key)
         assert got is not None
         return got
 
 
-def _split_sql(script: str) -> list[str]:
-    """Split a migration script into statements (``sqlite3.complete_statement`` aware)."""
-    out: list[str] = []
-    buf = ""
-    for piece in script.split(";"):
-        buf += piece + ";"
-        if sqlite3.complete_statement(buf):
-            if buf.strip().strip(";").strip():
-                out.append(buf.strip())
-            buf = ""
-    if buf.strip().strip(";").strip():
-        out.append(buf.strip())
-    return out
+def is_postgres_url(url: str | None) -> bool:
+    """True for ``postgresql://`` / ``postgres://`` URLs."""
+    return bool(url) and str(url).split("://", 1)[0] in ("postgresql", "postgres")
 
 
-register_schema("core", ["CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value TEXT NOT NULL);"])
+def open_storage(
+    target: str | Path, schemas: Iterable[Schema] = (), *, data_dir: str | Path | None = None
+) -> Storage:
+    """Open the backend for ``target`` and migrate ``schemas``.
+
+    Parameters
+    ----------
+    target : str or Path
+        A ``postgresql://`` URL, or a SQLite file path (``":memory:"`` works).
+    schemas : iterable of Schema
+        The schemas to migrate (see :func:`origin.migrations.app_schemas`).
+    """
+    if is_postgres_url(str(target)):
+        return PostgresStorage(str(target), schemas).open()
+    return SQLiteStorage(target, schemas).open()
+
+
+def storage_for(settings: Any, schemas: Iterable[Schema] = ()) -> Storage:
+    """The opened storage selected by ``settings.database_url`` (SQLite under ``data_dir`` if unset)."""
+    url = getattr(settings, "database_url", None)
+    return open_storage(url or settings.db_path, schemas)
+
+
+from origin.storage.postgres import PostgresStorage  # noqa: E402
+from origin.storage.sqlite import SQLiteStorage  # noqa: E402

@@ -6,6 +6,11 @@
 :class:`StudioService` on ``app.extensions["studio"]``. Engines (supervisor, level broker, SAP
 listener) start when the app starts serving and stop when it stops.
 
+With ``redis_url`` set, several origins share the studio: one of them, elected through a Redis
+lease, runs the recorders and the others forward commands to it and show its state
+(:mod:`origin.studio.leader`). Without it, a file lock in ``data_dir`` picks the one supervising
+process, as before.
+
 Settings (``origin.config.Settings`` fields, else ``AIMIXER_*`` environment variables):
 
 ===============================  =========  =========================================================
@@ -114,6 +119,12 @@ class StudioService:
         self.names = {r["id"]: r["name"] for r in self.store.recorders_sync()}
         self._lock_fh: Any = None
         self.supervising = False
+        shared = app.extensions.get("shared")
+        self.leadership: Any = None
+        if shared is not None:
+            from origin.studio.leader import StudioLeadership
+
+            self.leadership = StudioLeadership(self, shared)
 
     # -- worker command -------------------------------------------------------------------------
     def abs_archive(self, rel_or_abs: str) -> Path:
@@ -199,19 +210,28 @@ class StudioService:
                 self._lock_fh = None
 
     async def startup(self) -> None:
-        self.supervising = self._acquire_lock()
         self.supervisor.closing = False
         self.broker.start()
         if self.sap_enabled:
             from origin.studio.discovery import start_sap
 
             self.sap = await start_sap(self)
+        if self.leadership is not None:  # several origins: the elected leader supervises
+            await self.leadership.start()
+            return
+        self.supervising = self._acquire_lock()
         if not self.supervising:
             log.warning(
                 "another origin process supervises the recorders of %s; this one only serves",
                 self.settings.data_dir,
             )
             return
+        await self.resume_recorders()
+
+    async def resume_recorders(self) -> None:
+        """Become the supervisor: clear leftover workers and start every recorder whose desired
+        state is ``recording`` (at start-up, or when this origin is elected studio leader)."""
+        self.active_count = min(self.max_recorders, int(await self.store.kv_get("active_count") or 1))
         recs = await self.store.recorders()
         for rec in recs:
             if rec["pid"]:
@@ -225,6 +245,8 @@ class StudioService:
 
     async def shutdown(self) -> None:
         t0 = time.monotonic()
+        if self.leadership is not None:
+            await self.leadership.stop()
         await self.supervisor.shutdown()
         await self.broker.stop()
         if self.sap is not None:

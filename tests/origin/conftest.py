@@ -111,3 +111,11 @@ def live_server(
     settings: Settings, serve_app: Callable[[Quart], LiveServer], app_packages: tuple[str, ...] | None
 ) -> LiveServer:
     return serve_app(create_app(settings, packages=app_packages))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A storage target for each backend: a SQLite file, then a fresh PostgreSQL database URL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "aimixer.db")
+    return str(request.getfixturevalue("pg_url"))

@@ -143,11 +143,12 @@ def start_server(data_dir: Path, *, port: int | None = None, **env_extra: str) -
 def make_keys(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
     """Keys ``admin`` (role admin), ``mixer`` (default role), ``studio`` (studio st-sec)."""
     from origin.auth.apikeys import create_key
-    from origin.storage import Storage
+    from origin.migrations import app_schemas
+    from origin.storage import open_storage
 
     keys: dict[str, str] = {}
     ids: dict[str, str] = {}
-    with Storage(data_dir / "aimixer.db") as storage:
+    with open_storage(data_dir / "aimixer.db", app_schemas()) as storage:
         for name, kwargs in (
             ("admin", {"role": "admin"}),
             ("mixer", {}),

@@ -8,13 +8,14 @@ import copy
 import pytest
 from aimixer_dsp.presets import merge_config
 
+from origin.migrations import app_schemas
 from origin.mixer_api.service import ConfigStore
-from origin.storage import Storage
+from origin.storage import open_storage
 
 
 @pytest.fixture
 def store(tmp_path):
-    st = Storage(tmp_path / "aimixer.db").open()
+    st = open_storage(tmp_path / "aimixer.db", app_schemas())
     yield ConfigStore(st)
     st.close()
 

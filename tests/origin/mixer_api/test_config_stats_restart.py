@@ -54,10 +54,11 @@ async def test_put_config_errors_name_the_field(client):
     assert (await (await client.get("/config")).get_json())["dsp"]["compressor"]["ratio"] != 50
 
 
-async def test_config_stats_and_keys_survive_restart(make_settings, serve_app):
+async def test_config_stats_and_keys_survive_restart(make_settings, serve_app, storage_target):
     from origin.auth.apikeys import create_key
 
-    settings = make_settings(dev_mode=False)
+    url = storage_target if storage_target.startswith("postgresql://") else None
+    settings = make_settings(dev_mode=False, database_url=url)
     app1 = create_app(settings, packages=("origin.mixer_api",))
     _, secret = create_key(app1.extensions["storage"], "persist", "premium")
     h = {"Authorization": f"Bearer {secret}"}

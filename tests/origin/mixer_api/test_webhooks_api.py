@@ -50,6 +50,8 @@ async def test_webhook_crud_and_validation(client):
         "processing.complete",
         "genre.detected",
         "error.occurred",
+        "job.complete",
+        "job.failed",
     }
     listed = (await (await client.get("/webhooks")).get_json())["webhooks"]
     assert [h["id"] for h in listed] == [hook["id"]] and "secret" not in listed[0]
