@@ -50,6 +50,11 @@ class RecorderConfig:
     port: int = 5004
     interface: str | None = None
     source_filter: str | None = None
+    #: SMPTE ST 2022-7: the secondary leg of the same stream (merged by RTP sequence number)
+    redundant_addr: str | None = None
+    redundant_port: int | None = None
+    redundant_interface: str | None = None
+    redundant_source_filter: str | None = None
     payload: str = "L24"
     sample_rate: int = 48000
     channels: int = 2
