@@ -341,6 +341,7 @@ def config_from_sdp(
         output=output,
         channel_names=names,
         session_name=sess.session_name,
+        mediaclk_offset=sess.mediaclk_offset,
     )
     if sess.redundant:
         red = sess.redundant

@@ -77,6 +77,7 @@ RECORDER_CONFIG_KEYS = (
     *USER_RECORDER_KEYS,
     "source_filter",
     "redundant_source_filter",
+    "mediaclk_offset",
     "source_id",
     "session_name",
 )

@@ -36,6 +36,7 @@ FORMAT_KEYS = (
     "redundant_port",
     "redundant_source_filter",
     "channel_names",
+    "mediaclk_offset",
 )
 #: of those, the ones a source without them clears from the recorder config
 _CLEARED = (
@@ -47,6 +48,7 @@ _CLEARED = (
     "redundant_port",
     "redundant_source_filter",
     "channel_names",
+    "mediaclk_offset",
 )
 
 
@@ -136,6 +138,7 @@ def _from_discovered(body: dict[str, Any]) -> tuple[str, str, int, dict[str, Any
         "redundant_multicast_addr": d.get("redundant_multicast_addr"),
         "redundant_port": d.get("redundant_port"),
         "redundant_source_filter": d.get("redundant_source_filter"),
+        "mediaclk_offset": d.get("mediaclk_offset"),
         "discovered_id": d["id"],
     }
     return name, d["multicast_addr"], int(d["port"]), extra

@@ -31,6 +31,7 @@ _FLAGS: dict[str, str] = {
     "redundant_interface": "--redundant-interface",
     "redundant_source_filter": "--redundant-source-filter",
     "clock_source": "--clock-source",
+    "mediaclk_offset": "--mediaclk-offset",
 }
 
 
