@@ -76,6 +76,7 @@ studio_keepalive_s          ``15``                               seconds between
 studio_ws_queue             ``8``                                per-client level queue (oldest dropped)
 studio_stop_timeout         ``10``                               SIGTERM -> SIGKILL grace for recorders (s)
 studio_sap                  ``true``                             run the SAP listener (discovered sources)
+studio_sap_interfaces       (recorders' interfaces)              SAP discovery on these AES67 card addresses
 ==========================  ===================================  =============================================
 
 Every field ``f`` can be set as ``AIMIXER_F`` (upper case). Booleans accept
@@ -168,6 +169,7 @@ class Settings:
     studio_ws_queue: int | None = None
     studio_stop_timeout: float | None = None
     studio_sap: bool | None = None
+    studio_sap_interfaces: str | None = None
     #: raw extra tables from the TOML file that are not settings (e.g. ``[studio.xyz]``), for
     #: domain packages that want their own structured config.
     extra: dict[str, Any] = field(default_factory=dict)

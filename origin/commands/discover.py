@@ -10,7 +10,17 @@ import time
 def register(sub) -> None:
     p = sub.add_parser("discover", help="list AES67 streams announced with SAP")
     p.add_argument("--seconds", type=float, default=5.0, help="listen this long (default 5)")
-    p.add_argument("--interface", metavar="IP", help="join the SAP groups on this interface")
+    p.add_argument(
+        "--interface",
+        metavar="IP",
+        action="append",
+        help="join the SAP groups on this interface (repeat for several AES67 cards; "
+        "default: the sap_interfaces setting, else the default route's card)",
+    )
+    p.add_argument(
+        "--sap-group", metavar="ADDR", action="append", help="SAP group (default: both standard ones)"
+    )
+    p.add_argument("--sap-port", type=int, default=9875, help="SAP port (default 9875)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
     p.set_defaults(func=run)
 
@@ -27,13 +37,28 @@ def run(args) -> int:
 
 
 def _run(args) -> int:
+    import os
+
     from origin.cli import CLIError
-    from origin.recorder.sap import SAPListener
+    from origin.recorder.receiver import ReceiverError, is_multicast
+    from origin.recorder.sap import SAP_GROUPS, SAPListener, parse_interfaces
 
     if not 0 < args.seconds <= 3600:
         raise CLIError(f"--seconds {args.seconds} is out of range (0, 3600]")
+    if not 0 < args.sap_port < 65536:
+        raise CLIError(f"--sap-port {args.sap_port} is out of range [1, 65535]")
     try:
-        lst = SAPListener(interface=args.interface).start()
+        interfaces = parse_interfaces(args.interface) or parse_interfaces(
+            os.environ.get("AIMIXER_STUDIO_SAP_INTERFACES")
+        )
+        groups = tuple(args.sap_group or SAP_GROUPS)
+        for g in groups:
+            if not is_multicast(g):
+                raise ValueError(f"--sap-group {g} is not a multicast address")
+    except (ValueError, ReceiverError) as exc:
+        raise CLIError(str(exc)) from None
+    try:
+        lst = SAPListener(interfaces=interfaces, groups=groups, port=args.sap_port).start()
     except OSError as exc:
         raise CLIError(f"cannot listen for SAP: {exc.strerror or exc}") from None
     try:
@@ -58,6 +83,8 @@ def _run(args) -> int:
             "mediaclk",
             "channel_order",
             "channel_names",
+            "redundant",
+            "unsupported",
             "origin_addr",
             "sap_origin",
             "last_seen",
@@ -74,4 +101,11 @@ def _run(args) -> int:
             f"{s['session_name']!s:32} {s['connection_addr']}:{s['port']:<6} {s['encoding']}/{s['sample_rate']}/"
             f"{s['channels']}  pt {s['payload_type']}  ptime {ptime}  from {s['origin_addr']}"
         )
+        if s.get("redundant"):
+            r = s["redundant"]
+            print(f"{'':32} ST 2022-7 secondary {r['connection_addr']}:{r['port']}")
+        if s.get("channel_names"):
+            print(f"{'':32} channels: {', '.join(s['channel_names'])}")
+        if s.get("unsupported"):
+            print(f"{'':32} unsupported: {s['unsupported']}")
     return 0

@@ -28,6 +28,29 @@ def register(sub) -> None:
         "--source", required=True, metavar="ADDR:PORT", help="multicast group or local unicast address"
     )
     p.add_argument("--interface", metavar="IP", help="join multicast on this interface address")
+    p.add_argument(
+        "--redundant",
+        metavar="ADDR:PORT",
+        help="SMPTE ST 2022-7: the secondary leg of the same stream (merged by RTP sequence number)",
+    )
+    p.add_argument("--redundant-interface", metavar="IP", help="join the secondary leg on this interface")
+    p.add_argument(
+        "--redundant-source-filter", metavar="IP", help="source-specific join for the secondary leg"
+    )
+    p.add_argument(
+        "--clock-source",
+        choices=("arrival", "rtp"),
+        default="arrival",
+        help="sample times from packet arrival (default) or from RTP timestamps via the media clock "
+        "(RFC 7273; needs a PTP-disciplined system clock)",
+    )
+    p.add_argument("--mediaclk-offset", type=int, help="the stream's a=mediaclk:direct= offset (default 0)")
+    p.add_argument(
+        "--clock-warn-ms",
+        type=float,
+        default=50.0,
+        help="with --clock-source rtp: warn when system and media clock differ by more (default 50)",
+    )
     p.add_argument("--source-filter", metavar="IP", help="source-specific multicast: accept only this sender")
     p.add_argument("--payload", choices=("L16", "L24"), default="L24")
     p.add_argument("--rate", type=int, default=48000, help="sample rate in Hz (default 48000)")
@@ -88,9 +111,17 @@ def config_from_args(args):
     from origin.recorder.engine import RecorderConfig
 
     addr, port = parse_addr_port(args.source)
+    raddr, rport = parse_addr_port(args.redundant, "--redundant") if args.redundant else (None, None)
     return RecorderConfig(
         source_addr=addr,
         port=port,
+        redundant_addr=raddr,
+        redundant_port=rport,
+        redundant_interface=args.redundant_interface,
+        redundant_source_filter=args.redundant_source_filter,
+        clock_source=args.clock_source,
+        mediaclk_offset=args.mediaclk_offset,
+        clock_warn_ms=args.clock_warn_ms,
         interface=args.interface,
         source_filter=args.source_filter,
         payload=args.payload,

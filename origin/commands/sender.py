@@ -26,6 +26,31 @@ def register(sub) -> None:
     p.add_argument("--reorder", type=float, default=0.0, help="reorder probability 0..1")
     p.add_argument("--duplicate", type=float, default=0.0, help="duplicate probability 0..1")
     p.add_argument("--seed", type=int, help="seed for the faults (reproducible runs)")
+    p.add_argument(
+        "--redundant-dest",
+        metavar="ADDR:PORT",
+        help="SMPTE ST 2022-7: send the same packets to this second destination too",
+    )
+    p.add_argument("--redundant-interface", metavar="IP", help="send the second leg via this interface")
+    p.add_argument("--redundant-delay-ms", type=float, default=0.0, help="delay the second leg (path skew)")
+    p.add_argument("--loss-primary", type=float, default=0.0, help="loss probability on the primary leg only")
+    p.add_argument(
+        "--loss-secondary", type=float, default=0.0, help="loss probability on the second leg only"
+    )
+    p.add_argument(
+        "--loss-burst",
+        type=float,
+        default=1.0,
+        help="mean burst length in packets of the per-leg losses (default 1: independent)",
+    )
+    p.add_argument(
+        "--mediaclk-offset",
+        type=int,
+        default=0,
+        help="RTP timestamp offset announced as a=mediaclk:direct= (timestamps follow the system clock)",
+    )
+    p.add_argument("--ts-refclk", default="localmac=00-00-00-00-00-00", help="a=ts-refclk value for the SDP")
+    p.add_argument("--channel-names", help="comma-separated labels announced in the SDP channel order")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     p.add_argument("--json-stats", action="store_true", help="print what was sent (and dropped) as JSON")
     p.set_defaults(func=run)
@@ -49,6 +74,9 @@ def _run(args) -> int:
     from origin.recorder.sender import Sender, SenderConfig
 
     addr, port = parse_addr_port(args.dest, "--dest")
+    raddr, rport = (
+        parse_addr_port(args.redundant_dest, "--redundant-dest") if args.redundant_dest else (None, None)
+    )
     try:
         s = Sender(
             SenderConfig(
@@ -71,6 +99,18 @@ def _run(args) -> int:
                 sap=args.sap,
                 sap_interval=args.sap_interval,
                 session_name=args.name,
+                redundant_addr=raddr,
+                redundant_port=rport,
+                redundant_interface=args.redundant_interface,
+                redundant_delay_ms=args.redundant_delay_ms,
+                loss_primary=args.loss_primary,
+                loss_secondary=args.loss_secondary,
+                loss_burst=args.loss_burst,
+                mediaclk_offset=args.mediaclk_offset,
+                ts_refclk=args.ts_refclk,
+                channel_names=[n.strip() for n in args.channel_names.split(",")]
+                if args.channel_names
+                else None,
             )
         )
     except (ValueError, PayloadError, OSError, RuntimeError) as exc:
@@ -98,6 +138,8 @@ def _run(args) -> int:
             "reordered": st.reordered,
             "duplicated": st.duplicated,
             "dropped": [list(d) for d in st.dropped],
+            "dropped_paths": [[list(d) for d in leg] for leg in st.dropped_paths],
+            "first_sample": st.first_sample,
         }
         sys.stdout.write(json.dumps(out) + "\n")
     return 0

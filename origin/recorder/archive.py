@@ -201,6 +201,7 @@ class ArchiveWriter:
         self.on_event = on_event or (lambda ev: None)
         self.now = now
         self.t0: float | None = None
+        self.a0: int | None = None  # absolute sample index of timeline 0 (media clock), if known
         self.position = 0  # frames written in total (timeline index of the next sample)
         self.sink: Sink | None = None
         self.current_file: str | None = None
@@ -212,13 +213,22 @@ class ArchiveWriter:
     def bytes_written(self) -> int:
         return self.bytes_closed + (self.sink.bytes_written if self.sink else 0)
 
-    def start(self, t0: float) -> None:
-        """Anchor the timeline: sample 0 has wall-clock time ``t0`` (epoch seconds)."""
-        self.t0 = t0
+    def start(self, t0: float, *, sample: int | None = None) -> None:
+        """Anchor the timeline: sample 0 has wall-clock time ``t0`` (epoch seconds).
+
+        ``sample`` (absolute samples since 1970 UTC, from the media clock) anchors it exactly:
+        period boundaries and TimeReference are then computed in integers. Re-anchoring closes
+        the open file first.
+        """
+        self._close()
+        self.a0 = sample
+        self.t0 = sample / self.rate if sample is not None else t0
         self.position = 0
 
     def time_of(self, index: int) -> float:
         assert self.t0 is not None
+        if self.a0 is not None:
+            return (self.a0 + index) / self.rate
         return self.t0 + index / self.rate
 
     def write(self, samples: np.ndarray) -> None:
@@ -258,13 +268,22 @@ class ArchiveWriter:
         else:
             pstart, pend = period_bounds(t, self.period, self.tz)
             # the file ends at the first sample whose time is at or after the period end
-            self.boundary = max(self.position + 1, math.ceil(round((pend - self.t0) * self.rate, 3)))
+            if self.a0 is not None:
+                end = math.ceil(round(pend * self.rate, 3)) - self.a0
+            else:
+                end = math.ceil(round((pend - self.t0) * self.rate, 3))
+            self.boundary = max(self.position + 1, end)
             name_time = t if self.layout.lower() == "accurate" else pstart
             path = layout_path(
                 self.root or ".", self.layout, name_time, sink.extension, name=self.name, tz=self.tz
             )
         info = SinkInfo(
-            self.rate, self.channels, start_time=t, tz=self.tz, description=os.path.basename(path)
+            self.rate,
+            self.channels,
+            start_time=t,
+            tz=self.tz,
+            description=os.path.basename(path),
+            start_sample=None if self.a0 is None else self.a0 + self.position,
         )
         parent = os.path.dirname(path)
         if parent:

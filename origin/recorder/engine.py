@@ -23,7 +23,9 @@ from . import payload as _payload
 from .archive import ArchiveError, ArchiveWriter, clock_tz, validate
 from .jitter import JitterBuffer
 from .levels import DEFAULT_RATE_HZ, LevelBroker, LevelMeter
+from .mediaclock import ClockWatch, MediaClock
 from .receiver import ReceiverError, ReceiverHub, default_hub, open_rtp_socket
+from .redundancy import RedundantMerger
 from .silence import SilenceDetector
 from .sinks import RIFF_MAX, SinkError, make_sink
 
@@ -50,6 +52,11 @@ class RecorderConfig:
     port: int = 5004
     interface: str | None = None
     source_filter: str | None = None
+    #: SMPTE ST 2022-7: the secondary leg of the same stream (merged by RTP sequence number)
+    redundant_addr: str | None = None
+    redundant_port: int | None = None
+    redundant_interface: str | None = None
+    redundant_source_filter: str | None = None
     payload: str = "L24"
     sample_rate: int = 48000
     channels: int = 2
@@ -78,6 +85,11 @@ class RecorderConfig:
     vad: bool = False
     rf64_threshold: int = RIFF_MAX
     session_name: str | None = None
+    #: ``arrival`` (sample 0 = arrival of the first packet) or ``rtp`` (RFC 7273 media clock:
+    #: each sample's time from its RTP timestamp, ``mediaclk_offset`` and the system clock)
+    clock_source: str = "arrival"
+    mediaclk_offset: int | None = None
+    clock_warn_ms: float = 50.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def payload_format(self) -> _payload.PayloadFormat:
@@ -134,8 +146,23 @@ class RecorderConfig:
             from .receiver import is_multicast
 
             is_multicast(self.source_addr)
+            if self.redundant_addr is not None:
+                is_multicast(self.redundant_addr)
         except ReceiverError as exc:
             raise RecorderConfigError(str(exc)) from exc
+        if self.redundant_addr is not None:
+            if self.redundant_port is None or not 0 < int(self.redundant_port) < 65536:
+                raise RecorderConfigError(f"redundant_port={self.redundant_port} is out of range [1, 65535]")
+            if (self.redundant_addr, int(self.redundant_port)) == (self.source_addr, int(self.port)):
+                raise RecorderConfigError("the redundant leg must differ from the primary source")
+        if self.clock_source not in ("arrival", "rtp"):
+            raise RecorderConfigError(f"clock_source={self.clock_source!r} is not one of arrival, rtp")
+        if self.mediaclk_offset is not None and not 0 <= int(self.mediaclk_offset) <= 0xFFFFFFFF:
+            raise RecorderConfigError(
+                f"mediaclk_offset={self.mediaclk_offset} is out of range [0, 4294967295]"
+            )
+        if not 0 < float(self.clock_warn_ms) <= 3600000:
+            raise RecorderConfigError(f"clock_warn_ms={self.clock_warn_ms} is out of range (0, 3600000]")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -162,7 +189,9 @@ class Recorder:
 
     Events (dicts with ``event`` and ``time``): ``started``, ``stopped``, ``ssrc_lock``,
     ``ssrc_relock``, ``timeline_reset``, ``file_open``, ``file_close``, ``retention_delete``,
-    ``silence_start``, ``silence_end``, ``error``.
+    ``silence_start``, ``silence_end``, ``error``; with a redundant leg ``path_down`` /
+    ``path_up`` (``path``, ``source``); with ``clock_source="rtp"`` ``clock_drift`` /
+    ``clock_ok`` (``offset_ms``).
     """
 
     def __init__(
@@ -184,6 +213,10 @@ class Recorder:
         )
         self._q: queue.SimpleQueue = queue.SimpleQueue()
         self._sock = None
+        self._sock2 = None
+        self.merger: RedundantMerger | None = None
+        self.media_clock: MediaClock | None = None
+        self.clock_watch: ClockWatch | None = None
         self._writer: threading.Thread | None = None
         self.jitter: JitterBuffer | None = None
         self.archive: ArchiveWriter | None = None
@@ -247,13 +280,22 @@ class Recorder:
                     duration_s=c.silence_seconds,
                     vad=c.vad,
                 )
-            depth = int(round(c.jitter_ms * self.fmt.sample_rate / 1000))
+            self.hub = self.hub or default_hub()
+            # a redundant leg is drained after the primary in each hub cycle: the reorder depth
+            # covers that cycle too, so the merge tolerates a path skew of jitter_ms
+            extra_ms = 1000 * self.hub.poll_s if c.redundant_addr is not None else 0.0
+            depth = int(round((c.jitter_ms + extra_ms) * self.fmt.sample_rate / 1000))
             q = self._q
+            if c.clock_source == "rtp":
+                self.media_clock = MediaClock(self.fmt.sample_rate, c.mediaclk_offset or 0)
+                self.clock_watch = ClockWatch(warn_ms=float(c.clock_warn_ms), latency_s=c.jitter_ms / 1000)
+            else:
+                self.media_clock = self.clock_watch = None
             self.jitter = JitterBuffer(
                 self.fmt.frame_bytes,
                 self.fmt.sample_rate,
                 depth,
-                lambda data, n: q.put((data, n)),
+                lambda data, n: q.put((data, n, self.jitter.block_ts)),  # type: ignore[union-attr]
                 on_event=lambda ev: q.put(("event", ev)),
                 payload_type=int(c.payload_type),
                 ssrc=c.ssrc,
@@ -263,17 +305,50 @@ class Recorder:
             self._sock = open_rtp_socket(
                 c.source_addr, int(c.port), interface=c.interface, source=c.source_filter
             )
-            self.hub = self.hub or default_hub()
+            if c.redundant_addr is not None:
+                try:
+                    self._sock2 = open_rtp_socket(
+                        c.redundant_addr,
+                        int(c.redundant_port),  # type: ignore[arg-type]
+                        interface=c.redundant_interface or c.interface,
+                        source=c.redundant_source_filter,
+                    )
+                except OSError:
+                    self._sock.close()
+                    self._sock = None
+                    raise
+                self.merger = RedundantMerger(
+                    self.jitter,
+                    (f"{c.source_addr}:{c.port}", f"{c.redundant_addr}:{c.redundant_port}"),
+                    on_event=lambda ev: q.put(("event", ev)),
+                )
+            else:
+                self.merger = None
             self.start_time = _dt.datetime.now(_dt.UTC)
             self.state = "recording"
             self._final = None
             self._writer = threading.Thread(target=self._write_loop, name="rec-writer", daemon=True)
             self._writer.start()
             jb = self.jitter
-            self.hub.add(
-                self._sock, jb.push, lambda now: jb.tick(now, idle=max(0.05, 2 * c.jitter_ms / 1000))
-            )
-            self._event({"event": "started", "source": f"{c.source_addr}:{c.port}"})
+            idle = max(0.05, 2 * c.jitter_ms / 1000)
+            if self.merger is not None:
+                # a stall of both legs must not flush the tail the slower leg is still delivering
+                idle = max(idle, 0.5)
+            merger = self.merger
+            if merger is None:
+                self.hub.add(self._sock, jb.push, lambda now: jb.tick(now, idle=idle))
+            else:
+
+                def tick(now: float) -> None:
+                    jb.tick(now, idle=idle)
+                    merger.tick(now)
+
+                self.hub.add(self._sock, merger.handler(0), tick, recv=merger.reader(0, self._sock))
+                self.hub.add(self._sock2, merger.handler(1), recv=merger.reader(1, self._sock2))
+            ev = {"event": "started", "source": f"{c.source_addr}:{c.port}"}
+            if merger is not None:
+                ev["redundant"] = f"{c.redundant_addr}:{c.redundant_port}"
+            self._event(ev)
 
     def stop(self, timeout: float = 10.0) -> dict:
         """Stop capturing, flush the buffer, finish the file. Returns the final stats."""
@@ -284,6 +359,10 @@ class Recorder:
             self.hub.remove(self._sock)
             self._sock.close()
             self._sock = None
+            if self._sock2 is not None:
+                self.hub.remove(self._sock2)
+                self._sock2.close()
+                self._sock2 = None
             self.jitter.flush()
             self._q.put(None)
             if self._writer is not None:
@@ -310,6 +389,16 @@ class Recorder:
             "start_time": self.start_time.isoformat().replace("+00:00", "Z") if self.start_time else None,
             "errors": list(self.errors),
             "levels_dropped": self.levels_broker.dropped,
+            **(self.merger.counters() if self.merger else {}),
+            **(
+                {
+                    "clock_source": "rtp",
+                    "clock_offset_ms": self.clock_watch.offset_ms,
+                    "clock_drifting": self.clock_watch.drifting,
+                }
+                if self.clock_watch
+                else {}
+            ),
         }
 
     # ------------------------------------------------------------------ internals
@@ -329,21 +418,29 @@ class Recorder:
         assert archive is not None and jb is not None
         started = False
         failed = False
+        placer = _MediaPlacer(self) if self.media_clock is not None else None
         while True:
             item = q.get()
             if item is None:
                 break
-            data, n = item
-            if data == "event":
-                self._event(n)
+            if item[0] == "event":
+                ev = item[1]
+                if placer is not None and ev.get("event") in ("ssrc_relock", "timeline_reset"):
+                    placer.reanchor = True
+                self._event(ev)
                 continue
+            data, n, ts = item
             if failed:
                 continue
             try:
                 samples = _payload.decode(data, self.fmt)
-                if not started:
+                if placer is not None:
+                    samples = placer.place(samples, ts)
+                    if samples is None:
+                        continue
+                elif not started:
                     archive.start(jb.first_rx_wall or self.now())
-                    started = True
+                started = True
                 archive.write(samples)
                 for snap in self.meter.push(samples):
                     self.levels_broker.publish(snap)
@@ -364,6 +461,64 @@ class Recorder:
         except Exception as exc:
             self.state = "error"
             self.errors.append(f"{type(exc).__name__}: {exc}")
+
+
+class _MediaPlacer:
+    """``clock_source="rtp"``: put each decoded block where its RTP timestamp says it belongs.
+
+    The first block anchors the archive at its absolute sample index (media clock); later
+    blocks are placed by their unwrapped timestamps: a forward gap (the stream paused) becomes
+    silence up to one archive period, a block that overlaps what was written is trimmed, and a
+    bigger jump (or an SSRC re-lock / timeline reset) re-anchors the archive.
+    """
+
+    def __init__(self, rec: Recorder) -> None:
+        self.rec = rec
+        self.clock = rec.media_clock
+        self.watch = rec.clock_watch
+        self.archive = rec.archive
+        self.next_index: int | None = None
+        self.reanchor = False
+        self.max_gap = rec.fmt.sample_rate * 10  # as the jitter buffer's silence fill
+
+    def place(self, samples: np.ndarray, ts: int | None) -> np.ndarray | None:
+        assert self.clock is not None and self.archive is not None and self.watch is not None
+        if ts is None:
+            return None
+        n = samples.shape[0]
+        rate = self.clock.rate
+        wall = time.time()
+        if self.next_index is None or self.reanchor:
+            idx = self.clock.anchor(ts, wall)
+            self.reanchor = False
+            self.archive.start(idx / rate, sample=idx)
+            self.rec._event(
+                {"event": "media_clock_anchor", "sample": idx, "media_time": round(idx / rate, 6)}
+            )
+        else:
+            idx = self.clock.index(ts)
+            gap = idx - self.next_index
+            if gap > self.max_gap or gap <= -n - self.max_gap:
+                idx = self.clock.anchor(ts, wall)
+                self.archive.start(idx / rate, sample=idx)
+                self.rec._event(
+                    {"event": "media_clock_anchor", "sample": idx, "media_time": round(idx / rate, 6)}
+                )
+            elif gap > 0:
+                zeros = silence_samples(min(gap, rate), samples.shape[1])
+                while gap > 0:
+                    self.archive.write(zeros[: min(gap, len(zeros))])
+                    gap -= len(zeros)
+            elif gap < 0:
+                if -gap >= n:
+                    return None
+                samples = samples[-gap:]
+                idx -= gap
+        self.next_index = idx + samples.shape[0]
+        ev = self.watch.observe(self.next_index / rate, wall)
+        if ev is not None:
+            self.rec._event(ev)
+        return samples
 
 
 def silence_samples(frames: int, channels: int) -> np.ndarray:

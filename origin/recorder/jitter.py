@@ -92,6 +92,7 @@ class JitterBuffer:
         self.write_pos = 0  # frames emitted so far
         self.high = 0  # end (absolute frames) of the newest data
         self.ts_at_write: int | None = None  # RTP timestamp of frame write_pos
+        self.block_ts: int | None = None  # RTP timestamp of the first frame of the block being emitted
         self.first_rx_wall: float | None = None  # time.time() of the first accepted packet
         self.last_rx = 0.0
         # sequence tracking
@@ -270,6 +271,7 @@ class JitterBuffer:
         while frames > 0:
             n = min(frames, self.cap)
             self.silence_frames += n
+            self.block_ts = self.ts_at_write
             self.emit(self._zero_bytes[: n * self.fb], n)
             self._advance(n)
             frames -= n
@@ -304,6 +306,7 @@ class JitterBuffer:
             ring[: (n - k) * fb] = self._zero_bytes[: (n - k) * fb]
             filled[p:] = self._zero_fill[:k]
             filled[: n - k] = self._zero_fill[: n - k]
+        self.block_ts = self.ts_at_write
         self._advance(n)
         self.emit(out, n)
 

@@ -114,9 +114,16 @@ class ReceiverHub:
         self.poll_s = poll_s
         self.errors = 0
 
-    def add(self, sock: socket.socket, handler: Handler, tick: Callable[[float], None] | None = None) -> None:
+    def add(
+        self,
+        sock: socket.socket,
+        handler: Handler,
+        tick: Callable[[float], None] | None = None,
+        recv: Callable[[bytearray], int] | None = None,
+    ) -> None:
+        """Serve ``sock``: ``recv(buf)`` (default ``sock.recv_into``) reads each datagram."""
         with self._lock:
-            self._pending.append(("add", sock, (handler, tick)))
+            self._pending.append(("add", sock, (handler, tick, recv or sock.recv_into)))
             self._count += 1
             if self._thread is None or not self._thread.is_alive():
                 self._stop.clear()
@@ -141,8 +148,8 @@ class ReceiverHub:
             ops, self._pending = self._pending, []
         for op, sock, data in ops:
             if op == "add":
-                handler, tick = data  # type: ignore[misc]
-                self._sel.register(sock, selectors.EVENT_READ, (sock.recv_into, handler))
+                handler, tick, recv = data  # type: ignore[misc]
+                self._sel.register(sock, selectors.EVENT_READ, (recv, handler))
                 if tick is not None:
                     self._ticks[sock.fileno()] = tick
             else:

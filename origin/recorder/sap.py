@@ -1,10 +1,8 @@
-"""SAP (RFC 2974) announcements and SDP (RFC 4566 / AES67) parsing.
+"""SAP (RFC 2974) announcements; the SDP they carry is parsed by :mod:`.sdp`.
 
-* :func:`parse_sdp` reads ``c=``, ``m=``, ``a=rtpmap`` (L16/L24 rate/channels), ``a=ptime``,
-  ``a=source-filter``, ``a=ts-refclk``, ``a=mediaclk`` and ``a=channel-order``.
-* :class:`SAPListener` listens on 239.255.255.255:9875 and 224.2.127.254:9875 and keeps a
-  live list of streams; an entry disappears on a SAP deletion or after ``timeout`` seconds
-  without a repeat.
+* :class:`SAPListener` listens on 239.255.255.255:9875 and 224.2.127.254:9875, on one or more
+  interfaces (the AES67 network cards: ``interfaces``), and keeps a live list of streams; an
+  entry disappears on a SAP deletion or after ``timeout`` seconds without a repeat.
 * :class:`SAPAnnouncer` announces one SDP (our test sender) and sends a deletion on stop.
 * :func:`config_from_sdp` turns a discovered stream into a :class:`RecorderConfig`.
 """
@@ -17,176 +15,14 @@ import socket
 import struct
 import threading
 import time
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .receiver import IP_MULTICAST_ALL
+from .sdp import SDPError, SDPSession, channel_names_from_order, make_sdp, parse_sdp
 
 SAP_GROUPS = ("239.255.255.255", "224.2.127.254")
 SAP_PORT = 9875
 SDP_MIME = b"application/sdp"
-
-
-class SDPError(ValueError):
-    """An SDP description we cannot record from."""
-
-
-@dataclass
-class SDPSession:
-    session_name: str = ""
-    origin_addr: str = ""
-    session_id: str = ""
-    session_version: str = ""
-    connection_addr: str = ""
-    ttl: int | None = None
-    port: int = 0
-    payload_type: int = 96
-    encoding: str = ""
-    sample_rate: int = 0
-    channels: int = 1
-    ptime_us: int | None = None
-    source_filter: list[str] = field(default_factory=list)
-    ts_refclk: str | None = None
-    mediaclk: str | None = None
-    channel_order: str | None = None
-    channel_names: list[str] | None = None
-    raw: str = ""
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-_ORDER = {
-    "M": ["M"],
-    "DM": ["M1", "M2"],
-    "ST": ["L", "R"],
-    "LtRt": ["Lt", "Rt"],
-    "51": ["L", "R", "C", "LFE", "Ls", "Rs"],
-    "71": ["L", "R", "C", "LFE", "Lss", "Rss", "Lrs", "Rrs"],
-    "222": [str(i + 1) for i in range(24)],
-    "SGRP": ["1", "2", "3", "4"],
-}
-
-
-def channel_names_from_order(order: str | None, channels: int) -> list[str] | None:
-    """``SMPTE2110.(ST,M,M)`` -> ``["L", "R", "M", "M"]`` (``U0n`` groups become numbers)."""
-    if not order or "(" not in order:
-        return None
-    inner = order[order.index("(") + 1 : order.rindex(")")] if ")" in order else ""
-    names: list[str] = []
-    for grp in (g.strip() for g in inner.split(",") if g.strip()):
-        if grp in _ORDER:
-            names += _ORDER[grp]
-        elif grp.startswith("U") and grp[1:].isdigit():
-            names += [str(len(names) + i + 1) for i in range(int(grp[1:]))]
-        else:
-            return None
-    return names if len(names) == channels else None
-
-
-def parse_sdp(text: str) -> SDPSession:
-    """Parse the first audio media of an SDP description. Raises :class:`SDPError`."""
-    s = SDPSession(raw=text)
-    media_seen = False
-    session_c = ""
-    for line in text.replace("\r\n", "\n").split("\n"):
-        line = line.strip()
-        if len(line) < 2 or line[1] != "=":
-            continue
-        k, v = line[0], line[2:]
-        if k == "m":
-            if media_seen:
-                break  # first media only
-            parts = v.split()
-            if len(parts) < 4 or parts[0] != "audio":
-                continue
-            try:
-                s.port = int(parts[1].split("/")[0])
-                s.payload_type = int(parts[3])
-            except ValueError as exc:
-                raise SDPError(f"bad m= line: {v!r}") from exc
-            media_seen = True
-        elif k == "o":
-            p = v.split()
-            if len(p) >= 6:
-                s.session_id, s.session_version, s.origin_addr = p[1], p[2], p[5]
-        elif k == "s":
-            s.session_name = v
-        elif k == "c":
-            p = v.split()
-            if len(p) >= 3:
-                addr = p[2].split("/")
-                if media_seen or not session_c:
-                    s.connection_addr = addr[0]
-                    s.ttl = int(addr[1]) if len(addr) > 1 and addr[1].isdigit() else None
-                if not media_seen:
-                    session_c = addr[0]
-        elif k == "a":
-            name, _, val = v.partition(":")
-            if name == "rtpmap":
-                pt, _, enc = val.partition(" ")
-                ep = enc.strip().split("/")
-                if pt.strip().isdigit() and (not media_seen or int(pt) == s.payload_type):
-                    s.encoding = ep[0].upper()
-                    s.sample_rate = int(ep[1]) if len(ep) > 1 and ep[1].isdigit() else 0
-                    s.channels = int(ep[2]) if len(ep) > 2 and ep[2].isdigit() else 1
-            elif name == "ptime":
-                try:
-                    s.ptime_us = int(round(float(val) * 1000))
-                except ValueError as exc:
-                    raise SDPError(f"bad ptime {val!r}") from exc
-            elif name == "source-filter":
-                p = val.split()
-                if len(p) >= 5 and p[0] == "incl":
-                    s.source_filter = p[4:]
-            elif name == "ts-refclk":
-                s.ts_refclk = val.strip()
-            elif name == "mediaclk":
-                s.mediaclk = val.strip()
-            elif name == "channel-order":
-                s.channel_order = val.strip()
-    if not media_seen:
-        raise SDPError("SDP has no audio m= line")
-    if not s.connection_addr:
-        raise SDPError("SDP has no c= connection address")
-    s.channel_names = channel_names_from_order(s.channel_order, s.channels)
-    return s
-
-
-def make_sdp(
-    *,
-    session_name: str,
-    origin_addr: str,
-    dest_addr: str,
-    port: int,
-    payload: str = "L24",
-    sample_rate: int = 48000,
-    channels: int = 2,
-    payload_type: int = 96,
-    ptime_us: int = 1000,
-    ttl: int = 1,
-    session_id: int = 0,
-) -> str:
-    """An AES67-style SDP for our sender."""
-    ptime = f"{ptime_us / 1000:g}"
-    order = {1: "SMPTE2110.(M)", 2: "SMPTE2110.(ST)"}.get(channels, f"SMPTE2110.(U{channels:02d})")
-    lines = [
-        "v=0",
-        f"o=- {session_id} 0 IN IP4 {origin_addr}",
-        f"s={session_name}",
-        f"c=IN IP4 {dest_addr}/{ttl}",
-        "t=0 0",
-        f"m=audio {port} RTP/AVP {payload_type}",
-        f"c=IN IP4 {dest_addr}/{ttl}",
-        f"a=rtpmap:{payload_type} {payload}/{sample_rate}/{channels}",
-        f"a=ptime:{ptime}",
-        f"a=source-filter: incl IN IP4 {dest_addr} {origin_addr}",
-        "a=ts-refclk:localmac=00-00-00-00-00-00",
-        "a=mediaclk:direct=0",
-        f"a=channel-order:{order}",
-        "a=recvonly",
-    ]
-    return "\r\n".join(lines) + "\r\n"
 
 
 def build_sap(sdp: str, origin_addr: str, *, delete: bool = False, msg_hash: int | None = None) -> bytes:
@@ -226,7 +62,24 @@ def parse_sap(data: bytes) -> tuple[bool, str, int, str]:
     return bool(b0 & 0x04), origin, msg_hash, body.decode("utf-8", "replace")
 
 
-def _sap_socket(port: int, groups: tuple[str, ...], interface: str | None) -> socket.socket:
+__all__ = [
+    "SAP_GROUPS",
+    "SAP_PORT",
+    "SAPAnnouncer",
+    "SAPListener",
+    "SDPError",
+    "SDPSession",
+    "build_sap",
+    "channel_names_from_order",
+    "config_from_sdp",
+    "make_sdp",
+    "parse_sap",
+    "parse_sdp",
+]
+
+
+def _sap_socket(port: int, groups: tuple[str, ...], interfaces: list[str] | None) -> socket.socket:
+    """One socket joined to every SAP group on every interface (``None``: the default route's)."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if hasattr(socket, "SO_REUSEPORT"):
@@ -234,22 +87,48 @@ def _sap_socket(port: int, groups: tuple[str, ...], interface: str | None) -> so
     s.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
     s.bind(("", port))
     for g in groups:
-        try:
-            s.setsockopt(
-                socket.IPPROTO_IP,
-                socket.IP_ADD_MEMBERSHIP,
-                socket.inet_aton(g) + socket.inet_aton(interface or "0.0.0.0"),
-            )
-        except OSError as exc:  # no multicast route (isolated host): listen on loopback
-            if interface or exc.errno not in (errno.ENODEV, errno.ENETUNREACH):
-                raise
-            s.setsockopt(
-                socket.IPPROTO_IP,
-                socket.IP_ADD_MEMBERSHIP,
-                socket.inet_aton(g) + socket.inet_aton("127.0.0.1"),
-            )
+        for iface in interfaces or [None]:
+            try:
+                s.setsockopt(
+                    socket.IPPROTO_IP,
+                    socket.IP_ADD_MEMBERSHIP,
+                    socket.inet_aton(g) + socket.inet_aton(iface or "0.0.0.0"),
+                )
+            except OSError as exc:  # no multicast route (isolated host): listen on loopback
+                if iface or exc.errno not in (errno.ENODEV, errno.ENETUNREACH):
+                    s.close()
+                    raise
+                s.setsockopt(
+                    socket.IPPROTO_IP,
+                    socket.IP_ADD_MEMBERSHIP,
+                    socket.inet_aton(g) + socket.inet_aton("127.0.0.1"),
+                )
     s.settimeout(0.2)
     return s
+
+
+def parse_interfaces(value: str | list[str] | tuple[str, ...] | None) -> list[str] | None:
+    """``"10.0.0.2, 127.0.0.1"`` (or a list) -> a list of IPv4 interface addresses (``None`` if empty).
+
+    Raises ``ValueError`` naming the bad entry (at most 16 interfaces).
+    """
+    import ipaddress
+
+    if value is None:
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    out: list[str] = []
+    for item in items:
+        text = str(item).strip()
+        if not text:
+            continue
+        try:
+            out.append(str(ipaddress.IPv4Address(text)))
+        except ValueError:
+            raise ValueError(f"sap interface {text[:40]!r} is not an IPv4 address") from None
+    if len(out) > 16:
+        raise ValueError(f"{len(out)} sap interfaces: at most 16")
+    return list(dict.fromkeys(out)) or None
 
 
 class SAPListener:
@@ -257,17 +136,24 @@ class SAPListener:
 
     ``streams()`` -> list of dicts: the :class:`SDPSession` fields plus ``sap_origin``,
     ``first_seen``, ``last_seen`` (epoch seconds) and ``key``. Entries expire after ``timeout``.
+    Announcements without an audio stream (video, ancillary data) are counted in ``ignored``.
+
+    ``interfaces`` (or the single ``interface``) are the addresses of the network cards to join
+    the SAP groups on; without them the kernel picks the default route's card, which on a
+    multi-homed recorder is usually not the AES67 one.
     """
 
     def __init__(
         self,
         *,
         interface: str | None = None,
+        interfaces: list[str] | None = None,
         groups: tuple[str, ...] = SAP_GROUPS,
         port: int = SAP_PORT,
         timeout: float = 60.0,
     ) -> None:
-        self.interface = interface
+        self.interfaces = parse_interfaces(interfaces) or parse_interfaces(interface)
+        self.interface = self.interfaces[0] if self.interfaces else None
         self.groups = groups
         self.port = port
         self.timeout = timeout
@@ -277,9 +163,10 @@ class SAPListener:
         self._thread: threading.Thread | None = None
         self._sock: socket.socket | None = None
         self.errors = 0
+        self.ignored = 0
 
     def start(self) -> SAPListener:
-        self._sock = _sap_socket(self.port, self.groups, self.interface)
+        self._sock = _sap_socket(self.port, self.groups, self.interfaces)
         self._thread = threading.Thread(target=self._run, name="sap-listener", daemon=True)
         self._thread.start()
         return self
@@ -311,7 +198,13 @@ class SAPListener:
                         self._streams.pop(k, None)
                 return
             sess = parse_sdp(text)
-        except (SDPError, ValueError, OSError):
+        except SDPError as exc:
+            if "no audio" in str(exc):
+                self.ignored += 1
+            else:
+                self.errors += 1
+            return
+        except (ValueError, OSError):
             self.errors += 1
             return
         with self._lock:
@@ -428,6 +321,8 @@ def config_from_sdp(
     sess = parse_sdp(sdp) if isinstance(sdp, str) else sdp
     if sess.encoding not in ("L16", "L24"):
         raise RecorderConfigError(f"stream encoding {sess.encoding or 'unknown'!r} is not L16 or L24")
+    if sess.unsupported:
+        raise RecorderConfigError(f"stream cannot be recorded: {sess.unsupported}")
     count = channels if channels is not None else sess.channels - channel_offset
     names = sess.channel_names[channel_offset : channel_offset + count] if sess.channel_names else None
     cfg = RecorderConfig(
@@ -446,7 +341,15 @@ def config_from_sdp(
         output=output,
         channel_names=names,
         session_name=sess.session_name,
+        mediaclk_offset=sess.mediaclk_offset,
     )
+    if sess.redundant:
+        red = sess.redundant
+        cfg.redundant_addr = red["connection_addr"]
+        cfg.redundant_port = red["port"]
+        cfg.redundant_interface = interface
+        if use_source_filter and red.get("source_filter"):
+            cfg.redundant_source_filter = red["source_filter"][0]
     for k, v in overrides.items():
         if not hasattr(cfg, k):
             raise RecorderConfigError(f"unknown recorder config field {k!r}")

@@ -9,6 +9,17 @@ not sent, a reordered one is sent after its successor, a duplicated one is sent 
 first and last ``protect`` packets are never touched, so the timeline's ends are well defined.
 Every decision is recorded in :class:`SenderStats` (``dropped`` lists ``(seq, timestamp,
 frames)``), which is what the tests compare the recording against.
+
+SMPTE ST 2022-7: with ``redundant_addr``/``redundant_port`` the same packets also go to a
+second destination (its own socket, ``redundant_interface``), ``redundant_delay_ms`` later.
+``loss_primary`` / ``loss_secondary`` drop packets on one leg only, independently
+(``loss_burst=1``) or in bursts of ``loss_burst`` packets on average; ``drop(path, k)`` (a
+constructor argument) decides per leg and packet index instead, for exact test patterns.
+``dropped_paths`` records each leg's drops.
+
+RTP timestamps follow AES67's media clock rule from the system clock (assumed PTP-disciplined):
+``ts = (samples since the PTP epoch + mediaclk_offset) mod 2**32`` (``first_ts`` overrides it);
+the SDP announces ``a=ts-refclk`` and ``a=mediaclk:direct=<offset>``.
 """
 
 from __future__ import annotations
@@ -22,6 +33,8 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +71,16 @@ class SenderConfig:
     session_name: str = "aimixer test sender"
     first_seq: int | None = None
     first_ts: int | None = None
+    redundant_addr: str | None = None
+    redundant_port: int | None = None
+    redundant_interface: str | None = None
+    redundant_delay_ms: float = 0.0
+    loss_primary: float = 0.0
+    loss_secondary: float = 0.0
+    loss_burst: float = 1.0
+    mediaclk_offset: int = 0
+    ts_refclk: str = "localmac=00-00-00-00-00-00"
+    channel_names: list[str] | None = None
 
 
 @dataclass
@@ -71,6 +94,10 @@ class SenderStats:
     ssrc: int = 0
     first_seq: int = 0
     first_ts: int = 0
+    #: per ST 2022-7 leg: ``(seq, timestamp, frames)`` of the packets that leg did not send
+    dropped_paths: list[list[tuple[int, int, int]]] = field(default_factory=lambda: [[], []])
+    #: absolute UTC sample index (media clock) of the first sample, when stamped from the clock
+    first_sample: int | None = None
 
 
 class Program:
@@ -206,13 +233,30 @@ def _music(t: np.ndarray) -> np.ndarray:
 class Sender:
     """Send one stream. ``run()`` blocks; ``start()`` runs it in a thread; ``stop()`` ends it."""
 
-    def __init__(self, config: SenderConfig) -> None:
+    def __init__(self, config: SenderConfig, *, drop: Callable[[int, int], bool] | None = None) -> None:
         c = config
         self.config = c
+        self.drop = drop
         self.fmt = PayloadFormat(c.payload, c.sample_rate, c.channels, 0, None, c.ptime_us)
-        for name, p in (("loss", c.loss), ("reorder", c.reorder), ("duplicate", c.duplicate)):
+        for name, p in (
+            ("loss", c.loss),
+            ("reorder", c.reorder),
+            ("duplicate", c.duplicate),
+            ("loss_primary", c.loss_primary),
+            ("loss_secondary", c.loss_secondary),
+        ):
             if not 0.0 <= p <= 1.0:
                 raise ValueError(f"{name}={p} is out of range [0, 1]")
+        if not 1.0 <= c.loss_burst <= 10000:
+            raise ValueError(f"loss_burst={c.loss_burst} is out of range [1, 10000]")
+        if not 0.0 <= c.redundant_delay_ms <= 1000:
+            raise ValueError(f"redundant_delay_ms={c.redundant_delay_ms} is out of range [0, 1000]")
+        if not 0 <= int(c.mediaclk_offset) <= 0xFFFFFFFF:
+            raise ValueError(f"mediaclk_offset={c.mediaclk_offset} is out of range [0, 4294967295]")
+        if len(c.ts_refclk) > 200 or any(ch in c.ts_refclk for ch in "\r\n"):
+            raise ValueError("ts_refclk must be one line of at most 200 characters")
+        if (c.redundant_addr is None) != (c.redundant_port is None):
+            raise ValueError("redundant_addr and redundant_port go together")
         self.rng = random.Random(c.seed)
         self.ssrc = c.ssrc if c.ssrc is not None else self.rng.getrandbits(32)
         self.program = Program(c.program, c.sample_rate, c.channels, seed=c.seed)
@@ -229,6 +273,15 @@ class Sender:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
         except OSError:
             pass
+        self.sock2: socket.socket | None = None
+        if c.redundant_addr is not None:
+            self.sock2 = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self.sock2.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, c.ttl)
+            self.sock2.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
+            iface = c.redundant_interface or c.interface
+            if iface:
+                self.sock2.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(iface))
+        self._burst = [0, 0]
 
     def sdp(self) -> str:
         from .sap import make_sdp
@@ -246,6 +299,14 @@ class Sender:
             ptime_us=self.config.ptime_us,
             ttl=self.config.ttl,
             session_id=self.ssrc,
+            channel_names=self.config.channel_names,
+            mediaclk_offset=self.config.mediaclk_offset,
+            ts_refclk=self.config.ts_refclk,
+            redundant=(
+                (self.config.redundant_addr, int(self.config.redundant_port))  # type: ignore[arg-type]
+                if self.config.redundant_addr
+                else None
+            ),
         )
 
     def start(self) -> None:
@@ -261,10 +322,11 @@ class Sender:
 
     _route_ok = False
 
-    def _send_first(self, pkt: bytes, dest: tuple[str, int]) -> int:
+    def _send_first(self, pkt: bytes, dest: tuple[str, int], sock: socket.socket | None = None) -> int:
         """First datagram: without a multicast route (isolated host), fall back to loopback."""
+        sock = sock or self.sock
         try:
-            n = self.sock.sendto(pkt, dest)
+            n = sock.sendto(pkt, dest)
         except OSError as exc:
             if self.config.interface or exc.errno not in (
                 errno.ENETUNREACH,
@@ -272,10 +334,34 @@ class Sender:
                 errno.EHOSTUNREACH,
             ):
                 raise
-            self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
-            n = self.sock.sendto(pkt, dest)
-        self._route_ok = True
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1"))
+            n = sock.sendto(pkt, dest)
+        if sock is self.sock:
+            self._route_ok = True
         return n
+
+    def _leg_drops(self, k: int, protected: bool) -> tuple[bool, bool]:
+        """Whether the primary / secondary leg drops packet ``k`` (never a protected one)."""
+        if protected or self.sock2 is None:
+            return False, False
+        if self.drop is not None:
+            return bool(self.drop(0, k)), bool(self.drop(1, k))
+        c = self.config
+        out = []
+        for i, p in enumerate((c.loss_primary, c.loss_secondary)):
+            if self._burst[i] > 0:
+                self._burst[i] -= 1
+                out.append(True)
+            elif p > 0 and self.rng.random() < p / c.loss_burst:
+                # burst lengths are geometric with mean loss_burst (1 = independent losses)
+                length = 1
+                while c.loss_burst > 1 and self.rng.random() < 1 - 1 / c.loss_burst:
+                    length += 1
+                self._burst[i] = length - 1
+                out.append(True)
+            else:
+                out.append(False)
+        return out[0], out[1]
 
     def run(self) -> SenderStats:
         c = self.config
@@ -298,6 +384,8 @@ class Sender:
             if self.announcer is not None:
                 self.announcer.stop()
             self.sock.close()
+            if self.sock2 is not None:
+                self.sock2.close()
         return st
 
     def _send_loop(self) -> None:
@@ -305,7 +393,14 @@ class Sender:
         st = self.stats
         fpp = self.fmt.frames_per_packet
         seq = c.first_seq if c.first_seq is not None else self.rng.getrandbits(16)
-        ts = c.first_ts if c.first_ts is not None else self.rng.getrandbits(32)
+        if c.first_ts is not None:
+            ts = c.first_ts
+        else:  # AES67: the RTP timestamp is the media clock (system clock, PTP timescale) + offset
+            from .mediaclock import MediaClock
+
+            mclk = MediaClock(c.sample_rate, int(c.mediaclk_offset))
+            st.first_sample = mclk.now_index()
+            ts = mclk.timestamp(st.first_sample)
         st.first_seq, st.first_ts = seq, ts
         total = None
         if c.seconds is not None:
@@ -317,8 +412,36 @@ class Sender:
         dest = (c.dest_addr, c.port)
         send = self._send_first
         held: bytes | None = None
+        held_legs = (False, False)
+        dest2 = (c.redundant_addr, int(c.redundant_port)) if c.redundant_addr else None
+        sock2 = self.sock2
+        delay2 = c.redundant_delay_ms / 1000.0
+        pending2: deque[tuple[float, bytes]] = deque()
+        first2 = [True]
+
+        def send2(pkt: bytes) -> None:
+            if first2[0]:
+                first2[0] = False
+                self._send_first(pkt, dest2, sock2)  # type: ignore[arg-type]
+            else:
+                sock2.sendto(pkt, dest2)  # type: ignore[union-attr]
+
+        def flush2(until: float) -> None:
+            while pending2 and pending2[0][0] <= until:
+                send2(pending2.popleft()[1])
+
+        def emit(pkt: bytes, legs: tuple[bool, bool]) -> None:
+            if not legs[0]:
+                send(pkt, dest)
+            if sock2 is not None and not legs[1]:
+                if delay2:  # the skew is relative to the schedule, also when catching up
+                    pending2.append((due + delay2, pkt))
+                else:
+                    send2(pkt)
+
         period = fpp / c.sample_rate
         t_start = time.perf_counter()
+        due = t_start
         k = 0
         while not self._stop.is_set() and (total is None or k < total):
             block = self.program.read(fpp)
@@ -338,24 +461,34 @@ class Sender:
             due = t_start + k * period
             delay = due - time.perf_counter()
             if delay > 0.0005:
-                time.sleep(delay)
+                if pending2:
+                    flush2(due)
+                    delay = due - time.perf_counter()
+                if delay > 0.0005:
+                    time.sleep(delay)
+            if pending2:
+                flush2(time.perf_counter())
+            legs = self._leg_drops(k, protected)
+            for i in (0, 1):
+                if legs[i]:
+                    st.dropped_paths[i].append((seq, ts, n))
             r = self.rng.random() if not protected else 1.0
             if r < c.loss:
                 st.dropped.append((seq, ts, n))
             else:
                 r2 = self.rng.random() if not protected else 1.0
                 if held is None and r2 < c.reorder and (total is None or k < total - c.protect - 1):
-                    held = pkt
+                    held, held_legs = pkt, legs
                     st.reordered += 1
                 else:
-                    send(pkt, dest)
+                    emit(pkt, legs)
                     st.sent += 1
                     if held is not None:
-                        send(held, dest)
+                        emit(held, held_legs)
                         st.sent += 1
                         held = None
                     if not protected and self.rng.random() < c.duplicate:
-                        send(pkt, dest)
+                        emit(pkt, legs)
                         st.sent += 1
                         st.duplicated += 1
             send = self.sock.sendto if self._route_ok else send
@@ -363,8 +496,10 @@ class Sender:
             ts = (ts + n) & 0xFFFFFFFF
             k += 1
         if held is not None:
-            send(held, dest)
+            emit(held, held_legs)
             st.sent += 1
+        if pending2:
+            flush2(float("inf"))
 
 
 def _local_ip() -> str:

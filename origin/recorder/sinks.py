@@ -52,6 +52,9 @@ class SinkInfo:
     tz: _dt.tzinfo | None = None
     description: str = ""
     originator: str = "aimixer"
+    #: the first sample's absolute index (samples since 1970 UTC) when the media clock gives it:
+    #: TimeReference is then exact integer arithmetic instead of a rounded float product
+    start_sample: int | None = None
 
 
 @runtime_checkable
@@ -96,7 +99,10 @@ def _midnight(t: float, tz: _dt.tzinfo | None) -> tuple[_dt.datetime, float]:
 def bext_chunk(info: SinkInfo, kind: str, coding_history: str | None = None) -> bytes:
     """Build a BWF ``bext`` chunk (version 1) for a file starting at ``info.start_time``."""
     d, midnight = _midnight(info.start_time, info.tz)
-    time_ref = max(0, int(round((info.start_time - midnight) * info.sample_rate)))
+    if info.start_sample is not None:
+        time_ref = max(0, info.start_sample - int(round(midnight * info.sample_rate)))
+    else:
+        time_ref = max(0, int(round((info.start_time - midnight) * info.sample_rate)))
     bits = WAV_FORMATS[kind][0]
     hist = coding_history or (
         f"A=PCM,F={info.sample_rate},W={bits},M={'mono' if info.channels == 1 else 'multi'},T=aimixer AES67\r\n"

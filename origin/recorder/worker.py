@@ -64,6 +64,10 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         str(c.level_rate_hz),
         "--silence-threshold-db",
         str(c.silence_threshold_db),
+        "--clock-source",
+        c.clock_source,
+        "--clock-warn-ms",
+        str(c.clock_warn_ms),
     ]
     if c.output is not None:
         argv += ["--output", c.output]
@@ -78,6 +82,10 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         "--retain-hours": c.retain_hours,
         "--silence-seconds": c.silence_seconds,
         "--channel-names": ",".join(c.channel_names) if c.channel_names else None,
+        "--redundant": f"{c.redundant_addr}:{c.redundant_port}" if c.redundant_addr else None,
+        "--redundant-interface": c.redundant_interface,
+        "--redundant-source-filter": c.redundant_source_filter,
+        "--mediaclk-offset": c.mediaclk_offset,
     }
     for flag, value in optional.items():
         if value is not None:

@@ -25,6 +25,9 @@ studio_keepalive_s               15         seconds between ``{"type": "keepaliv
 studio_ws_queue                  8          per-client WebSocket queue (messages)
 studio_stop_timeout              10         seconds between SIGTERM and SIGKILL when stopping
 studio_sap                       true       run the SAP listener for ``/api/sources/discovered``
+studio_sap_interfaces            (auto)     comma-separated AES67 card addresses SAP listens on
+                                            (default: the recorders' ``interface`` values, else
+                                            the default route's card)
 ===============================  =========  =========================================================
 """
 
@@ -75,7 +78,14 @@ def setting(settings: Any, name: str, default: Any, cast: type = str) -> Any:
 
 #: config keys stored per recorder -> CLI flag of ``aimixer record`` (see build_command): the
 #: client-settable ones plus those set from a discovered source
-RECORDER_CONFIG_KEYS = (*USER_RECORDER_KEYS, "source_filter", "source_id", "session_name")
+RECORDER_CONFIG_KEYS = (
+    *USER_RECORDER_KEYS,
+    "source_filter",
+    "redundant_source_filter",
+    "mediaclk_offset",
+    "source_id",
+    "session_name",
+)
 
 
 class StudioService:

@@ -118,6 +118,11 @@ USER_RECORDER_KEYS = (
     "payload_type",
     "ptime_us",
     "bits",
+    "redundant_multicast_addr",
+    "redundant_port",
+    "redundant_interface",
+    "channel_names",
+    "clock_source",
 )
 
 
@@ -170,6 +175,24 @@ def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | N
         out["ptime_us"] = _int(body, "ptime_us", 125, 4000)
     if "bits" in body:
         out["bits"] = _choice(body, "bits", ("16", "24", "32f"))
+    if "redundant_multicast_addr" in body:
+        out["redundant_multicast_addr"] = (
+            None
+            if body["redundant_multicast_addr"] in (None, "")
+            else _ipv4(body, "redundant_multicast_addr")
+        )
+    if "redundant_port" in body:
+        out["redundant_port"] = (
+            None if body["redundant_port"] is None else _int(body, "redundant_port", 1, 65535)
+        )
+    if "redundant_interface" in body:
+        out["redundant_interface"] = (
+            None if body["redundant_interface"] in (None, "") else _ipv4(body, "redundant_interface")
+        )
+    if "channel_names" in body:
+        out["channel_names"] = channel_names_field(body["channel_names"])
+    if "clock_source" in body:
+        out["clock_source"] = _choice(body, "clock_source", ("arrival", "rtp"))
     if "archive_root" in body:
         root = service().archive_root
         try:
@@ -178,6 +201,20 @@ def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | N
             raise StudioError(exc.status, exc.detail) from None
         out["archive_root"] = relpath(root, real)
     return out
+
+
+def channel_names_field(v: Any) -> list[str] | None:
+    """``channel_names``: null or a list of at most 64 labels (1-64 characters, no commas)."""
+    if v is None:
+        return None
+    if not isinstance(v, list) or len(v) > 64:
+        raise StudioError(400, "channel_names must be a list of at most 64 strings")
+    for name in v:
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 64 or "," in name:
+            raise StudioError(
+                400, f"channel_names entry {str(name)[:70]!r} must be 1-64 characters without commas"
+            )
+    return [n.strip() for n in v]
 
 
 def check_channels(cfg: dict[str, Any]) -> None:

@@ -36,6 +36,11 @@ CONTROL_KEYS = (
     "stream_channels",
     "channel_offset",
     "interface",
+    "redundant_multicast_addr",
+    "redundant_port",
+    "redundant_interface",
+    "channel_names",
+    "clock_source",
 )
 
 
@@ -91,6 +96,8 @@ async def config() -> Any:
     if "multicast_addr" in cleaned or "port" in cleaned:  # no longer the active source's stream
         cfg.pop("source_id", None)
         cfg.pop("source_filter", None)
+    if "redundant_multicast_addr" in cleaned or "redundant_port" in cleaned:
+        cfg.pop("redundant_source_filter", None)
     check_channels(cfg)
     await svc.store.set_recorder_config(rec["id"], cfg)
     await svc.store.add_event(

@@ -18,6 +18,31 @@ log = logging.getLogger("origin.studio.discovery")
 __all__ = ["start_sap", "stop_sap", "discovered", "discovered_by_id"]
 
 
+def sap_interfaces(service: Any) -> list[str] | None:
+    """Where discovery listens: the ``sap_interfaces`` setting (comma-separated addresses of the
+    AES67 cards), else the interfaces the recorders are configured with, else ``None`` (the
+    default route's card)."""
+    from origin.recorder.sap import parse_interfaces
+    from origin.studio import setting
+
+    raw = setting(service.settings, "studio_sap_interfaces", None)
+    if raw:
+        try:
+            return parse_interfaces(raw)
+        except ValueError as exc:
+            log.warning("ignoring sap_interfaces: %s", exc)
+    found: list[str] = []
+    for rec in service.store.recorders_sync():
+        cfg = rec.get("config") or {}
+        for key in ("interface", "redundant_interface"):
+            if cfg.get(key):
+                found.append(str(cfg[key]))
+    try:
+        return parse_interfaces(found)
+    except ValueError:
+        return None
+
+
 async def start_sap(service: Any) -> Any | None:
     """Start the SAP listener (``None`` when the host cannot join the SAP groups)."""
     try:
@@ -25,8 +50,9 @@ async def start_sap(service: Any) -> Any | None:
     except ImportError:  # engine not present in this checkout
         return None
     loop = asyncio.get_running_loop()
+    interfaces = sap_interfaces(service)
     try:
-        return await loop.run_in_executor(None, lambda: SAPListener().start())
+        return await loop.run_in_executor(None, lambda: SAPListener(interfaces=interfaces).start())
     except OSError as exc:
         log.warning("SAP listener not started: %s", exc)
         return None
@@ -43,7 +69,10 @@ def _iso(t: float | None) -> str | None:
 
 
 def _entry(s: dict[str, Any]) -> dict[str, Any]:
+    from origin.recorder.sdp import mediaclk_offset
+
     key = str(s.get("key") or f"{s.get('sap_origin')}/{s.get('session_id')}")
+    red = s.get("redundant") or {}
     return {
         "id": "sap-" + hashlib.sha1(key.encode()).hexdigest()[:12],
         "name": s.get("session_name") or key,
@@ -57,6 +86,12 @@ def _entry(s: dict[str, Any]) -> dict[str, Any]:
         "payload_type": s.get("payload_type"),
         "ptime_us": s.get("ptime_us"),
         "source_filter": (s.get("source_filter") or [None])[0],
+        "redundant_multicast_addr": red.get("connection_addr"),
+        "redundant_port": red.get("port"),
+        "redundant_source_filter": (red.get("source_filter") or [None])[0],
+        "mediaclk_offset": mediaclk_offset(s.get("mediaclk")),
+        "ts_refclk": s.get("ts_refclk"),
+        "unsupported": s.get("unsupported"),
         "origin": s.get("sap_origin"),
         "first_seen": _iso(s.get("first_seen")),
         "last_seen": _iso(s.get("last_seen")),

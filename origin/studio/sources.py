@@ -32,6 +32,23 @@ FORMAT_KEYS = (
     "encoding",
     "payload_type",
     "ptime_us",
+    "redundant_multicast_addr",
+    "redundant_port",
+    "redundant_source_filter",
+    "channel_names",
+    "mediaclk_offset",
+)
+#: of those, the ones a source without them clears from the recorder config
+_CLEARED = (
+    "stream_channels",
+    "channel_offset",
+    "payload_type",
+    "ptime_us",
+    "redundant_multicast_addr",
+    "redundant_port",
+    "redundant_source_filter",
+    "channel_names",
+    "mediaclk_offset",
 )
 
 
@@ -75,7 +92,7 @@ async def set_active(source_id: str) -> Any:
     for k in FORMAT_KEYS:
         if src.get(k) is not None:
             cfg[k] = src[k]
-        elif k in ("stream_channels", "channel_offset", "payload_type", "ptime_us"):
+        elif k in _CLEARED:
             cfg.pop(k, None)
     cfg["source_filter"] = src.get("source_filter")
     cfg["source_id"] = source_id
@@ -89,6 +106,8 @@ def _from_discovered(body: dict[str, Any]) -> tuple[str, str, int, dict[str, Any
     d = discovered_by_id(service(), str(body["discovered_id"]))
     if d is None:
         raise StudioError(404, f"Discovered stream {body['discovered_id']} not found (not announced now)")
+    if d.get("unsupported"):
+        raise StudioError(400, f"Stream cannot be recorded: {d['unsupported']}")
     if d.get("encoding") not in ("L16", "L24"):
         raise StudioError(400, f"Stream encoding {d.get('encoding')!r} is not L16 or L24")
     total = int(d.get("channels") or 1)
@@ -116,6 +135,10 @@ def _from_discovered(body: dict[str, Any]) -> tuple[str, str, int, dict[str, Any
         "ptime_us": d.get("ptime_us"),
         "source_filter": d.get("source_filter"),
         "channel_names": names[offset : offset + count] if names else None,
+        "redundant_multicast_addr": d.get("redundant_multicast_addr"),
+        "redundant_port": d.get("redundant_port"),
+        "redundant_source_filter": d.get("redundant_source_filter"),
+        "mediaclk_offset": d.get("mediaclk_offset"),
         "discovered_id": d["id"],
     }
     return name, d["multicast_addr"], int(d["port"]), extra
@@ -144,6 +167,9 @@ async def create_source() -> Any:
             "channel_offset",
             "encoding",
             "description",
+            "redundant_multicast_addr",
+            "redundant_port",
+            "channel_names",
         }
         unknown = set(body) - allowed
         if unknown:
@@ -167,6 +193,9 @@ async def create_source() -> Any:
                     "stream_channels",
                     "channel_offset",
                     "encoding",
+                    "redundant_multicast_addr",
+                    "redundant_port",
+                    "channel_names",
                 )
             },
         )

@@ -28,6 +28,10 @@ _FLAGS: dict[str, str] = {
     "format": "--format",
     "bits": "--bits",
     "bitrate": "--bitrate",
+    "redundant_interface": "--redundant-interface",
+    "redundant_source_filter": "--redundant-source-filter",
+    "clock_source": "--clock-source",
+    "mediaclk_offset": "--mediaclk-offset",
 }
 
 
@@ -61,4 +65,8 @@ def record_argv(
         if v is None or v == "":
             continue
         argv += [flag, str(v)]
+    if cfg.get("redundant_multicast_addr") and cfg.get("redundant_port"):
+        argv += ["--redundant", f"{cfg['redundant_multicast_addr']}:{int(cfg['redundant_port'])}"]
+    if cfg.get("channel_names"):
+        argv += ["--channel-names", ",".join(cfg["channel_names"])]
     return argv
