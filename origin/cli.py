@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "sender",
     "discover",
     "demo",
+    "edge",
 )
 
 
