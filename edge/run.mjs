@@ -1,7 +1,9 @@
 // Runs the edge worker in workerd (through Miniflare, which starts the workerd binary and gives
 // it the Cache API and Durable Objects) with the options `aimixer edge` generated.
 //
-//   node edge/run.mjs '<json>'     json = {host, port, bindings: {ORIGINS, HOME_REGION, ...}}
+//   node edge/run.mjs '<json>'     json = {host, port, bindings: {ORIGINS, HOME_REGION, ...},
+//                                          script?}  (script: another build of the worker, e.g.
+//                                          the bundle `wrangler deploy --dry-run --outdir` writes)
 //
 // Prints one line `{"ready": "http://host:port/"}` once the edge accepts requests. SIGTERM or
 // SIGINT stops workerd and exits.
@@ -18,9 +20,9 @@ export function miniflareOptions(cfg) {
     host: cfg.host,
     port: cfg.port,
     modules: true,
-    modulesRoot: path.join(HERE, "src"),
+    modulesRoot: cfg.script ? path.dirname(path.resolve(cfg.script)) : path.join(HERE, "src"),
     modulesRules: [{ type: "ESModule", include: ["**/*.js"] }],
-    scriptPath: path.join(HERE, "src", "worker.js"),
+    scriptPath: cfg.script ? path.resolve(cfg.script) : path.join(HERE, "src", "worker.js"),
     compatibilityDate: "2025-07-01",
     bindings: cfg.bindings,
     durableObjects: { HEALTH: "HealthMonitor" },

@@ -52,6 +52,10 @@ def register(sub: Any) -> None:
         default=15000,
         help="time limit for an origin's answer to a retryable request before trying the next",
     )
+    p.add_argument(
+        "--script",
+        help="run this build of the worker instead of edge/src/worker.js (e.g. wrangler's bundle)",
+    )
     p.add_argument("--print-config", action="store_true", help="print the generated config and exit")
     p.set_defaults(func=run)
 
@@ -103,7 +107,7 @@ def edge_config(args: argparse.Namespace) -> dict[str, Any]:
     ):
         if not lo <= value <= hi:
             raise CLIError(f"{flag} {value} is out of range [{lo}, {hi}]")
-    return {
+    cfg: dict[str, Any] = {
         "host": args.host,
         "port": args.port,
         "bindings": {
@@ -114,6 +118,12 @@ def edge_config(args: argparse.Namespace) -> dict[str, Any]:
             "UPSTREAM_TIMEOUT_MS": str(args.upstream_timeout_ms),
         },
     }
+    if args.script:
+        script = Path(args.script).resolve()
+        if not script.is_file():
+            raise CLIError(f"--script {args.script!r} is not a file")
+        cfg["script"] = str(script)
+    return cfg
 
 
 def run(args: argparse.Namespace) -> int:
