@@ -62,38 +62,12 @@ export default {
   async fetch(req, env, ctx) {
     const url = new URL(req.url);
     const rid = requestId(req);
-    let cfg;
     try {
-      cfg = getConfig(env);
+      return await handle(req, env, ctx, url, rid);
     } catch (e) {
-      return errorResponse(url.pathname, 503, "SERVICE_UNAVAILABLE", `edge misconfigured: ${e.message}`, {}, rid);
+      // a bug of ours: the API's error shape, never a bare runtime page (and nothing logged)
+      return errorResponse(url.pathname, 500, "INTERNAL_ERROR", "The edge failed to handle the request", {}, rid);
     }
-    if (url.pathname === "/edge/health") {
-      if (req.method !== "GET" && req.method !== "HEAD") {
-        return errorResponse(url.pathname, 405, "METHOD_NOT_ALLOWED", "GET /edge/health only", {}, rid);
-      }
-      return edgeHealth(env, cfg, rid);
-    }
-    const pref = preferredRegion(req, url, cfg);
-    if (pref.bad !== undefined) {
-      return errorResponse(
-        url.pathname,
-        400,
-        "INVALID_PARAMETER",
-        `region=${JSON.stringify(pref.bad)} is not a region name (lower-case letters, digits and '-', at most 32)`,
-        { field: "region" },
-        rid,
-      );
-    }
-    await health.refresh(env, ctx, cfg);
-    const edge = { env, ctx, cfg, health, rid, path: url.pathname, region: pref.region };
-    edge.order = health.order(cfg, pref.region);
-    const upgrade = (req.headers.get("Upgrade") || "").toLowerCase();
-    if (upgrade === "websocket") return proxyWebSocket(edge, req, url);
-    if ((req.method === "GET" || req.method === "HEAD") && isCdnPath(url.pathname) && !req.headers.has("range")) {
-      return serveCdn(edge, req, url);
-    }
-    return proxyHttp(edge, req, url);
   },
 
   // Cron trigger (wrangler.toml): a watchdog that probes now and re-arms the monitor's alarm.
@@ -101,3 +75,38 @@ export default {
     ctx.waitUntil(health.pull(env, "/probe"));
   },
 };
+
+async function handle(req, env, ctx, url, rid) {
+  let cfg;
+  try {
+    cfg = getConfig(env);
+  } catch (e) {
+    return errorResponse(url.pathname, 503, "SERVICE_UNAVAILABLE", `edge misconfigured: ${e.message}`, {}, rid);
+  }
+  if (url.pathname === "/edge/health") {
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return errorResponse(url.pathname, 405, "METHOD_NOT_ALLOWED", "GET /edge/health only", {}, rid);
+    }
+    return edgeHealth(env, cfg, rid);
+  }
+  const pref = preferredRegion(req, url, cfg);
+  if (pref.bad !== undefined) {
+    return errorResponse(
+      url.pathname,
+      400,
+      "INVALID_PARAMETER",
+      `region=${JSON.stringify(pref.bad)} is not a region name (lower-case letters, digits and '-', at most 32)`,
+      { field: "region" },
+      rid,
+    );
+  }
+  await health.refresh(env, ctx, cfg);
+  const edge = { env, ctx, cfg, health, rid, path: url.pathname, region: pref.region };
+  edge.order = health.order(cfg, pref.region);
+  const upgrade = (req.headers.get("Upgrade") || "").toLowerCase();
+  if (upgrade === "websocket") return proxyWebSocket(edge, req, url);
+  if ((req.method === "GET" || req.method === "HEAD") && isCdnPath(url.pathname) && !req.headers.has("range")) {
+    return serveCdn(edge, req, url);
+  }
+  return proxyHttp(edge, req, url);
+}

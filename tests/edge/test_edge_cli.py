@@ -9,7 +9,7 @@ import sys
 
 import httpx
 import pytest
-from edgeenv import ROOT, Edge, Origin, _env
+from edgeenv import ROOT, Edge, Origin, _env, free_port
 
 pytestmark = pytest.mark.node
 
@@ -104,3 +104,32 @@ def test_wrangler_dry_run_bundle_runs_in_workerd(tmp_path, bundle) -> None:
         edge.stop()
         origin.stop()
     assert not os.path.exists(ROOT / "edge" / "dist")
+
+
+@pytest.mark.parametrize(
+    "origins",
+    ["[]", "not json", '[{"name": "a", "url": "ftp://x"}]', '[{"name": "a b", "url": "http://x"}]'],
+)
+def test_a_misconfigured_worker_answers_in_the_error_shape(origins: str) -> None:
+    """The worker validates its bindings itself (a wrangler deployment has no CLI in front)."""
+    port = free_port()
+    cfg = {"host": "127.0.0.1", "port": port, "bindings": {"ORIGINS": origins}}
+    proc = subprocess.Popen(
+        ["node", str(ROOT / "edge" / "run.mjs"), json.dumps(cfg)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert "ready" in proc.stdout.readline()
+        r = httpx.get(f"http://127.0.0.1:{port}/process-audio")
+        assert r.status_code == 503
+        err = r.json()["error"]
+        assert err["code"] == "SERVICE_UNAVAILABLE" and "misconfigured" in err["message"]
+        s = httpx.get(f"http://127.0.0.1:{port}/api/studios/")
+        assert s.status_code == 503 and "misconfigured" in s.json()["detail"]
+    finally:
+        proc.terminate()
+        proc.wait(15)
