@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "sender",
     "discover",
     "demo",
+    "edge",
 )
 
 

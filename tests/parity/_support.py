@@ -389,6 +389,48 @@ def run_chromium(
     return json.loads(result)
 
 
+def run_chromium_fallback(browser: Any, base_url: str, vectors_json: str, api_key: str | None) -> dict:
+    """The SDK in Chromium with the bundle blocked (every ``/wasm/*`` request aborted): it must fall
+    back to the origin API at ``base_url``. ``out["blocked"]`` lists the aborted requests."""
+    ctx = browser.new_context()
+    page = ctx.new_page()
+    blocked: list[str] = []
+
+    def abort(route: Any) -> None:
+        blocked.append(route.request.url)
+        route.abort()
+
+    page.route(f"{base_url}/wasm/*", abort)
+    page.route(f"{base_url}/wasm/**/*", abort)
+    # the SDK entry module itself must load: serve it from the unblocked source tree
+    js_dir = ROOT / "wasm" / "js"
+
+    def serve(body: str) -> Any:
+        return lambda route: route.fulfill(status=200, body=body, headers={"Content-Type": "text/javascript"})
+
+    for name in ("aimixer.js", "protocol.js"):
+        page.route(f"{base_url}/__sdk__/{name}", serve((js_dir / name).read_text()))
+    try:
+        install_runner_route(page, base_url)
+        page.goto(base_url + PAGE_PATH)
+        result = page.evaluate(
+            """async ([vectorsJson, apiKey]) => {
+                const { AIMixer } = await import("/__sdk__/aimixer.js");
+                const { runVectors } = await import("/__parity__/runner.mjs");
+                const mixer = await AIMixer.create({ apiKey });
+                const out = await runVectors(mixer, JSON.parse(vectorsJson));
+                out.fallbackReason = mixer.fallbackReason;
+                return JSON.stringify(out);
+            }""",
+            [vectors_json, api_key],
+        )
+        out = json.loads(result)
+        out["blocked"] = blocked
+        return out
+    finally:
+        ctx.close()
+
+
 # ---------------------------------------------------------------------------------------------
 # comparison
 

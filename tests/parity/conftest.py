@@ -77,40 +77,6 @@ def results_chromium(browser, parity_vectors: dict, origin_server) -> dict:
 @pytest.fixture(scope="session")
 def results_chromium_fallback(browser, parity_vectors: dict, origin_server) -> dict:
     """The bundle is blocked (every /wasm/* request aborted): the SDK must fall back to the origin."""
-    ctx = browser.new_context()
-    page = ctx.new_page()
-    blocked: list[str] = []
-
-    def abort(route: Any) -> None:
-        blocked.append(route.request.url)
-        route.abort()
-
-    page.route(f"{origin_server.url}/wasm/*", abort)
-    page.route(f"{origin_server.url}/wasm/**/*", abort)
-    # the SDK entry module itself must load: serve it from the unblocked source tree
-    js_dir = S.ROOT / "wasm" / "js"
-
-    def serve(body: str) -> Any:
-        return lambda route: route.fulfill(status=200, body=body, headers={"Content-Type": "text/javascript"})
-
-    for name in ("aimixer.js", "protocol.js"):
-        page.route(f"{origin_server.url}/__sdk__/{name}", serve((js_dir / name).read_text()))
-    try:
-        S.install_runner_route(page, origin_server.url)
-        page.goto(origin_server.url + S.PAGE_PATH)
-        result = page.evaluate(
-            """async ([vectorsJson, apiKey]) => {
-                const { AIMixer } = await import("/__sdk__/aimixer.js");
-                const { runVectors } = await import("/__parity__/runner.mjs");
-                const mixer = await AIMixer.create({ apiKey });
-                const out = await runVectors(mixer, JSON.parse(vectorsJson));
-                out.fallbackReason = mixer.fallbackReason;
-                return JSON.stringify(out);
-            }""",
-            [json.dumps(parity_vectors), origin_server.api_key],
-        )
-        out = json.loads(result)
-        out["blocked"] = blocked
-        return out
-    finally:
-        ctx.close()
+    return S.run_chromium_fallback(
+        browser, origin_server.url, json.dumps(parity_vectors), origin_server.api_key
+    )
