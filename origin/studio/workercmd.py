@@ -28,7 +28,20 @@ _FLAGS: dict[str, str] = {
     "format": "--format",
     "bits": "--bits",
     "bitrate": "--bitrate",
+    "flac_compression": "--flac-level",
 }
+
+# VOX fields (Audyn's names) -> flags; passed only when ``vox_enabled`` is true
+_VOX_FLAGS: dict[str, str] = {
+    "vox_threshold_db": "--vox-threshold-db",
+    "vox_release_db": "--vox-release-db",
+    "vox_detection_ms": "--vox-detection-ms",
+    "vox_hangover_ms": "--vox-hangover-ms",
+    "vox_preroll_ms": "--vox-preroll-ms",
+    "vox_level_mode": "--vox-level-mode",
+}
+#: Audyn's VOX defaults
+VOX_DEFAULTS: dict[str, float | int | str] = {"vox_threshold_db": -30.0}
 
 
 def record_argv(
@@ -60,5 +73,12 @@ def record_argv(
         v = cfg.get(key)
         if v is None or v == "":
             continue
+        if key == "flac_compression" and cfg.get("format") != "flac":
+            continue
         argv += [flag, str(v)]
+    if cfg.get("vox_enabled"):
+        for key, flag in _VOX_FLAGS.items():
+            v = cfg.get(key, VOX_DEFAULTS.get(key))
+            if v is not None:
+                argv += [flag, f"{v:g}" if isinstance(v, float) else str(v)]
     return argv
