@@ -79,6 +79,16 @@ def register(sub) -> None:
     p.add_argument("--format", choices=("wav", "flac", "opus"), default="wav")
     p.add_argument("--bits", choices=("16", "24", "32f"), default="24")
     p.add_argument("--bitrate", type=int, default=128000, help="Opus bitrate in bit/s")
+    p.add_argument("--flac-level", type=int, choices=range(9), metavar="0-8", help="FLAC compression level")
+    vox = p.add_argument_group("voice/level-activated recording (VOX; off unless --vox-threshold-db)")
+    vox.add_argument("--vox-threshold-db", type=float, help="open the gate at this level (dBFS)")
+    vox.add_argument(
+        "--vox-release-db", type=float, default=0.0, help="close below this level (0: threshold - 5 dB)"
+    )
+    vox.add_argument("--vox-detection-ms", type=int, default=100, help="level must hold this long to open")
+    vox.add_argument("--vox-hangover-ms", type=int, default=2000, help="keep recording this long after")
+    vox.add_argument("--vox-preroll-ms", type=int, default=500, help="audio kept from before the opening")
+    vox.add_argument("--vox-level-mode", choices=("rms", "peak", "any"), default="rms")
     p.add_argument(
         "--sync-seconds", type=float, default=10.0, help="header sync + fsync interval (default 10)"
     )
@@ -109,6 +119,18 @@ def _emit(obj: dict) -> bool:
 
 def config_from_args(args):
     from origin.recorder.engine import RecorderConfig
+    from origin.recorder.vox import VoxConfig
+
+    vox = None
+    if args.vox_threshold_db is not None:
+        vox = VoxConfig(
+            threshold_db=args.vox_threshold_db,
+            release_db=args.vox_release_db,
+            detection_ms=args.vox_detection_ms,
+            hangover_ms=args.vox_hangover_ms,
+            preroll_ms=args.vox_preroll_ms,
+            level_mode=args.vox_level_mode,
+        )
 
     addr, port = parse_addr_port(args.source)
     raddr, rport = parse_addr_port(args.redundant, "--redundant") if args.redundant else (None, None)
@@ -150,6 +172,8 @@ def config_from_args(args):
         silence_threshold_db=args.silence_threshold_db,
         silence_seconds=args.silence_seconds,
         vad=args.vad,
+        flac_level=args.flac_level,
+        vox=vox,
     )
 
 

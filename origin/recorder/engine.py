@@ -28,6 +28,7 @@ from .receiver import ReceiverError, ReceiverHub, default_hub, open_rtp_socket
 from .redundancy import RedundantMerger
 from .silence import SilenceDetector
 from .sinks import RIFF_MAX, SinkError, make_sink
+from .vox import VoxConfig, VoxGate
 
 log = logging.getLogger("origin.recorder")
 
@@ -90,6 +91,9 @@ class RecorderConfig:
     clock_source: str = "arrival"
     mediaclk_offset: int | None = None
     clock_warn_ms: float = 50.0
+    flac_level: int | None = None
+    #: voice/level-activated recording (off when ``None``); see :mod:`.vox`
+    vox: VoxConfig | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def payload_format(self) -> _payload.PayloadFormat:
@@ -138,6 +142,11 @@ class RecorderConfig:
                 clock_tz(self.clock)
         except ArchiveError as exc:
             raise RecorderConfigError(str(exc)) from exc
+        if self.vox is not None:
+            try:
+                self.vox.validate()
+            except ValueError as exc:
+                raise RecorderConfigError(str(exc)) from exc
         if self.retain_hours is not None and self.retain_hours <= 0:
             raise RecorderConfigError(f"retain_hours={self.retain_hours} must be > 0")
         if self.silence_seconds is not None and self.silence_seconds <= 0:
@@ -163,6 +172,8 @@ class RecorderConfig:
             )
         if not 0 < float(self.clock_warn_ms) <= 3600000:
             raise RecorderConfigError(f"clock_warn_ms={self.clock_warn_ms} is out of range (0, 3600000]")
+        if self.vox is not None and self.clock_source == "rtp":
+            raise RecorderConfigError("vox (voice-activated recording) is not available with clock_source rtp")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -173,6 +184,9 @@ class RecorderConfig:
         unknown = set(d) - names
         if unknown:
             raise RecorderConfigError(f"unknown recorder config field(s): {', '.join(sorted(unknown))}")
+        d = dict(d)
+        if isinstance(d.get("vox"), dict):
+            d["vox"] = VoxConfig(**d["vox"])
         return cls(**d)
 
 
@@ -223,6 +237,7 @@ class Recorder:
         self.silence: SilenceDetector | None = None
         self._lock = threading.Lock()
         self._final: dict | None = None
+        self.vox: VoxGate | None = None
 
     # ------------------------------------------------------------------ public API
     @property
@@ -254,14 +269,22 @@ class Recorder:
                 "bitrate": int(c.bitrate),
                 "sync_seconds": float(c.sync_seconds),
                 "rf64_threshold": int(c.rf64_threshold),
+                "flac_level": c.flac_level,
             }
             try:
                 make_sink(c.format, c.bits, **sink_kw)
             except SinkError as exc:
                 raise RecorderConfigError(str(exc)) from exc
+
+            def new_sink() -> Any:
+                sink = make_sink(c.format, c.bits, **sink_kw)
+                if c.vox is not None:  # each VOX activation is a file of its own, never appended
+                    sink.can_append = lambda path, info: False  # type: ignore[method-assign]
+                return sink
+
             self.archive = ArchiveWriter(
                 c.archive_root,
-                lambda: make_sink(c.format, c.bits, **sink_kw),
+                new_sink,
                 self.fmt.sample_rate,
                 self.fmt.channels,
                 layout=c.layout,
@@ -285,6 +308,7 @@ class Recorder:
             # covers that cycle too, so the merge tolerates a path skew of jitter_ms
             extra_ms = 1000 * self.hub.poll_s if c.redundant_addr is not None else 0.0
             depth = int(round((c.jitter_ms + extra_ms) * self.fmt.sample_rate / 1000))
+            self.vox = VoxGate(c.vox, self.fmt.sample_rate, self.fmt.channels) if c.vox else None
             q = self._q
             if c.clock_source == "rtp":
                 self.media_clock = MediaClock(self.fmt.sample_rate, c.mediaclk_offset or 0)
@@ -399,6 +423,7 @@ class Recorder:
                 if self.clock_watch
                 else {}
             ),
+            "vox": None if self.vox is None else ("open" if self.vox.is_open else "closed"),
         }
 
     # ------------------------------------------------------------------ internals
@@ -410,6 +435,20 @@ class Recorder:
             log.error("recorder: %s", ev.get("message"))
         else:
             log.info("recorder event: %s", ev)
+
+    def _vox_apply(self, archive: ArchiveWriter, t0: float, actions: list[tuple]) -> None:
+        """Carry out the VOX gate's actions: each opening starts a new file whose first sample
+        is the pre-roll's (timeline re-anchored there), each closing finishes the file."""
+        rate = self.fmt.sample_rate
+        for act in actions:
+            if act[0] == "open":
+                archive.start(t0 + act[1] / rate)
+                self._event({"event": "vox_open", "at": round(t0 + act[1] / rate, 3)})
+            elif act[0] == "write":
+                archive.write(act[1])
+            else:
+                archive.close()
+                self._event({"event": "vox_close", "at": round(t0 + act[1] / rate, 3)})
 
     def _write_loop(self) -> None:
         q = self._q
@@ -434,14 +473,22 @@ class Recorder:
                 continue
             try:
                 samples = _payload.decode(data, self.fmt)
-                if placer is not None:
+                if placer is not None:  # media clock (VOX is refused with clock_source rtp)
                     samples = placer.place(samples, ts)
                     if samples is None:
                         continue
-                elif not started:
-                    archive.start(jb.first_rx_wall or self.now())
-                started = True
-                archive.write(samples)
+                    started = True
+                    archive.write(samples)
+                else:
+                    if not started:
+                        t0 = jb.first_rx_wall or self.now()
+                        if self.vox is None:
+                            archive.start(t0)
+                        started = True
+                    if self.vox is None:
+                        archive.write(samples)
+                    else:
+                        self._vox_apply(archive, t0, self.vox.push(samples))
                 for snap in self.meter.push(samples):
                     self.levels_broker.publish(snap)
                     if self.silence is not None:
@@ -457,6 +504,8 @@ class Recorder:
                 self.errors.append(msg)
                 self._event({"event": "error", "message": msg})
         try:
+            if self.vox is not None and started:
+                self._vox_apply(archive, t0, self.vox.flush())
             archive.close()
         except Exception as exc:
             self.state = "error"

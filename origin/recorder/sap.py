@@ -164,6 +164,9 @@ class SAPListener:
         self._sock: socket.socket | None = None
         self.errors = 0
         self.ignored = 0
+        self.packets = 0  # datagrams handled
+        self.announcements = 0
+        self.deletions = 0
 
     def start(self) -> SAPListener:
         self._sock = _sap_socket(self.port, self.groups, self.interfaces)
@@ -188,10 +191,12 @@ class SAPListener:
     def handle(self, data: bytes, now: float | None = None) -> None:
         """Process one SAP datagram (public for tests and other transports)."""
         now = time.time() if now is None else now
+        self.packets += 1
         try:
             delete, origin, h, text = parse_sap(data)
             key = f"{origin}/{h}"
             if delete:
+                self.deletions += 1
                 with self._lock:
                     self._streams.pop(key, None)
                     for k in [k for k, v in self._streams.items() if v.get("raw") == text]:
@@ -207,6 +212,7 @@ class SAPListener:
         except (ValueError, OSError):
             self.errors += 1
             return
+        self.announcements += 1
         with self._lock:
             prev = self._streams.get(key)
             entry = {

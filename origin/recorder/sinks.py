@@ -365,10 +365,18 @@ class SoundFileSink:
     bits : "16" or "24" for FLAC.
     bitrate : Opus target bitrate in bit/s (libsndfile maps it from its compression level:
         ``bitrate = channels * (6000 + (1 - level) * 250000)``).
+    flac_level : FLAC compression level 0-8 (libsndfile's compression level ``level / 8``);
+        ``None`` keeps libsndfile's default (5).
     """
 
     def __init__(
-        self, fmt: str = "flac", *, bits: str = "24", bitrate: int = 128000, sync_seconds: float = 10.0
+        self,
+        fmt: str = "flac",
+        *,
+        bits: str = "24",
+        bitrate: int = 128000,
+        sync_seconds: float = 10.0,
+        flac_level: int | None = None,
     ) -> None:
         if fmt not in ("flac", "opus"):
             raise SinkError(f"format {fmt!r} is not one of flac, opus")
@@ -376,6 +384,9 @@ class SoundFileSink:
         self.extension = "flac" if fmt == "flac" else "opus"
         self.bits = bits
         self.bitrate = bitrate
+        if flac_level is not None and not 0 <= flac_level <= 8:
+            raise SinkError(f"flac level {flac_level} is out of range [0, 8]")
+        self.flac_level = flac_level
         self.sync_seconds = sync_seconds
         self.path: str | None = None
         self.sf = None
@@ -397,6 +408,8 @@ class SoundFileSink:
         kw: dict = {}
         if self.fmt == "flac":
             fmt, sub = "FLAC", {"16": "PCM_16", "24": "PCM_24"}.get(self.bits, "PCM_24")
+            if self.flac_level is not None:
+                kw["compression_level"] = self.flac_level / 8.0
         else:
             fmt, sub = "OGG", "OPUS"
             if info.sample_rate not in (8000, 12000, 16000, 24000, 48000):
@@ -447,6 +460,7 @@ def make_sink(
     bitrate: int = 128000,
     sync_seconds: float = 10.0,
     rf64_threshold: int = RIFF_MAX,
+    flac_level: int | None = None,
 ) -> Sink:
     """Sink factory for the CLI / engine settings (``--format``, ``--bits``, ``--bitrate``)."""
     if fmt == "wav":
@@ -456,5 +470,7 @@ def make_sink(
     if fmt in ("flac", "opus"):
         if fmt == "flac" and bits not in ("16", "24"):
             raise SinkError(f"flac supports bits 16 or 24, not {bits}")
-        return SoundFileSink(fmt, bits=bits, bitrate=bitrate, sync_seconds=sync_seconds)
+        return SoundFileSink(
+            fmt, bits=bits, bitrate=bitrate, sync_seconds=sync_seconds, flac_level=flac_level
+        )
     raise SinkError(f"format={fmt!r} is not one of wav, flac, opus")

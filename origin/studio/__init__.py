@@ -156,6 +156,17 @@ class StudioService:
         out["archive_root"] = str(self.abs_archive(cfg["archive_root"]))
         return out
 
+    def recorder_config_view(self, cfg: dict[str, Any]) -> dict[str, Any]:
+        """A recorder's ``config`` as the API shows it: :meth:`public_config` plus Audyn's
+        ``source_type``, ``bit_depth`` (from ``bits``) and ``vox_enabled``."""
+        from origin.studio.common import BITS_TO_BIT_DEPTH
+
+        out = self.public_config(cfg)
+        out["source_type"] = "aes67"
+        out["bit_depth"] = BITS_TO_BIT_DEPTH.get(cfg.get("bits") or "24", 24)
+        out.setdefault("vox_enabled", False)
+        return out
+
     def recorder_view(self, rec: dict[str, Any]) -> dict[str, Any]:
         """The spec's ``Recorder`` object."""
         rid = rec["id"]
@@ -166,7 +177,7 @@ class StudioService:
             "name": rec["name"],
             "enabled": rid <= self.active_count,
             "state": live["state"],
-            "config": self.public_config(rec["config"]),
+            "config": self.recorder_config_view(rec["config"]),
             "studio_id": self.store.studio_of(rid),
             "levels": live["levels"],
             "start_time": live["start_time"],
@@ -272,7 +283,18 @@ def init_app(app: Quart) -> None:
     """Register the studio API, the web app and the OIDC authenticator on ``app``."""
     from origin.auth import add_authenticator
     from origin.auth.oidc import OIDCClient, OIDCConfig, make_authenticator
-    from origin.studio import assets, auth_routes, control, recorders, sources, stream, studios, ws
+    from origin.studio import (
+        assets,
+        auth_routes,
+        control,
+        discovery_api,
+        recorders,
+        sources,
+        stream,
+        studios,
+        system,
+        ws,
+    )
     from origin.webapp import init_app as init_webapp
 
     service = StudioService(app)
@@ -281,7 +303,7 @@ def init_app(app: Quart) -> None:
     app.extensions["oidc"] = oidc
     add_authenticator(app, make_authenticator(oidc))
 
-    for mod in (recorders, studios, control, sources, assets, stream, ws, auth_routes):
+    for mod in (recorders, studios, control, sources, assets, stream, ws, auth_routes, discovery_api, system):
         app.register_blueprint(mod.bp)
     init_webapp(app)
 

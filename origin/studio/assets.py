@@ -21,7 +21,7 @@ from origin.studio.authz import admin_required, login_required, principal
 from origin.studio.common import service
 from origin.studio.paths import PathError, clean_relpath, is_within, relpath, resolve_under
 from origin.studio.stream import file_response, recording_probe, resolve_file
-from origin.studio.studios import audio_file
+from origin.studio.studios import AUDIO_EXT, audio_file, list_recordings
 
 bp = Blueprint("studio_assets", __name__, url_prefix="/api/assets")
 
@@ -30,8 +30,10 @@ def _iso(t: float) -> str:
     return _dt.datetime.fromtimestamp(t, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _listing(root: str, target: str, rel: str, top: str | None) -> dict[str, Any]:
-    """Directory listing (blocking). ``top`` is the highest folder the caller may go up to."""
+def _listing(root: str, target: str, rel: str, top: str | None, recursive: bool = False) -> dict[str, Any]:
+    """Directory listing (blocking). ``top`` is the highest folder the caller may go up to.
+    ``recursive``: ``files`` holds every audio file below ``target`` (newest first, at most
+    :data:`~origin.studio.studios.MAX_RECORDINGS`) instead of the folder's own files."""
     directories: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = []
     with os.scandir(target) as it:
@@ -48,10 +50,12 @@ def _listing(root: str, target: str, rel: str, top: str | None) -> dict[str, Any
             continue
         if e.is_dir():
             directories.append({"name": e.name, "path": child, "modified": _iso(st.st_mtime)})
-        elif e.is_file():
+        elif e.is_file() and not recursive:
             f = audio_file(root, os.path.join(root, child), st)
             f["path"] = child
             files.append(f)
+    if recursive:
+        files = list_recordings(root, target)
     total_size = 0
     file_count = 0
     for dirpath, dirnames, filenames in os.walk(target, followlinks=False):
@@ -100,6 +104,11 @@ async def browse() -> Any:
     p = principal()
     raw_path = request.args.get("path", "")
     studio_id = request.args.get("studio_id") or None
+    rec_arg = request.args.get("recursive")
+    # Audyn's studio views call browse?studio_id=X and expect all of the studio's files
+    recursive = (
+        (studio_id is not None and not raw_path) if rec_arg is None else rec_arg.lower() in ("1", "true")
+    )
     if not p.is_admin:
         if studio_id is not None and studio_id != p.studio_id:
             raise StudioError(403, "Access denied to this studio")
@@ -135,7 +144,13 @@ async def browse() -> Any:
         raise StudioError(400, "Not a directory")
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(
-        None, _listing, str(svc.archive_root), str(target), rel, str(base) if base is not None else None
+        None,
+        _listing,
+        str(svc.archive_root),
+        str(target),
+        rel,
+        str(base) if base is not None else None,
+        recursive,
     )
 
 
@@ -149,9 +164,163 @@ async def download(path: str) -> Any:
 @bp.delete("/file/<path:path>", merge_slashes=False)
 @admin_required
 async def delete_file(path: str) -> Any:
+    await delete_one(path)
+    return {"message": "File deleted"}
+
+
+#: most files a search or the stats walk looks at (the archive is walked on each call)
+MAX_SCAN = 100_000
+MAX_LIMIT = 500
+MAX_BULK = 1000
+
+
+async def _scope(studio_id: str | None) -> tuple[list[Path] | None, bool]:
+    """Folders a search/stats call covers (``None``: the whole archive) and whether the
+    caller's view is empty. Studio users are limited to their studio; admins may pick one."""
+    svc = service()
+    p = principal()
+    if not p.is_admin:
+        if studio_id is not None and studio_id != p.studio_id:
+            raise StudioError(403, "Access denied to this studio")
+        studio_id = p.studio_id or ""
+    if studio_id is None:
+        return None, False
+    st = await svc.store.studio(studio_id) if studio_id else None
+    if st is None:
+        if p.is_admin:
+            raise StudioError(404, f"Studio {studio_id} not found")
+        return [], True
+    if not st["recorder_id"]:
+        return [], True
+    rec = await svc.store.recorder(st["recorder_id"])
+    return ([svc.abs_archive(rec["config"]["archive_root"])] if rec else []), rec is None
+
+
+def _all_files(root: str, folders: list[Path] | None) -> list[dict[str, Any]]:
+    """Audio files in ``folders`` (or the whole archive), newest first (blocking)."""
+    if folders is None:
+        return list_recordings(root, root, MAX_SCAN)
+    out: list[dict[str, Any]] = []
+    for f in folders:
+        out += list_recordings(root, str(f), MAX_SCAN)
+    out.sort(key=lambda f: (f["modified"], f["path"]), reverse=True)
+    return out
+
+
+def _date_arg(name: str) -> _dt.date | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        return _dt.date.fromisoformat(raw[:10])
+    except ValueError:
+        raise StudioError(400, f"{name}={raw[:40]!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if len(raw) > 12 or not raw.strip().isdigit():
+        raise StudioError(400, f"{name} must be an integer")
+    v = int(raw)
+    if not lo <= v <= hi:
+        raise StudioError(400, f"{name}={v} is out of range [{lo}, {hi}]")
+    return v
+
+
+@bp.get("/search")
+@login_required
+async def search() -> Any:
+    """Search the archive (the caller's part of it).
+
+    Query: ``query`` (name contains, case-insensitive), ``date_from``/``date_to``
+    (``YYYY-MM-DD``, inclusive, on the file's modification date in server local time),
+    ``format`` (extension, e.g. ``wav``), ``studio_id``, ``limit`` (1-500, default 100),
+    ``offset``. Answer: ``{"files": [AudioFile + "recording"], "total", "limit", "offset"}``,
+    newest first.
+    """
+    svc = service()
+    query = (request.args.get("query") or "").strip().lower()
+    if len(query) > 200:
+        raise StudioError(400, "query is too long (at most 200 characters)")
+    fmt = (request.args.get("format") or "").strip().lower().lstrip(".")
+    if fmt and ("." + fmt) not in AUDIO_EXT:
+        raise StudioError(400, f"format={fmt[:20]!r} is not one of {', '.join(e[1:] for e in AUDIO_EXT)}")
+    date_from, date_to = _date_arg("date_from"), _date_arg("date_to")
+    limit = _int_arg("limit", 100, 1, MAX_LIMIT)
+    offset = _int_arg("offset", 0, 0, MAX_SCAN)
+    folders, empty = await _scope(request.args.get("studio_id") or None)
+    files = (
+        []
+        if empty
+        else await asyncio.get_running_loop().run_in_executor(
+            None, _all_files, str(svc.archive_root), folders
+        )
+    )
+
+    def keep(f: dict[str, Any]) -> bool:
+        if query and query not in f["name"].lower():
+            return False
+        if fmt and f["format"] != fmt:
+            return False
+        if date_from or date_to:
+            d = _dt.datetime.fromisoformat(f["modified"].replace("Z", "+00:00")).astimezone().date()
+            if (date_from and d < date_from) or (date_to and d > date_to):
+                return False
+        return True
+
+    hits = [f for f in files if keep(f)]
+    recording = svc.recording_files()
+    page = hits[offset : offset + limit]
+    for f in page:
+        f["recording"] = os.path.realpath(svc.archive_root / f["path"]) in recording
+    return {"files": page, "total": len(hits), "limit": limit, "offset": offset}
+
+
+@bp.get("/stats")
+@login_required
+async def stats() -> Any:
+    """Archive statistics for the caller's part of the archive (``studio_id`` narrows it):
+    ``{"total_files", "total_size", "total_size_human", "formats": {ext: count},
+    "oldest_file", "newest_file"}`` (ISO times of the oldest/newest modification)."""
+    svc = service()
+    folders, empty = await _scope(request.args.get("studio_id") or None)
+    files = (
+        []
+        if empty
+        else await asyncio.get_running_loop().run_in_executor(
+            None, _all_files, str(svc.archive_root), folders
+        )
+    )
+    formats: dict[str, int] = {}
+    for f in files:
+        formats[f["format"]] = formats.get(f["format"], 0) + 1
+    total = sum(f["size"] for f in files)
+    return {
+        "total_files": len(files),
+        "total_size": total,
+        "total_size_human": human_size(total),
+        "formats": formats,
+        "oldest_file": files[-1]["modified"] if files else None,
+        "newest_file": files[0]["modified"] if files else None,
+    }
+
+
+def human_size(n: int) -> str:
+    """``1.23 GB`` style size (binary units, like Audyn's)."""
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n} B" if unit == "B" else f"{n:.2f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return f"{n:.2f} TB"  # pragma: no cover
+
+
+async def delete_one(raw: str) -> str:
+    """Delete one archive file (the rules of ``DELETE /file/{path}``); returns its relative path."""
     svc = service()
     try:
-        f = resolve_under(svc.archive_root, path)
+        f = resolve_under(svc.archive_root, raw)
     except PathError as exc:
         raise StudioError(exc.status, exc.detail) from None
     if f.is_dir():
@@ -164,5 +333,45 @@ async def delete_file(path: str) -> Any:
         raise StudioError(404, "File not found") from None
     except OSError as exc:
         raise StudioError(400, f"Cannot delete file: {exc.strerror}") from None
-    await svc.store.add_event(None, "file_deleted", relpath(svc.archive_root, f))
-    return {"message": "File deleted"}
+    rel = relpath(svc.archive_root, f)
+    await svc.store.add_event(None, "file_deleted", rel)
+    return rel
+
+
+@bp.post("/delete-bulk")
+@admin_required
+async def delete_bulk() -> Any:
+    """Delete several files (admin): ``{"paths": [...], "studio_id"?}`` (at most 1000 paths;
+    ``studio_id`` limits them to that studio's folder). Each path follows the rules of
+    ``DELETE /file/{path}``; failures do not stop the others. Answer: ``{"message",
+    "deleted": [path], "errors": [{"path", "error"}]}``."""
+    from origin.studio.common import json_body
+
+    body = await json_body()
+    paths = body.get("paths")
+    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+        raise StudioError(400, "paths must be a list of file paths")
+    if len(paths) > MAX_BULK:
+        raise StudioError(400, f"Too many paths ({len(paths)}; at most {MAX_BULK})")
+    unknown = set(body) - {"paths", "studio_id"}
+    if unknown:
+        raise StudioError(400, f"Unknown field {sorted(unknown)[0]!r}")
+    folders = None
+    if body.get("studio_id") is not None:
+        if not isinstance(body["studio_id"], str):
+            raise StudioError(400, "studio_id must be a string")
+        folders, _ = await _scope(body["studio_id"])
+    svc = service()
+    deleted: list[str] = []
+    errors: list[dict[str, str]] = []
+    for raw in dict.fromkeys(paths):
+        try:
+            if folders is not None:
+                try:
+                    resolve_under(svc.archive_root, raw, confine_to=folders)
+                except PathError as exc:
+                    raise StudioError(exc.status, exc.detail) from None
+            deleted.append(await delete_one(raw))
+        except StudioError as exc:
+            errors.append({"path": raw[:4096], "error": str(exc.detail)})
+    return {"message": f"Deleted {len(deleted)} files", "deleted": deleted, "errors": errors}

@@ -115,3 +115,38 @@ async def logout() -> Any:
     if p.kind == "dev":
         return {"message": "Logged out (dev mode)"}
     return {"message": "Logged out", "logout_url": logout_url}
+
+
+@bp.get("/config")
+async def auth_config() -> Any:
+    """Read-only login settings for Audyn's settings page (admin only; never the client secret).
+
+    ``{"dev_mode", "configured", "issuer", "entra_tenant_id", "entra_client_id",
+    "entra_redirect_uri", "scopes", "admin_group", "client_secret_set"}``. The values come from
+    the server configuration; ``POST /auth/config`` answers 501.
+    """
+    from origin.studio.authz import require_admin
+
+    await require_admin()
+    cfg = _oidc().config
+    tenant = None
+    if cfg.issuer and "login.microsoftonline.com/" in cfg.issuer:
+        tenant = cfg.issuer.split("login.microsoftonline.com/", 1)[1].split("/", 1)[0] or None
+    return {
+        "dev_mode": _dev(),
+        "configured": cfg.configured,
+        "issuer": cfg.issuer,
+        "entra_tenant_id": tenant,
+        "entra_client_id": cfg.client_id,
+        "entra_redirect_uri": cfg.redirect_uri,
+        "scopes": cfg.scopes,
+        "admin_group": cfg.admin_group,
+        "client_secret_set": bool(cfg.client_secret),
+    }
+
+
+@bp.post("/config")
+async def set_auth_config() -> Any:
+    from origin.studio.system import not_implemented
+
+    return await not_implemented("Login settings")

@@ -99,6 +99,17 @@ def _ipv4(body: dict[str, Any], key: str) -> str:
     return str(addr)
 
 
+#: voice/level-activated recording (VOX) fields, Audyn's names; off unless ``vox_enabled`` is true
+VOX_KEYS = (
+    "vox_enabled",
+    "vox_threshold_db",
+    "vox_release_db",
+    "vox_detection_ms",
+    "vox_hangover_ms",
+    "vox_preroll_ms",
+    "vox_level_mode",
+)
+
 #: recorder config fields a client may set (validated by :func:`validate_recorder_config`)
 USER_RECORDER_KEYS = (
     "multicast_addr",
@@ -123,7 +134,18 @@ USER_RECORDER_KEYS = (
     "redundant_interface",
     "channel_names",
     "clock_source",
+    "flac_compression",
+    *VOX_KEYS,
 )
+
+#: Audyn's recorder-config fields that we accept and translate (see :func:`validate_recorder_config`):
+#: ``bit_depth`` (-> ``bits``), ``source_type`` (``aes67`` only), ``source_id`` (applies a configured
+#: source), ``pipewire_target`` (ignored unless ``source_type`` is ``pipewire``, which is a 400).
+AUDYN_RECORDER_KEYS = ("bit_depth", "source_type", "source_id", "pipewire_target")
+
+#: ``bit_depth`` (Audyn, integer) <-> ``bits`` (ours): 32 is 32-bit float WAV
+BIT_DEPTH_TO_BITS = {16: "16", 24: "24", 32: "32f"}
+BITS_TO_BIT_DEPTH = {v: k for k, v in BIT_DEPTH_TO_BITS.items()}
 
 
 def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -134,11 +156,32 @@ def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | N
     """
     from origin.studio.paths import PathError, relpath, resolve_archive_dir
 
-    allowed = allow or USER_RECORDER_KEYS
+    allowed = allow or (*USER_RECORDER_KEYS, *AUDYN_RECORDER_KEYS)
     out: dict[str, Any] = {}
     for key in body:
         if key not in allowed:
             raise StudioError(400, f"Unknown config field {key!r}")
+    if "source_type" in body and body["source_type"] not in (None, "aes67"):
+        raise StudioError(
+            400,
+            f"source_type={body['source_type']!r} is not supported: this server records AES67/RTP "
+            "streams only (source_type aes67)",
+        )
+    if "bit_depth" in body:
+        bd = _int(body, "bit_depth", 16, 32)
+        if bd not in BIT_DEPTH_TO_BITS:
+            raise StudioError(400, f"bit_depth={bd} is not one of 16, 24, 32")
+        if "bits" in body and body["bits"] != BIT_DEPTH_TO_BITS[bd]:
+            raise StudioError(400, f"bit_depth={bd} contradicts bits={body['bits']!r}")
+        out["bits"] = BIT_DEPTH_TO_BITS[bd]
+    if "source_id" in body:
+        sid = body["source_id"]
+        if sid is not None and (not isinstance(sid, str) or not 0 < len(sid) <= 64):
+            raise StudioError(400, "source_id must be a source id or null")
+        out["source_id"] = sid
+    if "flac_compression" in body:
+        out["flac_compression"] = _int(body, "flac_compression", 0, 8)
+    out.update(_validate_vox(body))
     if "multicast_addr" in body:
         out["multicast_addr"] = _ipv4(body, "multicast_addr")
     if "interface" in body:
@@ -215,6 +258,37 @@ def channel_names_field(v: Any) -> list[str] | None:
                 400, f"channel_names entry {str(name)[:70]!r} must be 1-64 characters without commas"
             )
     return [n.strip() for n in v]
+
+
+def _number(body: dict[str, Any], key: str, lo: float, hi: float) -> float:
+    v = body[key]
+    if isinstance(v, bool) or not isinstance(v, int | float) or v != v:
+        raise StudioError(400, f"{key} must be a number")
+    if not lo <= v <= hi:
+        raise StudioError(400, f"{key}={v} is out of range [{lo:g}, {hi:g}]")
+    return float(v)
+
+
+def _validate_vox(body: dict[str, Any]) -> dict[str, Any]:
+    """The ``vox_*`` fields (Audyn's names and meanings; see ``origin.recorder.vox``)."""
+    out: dict[str, Any] = {}
+    if "vox_enabled" in body:
+        if not isinstance(body["vox_enabled"], bool):
+            raise StudioError(400, "vox_enabled must be true or false")
+        out["vox_enabled"] = body["vox_enabled"]
+    if "vox_threshold_db" in body:
+        out["vox_threshold_db"] = _number(body, "vox_threshold_db", -100, 0)
+    if "vox_release_db" in body:  # 0 = automatic (threshold - 5 dB)
+        out["vox_release_db"] = _number(body, "vox_release_db", -100, 0)
+    if "vox_detection_ms" in body:
+        out["vox_detection_ms"] = _int(body, "vox_detection_ms", 0, 10000)
+    if "vox_hangover_ms" in body:
+        out["vox_hangover_ms"] = _int(body, "vox_hangover_ms", 0, 600000)
+    if "vox_preroll_ms" in body:
+        out["vox_preroll_ms"] = _int(body, "vox_preroll_ms", 0, 10000)
+    if "vox_level_mode" in body:
+        out["vox_level_mode"] = _choice(body, "vox_level_mode", ("rms", "peak", "any"))
+    return out
 
 
 def check_channels(cfg: dict[str, Any]) -> None:

@@ -78,24 +78,67 @@ async def status() -> Any:
     }
 
 
+#: Audyn's control-config fields that describe the appliance, not the capture: accepted and
+#: not applied (listed under ``ignored`` in the answer with the reason)
+IGNORED_KEYS = {
+    "ptp_interface": "PTP runs outside the origin (linuxptp); not configurable here",
+    "aes67_interface": "the multicast interface is set per recorder (interface, an IPv4 address)",
+    "vox_facility_enabled": "VOX is configured per recorder (vox_enabled and vox_* fields)",
+    "local_playback_enabled": "local-folder playback is a browser feature; nothing to store",
+}
+
+
+def control_config_view(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The control recorder's config in Audyn's control shape."""
+    return {"source_type": "aes67", **service().public_config(cfg)}
+
+
+@bp.get("/config")
+@login_required
+async def get_config() -> Any:
+    """The control recorder's configuration (what ``POST /config`` sets)."""
+    svc = service()
+    check_recorder(principal(), svc.control_recorder)
+    rec = await _control_recorder()
+    return control_config_view(rec["config"])
+
+
 @bp.post("/config")
 @admin_required
 async def config() -> Any:
+    """Update the control recorder. Appliance fields (:data:`IGNORED_KEYS`) and an
+    ``archive_root`` outside the server archive root (Audyn's ``/var/lib/audyn`` default: our
+    archive root is fixed by the server config) are accepted but not applied: the answer lists
+    them under ``ignored`` with the reason."""
+    from origin.studio.paths import PathError, resolve_archive_dir
+
     svc = service()
     body = await json_body()
-    unknown = set(body) - set(CONTROL_KEYS)
+    unknown = set(body) - set(CONTROL_KEYS) - set(IGNORED_KEYS)
     if unknown:
         raise StudioError(400, f"Unknown config field {sorted(unknown)[0]!r}")
     if body.get("source_type", "aes67") != "aes67":
         raise StudioError(400, f"source_type={body['source_type']!r} is not supported (aes67)")
-    cleaned = validate_recorder_config({k: v for k, v in body.items() if k != "source_type"})
+    ignored = {k: IGNORED_KEYS[k] for k in body if k in IGNORED_KEYS and body[k] not in (None, False, "")}
+    fields = {k: v for k, v in body.items() if k in CONTROL_KEYS and k != "source_type"}
+    if isinstance(fields.get("archive_root"), str) and fields["archive_root"].startswith("/"):
+        try:
+            resolve_archive_dir(svc.archive_root, fields["archive_root"])
+        except PathError as exc:
+            ignored["archive_root"] = f"not applied: {exc.detail}"
+            del fields["archive_root"]
+    cleaned = validate_recorder_config(fields)
     rec = await _control_recorder()
     if svc.supervisor.runtime(rec["id"]).running:
         raise StudioError(400, "Cannot update config while recording")
     cfg = {**rec["config"], **cleaned}
     if "multicast_addr" in cleaned or "port" in cleaned:  # no longer the active source's stream
-        cfg.pop("source_id", None)
-        cfg.pop("source_filter", None)
+        if (cleaned.get("multicast_addr", cfg["multicast_addr"]), cleaned.get("port", cfg["port"])) != (
+            rec["config"]["multicast_addr"],
+            rec["config"]["port"],
+        ):
+            cfg.pop("source_id", None)
+            cfg.pop("source_filter", None)
     if "redundant_multicast_addr" in cleaned or "redundant_port" in cleaned:
         cfg.pop("redundant_source_filter", None)
     check_channels(cfg)
@@ -103,7 +146,10 @@ async def config() -> Any:
     await svc.store.add_event(
         rec["id"], "config", f"configuration updated via control API: {sorted(cleaned)}"
     )
-    return {"message": "Configuration updated", "config": {"source_type": "aes67", **svc.public_config(cfg)}}
+    out: dict[str, Any] = {"message": "Configuration updated", "config": control_config_view(cfg)}
+    if ignored:
+        out["ignored"] = ignored
+    return out
 
 
 @bp.post("/start")

@@ -109,3 +109,40 @@ def discovered(service: Any) -> list[dict[str, Any]]:
 
 def discovered_by_id(service: Any, did: str) -> dict[str, Any] | None:
     return next((d for d in discovered(service) if d["id"] == did), None)
+
+
+def audyn_stream(d: dict[str, Any]) -> dict[str, Any]:
+    """A :func:`discovered` entry in the shape of Audyn's ``/api/discovery/streams`` (its
+    ``StreamInfo``), keeping our own fields too."""
+    ptime_us = d.get("ptime_us")
+    rate = d.get("sample_rate") or 0
+    channels = d.get("channels") or 0
+    names = d.get("channel_names") or [f"Ch {i + 1}" for i in range(channels)]
+    return {
+        **d,
+        "session_name": d.get("name") or "(unnamed)",
+        "origin_ip": d.get("origin"),
+        "ptime": (ptime_us / 1000.0) if ptime_us else 1.0,
+        "samples_per_packet": int(rate * (ptime_us or 1000) / 1_000_000),
+        "channel_labels": names,
+        "source_addr": d.get("source_filter"),
+        "is_ssm": bool(d.get("source_filter")),
+        "active": True,
+    }
+
+
+def discovery_status(service: Any) -> dict[str, Any]:
+    """Audyn's ``DiscoveryStatus`` for our listener."""
+    from origin.recorder.sap import SAP_GROUPS
+
+    listener = getattr(service, "sap", None)
+    return {
+        "running": listener is not None,
+        "multicast_addr": SAP_GROUPS[0],
+        "packets_received": getattr(listener, "packets", 0),
+        "packets_invalid": getattr(listener, "errors", 0),
+        "announcements": getattr(listener, "announcements", 0),
+        "deletions": getattr(listener, "deletions", 0),
+        "sdp_parse_errors": getattr(listener, "errors", 0),
+        "active_streams": len(discovered(service)),
+    }

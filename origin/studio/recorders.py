@@ -118,15 +118,51 @@ async def put_config(recorder_id: str) -> Any:
     cleaned = validate_recorder_config(body)
     if svc.supervisor.runtime(rid).running:
         raise StudioError(400, "Cannot update config while recording")
-    cfg = {**rec["config"], **cleaned}
-    if "multicast_addr" in cleaned or "port" in cleaned:  # no longer the active source's stream
-        cfg.pop("source_id", None)
-        cfg.pop("source_filter", None)
-    check_channels(cfg)
+    cfg = await merge_config(rec["config"], cleaned)
     await svc.store.set_recorder_config(rid, cfg)
     await svc.store.add_event(rid, "config", f"configuration updated: {sorted(cleaned)}")
     rec["config"] = cfg
     return {"message": "Configuration updated", "recorder": svc.recorder_view(rec)}
+
+
+async def merge_config(config: dict[str, Any], cleaned: dict[str, Any]) -> dict[str, Any]:
+    """``config`` updated with validated fields.
+
+    An explicit non-null ``source_id`` (Audyn's recorder form) applies that source: its address
+    and port, and its format fields where the body gives none; a body address that differs from
+    both the source's and the current one detaches the recorder instead. An explicit null
+    ``source_id``, or a changed address/port without one, detaches the recorder from its source.
+    400 when the channels do not fit the stream.
+    """
+    from origin.studio.sources import apply_source
+
+    svc = service()
+    explicit = "source_id" in cleaned
+    sid = cleaned.pop("source_id", None)
+    cfg = {**config, **cleaned}
+    addr_changed = "multicast_addr" in cleaned or "port" in cleaned
+    if explicit and sid is not None:
+        src = await svc.store.source(sid)
+        if src is None:
+            raise StudioError(400, f"source_id={sid!r}: Source {sid} not found")
+        typed = (cfg.get("multicast_addr"), cfg.get("port"))
+        if typed in (
+            (src["multicast_addr"], src["port"]),
+            (config.get("multicast_addr"), config.get("port")),
+        ):
+            body_fmt = {k: v for k, v in cleaned.items() if k not in ("multicast_addr", "port")}
+            cfg = {**apply_source(cfg, src), **body_fmt}
+            addr_changed = False
+        else:
+            explicit, sid = True, None
+    if (explicit and sid is None) or addr_changed:
+        cfg.pop("source_id", None)
+        cfg.pop("source_filter", None)
+    check_channels(cfg)
+    rel, thr = cfg.get("vox_release_db"), cfg.get("vox_threshold_db", -30.0)
+    if rel and rel > thr:
+        raise StudioError(400, f"vox_release_db={rel:g} must not be above vox_threshold_db={thr:g}")
+    return cfg
 
 
 async def _start(rec: dict[str, Any], wait: float = 3.0) -> None:

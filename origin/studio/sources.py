@@ -20,6 +20,7 @@ from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
 from origin.studio.common import json_body, service, validate_recorder_config
 from origin.studio.discovery import discovered, discovered_by_id
+from origin.studio.store import SOURCE_DEFAULTS
 
 bp = Blueprint("studio_sources", __name__, url_prefix="/api/sources")
 
@@ -50,6 +51,21 @@ _CLEARED = (
     "channel_names",
     "mediaclk_offset",
 )
+
+
+def apply_source(config: dict[str, Any], src: dict[str, Any]) -> dict[str, Any]:
+    """``config`` recording source ``src``: its address, port, format and channel selection."""
+    cfg = dict(config)
+    cfg["multicast_addr"] = src["multicast_addr"]
+    cfg["port"] = src["port"]
+    for k in FORMAT_KEYS:
+        if src.get(k) is not None:
+            cfg[k] = src[k]
+        elif k in _CLEARED:
+            cfg.pop(k, None)
+    cfg["source_filter"] = src.get("source_filter")
+    cfg["source_id"] = src["id"]
+    return cfg
 
 
 @bp.get("/")
@@ -86,16 +102,7 @@ async def set_active(source_id: str) -> Any:
         raise StudioError(400, "Cannot change the active source while recording")
     rec = await svc.store.recorder(rid)
     assert rec is not None
-    cfg = dict(rec["config"])
-    cfg["multicast_addr"] = src["multicast_addr"]
-    cfg["port"] = src["port"]
-    for k in FORMAT_KEYS:
-        if src.get(k) is not None:
-            cfg[k] = src[k]
-        elif k in _CLEARED:
-            cfg.pop(k, None)
-    cfg["source_filter"] = src.get("source_filter")
-    cfg["source_id"] = source_id
+    cfg = apply_source(rec["config"], src)
     await svc.store.set_recorder_config(rid, cfg)
     await svc.store.kv_set("active_source_id", source_id)
     await svc.store.add_event(rid, "source", f"active source set to {source_id}")
@@ -140,79 +147,187 @@ def _from_discovered(body: dict[str, Any]) -> tuple[str, str, int, dict[str, Any
         "redundant_source_filter": d.get("redundant_source_filter"),
         "mediaclk_offset": d.get("mediaclk_offset"),
         "discovered_id": d["id"],
+        "discovered_name": d["name"],
     }
     return name, d["multicast_addr"], int(d["port"]), extra
 
 
-@bp.post("/")
-@admin_required
-async def create_source() -> Any:
-    body = await json_body()
-    if "discovered_id" in body:
-        unknown = set(body) - {"discovered_id", "name", "channel_offset", "channels", "enabled"}
-        if unknown:
-            raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
-        name, addr, port, extra = _from_discovered(body)
-        type_ = "aes67"
-    else:
-        allowed = {
-            "name",
-            "type",
-            "multicast_addr",
-            "port",
-            "enabled",
-            "sample_rate",
-            "channels",
-            "stream_channels",
-            "channel_offset",
-            "encoding",
-            "description",
-            "redundant_multicast_addr",
-            "redundant_port",
-            "channel_names",
-        }
-        unknown = set(body) - allowed
-        if unknown:
-            raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
-        for req in ("name", "multicast_addr", "port"):
-            if req not in body:
-                raise StudioError(400, f"{req} is required")
-        type_ = body.get("type", "aes67")
-        if type_ != "aes67":
-            raise StudioError(400, f"type={type_!r} is not supported (aes67)")
-        fmt = validate_recorder_config(
-            {
-                k: v
-                for k, v in body.items()
-                if k
-                in (
-                    "multicast_addr",
-                    "port",
-                    "sample_rate",
-                    "channels",
-                    "stream_channels",
-                    "channel_offset",
-                    "encoding",
-                    "redundant_multicast_addr",
-                    "redundant_port",
-                    "channel_names",
-                )
-            },
-        )
-        name = body["name"]
-        addr, port = fmt.pop("multicast_addr"), fmt.pop("port")
-        extra = {k: v for k, v in fmt.items() if v is not None}
-        if isinstance(body.get("description"), str):
-            extra["description"] = body["description"]
+#: source fields a client may set (``POST``/``PUT``)
+EDITABLE = (
+    "name",
+    "type",
+    "multicast_addr",
+    "port",
+    "enabled",
+    "sample_rate",
+    "channels",
+    "stream_channels",
+    "channel_offset",
+    "encoding",
+    "payload_type",
+    "description",
+    "redundant_multicast_addr",
+    "redundant_port",
+    "channel_names",
+)
+#: fields the API returns that a client may send back unchanged (Audyn's edit form sends the
+#: whole object): accepted and not applied (``id`` must be null or the source's own id)
+READ_ONLY = (
+    "id",
+    "discovered_id",
+    "discovered_name",
+    "source_filter",
+    "redundant_source_filter",
+    "mediaclk_offset",
+    "ptime_us",
+    "samples_per_packet",
+)
+
+
+def _manual_source(
+    body: dict[str, Any], source_id: str | None = None
+) -> tuple[str, str, int, dict[str, Any]]:
+    """Validate a typed-in source (``POST``/``PUT`` body) -> name, address, port, extra fields."""
+    unknown = set(body) - set(EDITABLE) - set(READ_ONLY)
+    if unknown:
+        raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
+    if body.get("id") not in (None, source_id):
+        raise StudioError(400, f"id={body['id']!r} does not match the source ({source_id or 'new'})")
+    for req in ("name", "multicast_addr", "port"):
+        if req not in body:
+            raise StudioError(400, f"{req} is required")
+    type_ = body.get("type", "aes67")
+    if type_ != "aes67":
+        raise StudioError(400, f"type={type_!r} is not supported (aes67)")
+    fmt_keys = (
+        "multicast_addr",
+        "port",
+        "sample_rate",
+        "channels",
+        "stream_channels",
+        "channel_offset",
+        "encoding",
+        "payload_type",
+        "redundant_multicast_addr",
+        "redundant_port",
+        "channel_names",
+    )
+    fmt = validate_recorder_config({k: body[k] for k in fmt_keys if k in body and body[k] is not None})
+    addr, port = fmt.pop("multicast_addr"), fmt.pop("port")
+    extra: dict[str, Any] = {**SOURCE_DEFAULTS, **{k: v for k, v in fmt.items() if v is not None}}
+    desc = body.get("description")
+    if desc is not None:
+        if not isinstance(desc, str) or len(desc) > 1000:
+            raise StudioError(400, "description must be a string of at most 1000 characters")
+        if desc:
+            extra["description"] = desc
+    return body["name"], addr, port, extra
+
+
+def _name_enabled(name: Any, body: dict[str, Any]) -> tuple[str, bool]:
     if not isinstance(name, str) or not name.strip() or len(name) > 200:
         raise StudioError(400, "name must be a non-empty string of at most 200 characters")
     enabled = body.get("enabled", True)
     if not isinstance(enabled, bool):
         raise StudioError(400, "enabled must be true or false")
+    return name.strip(), enabled
+
+
+@bp.post("/")
+@admin_required
+async def create_source() -> Any:
+    """Create a source: typed in (``id`` absent or null; ``sample_rate``/``channels`` default
+    to 48000/2), or from a discovered stream (``discovered_id``)."""
+    body = await json_body()
+    if "discovered_id" in body:
+        unknown = set(body) - {
+            "discovered_id",
+            "name",
+            "channel_offset",
+            "channels",
+            "enabled",
+            "description",
+        }
+        if unknown:
+            raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
+        name, addr, port, extra = _from_discovered(body)
+        if isinstance(body.get("description"), str) and body["description"]:
+            extra["description"] = body["description"][:1000]
+    else:
+        name, addr, port, extra = _manual_source(body)
+    name, enabled = _name_enabled(name, body)
     src = await service().store.create_source(
-        name.strip(), type_, addr, port, enabled, {k: v for k, v in extra.items() if v is not None}
+        name, "aes67", addr, port, enabled, {k: v for k, v in extra.items() if v is not None}
     )
     return src, 201
+
+
+@bp.post("/from-discovery")
+@admin_required
+async def create_from_discovery() -> Any:
+    """Audyn's import of a discovered stream: ``{"stream_id", "name"?, "description"?,
+    "channels"?, "channel_offset"?, "stream_channels"?}`` (``stream_channels``, when given, must
+    match the announced stream)."""
+    body = await json_body()
+    unknown = set(body) - {
+        "stream_id",
+        "name",
+        "description",
+        "channels",
+        "channel_offset",
+        "stream_channels",
+    }
+    if unknown:
+        raise StudioError(400, f"Unknown field {sorted(unknown)[0]!r}")
+    if not isinstance(body.get("stream_id"), str):
+        raise StudioError(400, "stream_id is required")
+    req: dict[str, Any] = {"discovered_id": body["stream_id"]}
+    for k in ("name", "channels", "channel_offset"):
+        if body.get(k) is not None:
+            req[k] = body[k]
+    name, addr, port, extra = _from_discovered(req)
+    sc = body.get("stream_channels")
+    if sc is not None and sc != extra["stream_channels"]:
+        raise StudioError(
+            400, f"stream_channels={sc!r} does not match the announced stream ({extra['stream_channels']})"
+        )
+    if isinstance(body.get("description"), str) and body["description"]:
+        extra["description"] = body["description"][:1000]
+    name, enabled = _name_enabled(name, {})
+    src = await service().store.create_source(
+        name, "aes67", addr, port, enabled, {k: v for k, v in extra.items() if v is not None}
+    )
+    return src, 201
+
+
+@bp.get("/pipewire")
+@login_required
+async def list_pipewire() -> Any:
+    """Audyn's local PipeWire nodes: this server records AES67/RTP only, so there are none."""
+    return []
+
+
+@bp.put("/<source_id>")
+@admin_required
+async def update_source(source_id: str) -> Any:
+    """Edit a source (the whole object, as ``GET`` returns it; read-only fields are ignored).
+    Fields that came from discovery (SSRC filter, channel names) are kept."""
+    svc = service()
+    if await svc.store.source(source_id) is None:
+        raise StudioError(404, f"Source {source_id} not found")
+    body = await json_body()
+    name, addr, port, extra = _manual_source(body, source_id)
+    name, enabled = _name_enabled(name, body)
+    kept = {
+        k: v
+        for k, v in (await svc.store.source_extra(source_id)).items()
+        if k
+        in ("discovered_id", "discovered_name", "source_filter", "channel_names", "ptime_us", "payload_type")
+    }
+    if "payload_type" in extra:
+        kept.pop("payload_type", None)
+    src = await svc.store.update_source(source_id, name, addr, port, enabled, {**kept, **extra})
+    return src
 
 
 @bp.get("/<source_id>")

@@ -77,6 +77,10 @@ STUDIO_SCHEMA = Schema(
 )
 
 
+#: format of a source created without one (Audyn's defaults)
+SOURCE_DEFAULTS = {"sample_rate": 48000, "channels": 2}
+
+
 def default_recorder_config(n: int) -> dict[str, Any]:
     """Audyn's defaults for recorder ``n``: ``239.69.1.n:5004`` into ``{archive_root}/recorder{n}``.
 
@@ -118,6 +122,8 @@ def _source_row(r: Any) -> dict[str, Any]:
     except json.JSONDecodeError:
         extra = {}
     out.update({k: v for k, v in extra.items() if k not in out})
+    out.setdefault("sample_rate", SOURCE_DEFAULTS["sample_rate"])
+    out.setdefault("channels", SOURCE_DEFAULTS["channels"])
     return out
 
 
@@ -292,6 +298,29 @@ class StudioStore:
         got = await self.source(sid)
         assert got is not None
         return got
+
+    async def update_source(
+        self, source_id: str, name: str, addr: str, port: int, enabled: bool, extra: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        await self.db.aexecute(
+            "UPDATE studio_sources SET name=?, multicast_addr=?, port=?, enabled=?, extra=? WHERE id=?",
+            (name, addr, port, int(enabled), json.dumps(extra), source_id),
+        )
+        return await self.source(source_id)
+
+    async def source_extra(self, source_id: str) -> dict[str, Any]:
+        row = await self.db.afetchone("SELECT extra FROM studio_sources WHERE id=?", (source_id,))
+        try:
+            return json.loads(row["extra"] or "{}") if row else {}
+        except json.JSONDecodeError:
+            return {}
+
+    # -- per-user settings ----------------------------------------------------------------------
+    async def selected_studio(self, user_id: str) -> str | None:
+        return await self.kv_get(f"selected_studio:{user_id}")
+
+    async def select_studio(self, user_id: str, studio_id: str | None) -> None:
+        await self.kv_set(f"selected_studio:{user_id}", studio_id)
 
     async def delete_source(self, source_id: str) -> bool:
         n = await self.db.aexecute("DELETE FROM studio_sources WHERE id=?", (source_id,))

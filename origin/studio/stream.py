@@ -9,31 +9,37 @@
   growth). With Range it is served as a snapshot, so browsers can seek.
 
 The same machinery serves ``/api/assets/download/{path}`` (as an attachment).
+
+Audyn's player: ``?start=SECONDS`` serves the file from that time (:func:`seek_response`, the
+method per format in :mod:`.seek`); ``?follow=false`` serves a snapshot even while recording;
+``GET /api/stream/info/{path}`` gives the duration and the live flag.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as _dt
+import math
 import mimetypes
 import os
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from quart import Blueprint, Response, request
 
 from origin.errors import StudioError
 from origin.studio.authz import login_required, principal
 from origin.studio.common import service
-from origin.studio.paths import PathError, resolve_under
+from origin.studio.paths import PathError, relpath, resolve_under
 
 bp = Blueprint("studio_stream", __name__, url_prefix="/api/stream")
 
 CHUNK = 64 * 1024
 FOLLOW_POLL_S = 0.25
 FOLLOW_IDLE_S = 30.0
+MAX_START_S = 10_000_000.0
 
 MIME_TYPES = {
     ".wav": "audio/wav",
@@ -204,8 +210,164 @@ def recording_probe(path: Path) -> Callable[[], bool]:
     return lambda: real in svc.recording_files()
 
 
+def _start_arg() -> float | None:
+    raw = request.args.get("start")
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) > 32:
+            raise ValueError
+        v = float(raw)
+    except ValueError:
+        raise StudioError(400, "start must be a number of seconds") from None
+    if not math.isfinite(v) or not 0 <= v <= MAX_START_S:
+        raise StudioError(400, f"start={raw!r} is out of range [0, {MAX_START_S}] seconds")
+    return v
+
+
+def _follow_arg() -> bool:
+    raw = (request.args.get("follow") or "true").lower()
+    if raw not in ("true", "false", "1", "0"):
+        raise StudioError(400, "follow must be true or false")
+    return raw in ("true", "1")
+
+
 @bp.get("/preview/<path:path>", merge_slashes=False)
 @login_required
 async def preview(path: str) -> Any:
+    """The file for the browser's player. ``?start=SECONDS`` serves it from that time (see
+    :mod:`.seek`); ``?follow=false`` never follows a file being recorded (a snapshot)."""
+    start = _start_arg()
+    follow = _follow_arg()
     p = await resolve_file(path)
-    return file_response(p, follow=recording_probe(p))
+    if start is not None and start > 0:
+        return await seek_response(p, start)
+    return file_response(p, follow=recording_probe(p) if follow else None)
+
+
+def _open_file(path: Path) -> BinaryIO:
+    """Open once (no symlink at the last component: the path is already resolved)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        raise StudioError(404, "File not found") from None
+    except OSError as exc:
+        raise StudioError(400, f"Cannot open file: {exc.strerror}") from None
+    return os.fdopen(fd, "rb")
+
+
+async def seek_response(path: Path, start: float) -> Response:
+    """``path`` from ``start`` seconds as WAV (:mod:`.seek`). WAV answers support Range over
+    the header + data bytes; decoded formats are streamed whole."""
+    from origin.studio.seek import SeekError, decoded_from, wav_layout, wav_seek
+
+    loop = asyncio.get_running_loop()
+    fh = _open_file(path)
+    try:
+        size = os.fstat(fh.fileno()).st_size
+        layout = await loop.run_in_executor(None, wav_layout, fh.fileno(), size)
+        headers: dict[str, Any] = {"Cache-Control": "no-cache", "Content-Disposition": "inline"}
+        if layout is not None:
+            header, offset, length, actual = wav_seek(layout, start)
+            total = len(header) + length
+            headers["X-Start-Seconds"] = f"{actual:.6f}"
+            headers["Accept-Ranges"] = "bytes"
+            try:
+                rng = parse_range(request.headers.get("Range"), total)
+            except RangeNotSatisfiable:
+                raise StudioError(
+                    416, "Range not satisfiable", {"Content-Range": f"bytes */{total}"}
+                ) from None
+            a, b = rng if rng is not None else (0, total - 1)
+            headers["Content-Length"] = str(b - a + 1)
+            if rng is not None:
+                headers["Content-Range"] = f"bytes {a}-{b}/{total}"
+            body = _virtual_body(fh, header, offset, a, b - a + 1)
+            resp = Response(body, status=206 if rng else 200, headers=headers, mimetype="audio/wav")
+        else:
+            try:
+                header, chunks, actual = await loop.run_in_executor(None, decoded_from, fh, start)
+            except SeekError as exc:
+                raise StudioError(400, f"Cannot seek: {exc}") from None
+            headers["X-Start-Seconds"] = f"{actual:.6f}"
+            headers["Accept-Ranges"] = "none"
+            resp = Response(
+                _decoded_body(fh, header, chunks), status=200, headers=headers, mimetype="audio/wav"
+            )
+    except BaseException:
+        fh.close()
+        raise
+    resp.timeout = None
+    return resp
+
+
+async def _virtual_body(fh: BinaryIO, header: bytes, offset: int, a: int, n: int) -> AsyncIterator[bytes]:
+    """Bytes ``[a, a + n)`` of ``header`` followed by the file from ``offset``."""
+    loop = asyncio.get_running_loop()
+    try:
+        if a < len(header):
+            part = header[a : a + n]
+            yield part
+            a += len(part)
+            n -= len(part)
+        pos = offset + (a - len(header))
+        while n > 0:
+            data = await loop.run_in_executor(None, os.pread, fh.fileno(), min(CHUNK, n), pos)
+            if not data:
+                return
+            pos += len(data)
+            n -= len(data)
+            yield data
+    finally:
+        fh.close()
+
+
+async def _decoded_body(fh: BinaryIO, header: bytes, chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    loop = asyncio.get_running_loop()
+    end = object()
+    try:
+        yield header
+        while True:
+            data = await loop.run_in_executor(None, next, chunks, end)
+            if data is end:
+                return
+            yield data  # type: ignore[misc]
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            await loop.run_in_executor(None, close)
+        fh.close()
+
+
+@bp.get("/info/<path:path>", merge_slashes=False)
+@login_required
+async def info(path: str) -> Any:
+    """What the player needs before playing: ``{"path", "name", "format", "size", "modified",
+    "duration" (s), "sample_rate", "channels", "codec", "growing", "live"}``. ``growing`` and
+    ``live`` (the same: Audyn reads ``growing``) are true while a recorder writes the file;
+    ``duration`` then covers what is on disk now."""
+    from origin.studio.seek import SeekError, duration_info
+
+    p = await resolve_file(path)
+    fh = _open_file(p)
+    try:
+        st = os.fstat(fh.fileno())
+        try:
+            meta = await asyncio.get_running_loop().run_in_executor(None, duration_info, fh, st.st_size)
+        except SeekError:
+            meta = {"duration": None, "sample_rate": None, "channels": None, "frames": None, "codec": None}
+    finally:
+        fh.close()
+    live = recording_probe(p)()
+    svc = service()
+    return {
+        "path": relpath(svc.archive_root, p),
+        "name": p.name,
+        "filename": p.name,
+        "format": p.suffix.lower().lstrip(".") or "unknown",
+        "size": st.st_size,
+        "modified": _dt.datetime.fromtimestamp(st.st_mtime, _dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        **meta,
+        "growing": live,
+        "live": live,
+    }

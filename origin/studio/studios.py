@@ -78,6 +78,46 @@ async def list_studios() -> Any:
     return [s for s in studios if p.studio_id and s["id"] == p.studio_id]
 
 
+def _user_key(p: Any) -> str:
+    """The principal's id as a bounded storage key."""
+    import hashlib
+
+    uid = str(p.id or p.email or "anonymous")
+    return uid if len(uid) <= 128 else "sha256:" + hashlib.sha256(uid.encode()).hexdigest()
+
+
+@bp.get("/current-selection")
+@login_required
+async def current_selection() -> Any:
+    """The caller's selected studio (kept per user in the database): ``{"studio_id",
+    "studio"}``, both null when none is selected or the studio is gone or no longer visible."""
+    p = principal()
+    store = service().store
+    sid = await store.selected_studio(_user_key(p))
+    st = await store.studio(sid) if sid else None
+    if st is None or not (p.is_admin or p.studio_id == sid):
+        return {"studio_id": None, "studio": None}
+    return {"studio_id": sid, "studio": st}
+
+
+@bp.post("/select/<studio_id>")
+@login_required
+async def select(studio_id: str) -> Any:
+    """Select a studio for the caller (a studio user: only its own)."""
+    p = principal()
+    check_studio(p, studio_id)
+    st = await _studio_or_404(studio_id)
+    await service().store.select_studio(_user_key(p), studio_id)
+    return {"message": "Studio selected", "studio_id": studio_id, "studio": st}
+
+
+@bp.post("/clear-selection")
+@login_required
+async def clear_selection() -> Any:
+    await service().store.select_studio(_user_key(principal()), None)
+    return {"message": "Selection cleared"}
+
+
 @bp.post("/")
 @admin_required
 async def create_studio() -> Any:

@@ -32,7 +32,20 @@ _FLAGS: dict[str, str] = {
     "redundant_source_filter": "--redundant-source-filter",
     "clock_source": "--clock-source",
     "mediaclk_offset": "--mediaclk-offset",
+    "flac_compression": "--flac-level",
 }
+
+# VOX fields (Audyn's names) -> flags; passed only when ``vox_enabled`` is true
+_VOX_FLAGS: dict[str, str] = {
+    "vox_threshold_db": "--vox-threshold-db",
+    "vox_release_db": "--vox-release-db",
+    "vox_detection_ms": "--vox-detection-ms",
+    "vox_hangover_ms": "--vox-hangover-ms",
+    "vox_preroll_ms": "--vox-preroll-ms",
+    "vox_level_mode": "--vox-level-mode",
+}
+#: Audyn's VOX defaults
+VOX_DEFAULTS: dict[str, float | int | str] = {"vox_threshold_db": -30.0}
 
 
 def record_argv(
@@ -64,9 +77,16 @@ def record_argv(
         v = cfg.get(key)
         if v is None or v == "":
             continue
+        if key == "flac_compression" and cfg.get("format") != "flac":
+            continue
         argv += [flag, str(v)]
     if cfg.get("redundant_multicast_addr") and cfg.get("redundant_port"):
         argv += ["--redundant", f"{cfg['redundant_multicast_addr']}:{int(cfg['redundant_port'])}"]
     if cfg.get("channel_names"):
         argv += ["--channel-names", ",".join(cfg["channel_names"])]
+    if cfg.get("vox_enabled"):
+        for key, flag in _VOX_FLAGS.items():
+            v = cfg.get(key, VOX_DEFAULTS.get(key))
+            if v is not None:
+                argv += [flag, f"{v:g}" if isinstance(v, float) else str(v)]
     return argv

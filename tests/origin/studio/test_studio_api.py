@@ -205,7 +205,8 @@ async def test_sources_active_and_control(c, studio_app):
     r = await c.post("/api/sources/", json=body)
     assert r.status_code == 201
     src = await r.get_json()
-    assert src == {"id": "source-1", **body, "enabled": True}
+    # Audyn's defaults for the format of a typed-in source
+    assert src == {"id": "source-1", **body, "enabled": True, "sample_rate": 48000, "channels": 2}
     assert await (await c.get("/api/sources/")).get_json() == [src]
     r = await c.post("/api/sources/active/source-1")
     assert await r.get_json() == {"message": "Active source set", "active_source_id": "source-1"}
@@ -251,7 +252,14 @@ async def test_sources_active_and_control(c, studio_app):
     assert r.status_code == 200
     j = await r.get_json()
     assert j["message"] == "Configuration updated" and j["config"] == cfg
-    r = await c.post("/api/control/config", json={**cfg, "archive_root": "/var/lib/audyn"})
+    # Audyn's Dashboard posts its built-in /var/lib/audyn: our archive root is server config, so
+    # the value is not applied and the answer says so (the rest of the body is applied)
+    r = await c.post("/api/control/config", json={**cfg, "archive_root": "/var/lib/audyn", "bitrate": 96000})
+    assert r.status_code == 200
+    j = await r.get_json()
+    assert "archive_root" in j["ignored"] and "inside the server archive root" in j["ignored"]["archive_root"]
+    assert j["config"]["archive_root"] == str(root / "control") and j["config"]["bitrate"] == 96000
+    r = await c.post("/api/control/config", json={**cfg, "archive_root": "../x"})
     assert r.status_code == 400 and "archive_root" in (await r.get_json())["detail"]
     r = await c.post("/api/control/config", json={"source_type": "alsa"})
     assert r.status_code == 400
