@@ -1,8 +1,10 @@
 """``aimixer analyze FILE [--json]``: levels and loudness of an audio file.
 
 Prints ``peak`` (dBFS, sample peak over all channels), ``rms`` (dBFS, over all samples),
-``lufs`` (BS.1770-4 integrated), ``momentaryMax`` and ``shortTermMax`` (LUFS), ``lra`` (LU,
-EBU Tech 3342), ``duration`` (s) and ``sampleRate`` (Hz), plus ``channels``. The file is read
+``truePeak`` (dBTP, ITU-R BS.1770-4 Annex 2, 4x over-sampling, max over channels),
+``lufs`` (BS.1770-4 integrated), ``momentaryMax`` and ``shortTermMax`` (LUFS, exact: over the
+windows ending at every sample), ``lra`` (LU, EBU Tech 3342), ``duration`` (s) and
+``sampleRate`` (Hz), plus ``channels``. The file is read
 in blocks (any length, rate and channel count soundfile handles); loudness uses the
 BS.1770 channel weights. With ``--json`` the values are one JSON object and "no value"
 (``-inf``, e.g. silence or audio shorter than 400 ms) is ``null``; the text form prints ``-inf``.
@@ -89,10 +91,12 @@ class LevelStats:
 
     def __init__(self, sample_rate: int, channels: int) -> None:
         from aimixer_dsp.meters import LoudnessMeter
+        from aimixer_dsp.truepeak import TruePeakMeter
 
         self.sample_rate = sample_rate
         self.channels = channels
-        self.meter = LoudnessMeter(sample_rate, channels=min(channels, 16))
+        self.meter = LoudnessMeter(sample_rate, channels=min(channels, 16), exact_max=True)
+        self.true_peak = TruePeakMeter(sample_rate, channels=min(channels, 16))
         self.peak = 0.0
         self.sumsq = 0.0
         self.count = 0
@@ -110,6 +114,7 @@ class LevelStats:
         self.count += block.size
         self.frames += block.shape[0]
         self.meter.push(block[:, :16] if block.shape[1] > 16 else block)
+        self.true_peak.push(block[:, :16] if block.shape[1] > 16 else block)
 
     def summary(self) -> dict:
         peak = 20 * math.log10(self.peak) if self.peak > 0 else -math.inf
@@ -118,6 +123,7 @@ class LevelStats:
         return {
             "peak": peak,
             "rms": rms,
+            "truePeak": self.true_peak.true_peak,
             "lufs": self.meter.integrated,
             "momentaryMax": self.meter.momentary_max,
             "shortTermMax": self.meter.short_term_max,
@@ -131,6 +137,7 @@ class LevelStats:
 _UNITS = {
     "peak": "dBFS",
     "rms": "dBFS",
+    "truePeak": "dBTP",
     "lufs": "LUFS",
     "momentaryMax": "LUFS",
     "shortTermMax": "LUFS",
@@ -163,7 +170,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "analyze",
         help="peak, RMS, loudness (LUFS, LRA) of an audio file",
-        description="Print peak, rms, lufs, momentaryMax, shortTermMax, lra, duration and sampleRate.",
+        description="Print peak, rms, truePeak, lufs, momentaryMax, shortTermMax, lra, duration and sampleRate.",
     )
     p.add_argument("file", metavar="FILE", help="audio file (any format soundfile reads)")
     p.add_argument("--json", action="store_true", help="print one JSON object (no value = null)")

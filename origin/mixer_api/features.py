@@ -70,6 +70,10 @@ EXTRACT_RESPONSE = schema(
             "spectralFlux": {"type": ["number", "null"]},
             "frameCount": {"type": "integer"},
             "duration": {"type": "number"},
+            "truePeak": {
+                "type": ["number", "null"],
+                "description": "dBTP of the buffer (ITU-R BS.1770-4 Annex 2); null for silence; extension",
+            },
         },
     },
 )

@@ -66,6 +66,14 @@ METRICS_SCHEMA = schema(
             "lufs": _NUM_OR_NULL,
             "momentaryLufs": _NUM_OR_NULL,
             "shortTermLufs": _NUM_OR_NULL,
+            "truePeak": {
+                "type": ["number", "null"],
+                "description": "dBTP of this frame (ITU-R BS.1770-4 Annex 2, 4x over-sampling); extension",
+            },
+            "truePeakMax": {
+                "type": ["number", "null"],
+                "description": "dBTP, maximum of the session; extension",
+            },
             "genre": {"type": ["string", "null"]},
             "confidence": {"type": ["number", "null"]},
             "processingTime": {"type": "number"},

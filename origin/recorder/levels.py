@@ -3,11 +3,14 @@
 Every ``1 / rate_hz`` seconds of *audio* (default 20 Hz = every 50 ms) one snapshot is made
 per channel, in the studio API's ``ChannelLevel`` shape::
 
-    {"name": "L", "level_db": -18.5, "level_linear": 0.119, "peak_db": -15.0, "clipping": false}
+    {"name": "L", "level_db": -18.5, "level_linear": 0.119, "peak_db": -15.0,
+     "true_peak_db": -14.6, "clipping": false}
 
 * ``level_db``     RMS of the last interval in dBFS (full-scale sine = -3.01 dBFS)
 * ``level_linear`` the same RMS as a linear value 0..1
 * ``peak_db``      sample peak in dBFS, held for 1.5 s (then it follows the signal again)
+* ``true_peak_db`` (extension of the Audyn shape) true peak in dBTP (ITU-R BS.1770-4 Annex 2,
+  4x over-sampling), held like ``peak_db``; never below ``peak_db``
 * ``clipping``     a sample reached ``CLIP_DBFS`` (-0.1 dBFS) within the hold time
 * silence and anything below ``FLOOR_DB`` (-120 dBFS) reads ``FLOOR_DB`` (JSON has no -inf)
 """
@@ -20,6 +23,7 @@ import threading
 from collections.abc import Callable
 
 import numpy as np
+from aimixer_dsp.truepeak import TruePeakMeter
 
 DEFAULT_RATE_HZ = 20.0
 PEAK_HOLD_S = 1.5
@@ -70,6 +74,12 @@ class LevelMeter:
         self._frames = 0
         self._hold_pk = np.zeros(channels)
         self._hold_until = np.zeros(channels, dtype=np.int64)
+        self._tp = (
+            TruePeakMeter(sample_rate, channels) if channels <= 16 and 8000 <= sample_rate <= 384000 else None
+        )
+        self._tpk = np.zeros(channels)
+        self._hold_tp = np.zeros(channels)
+        self._hold_tp_until = np.zeros(channels, dtype=np.int64)
         self._clip_until = np.zeros(channels, dtype=np.int64)
         self.latest: list[dict] = self._snapshot(np.zeros(channels), np.zeros(channels))
 
@@ -87,6 +97,8 @@ class LevelMeter:
                 f = blk.astype(np.float64)
             self._sq += np.einsum("ij,ij->j", f, f)
             np.maximum(self._pk, np.abs(f).max(axis=0), out=self._pk)
+            if self._tp is not None:
+                np.maximum(self._tpk, self._tp.push_channels(f), out=self._tpk)
             self._n += take
             self._frames += take
             i += take
@@ -95,6 +107,7 @@ class LevelMeter:
                 out.append(self._finish(rms, self._pk.copy()))
                 self._sq[:] = 0
                 self._pk[:] = 0
+                self._tpk[:] = 0
                 self._n = 0
         return out
 
@@ -104,17 +117,26 @@ class LevelMeter:
         self._hold_pk = np.where(renew, pk, self._hold_pk)
         self._hold_until = np.where(renew, now + self.hold_frames, self._hold_until)
         self._clip_until = np.where(pk >= _CLIP_LIN, now + self.hold_frames, self._clip_until)
-        snap = self._snapshot(rms, self._hold_pk, clip=now < self._clip_until)
+        tp = np.maximum(self._tpk, pk)
+        renew = (tp >= self._hold_tp) | (now >= self._hold_tp_until)
+        self._hold_tp = np.where(renew, tp, self._hold_tp)
+        self._hold_tp_until = np.where(renew, now + self.hold_frames, self._hold_tp_until)
+        snap = self._snapshot(rms, self._hold_pk, clip=now < self._clip_until, tp=self._hold_tp)
         self.latest = snap
         return snap
 
-    def _snapshot(self, rms: np.ndarray, pk: np.ndarray, clip: np.ndarray | None = None) -> list[dict]:
+    def _snapshot(
+        self, rms: np.ndarray, pk: np.ndarray, clip: np.ndarray | None = None, tp: np.ndarray | None = None
+    ) -> list[dict]:
+        if tp is None:
+            tp = pk
         return [
             {
                 "name": self.names[c],
                 "level_db": round(to_db(float(rms[c])), 2),
                 "level_linear": round(float(rms[c]), 6),
                 "peak_db": round(to_db(float(pk[c])), 2),
+                "true_peak_db": round(to_db(float(max(tp[c], pk[c]))), 2),
                 "clipping": bool(clip[c]) if clip is not None else False,
             }
             for c in range(self.channels)

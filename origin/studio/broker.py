@@ -67,6 +67,7 @@ def sanitize_channels(channels: Any) -> list[dict[str, Any]]:
                 "level_db": _num(ch.get("level_db")),
                 "level_linear": round(lin_f, 5),
                 "peak_db": _num(ch.get("peak_db")),
+                "true_peak_db": _num(ch.get("true_peak_db", ch.get("peak_db"))),
                 "clipping": bool(ch.get("clipping", False)),
             }
         )

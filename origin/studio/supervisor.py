@@ -113,13 +113,22 @@ class Runtime:
                 []
                 if self.state == "stopped"
                 else [
-                    dict(c, level_db=-120.0, level_linear=0.0, peak_db=-120.0, clipping=False)
+                    dict(
+                        c,
+                        level_db=-120.0,
+                        level_linear=0.0,
+                        peak_db=-120.0,
+                        true_peak_db=-120.0,
+                        clipping=False,
+                    )
                     for c in self.levels
                 ]
             )
         if time.monotonic() - self.levels_at > LEVELS_STALE_S:
             return [
-                dict(c, level_db=-120.0, level_linear=0.0, peak_db=-120.0, clipping=False)
+                dict(
+                    c, level_db=-120.0, level_linear=0.0, peak_db=-120.0, true_peak_db=-120.0, clipping=False
+                )
                 for c in self.levels
             ]
         return self.levels

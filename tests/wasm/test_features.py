@@ -180,6 +180,7 @@ def test_extract_features_shape_and_summary():
     out = F.extract_features(y.tolist())
     assert set(out) == {
         "features", "spectralCentroid", "zeroCrossingRate", "spectralRolloff", "spectralFlux", "frameCount", "duration",
+        "truePeak",
     }  # fmt: skip
     assert out["frameCount"] == len(out["features"]) == 1 + len(y) // 512
     assert all(len(row) == 13 for row in out["features"])

@@ -719,7 +719,8 @@ def extract_features(
         ``features`` (MFCC ``[frames][numCoefficients]``), ``spectralCentroid`` (Hz),
         ``zeroCrossingRate``, ``spectralRolloff`` (Hz), ``spectralFlux`` — each the mean of
         the per-frame values (flux over frames 1.., i.e. excluding the first, 0.0 when fewer
-        than two frames) — plus ``frameCount`` and ``duration`` (s). Plain JSON-able values.
+        than two frames) — plus ``frameCount``, ``duration`` (s) and ``truePeak`` (dBTP of the
+        whole buffer, ITU-R BS.1770-4 Annex 2; ``None`` for silence). Plain JSON-able values.
     """
     sr, nc, nm, nfft, hop, win = _validate(
         _API_NAMES, sample_rate, numCoefficients, numFilters, fftSize, hopSize, windowType
@@ -730,6 +731,9 @@ def extract_features(
         feats = feats.tolist()
         fr = {k: v.tolist() for k, v in fr.items()}
     n = len(x)
+    from .truepeak import TruePeakMeter  # a sibling module; imported here to keep import light
+
+    tp = TruePeakMeter(sr).push(x)
     return {
         "features": feats,
         "spectralCentroid": _mean(fr["centroid"]),
@@ -738,4 +742,5 @@ def extract_features(
         "spectralFlux": _mean(fr["flux"][1:]),
         "frameCount": len(feats),
         "duration": n / sr,
+        "truePeak": tp if math.isfinite(tp) else None,
     }

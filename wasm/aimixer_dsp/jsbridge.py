@@ -156,7 +156,7 @@ class DeferredTracker:
 #: the keys of ``MixerSession.process``'s metrics, in order; :data:`_NUMERIC`: the numbers
 _METRIC_KEYS = (
     "peak", "rms", "lufs", "momentaryLufs", "shortTermLufs", "genre", "confidence", "processingTime",
-    "latencySamples",
+    "latencySamples", "truePeak", "truePeakMax",
 )  # fmt: skip
 _NUMERIC = tuple(k for k in _METRIC_KEYS if k != "genre")
 

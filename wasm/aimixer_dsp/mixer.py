@@ -17,7 +17,8 @@ Per call, in this order:
 4. Feed the *input* samples to the tracker. A verdict produced now affects the next call, never
    this one — on every runtime, so origin and browser results are identical.
 5. Meter the output: ``peak``/``rms`` of this frame (dBFS), ``lufs`` = integrated loudness of
-   the session so far, ``momentaryLufs`` (400 ms), ``shortTermLufs`` (3 s); ``-inf`` while
+   the session so far, ``momentaryLufs`` (400 ms), ``shortTermLufs`` (3 s), ``truePeak``
+   (dBTP of this frame, BS.1770-4 Annex 2) and ``truePeakMax`` (dBTP, session); ``-inf`` while
    undefined (``to_json_safe`` turns it into ``null``). ``processingTime`` is wall time in ms
    (the only non-deterministic field).
 """
@@ -34,6 +35,7 @@ from .errors import InvalidBufferError, ParameterError
 from .meters import LoudnessMeter, _sum_squares, peak_db, rms_db
 from .presets import apply_full_settings, build_chain, merge_config, resolve_settings, validate_config
 from .processors.base import check_sample_rate
+from .truepeak import TruePeakMeter
 
 __all__ = ["MixerSession", "NullGenreTracker", "to_json_safe"]
 
@@ -106,6 +108,7 @@ class MixerSession:
         self._cfg_merged: dict = {}
         self._resolved: dict = {}
         self._meter: LoudnessMeter | None = None
+        self._tp: TruePeakMeter | None = None
         self._channels: int | None = None
         self.frames = 0  # calls processed since the last reset
         self.defer_metering = bool(defer_metering)
@@ -119,6 +122,7 @@ class MixerSession:
         """Clear chain, meter and tracker state (the session's configuration is kept)."""
         self.chain.reset()
         self._meter = None
+        self._tp = None
         self._channels = None
         self.frames = 0
         if self.genre_tracker is not None and hasattr(self.genre_tracker, "reset"):
@@ -214,6 +218,7 @@ class MixerSession:
                 raise ParameterError("channels", channels, message="channels must be a positive int")
             self._meter = LoudnessMeter(self.sample_rate, channels=channels)
             self._meter.defer_partial = self.defer_metering
+            self._tp = TruePeakMeter(self.sample_rate, channels=channels)
             self._channels = channels
 
     def process(self, samples: Any, config: dict | None = None, *, metrics: bool = True) -> dict:
@@ -237,8 +242,10 @@ class MixerSession:
         if self._meter is None:
             self._meter = LoudnessMeter(self.sample_rate, channels=ch)
             self._meter.defer_partial = self.defer_metering
+            self._tp = TruePeakMeter(self.sample_rate, channels=ch)
             self._channels = ch
         meter = self._meter
+        tp = self._tp
         if type(y) is list:
             levels = _list_levels(y, self._known_peak(y))
             if levels is None:
@@ -246,6 +253,10 @@ class MixerSession:
                 levels = (peak_db(y), rms_db(y))
             else:
                 meter._push_checked(y)
+            if levels[0] == -math.inf:  # silence: the filter history may still ring
+                tp.push(y)
+            else:
+                tp.push_checked(y)
         else:
             levels = _array_levels(y, metrics)
             if levels is None:  # not all finite (or squares overflow): the checking path raises
@@ -255,6 +266,7 @@ class MixerSession:
                 meter._push_np_checked(y)
             else:
                 meter.push(y)
+            tp.push(y)
         self.frames += 1
         if not metrics:
             return {"processedBuffer": y, "metrics": None, "appliedSettings": None}
@@ -268,6 +280,8 @@ class MixerSession:
             "confidence": confidence,
             "processingTime": 0.0,
             "latencySamples": self.chain.latency_samples,
+            "truePeak": _lin_db(tp.last_block),
+            "truePeakMax": tp.true_peak,
         }
         applied = self.chain.settings()
         metrics["processingTime"] = (time.perf_counter() - t0) * 1000.0
@@ -362,6 +376,10 @@ def _db_pair(peak: float, mean_square: float) -> tuple:
         20.0 * math.log10(peak) if peak > 0.0 else -math.inf,
         10.0 * math.log10(mean_square) if mean_square > 0.0 else -math.inf,
     )
+
+
+def _lin_db(v: float) -> float:
+    return 20.0 * math.log10(v) if v > 0.0 else -math.inf
 
 
 def _mono(x: Any) -> Any:

@@ -463,6 +463,8 @@ export class Engine {
         confidence: fin(v[6]),
         processingTime: fin(v[7]),
         latencySamples: fin(v[8]),
+        truePeak: fin(v[9]),
+        truePeakMax: fin(v[10]),
       },
       appliedSettings: head.appliedSettings,
     };

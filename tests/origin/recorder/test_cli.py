@@ -108,7 +108,7 @@ def test_kill9_leaves_a_valid_file_and_restart_overwrites_nothing(tmp_path, grou
     # the levels/stats/event line protocol
     lv = child.of("levels")[-1]["channels"]
     assert [c["name"] for c in lv] == ["L", "R"]
-    assert set(lv[0]) == {"name", "level_db", "level_linear", "peak_db", "clipping"}
+    assert set(lv[0]) == {"name", "level_db", "level_linear", "peak_db", "true_peak_db", "clipping"}
     st = child.of("stats")[-1]
     assert st["current_file"] == path and st["bytes_written"] > 0 and st["lost"] == 0
 
