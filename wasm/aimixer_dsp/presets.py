@@ -73,6 +73,8 @@ __all__ = [
     "build_chain",
     "apply_settings",
     "apply_full_settings",
+    "UNITS",
+    "controls",
 ]
 
 BOOL = "bool"
@@ -106,6 +108,32 @@ SCHEMA: dict = {
     },
     "bypass": BOOL,
 }
+
+#: field path -> (unit, label) for every numeric field of :data:`SCHEMA` (what the UI shows).
+UNITS: dict = {
+    "gain": ("dB", "Input gain"),
+    "noiseGate.threshold": ("dBFS", "Threshold"),
+    "noiseGate.attack": ("ms", "Attack"),
+    "noiseGate.hold": ("ms", "Hold"),
+    "noiseGate.release": ("ms", "Release"),
+    "noiseGate.range": ("dB", "Range"),
+    "compressor.ratio": (":1", "Ratio"),
+    "compressor.threshold": ("dBFS", "Threshold"),
+    "compressor.attack": ("ms", "Attack"),
+    "compressor.release": ("ms", "Release"),
+    "compressor.knee": ("dB", "Knee"),
+    "compressor.makeup": ("dB", "Makeup"),
+    "eq.low": ("dB", "Low shelf 100 Hz"),
+    "eq.mid": ("dB", "Mid bell 1 kHz"),
+    "eq.high": ("dB", "High shelf 8 kHz"),
+    "limiter.ceiling": ("dBFS", "Ceiling"),
+    "limiter.lookahead": ("ms", "Lookahead"),
+    "limiter.release": ("ms", "Release"),
+}
+
+#: stage key -> its name in the UI, in chain order
+STAGES: dict = {"noiseGate": "Noise gate", "compressor": "Compressor", "eq": "EQ", "limiter": "Limiter"}
+
 
 DEFAULT_SETTINGS: dict = {
     "gain": 0.0,
@@ -357,3 +385,46 @@ def apply_full_settings(chain: Chain, s: dict) -> None:
         _set(lim, attr, float(li[key]))
     lim.enabled = li["enabled"]
     chain.bypass = s["bypass"]
+
+
+def controls() -> dict:
+    """Every parameter as the UI needs it, derived from :data:`SCHEMA`, :data:`UNITS`,
+    :data:`DEFAULT_SETTINGS` and :data:`GENRE_PRESETS` (JSON-safe).
+
+    Returns
+    -------
+    dict
+        ``{"stages": [{key, label, params: [{key, path, label, unit, min, max, default}]}],
+        "gain": {...one param...}, "genres": [...], "presets": {genre: settings},
+        "defaults": settings}``. ``stages`` are in chain order; each stage's ``enabled`` flag is
+        its bypass switch (not listed in ``params``).
+    """
+
+    def param(path: str, rng: tuple, default: float) -> dict:
+        unit, label = UNITS[path]
+        return {
+            "key": path.rsplit(".", 1)[-1],
+            "path": path,
+            "label": label,
+            "unit": unit,
+            "min": rng[0],
+            "max": rng[1],
+            "default": default,
+        }
+
+    stages = []
+    for key, label in STAGES.items():
+        spec = SCHEMA[key]
+        params = [
+            param(f"{key}.{field}", rng, DEFAULT_SETTINGS[key][field])
+            for field, rng in spec.items()
+            if rng != BOOL
+        ]
+        stages.append({"key": key, "label": label, "params": params})
+    return {
+        "gain": param("gain", SCHEMA["gain"], DEFAULT_SETTINGS["gain"]),
+        "stages": stages,
+        "genres": list(GENRES),
+        "presets": _copy(GENRE_PRESETS),
+        "defaults": _copy(DEFAULT_SETTINGS),
+    }
