@@ -93,7 +93,7 @@ def results_chromium_fallback(browser, parity_vectors: dict, origin_server) -> d
     def serve(body: str) -> Any:
         return lambda route: route.fulfill(status=200, body=body, headers={"Content-Type": "text/javascript"})
 
-    for name in ("aimixer.js", "protocol.js"):
+    for name in ("aimixer.js", "protocol.js", "files.js"):
         page.route(f"{origin_server.url}/__sdk__/{name}", serve((js_dir / name).read_text()))
     try:
         S.install_runner_route(page, origin_server.url)

@@ -74,6 +74,8 @@ __all__ = [
     "apply_settings",
     "apply_full_settings",
     "UNITS",
+    "LOUDNESS_TARGETS",
+    "TARGET_RANGE",
     "controls",
 ]
 
@@ -130,6 +132,17 @@ UNITS: dict = {
     "limiter.lookahead": ("ms", "Lookahead"),
     "limiter.release": ("ms", "Release"),
 }
+
+#: loudness target name -> (integrated loudness LUFS, ceiling dBTP): streaming services, podcasts,
+#: EBU R128, ATSC A/85 (see :mod:`aimixer_dsp.render`)
+LOUDNESS_TARGETS: dict = {
+    "streaming": (-14.0, -1.0),
+    "podcast": (-16.0, -1.0),
+    "ebu-r128": (-23.0, -1.0),
+    "atsc-a85": (-24.0, -2.0),
+}
+#: a custom loudness target in LUFS
+TARGET_RANGE = (-40.0, -5.0)
 
 #: stage key -> its name in the UI, in chain order
 STAGES: dict = {"noiseGate": "Noise gate", "compressor": "Compressor", "eq": "EQ", "limiter": "Limiter"}
@@ -427,4 +440,7 @@ def controls() -> dict:
         "genres": list(GENRES),
         "presets": _copy(GENRE_PRESETS),
         "defaults": _copy(DEFAULT_SETTINGS),
+        "loudnessTargets": {k: {"lufs": v[0], "ceiling": v[1]} for k, v in LOUDNESS_TARGETS.items()},
+        "targetRange": list(TARGET_RANGE),
+        "ceilingRange": list(SCHEMA["limiter"]["ceiling"]),
     }

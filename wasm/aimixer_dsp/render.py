@@ -40,7 +40,7 @@ from .backend import check_list_finite
 from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
 from .genre import HOP, SEG, _segment_row, aggregate_rows, verdict, window_starts
 from .meters import LoudnessMeter, _sum_squares
-from .presets import SCHEMA, build_chain, resolve_settings, validate_config
+from .presets import LOUDNESS_TARGETS, SCHEMA, TARGET_RANGE, build_chain, resolve_settings, validate_config
 from .processors import Equalizer, Gain, Limiter
 from .processors.base import check_sample_rate
 
@@ -58,14 +58,6 @@ __all__ = [
     "render",
 ]
 
-#: name -> (integrated loudness LUFS, ceiling dBTP): streaming services, podcasts, EBU R128, ATSC A/85
-LOUDNESS_TARGETS: dict = {
-    "streaming": (-14.0, -1.0),
-    "podcast": (-16.0, -1.0),
-    "ebu-r128": (-23.0, -1.0),
-    "atsc-a85": (-24.0, -2.0),
-}
-TARGET_RANGE = (-40.0, -5.0)
 MAX_CHANNELS = 8
 MAX_SECONDS = 3600
 MAX_BLOCK = 1 << 20

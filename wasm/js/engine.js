@@ -2,6 +2,7 @@
 // Runs inside the Web Worker (worker.js) in browsers and in-process in Node. It calls the Python
 // package through pyimport / PyProxies only: no Python source is ever built from strings.
 
+import { FileJobs } from "./filejobs.js";
 import { AIMixerError, EVT, FRAME_SIZE, GENRES, MSG, PY_ERROR_CODES, RING, SAMPLE_RATE } from "./protocol.js";
 
 const IS_NODE = typeof process !== "undefined" && !!(process.versions && process.versions.node);
@@ -943,6 +944,11 @@ export class Engine {
  */
 export function createHandler(post) {
   let engine = null;
+  let files = null; // FileJobs (processFile / analyzeFile), see filejobs.js
+  function needFiles() {
+    if (!files) files = new FileJobs(needEngine(), post);
+    return files;
+  }
   function needEngine() {
     if (!engine) throw new AIMixerError("SERVICE_UNAVAILABLE", "engine not initialised");
     return engine;
@@ -998,6 +1004,14 @@ export function createHandler(post) {
         return needEngine().liveStop();
       case MSG.STATS:
         return needEngine().getStats();
+      case MSG.PROCESS_FILE:
+        return needFiles().processFile(d);
+      case MSG.ANALYZE_FILE:
+        return needFiles().analyzeFile(d);
+      case MSG.CANCEL:
+        return needFiles().cancel(d.jobId);
+      case MSG.CONTROLS:
+        return needFiles().controls();
       default:
         throw new AIMixerError("INVALID_MESSAGE", `unknown message type ${d.type}`);
     }
