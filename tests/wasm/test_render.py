@@ -199,3 +199,20 @@ def test_controls_cover_every_parameter() -> None:
             assert p["default"] == DEFAULT_SETTINGS[s["key"]][p["key"]]
             assert p["unit"]
     assert c["presets"]["rock"]["compressor"]["threshold"] == -16.0
+
+
+def test_gain_reduction_readout() -> None:
+    from aimixer_dsp.jsbridge import gain_reduction
+    from aimixer_dsp.mixer import MixerSession
+
+    s = MixerSession()
+    loud = [0.9 * math.sin(i * 0.05) for i in range(960)]
+    for _ in range(10):
+        s.process(loud, {"genre": "rock", "compressor": {"threshold": -30.0}})
+    gate, comp, lim = gain_reduction(s)
+    assert gate == pytest.approx(0.0, abs=1e-6) and comp > 5.0 and lim >= 0.0
+    for _ in range(30):
+        s.process([0.0] * 960, {"genre": "rock"})
+    assert gain_reduction(s)[0] > 20.0  # the gate closed on silence
+    s.process(loud, {"bypass": True})
+    assert gain_reduction(s) == [0.0, 0.0, 0.0]

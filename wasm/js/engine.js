@@ -863,8 +863,17 @@ export class Engine {
       live.lastFrameAt = t0;
       live.frames += 1;
       if (res && res.metrics) {
+        let gr = null;
+        try {
+          const py = this.mods.bridge.gain_reduction(s.session);
+          gr = py.toJs();
+          py.destroy();
+        } catch {
+          gr = null;
+        }
         postMetrics({
           metrics: res.metrics,
+          gainReduction: gr && { noiseGate: gr[0], compressor: gr[1], limiter: gr[2] },
           frames: live.frames,
           lateFrames: live.late,
           dropouts: Atomics.load(header, RING.DROPOUTS),
