@@ -268,6 +268,7 @@ function changed() {
 // ---- engine ------------------------------------------------------------------------------------
 
 async function start() {
+  delete document.body.dataset.ready;
   if (st.mixer) await st.mixer.close();
   $("path").textContent = "loading…";
   $("path").className = "badge";
@@ -320,6 +321,7 @@ async function start() {
     o.textContent = "Opus (not available in this browser)";
   }
   if (st.current) enableFileActions();
+  document.body.dataset.ready = m.path; // the engine is up and the controls are built
   m.modelReady().then(() => updateVerdict());
 }
 
