@@ -28,7 +28,16 @@ from typing import Any
 
 import numpy as np
 from aimixer_dsp import GENRES, SAMPLE_RATE
-from aimixer_dsp.genre import FEATURE_SPEC, HOP, SEG, StreamingGenreClassifier, aggregate_rows, frame_rows
+from aimixer_dsp.genre import (
+    FEATURE_SPEC,
+    HOP,
+    SEG,
+    StreamingGenreClassifier,
+    aggregate_rows,
+    frame_rows,
+    verdict,
+    window_starts,
+)
 
 __all__ = [
     "DEFAULT_MODEL_PATH",
@@ -41,6 +50,7 @@ __all__ = [
     "resample_to_48k",
     "load_audio",
     "classify_signal",
+    "verdict",
     "StreamingGenreClassifier",
 ]
 
@@ -157,19 +167,6 @@ class GenreModel:
         kwargs.setdefault("window_s", self.window_s)
         kwargs.setdefault("hop_s", self.hop_s)
         return StreamingGenreClassifier(predict=self.predict, **kwargs)
-
-
-def verdict(probs: dict[str, float], version: str) -> dict[str, Any]:
-    """``genre``, ``confidence``, ``probabilities``, ``secondaryGenre``, ``modelVersion``."""
-    ranked = sorted(probs, key=lambda g: (-probs[g], g))
-    return {
-        "genre": ranked[0],
-        "confidence": probs[ranked[0]],
-        "probabilities": {g: probs.get(g, 0.0) for g in GENRES}
-        | {g: probs[g] for g in probs if g not in GENRES},
-        "secondaryGenre": ranked[1] if len(ranked) > 1 else None,
-        "modelVersion": version,
-    }
 
 
 @lru_cache(maxsize=4)
@@ -294,9 +291,7 @@ def classify_signal(
             f"audio is too short to classify: {len(x) / SAMPLE_RATE:.3f} s, need at least {(HOP + SEG) / SAMPLE_RATE:.3f} s"
         )
     rows = frame_rows(x)
-    win_frames = max(2, (int(round(window_s * SAMPLE_RATE)) - SEG) // HOP + 1)
-    hop_frames = max(1, int(round(hop_s * SAMPLE_RATE / HOP)))
-    starts = list(range(0, max(1, len(rows) - win_frames + 1), hop_frames))
+    starts, win_frames = window_starts(len(rows), window_s=window_s, hop_s=hop_s)
     vectors = [aggregate_rows(rows[s : s + win_frames]) for s in starts]
     probs = model.predict_proba(np.asarray(vectors))
     timeline = []

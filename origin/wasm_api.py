@@ -11,7 +11,7 @@ Routes
 ``GET /wasm/aimixer.js``
     Stable entry point of the JS SDK (re-exports the hashed module); revalidated like the manifest.
 ``GET /mixer/``
-    The in-browser mixer page (``web/mixer/index.html``, ``mixer.js``, ``mixer.css``), unless
+    The in-browser mixer page (``web/mixer/index.html``, ``mixer.js``, ``export.js``, ``mixer.css``), unless
     another domain already serves ``web/``.
 ``GET /wasm/<file>``
     Any file listed in the manifest. Its name (or directory) carries a content hash, so it is
@@ -272,6 +272,7 @@ WEB_MIXER_DIR = Path(__file__).resolve().parent.parent / "web" / "mixer"
 WEB_MIXER_FILES = {
     "index.html": "text/html; charset=utf-8",
     "mixer.js": "text/javascript; charset=utf-8",
+    "export.js": "text/javascript; charset=utf-8",
     "mixer.css": "text/css; charset=utf-8",
 }
 

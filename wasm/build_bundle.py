@@ -350,6 +350,7 @@ SNAPSHOT_MODULES = (
     "aimixer_dsp.features",
     "aimixer_dsp.genre",
     "aimixer_dsp.jsbridge",
+    "aimixer_dsp.render",
 )
 
 

@@ -1,4 +1,5 @@
 """``GET /config`` and ``PUT /config``: the server's DSP defaults, persisted in the database.
+``GET /config/controls``: every parameter's unit, range and default (``aimixer_dsp.presets.controls``).
 
 ``PUT`` takes a partial document ``{"dsp": {...}}`` (the ``dsp`` object uses the
 ``/process-audio`` config fields: ``gain``, ``noiseGate``, ``compressor``, ``eq``, ``limiter``,
@@ -77,6 +78,19 @@ def _document() -> dict[str, Any]:
 @doc(summary="Current server configuration", responses={200: CONFIG_DOC}, tags=["config"])
 async def get_config() -> Response:
     return Response(dumps(_document()), content_type="application/json")
+
+
+@bp.get("/config/controls")
+@doc(
+    summary="Every DSP parameter with unit, range and default, the genre presets and the loudness targets",
+    responses={200: {"description": "aimixer_dsp.presets.controls()"}},
+    tags=["config"],
+)
+async def get_controls() -> Response:
+    """What a UI builds its controls from (the browser engine returns the same object)."""
+    from aimixer_dsp.presets import controls
+
+    return Response(dumps(controls()), content_type="application/json")
 
 
 def _prefix_param_error(exc: Exception) -> APIError:

@@ -173,7 +173,9 @@ class RecorderConfig:
         if not 0 < float(self.clock_warn_ms) <= 3600000:
             raise RecorderConfigError(f"clock_warn_ms={self.clock_warn_ms} is out of range (0, 3600000]")
         if self.vox is not None and self.clock_source == "rtp":
-            raise RecorderConfigError("vox (voice-activated recording) is not available with clock_source rtp")
+            raise RecorderConfigError(
+                "vox (voice-activated recording) is not available with clock_source rtp"
+            )
 
     def to_dict(self) -> dict:
         return asdict(self)

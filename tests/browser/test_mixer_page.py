@@ -34,17 +34,17 @@ def test_page_falls_back_to_origin_when_bundle_blocked(chromium, wasm_origin, su
         def route(r):  # the SDK entry itself is served from source; the bundle (manifest etc.) is blocked
             url = r.request.url
             if url.endswith("/wasm/aimixer.js"):
-                body = (sdk / "aimixer.js").read_text().replace('"./protocol.js"', '"/__sdk__/protocol.js"')
+                body = (sdk / "aimixer.js").read_text().replace('"./', '"/__sdk__/')
                 return r.fulfill(status=200, body=body, headers={"Content-Type": "text/javascript"})
             blocked.append(url)
             return r.abort()
 
         page.route(f"{wasm_origin.url}/wasm/**", route)
-        page.route(
-            f"{wasm_origin.url}/__sdk__/protocol.js",
+        page.route(  # the SDK's own modules (protocol.js, files.js), from source
+            f"{wasm_origin.url}/__sdk__/*.js",
             lambda r: r.fulfill(
                 status=200,
-                body=(sdk / "protocol.js").read_text(),
+                body=(sdk / r.request.url.rsplit("/", 1)[-1]).read_text(),
                 headers={"Content-Type": "text/javascript"},
             ),
         )

@@ -408,7 +408,7 @@ def run_chromium_fallback(browser: Any, base_url: str, vectors_json: str, api_ke
     def serve(body: str) -> Any:
         return lambda route: route.fulfill(status=200, body=body, headers={"Content-Type": "text/javascript"})
 
-    for name in ("aimixer.js", "protocol.js"):
+    for name in ("aimixer.js", "protocol.js", "files.js"):
         page.route(f"{base_url}/__sdk__/{name}", serve((js_dir / name).read_text()))
     try:
         install_runner_route(page, base_url)

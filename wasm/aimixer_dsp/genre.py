@@ -66,7 +66,7 @@ from collections.abc import Callable, Sequence
 from operator import ne
 from typing import Any
 
-from . import SAMPLE_RATE
+from . import GENRES, SAMPLE_RATE
 from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
 
 __all__ = [
@@ -78,6 +78,8 @@ __all__ = [
     "feature_vector",
     "frame_rows",
     "aggregate_rows",
+    "window_starts",
+    "verdict",
     "StreamingGenreClassifier",
 ]
 
@@ -308,6 +310,41 @@ def feature_vector(samples: Sequence[float] | Any, *, sample_rate: int = SAMPLE_
         In the order of ``FEATURE_NAMES``.
     """
     return aggregate_rows(frame_rows(samples, sample_rate=sample_rate))
+
+
+def window_starts(n_rows: int, *, window_s: float = 3.0, hop_s: float = 1.0) -> tuple[list[int], int]:
+    """Windows of a whole file's analysis frames, as files are classified (CLI, browser file jobs).
+
+    Parameters
+    ----------
+    n_rows : int
+        Analysis frames of the file (``len(frame_rows(samples))``).
+    window_s, hop_s : float
+        Window length and hop in seconds.
+
+    Returns
+    -------
+    (starts, frames) : (list of int, int)
+        First row of every window (``rows[s : s + frames]`` is one window) and the rows per
+        window; a file shorter than one window gives one shorter window.
+    """
+    win = max(2, (int(round(window_s * SAMPLE_RATE)) - SEG) // HOP + 1)
+    hop = max(1, int(round(hop_s * SAMPLE_RATE / HOP)))
+    return list(range(0, max(1, n_rows - win + 1), hop)), win
+
+
+def verdict(probs: dict[str, float], version: str) -> dict[str, Any]:
+    """``genre``, ``confidence``, ``probabilities``, ``secondaryGenre``, ``modelVersion`` of
+    averaged class probabilities (ranked by probability, ties alphabetical)."""
+    ranked = sorted(probs, key=lambda g: (-probs[g], g))
+    return {
+        "genre": ranked[0],
+        "confidence": probs[ranked[0]],
+        "probabilities": {g: probs.get(g, 0.0) for g in GENRES}
+        | {g: probs[g] for g in probs if g not in GENRES},
+        "secondaryGenre": ranked[1] if len(ranked) > 1 else None,
+        "modelVersion": version,
+    }
 
 
 # ----------------------------------------------------------------------------- streaming

@@ -37,7 +37,7 @@ from typing import Any
 from . import FRAME_SIZE
 from .mixer import NullGenreTracker, to_json_safe
 
-__all__ = ["DeferredTracker", "FrameIO", "NullTracker", "dumps"]
+__all__ = ["DeferredTracker", "FrameIO", "NullTracker", "dumps", "gain_reduction"]
 
 
 def _finite_or_none(d: dict) -> dict:
@@ -343,3 +343,29 @@ class FrameIO:
         return json.dumps(
             {"frames": self.frames, "dspMsTotal": self.dsp_ms_total, "dspMsMax": self.dsp_ms_max}
         )
+
+
+def gain_reduction(session: Any) -> list:
+    """``[gate, compressor, limiter]`` gain reduction in dB (>= 0) after the session's last
+    sample, read from the stages' state (0 for a disabled stage or a bypassed chain): the gate's
+    smoothed gain, the compressor's smoothed reduction, the limiter's release stage. For the
+    live meters (read when metrics are posted, not per frame)."""
+    from .processors import Compressor, Limiter, NoiseGate
+
+    chain = session.chain
+    out = [0.0, 0.0, 0.0]
+    if chain.bypass or not chain.enabled:
+        return out
+    for p in chain:
+        if not p.enabled:
+            continue
+        t = type(p)
+        if t is NoiseGate:
+            g = getattr(p, "_g", 1.0)
+            out[0] = -20.0 * math.log10(g) if 0.0 < g < 1.0 else (0.0 if g >= 1.0 else 120.0)
+        elif t is Compressor:
+            out[1] = max(0.0, float(p._g))
+        elif t is Limiter:
+            u = getattr(p, "_u", 0.0)
+            out[2] = -20.0 * math.log10(1.0 - u) if 0.0 < u < 1.0 else (0.0 if u <= 0.0 else 120.0)
+    return out

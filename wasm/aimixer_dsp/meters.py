@@ -545,6 +545,20 @@ class LoudnessMeter:
                 check_list_finite(col)
         self._push_cols(cols, n)
 
+    def push_planar(self, cols: list) -> None:
+        """Feed one list of floats per channel (equal lengths; the pure path's multichannel
+        form, without building per-frame tuples). Raises like :meth:`push`."""
+        if len(cols) != self.channels:
+            raise InvalidBufferError(f"expected {self.channels} channels, got {len(cols)}")
+        n = len(cols[0])
+        if any(len(c) != n for c in cols):
+            raise InvalidBufferError("every channel needs the same length")
+        if n == 0:
+            return
+        for col in cols:
+            check_list_finite(col)
+        self._push_cols(cols, n)
+
     def _push_checked(self, data: list) -> None:
         """:meth:`push` of a mono, non-empty list of floats already known to be finite (the
         caller checked it, and does not mutate it later); the same result as ``push(data)``."""

@@ -73,6 +73,10 @@ __all__ = [
     "build_chain",
     "apply_settings",
     "apply_full_settings",
+    "UNITS",
+    "LOUDNESS_TARGETS",
+    "TARGET_RANGE",
+    "controls",
 ]
 
 BOOL = "bool"
@@ -106,6 +110,43 @@ SCHEMA: dict = {
     },
     "bypass": BOOL,
 }
+
+#: field path -> (unit, label) for every numeric field of :data:`SCHEMA` (what the UI shows).
+UNITS: dict = {
+    "gain": ("dB", "Input gain"),
+    "noiseGate.threshold": ("dBFS", "Threshold"),
+    "noiseGate.attack": ("ms", "Attack"),
+    "noiseGate.hold": ("ms", "Hold"),
+    "noiseGate.release": ("ms", "Release"),
+    "noiseGate.range": ("dB", "Range"),
+    "compressor.ratio": (":1", "Ratio"),
+    "compressor.threshold": ("dBFS", "Threshold"),
+    "compressor.attack": ("ms", "Attack"),
+    "compressor.release": ("ms", "Release"),
+    "compressor.knee": ("dB", "Knee"),
+    "compressor.makeup": ("dB", "Makeup"),
+    "eq.low": ("dB", "Low shelf 100 Hz"),
+    "eq.mid": ("dB", "Mid bell 1 kHz"),
+    "eq.high": ("dB", "High shelf 8 kHz"),
+    "limiter.ceiling": ("dBFS", "Ceiling"),
+    "limiter.lookahead": ("ms", "Lookahead"),
+    "limiter.release": ("ms", "Release"),
+}
+
+#: loudness target name -> (integrated loudness LUFS, ceiling dBTP): streaming services, podcasts,
+#: EBU R128, ATSC A/85 (see :mod:`aimixer_dsp.render`)
+LOUDNESS_TARGETS: dict = {
+    "streaming": (-14.0, -1.0),
+    "podcast": (-16.0, -1.0),
+    "ebu-r128": (-23.0, -1.0),
+    "atsc-a85": (-24.0, -2.0),
+}
+#: a custom loudness target in LUFS
+TARGET_RANGE = (-40.0, -5.0)
+
+#: stage key -> its name in the UI, in chain order
+STAGES: dict = {"noiseGate": "Noise gate", "compressor": "Compressor", "eq": "EQ", "limiter": "Limiter"}
+
 
 DEFAULT_SETTINGS: dict = {
     "gain": 0.0,
@@ -357,3 +398,49 @@ def apply_full_settings(chain: Chain, s: dict) -> None:
         _set(lim, attr, float(li[key]))
     lim.enabled = li["enabled"]
     chain.bypass = s["bypass"]
+
+
+def controls() -> dict:
+    """Every parameter as the UI needs it, derived from :data:`SCHEMA`, :data:`UNITS`,
+    :data:`DEFAULT_SETTINGS` and :data:`GENRE_PRESETS` (JSON-safe).
+
+    Returns
+    -------
+    dict
+        ``{"stages": [{key, label, params: [{key, path, label, unit, min, max, default}]}],
+        "gain": {...one param...}, "genres": [...], "presets": {genre: settings},
+        "defaults": settings}``. ``stages`` are in chain order; each stage's ``enabled`` flag is
+        its bypass switch (not listed in ``params``).
+    """
+
+    def param(path: str, rng: tuple, default: float) -> dict:
+        unit, label = UNITS[path]
+        return {
+            "key": path.rsplit(".", 1)[-1],
+            "path": path,
+            "label": label,
+            "unit": unit,
+            "min": rng[0],
+            "max": rng[1],
+            "default": default,
+        }
+
+    stages = []
+    for key, label in STAGES.items():
+        spec = SCHEMA[key]
+        params = [
+            param(f"{key}.{field}", rng, DEFAULT_SETTINGS[key][field])
+            for field, rng in spec.items()
+            if rng != BOOL
+        ]
+        stages.append({"key": key, "label": label, "params": params})
+    return {
+        "gain": param("gain", SCHEMA["gain"], DEFAULT_SETTINGS["gain"]),
+        "stages": stages,
+        "genres": list(GENRES),
+        "presets": _copy(GENRE_PRESETS),
+        "defaults": _copy(DEFAULT_SETTINGS),
+        "loudnessTargets": {k: {"lufs": v[0], "ceiling": v[1]} for k, v in LOUDNESS_TARGETS.items()},
+        "targetRange": list(TARGET_RANGE),
+        "ceilingRange": list(SCHEMA["limiter"]["ceiling"]),
+    }

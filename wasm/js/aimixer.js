@@ -8,9 +8,12 @@
 //   await mixer.extractFeatures(samples, opts); await mixer.classifyGenre(features, opts)
 //   const s = await mixer.createSession(); await s.process(frame, config); await s.close()
 //   const live = await mixer.connect(audioNode, { config }); live.node.connect(ctx.destination)
+//   const { channels, report } = await mixer.processFile([left, right], 48000, config, { targetLufs: "streaming", onProgress, signal })
+//   const analysis = await mixer.analyzeFile([left, right], 48000, { onProgress, signal })
 //
 // Works unchanged in Node 20 (Pyodide runs in-process there; the bundle is read from disk).
 
+import { originAnalyzeFile, originProcessFile, overview } from "./files.js";
 import { AIMixerError, EVT, FRAME_SIZE, MSG, PHASES, RING, SAMPLE_RATE } from "./protocol.js";
 
 export { AIMixerError, EVT, FRAME_SIZE, MSG, PHASES, SAMPLE_RATE };
@@ -19,6 +22,11 @@ const IS_NODE = typeof process !== "undefined" && !!(process.versions && process
 
 function trimSlash(u) {
   return u.endsWith("/") ? u.slice(0, -1) : u;
+}
+
+function copyChannels(channels) {
+  if (!Array.isArray(channels)) throw new AIMixerError("INVALID_BUFFER_SIZE", "channels must be an array of Float32Arrays");
+  return channels.map((c) => (c instanceof Float32Array ? c.slice() : Float32Array.from(c)));
 }
 
 function checkFrame(samples) {
@@ -33,7 +41,7 @@ class Channel {
   constructor() {
     this.pending = new Map();
     this.nextId = 1;
-    this.listeners = { [EVT.PROGRESS]: new Set(), [EVT.LIVE_METRICS]: new Set() };
+    this.listeners = { [EVT.PROGRESS]: new Set(), [EVT.LIVE_METRICS]: new Set(), [EVT.JOB_PROGRESS]: new Set() };
   }
 
   _onMessage(msg) {
@@ -114,6 +122,14 @@ class LocalChannel extends Channel {
   }
 
   _post(msg) {
+    if (msg.type === MSG.CANCEL) {
+      // like the worker: not queued behind the running job
+      Promise.resolve(this.handle(msg)).then(
+        (result) => this._onMessage({ type: EVT.RESULT, id: msg.id, result }),
+        (e) => this._onMessage({ type: EVT.ERROR, id: msg.id, error: AIMixerError.from(e).toJSON() }),
+      );
+      return;
+    }
     this.queue = this.queue.then(async () => {
       try {
         this._onMessage({ type: EVT.RESULT, id: msg.id, result: await this.handle(msg) });
@@ -220,6 +236,54 @@ class OriginBackend {
         ? crypto.randomUUID()
         : `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
     return `js-${rnd}`;
+  }
+
+  async getJson(path) {
+    const h = { Accept: "application/json" };
+    if (this.apiKey) h.Authorization = `Bearer ${this.apiKey}`;
+    let r;
+    try {
+      r = await this.fetch(this.baseUrl + path, { headers: h });
+    } catch (e) {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", `origin unreachable: ${e.message}`);
+    }
+    const data = await r.json().catch(() => null);
+    if (!r.ok) {
+      const err = data && data.error ? data.error : { code: "HTTP_ERROR", message: `HTTP ${r.status}` };
+      throw new AIMixerError(err.code, err.message, err.details || {}, r.status);
+    }
+    return data;
+  }
+
+  /** `POST /stream-audio` of float32 samples (whole frames); resolves to the SSE events, parsed. */
+  async stream(samples, config, { signal } = {}) {
+    const h = { "Content-Type": "application/octet-stream", Accept: "text/event-stream" };
+    if (this.apiKey) h.Authorization = `Bearer ${this.apiKey}`;
+    if (config !== undefined && config !== null) h["X-Config"] = JSON.stringify(config);
+    let r;
+    try {
+      r = await this.fetch(this.baseUrl + "/stream-audio", { method: "POST", headers: h, body: samples, signal });
+    } catch (e) {
+      if (e && e.name === "AbortError") throw new AIMixerError("CANCELLED", "the job was cancelled");
+      throw new AIMixerError("SERVICE_UNAVAILABLE", `origin unreachable: ${e.message}`);
+    }
+    if (!r.ok) {
+      const data = await r.json().catch(() => null);
+      const err = data && data.error ? data.error : { code: "HTTP_ERROR", message: `HTTP ${r.status}` };
+      throw new AIMixerError(err.code, err.message, err.details || {}, r.status);
+    }
+    const text = await r.text();
+    const events = [];
+    for (const block of text.split("\n\n")) {
+      let type = "message";
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) type = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (data) events.push({ type, data: JSON.parse(data) });
+    }
+    return events;
   }
 
   classifyGenre(features, opts = {}) {
@@ -457,6 +521,85 @@ export class AIMixer {
     if (this.path === "origin") return new MixerSession(this, await this._origin.createSession());
     const { sessionId } = await this._ch.request(MSG.SESSION_CREATE, {});
     return new MixerSession(this, sessionId);
+  }
+
+  /**
+   * Process a whole file: every channel through the chain (linked detection, like `aimixer
+   * process`; the limiter's look-ahead compensated, so the output has the input's length), with
+   * genre "auto" classifying the file first, and an optional loudness target: a second pass of
+   * gain + limiter at the ceiling. In the worker on the wasm path: no audio leaves the machine.
+   *
+   * @param {Float32Array[]} channels  planar audio, 1..8 channels of one length
+   * @param {number} sampleRate        Hz (genre "auto" needs 48000)
+   * @param {object} [config]          the /process-audio config (genre, gain, stages, bypass)
+   * @param {object} [opts] {targetLufs: number | "streaming" | "podcast" | "ebu-r128" | "atsc-a85",
+   *                        truePeak: ceiling dB, onProgress({phase, done, total, fraction}),
+   *                        signal: AbortSignal (rejects with code CANCELLED)}
+   * @returns {Promise<{channels: Float32Array[], report: object}>}
+   */
+  async processFile(channels, sampleRate, config = null, opts = {}) {
+    const { targetLufs = null, truePeak = null, onProgress, signal, block } = opts;
+    if (this.path === "origin") {
+      return originProcessFile(this._origin, channels, sampleRate, config, { targetLufs, truePeak, onProgress, signal });
+    }
+    const copies = copyChannels(channels);
+    return this._job(
+      MSG.PROCESS_FILE,
+      { channels: copies, sampleRate, config, targetLufs, truePeak, block },
+      copies.map((c) => c.buffer),
+      { onProgress, signal },
+    );
+  }
+
+  /**
+   * Analyse a whole file before processing: peak, RMS, integrated loudness, LRA, max momentary
+   * and short-term loudness, the momentary / short-term loudness every 100 ms (`curve`), a
+   * waveform overview (`overview`: min/max per bucket) and, at 48 kHz, the genre timeline and
+   * verdict (`classification`). `voiceActivity` is null (no VAD in the browser).
+   *
+   * @param {object} [opts] {genre = true, buckets = 1000, onProgress, signal}
+   */
+  async analyzeFile(channels, sampleRate, opts = {}) {
+    const { genre = true, buckets = 1000, onProgress, signal, block } = opts;
+    let out;
+    if (this.path === "origin") {
+      out = await originAnalyzeFile(this._origin, channels, sampleRate, { genre, onProgress, signal });
+    } else {
+      const copies = copyChannels(channels);
+      out = await this._job(
+        MSG.ANALYZE_FILE,
+        { channels: copies, sampleRate, genre, block },
+        copies.map((c) => c.buffer),
+        { onProgress, signal },
+      );
+    }
+    out.overview = overview(channels, buckets);
+    return out;
+  }
+
+  /** Every DSP parameter (unit, range, default), the genre presets and the loudness targets,
+   * from the package's one declaration (`aimixer_dsp.presets.controls`). */
+  async controls() {
+    if (this.path === "origin") return this._origin.getJson("/config/controls");
+    return this._ch.request(MSG.CONTROLS, {});
+  }
+
+  async _job(type, payload, transfer, { onProgress, signal } = {}) {
+    if (signal && signal.aborted) throw new AIMixerError("CANCELLED", "the job was cancelled");
+    const jobId = `job-${AIMixer._jobs = (AIMixer._jobs || 0) + 1}`;
+    const off = this._ch.on(EVT.JOB_PROGRESS, (p) => {
+      if (p.jobId === jobId && onProgress) {
+        onProgress({ phase: p.phase, done: p.done, total: p.total, fraction: p.total ? p.done / p.total : 0 });
+      }
+    });
+    const abort = () => this._ch.request(MSG.CANCEL, { jobId }).catch(() => {});
+    if (signal) signal.addEventListener("abort", abort, { once: true });
+    try {
+      return await this._ch.request(type, { ...payload, jobId }, transfer);
+    } finally {
+      off();
+      if (signal) signal.removeEventListener("abort", abort);
+    }
   }
 
   /** Resolves to true once the genre model is loaded (false if unavailable). */

@@ -2,6 +2,7 @@
 // Runs inside the Web Worker (worker.js) in browsers and in-process in Node. It calls the Python
 // package through pyimport / PyProxies only: no Python source is ever built from strings.
 
+import { FileJobs } from "./filejobs.js";
 import { AIMixerError, EVT, FRAME_SIZE, GENRES, MSG, PY_ERROR_CODES, RING, SAMPLE_RATE } from "./protocol.js";
 
 const IS_NODE = typeof process !== "undefined" && !!(process.versions && process.versions.node);
@@ -864,8 +865,17 @@ export class Engine {
       live.lastFrameAt = t0;
       live.frames += 1;
       if (res && res.metrics) {
+        let gr = null;
+        try {
+          const py = this.mods.bridge.gain_reduction(s.session);
+          gr = py.toJs();
+          py.destroy();
+        } catch {
+          gr = null;
+        }
         postMetrics({
           metrics: res.metrics,
+          gainReduction: gr && { noiseGate: gr[0], compressor: gr[1], limiter: gr[2] },
           frames: live.frames,
           lateFrames: live.late,
           dropouts: Atomics.load(header, RING.DROPOUTS),
@@ -945,6 +955,11 @@ export class Engine {
  */
 export function createHandler(post) {
   let engine = null;
+  let files = null; // FileJobs (processFile / analyzeFile), see filejobs.js
+  function needFiles() {
+    if (!files) files = new FileJobs(needEngine(), post);
+    return files;
+  }
   function needEngine() {
     if (!engine) throw new AIMixerError("SERVICE_UNAVAILABLE", "engine not initialised");
     return engine;
@@ -1000,6 +1015,14 @@ export function createHandler(post) {
         return needEngine().liveStop();
       case MSG.STATS:
         return needEngine().getStats();
+      case MSG.PROCESS_FILE:
+        return needFiles().processFile(d);
+      case MSG.ANALYZE_FILE:
+        return needFiles().analyzeFile(d);
+      case MSG.CANCEL:
+        return needFiles().cancel(d.jobId);
+      case MSG.CONTROLS:
+        return needFiles().controls();
       default:
         throw new AIMixerError("INVALID_MESSAGE", `unknown message type ${d.type}`);
     }

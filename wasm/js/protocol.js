@@ -16,6 +16,10 @@ export const MSG = Object.freeze({
   LIVE_STOP: "liveStop", // {} -> {stats}
   STATS: "stats", // {} -> {frames, meanFrameMs, ...}
   MODEL_READY: "modelReady", // {} -> {model: bool} once the genre model has loaded (or failed)
+  PROCESS_FILE: "processFile", // {jobId, channels: Float32Array[], sampleRate, config, targetLufs, truePeak} -> {channels, report}
+  ANALYZE_FILE: "analyzeFile", // {jobId, channels, sampleRate, genre} -> analysis
+  CANCEL: "cancel", // {jobId} -> {} (handled at once, not queued behind the job)
+  CONTROLS: "controls", // {} -> aimixer_dsp.presets.controls()
 });
 
 /** Event / reply types (worker -> page). */
@@ -24,6 +28,7 @@ export const EVT = Object.freeze({
   RESULT: "result", // {id, result}
   ERROR: "error", // {id, error: {code, message, details}}
   LIVE_METRICS: "liveMetrics", // {metrics, frames, dropouts, overruns}
+  JOB_PROGRESS: "jobProgress", // {jobId, phase: "analyse"|"classify"|"render"|"loudness", done, total}
 });
 
 /** Named init phases, in order. */

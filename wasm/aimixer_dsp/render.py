@@ -1,0 +1,567 @@
+"""Whole files: render (the chain over every channel, linked) and analyse, block by block.
+
+The SDK's ``processFile`` / ``analyzeFile`` run this module in the browser's worker (Pyodide,
+pure Python) and :func:`render` runs it on CPython; the result equals ``aimixer process`` with
+the same settings (same chain, linked detection over channels, limiter latency compensated so
+the output has the input's length and alignment).
+
+Rendering, per :class:`FileJob`:
+
+1. ``config.genre == "auto"``: the file's mono mix (mean over channels, 48 kHz) is classified
+   as the CLI classifies a file: analysis rows every 100 ms (:func:`aimixer_dsp.genre.frame_rows`),
+   3 s windows every 1 s (:func:`aimixer_dsp.genre.window_starts`), the model on every window,
+   the mean of the window probabilities picks the preset (:func:`aimixer_dsp.genre.verdict`).
+2. Pass 1: ``resolve_settings(config, genre)`` -> :class:`ChannelChain` over the file.
+3. Loudness target (optional; a name of :data:`LOUDNESS_TARGETS` or a number in
+   :data:`TARGET_RANGE` LUFS, with a ceiling in the limiter's range): pass 2 runs pass 1's output
+   through the chain config :func:`target_config` — gain ``target - integrated(pass 1)``
+   (clamped to the gain stage's range) and the limiter at the ceiling, every other stage off.
+   The ceiling is a sample-peak ceiling until the DSP has a true-peak limiter.
+
+Input and output are metered as ``aimixer analyze`` does (peak, RMS, integrated loudness,
+LRA, maximum momentary and short-term loudness); the analysis also keeps the momentary and
+short-term loudness every 100 ms (the curve drawn over the waveform).
+
+Bounds (hostile input): 1..:data:`MAX_CHANNELS` channels, at most :data:`MAX_SECONDS` of audio,
+blocks of 1..:data:`MAX_BLOCK` samples; everything is validated before any work.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from array import array
+from collections.abc import Callable
+from operator import mul
+from typing import Any
+
+from . import SAMPLE_RATE
+from .backend import check_list_finite
+from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
+from .genre import HOP, SEG, _segment_row, aggregate_rows, verdict, window_starts
+from .meters import LoudnessMeter, _sum_squares
+from .presets import LOUDNESS_TARGETS, SCHEMA, TARGET_RANGE, build_chain, resolve_settings, validate_config
+from .processors import Equalizer, Gain, Limiter
+from .processors.base import check_sample_rate
+
+__all__ = [
+    "LOUDNESS_TARGETS",
+    "TARGET_RANGE",
+    "MAX_CHANNELS",
+    "MAX_SECONDS",
+    "resolve_target",
+    "target_config",
+    "ChannelChain",
+    "FileMeter",
+    "GenreAnalysis",
+    "FileJob",
+    "render",
+]
+
+MAX_CHANNELS = 8
+MAX_SECONDS = 3600
+MAX_BLOCK = 1 << 20
+BLOCK = 1 << 15
+
+
+def _number(name: str, value: Any, rng: tuple) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParameterError(
+            name, value, rng, message=f"{name}={value!r} must be a number in [{rng[0]:g}, {rng[1]:g}]"
+        )
+    if not math.isfinite(value) or not rng[0] <= value <= rng[1]:
+        raise ParameterError(name, value, rng)
+    return float(value)
+
+
+def resolve_target(target: Any = None, true_peak: Any = None) -> tuple:
+    """``(name, lufs, ceiling_db)`` of a loudness target, or ``(None, None, None)`` for none.
+
+    ``target``: ``None``, a name of :data:`LOUDNESS_TARGETS` or LUFS in :data:`TARGET_RANGE`.
+    ``true_peak``: the ceiling in dB (the limiter's range); default the named target's, else -1.
+    A ceiling without a target is a pass at 0 dB gain through the limiter at that ceiling.
+    """
+    name = None
+    lufs = None
+    ceiling = None
+    if isinstance(target, str):
+        if target not in LOUDNESS_TARGETS:
+            raise ParameterError("targetLufs", target, tuple(LOUDNESS_TARGETS))
+        name = target
+        lufs, ceiling = LOUDNESS_TARGETS[target]
+    elif target is not None:
+        lufs = _number("targetLufs", target, TARGET_RANGE)
+        name = "custom"
+    if true_peak is not None:
+        ceiling = _number("truePeak", true_peak, SCHEMA["limiter"]["ceiling"])
+    elif lufs is not None and ceiling is None:
+        ceiling = -1.0
+    if lufs is None and ceiling is None:
+        return None, None, None
+    return name, lufs, ceiling
+
+
+def target_config(gain_db: float, ceiling_db: float) -> dict:
+    """The chain config of the loudness pass: gain, then the limiter at ``ceiling_db``."""
+    lo, hi = SCHEMA["gain"]
+    return {
+        "gain": min(hi, max(lo, gain_db)),
+        "noiseGate": {"enabled": False},
+        "compressor": {"enabled": False},
+        "eq": {"enabled": False},
+        "limiter": {"enabled": True, "ceiling": ceiling_db},
+        "bypass": False,
+    }
+
+
+def _linked(cols: list) -> list:
+    """``max_c |x_c[n]|`` of planar channel lists (the detector input of linked stages)."""
+    if len(cols) == 2:
+        return list(map(max, map(abs, cols[0]), map(abs, cols[1])))
+    return [max(map(abs, t)) for t in zip(*cols, strict=True)]
+
+
+def _ratio(y: list, m: list) -> list:
+    """Per-sample gain ``y[n] / m[n]`` (0 where the level is 0: every channel is 0 there)."""
+    return [a / b if b else 0.0 for a, b in zip(y, m, strict=True)]
+
+
+class ChannelChain:
+    """A :func:`~aimixer_dsp.presets.build_chain` chain over planar channel lists (pure path).
+
+    One channel runs the chain itself. Several channels are linked as on the NumPy path (and in
+    ``aimixer process``): the gate, compressor and limiter run on ``max_c |x_c|`` and their gain
+    (output / level, per sample) is applied to every channel; gain and EQ run per channel.
+    :meth:`process` drops the limiter's look-ahead from the start and :meth:`finish` returns
+    the tail, so the output has the input's length and alignment.
+    """
+
+    def __init__(self, settings: dict | None, channels: int, sample_rate: int = SAMPLE_RATE) -> None:
+        self.chain = build_chain(settings, sample_rate=sample_rate)
+        self.channels = channels
+        self.latency = int(self.chain.latency_samples)
+        eq = self.chain.find(Equalizer)
+        self._eqs = [
+            Equalizer(eq.low_db, eq.mid_db, eq.high_db, sample_rate=sample_rate, enabled=eq.enabled)
+            for _ in range(channels - 1)
+        ]
+        lim = self.chain.find(Limiter)
+        self._dl = [[0.0] * lim.latency_samples for _ in range(channels)]
+        self._drop = self.latency
+        self.seen = 0
+        self.written = 0
+
+    def _run(self, cols: list) -> list:
+        chain = self.chain
+        if len(cols) == 1:
+            return [chain.process_validated(cols[0])]
+        if chain.bypass or not chain.enabled:
+            return cols
+        for p in chain:
+            if not p.enabled:
+                continue
+            t = type(p)
+            if t is Gain:
+                g = p._g
+                if g != 1.0:
+                    cols = [[v * g for v in c] for c in cols]
+            elif t is Equalizer:
+                cols = [p._run_py(cols[0])] + [e._run_py(c) for e, c in zip(self._eqs, cols[1:], strict=True)]
+            elif t is Limiter:
+                n = len(cols[0])
+                delayed = [d + c for d, c in zip(self._dl, cols, strict=True)]
+                self._dl = [d[n:] for d in delayed]
+                delayed = [d[:n] for d in delayed]
+                y = p._run_py(_linked(cols))
+                gains = _ratio(y, _linked(delayed))
+                cols = [list(map(mul, d, gains)) for d in delayed]
+            else:  # gate, compressor: a gain computed from the linked level
+                m = _linked(cols)
+                y = p._run_py(m)
+                if y is not m:
+                    gains = _ratio(y, m)
+                    cols = [list(map(mul, c, gains)) for c in cols]
+        return cols
+
+    def _emit(self, cols: list) -> list:
+        if self._drop:
+            cut = min(self._drop, len(cols[0]))
+            cols = [c[cut:] for c in cols]
+            self._drop -= cut
+        self.written += len(cols[0])
+        return cols
+
+    def process(self, cols: list) -> list:
+        """Planar block (finite floats, equal lengths) in; the compensated output so far out."""
+        if not cols[0]:
+            return cols
+        self.seen += len(cols[0])
+        return self._emit(self._run(cols))
+
+    def finish(self) -> list:
+        """The rest of the output (the limiter's look-ahead tail), cut to the input's length."""
+        if not self.latency or not self.seen:
+            return [[] for _ in range(self.channels)]
+        tail = self._run([[0.0] * self.latency for _ in range(self.channels)])
+        need = self.seen - self.written + self._drop
+        return self._emit([c[:need] for c in tail])
+
+
+class FileMeter:
+    """Peak, RMS and loudness of planar blocks, as ``aimixer analyze`` reports them; with
+    ``curve`` also the momentary and short-term loudness every 100 ms."""
+
+    def __init__(self, sample_rate: int, channels: int, *, curve: bool = False) -> None:
+        self.meter = LoudnessMeter(sample_rate, channels=channels)
+        self.sample_rate = sample_rate
+        self.channels = channels
+        self.peak = 0.0
+        self.sumsq = 0.0
+        self.frames = 0
+        self.curve: list | None = [] if curve else None
+        self._step = self.meter._step
+
+    def push(self, cols: list) -> None:
+        n = len(cols[0])
+        if not n:
+            return
+        for c in cols:
+            p = max(max(c), -min(c))
+            if p > self.peak:
+                self.peak = p
+            self.sumsq += _sum_squares(c)
+        if self.curve is None:
+            self.meter.push_planar(cols)
+        else:
+            start = 0
+            while start < n:
+                stop = min(n, start + self._step - (self.frames + start) % self._step)
+                self.meter.push_planar([c[start:stop] for c in cols] if (start or stop < n) else cols)
+                if (self.frames + stop) % self._step == 0:
+                    self.curve.append((self.meter.momentary, self.meter.short_term))
+                start = stop
+        self.frames += n
+
+    def summary(self) -> dict:
+        count = self.frames * self.channels
+        ms = self.sumsq / count if count else 0.0
+        m = self.meter
+        return {
+            "peak": 20.0 * math.log10(self.peak) if self.peak > 0.0 else -math.inf,
+            "rms": 10.0 * math.log10(ms) if ms > 0.0 else -math.inf,
+            "lufs": m.integrated,
+            "momentaryMax": m.momentary_max,
+            "shortTermMax": m.short_term_max,
+            "lra": m.loudness_range,
+        }
+
+
+class GenreAnalysis:
+    """The file's analysis rows (those of :func:`~aimixer_dsp.genre.frame_rows` of the mono mix), fed
+    block by block; then the window vectors for the model and the verdict + timeline."""
+
+    def __init__(self, channels: int, sample_rate: int) -> None:
+        if sample_rate != SAMPLE_RATE:
+            raise InvalidSampleRateError(
+                f"genre analysis needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz; resample first",
+                details={"sampleRate": sample_rate, "expected": SAMPLE_RATE},
+            )
+        self.channels = channels
+        self.rows: list = []
+        self._buf: list = []  # mono samples from row len(rows) * HOP on
+        self._skip = 0
+        self.frames = 0
+        self._starts: list = []
+        self._win = 0
+
+    def push(self, cols: list) -> None:
+        k = len(cols)
+        mono = cols[0] if k == 1 else [sum(t) / k for t in zip(*cols, strict=True)]
+        self.frames += len(mono)
+        if self._skip:  # samples between the last row's segment and the next row's start
+            cut = min(self._skip, len(mono))
+            mono = mono[cut:]
+            self._skip -= cut
+        buf = self._buf + mono
+        count = (len(buf) - SEG) // HOP + 1 if len(buf) >= SEG else 0
+        if count > 0:
+            self.rows.extend(_segment_row(buf[t * HOP : t * HOP + SEG]) for t in range(count))
+            self._skip = max(0, count * HOP - len(buf))
+            buf = buf[count * HOP :]
+        self._buf = buf
+
+    def vectors(self) -> list:
+        """The model inputs, one per window (raises for audio shorter than ``HOP + SEG``)."""
+        if self.frames < HOP + SEG:
+            raise InvalidBufferError(
+                f"audio is too short to classify: {self.frames / SAMPLE_RATE:.3f} s, "
+                f"need at least {(HOP + SEG) / SAMPLE_RATE:.3f} s",
+                details={"frames": self.frames, "min": HOP + SEG},
+            )
+        self._starts, self._win = window_starts(len(self.rows))
+        return [aggregate_rows(self.rows[s : s + self._win]) for s in self._starts]
+
+    def result(self, probabilities: list, version: str) -> dict:
+        """Verdict (mean of the windows' probabilities) and the timeline, as ``aimixer classify``."""
+        if len(probabilities) != len(self._starts) or not probabilities:
+            raise ParameterError(
+                "probabilities",
+                len(probabilities),
+                message=f"need {len(self._starts)} windows' probabilities",
+            )
+        duration = self.frames / SAMPLE_RATE
+        timeline = []
+        for s, p in zip(self._starts, probabilities, strict=True):
+            top = max(sorted(p), key=lambda g: p[g])
+            start = s * HOP / SAMPLE_RATE
+            timeline.append(
+                {
+                    "start": round(start, 3),
+                    "end": round(min(duration, start + 3.0), 3),
+                    "genre": top,
+                    "confidence": p[top],
+                    "probabilities": dict(p),
+                }
+            )
+        classes = list(probabilities[0])
+        mean = {c: math.fsum(p[c] for p in probabilities) / len(probabilities) for c in classes}
+        out = verdict(mean, version)
+        out["timeline"] = timeline
+        out["duration"] = round(duration, 3)
+        out["voiceActivity"] = None  # webrtcvad is not available in the browser
+        return out
+
+
+def _check_shape(channels: Any, sample_rate: Any, frames: Any) -> tuple:
+    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
+        raise InvalidBufferError(
+            f"channels={channels!r}: a file needs 1..{MAX_CHANNELS} channels", details={"channels": channels}
+        )
+    sr = check_sample_rate(sample_rate)
+    if isinstance(frames, bool) or not isinstance(frames, int) or not 0 <= frames <= MAX_SECONDS * sr:
+        raise InvalidBufferError(
+            f"frames={frames!r}: at most {MAX_SECONDS} s of audio ({MAX_SECONDS * sr} frames)",
+            details={"frames": frames, "max": MAX_SECONDS * sr},
+        )
+    return channels, sr, frames
+
+
+class FileJob:
+    """One file's render or analysis, driven block by block (the worker's loop; :func:`render`
+    is the same loop for CPython).
+
+    Samples cross in two planar float32 buffers (``inp``, ``out``: ``channels * block`` floats,
+    channel ``c`` at ``c * block``): the caller writes ``n`` frames per channel into ``inp``
+    and calls :meth:`analyse` / :meth:`render`, which write their output into ``out`` and
+    return how many frames per channel they wrote.
+    """
+
+    def __init__(
+        self,
+        channels: int,
+        sample_rate: int,
+        frames: int,
+        config: Any = None,
+        *,
+        target: Any = None,
+        true_peak: Any = None,
+        block: int = BLOCK,
+        curve: bool = False,
+    ) -> None:
+        self.channels, self.sample_rate, self.frames = _check_shape(channels, sample_rate, frames)
+        if isinstance(config, str):
+            if len(config) > 65536:
+                raise ParameterError(
+                    "config", len(config), message="config JSON longer than 65536 characters"
+                )
+            config = json.loads(config)
+        validate_config(config)
+        self.config = dict(config or {})
+        self.target_name, self.target_lufs, self.ceiling = resolve_target(target, true_peak)
+        if isinstance(block, bool) or not isinstance(block, int) or not 1 <= block <= MAX_BLOCK:
+            raise ParameterError("block", block, (1, MAX_BLOCK))
+        self.block = block
+        size = channels * block
+        self.inp = array("f", bytes(4 * size))
+        self.out = array("f", bytes(4 * size))
+        self.wants_genre = self.config.get("genre") == "auto"
+        self.genre: str | None = None
+        self.confidence: float | None = None
+        self.classification: dict | None = None
+        self.analysis = GenreAnalysis(channels, self.sample_rate) if self.wants_genre else None
+        self.input_meter = FileMeter(self.sample_rate, channels, curve=curve)
+        self.output_meter: FileMeter | None = None
+        self.settings: dict | None = None
+        self.passes: list = []
+        self._chain: ChannelChain | None = None
+        self.target_gain: float | None = None
+
+    # -- analysis -----------------------------------------------------------------------
+    def _read(self, n: int) -> list:
+        if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= self.block:
+            raise InvalidBufferError(f"block of {n!r} frames; the job's block is {self.block}")
+        b = self.block
+        cols = [self.inp[c * b : c * b + n].tolist() for c in range(self.channels)]
+        for c in cols:
+            check_list_finite(c)
+        return cols
+
+    def _write(self, cols: list) -> int:
+        b = self.block
+        k = len(cols[0])
+        for c, col in enumerate(cols):
+            self.out[c * b : c * b + k] = array("f", col)
+        return k
+
+    def analyse(self, n: int) -> None:
+        """Meter ``n`` input frames of ``inp`` (and collect the genre rows when needed)."""
+        self.analyse_cols(self._read(n))
+
+    def analyse_cols(self, cols: list) -> None:
+        self.input_meter.push(cols)
+        if self.analysis is not None:
+            self.analysis.push(cols)
+
+    def genre_vectors(self) -> list:
+        """The model inputs of the file's windows (genre ``auto``); ``[]`` otherwise."""
+        return self.analysis.vectors() if self.analysis is not None else []
+
+    def set_genre(self, probabilities: list, version: str) -> dict:
+        """Apply the model's window probabilities: the verdict picks the preset."""
+        if self.analysis is None:
+            raise ParameterError("genre", None, message="the job's config has no genre 'auto'")
+        self.classification = self.analysis.result(list(probabilities), str(version))
+        self.genre = self.classification["genre"]
+        self.confidence = float(self.classification["confidence"])
+        return self.classification
+
+    # -- rendering ------------------------------------------------------------------------
+    @property
+    def pass_count(self) -> int:
+        """1, or 2 with a loudness target / ceiling."""
+        return 2 if self.ceiling is not None else 1
+
+    def begin(self, index: int) -> None:
+        """Start pass ``index`` (0: the mix; 1: the loudness pass, after pass 0 finished)."""
+        if index == 0:
+            if self.wants_genre and self.genre is None:
+                raise ParameterError("genre", "auto", message="genre 'auto': call set_genre() first")
+            cfg = {k: v for k, v in self.config.items() if k != "genre"}
+            self.settings = resolve_settings(
+                cfg, self.genre if self.wants_genre else self.config.get("genre")
+            )
+            settings = self.settings
+        elif index == 1 and self.ceiling is not None and self.output_meter is not None:
+            lufs = self.output_meter.meter.integrated
+            gain = self.target_lufs - lufs if self.target_lufs is not None and math.isfinite(lufs) else 0.0
+            settings = resolve_settings(target_config(gain, self.ceiling), None)
+            self.target_gain = settings["gain"]
+        else:
+            raise ParameterError("pass", index, message=f"pass {index!r} is not available now")
+        self._chain = ChannelChain(settings, self.channels, self.sample_rate)
+        self.output_meter = FileMeter(self.sample_rate, self.channels)
+        self.passes.append({"latencySamples": self._chain.latency})
+
+    def render(self, n: int) -> int:
+        """Process ``n`` frames of ``inp`` (pass 0 also meters them); writes ``out``."""
+        return self._write(self.render_cols(self._read(n)))
+
+    def render_cols(self, cols: list) -> list:
+        if self._chain is None:
+            raise ParameterError("pass", None, message="call begin() first")
+        if len(self.passes) == 1 and self.input_meter.frames < self.frames:
+            self.input_meter.push(cols)  # not metered by an analysis phase before
+        out = self._chain.process(cols)
+        if out[0]:
+            self.output_meter.push(out)
+        return out
+
+    def finish(self) -> int:
+        """End the pass: the look-ahead tail goes to ``out``; returns its frames."""
+        return self._write(self.finish_cols())
+
+    def finish_cols(self) -> list:
+        out = self._chain.finish()
+        if out[0]:
+            self.output_meter.push(out)
+        return out
+
+    def report(self) -> dict:
+        """``aimixer process --json``'s object plus ``target``, ``classification`` and the input's
+        loudness curve (when asked for); non-finite values are ``None``."""
+        from .mixer import to_json_safe
+
+        out = {
+            "input": self.input_meter.summary(),
+            "output": self.output_meter.summary() if self.output_meter else None,
+            "appliedSettings": self.settings,
+            "genre": self.genre if self.wants_genre else self.config.get("genre"),
+            "latencySamples": self.passes[0]["latencySamples"] if self.passes else None,
+            "sampleRate": self.sample_rate,
+            "channels": self.channels,
+            "duration": self.frames / self.sample_rate,
+        }
+        if self.confidence is not None:
+            out["confidence"] = self.confidence
+        if self.classification is not None:
+            out["classification"] = self.classification
+        if self.ceiling is not None:
+            out["target"] = {
+                "name": self.target_name,
+                "lufs": self.target_lufs,
+                "ceiling": self.ceiling,
+                "gainDb": self.target_gain,
+                "truePeakLimiter": False,  # a sample-peak limiter until the DSP has a true-peak one
+            }
+        if self.input_meter.curve is not None:
+            out["curve"] = {"step": 0.1, "momentary": [m for m, _ in self.input_meter.curve],
+                            "shortTerm": [s for _, s in self.input_meter.curve]}  # fmt: skip
+        return to_json_safe(out)
+
+    def report_json(self) -> str:
+        return json.dumps(self.report(), separators=(",", ":"))
+
+
+def render(
+    channels: list,
+    sample_rate: int,
+    config: dict | None = None,
+    *,
+    target: Any = None,
+    true_peak: Any = None,
+    predict: Callable[[list], dict] | None = None,
+    model_version: str = "unknown",
+    block: int = BLOCK,
+) -> tuple:
+    """Render planar channels (lists of floats) through the chain; returns ``(channels, report)``.
+
+    ``predict(vector) -> {genre: probability}`` is the genre model, needed for ``genre: "auto"``.
+    The same steps as the browser's worker, on lists (the pure path).
+    """
+    if not isinstance(channels, list | tuple) or not channels:
+        raise InvalidBufferError("channels must be a non-empty list of sample lists")
+    cols = [list(map(float, c)) for c in channels]
+    n = len(cols[0])
+    if any(len(c) != n for c in cols):
+        raise InvalidBufferError("every channel needs the same length")
+    job = FileJob(len(cols), sample_rate, n, config, target=target, true_peak=true_peak, block=block)
+    if job.wants_genre:
+        for s in range(0, n, block):
+            job.analyse_cols([c[s : s + block] for c in cols])
+        if predict is None:
+            raise ParameterError("genre", "auto", message="genre 'auto' needs a genre model (predict)")
+        job.set_genre([predict(v) for v in job.genre_vectors()], model_version)
+    for p in range(job.pass_count):
+        job.begin(p)
+        src = cols
+        out: list = [[] for _ in cols]
+        for s in range(0, n, block):
+            for o, y in zip(out, job.render_cols([c[s : s + block] for c in src]), strict=True):
+                o.extend(y)
+        for o, y in zip(out, job.finish_cols(), strict=True):
+            o.extend(y)
+        if p + 1 < job.pass_count:  # the next pass reads this one's float32 output, as in JS
+            cols = [array("f", o).tolist() for o in out]
+        else:
+            cols = out
+    return cols, job.report()
