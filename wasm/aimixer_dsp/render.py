@@ -212,7 +212,7 @@ class FileMeter:
     ``curve`` also the momentary and short-term loudness every 100 ms."""
 
     def __init__(self, sample_rate: int, channels: int, *, curve: bool = False) -> None:
-        self.meter = LoudnessMeter(sample_rate, channels=channels)
+        self.meter = LoudnessMeter(sample_rate, channels=channels, exact_max=True)
         self.sample_rate = sample_rate
         self.channels = channels
         self.peak = 0.0
