@@ -78,11 +78,11 @@ async def _load(
 
 def _client(urls: list[str], key: str, seconds: float, concurrency: int, sessions: bool) -> dict[str, Any]:
     """Run the load in a separate process (the client must not share the origins' CPU budget)."""
-    code = (
-        "import asyncio, json, sys; sys.path.insert(0, %r); from bench.bench_scaleout import _load; "
-        "print(json.dumps(asyncio.run(_load(%r, %r, %r, %r, %r))))"
-    ) % (str(ROOT), urls, key, seconds, concurrency, sessions)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    spec = json.dumps([urls, key, seconds, concurrency, sessions])
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.bench_scaleout", "--client", spec],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -135,7 +135,11 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=5.0)
     ap.add_argument("--concurrency", type=int, default=16)
+    ap.add_argument("--client", help=argparse.SUPPRESS)  # internal: run one load as JSON args
     args = ap.parse_args(argv)
+    if args.client:
+        print(json.dumps(asyncio.run(_load(*json.loads(args.client)))))
+        return 0
 
     from origins import Origin
     from servers import PostgresServer, RedisServer
