@@ -336,3 +336,38 @@ def test_job_runs_on_a_worker_and_survives_a_killed_worker(
                     os.killpg(w.pid, signal.SIGKILL)
         for o in (a, b):
             o.stop()
+
+
+def test_studio_with_several_workers_in_one_origin(tmp_path, postgres_server, redis_server):
+    """``--workers 2`` with Redis: both worker processes serve the studio API, one runs recorders."""
+    env = {
+        "AIMIXER_DATABASE_URL": postgres_server.create_database(f"w_{uuid.uuid4().hex[:12]}"),
+        "AIMIXER_REDIS_URL": f"{redis_server.url}/{int(uuid.uuid4().int % (redis_server.databases - 1)) + 1}",
+        "AIMIXER_DEV_MODE": "true",
+        "AIMIXER_STUDIO_SAP": "false",
+        "AIMIXER_ARCHIVE_ROOT": str(tmp_path / "archive"),
+    }
+    o = Origin(env, tmp_path / "w", "--workers", "2").start()
+    try:
+        c = httpx.Client(base_url=o.url, timeout=30)
+        cfg = {"multicast_addr": unique_group(), "port": free_udp_port(), "interface": "127.0.0.1"}
+        assert c.put("/api/recorders/1/config", json=cfg).status_code == 200
+        r = c.post("/api/recorders/1/start")
+        assert r.status_code == 200, r.text
+        # new connections spread over both worker processes: every one shows the same recorder
+        time.sleep(0.5)  # one levels tick: the leader's report is everywhere
+        states = [httpx.get(f"{o.url}/api/recorders/1", timeout=30).json()["state"] for _ in range(8)]
+        assert states == ["recording"] * 8
+        kinds = [e["kind"] for e in c.get("/api/recorders/1/events").json()["events"]]
+        assert kinds.count("worker_started") == 1
+        assert c.post("/api/recorders/1/stop").status_code == 200
+        stopped = wait_for(
+            lambda: all(
+                httpx.get(f"{o.url}/api/recorders/1", timeout=30).json()["state"] == "stopped"
+                for _ in range(4)
+            ),
+            timeout=10,
+        )
+        assert stopped  # the leader's report reaches every worker within a levels tick
+    finally:
+        o.stop()
