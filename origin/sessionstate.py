@@ -15,6 +15,7 @@ Format ``aimixer.session`` version 1 (a JSON object, UTF-8)::
           | {"f": "inf" | "-inf" | "nan"}                  non-finite float
           | {"t": [NODE, ...]}                              tuple
           | {"l": [NODE, ...], "id": n}                     list
+          | {"fl": base64, "id": n}                         list of floats (float64 LE bytes)
           | {"q": [NODE, ...], "maxlen": m|null, "id": n}   collections.deque
           | {"d": [[NODE, NODE], ...], "id": n}             dict (keys of any plain kind)
           | {"a": base64, "dtype": "<f8", "shape": [..], "id": n}   NumPy array (raw bytes)
@@ -30,12 +31,14 @@ reader refuses versions it does not know (the session then starts fresh, and the
 
 from __future__ import annotations
 
+import array
 import base64
 import collections
 import functools
 import importlib
 import math
 import pkgutil
+import sys
 from typing import Any
 
 from origin.jsonutil import dumps, loads
@@ -47,8 +50,16 @@ VERSION = 1
 #: Largest state blob accepted on load (a session is a few tens of kB).
 MAX_STATE_BYTES = 8 * 1024 * 1024
 
-#: ``{class name: attributes not serialized}``: caches that are rebuilt on the next call.
-SKIPPED: dict[str, frozenset[str]] = {"MixerSession": frozenset({"_cfg_key", "_cfg_merged"})}
+#: ``{class name: attributes not serialized}``: caches that are rebuilt on the next call (the
+#: class attribute, ``None``, stands in after loading).
+SKIPPED: dict[str, frozenset[str]] = {
+    "MixerSession": frozenset({"_cfg_key", "_cfg_merged"}),
+    "Compressor": frozenset({"_np_wts"}),
+    "Limiter": frozenset({"_dl_cache"}),
+}
+#: lists of at least this many floats are written as raw float64 bytes (``"fl"`` nodes)
+PACK_MIN = 8
+_BIG_ENDIAN = sys.byteorder == "big"
 _NO_KEY_ATTRS = {"MixerSession": "_cfg_key"}
 
 
@@ -112,6 +123,11 @@ def _encode(root: Any) -> Any:
         ids[id(x)] = n
         keep.append(x)
         if isinstance(x, list):
+            if len(x) >= PACK_MIN and all(type(v) is float for v in x):
+                packed = array.array("d", x)
+                if _BIG_ENDIAN:
+                    packed.byteswap()
+                return {"fl": base64.b64encode(packed.tobytes()).decode("ascii"), "id": n}
             return {"l": [enc(v) for v in x], "id": n}
         if isinstance(x, collections.deque):
             return {"q": [enc(v) for v in x], "maxlen": x.maxlen, "id": n}
@@ -159,6 +175,13 @@ def _decode(node: Any) -> Any:
             out: Any = []
             objs[n] = out
             out.extend(dec(v) for v in x["l"])
+            return out
+        if "fl" in x:
+            packed = array.array("d")
+            packed.frombytes(base64.b64decode(x["fl"], validate=True))
+            if _BIG_ENDIAN:
+                packed.byteswap()
+            out = objs[n] = packed.tolist()
             return out
         if "q" in x:
             out = objs[n] = collections.deque(maxlen=x.get("maxlen"))

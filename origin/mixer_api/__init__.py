@@ -22,6 +22,8 @@ UTC minute; every non-studio response carries ``X-RateLimit-*``.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import time
 from typing import Any
 
@@ -38,6 +40,8 @@ from .common import public
 from .service import MixerService
 
 __all__ = ["init_app", "BLUEPRINTS", "public"]
+
+log = logging.getLogger("origin.mixer")
 
 BLUEPRINTS = (audio.bp, features.bp, config.bp, monitoring.bp, mobile.bp, hooks.bp, jobs.bp)
 _BP_NAMES = {bp.name for bp in BLUEPRINTS}
@@ -102,7 +106,7 @@ def init_app(app: Quart) -> None:
         is_public = bool(getattr(view, "__public__", False))
         principal = await authenticate()
         if principal is None and not is_public:
-            rl = await svc.limiter.ahit(_client_bucket(), settings.rate_limit_standard)
+            rl = await _hit(_client_bucket(), settings.rate_limit_standard)
             g.rl = rl
             if not rl.allowed:
                 raise _limited(rl, f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s")
@@ -115,13 +119,24 @@ def init_app(app: Quart) -> None:
             bucket, limit = _client_bucket(), settings.rate_limit_standard
         else:
             bucket, limit = principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
-        rl = await svc.limiter.ahit(bucket, limit)
+        rl = await _hit(bucket, limit, fail_open=is_public)
         g.rl = rl
-        if not rl.allowed:
+        if rl is not None and not rl.allowed:
             raise _limited(
                 rl, f"Rate limit of {rl.limit} requests per minute exceeded; retry in {rl.retry_after} s"
             )
         return None
+
+    async def _hit(bucket: str, limit: int, fail_open: bool = False) -> Any:
+        try:
+            return await svc.limiter.ahit(bucket, limit)
+        except Exception as exc:  # the Redis limiter cannot count: refuse rather than guess
+            if svc.shared is None:
+                raise
+            log.warning("rate limiter unavailable: %s", exc)
+            if fail_open:  # public views (/health) still answer, so the edge sees the outage
+                return None
+            raise APIError(503, "SERVICE_UNAVAILABLE", "shared state (Redis) is unreachable; retry") from None
 
     def _limited(rl: Any, message: str) -> APIError:
         """The spec's 403 for a spent per-minute limit (counted in the metrics)."""
@@ -145,12 +160,13 @@ def init_app(app: Quart) -> None:
         rl = g.get("rl")
         if rl is None:
             p = g.get("principal")
-            if p is not None:
-                rl = await svc.limiter.apeek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
-            else:
-                rl = await svc.limiter.apeek(_client_bucket(), settings.rate_limit_standard)
+            with contextlib.suppress(Exception):  # no headers rather than a failed response
+                if p is not None:
+                    rl = await svc.limiter.apeek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
+                else:
+                    rl = await svc.limiter.apeek(_client_bucket(), settings.rate_limit_standard)
         headers = response.headers
-        if not any(k.lower() == "x-ratelimit-limit" for k, _ in headers.items()):
+        if rl is not None and not any(k.lower() == "x-ratelimit-limit" for k, _ in headers.items()):
             headers.extend(rl.headers())
         endpoint = _endpoint_label()
         status = response.status_code

@@ -91,9 +91,12 @@ async def health() -> Response:
     svc = service()
     audio, audio_err = await _check_audio(svc)
     db, db_err = await _check_db(svc)
+    shared, shared_err = "healthy", None
+    if svc.shared is not None and not await svc.shared.ping():
+        shared, shared_err = "unhealthy", "Redis (shared state) did not answer"
     await svc.genre.ensure()
     ai = "healthy" if svc.genre.available else "unhealthy"
-    if audio != "healthy" or db != "healthy":
+    if audio != "healthy" or db != "healthy" or shared != "healthy":
         status = "unhealthy"
     elif ai != "healthy":
         status = "degraded"
@@ -109,12 +112,15 @@ async def health() -> Response:
         "timestamp": int(time.time() * 1000),
         "devMode": bool(svc.settings.dev_mode),
     }
+    if svc.shared is not None:  # several origins: Redis is a component too
+        body["components"]["sharedState"] = shared
     problems = {
         k: v
         for k, v in (
             ("audio", audio_err),
             ("ai", None if svc.genre.available else svc.genre.error),
             ("database", db_err),
+            ("sharedState", shared_err),
         )
         if v
     }

@@ -163,9 +163,14 @@ class _Connection:
             return error_response(
                 401, "UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>' or ?token="
             )
-        rl = await svc.limiter.ahit(
-            principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
-        )
+        try:
+            rl = await svc.limiter.ahit(
+                principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
+            )
+        except Exception:
+            if svc.shared is None:
+                raise
+            return error_response(503, "SERVICE_UNAVAILABLE", "shared state (Redis) is unreachable; retry")
         if not rl.allowed:
             svc.metrics.rate_limited.inc()
             return error_response(

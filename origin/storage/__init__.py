@@ -50,6 +50,7 @@ __all__ = [
     "SQLiteStorage",
     "PostgresStorage",
     "open_storage",
+    "storage_for",
     "is_postgres_url",
     "CORE_SCHEMA",
 ]
@@ -244,9 +245,7 @@ def is_postgres_url(url: str | None) -> bool:
     return bool(url) and str(url).split("://", 1)[0] in ("postgresql", "postgres")
 
 
-def open_storage(
-    target: str | Path, schemas: Iterable[Schema] = (), *, data_dir: str | Path | None = None
-) -> Storage:
+def open_storage(target: str | Path, schemas: Iterable[Schema] = ()) -> Storage:
     """Open the backend for ``target`` and migrate ``schemas``.
 
     Parameters

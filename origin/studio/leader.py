@@ -166,7 +166,10 @@ class StudioLeadership:
         with contextlib.suppress(Exception):
             await self._load_snapshot()
         self.shared.subscribe("studio:runtimes", self._on_runtimes)
-        await self._elect_once()
+        try:
+            await self._elect_once()
+        except Exception as exc:  # Redis not there yet: the election loop keeps trying
+            log.warning("studio election: %s", exc)
         self._tasks.append(asyncio.get_running_loop().create_task(self._elect_loop()))
 
     async def stop(self) -> None:

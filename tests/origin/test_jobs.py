@@ -127,3 +127,23 @@ def test_reaper_requeues_then_fails_a_silent_job(storage_target):
         store.create("job_b", "o", "process", {}, "x.wav", "wav")
         store.claim("job_b", "w")
         assert store.reap(30) == ([], []) and store.get("job_b")["state"] == "running"
+
+
+async def test_delete_cancels_a_running_job(client, settings):
+    buf = io.BytesIO()  # three minutes of near-silence: small to upload, seconds of work
+    sf.write(buf, np.full((48000 * 180, 1), 1e-4, dtype=np.float32), 48000, format="FLAC", subtype="PCM_16")
+    job = await (await client.post("/jobs", **_upload(buf.getvalue()))).get_json()
+    end = time.monotonic() + 60
+    while (await (await client.get(f"/jobs/{job['id']}")).get_json())["state"] != "running":
+        assert time.monotonic() < end, "the job never started"
+        await asyncio.sleep(0.05)
+    assert (await client.delete(f"/jobs/{job['id']}")).status_code == 204
+    assert (await client.get(f"/jobs/{job['id']}")).status_code == 404
+    await asyncio.sleep(HEARTBEAT_WAIT)
+    assert not (settings.jobs_dir / job["id"]).exists()
+    # the pool is free again: the next job runs to the end
+    nxt = await (await client.post("/jobs", **_upload(_wav(0.5)))).get_json()
+    assert (await _until_final(client, nxt["id"]))["state"] == "complete"
+
+
+HEARTBEAT_WAIT = 2.5  # more than one heartbeat: the worker has seen the cancellation

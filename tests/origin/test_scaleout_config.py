@@ -49,3 +49,14 @@ def test_keys_cli_unreachable_database_is_one_line_error(tmp_path, capsys):
     assert main(["keys", "--database-url", url, "list"]) == 2
     err = capsys.readouterr().err
     assert "cannot open database" in err and len(err.strip().splitlines()) == 1
+
+
+def test_worker_needs_redis_and_a_reachable_one(tmp_path, capsys):
+    from servers import free_tcp_port
+
+    assert main(["worker", "--data-dir", str(tmp_path), "--burst"]) == 2
+    assert "needs --redis-url" in capsys.readouterr().err
+    dead = f"redis://127.0.0.1:{free_tcp_port()}/0"
+    assert main(["worker", "--data-dir", str(tmp_path), "--redis-url", dead, "--burst"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot reach Redis" in err and len(err.strip().splitlines()) == 1

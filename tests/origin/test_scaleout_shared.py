@@ -106,3 +106,18 @@ async def test_config_and_stats_are_shared(make_settings, pg_url, redis_url):
             await app.extensions["mixer"].stats.aflush()
         stats = await (await ca.get("/stats")).get_json()
         assert stats["processing"]["totalSamples"] == 3 * 960  # both origins' work
+
+
+async def test_unreachable_redis_is_a_503_not_a_500(make_settings):
+    from servers import free_tcp_port
+
+    dead = f"redis://127.0.0.1:{free_tcp_port()}/0"
+    app = create_app(make_settings(redis_url=dead), packages=("origin.mixer_api",))
+    async with app.test_app():
+        c = app.test_client()
+        r = await c.get("/config")
+        err = (await r.get_json())["error"]
+        assert r.status_code == 503 and err["code"] == "SERVICE_UNAVAILABLE" and "Redis" in err["message"]
+        h = await (await c.get("/health")).get_json()
+        assert h["status"] == "unhealthy" and h["components"]["sharedState"] == "unhealthy"
+        assert "Redis" in h["problems"]["sharedState"]

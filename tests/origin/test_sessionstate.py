@@ -44,6 +44,7 @@ def test_restored_session_continues_bit_for_bit():
         (b'{"format":"aimixer.session","version":1,"root":{"r":5}}', "dangling"),
         (b'{"format":"aimixer.session","version":1,"root":{"zz":1}}', "unknown node"),
         (b'{"format":"aimixer.session","version":1,"root":[1,2]}', "unexpected node"),
+        (b'{"format":"aimixer.session","version":1,"root":{"fl":"AAA=","id":0}}', "malformed"),
         (
             b'{"format":"aimixer.session","version":1,"root":{"a":"'
             + base64.b64encode(b"x" * 8)

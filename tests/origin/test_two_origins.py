@@ -237,3 +237,137 @@ def start_sender():
             p.wait(10)
         except subprocess.TimeoutExpired:
             p.kill()
+
+
+def _worker(base: dict[str, str], log_path: Path, *extra: str):
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMIXER_", "AUDYN_"))}
+    env.update(base)
+    log = open(log_path, "ab")  # noqa: SIM115 - closed right after the start
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "origin.cli", "worker", *extra],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    finally:
+        log.close()
+
+
+def test_job_runs_on_a_worker_and_survives_a_killed_worker(
+    tmp_path, postgres_server, redis_server, serve_app
+):
+    import io
+    import signal
+
+    import soundfile as sf
+
+    sys.path.insert(0, str(Path(__file__).parent / "mixer_api"))
+    from test_webhooks_api import receiver
+
+    jobs_dir = tmp_path / "jobs"
+    (a, b), base = _pair(
+        tmp_path,
+        postgres_server,
+        redis_server,
+        AIMIXER_JOBS_DIR=str(jobs_dir),
+        AIMIXER_JOB_HEARTBEAT_TIMEOUT="3",
+    )
+    rapp, got = receiver()
+    rsrv = serve_app(rapp)
+    workers = []
+    try:
+        ca, cb = httpx.Client(base_url=a.url, timeout=60), httpx.Client(base_url=b.url, timeout=60)
+        assert (
+            cb.post("/webhooks", json={"url": f"{rsrv.url}/hook", "events": ["job.complete"]}).status_code
+            == 201
+        )
+        buf = io.BytesIO()  # two minutes of near-silence: a small FLAC, seconds of work
+        sf.write(
+            buf, np.full((48000 * 120, 1), 1e-4, dtype=np.float32), 48000, format="FLAC", subtype="PCM_16"
+        )
+        r = ca.post("/jobs", files={"file": ("long.flac", buf.getvalue())}, data={"format": "flac"})
+        assert r.status_code == 202, r.text
+        job_id = r.json()["id"]
+
+        # the first worker takes the job; it is killed (with its work horse) while it runs
+        workers.append(_worker(base, tmp_path / "worker1.log"))
+        running = wait_for(
+            lambda: cb.get(f"/jobs/{job_id}").json()["state"] == "running", timeout=60, step=0.05
+        )
+        assert running, (tmp_path / "worker1.log").read_text()
+        pid = workers[0].pid  # RQ's work horse runs in its own session: kill it by pid too
+        horses = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for p in [pid, *map(int, horses)]:
+            os.kill(p, signal.SIGKILL)
+        workers[0].wait(10)
+        requeued = wait_for(
+            lambda: (lambda j: j if j["state"] == "queued" else None)(ca.get(f"/jobs/{job_id}").json()),
+            timeout=30,
+        )
+        assert requeued and "lost" in requeued["error"], ca.get(f"/jobs/{job_id}").json()
+
+        # a second worker finishes it
+        workers.append(_worker(base, tmp_path / "worker2.log"))
+        done = wait_for(
+            lambda: (lambda j: j if j["state"] in ("complete", "failed") else None)(
+                cb.get(f"/jobs/{job_id}").json()
+            ),
+            timeout=120,
+            step=0.2,
+        )
+        assert done and done["state"] == "complete" and done["attempts"] == 2, (
+            done,
+            (tmp_path / "worker2.log").read_text()[-2000:],
+        )
+        audio = cb.get(f"/jobs/{job_id}/result")
+        assert audio.status_code == 200 and audio.headers["content-type"] == "audio/flac"
+        assert sf.info(io.BytesIO(audio.content)).frames == 48000 * 120
+        assert wait_for(lambda: got, timeout=15), "no job.complete webhook"
+        payload = json.loads(got[0]["body"])
+        assert payload["event"] == "job.complete" and payload["data"]["jobId"] == job_id
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                os.killpg(w.pid, signal.SIGTERM)
+                try:
+                    w.wait(15)
+                except Exception:
+                    os.killpg(w.pid, signal.SIGKILL)
+        for o in (a, b):
+            o.stop()
+
+
+def test_studio_with_several_workers_in_one_origin(tmp_path, postgres_server, redis_server):
+    """``--workers 2`` with Redis: both worker processes serve the studio API, one runs recorders."""
+    env = {
+        "AIMIXER_DATABASE_URL": postgres_server.create_database(f"w_{uuid.uuid4().hex[:12]}"),
+        "AIMIXER_REDIS_URL": f"{redis_server.url}/{int(uuid.uuid4().int % (redis_server.databases - 1)) + 1}",
+        "AIMIXER_DEV_MODE": "true",
+        "AIMIXER_STUDIO_SAP": "false",
+        "AIMIXER_ARCHIVE_ROOT": str(tmp_path / "archive"),
+    }
+    o = Origin(env, tmp_path / "w", "--workers", "2").start()
+    try:
+        c = httpx.Client(base_url=o.url, timeout=30)
+        cfg = {"multicast_addr": unique_group(), "port": free_udp_port(), "interface": "127.0.0.1"}
+        assert c.put("/api/recorders/1/config", json=cfg).status_code == 200
+        r = c.post("/api/recorders/1/start")
+        assert r.status_code == 200, r.text
+        # new connections spread over both worker processes: every one shows the same recorder
+        time.sleep(0.5)  # one levels tick: the leader's report is everywhere
+        states = [httpx.get(f"{o.url}/api/recorders/1", timeout=30).json()["state"] for _ in range(8)]
+        assert states == ["recording"] * 8
+        kinds = [e["kind"] for e in c.get("/api/recorders/1/events").json()["events"]]
+        assert kinds.count("worker_started") == 1
+        assert c.post("/api/recorders/1/stop").status_code == 200
+        stopped = wait_for(
+            lambda: all(
+                httpx.get(f"{o.url}/api/recorders/1", timeout=30).json()["state"] == "stopped"
+                for _ in range(4)
+            ),
+            timeout=10,
+        )
+        assert stopped  # the leader's report reaches every worker within a levels tick
+    finally:
+        o.stop()
