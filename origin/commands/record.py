@@ -65,6 +65,13 @@ def register(sub) -> None:
         "--relock-timeout", type=float, default=1.0, help="seconds before another SSRC may take over"
     )
     p.add_argument("--channel-names", help="comma-separated names for the level lines, e.g. L,R")
+    p.add_argument(
+        "--split",
+        action="append",
+        metavar="OFFSET:COUNT:PATH",
+        help="also record stream channels [OFFSET, OFFSET+COUNT) into their own archive under PATH "
+        "(or one file, when PATH ends in .wav/.flac/.opus); repeatable; the stream is received once",
+    )
     out = p.add_mutually_exclusive_group(required=True)
     out.add_argument(
         "--output", metavar="FILE", help="write one file (never overwritten: appended or suffixed)"
@@ -117,6 +124,21 @@ def _emit(obj: dict) -> bool:
         return False
 
 
+def parse_split(text: str) -> dict:
+    """``"2:2:/srv/archive/prog2"`` -> ``{"channel_offset": 2, "channels": 2, "archive_root": ...}``."""
+    from origin.cli import CLIError
+
+    parts = text.split(":", 2)
+    if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit() or not parts[2].strip():
+        raise CLIError(f"--split {text[:80]!r} must be OFFSET:COUNT:PATH (e.g. 2:2:/srv/archive/prog2)")
+    if len(parts[0]) > 3 or len(parts[1]) > 3:
+        raise CLIError(f"--split {text[:80]!r}: offset and count are at most 3 digits")
+    out: dict = {"channel_offset": int(parts[0]), "channels": int(parts[1])}
+    path = parts[2]
+    out["output" if path.lower().endswith((".wav", ".flac", ".opus", ".ogg")) else "archive_root"] = path
+    return out
+
+
 def config_from_args(args):
     from origin.recorder.engine import RecorderConfig
     from origin.recorder.vox import VoxConfig
@@ -144,6 +166,7 @@ def config_from_args(args):
         clock_source=args.clock_source,
         mediaclk_offset=args.mediaclk_offset,
         clock_warn_ms=args.clock_warn_ms,
+        splits=[parse_split(t) for t in args.split] if args.split else None,
         interface=args.interface,
         source_filter=args.source_filter,
         payload=args.payload,

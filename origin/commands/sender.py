@@ -49,7 +49,13 @@ def register(sub) -> None:
         default=0,
         help="RTP timestamp offset announced as a=mediaclk:direct= (timestamps follow the system clock)",
     )
-    p.add_argument("--ts-refclk", default="localmac=00-00-00-00-00-00", help="a=ts-refclk value for the SDP")
+    p.add_argument(
+        "--ts-refclk",
+        default="localmac=00-00-00-00-00-00",
+        help="a=ts-refclk value for the SDP; 'ptp' asks the local ptp4l (pmc) for its grandmaster",
+    )
+    p.add_argument("--ptp-uds", default="/var/run/ptp4l", help="ptp4l management socket (--ts-refclk ptp)")
+    p.add_argument("--ptp-domain", type=int, default=0, help="PTP domain (--ts-refclk ptp)")
     p.add_argument("--channel-names", help="comma-separated labels announced in the SDP channel order")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     p.add_argument("--json-stats", action="store_true", help="print what was sent (and dropped) as JSON")
@@ -74,6 +80,14 @@ def _run(args) -> int:
     from origin.recorder.sender import Sender, SenderConfig
 
     addr, port = parse_addr_port(args.dest, "--dest")
+    if args.ts_refclk == "ptp":
+        from origin.recorder.ptp import PTPError, ptp_status, ts_refclk
+
+        try:
+            gm = ptp_status(uds=args.ptp_uds, domain=args.ptp_domain)["grandmaster"]
+        except PTPError as exc:
+            raise CLIError(f"--ts-refclk ptp: {exc}") from None
+        args.ts_refclk = ts_refclk(gm, args.ptp_domain)
     raddr, rport = (
         parse_addr_port(args.redundant_dest, "--redundant-dest") if args.redundant_dest else (None, None)
     )

@@ -4,8 +4,9 @@ Pipeline: :mod:`.receiver` (UDP, multicast with ``IP_MULTICAST_ALL=0``) -> :mod:
 (RTP-timestamp timeline, reorder, loss = silence of exactly the missing length) ->
 :mod:`.payload` (L16/L24 decode, channel selection) -> :mod:`.archive` (Rotter layouts,
 period rotation, never overwrite) -> :mod:`.sinks` (crash-safe WAV/RF64 + bext, FLAC, Opus);
-:mod:`.levels` and :mod:`.silence` tap the decoded audio. :mod:`.sap` discovers streams,
-:mod:`.sender` is the test/demo source. :class:`Recorder` (in :mod:`.engine`) is the library
+:mod:`.levels` and :mod:`.silence` tap the decoded audio. :mod:`.sap` discovers streams (SDP in :mod:`.sdp`),
+:mod:`.redundancy` merges ST 2022-7 legs, :mod:`.mediaclock` maps RTP timestamps to absolute time
+(RFC 7273), :mod:`.ptp` reads the local ptp4l, :mod:`.sender` is the test/demo source. :class:`Recorder` (in :mod:`.engine`) is the library
 entry point; ``aimixer record`` / ``sender`` / ``discover`` are the CLI; :mod:`.worker` runs a
 recorder as a supervised child process (``RecorderProcess``, ``record_argv``).
 
@@ -30,11 +31,18 @@ process. Every line has a ``type``:
     ``gap_frames``), ``timeline_reset``, ``file_open`` (``path``, ``append``), ``file_close``
     (``path``, ``frames``), ``gap_filled`` (``path``, ``frames``: restart downtime written as
     silence into a continued file), ``retention_delete`` (``path``), ``silence_start`` /
-    ``silence_end``, ``error`` (``message``), ``stopped``.
+    ``silence_end``, ``error`` (``message``), ``stopped``; with ``--redundant`` (ST 2022-7)
+    ``path_down`` / ``path_up`` (``path``: primary/secondary, ``source``); with ``--clock-source
+    rtp`` ``media_clock_anchor`` (``sample``, ``media_time``), ``clock_drift`` / ``clock_ok``
+    (``offset_ms``, ``warn_ms``); events of ``--split`` archives carry ``split`` (its index).
 ``{"type": "stats", "time": ..., "state", "bytes_written", "current_file", "files",
 "start_time", "errors", "received", "lost", "reordered", "duplicate", "late", "foreign",
 "bad_pt", "malformed", "silence_frames", "frames_written", "seconds", "relocks", "ssrc"}``
-    every second (``--stats-interval``).
+    every second (``--stats-interval``); ``lost`` is the merged loss with a redundant leg, which
+    adds ``paths`` (per leg ``path``, ``source``, ``received``, ``lost``, ``late``, ``up``) and
+    ``path_skew_ms``; ``--clock-source rtp`` adds ``clock_source``, ``clock_offset_ms``,
+    ``clock_drifting``; ``--split`` adds ``splits`` (per split ``current_file``, ``files``,
+    ``frames_written``).
 ``{"type": "final", ...same fields as stats...}``
     once, after the file was finished (SIGINT/SIGTERM/--seconds), with ``--levels`` or
     ``--json-stats``.

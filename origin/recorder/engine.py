@@ -36,6 +36,10 @@ log = logging.getLogger("origin.recorder")
 BATCH_MS = 50
 
 
+MAX_SPLITS = 64
+SPLIT_KEYS = frozenset({"channel_offset", "channels", "archive_root", "output", "name"})
+
+
 class RecorderConfigError(ValueError):
     """Invalid recorder configuration (message names the field and the value)."""
 
@@ -94,6 +98,10 @@ class RecorderConfig:
     flac_level: int | None = None
     #: voice/level-activated recording (off when ``None``); see :mod:`.vox`
     vox: VoxConfig | None = None
+    #: more channel subsets of the same received stream, each into its own file or archive:
+    #: dicts with ``channel_offset``, ``channels``, ``archive_root`` or ``output``, and optional
+    #: ``name``; the stream is received, reordered and decoded once for all of them
+    splits: list[dict[str, Any]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def payload_format(self) -> _payload.PayloadFormat:
@@ -170,12 +178,41 @@ class RecorderConfig:
             raise RecorderConfigError(
                 f"mediaclk_offset={self.mediaclk_offset} is out of range [0, 4294967295]"
             )
+        self.split_formats()
         if not 0 < float(self.clock_warn_ms) <= 3600000:
             raise RecorderConfigError(f"clock_warn_ms={self.clock_warn_ms} is out of range (0, 3600000]")
         if self.vox is not None and self.clock_source == "rtp":
             raise RecorderConfigError(
                 "vox (voice-activated recording) is not available with clock_source rtp"
             )
+        if self.vox is not None and self.splits:
+            raise RecorderConfigError("vox (voice-activated recording) is not available with splits")
+
+    def split_formats(self) -> list[tuple[int, int]]:
+        """``(channel_offset, channels)`` of each split, validated against the stream."""
+        if not self.splits:
+            return []
+        if not isinstance(self.splits, list) or len(self.splits) > MAX_SPLITS:
+            raise RecorderConfigError(f"splits must be a list of at most {MAX_SPLITS} entries")
+        total = self.payload_format().stream_channels
+        out = []
+        for i, sp in enumerate(self.splits):
+            if not isinstance(sp, dict) or set(sp) - SPLIT_KEYS:
+                raise RecorderConfigError(f"split {i}: fields must be among {', '.join(sorted(SPLIT_KEYS))}")
+            try:
+                off, cnt = int(sp.get("channel_offset", 0)), int(sp["channels"])
+            except (KeyError, TypeError, ValueError):
+                raise RecorderConfigError(
+                    f"split {i}: channels and channel_offset must be integers"
+                ) from None
+            if off < 0 or cnt < 1 or off + cnt > total:
+                raise RecorderConfigError(
+                    f"split {i}: channels [{off}, {off + cnt}) do not fit {total} stream channels"
+                )
+            if (sp.get("archive_root") is None) == (sp.get("output") is None):
+                raise RecorderConfigError(f"split {i}: exactly one of output and archive_root is required")
+            out.append((off, cnt))
+        return out
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -236,6 +273,9 @@ class Recorder:
         self._writer: threading.Thread | None = None
         self.jitter: JitterBuffer | None = None
         self.archive: ArchiveWriter | None = None
+        self.taps: list[ArchiveWriter] = []
+        self.outputs: _Outputs | None = None
+        self.decode_fmt = self.fmt
         self.silence: SilenceDetector | None = None
         self._lock = threading.Lock()
         self._final: dict | None = None
@@ -298,6 +338,37 @@ class Recorder:
                 on_event=self._event,
                 now=self.now,
             )
+            lo = min([c.channel_offset] + [o for o, _ in c.split_formats()])
+            hi = max([c.channel_offset + self.fmt.channels] + [o + n for o, n in c.split_formats()])
+            self.decode_fmt = _payload.PayloadFormat(
+                self.fmt.encoding,
+                self.fmt.sample_rate,
+                self.fmt.stream_channels,
+                lo,
+                hi - lo,
+                self.fmt.ptime_us,
+            )
+            main = slice(c.channel_offset - lo, c.channel_offset - lo + self.fmt.channels)
+            pairs = [(self.archive, main)]
+            self.taps = []
+            for sp, (off, cnt) in zip(c.splits or [], c.split_formats(), strict=True):
+                tap = ArchiveWriter(
+                    sp.get("archive_root"),
+                    lambda: make_sink(c.format, c.bits, **sink_kw),
+                    self.fmt.sample_rate,
+                    cnt,
+                    layout=c.layout,
+                    period=int(c.period),
+                    clock=c.clock,
+                    name=sp.get("name"),
+                    single_file=sp.get("output"),
+                    retain_hours=c.retain_hours,
+                    on_event=lambda ev, i=len(self.taps): self._event({**ev, "split": i}),
+                    now=self.now,
+                )
+                self.taps.append(tap)
+                pairs.append((tap, slice(off - lo, off - lo + cnt)))
+            self.outputs = _Outputs(pairs, main, self.fmt.sample_rate)
             if c.silence_seconds:
                 self.silence = SilenceDetector(
                     self.fmt.sample_rate,
@@ -412,6 +483,16 @@ class Recorder:
             "bytes_written": self.bytes_written,
             "current_file": self.current_file,
             "files": list(self.archive.files) if self.archive else [],
+            **(
+                {
+                    "splits": [
+                        {"current_file": t.current_file, "files": list(t.files), "frames_written": t.position}
+                        for t in self.taps
+                    ]
+                }
+                if self.taps
+                else {}
+            ),
             "start_time": self.start_time.isoformat().replace("+00:00", "Z") if self.start_time else None,
             "errors": list(self.errors),
             "levels_dropped": self.levels_broker.dropped,
@@ -454,9 +535,10 @@ class Recorder:
 
     def _write_loop(self) -> None:
         q = self._q
+        out = self.outputs
         archive = self.archive
         jb = self.jitter
-        assert archive is not None and jb is not None
+        assert out is not None and archive is not None and jb is not None
         started = False
         failed = False
         placer = _MediaPlacer(self) if self.media_clock is not None else None
@@ -474,23 +556,24 @@ class Recorder:
             if failed:
                 continue
             try:
-                samples = _payload.decode(data, self.fmt)
+                full = _payload.decode(data, self.decode_fmt)
                 if placer is not None:  # media clock (VOX is refused with clock_source rtp)
-                    samples = placer.place(samples, ts)
-                    if samples is None:
+                    full = placer.place(full, ts)
+                    if full is None:
                         continue
                     started = True
-                    archive.write(samples)
-                else:
+                    samples = out.write(full)
+                elif self.vox is None:
+                    if not started:
+                        out.start(jb.first_rx_wall or self.now())
+                        started = True
+                    samples = out.write(full)
+                else:  # VOX (refused with splits): the gate decides what reaches the one archive
                     if not started:
                         t0 = jb.first_rx_wall or self.now()
-                        if self.vox is None:
-                            archive.start(t0)
                         started = True
-                    if self.vox is None:
-                        archive.write(samples)
-                    else:
-                        self._vox_apply(archive, t0, self.vox.push(samples))
+                    samples = full[:, out.main]
+                    self._vox_apply(archive, t0, self.vox.push(samples))
                 for snap in self.meter.push(samples):
                     self.levels_broker.publish(snap)
                     if self.silence is not None:
@@ -508,7 +591,7 @@ class Recorder:
         try:
             if self.vox is not None and started:
                 self._vox_apply(archive, t0, self.vox.flush())
-            archive.close()
+            out.close()
         except Exception as exc:
             self.state = "error"
             self.errors.append(f"{type(exc).__name__}: {exc}")
@@ -527,13 +610,13 @@ class _MediaPlacer:
         self.rec = rec
         self.clock = rec.media_clock
         self.watch = rec.clock_watch
-        self.archive = rec.archive
+        self.out = rec.outputs
         self.next_index: int | None = None
         self.reanchor = False
         self.max_gap = rec.fmt.sample_rate * 10  # as the jitter buffer's silence fill
 
     def place(self, samples: np.ndarray, ts: int | None) -> np.ndarray | None:
-        assert self.clock is not None and self.archive is not None and self.watch is not None
+        assert self.clock is not None and self.out is not None and self.watch is not None
         if ts is None:
             return None
         n = samples.shape[0]
@@ -542,7 +625,7 @@ class _MediaPlacer:
         if self.next_index is None or self.reanchor:
             idx = self.clock.anchor(ts, wall)
             self.reanchor = False
-            self.archive.start(idx / rate, sample=idx)
+            self.out.start(idx / rate, sample=idx)
             self.rec._event(
                 {"event": "media_clock_anchor", "sample": idx, "media_time": round(idx / rate, 6)}
             )
@@ -551,15 +634,12 @@ class _MediaPlacer:
             gap = idx - self.next_index
             if gap > self.max_gap or gap <= -n - self.max_gap:
                 idx = self.clock.anchor(ts, wall)
-                self.archive.start(idx / rate, sample=idx)
+                self.out.start(idx / rate, sample=idx)
                 self.rec._event(
                     {"event": "media_clock_anchor", "sample": idx, "media_time": round(idx / rate, 6)}
                 )
             elif gap > 0:
-                zeros = silence_samples(min(gap, rate), samples.shape[1])
-                while gap > 0:
-                    self.archive.write(zeros[: min(gap, len(zeros))])
-                    gap -= len(zeros)
+                self.out.silence(gap, samples.shape[1])
             elif gap < 0:
                 if -gap >= n:
                     return None
@@ -570,6 +650,45 @@ class _MediaPlacer:
         if ev is not None:
             self.rec._event(ev)
         return samples
+
+
+class _Outputs:
+    """The archives fed from one decoded stream: the main one and the splits (channel slices)."""
+
+    def __init__(self, pairs: list[tuple[ArchiveWriter, slice]], main: slice, rate: int) -> None:
+        self.pairs = pairs
+        self.main = main
+        self.rate = rate
+        self.whole = len(pairs) == 1 and main.start == 0
+
+    def start(self, t0: float, sample: int | None = None) -> None:
+        for a, _ in self.pairs:
+            a.start(t0, sample=sample)
+
+    def write(self, full: np.ndarray) -> np.ndarray:
+        """Write ``full`` (the decoded channel span) to every archive; returns the main selection."""
+        if self.whole and full.shape[1] == self.main.stop:
+            self.pairs[0][0].write(full)
+            return full
+        for a, sl in self.pairs:
+            a.write(np.ascontiguousarray(full[:, sl]))
+        return full[:, self.main]
+
+    def silence(self, frames: int, channels: int) -> None:
+        zeros = silence_samples(min(frames, self.rate), channels)
+        while frames > 0:
+            self.write(zeros[: min(frames, len(zeros))])
+            frames -= len(zeros)
+
+    def close(self) -> None:
+        errors = []
+        for a, _ in self.pairs:
+            try:
+                a.close()
+            except Exception as exc:  # close the others anyway
+                errors.append(exc)
+        if errors:
+            raise errors[0]
 
 
 def silence_samples(frames: int, channels: int) -> np.ndarray:

@@ -147,6 +147,20 @@ class JitterBuffer:
         except RTPError:
             self.malformed += 1
             return
+        self.push_parsed(data, pt, seq, ts, ssrc, off, plen, now)
+
+    def push_parsed(
+        self,
+        data: bytes | bytearray | memoryview,
+        pt: int,
+        seq: int,
+        ts: int,
+        ssrc: int,
+        off: int,
+        plen: int,
+        now: float | None = None,
+    ) -> None:
+        """:meth:`push` for a datagram whose header the caller already parsed (``parse_header``)."""
         if self.payload_type is not None and pt != self.payload_type:
             self.bad_pt += 1
             return

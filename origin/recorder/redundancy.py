@@ -154,7 +154,7 @@ class RedundantMerger:
             reader = self._readers[index]
             stamp = reader.stamp if reader is not None else 0.0  # type: ignore[attr-defined]
             try:
-                pt, seq, ts, ssrc, _off, plen = parse_header(data, n)
+                pt, seq, ts, ssrc, off, plen = parse_header(data, n)
             except RTPError:
                 jb.push(data, n, now)
                 return
@@ -197,7 +197,7 @@ class RedundantMerger:
                         self.skew_pairs += 1
                         k = 0.01 if self.skew_pairs > 100 else 1.0 / self.skew_pairs
                         self.skew_s = d_s if self.skew_s is None else self.skew_s + k * (d_s - self.skew_s)
-            jb.push(data, n, now)
+            jb.push_parsed(data, pt, seq, ts, ssrc, off, plen, now)
 
         return handle
 

@@ -90,6 +90,11 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
     for flag, value in optional.items():
         if value is not None:
             argv += [flag, str(value)]
+    for sp in c.splits or []:
+        argv += [
+            "--split",
+            f"{sp.get('channel_offset', 0)}:{sp['channels']}:{sp.get('archive_root') or sp['output']}",
+        ]
     if c.vad:
         argv.append("--vad")
     if levels:

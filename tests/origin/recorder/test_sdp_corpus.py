@@ -11,6 +11,7 @@ import json
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -374,10 +375,11 @@ def test_discover_cli_lists_every_corpus_stream_with_reasons():
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tx.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(LO))
     try:
-        for _ in range(8):
+        end = time.monotonic() + 30
+        while proc.poll() is None and time.monotonic() < end:  # announce until it has listened
             for text in files.values():
                 tx.sendto(build_sap(text, "10.0.0.1"), (group, port))
-            wait_for(lambda: False, 0.2)
+            time.sleep(0.2)
         out, err = proc.communicate(timeout=20)
     finally:
         tx.close()

@@ -94,3 +94,78 @@ async def test_sap_interfaces_default_is_the_recorders_interface(make_app):
         from origin.studio.discovery import sap_interfaces
 
         assert sap_interfaces(svc) == ["127.0.0.1"]
+
+
+async def test_hostile_broadcast_config_values_are_400(make_app):
+    async with make_app(max_recorders=2) as app:
+        c = app.test_client()
+        for body, word in (
+            ({"channel_names": ["L", "R,X"]}, "channel_names"),
+            ({"channel_names": ["x" * 65]}, "channel_names"),
+            ({"channel_names": ["L"] * 65}, "channel_names"),
+            ({"channel_names": "L,R"}, "channel_names"),
+            ({"redundant_multicast_addr": "239.1.1.1; rm -rf /"}, "redundant_multicast_addr"),
+            ({"redundant_port": 70000}, "redundant_port"),
+            ({"clock_source": "gps"}, "clock_source"),
+        ):
+            r = await c.put("/api/recorders/1/config", json=body)
+            assert r.status_code == 400, body
+            assert word in (await r.get_json())["detail"]
+
+
+def test_studio_recorder_labels_and_redundant_leg_end_to_end(settings, serve_app, start_sender):
+    """A real worker: 6-channel stream on two legs, the primary leg dead (sends only its first
+    packets): the recorder records from the secondary, reports ``path_down`` as an event, and
+    the levels carry the stream's labels."""
+    import httpx
+    from studio_testutil import free_udp_port, unique_group, wait_for
+
+    from origin.app import create_app
+
+    group, group2, port = unique_group(), unique_group(), free_udp_port()
+    srv = serve_app(create_app(settings))
+    c = httpx.Client(base_url=srv.url, timeout=20)
+    labels = ["L", "R", "C", "LFE", "Ls", "Rs"]
+    r = c.put(
+        "/api/recorders/2/config",
+        json={
+            "multicast_addr": group,
+            "port": port,
+            "interface": LO,
+            "channels": 6,
+            "stream_channels": 6,
+            "channel_names": labels,
+            "redundant_multicast_addr": group2,
+            "redundant_port": port,
+            "clock_source": "rtp",
+        },
+    )
+    assert r.status_code == 200, r.text
+    start_sender(
+        group,
+        port,
+        "tone",
+        "--channels",
+        "6",
+        "--redundant-dest",
+        f"{group2}:{port}",
+        "--loss-primary",
+        "1.0",
+        "--channel-names",
+        ",".join(labels),
+    )
+    assert c.post("/api/recorders/2/start").status_code == 200
+
+    def labelled():
+        lv = c.get("/api/recorders/2/levels").json()["levels"]
+        return [x["name"] for x in lv] == labels and lv[0]["level_db"] > -40
+
+    assert wait_for(labelled, 20)
+
+    def path_down():
+        evs = c.get("/api/recorders/2/events").json()["events"]
+        return [e for e in evs if e["kind"] == "engine_path_down"]
+
+    down = wait_for(path_down, 10)
+    assert down and '"primary"' in down[0]["message"]
+    assert c.post("/api/recorders/2/stop").status_code == 200
