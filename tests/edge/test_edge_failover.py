@@ -192,7 +192,7 @@ def test_auth_and_retry_after_pass_through(tmp_path, bundle) -> None:
 
 @pytest.mark.skipif(
     not HAS_SHARED_STATE,
-    reason="needs the origins' shared state (database_url/redis_url, issue 14); enable after merging it",
+    reason="needs the origins' shared state (database_url/redis_url, issue 14): runs once that is merged",
 )
 def test_session_continues_on_the_other_origin(tmp_path, bundle) -> None:
     """A mixer session started on us-west goes on on eu-west after us-west is killed: the
@@ -207,9 +207,9 @@ def test_session_continues_on_the_other_origin(tmp_path, bundle) -> None:
         b = Origin("eu-west", tmp_path / "eu", env=shared).start()
         edge = Edge([a, b], home="us-west").start()
         try:
-            from aimixer_dsp.mixer import MixerSession
+            from aimixer_dsp.mixer import MixerSession, NullGenreTracker
 
-            ref = MixerSession()
+            ref = MixerSession(genre_tracker=NullGenreTracker())
             sid = "edge-failover-session"
             cfg = {"genre": "rock"}
             with httpx.Client(timeout=30) as c:
