@@ -121,8 +121,8 @@ def failover(pair: Any, clients: int = 4, before_s: float = 2.0, after_s: float 
                 try:
                     r = c.post(pair.edge.url + "/process-audio", json=body)
                     status, origin = r.status_code, r.headers.get("x-aimixer-origin", "")
-                except httpx.HTTPError:
-                    status, origin = 0, ""
+                except httpx.HTTPError as exc:
+                    status, origin = 0, type(exc).__name__
                 with lock:
                     records.append((t0, time.perf_counter(), status, origin))
 
@@ -150,6 +150,7 @@ def failover(pair: Any, clients: int = 4, before_s: float = 2.0, after_s: float 
         "normal_p99": _pct(normal, 0.99) if normal else float("nan"),
         "gap_ms": gap,
         "first_eu_after_kill_ms": (first_eu - t_kill) * 1000,
+        "failures": sorted({f"{st} {o}".strip() for _, _, st, o in failed}),
     }
 
 

@@ -9,8 +9,9 @@
 // Each isolate keeps a copy of the table, refreshed in the background when older than SYNC_MS,
 // so the request path never waits for the Durable Object (except for the very first request).
 // Passive failures (a refused connection, a timeout, a 502/503/504) take the origin out of this
-// isolate's rotation at once for PASSIVE_COOLDOWN_MS and are reported to the monitor, which
-// shows them in /edge/health until the next probe says otherwise.
+// isolate's rotation at once, for PASSIVE_COOLDOWN_MS or until a probe sent after the failure
+// succeeds, and are reported to the monitor, which shows them in /edge/health until the next
+// probe says otherwise.
 
 import { getConfig } from "./config.js";
 
@@ -83,6 +84,7 @@ export class HealthMonitor {
     if (!this.probing) {
       this.probing = (async () => {
         const table = this.ensureTable(cfg);
+        const started = Date.now();
         const results = await Promise.all(cfg.origins.map((o) => probe(o, cfg.probeTimeoutMs)));
         const now = Date.now();
         cfg.origins.forEach((o, i) => {
@@ -93,7 +95,7 @@ export class HealthMonitor {
           e.source = "probe";
           if (r.ok) {
             e.state = "healthy";
-            e.lastOk = now;
+            e.lastOk = started; // it answered a probe sent at this time
             e.consecutiveFailures = 0;
           } else {
             e.state = "unhealthy";
@@ -188,6 +190,9 @@ export class HealthView {
       this.syncedAt = Date.now();
       return data;
     } catch {
+      // no monitor answer: go on with what this isolate knows, and ask again after SYNC_MS
+      if (this.table === null) this.table = {};
+      this.syncedAt = Date.now();
       return null;
     }
   }
@@ -207,9 +212,13 @@ export class HealthView {
   }
 
   isUp(name) {
-    const p = this.passive.get(name);
-    if (p && p.until > Date.now()) return false;
     const e = this.table && this.table[name];
+    const p = this.passive.get(name);
+    if (p) {
+      // out of rotation until the cool-down ends or a probe sent after the failure succeeds
+      if (p.until > Date.now() && !(e && e.state === "healthy" && e.lastOk > p.at)) return false;
+      this.passive.delete(name);
+    }
     return !e || e.state !== "unhealthy";
   }
 
@@ -225,7 +234,8 @@ export class HealthView {
   }
 
   failed(env, ctx, cfg, origin, error) {
-    this.passive.set(origin.name, { until: Date.now() + cfg.passiveCooldownMs, error });
+    const now = Date.now();
+    this.passive.set(origin.name, { at: now, until: now + cfg.passiveCooldownMs, error });
     const stub = monitorStub(env);
     if (stub) {
       ctx.waitUntil(

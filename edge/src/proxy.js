@@ -2,8 +2,9 @@
 //
 // * Retryable requests (GET, HEAD, OPTIONS, PUT, DELETE, and the small POSTs /process-audio,
 //   /extract-features, /classify-genre) are buffered (at most MAX_BUFFER_BYTES) and tried on each
-//   origin in turn: a refused connection, a timeout before the answer's headers, or a 502/503/504
-//   moves on to the next origin.
+//   origin in turn: a refused or reset connection, a timeout before the answer's headers, a
+//   502/503/504, or a break while reading a small answer (at most 1 MiB, read whole before it is
+//   passed on) moves on to the next origin.
 // * Everything else (other POSTs, /stream-audio) is streamed to one origin, never buffered. If the
 //   upstream breaks while an SSE answer is streaming, the client gets the spec's `error` event.
 // * WebSocket upgrades (/ws, /ws/levels) are relayed message by message, so a broken upstream ends
@@ -28,6 +29,9 @@ const HOP_BY_HOP = new Set([
   "content-length",
 ]);
 const RETRY_STATUS = new Set([502, 503, 504]);
+// answers of retryable API requests up to this size (with a Content-Length) are read whole before
+// they are passed on; bigger or open-ended ones (previews, downloads) stream
+const MAX_BUFFERED_ANSWER = 1024 * 1024;
 const IDEMPOTENT = new Set(["GET", "HEAD", "OPTIONS", "PUT", "DELETE"]);
 const BUFFERED_POSTS = new Set(["/process-audio", "/extract-features", "/classify-genre"]);
 const WS_PASS_HEADERS = ["sec-websocket-protocol", "x-request-id", "x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset"];
@@ -114,7 +118,7 @@ async function fetchHeadersWithin(target, init, ms) {
  * Try the origins in `edge.order` for a buffered request. Returns {response, origin} with the
  * first good (or last) answer, or {error} (a 503 Response) when no origin answered at all.
  */
-export async function tryOrigins(edge, pathAndQuery, init) {
+export async function tryOrigins(edge, pathAndQuery, init, { bufferUpTo = 0 } = {}) {
   const tried = [];
   const order = edge.order;
   for (let i = 0; i < order.length; i++) {
@@ -140,6 +144,21 @@ export async function tryOrigins(edge, pathAndQuery, init) {
         await resp.body?.cancel().catch(() => {});
         continue;
       }
+    } else if (resp.body && bufferUpTo > 0 && Number(resp.headers.get("content-length") ?? Infinity) <= bufferUpTo) {
+      // a small answer is read whole before the client sees it, so an origin that dies while
+      // sending it is one more failure to fail over from, not a truncated answer
+      let bytes;
+      try {
+        bytes = await resp.arrayBuffer();
+      } catch (e) {
+        const err = errText(e);
+        tried.push({ origin: origin.name, error: err });
+        edge.health.failed(edge.env, edge.ctx, edge.cfg, origin, err);
+        continue;
+      }
+      edge.health.succeeded(origin);
+      const copy = new Response(bytes, { status: resp.status, statusText: resp.statusText, headers: resp.headers, encodeBody: "manual" });
+      return { response: copy, origin, tried };
     } else {
       edge.health.succeeded(origin);
     }
@@ -187,7 +206,7 @@ export async function proxyHttp(edge, req, url) {
         );
       }
     }
-    const res = await tryOrigins(edge, target, { method: req.method, headers, body });
+    const res = await tryOrigins(edge, target, { method: req.method, headers, body }, { bufferUpTo: MAX_BUFFERED_ANSWER });
     if (res.error) return res.error;
     return decorate(res.response, res.origin);
   }

@@ -1,15 +1,18 @@
 """Fixtures of the edge suite: two real origins (us-west, eu-west) and the edge in workerd.
 
-``edge_pair`` is shared by a module's read-only tests; tests that kill or stop an origin build
-their own with :func:`edgeenv.Origin` / :func:`edgeenv.Edge`.
+``edge_pair`` is shared by the tests that leave both origins running; ``pair`` hands tests that
+kill or stop origins a module-wide pair with both origins up again. Tests that need other
+origins build their own with :class:`edgeenv.Origin` / :class:`edgeenv.Edge`.
 """
 
 from __future__ import annotations
 
 import shutil
 import threading
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 from edgeenv import ROOT, Edge, Origin
 
@@ -55,6 +58,19 @@ class Pair:
         self.edge = Edge([self.us, self.eu], home="us-west", **edge_kw).start()
         return self
 
+    def revive(self) -> None:
+        """Start any origin that was killed and wait until the edge's probes see it healthy."""
+        assert self.edge is not None
+        for o in (self.us, self.eu):
+            if o.proc is None or o.proc.poll() is not None:
+                o.start()
+        for o in (self.us, self.eu):
+            self.edge.wait_state(o.name, "healthy")
+        deadline = time.monotonic() + 15  # and the edge's isolate routes to the home region again
+        while httpx.get(self.edge.url + "/health").headers.get("x-aimixer-origin") != "us-west":
+            assert time.monotonic() < deadline, "traffic never came back to us-west"
+            time.sleep(0.1)
+
     def stop(self) -> None:
         if self.edge is not None:
             self.edge.stop()
@@ -62,16 +78,23 @@ class Pair:
         self.eu.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def edge_pair(bundle: dict, tmp_path_factory: pytest.TempPathFactory):
+    """Shared by the tests that leave both origins running."""
     pair = Pair(tmp_path_factory.mktemp("edge")).start()
     yield pair
     pair.stop()
 
 
-@pytest.fixture
-def fresh_pair(bundle: dict, tmp_path: Path):
-    """Origins and an edge of the test's own (for tests that kill or stop origins)."""
-    pair = Pair(tmp_path)
+@pytest.fixture(scope="module")
+def failover_pair(bundle: dict, tmp_path_factory: pytest.TempPathFactory):
+    """For tests that kill or stop origins: each test starts with both up again (``revive``)."""
+    pair = Pair(tmp_path_factory.mktemp("failover")).start()
     yield pair
     pair.stop()
+
+
+@pytest.fixture
+def pair(failover_pair: Pair) -> Pair:
+    failover_pair.revive()
+    return failover_pair

@@ -17,8 +17,7 @@ from edgeenv import HAS_SHARED_STATE, ROOT, Edge, Origin, sine_frame
 pytestmark = pytest.mark.node
 
 
-def test_kill9_during_200_process_audio_requests(fresh_pair) -> None:
-    pair = fresh_pair.start()
+def test_kill9_during_200_process_audio_requests(pair) -> None:
     e = pair.edge.url
     results: list[tuple[int, str | None]] = []
     killed_at: list[int] = []
@@ -41,9 +40,8 @@ def test_kill9_during_200_process_audio_requests(fresh_pair) -> None:
     assert h["status"] == "degraded"
 
 
-def test_kill9_under_concurrent_load(fresh_pair) -> None:
+def test_kill9_under_concurrent_load(pair) -> None:
     """Eight clients in parallel while the home origin dies: no request fails."""
-    pair = fresh_pair.start()
     e = pair.edge.url
     statuses: list[int] = []
     lock = threading.Lock()
@@ -66,8 +64,7 @@ def test_kill9_under_concurrent_load(fresh_pair) -> None:
     assert statuses == [200] * 200
 
 
-def test_active_probes_bring_a_restarted_origin_back(fresh_pair) -> None:
-    pair = fresh_pair.start()
+def test_active_probes_bring_a_restarted_origin_back(pair) -> None:
     pair.us.stop()
     # no client traffic at all: only the Durable Object's alarm probes can notice
     entry = pair.edge.wait_state("us-west", "unhealthy")
@@ -102,66 +99,49 @@ def test_upstream_503_is_retried_on_the_next_origin(tmp_path, bundle) -> None:
         good.stop()
 
 
-def test_all_origins_down_error_shapes(tmp_path, bundle) -> None:
-    a = Origin("us-west", tmp_path / "us").start()
-    b = Origin("eu-west", tmp_path / "eu").start()
-    edge = Edge([a, b], home="us-west").start()
-    try:
-        a.kill9()
-        b.kill9()
-        e = edge.url
-        r = httpx.post(e + "/process-audio", json={"audioBuffer": sine_frame()})
-        assert r.status_code == 503
-        err = r.json()["error"]
-        assert err["code"] == "SERVICE_UNAVAILABLE"
-        assert set(err) == {"code", "message", "details", "timestamp", "requestId"}
-        assert err["requestId"] == r.headers["x-request-id"]
-        assert {t["origin"] for t in err["details"]["tried"]} == {"us-west", "eu-west"}
-        assert r.headers["retry-after"]
-        for path in ("/health", "/config", "/wasm/nothing-cached.js"):
-            g = httpx.get(e + path)
-            assert g.status_code == 503 and g.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
-        for path in ("/api/studios/", "/auth/me"):
-            s = httpx.get(e + path)
-            assert s.status_code == 503
-            assert set(s.json()) == {"detail"} and isinstance(s.json()["detail"], str)
-        st = httpx.post(e + "/stream-audio", content=b"\0" * 3840)
-        assert st.status_code == 503 and st.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+def test_all_origins_down_error_shapes_and_stale_pages(pair) -> None:
+    e = pair.edge.url
+    fresh = httpx.get(e + "/wasm/manifest.json")  # a revalidated entry, stored before the outage
+    assert fresh.status_code == 200
+    pair.us.kill9()
+    pair.eu.kill9()
+    r = httpx.post(e + "/process-audio", json={"audioBuffer": sine_frame()})
+    assert r.status_code == 503
+    err = r.json()["error"]
+    assert err["code"] == "SERVICE_UNAVAILABLE"
+    assert set(err) == {"code", "message", "details", "timestamp", "requestId"}
+    assert err["requestId"] == r.headers["x-request-id"]
+    assert {t["origin"] for t in err["details"]["tried"]} == {"us-west", "eu-west"}
+    assert r.headers["retry-after"]
+    for path in ("/health", "/config", "/wasm/nothing-cached.js"):
+        g = httpx.get(e + path)
+        assert g.status_code == 503 and g.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    for path in ("/api/studios/", "/auth/me"):
+        s = httpx.get(e + path)
+        assert s.status_code == 503
+        assert set(s.json()) == {"detail"} and isinstance(s.json()["detail"], str)
+    st = httpx.post(e + "/stream-audio", content=b"\0" * 3840)
+    assert st.status_code == 503 and st.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
 
-        async def ws(path: str) -> tuple[int, bytes]:
-            try:
-                async with websockets.connect(edge.ws_url + path):
-                    return 101, b""
-            except websockets.exceptions.InvalidStatus as exc:
-                return exc.response.status_code, exc.response.body
+    async def ws(path: str) -> tuple[int, bytes]:
+        try:
+            async with websockets.connect(pair.edge.ws_url + path):
+                return 101, b""
+        except websockets.exceptions.InvalidStatus as exc:
+            return exc.response.status_code, exc.response.body
 
-        status, body = asyncio.run(ws("/ws/levels"))
-        assert status == 503 and set(json.loads(body)) == {"detail"}
-        status, body = asyncio.run(ws("/ws"))
-        assert status == 503 and json.loads(body)["error"]["code"] == "SERVICE_UNAVAILABLE"
-        h = httpx.get(e + "/edge/health")
-        assert h.status_code == 503
-        assert h.json()["status"] == "unhealthy"
-    finally:
-        edge.stop()
-        a.stop()
-        b.stop()
-
-
-def test_cached_pages_are_served_stale_when_every_origin_is_down(tmp_path, bundle) -> None:
-    a = Origin("us-west", tmp_path / "us").start()
-    edge = Edge([a]).start()
-    try:
-        fresh = httpx.get(edge.url + "/wasm/manifest.json")
-        assert fresh.status_code == 200
-        a.kill9()
-        stale = httpx.get(edge.url + "/wasm/manifest.json")
-        assert stale.status_code == 200
-        assert stale.headers["x-aimixer-cache"] == "STALE"
-        assert stale.json() == fresh.json()
-    finally:
-        edge.stop()
-        a.stop()
+    status, body = asyncio.run(ws("/ws/levels"))
+    assert status == 503 and set(json.loads(body)) == {"detail"}
+    status, body = asyncio.run(ws("/ws"))
+    assert status == 503 and json.loads(body)["error"]["code"] == "SERVICE_UNAVAILABLE"
+    h = httpx.get(e + "/edge/health")
+    assert h.status_code == 503
+    assert h.json()["status"] == "unhealthy"
+    # what the CDN holds is still served
+    stale = httpx.get(e + "/wasm/manifest.json")
+    assert stale.status_code == 200
+    assert stale.headers["x-aimixer-cache"] == "STALE"
+    assert stale.json() == fresh.json()
 
 
 def test_auth_and_retry_after_pass_through(tmp_path, bundle) -> None:
@@ -212,7 +192,7 @@ def test_auth_and_retry_after_pass_through(tmp_path, bundle) -> None:
 
 @pytest.mark.skipif(
     not HAS_SHARED_STATE,
-    reason="needs the origins' shared state (database_url/redis_url, issue 14); enable after merging it",
+    reason="needs the origins' shared state (database_url/redis_url, issue 14): runs once that is merged",
 )
 def test_session_continues_on_the_other_origin(tmp_path, bundle) -> None:
     """A mixer session started on us-west goes on on eu-west after us-west is killed: the
@@ -227,9 +207,9 @@ def test_session_continues_on_the_other_origin(tmp_path, bundle) -> None:
         b = Origin("eu-west", tmp_path / "eu", env=shared).start()
         edge = Edge([a, b], home="us-west").start()
         try:
-            from aimixer_dsp.mixer import MixerSession
+            from aimixer_dsp.mixer import MixerSession, NullGenreTracker
 
-            ref = MixerSession()
+            ref = MixerSession(genre_tracker=NullGenreTracker())
             sid = "edge-failover-session"
             cfg = {"genre": "rock"}
             with httpx.Client(timeout=30) as c:
