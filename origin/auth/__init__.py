@@ -31,6 +31,7 @@ __all__ = [
     "current_principal",
     "bearer_token",
     "url_credential_refusal",
+    "allow_url_token",
     "TIERS",
     "ROLES",
 ]
@@ -135,6 +136,22 @@ def _is_websocket(req: Any) -> bool:
     return isinstance(req, Websocket)
 
 
+def allow_url_token(fn: Any) -> Any:
+    """Mark an HTTP view whose URL may carry a short-lived token (``?token=``): media links
+    (``<audio src>``, ``<a href download>``) cannot send headers. API keys stay refused."""
+    fn.__url_token__ = True
+    return fn
+
+
+def _url_token_view(req: Any) -> bool:
+    if _is_websocket(req):
+        return True
+    if not has_request_context():
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "__url_token__", False))
+
+
 def _query_token(req: Any) -> str | None:
     if not req.query_string:
         return None
@@ -150,8 +167,9 @@ def bearer_token(req: Any = None) -> str | None:
     a short-lived token in the ``token``/``api_key`` query parameter, else ``None``.
 
     Credentials in URLs end up in proxy and access logs, so an API key there is never used
-    (see :func:`url_credential_refusal`); browsers cannot set headers on a WebSocket, so a
-    short-lived token (mobile session token, OIDC JWT) may travel in its URL."""
+    (see :func:`url_credential_refusal`); browsers cannot set headers on a WebSocket or on a
+    media link, so a short-lived token (mobile session token, OIDC JWT) may travel in the URL of
+    a WebSocket upgrade or of a view marked with :func:`allow_url_token`."""
     if req is None:
         req = request if has_request_context() else websocket
     header = req.headers.get("Authorization", "")
@@ -161,7 +179,7 @@ def bearer_token(req: Any = None) -> str | None:
             return value.strip()
         return header.strip() if scheme.lower() != "bearer" else None
     v = _query_token(req)
-    if v and _is_websocket(req) and not v.startswith(LONG_LIVED_PREFIX):
+    if v and not v.startswith(LONG_LIVED_PREFIX) and _url_token_view(req):
         return v
     return None
 
@@ -176,7 +194,7 @@ def url_credential_refusal(req: Any = None) -> str | None:
     v = _query_token(req)
     if not v:
         return None
-    if not _is_websocket(req):
+    if not _url_token_view(req):
         return "Credentials are not accepted in the URL; send 'Authorization: Bearer <token>'"
     if v.startswith(LONG_LIVED_PREFIX):
         return (

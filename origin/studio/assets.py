@@ -16,6 +16,7 @@ from typing import Any
 
 from quart import Blueprint, request
 
+from origin.auth import allow_url_token
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, login_required, principal
 from origin.studio.common import service
@@ -142,6 +143,7 @@ async def browse() -> Any:
 
 @bp.get("/download/<path:path>", merge_slashes=False)
 @login_required
+@allow_url_token
 async def download(path: str) -> Any:
     f = await resolve_file(path)
     return file_response(f, attachment=True)

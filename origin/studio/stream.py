@@ -24,6 +24,7 @@ from typing import Any, BinaryIO
 
 from quart import Blueprint, Response, request
 
+from origin.auth import allow_url_token
 from origin.errors import StudioError
 from origin.studio.authz import login_required, principal
 from origin.studio.common import service
@@ -229,6 +230,7 @@ def recording_probe(path: Path) -> Callable[[], bool]:
 
 @bp.get("/preview/<path:path>", merge_slashes=False)
 @login_required
+@allow_url_token
 async def preview(path: str) -> Any:
     p = await resolve_file(path)
     return file_response(p, follow=recording_probe(p))

@@ -94,3 +94,18 @@ def test_cli_default_role_and_legacy_admin_notice(tmp_path) -> None:
     with Storage(db) as st:
         roles = {k.name: (k.role, k.legacy_admin) for k in list_keys(st)}
     assert roles == {"old-default": ("admin", True), "new": ("mixer", False)}
+
+
+def test_media_links_take_short_lived_tokens_only(prod_server) -> None:
+    f = prod_server.archive / "links" / "a.wav"
+    f.parent.mkdir(parents=True, exist_ok=True)
+    f.write_bytes(b"RIFF" + bytes(100))
+    jwt = prod_server.oidc.mint({"sub": "admin-2", "roles": ["admin"]})
+    for route in ("/api/stream/preview/links/a.wav", "/api/assets/download/links/a.wav"):
+        # <audio src> and <a download> cannot send headers: a short-lived token may ride along
+        assert httpx.get(f"{prod_server.url}{route}?token={jwt}").status_code == 200
+        r = httpx.get(f"{prod_server.url}{route}?token={prod_server.keys['admin']}")
+        assert r.status_code == 401 and "API keys are not accepted in the URL" in r.json()["detail"]
+    # other studio routes take no token from the URL at all
+    r = httpx.get(f"{prod_server.url}/api/assets/browse?token={jwt}")
+    assert r.status_code == 401 and "not accepted in the URL" in r.json()["detail"]
