@@ -6,9 +6,11 @@ that returns a principal wins. The mixer API registers API keys (``origin.auth.a
 mobile session tokens; the studio registers OIDC JWTs.
 
 :func:`authenticate` reads ``Authorization: Bearer <token>`` (or, for WebSockets that cannot set
-headers, the ``token`` / ``api_key`` query parameter), runs the chain and caches the result on
+headers, a short-lived token in the ``token`` / ``api_key`` query parameter), runs the chain and caches the result on
 ``g``. With no token and dev mode on, the caller is the dev admin (:func:`dev_principal`). A token
-that no authenticator accepts is *not* downgraded to the dev principal: it is rejected.
+that no authenticator accepts is *not* downgraded to the dev principal: it is rejected, and so
+is a credential in the URL of a plain HTTP request or an API key in the URL of a WebSocket
+(:func:`url_credential_refusal`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ __all__ = [
     "authenticate",
     "current_principal",
     "bearer_token",
+    "url_credential_refusal",
+    "allow_url_token",
     "TIERS",
     "ROLES",
 ]
@@ -120,8 +124,52 @@ def add_authenticator(app: Quart, fn: Authenticator, *, first: bool = False) -> 
         chain.append(fn)
 
 
+#: query parameters that may carry a credential (WebSocket upgrades only, short-lived only)
+QUERY_TOKEN_NAMES = ("token", "api_key")
+#: prefix of long-lived API keys (:mod:`origin.auth.apikeys`), never accepted in a URL
+LONG_LIVED_PREFIX = "amx_"
+
+
+def _is_websocket(req: Any) -> bool:
+    from quart.wrappers import Websocket
+
+    return isinstance(req, Websocket)
+
+
+def allow_url_token(fn: Any) -> Any:
+    """Mark an HTTP view whose URL may carry a short-lived token (``?token=``): media links
+    (``<audio src>``, ``<a href download>``) cannot send headers. API keys stay refused."""
+    fn.__url_token__ = True
+    return fn
+
+
+def _url_token_view(req: Any) -> bool:
+    if _is_websocket(req):
+        return True
+    if not has_request_context():
+        return False
+    view = current_app.view_functions.get(request.endpoint or "")
+    return bool(getattr(view, "__url_token__", False))
+
+
+def _query_token(req: Any) -> str | None:
+    if not req.query_string:
+        return None
+    for name in QUERY_TOKEN_NAMES:
+        v = req.args.get(name)
+        if v:
+            return v
+    return None
+
+
 def bearer_token(req: Any = None) -> str | None:
-    """The bearer token of ``req`` (header, else ``token``/``api_key`` query), or ``None``."""
+    """The bearer token of ``req``: the ``Authorization`` header, else (WebSocket upgrades only)
+    a short-lived token in the ``token``/``api_key`` query parameter, else ``None``.
+
+    Credentials in URLs end up in proxy and access logs, so an API key there is never used
+    (see :func:`url_credential_refusal`); browsers cannot set headers on a WebSocket or on a
+    media link, so a short-lived token (mobile session token, OIDC JWT) may travel in the URL of
+    a WebSocket upgrade or of a view marked with :func:`allow_url_token`."""
     if req is None:
         req = request if has_request_context() else websocket
     header = req.headers.get("Authorization", "")
@@ -130,10 +178,29 @@ def bearer_token(req: Any = None) -> str | None:
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
         return header.strip() if scheme.lower() != "bearer" else None
-    for name in ("token", "api_key"):
-        v = req.args.get(name)
-        if v:
-            return v
+    v = _query_token(req)
+    if v and not v.startswith(LONG_LIVED_PREFIX) and _url_token_view(req):
+        return v
+    return None
+
+
+def url_credential_refusal(req: Any = None) -> str | None:
+    """Why a credential in the URL of ``req`` is refused (``None`` when there is none, or it is
+    an allowed short-lived token on a WebSocket upgrade)."""
+    if req is None:
+        req = request if has_request_context() else websocket
+    if req.headers.get("Authorization"):
+        return None
+    v = _query_token(req)
+    if not v:
+        return None
+    if not _url_token_view(req):
+        return "Credentials are not accepted in the URL; send 'Authorization: Bearer <token>'"
+    if v.startswith(LONG_LIVED_PREFIX):
+        return (
+            "API keys are not accepted in the URL; send 'Authorization: Bearer <key>' "
+            "or use a short-lived session token in ?token="
+        )
     return None
 
 
@@ -153,7 +220,11 @@ async def authenticate(req: Any = None, app: Quart | None = None) -> Principal |
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     token = bearer_token(req)
     principal: Principal | None = None
-    if token:
+    refusal = None if token else url_credential_refusal(req)
+    if refusal:
+        g.token_rejected = True
+        g.token_error = refusal
+    elif token:
         for fn in app.extensions.get("authenticators", []):
             try:
                 principal = await fn(token, req)

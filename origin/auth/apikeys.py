@@ -4,8 +4,18 @@ A key looks like ``amx_<43 url-safe chars>`` (256 random bits). Only its SHA-256
 stored (a high-entropy secret needs no slow hash), plus an 8-character prefix for display.
 
 Table ``api_keys``: ``id`` (``key_<hex>``), ``name``, ``key_hash``, ``prefix``, ``tier``
-(standard|premium|enterprise), ``role`` (admin|studio), ``studio_id``, ``created_at``,
-``revoked_at``, ``last_used_at`` (unix seconds).
+(standard|premium|enterprise), ``role`` (mixer|admin|studio), ``studio_id``, ``created_at``,
+``revoked_at``, ``last_used_at`` (unix seconds), ``legacy_admin`` (1 for a key that got
+``admin`` from the old default, before roles were explicit).
+
+Roles (least privilege by default):
+
+* ``mixer`` (the default): the whole mixer API, including ``PUT /config``; no studio rights.
+* ``admin`` (``--role admin``): the mixer API and every studio right (delete archive files...).
+* ``studio`` (``--role studio --studio-id S``): the mixer API and studio ``S`` only.
+
+Keys created before roles were explicit defaulted to ``admin``; migration 2 keeps their role
+and marks them ``legacy_admin`` so ``aimixer keys list`` can point them out.
 
 :func:`make_authenticator` returns the authenticator for the app chain. Lookups are cached for
 one second per process, so a revocation takes effect within a second everywhere.
@@ -32,9 +42,15 @@ __all__ = [
     "lookup_key",
     "make_authenticator",
     "ApiKeyError",
+    "MIXER_ROLE",
+    "KEY_ROLES",
 ]
 
 KEY_PREFIX = "amx_"
+#: role of a key with mixer API rights and no studio rights (the default)
+MIXER_ROLE = "mixer"
+#: roles a key may have, the default first
+KEY_ROLES = (MIXER_ROLE, *ROLES)
 
 APIKEYS_SCHEMA = Schema(
     "apikeys",
@@ -52,7 +68,10 @@ APIKEYS_SCHEMA = Schema(
             revoked_at DOUBLE PRECISION,
             last_used_at DOUBLE PRECISION
         );
-        """
+        """,
+        # 2: least privilege by default (issue 12): existing admin keys keep their role, marked
+        "ALTER TABLE api_keys ADD COLUMN legacy_admin INTEGER NOT NULL DEFAULT 0;"
+        "UPDATE api_keys SET legacy_admin = 1 WHERE role = 'admin';",
     ],
 )
 
@@ -74,6 +93,7 @@ class ApiKey:
     created_at: float
     revoked_at: float | None
     last_used_at: float | None
+    legacy_admin: bool = False
 
     @property
     def active(self) -> bool:
@@ -91,6 +111,7 @@ class ApiKey:
             "revokedAt": self.revoked_at,
             "lastUsedAt": self.last_used_at,
             "active": self.active,
+            "legacyAdmin": self.legacy_admin,
         }
 
     def principal(self) -> Principal:
@@ -122,11 +143,12 @@ def _row_to_key(row: Any) -> ApiKey:
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+        legacy_admin=bool(row["legacy_admin"]),
     )
 
 
 def create_key(
-    storage: Storage, name: str, tier: str = "standard", role: str = "admin", studio_id: str | None = None
+    storage: Storage, name: str, tier: str = "standard", role: str = MIXER_ROLE, studio_id: str | None = None
 ) -> tuple[ApiKey, str]:
     """Create a key. Returns ``(record, secret)``; the secret is not stored and cannot be shown again."""
     name = (name or "").strip()
@@ -134,8 +156,8 @@ def create_key(
         raise ApiKeyError("name must not be empty")
     if tier not in TIERS:
         raise ApiKeyError(f"tier={tier!r} is not one of {list(TIERS)}")
-    if role not in ROLES:
-        raise ApiKeyError(f"role={role!r} is not one of {list(ROLES)}")
+    if role not in KEY_ROLES:
+        raise ApiKeyError(f"role={role!r} is not one of {list(KEY_ROLES)}")
     if role == "studio" and not studio_id:
         raise ApiKeyError("role 'studio' needs a studio id")
     secret = KEY_PREFIX + secrets.token_urlsafe(32)

@@ -3,8 +3,10 @@
 It runs the origin (dev mode, SQLite under ``--data-dir`` unless ``--database-url`` is given) and a demo AES67 source (our
 real-time RTP sender, announced over SAP), then, through the public studio API, makes sure a
 "Studio A" exists with recorder 1 assigned and recording that source. A newcomer opens the
-printed URL and sees live meters and a growing recording at once. Ctrl-C stops everything
-cleanly (the recorder finalises its file).
+printed URL and sees live meters and a growing recording at once. Ctrl-C, SIGTERM (a process
+manager, ``docker stop``) or SIGHUP (the terminal closed) stop everything cleanly: the signal is
+forwarded to the children as SIGTERM, ``aimixer demo`` waits for them (the origin stops its
+recorders, which finalise their files) and exits with status 0.
 """
 
 from __future__ import annotations
@@ -89,7 +91,26 @@ def _provision(base: str) -> str | None:
         return f"{DEMO_STUDIO['name']} ({studio['id']}) records recorder 1"
 
 
+class _Stop(Exception):
+    """SIGTERM or SIGHUP arrived: stop the demo like Ctrl-C does."""
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
 def run(args) -> int:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)}
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGHUP, _stop_on_signal)
+    try:
+        return _run(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _run(args) -> int:
     env = dict(os.environ)
     env.setdefault("AUDYN_DEV_MODE", "true")
     data_dir = Path(args.data_dir).resolve()
@@ -126,9 +147,12 @@ def run(args) -> int:
                     raise CLIError(f"a demo process exited unexpectedly (status {ch.returncode}): {ch.args}")
             time.sleep(0.5)
         return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         return 0
     finally:
+        # a second signal while the children finalise must not cut the wait short
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+            signal.signal(sig, signal.SIG_IGN)
         for ch in reversed(children):
             if ch.poll() is None:
                 ch.send_signal(signal.SIGTERM)

@@ -2,7 +2,7 @@
 
 ::
 
-    aimixer keys create --name N --tier standard|premium|enterprise [--role admin|studio] [--studio-id S]
+    aimixer keys create --name N --tier standard|premium|enterprise [--role mixer|admin|studio] [--studio-id S]
     aimixer keys list [--json]
     aimixer keys revoke ID
 
@@ -31,7 +31,12 @@ def register(sub: Any) -> None:
     c = ks.add_parser("create", help="create a key and print it once")
     c.add_argument("--name", required=True)
     c.add_argument("--tier", default="standard", choices=["standard", "premium", "enterprise"])
-    c.add_argument("--role", default="admin", choices=["admin", "studio"])
+    c.add_argument(
+        "--role",
+        default="mixer",
+        choices=["mixer", "admin", "studio"],
+        help="mixer (default): mixer API only; admin: also every studio right; studio: one studio",
+    )
     c.add_argument("--studio-id", default=None)
     c.add_argument("--json", action="store_true", help="print JSON")
     ls = ks.add_parser("list", help="list keys (never the secrets)")
@@ -94,9 +99,16 @@ def run(args: argparse.Namespace) -> int:
             )
             for k in keys:
                 status = "active" if k.active else "revoked"
+                role = k.role + ("*" if k.legacy_admin else "")
                 print(
-                    f"{k.id:<22} {k.prefix:<9} {k.tier:<10} {k.role:<6} {(k.studio_id or '-'):<10} "
+                    f"{k.id:<22} {k.prefix:<9} {k.tier:<10} {role:<6} {(k.studio_id or '-'):<10} "
                     f"{_when(k.created_at):<19} {status:<7} {k.name}"
+                )
+            legacy = sum(1 for k in keys if k.legacy_admin and k.active)
+            if legacy:
+                print(
+                    f"* {legacy} key(s) kept role admin from before roles were explicit (new keys default "
+                    "to 'mixer', no studio rights); re-issue with --role mixer|studio if they need less."
                 )
             return 0
         if action == "revoke":

@@ -5,7 +5,6 @@ See :mod:`origin.recorder` for the ``--levels`` JSON line protocol.
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
@@ -103,6 +102,12 @@ def register(sub) -> None:
     p.add_argument("--levels", action="store_true", help="print JSON lines: levels, events, stats")
     p.add_argument("--level-rate", type=float, default=20.0, help="level lines per second (default 20)")
     p.add_argument(
+        "--report-socket",
+        help="send the --levels JSON objects as datagrams to this Unix socket (@name: abstract) "
+        "instead of stdout; keep recording when nobody listens (see origin.recorder.report)",
+    )
+    p.add_argument("--lock-file", help="hold an exclusive lock on this file (with our pid) while running")
+    p.add_argument(
         "--stats-interval", type=float, default=1.0, help="seconds between stats lines (default 1)"
     )
     p.add_argument("--json-stats", action="store_true", help="print the counters as JSON on exit")
@@ -115,13 +120,16 @@ def register(sub) -> None:
     p.set_defaults(func=run)
 
 
+_reporter = None
+
+
 def _emit(obj: dict) -> bool:
-    try:
-        sys.stdout.write(json.dumps(obj, separators=(",", ":"), allow_nan=False) + "\n")
-        sys.stdout.flush()
-        return True
-    except (BrokenPipeError, ValueError, OSError):
-        return False
+    global _reporter
+    if _reporter is None:
+        from origin.recorder.report import Reporter
+
+        _reporter = Reporter()
+    return _reporter.emit(obj)
 
 
 def parse_split(text: str) -> dict:
@@ -216,11 +224,20 @@ def _run(args) -> int:
     from origin.recorder.engine import Recorder, RecorderConfigError
     from origin.recorder.receiver import ReceiverError
 
+    global _reporter
+    from origin.recorder.report import LockHeld, Reporter, hold_lock
+
     try:
         cfg = config_from_args(args)
         rec = Recorder(cfg)
     except (RecorderConfigError, ValueError) as exc:
         raise CLIError(str(exc)) from None
+    if getattr(args, "lock_file", None):
+        try:
+            hold_lock(args.lock_file)  # held (fd left open) until this process ends
+        except LockHeld as exc:
+            raise CLIError(f"another worker records this recorder: {exc}") from None
+    _reporter = Reporter(getattr(args, "report_socket", None))
     stop = threading.Event()
 
     def _on_signal(signum, frame):  # noqa: ARG001

@@ -67,11 +67,51 @@ def _settings(args: argparse.Namespace) -> Any:
         raise CLIError(str(exc)) from None
 
 
-def hypercorn_config(settings: Any) -> Any:
-    """A Hypercorn :class:`~hypercorn.config.Config` for ``settings``."""
+#: Unsent bytes the kernel may hold per connection before the socket stops being writable
+#: (``TCP_NOTSENT_LOWAT``): a client that stops reading makes our writes wait after this much,
+#: instead of after the auto-tuned send buffer (megabytes), so slow WebSocket clients are
+#: noticed (and closed, see ``origin.studio.broker``) within seconds and hold little memory.
+#: Data already sent but not yet acknowledged does not count, so bulk downloads keep their speed.
+NOTSENT_LOWAT_BYTES = 16 * 1024
+
+
+def bound_send_buffer(sock: Any) -> None:
+    """Set ``TCP_NOTSENT_LOWAT`` on a TCP socket (listening sockets pass it to accepted ones)."""
+    import socket
+
+    opt = getattr(socket, "TCP_NOTSENT_LOWAT", 25)  # 25 on Linux
+    if sock.family in (socket.AF_INET, socket.AF_INET6) and sock.type == socket.SOCK_STREAM:
+        sock.setsockopt(socket.IPPROTO_TCP, opt, NOTSENT_LOWAT_BYTES)
+
+
+def _config_class() -> type:
     from hypercorn.config import Config
 
-    cfg = Config()
+    global OriginConfig
+    if OriginConfig is None:
+
+        class _OriginConfig(Config):
+            """Hypercorn config whose listening sockets bound each connection's unsent data."""
+
+            def create_sockets(self) -> Any:
+                sockets = super().create_sockets()
+                for group in (sockets.secure_sockets, sockets.insecure_sockets):
+                    for sock in group:
+                        bound_send_buffer(sock)
+                return sockets
+
+        _OriginConfig.__module__ = __name__
+        _OriginConfig.__qualname__ = "OriginConfig"
+        OriginConfig = _OriginConfig
+    return OriginConfig
+
+
+OriginConfig: type | None = None  # built on first use (no work at import)
+
+
+def hypercorn_config(settings: Any) -> Any:
+    """A Hypercorn :class:`~hypercorn.config.Config` for ``settings``."""
+    cfg = _config_class()()
     host = settings.host
     cfg.bind = [f"[{host}]:{settings.port}" if ":" in host else f"{host}:{settings.port}"]
     cfg.workers = settings.workers

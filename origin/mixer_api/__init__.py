@@ -111,7 +111,7 @@ def init_app(app: Quart) -> None:
             if not rl.allowed:
                 raise _limited(rl, f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s")
             if g.get("token_rejected"):
-                msg = "Invalid or revoked API key"
+                msg = g.get("token_error") or "Invalid or revoked API key"
             else:
                 msg = "Missing API key: send 'Authorization: Bearer <key>'"
             raise APIError(401, "UNAUTHORIZED", msg, headers={"WWW-Authenticate": "Bearer"})

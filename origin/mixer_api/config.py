@@ -17,6 +17,7 @@ from typing import Any
 
 from quart import Blueprint, Response, g
 
+from origin.auth.apikeys import MIXER_ROLE
 from origin.errors import APIError
 from origin.jsonutil import dumps
 from origin.openapi import doc, schema
@@ -115,8 +116,12 @@ async def put_config() -> Response:
 
     svc = service()
     p = g.get("principal")
-    if p is not None and not p.is_admin:
-        raise APIError(403, "FORBIDDEN", "changing the server configuration needs the admin role")
+    if p is not None and not (p.is_admin or p.role == MIXER_ROLE):
+        raise APIError(
+            403,
+            "FORBIDDEN",
+            "changing the server configuration needs a mixer or admin key (not a session token)",
+        )
     body = await read_json()
     unknown = sorted(set(body) - {"dsp", "audio", "ai"})
     if unknown:

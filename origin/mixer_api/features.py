@@ -130,6 +130,15 @@ async def extract_features() -> Response:
 
     svc = service()
     body = await read_json()
+    unknown = sorted(set(body) - {"audioBuffer", *_EXTRACT_PARAMS})
+    if unknown:  # e.g. sampleRate: silently ignoring it would hide a client's wrong assumption
+        raise APIError(
+            400,
+            "INVALID_REQUEST",
+            f"{unknown[0]} is not a field of /extract-features (audio is 48 kHz mono; fields: "
+            f"audioBuffer, {', '.join(_EXTRACT_PARAMS)})",
+            {"field": unknown[0]},
+        )
     samples = parse_audio(body.get("audioBuffer"), exact=None, max_len=MAX_FEATURE_SAMPLES)
     if samples.shape[0] == 0:
         raise APIError(400, "INVALID_BUFFER_SIZE", "audioBuffer is empty", {"field": "audioBuffer"})

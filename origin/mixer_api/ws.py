@@ -159,7 +159,9 @@ class _Connection:
         principal = await authenticate()
         if principal is None:
             if g.get("token_rejected"):
-                return error_response(401, "UNAUTHORIZED", "Invalid or revoked API key")
+                return error_response(
+                    401, "UNAUTHORIZED", g.get("token_error") or "Invalid or revoked API key"
+                )
             return error_response(
                 401, "UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>' or ?token="
             )

@@ -117,6 +117,7 @@ class StudioService:
             on_pid=self.store.set_pid,
             env=env,
             stop_timeout=setting(settings, "studio_stop_timeout", 10.0, float),
+            run_dir=Path(settings.data_dir) / "run",  # detached workers: they outlive the origin
         )
         self.broker = LevelBroker(
             self.levels_snapshot,
@@ -250,16 +251,27 @@ class StudioService:
         await self.resume_recorders()
 
     async def resume_recorders(self) -> None:
-        """Become the supervisor: clear leftover workers and start every recorder whose desired
-        state is ``recording`` (at start-up, or when this origin is elected studio leader)."""
+        """Become the supervisor (at start-up, or when this origin is elected studio leader):
+        adopt the workers a previous origin left recording, start the other recorders whose
+        desired state is recording, and stop workers nobody wants."""
         self.active_count = min(self.max_recorders, int(await self.store.kv_get("active_count") or 1))
         recs = await self.store.recorders()
+        wanted = {
+            rec["id"]: rec["config"]
+            for rec in recs
+            if rec["desired_state"] == "recording" and rec["id"] <= self.active_count
+        }
+        adopted = await self.supervisor.adopt_running(wanted)
+        for rid in sorted(adopted):
+            await self.store.add_event(
+                rid, "resume", "recording continued by a worker that outlived the origin"
+            )
         for rec in recs:
-            if rec["pid"]:
+            if rec["pid"] and rec["id"] not in adopted:  # a worker without a lock (older origin)
                 await self.storage.run(terminate_stale, rec["pid"])
                 await self.store.set_pid(rec["id"], None)
         for rec in recs:
-            if rec["desired_state"] == "recording" and rec["id"] <= self.active_count:
+            if rec["id"] in wanted and rec["id"] not in adopted:
                 self.abs_archive(rec["config"]["archive_root"]).mkdir(parents=True, exist_ok=True)
                 await self.store.add_event(rec["id"], "resume", "recording resumed after origin start")
                 await self.supervisor.start(rec["id"], rec["config"], wait=0)

@@ -16,10 +16,12 @@ from typing import Any
 
 from quart import Blueprint, request
 
+from origin.auth import allow_url_token
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, login_required, principal
 from origin.studio.common import service
 from origin.studio.paths import PathError, clean_relpath, is_within, relpath, resolve_under
+from origin.studio.safefile import SafeOpenError, unlink_archive_file
 from origin.studio.stream import file_response, recording_probe, resolve_file
 from origin.studio.studios import AUDIO_EXT, audio_file, list_recordings
 
@@ -156,6 +158,7 @@ async def browse() -> Any:
 
 @bp.get("/download/<path:path>", merge_slashes=False)
 @login_required
+@allow_url_token
 async def download(path: str) -> Any:
     f = await resolve_file(path)
     return file_response(f, attachment=True)
@@ -327,10 +330,11 @@ async def delete_one(raw: str) -> str:
         raise StudioError(400, "Only files can be deleted")
     if recording_probe(f)():
         raise StudioError(400, "Cannot delete a file that is being recorded")
+    root = os.path.realpath(svc.archive_root)
     try:
-        os.unlink(f)
-    except FileNotFoundError:
-        raise StudioError(404, "File not found") from None
+        unlink_archive_file(root, os.path.relpath(str(f), root))  # no symlink followed on the way
+    except SafeOpenError as exc:
+        raise StudioError(exc.status, exc.detail) from None
     except OSError as exc:
         raise StudioError(400, f"Cannot delete file: {exc.strerror}") from None
     rel = relpath(svc.archive_root, f)

@@ -31,7 +31,11 @@ def service() -> StudioService:
 
 
 async def json_body(*, required: bool = True) -> dict[str, Any]:
-    """The request's JSON object; 400 ``Invalid JSON body`` otherwise."""
+    """The request's JSON object; 400 ``Invalid JSON body`` otherwise, 415 for a body that is
+    declared as something other than JSON (no ``Content-Type`` is taken as JSON)."""
+    ctype = (request.mimetype or "").lower()
+    if ctype and ctype != "application/json" and not ctype.endswith("+json"):
+        raise StudioError(415, f"Content-Type {request.mimetype!r} is not supported; send application/json")
     raw = await request.get_data(as_text=False)
     if not raw or not raw.strip():
         if required:

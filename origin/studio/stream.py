@@ -29,10 +29,12 @@ from typing import Any, BinaryIO
 
 from quart import Blueprint, Response, request
 
+from origin.auth import allow_url_token
 from origin.errors import StudioError
 from origin.studio.authz import login_required, principal
 from origin.studio.common import service
 from origin.studio.paths import PathError, relpath, resolve_under
+from origin.studio.safefile import SafeOpenError, open_archive_file, read_at
 
 bp = Blueprint("studio_stream", __name__, url_prefix="/api/stream")
 
@@ -65,6 +67,17 @@ def mime_type(path: str | os.PathLike[str]) -> str:
     return MIME_TYPES.get(ext) or mimetypes.guess_type(str(path))[0] or "application/octet-stream"
 
 
+#: byte positions are compared, never used, beyond this many digits (no file is that large;
+#: Python refuses to convert ints of more than 4300 digits)
+_MAX_POSITION_DIGITS = 18
+
+
+def _position(digits: str) -> int:
+    """A Range byte position; anything longer than 18 digits counts as "beyond any file"."""
+    digits = digits.lstrip("0") or "0"
+    return int(digits) if len(digits) <= _MAX_POSITION_DIGITS else 10**_MAX_POSITION_DIGITS
+
+
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``(start, end)`` inclusive for one byte range; ``None`` to ignore the header.
 
@@ -82,12 +95,12 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     if a == "" and b == "":
         return None
     if a == "":  # suffix range: the last n bytes
-        n = int(b)
+        n = _position(b)
         if n == 0 or size == 0:
             raise RangeNotSatisfiable
         return max(0, size - n), size - 1
-    start = int(a)
-    end = int(b) if b else size - 1
+    start = _position(a)
+    end = _position(b) if b else size - 1
     if b and end < start:
         return None
     if start >= size:
@@ -95,54 +108,64 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-async def _read_at(path: Path, offset: int, n: int) -> bytes:
-    def read() -> bytes:
-        with open(path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read(n)
-
-    return await asyncio.get_running_loop().run_in_executor(None, read)
+async def _read_at(fh: BinaryIO, offset: int, n: int) -> bytes:
+    return await asyncio.get_running_loop().run_in_executor(None, read_at, fh, offset, n)
 
 
-async def _body(path: Path, start: int, length: int) -> AsyncIterator[bytes]:
-    pos, left = start, length
-    while left > 0:
-        data = await _read_at(path, pos, min(CHUNK, left))
-        if not data:
-            return
-        pos += len(data)
-        left -= len(data)
-        yield data
-
-
-async def _follow(path: Path, still_recording: Callable[[], bool]) -> AsyncIterator[bytes]:
-    pos = 0
-    idle = 0.0
-    while True:
-        data = await _read_at(path, pos, CHUNK)
-        if data:
+async def _body(fh: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
+    try:
+        pos, left = start, length
+        while left > 0:
+            data = await _read_at(fh, pos, min(CHUNK, left))
+            if not data:  # the file shrank under us: end here (the server closes the connection)
+                return
             pos += len(data)
-            idle = 0.0
+            left -= len(data)
             yield data
-            continue
-        if not still_recording() or idle >= FOLLOW_IDLE_S:
-            # one last read: the recorder may have finished the file since the previous one
-            tail = await _read_at(path, pos, 1 << 30)
-            if tail:
-                yield tail
-            return
-        await asyncio.sleep(FOLLOW_POLL_S)
-        idle += FOLLOW_POLL_S
+    finally:
+        fh.close()
+
+
+async def _follow(fh: BinaryIO, still_recording: Callable[[], bool]) -> AsyncIterator[bytes]:
+    try:
+        pos = 0
+        idle = 0.0
+        while True:
+            data = await _read_at(fh, pos, CHUNK)
+            if data:
+                pos += len(data)
+                idle = 0.0
+                yield data
+                continue
+            if not still_recording() or idle >= FOLLOW_IDLE_S:
+                # last reads: the recorder may have finished the file since the previous one
+                while tail := await _read_at(fh, pos, CHUNK):
+                    pos += len(tail)
+                    yield tail
+                return
+            await asyncio.sleep(FOLLOW_POLL_S)
+            idle += FOLLOW_POLL_S
+    finally:
+        fh.close()
+
+
+def open_file(path: Path) -> tuple[BinaryIO, os.stat_result]:
+    """Open ``path`` (a resolved path under the archive root) once, no symlink followed
+    (:func:`origin.studio.safefile.open_archive_file`); 404/400 as a :class:`StudioError`."""
+    root = os.path.realpath(service().archive_root)
+    try:
+        return open_archive_file(root, os.path.relpath(str(path), root))
+    except SafeOpenError as exc:
+        raise StudioError(exc.status, exc.detail) from None
 
 
 def file_response(
     path: Path, *, attachment: bool = False, follow: Callable[[], bool] | None = None
 ) -> Response:
-    """Serve ``path`` (Range aware; followed while ``follow()`` is true and no Range was sent)."""
-    try:
-        st = path.stat()
-    except OSError:
-        raise StudioError(404, "File not found") from None
+    """Serve ``path`` (Range aware; followed while ``follow()`` is true and no Range was sent).
+
+    The file is opened once here and every byte comes from that descriptor."""
+    fh, st = open_file(path)
     size = st.st_size
     headers: dict[str, Any] = {
         "Accept-Ranges": "bytes",
@@ -161,18 +184,19 @@ def file_response(
     try:
         rng = parse_range(rng_header, size)
     except RangeNotSatisfiable:
+        fh.close()
         raise StudioError(416, "Range not satisfiable", {"Content-Range": f"bytes */{size}"}) from None
     if rng is not None:
         start, end = rng
         headers["Content-Range"] = f"bytes {start}-{end}/{size}"
         headers["Content-Length"] = str(end - start + 1)
-        resp = Response(_body(path, start, end - start + 1), status=206, headers=headers, mimetype=mt)
+        resp = Response(_body(fh, start, end - start + 1), status=206, headers=headers, mimetype=mt)
     elif follow is not None and follow():
         headers["X-Recording"] = "true"
-        resp = Response(_follow(path, follow), status=200, headers=headers, mimetype=mt)
+        resp = Response(_follow(fh, follow), status=200, headers=headers, mimetype=mt)
     else:
         headers["Content-Length"] = str(size)
-        resp = Response(_body(path, 0, size), status=200, headers=headers, mimetype=mt)
+        resp = Response(_body(fh, 0, size), status=200, headers=headers, mimetype=mt)
     resp.timeout = None  # long downloads / followed files must not hit Quart's response timeout
     return resp
 
@@ -234,6 +258,7 @@ def _follow_arg() -> bool:
 
 @bp.get("/preview/<path:path>", merge_slashes=False)
 @login_required
+@allow_url_token
 async def preview(path: str) -> Any:
     """The file for the browser's player. ``?start=SECONDS`` serves it from that time (see
     :mod:`.seek`); ``?follow=false`` never follows a file being recorded (a snapshot)."""
@@ -245,26 +270,15 @@ async def preview(path: str) -> Any:
     return file_response(p, follow=recording_probe(p) if follow else None)
 
 
-def _open_file(path: Path) -> BinaryIO:
-    """Open once (no symlink at the last component: the path is already resolved)."""
-    try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        raise StudioError(404, "File not found") from None
-    except OSError as exc:
-        raise StudioError(400, f"Cannot open file: {exc.strerror}") from None
-    return os.fdopen(fd, "rb")
-
-
 async def seek_response(path: Path, start: float) -> Response:
     """``path`` from ``start`` seconds as WAV (:mod:`.seek`). WAV answers support Range over
     the header + data bytes; decoded formats are streamed whole."""
     from origin.studio.seek import SeekError, decoded_from, wav_layout, wav_seek
 
     loop = asyncio.get_running_loop()
-    fh = _open_file(path)
+    fh, st = open_file(path)
     try:
-        size = os.fstat(fh.fileno()).st_size
+        size = st.st_size
         layout = await loop.run_in_executor(None, wav_layout, fh.fileno(), size)
         headers: dict[str, Any] = {"Cache-Control": "no-cache", "Content-Disposition": "inline"}
         if layout is not None:
@@ -349,9 +363,8 @@ async def info(path: str) -> Any:
     from origin.studio.seek import SeekError, duration_info
 
     p = await resolve_file(path)
-    fh = _open_file(p)
+    fh, st = open_file(p)
     try:
-        st = os.fstat(fh.fileno())
         try:
             meta = await asyncio.get_running_loop().run_in_executor(None, duration_info, fh, st.st_size)
         except SeekError:

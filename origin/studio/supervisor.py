@@ -13,10 +13,18 @@ keeps the recorder's live state in memory:
 * ``stopped``    not running. Stopping sends SIGTERM (the engine finalises the file) and
   SIGKILL only after ``stop_timeout`` seconds.
 
-Workers get ``PR_SET_PDEATHSIG=SIGTERM`` (Linux) and their own session, so they finalise and
-exit if the origin dies, and a stale worker from a crashed origin (pid kept in the DB) is
-terminated before a new one starts. The *desired* state (``recording``/``stopped``) is kept in
-the database; at start-up the origin resumes every recorder whose desired state is recording.
+Two ways to run workers:
+
+* **attached** (no ``run_dir``; tests that inject a fake worker): the worker reports on stdout,
+  gets ``PR_SET_PDEATHSIG=SIGTERM`` (Linux) and its own session, so it finalises and exits if
+  the origin dies;
+* **detached** (``run_dir``, what the studio uses): the worker outlives the origin, reports over
+  a datagram socket and holds a lock file; the next origin re-adopts it with
+  :meth:`Supervisor.adopt_running` (see :mod:`origin.studio.detached`). Recording never stops
+  because the HTTP process died.
+
+The *desired* state (``recording``/``stopped``) is kept in the database; at start-up the origin
+adopts the live workers and starts every other recorder whose desired state is recording.
 """
 
 from __future__ import annotations
@@ -101,6 +109,9 @@ class Runtime:
     reported: asyncio.Event = field(default_factory=asyncio.Event)
     stderr_tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=20))
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    recovering: bool = False
+    adopted: bool = False
+    report_chain: asyncio.Future[None] | None = None
 
     @property
     def running(self) -> bool:
@@ -179,7 +190,11 @@ class Supervisor:
         stop_timeout: float = 10.0,
         backoff_min: float = BACKOFF_MIN,
         backoff_max: float = BACKOFF_MAX,
+        run_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        from origin.studio.detached import RunDir
+
+        self.run_dir = RunDir(run_dir) if run_dir is not None else None
         self.build_command = build_command
         self.on_event = on_event
         self.on_pid = on_pid
@@ -215,8 +230,44 @@ class Supervisor:
                 await self.on_pid(rid, pid)
 
     # -- public ---------------------------------------------------------------------------------
-    async def start(self, rid: int, config: dict[str, Any], *, wait: float = 3.0) -> Runtime:
-        """Start recorder ``rid`` (no-op when running). Waits up to ``wait`` s for the first report."""
+    async def adopt_running(self, wanted: dict[int, dict[str, Any]]) -> set[int]:
+        """Take over the live detached workers left by a previous origin (the entry point for
+        whichever origin supervises the recorders, e.g. after winning an election).
+
+        ``wanted`` maps each recorder that should record to its config. A live worker of a
+        wanted recorder is adopted (its file continues, no restart); a live worker of any other
+        recorder is stopped (SIGTERM). Returns the adopted recorder ids; start the others.
+        """
+        if self.run_dir is None:
+            return set()
+        from origin.studio.detached import AdoptedProcess
+
+        adopted: set[int] = set()
+        for path in sorted(self.run_dir.path.glob("recorder-*.lock")):
+            try:
+                rid = int(path.stem.split("-", 1)[1])
+            except ValueError:
+                continue
+            pid = await asyncio.get_running_loop().run_in_executor(None, self.run_dir.holder, rid)
+            if pid is None or self.runtime(rid).running:
+                continue
+            proc = AdoptedProcess(pid)
+            if rid not in wanted:
+                await self._event(rid, "worker_orphan_stopped", f"pid {pid} (recorder not wanted)")
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+                continue
+            await self.start(rid, wanted[rid], wait=0, adopt=proc)
+            adopted.add(rid)
+        return adopted
+
+    async def start(
+        self, rid: int, config: dict[str, Any], *, wait: float = 3.0, adopt: Any = None
+    ) -> Runtime:
+        """Start recorder ``rid`` (no-op when running). Waits up to ``wait`` s for the first report.
+
+        ``adopt`` (an :class:`origin.studio.detached.AdoptedProcess`) supervises that live worker
+        instead of spawning one (see :meth:`adopt_running`)."""
         rt = self.runtime(rid)
         async with rt.lock:
             if rt.running:
@@ -233,8 +284,9 @@ class Supervisor:
             rt.restarts = 0
             rt.start_time = time.time()
             rt.state = "recording"
+            rt.adopted = adopt is not None
             rt.task = asyncio.get_running_loop().create_task(
-                self._supervise(rt, dict(config)), name=f"recorder-{rid}"
+                self._supervise(rt, dict(config), adopt), name=f"recorder-{rid}"
             )
         if wait > 0:
             done = asyncio.ensure_future(rt.reported.wait())
@@ -297,6 +349,23 @@ class Supervisor:
     # -- the loop -------------------------------------------------------------------------------
     async def _spawn(self, rt: Runtime, config: dict[str, Any]) -> asyncio.subprocess.Process:
         argv = self.build_command(rt.rid, config)
+        if self.run_dir is not None:
+            argv = [
+                *argv,
+                "--report-socket",
+                self.run_dir.socket_name(rt.rid),
+                "--lock-file",
+                str(self.run_dir.lock(rt.rid)),
+            ]
+            with open(self.run_dir.log(rt.rid), "wb") as log:  # the child keeps its own copy
+                return await asyncio.create_subprocess_exec(
+                    *argv,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=log,
+                    env=self.env,
+                    start_new_session=True,  # no parent-death signal: it outlives the origin
+                )
         return await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL,
@@ -380,14 +449,41 @@ class Supervisor:
         if isinstance(errs, list):
             rt.engine_errors = [str(e) for e in errs[-MAX_ERRORS:]]
 
-    async def _supervise(self, rt: Runtime, config: dict[str, Any]) -> None:
+    def _on_report(self, rt: Runtime, msg: dict[str, Any]) -> None:
+        """A datagram from a detached worker (handled in order on the event loop)."""
+        prev = rt.report_chain
+
+        async def handle() -> None:
+            if prev is not None:
+                with contextlib.suppress(Exception):
+                    await prev
+            await self._handle(rt, msg, rt.recovering)
+            if rt.state == "recording":
+                rt.recovering = False
+
+        rt.report_chain = asyncio.ensure_future(handle())
+
+    async def _supervise(self, rt: Runtime, config: dict[str, Any], adopt: Any = None) -> None:
         backoff = self.backoff_min
         recovering = False
+        endpoint = None
+        if self.run_dir is not None:
+            from origin.studio.detached import ReportEndpoint
+
+            try:
+                endpoint = await ReportEndpoint.bind(
+                    self.run_dir.socket_name(rt.rid), lambda m: self._on_report(rt, m)
+                )
+            except OSError as exc:
+                await self._event(rt.rid, "worker_reports_lost", f"cannot bind the report socket: {exc}")
         try:
             while not rt.stop_requested:
                 spawned_at = time.monotonic()
                 try:
-                    proc = await self._spawn(rt, config)
+                    if adopt is not None:
+                        proc, adopt = adopt, None
+                    else:
+                        proc = await self._spawn(rt, config)
                 except (OSError, ValueError) as exc:
                     rt.state = "error"
                     msg = f"cannot start worker: {exc}"
@@ -397,13 +493,22 @@ class Supervisor:
                     rt.proc = proc
                     rt.pid = proc.pid
                     rt.stderr_tail.clear()
+                    rt.recovering = recovering
                     await self._pid(rt.rid, proc.pid)
-                    await self._event(rt.rid, "worker_started", f"pid {proc.pid}")
-                    assert proc.stdout is not None and proc.stderr is not None
-                    readers = [
-                        asyncio.ensure_future(self._read_stdout(rt, proc.stdout, recovering)),
-                        asyncio.ensure_future(self._read_stderr(rt, proc.stderr)),
-                    ]
+                    adopted = getattr(proc, "adopted", False)
+                    if adopted:
+                        await self._event(
+                            rt.rid, "worker_adopted", f"pid {proc.pid} (left by a previous origin)"
+                        )
+                    else:
+                        await self._event(rt.rid, "worker_started", f"pid {proc.pid}")
+                    readers = []
+                    if endpoint is None:
+                        assert proc.stdout is not None and proc.stderr is not None
+                        readers = [
+                            asyncio.ensure_future(self._read_stdout(rt, proc.stdout, recovering)),
+                            asyncio.ensure_future(self._read_stderr(rt, proc.stderr)),
+                        ]
                     try:
                         rc = await proc.wait()
                         with contextlib.suppress(TimeoutError):
@@ -413,7 +518,11 @@ class Supervisor:
                             r.cancel()
                     rt.proc = None
                     rt.pid = None
+                    if self.run_dir is not None:
+                        rt.stderr_tail.extend(self.run_dir.log_tail(rt.rid))
                     await self._pid(rt.rid, None)
+                    if adopted and not rt.stop_requested:
+                        rc = None  # not our child: its exit status is unknown
                     if rt.stop_requested:
                         if rc not in (0, -signal.SIGTERM):
                             await self._event(rt.rid, "worker_stopped", describe_exit(rc))
@@ -444,6 +553,8 @@ class Supervisor:
                     proc.send_signal(signal.SIGTERM)
             raise
         finally:
+            if endpoint is not None:
+                endpoint.close()
             if rt.stop_requested:
                 rt.state = "stopped"
 

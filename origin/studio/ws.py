@@ -1,8 +1,8 @@
 """``/ws/levels`` and ``/ws/levels/{recorder_id}``: live levels over WebSocket.
 
-Authentication: the token in the query (``?token=...``) or an ``Authorization`` header is
-checked before the connection is accepted (a bad one is refused with HTTP 401/403/404 and a
-``{"detail"}`` body). Without a token (and not in dev mode) the socket is accepted and the first
+Authentication: the token in the query (``?token=...``; short-lived tokens only, an API key in
+the URL is refused) or an ``Authorization`` header is checked before the connection is accepted
+(a bad one is refused with HTTP 401/403/404 and a ``{"detail"}`` body). Without a token (and not in dev mode) the socket is accepted and the first
 message must be ``{"type": "auth", "token": "..."}`` within 10 s; it is answered with
 ``{"type": "auth_ok", "user": {...}}`` or the socket is closed with code 4401 (bad token) /
 4403 (not allowed).
@@ -75,19 +75,16 @@ async def _serve(recorder_id: str | None) -> Any:
         if not 1 <= rid <= svc.max_recorders:
             return studio_error(404, f"Recorder {rid} not found")
     accepted = False
-    if bearer_token(websocket):
-        p = await authenticate(websocket)
+    p = await authenticate(websocket)
+    if p is None and (bearer_token(websocket) or g.get("token_rejected")):
+        # a credential came with the upgrade: refuse before accepting (no frame is read)
+        return studio_error(401, g.get("token_error") or "Invalid or expired token")
+    if p is None:
+        p = await _auth_first_message()
+        accepted = True
         if p is None:
-            reason = g.get("token_error") or "Invalid or expired token"
-            return studio_error(401, reason)
-    else:
-        p = await authenticate(websocket)
-        if p is None:
-            p = await _auth_first_message()
-            accepted = True
-            if p is None:
-                await websocket.close(4401, "Not authenticated")
-                return None
+            await websocket.close(4401, "Not authenticated")
+            return None
     if not (p.is_admin or p.role == "studio"):
         if accepted:
             await websocket.close(4403, "No role assigned to this user")

@@ -6,7 +6,7 @@ pid for RSS readings and checks after each module that the process is still aliv
 
 Fixtures
 --------
-prod_server (module scope)
+prod_server (session scope)
     ``.url``, ``.ws_url``, ``.port``, ``.pid``, ``.data_dir``, ``.archive``, ``.keys`` (name ->
     secret: ``admin`` with role admin, ``mixer`` with the default role, ``studio`` with role
     studio for studio ``st-sec``), ``.key_ids``, ``.rss()`` (bytes), ``.alive()``,
@@ -160,7 +160,7 @@ def make_keys(data_dir: Path) -> tuple[dict[str, str], dict[str, str]]:
     return keys, ids
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def oidc_provider() -> Iterator[Any]:
     from oidc_provider import LocalOIDCProvider
 
@@ -168,12 +168,16 @@ def oidc_provider() -> Iterator[Any]:
         yield p
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def prod_server(tmp_path_factory: pytest.TempPathFactory, oidc_provider: Any) -> Iterator[ProdServer]:
     data_dir = tmp_path_factory.mktemp("secdata")
     keys, ids = make_keys(data_dir)
     srv = start_server(
-        data_dir, AIMIXER_OIDC_ISSUER=oidc_provider.issuer, AIMIXER_OIDC_CLIENT_ID=oidc_provider.client_id
+        data_dir,
+        AIMIXER_OIDC_ISSUER=oidc_provider.issuer,
+        AIMIXER_OIDC_CLIENT_ID=oidc_provider.client_id,
+        # level messages at 50 Hz fill a stalled client's buffers in ~3 s instead of ~12 s
+        AIMIXER_STUDIO_LEVELS_HZ="50",
     )
     srv.keys, srv.key_ids = keys, ids
     srv.oidc = oidc_provider

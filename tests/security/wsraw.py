@@ -20,9 +20,19 @@ def frame_header(n: int, opcode: int = 2) -> bytes:
     return h + b"\0\0\0\0"
 
 
-def upgrade(port: int, target: str, *, timeout: float = 10.0) -> tuple[socket.socket, bytes]:
-    """Open a WebSocket handshake to ``target``; returns the socket and the response head."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+def upgrade(
+    port: int, target: str, *, timeout: float = 10.0, rcvbuf: int | None = None
+) -> tuple[socket.socket, bytes]:
+    """Open a WebSocket handshake to ``target``; returns the socket and everything read so far
+    (the response head, possibly followed by the first frames).
+
+    ``rcvbuf`` sets ``SO_RCVBUF`` before connecting (a small receive window: a slow client).
+    """
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(timeout)
+    s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
     s.sendall(
         (
@@ -53,3 +63,43 @@ def send_oversize(port: int, target: str, size: int) -> bytes:
     finally:
         s.close()
     return head.split(b"\r\n", 1)[0]
+
+
+def server_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """Split unmasked server frames: ``[(opcode, payload), ...]`` (a partial tail is dropped)."""
+    out: list[tuple[int, bytes]] = []
+    i = 0
+    while i + 2 <= len(data):
+        opcode = data[i] & 0x0F
+        n = data[i + 1] & 0x7F
+        j = i + 2
+        if n == 126:
+            if j + 2 > len(data):
+                break
+            (n,) = struct.unpack("!H", data[j : j + 2])
+            j += 2
+        elif n == 127:
+            if j + 8 > len(data):
+                break
+            (n,) = struct.unpack("!Q", data[j : j + 8])
+            j += 8
+        if j + n > len(data):
+            break
+        out.append((opcode, data[j : j + n]))
+        i = j + n
+    return out
+
+
+def read_all(sock: socket.socket, *, idle: float = 2.0) -> bytes:
+    """Everything the peer sends until it closes or stays quiet for ``idle`` seconds."""
+    sock.settimeout(idle)
+    data = b""
+    try:
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    return data

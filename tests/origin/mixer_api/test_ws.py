@@ -139,9 +139,21 @@ async def test_ws_requires_key_when_not_dev(make_settings, serve_app):
     srv = serve_app(app)
     with pytest.raises(websockets.exceptions.InvalidStatus, match="401"):
         await websockets.connect(srv.ws_url + "/ws")
-    ws, _ = await _connect(srv, f"/ws?token={secret}")
-    await ws.close()
+    # a long-lived API key never travels in a URL (issue 12): header only ...
+    with pytest.raises(websockets.exceptions.InvalidStatus, match="401"):
+        await websockets.connect(srv.ws_url + f"/ws?token={secret}")
     ws, _ = await _connect(srv, additional_headers={"Authorization": f"Bearer {secret}"})
+    await ws.close()
+    # ... while a short-lived session token may (browsers cannot set WebSocket headers)
+    import httpx
+
+    async with httpx.AsyncClient(base_url=srv.url) as c:
+        r = await c.post(
+            "/mobile/session",
+            json={"deviceId": "d", "platform": "ios", "sdkVersion": "1"},
+            headers={"Authorization": f"Bearer {secret}"},
+        )
+    ws, _ = await _connect(srv, f"/ws?token={r.json()['token']}")
     await ws.close()
 
 
