@@ -24,7 +24,7 @@ from origin.cli import main
 sys.path.insert(0, str(Path(__file__).parent / "studio"))
 from studio_testutil import free_udp_port, unique_group, wait_for  # noqa: E402
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(240), pytest.mark.slow]
 
 
 def _pair(tmp_path: Path, postgres_server, redis_server, **env: str) -> tuple[list[Origin], dict[str, str]]:
