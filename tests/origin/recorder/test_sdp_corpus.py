@@ -344,6 +344,8 @@ def test_sap_interfaces_setting_is_validated():
     assert parse_interfaces("") is None
     with pytest.raises(ValueError, match="'eth0' is not an IPv4"):
         parse_interfaces("eth0")
+    every = parse_interfaces("all")
+    assert "127.0.0.1" in every and len(every) == len(set(every))
 
 
 def test_discover_cli_lists_every_corpus_stream_with_reasons():
