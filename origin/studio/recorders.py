@@ -10,6 +10,7 @@ from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
 from origin.studio.common import (
     check_channels,
+    check_redundancy,
     get_recorder_or_404,
     json_body,
     parse_recorder_id,
@@ -123,6 +124,7 @@ async def put_config(recorder_id: str) -> Any:
         cfg.pop("source_id", None)
         cfg.pop("source_filter", None)
     check_channels(cfg)
+    check_redundancy(cfg)
     await svc.store.set_recorder_config(rid, cfg)
     await svc.store.add_event(rid, "config", f"configuration updated: {sorted(cleaned)}")
     rec["config"] = cfg
