@@ -555,8 +555,9 @@ class _MediaPlacer:
 
     The first block anchors the archive at its absolute sample index (media clock); later
     blocks are placed by their unwrapped timestamps: a forward gap (the stream paused) becomes
-    silence up to one archive period, a block that overlaps what was written is trimmed, and a
-    bigger jump (or an SSRC re-lock / timeline reset) re-anchors the archive.
+    silence up to 10 s, a block that overlaps what was written is trimmed, and a bigger jump (or
+    an SSRC re-lock / timeline reset) re-anchors the archive: the period's file is then continued
+    with the downtime as silence (``gap_filled``), so later samples stay where the clock says.
     """
 
     def __init__(self, rec: Recorder) -> None:
