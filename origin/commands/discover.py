@@ -14,7 +14,7 @@ def register(sub) -> None:
         "--interface",
         metavar="IP",
         action="append",
-        help="join the SAP groups on this interface (repeat for several AES67 cards; "
+        help="join the SAP groups on this interface address (repeat for several AES67 cards, or 'all'; "
         "default: the sap_interfaces setting, else the default route's card)",
     )
     p.add_argument(

@@ -170,8 +170,16 @@ class RecorderConfig:
         if self.redundant_addr is not None:
             if self.redundant_port is None or not 0 < int(self.redundant_port) < 65536:
                 raise RecorderConfigError(f"redundant_port={self.redundant_port} is out of range [1, 65535]")
-            if (self.redundant_addr, int(self.redundant_port)) == (self.source_addr, int(self.port)):
-                raise RecorderConfigError("the redundant leg must differ from the primary source")
+            same_if = (self.redundant_interface or self.interface) == self.interface
+            if (self.redundant_addr, int(self.redundant_port)) == (
+                self.source_addr,
+                int(self.port),
+            ) and same_if:
+                # ST 2022-7 legs often share the group and port on two networks: then the
+                # interfaces must differ
+                raise RecorderConfigError(
+                    "the redundant leg must differ from the primary source (address, port or redundant_interface)"
+                )
         if self.clock_source not in ("arrival", "rtp"):
             raise RecorderConfigError(f"clock_source={self.clock_source!r} is not one of arrival, rtp")
         if self.mediaclk_offset is not None and not 0 <= int(self.mediaclk_offset) <= 0xFFFFFFFF:
@@ -602,8 +610,9 @@ class _MediaPlacer:
 
     The first block anchors the archive at its absolute sample index (media clock); later
     blocks are placed by their unwrapped timestamps: a forward gap (the stream paused) becomes
-    silence up to one archive period, a block that overlaps what was written is trimmed, and a
-    bigger jump (or an SSRC re-lock / timeline reset) re-anchors the archive.
+    silence up to 10 s, a block that overlaps what was written is trimmed, and a bigger jump (or
+    an SSRC re-lock / timeline reset) re-anchors the archive: the period's file is then continued
+    with the downtime as silence (``gap_filled``), so later samples stay where the clock says.
     """
 
     def __init__(self, rec: Recorder) -> None:

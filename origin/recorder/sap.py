@@ -107,10 +107,30 @@ def _sap_socket(port: int, groups: tuple[str, ...], interfaces: list[str] | None
     return s
 
 
+def local_ipv4_addresses() -> list[str]:
+    """The IPv4 address of every interface that has one (Linux ``SIOCGIFADDR``), loopback included."""
+    import fcntl
+
+    out = []
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        for _idx, name in socket.if_nameindex():
+            req = struct.pack("256s", name.encode()[:15])
+            try:
+                res = fcntl.ioctl(s.fileno(), 0x8915, req)  # SIOCGIFADDR
+            except OSError:
+                continue  # no IPv4 address on this interface
+            out.append(socket.inet_ntoa(res[20:24]))
+    finally:
+        s.close()
+    return out
+
+
 def parse_interfaces(value: str | list[str] | tuple[str, ...] | None) -> list[str] | None:
     """``"10.0.0.2, 127.0.0.1"`` (or a list) -> a list of IPv4 interface addresses (``None`` if empty).
 
-    Raises ``ValueError`` naming the bad entry (at most 16 interfaces).
+    ``all`` stands for every interface with an IPv4 address. Raises ``ValueError`` naming the bad
+    entry (at most 16 interfaces).
     """
     import ipaddress
 
@@ -121,6 +141,9 @@ def parse_interfaces(value: str | list[str] | tuple[str, ...] | None) -> list[st
     for item in items:
         text = str(item).strip()
         if not text:
+            continue
+        if text.lower() == "all":
+            out += local_ipv4_addresses()
             continue
         try:
             out.append(str(ipaddress.IPv4Address(text)))

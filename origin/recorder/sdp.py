@@ -220,6 +220,8 @@ def _split(text: str) -> tuple[dict, list[_Media]]:
             if len(p) < 4:
                 continue
             port = _small_int(p[1].split("/")[0], "m= port")
+            if port > 65535:
+                raise SDPError(f"bad m= port {port}")
             media.append(_Media(p[0].lower(), port, p[2], p[3:]))
         elif k == "c":
             c = _conn(v)

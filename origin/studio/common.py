@@ -295,6 +295,18 @@ def _validate_vox(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def check_redundancy(cfg: dict[str, Any]) -> None:
+    """400 when the ST 2022-7 leg is half set, or is the primary leg itself on the same interface."""
+    addr, port = cfg.get("redundant_multicast_addr"), cfg.get("redundant_port")
+    if (addr is None) != (port is None):
+        raise StudioError(400, "redundant_multicast_addr and redundant_port must be set together")
+    same_if = (cfg.get("redundant_interface") or cfg.get("interface")) == cfg.get("interface")
+    if addr is not None and (addr, port) == (cfg.get("multicast_addr"), cfg.get("port")) and same_if:
+        raise StudioError(
+            400, "the redundant leg must differ from the primary (address, port or redundant_interface)"
+        )
+
+
 def check_channels(cfg: dict[str, Any]) -> None:
     """400 when the selected channels do not fit the stream."""
     sc = cfg.get("stream_channels")

@@ -16,7 +16,13 @@ from quart import Blueprint
 
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
-from origin.studio.common import check_channels, json_body, service, validate_recorder_config
+from origin.studio.common import (
+    check_channels,
+    check_redundancy,
+    json_body,
+    service,
+    validate_recorder_config,
+)
 
 bp = Blueprint("studio_control", __name__, url_prefix="/api/control")
 
@@ -142,6 +148,7 @@ async def config() -> Any:
     if "redundant_multicast_addr" in cleaned or "redundant_port" in cleaned:
         cfg.pop("redundant_source_filter", None)
     check_channels(cfg)
+    check_redundancy(cfg)
     await svc.store.set_recorder_config(rec["id"], cfg)
     await svc.store.add_event(
         rec["id"], "config", f"configuration updated via control API: {sorted(cleaned)}"

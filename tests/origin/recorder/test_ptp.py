@@ -4,10 +4,13 @@ media-clock recorder places the stream by it."""
 
 from __future__ import annotations
 
+import json
 import random
 import shutil
 import subprocess
+import sys
 import time
+import uuid
 
 import pytest
 import soundfile as sf
@@ -16,6 +19,7 @@ from netutil import free_udp_port, unique_group
 from origin.recorder import Recorder, config_from_sdp
 from origin.recorder.mediaclock import PTP_UTC_OFFSET_S
 from origin.recorder.ptp import PTPError, ptp_status, ts_refclk
+from origin.recorder.sap import SAPListener
 from origin.recorder.sender import Sender, SenderConfig
 from origin.recorder.sinks import read_wav_chunks
 
@@ -93,15 +97,12 @@ def test_ptp4l_grandmaster_on_loopback_drives_ts_refclk_and_the_media_clock(tmp_
     assert len(sf.read(tmp_path / "o.wav")[0]) == sent.frames
     tr = read_wav_chunks(str(tmp_path / "o.wav"))["bext"]["time_reference"]
     assert tr == sent.first_sample - (sent.first_sample // 48000 // 86400) * 86400 * 48000
-
-
-def test_sender_cli_announces_the_local_grandmaster(tmp_path, grandmaster):
-    import json
-    import sys
-
-    uds, domain = grandmaster
+    # the CLI: --ts-refclk ptp reads the same grandmaster and announces it over SAP (one ptp4l per
+    # test run: ptp4l instances share the PTP ports)
     group, port = unique_group("239.74"), free_udp_port()
-    r = subprocess.run(
+    name = f"ptp-{uuid.uuid4().hex[:8]}"
+    lst = SAPListener(interfaces=["127.0.0.1"]).start()
+    proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -112,7 +113,7 @@ def test_sender_cli_announces_the_local_grandmaster(tmp_path, grandmaster):
             "--interface",
             "127.0.0.1",
             "--seconds",
-            "0.2",
+            "5",
             "--ts-refclk",
             "ptp",
             "--ptp-uds",
@@ -122,14 +123,24 @@ def test_sender_cli_announces_the_local_grandmaster(tmp_path, grandmaster):
             "--sap",
             "--sap-interval",
             "0.05",
+            "--name",
+            name,
             "--json-stats",
         ],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=30,
     )
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["sent"] > 0
+    heard: list[dict] = []
+    try:
+        wait_for(lambda: heard.extend(x for x in lst.streams() if x["session_name"] == name) or heard, 10)
+    finally:
+        lst.stop()
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["sent"] > 0
+    assert heard and heard[0]["ts_refclk"] == refclk
     r = subprocess.run(
         [
             sys.executable,

@@ -287,6 +287,14 @@ def test_bad_redundant_config_is_a_clear_error(tmp_path):
         Recorder(
             RecorderConfig(redundant_addr="239.69.1.1", redundant_port=5004, output=str(tmp_path / "x.wav"))
         )
+    # the same group and port on two networks is a valid pair when the interfaces differ
+    RecorderConfig(
+        redundant_addr="239.69.1.1",
+        redundant_port=5004,
+        interface="10.1.0.2",
+        redundant_interface="10.2.0.2",
+        output=str(tmp_path / "x.wav"),
+    ).validate()
     with pytest.raises(RecorderConfigError, match="not an IPv4"):
         Recorder(RecorderConfig(redundant_addr="nope", redundant_port=5004, output=str(tmp_path / "x.wav")))
     r = subprocess.run(
@@ -307,3 +315,50 @@ def test_bad_redundant_config_is_a_clear_error(tmp_path):
         timeout=20,
     )
     assert r.returncode == 2 and "--redundant 'x:99999' must be ADDR:PORT" in r.stderr
+
+
+def _local_addr() -> str | None:
+    from origin.recorder.sap import local_ipv4_addresses
+
+    return next((a for a in local_ipv4_addresses() if not a.startswith("127.")), None)
+
+
+@pytest.mark.skipif(_local_addr() is None, reason="no second network interface")
+def test_same_group_and_port_on_two_networks(tmp_path, source24):
+    """The usual ST 2022-7 plant: both legs use the same group and port, one per network card
+    (here loopback and the host's other card, looped back): each leg's socket hears only its
+    card, and complementary bursts still give a bit-exact file."""
+    other = _local_addr()
+    group, port = unique_group("239.76"), free_udp_port()
+    src_path, src = source24
+    rec = Recorder(
+        RecorderConfig(
+            source_addr=group,
+            port=port,
+            interface=LO,
+            redundant_addr=group,
+            redundant_port=port,
+            redundant_interface=other,
+            output=str(tmp_path / "o.wav"),
+        )
+    )
+    rec.start()
+    snd = Sender(
+        SenderConfig(
+            dest_addr=group,
+            port=port,
+            interface=LO,
+            redundant_addr=group,
+            redundant_port=port,
+            redundant_interface=other,
+            program=src_path,
+        ),
+        drop=lambda path, k: (k % 100) // 20 == (1 if path == 0 else 3),
+    )
+    st = snd.run()
+    stats = finish(rec, len(src))
+    y, _ = sf.read(tmp_path / "o.wav", dtype="int32")
+    np.testing.assert_array_equal(y, src, err_msg=str(stats))
+    p, s = stats["paths"]
+    assert p["lost"] == len(st.dropped_paths[0]) and s["lost"] == len(st.dropped_paths[1])
+    assert p["received"] == st.packets - p["lost"]  # each socket heard its own card only

@@ -335,6 +335,8 @@ def test_hostile_sdp_is_bounded():
         parse_sdp("v=0\r\nc=IN IP4 239.1.1.1\r\n" + "m=audio 5004 RTP/AVP 96\r\n" * 40)
     with pytest.raises(SDPError, match="bad m= port"):
         parse_sdp("v=0\r\nc=IN IP4 239.1.1.1\r\nm=audio 99999999999999 RTP/AVP 96\r\n")
+    with pytest.raises(SDPError, match="bad m= port 70000"):
+        parse_sdp("v=0\r\nc=IN IP4 239.1.1.1\r\nm=audio 70000 RTP/AVP 96\r\n")
     s = parse_sdp("v=0\r\nc=IN IP4 239.1.1.1\r\nm=audio 5004 RTP/AVP 96\r\na=rtpmap:96 L24/48000/500\r\n")
     assert s.unsupported and "at most 64" in s.unsupported
 
@@ -344,6 +346,8 @@ def test_sap_interfaces_setting_is_validated():
     assert parse_interfaces("") is None
     with pytest.raises(ValueError, match="'eth0' is not an IPv4"):
         parse_interfaces("eth0")
+    every = parse_interfaces("all")
+    assert "127.0.0.1" in every and len(every) == len(set(every))
 
 
 def test_discover_cli_lists_every_corpus_stream_with_reasons():

@@ -107,6 +107,8 @@ async def test_hostile_broadcast_config_values_are_400(make_app):
             ({"redundant_multicast_addr": "239.1.1.1; rm -rf /"}, "redundant_multicast_addr"),
             ({"redundant_port": 70000}, "redundant_port"),
             ({"clock_source": "gps"}, "clock_source"),
+            ({"redundant_multicast_addr": "239.9.9.9"}, "set together"),
+            ({"redundant_multicast_addr": "239.69.1.1", "redundant_port": 5004}, "must differ"),
         ):
             r = await c.put("/api/recorders/1/config", json=body)
             assert r.status_code == 400, body
