@@ -86,9 +86,10 @@ def edge_pair(bundle: dict, tmp_path_factory: pytest.TempPathFactory):
     pair.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def failover_pair(bundle: dict, tmp_path_factory: pytest.TempPathFactory):
-    """For tests that kill or stop origins: each test starts with both up again (``revive``)."""
+    """For tests that kill or stop origins (one per test process): each test gets it with both
+    origins up again (``revive``)."""
     pair = Pair(tmp_path_factory.mktemp("failover")).start()
     yield pair
     pair.stop()

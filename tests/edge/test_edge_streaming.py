@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import websockets
-from edgeenv import Edge, Origin, sine_frame
+from edgeenv import sine_frame
 
 pytestmark = pytest.mark.node
 
@@ -171,47 +171,44 @@ def test_range_previews_through_the_edge(edge_pair) -> None:
     assert whole.status_code == 200 and whole.content == data
 
 
-def test_broken_upstream_ends_streams_with_the_spec_error(tmp_path, bundle) -> None:
-    origin = Origin("us-west", tmp_path / "us").start()
-    edge = Edge([origin]).start()
-    try:
-        # SSE: the origin dies after a few events; the client gets an `error` event
-        def kill_after(event: str, n: int) -> None:
-            if n == 3:
-                origin.kill9()
+def test_broken_upstream_ends_streams_with_the_spec_error(pair) -> None:
+    edge = pair.edge
 
-        events = asyncio.run(sse_upload(edge.port, frames=40, gap=0.05, on_event=kill_after))
-        assert [e for e, _, _ in events][:3] == ["audio"] * 3
-        last_event, last, _ = events[-1]
-        assert last_event == "error"
-        assert last["error"]["code"] == "SERVICE_UNAVAILABLE"
-        assert last["error"]["details"]["origin"] == "us-west"
+    # SSE: the origin serving it (us-west) dies after a few events; the client gets `error`
+    def kill_after(event: str, n: int) -> None:
+        if n == 3:
+            pair.us.kill9()
 
-        origin.start()
-        edge.wait_state("us-west", "healthy")
+    events = asyncio.run(sse_upload(edge.port, frames=40, gap=0.05, on_event=kill_after))
+    assert [e for e, _, _ in events][:3] == ["audio"] * 3
+    last_event, last, _ = events[-1]
+    assert last_event == "error"
+    assert last["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert last["error"]["details"]["origin"] == "us-west"
 
-        async def ws_break(path: str, kill) -> tuple[list, int]:
-            msgs = []
-            async with websockets.connect(edge.ws_url + path) as ws:
-                msgs.append(await ws.recv())
-                kill()
-                try:
-                    while True:
-                        msgs.append(await asyncio.wait_for(ws.recv(), 15))
-                except websockets.exceptions.ConnectionClosed as exc:
-                    return msgs, exc.rcvd.code if exc.rcvd else -1
+    # WebSockets: both now open on eu-west, which dies too
+    async def ws_break() -> list[tuple[list, int, str]]:
+        socks = [
+            await websockets.connect(edge.ws_url + "/ws", additional_headers={"X-AIMixer-Region": "eu-west"}),
+            await websockets.connect(edge.ws_url + "/ws/levels"),
+        ]
+        firsts = [await asyncio.wait_for(ws.recv(), 10) for ws in socks]
+        pair.eu.kill9()
+        out = []
+        for ws, first in zip(socks, firsts, strict=True):
+            msgs = [first]
+            try:
+                while True:
+                    msgs.append(await asyncio.wait_for(ws.recv(), 15))
+            except websockets.exceptions.ConnectionClosed as exc:
+                out.append((msgs, exc.rcvd.code if exc.rcvd else -1, exc.rcvd.reason if exc.rcvd else ""))
+        return out
 
-        msgs, code = asyncio.run(ws_break("/ws", origin.kill9))
-        assert code == 1011
-        err = json.loads(msgs[-1])
-        assert err["type"] == "error" and err["error"]["code"] == "SERVICE_UNAVAILABLE"
-
-        origin.start()
-        edge.wait_state("us-west", "healthy")
-        t0 = time.monotonic()
-        msgs, code = asyncio.run(ws_break("/ws/levels", origin.kill9))
-        assert code == 1011
-        assert time.monotonic() - t0 < 15
-    finally:
-        edge.stop()
-        origin.stop()
+    t0 = time.monotonic()
+    (ws_msgs, ws_code, _), (lv_msgs, lv_code, lv_reason) = asyncio.run(ws_break())
+    assert ws_code == 1011
+    err = json.loads(ws_msgs[-1])
+    assert err["type"] == "error" and err["error"]["code"] == "SERVICE_UNAVAILABLE"
+    assert lv_code == 1011 and "origin" in lv_reason
+    assert all(json.loads(m)["type"] != "error" for m in lv_msgs)  # the studio socket: the close only
+    assert time.monotonic() - t0 < 30
