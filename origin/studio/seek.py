@@ -7,8 +7,7 @@ one.
 * **WAV / RF64** (what the recorder writes): the answer is a new WAV header followed by the
   original sample bytes from the first frame at or after ``start`` (the byte offset is
   ``data_offset + ceil(start * rate) * block_align``, so it always lands on a frame boundary).
-  No decoding; the bytes are the archive's own. The answer has a known length, so HTTP Range
-  works on it too (over the header + data bytes).
+  No decoding; the bytes are the archive's own.
 * **Other formats** (FLAC, Ogg/Opus, MP3...): decoded by libsndfile (``soundfile``) from the
   frame at ``start`` and served as 16-bit PCM WAV of the rest of the file (no Range).
 

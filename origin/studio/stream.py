@@ -257,8 +257,12 @@ def _open_file(path: Path) -> BinaryIO:
 
 
 async def seek_response(path: Path, start: float) -> Response:
-    """``path`` from ``start`` seconds as WAV (:mod:`.seek`). WAV answers support Range over
-    the header + data bytes; decoded formats are streamed whole."""
+    """``path`` from ``start`` seconds as WAV (:mod:`.seek`), sent as a stream: chunked, no
+    ``Content-Length``, no Range (``Accept-Ranges: none``), like a live stream. A player then
+    takes the duration from ``/api/stream/info`` (Audyn's player does: it shows
+    ``start + currentTime`` against the file's duration, which needs an element whose own
+    duration is unknown); the WAV header still states the exact length for other clients.
+    ``X-Start-Seconds`` is the time of the first frame sent."""
     from origin.studio.seek import SeekError, decoded_from, wav_layout, wav_seek
 
     loop = asyncio.get_running_loop()
@@ -266,34 +270,22 @@ async def seek_response(path: Path, start: float) -> Response:
     try:
         size = os.fstat(fh.fileno()).st_size
         layout = await loop.run_in_executor(None, wav_layout, fh.fileno(), size)
-        headers: dict[str, Any] = {"Cache-Control": "no-cache", "Content-Disposition": "inline"}
+        headers: dict[str, Any] = {
+            "Cache-Control": "no-cache",
+            "Content-Disposition": "inline",
+            "Accept-Ranges": "none",
+        }
         if layout is not None:
             header, offset, length, actual = wav_seek(layout, start)
-            total = len(header) + length
-            headers["X-Start-Seconds"] = f"{actual:.6f}"
-            headers["Accept-Ranges"] = "bytes"
-            try:
-                rng = parse_range(request.headers.get("Range"), total)
-            except RangeNotSatisfiable:
-                raise StudioError(
-                    416, "Range not satisfiable", {"Content-Range": f"bytes */{total}"}
-                ) from None
-            a, b = rng if rng is not None else (0, total - 1)
-            headers["Content-Length"] = str(b - a + 1)
-            if rng is not None:
-                headers["Content-Range"] = f"bytes {a}-{b}/{total}"
-            body = _virtual_body(fh, header, offset, a, b - a + 1)
-            resp = Response(body, status=206 if rng else 200, headers=headers, mimetype="audio/wav")
+            body = _virtual_body(fh, header, offset, 0, len(header) + length)
         else:
             try:
                 header, chunks, actual = await loop.run_in_executor(None, decoded_from, fh, start)
             except SeekError as exc:
                 raise StudioError(400, f"Cannot seek: {exc}") from None
-            headers["X-Start-Seconds"] = f"{actual:.6f}"
-            headers["Accept-Ranges"] = "none"
-            resp = Response(
-                _decoded_body(fh, header, chunks), status=200, headers=headers, mimetype="audio/wav"
-            )
+            body = _decoded_body(fh, header, chunks)
+        headers["X-Start-Seconds"] = f"{actual:.6f}"
+        resp = Response(body, status=200, headers=headers, mimetype="audio/wav")
     except BaseException:
         fh.close()
         raise
