@@ -51,8 +51,9 @@ async function boot() {
     state.user = await api("/auth/me");
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
-      if (getToken() && err.status === 401) setToken("");
-      showLogin(err.status === 403 ? err.message : "");
+      const had = getToken();
+      if (had && err.status === 401) setToken("");
+      showLogin(err.status === 403 ? err.message : had ? `Your session has ended (${err.message}). Sign in again.` : "");
       return;
     }
     showLogin(`Cannot reach the server: ${err.message}`);
@@ -374,6 +375,16 @@ function setChannels(card, channels) {
 
 let pending = null;
 function onLevels(msg) {
+  if (msg.type === "event") {
+    // recorder events pushed on the levels socket: live in the detail view, alarms on the card
+    document.dispatchEvent(new CustomEvent("studio-event", { detail: msg }));
+    const card = state.cards.get(msg.recorder_id);
+    const kind = String(msg.kind || msg.event || "");
+    if (card && /silence|alarm|loud|clip|error|died/.test(kind)) {
+      card.el.querySelector(".rec-errors").textContent = `${kind}: ${msg.message || ""}`;
+    }
+    return;
+  }
   if (msg.type !== "all_levels") return;
   if (pending === null) requestAnimationFrame(drawLevels);
   pending = msg;

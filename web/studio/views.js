@@ -156,9 +156,19 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
       el("div", {},
         el("section", { class: "panel" }, el("h3", { text: "Stream counters" }), counters,
           el("p", { class: "muted", text: rec.current_file ? `Writing ${rec.current_file}` : "Not writing a file." })),
-        el("section", { class: "panel" }, el("h3", { text: "Events" }), evList.children.length ? evList : el("p", { class: "muted", text: "No events yet." })))),
+        el("section", { class: "panel" }, el("h3", { text: "Events" }), evList.children.length ? evList : el("p", { class: "muted", id: "events-empty", text: "No events yet." })))),
     loud,
   );
+  // events pushed on the levels WebSocket ({"type": "event", ...}) appear at the top at once
+  const onEvent = (ev) => {
+    const e = ev.detail;
+    if (e.recorder_id !== rid || !document.body.contains(evList)) return;
+    const t = e.timestamp ? new Date(e.timestamp * 1000) : new Date();
+    evList.prepend(el("li", { class: "new" }, el("time", { text: t.toLocaleString() }), " ", el("b", { text: e.kind || e.event || "event" }), " ", e.message || ""));
+    if (!evList.isConnected) document.querySelector("#events-empty")?.replaceWith(evList);
+  };
+  document.addEventListener("studio-event", onEvent);
+  window.addEventListener("hashchange", () => document.removeEventListener("studio-event", onEvent), { once: true });
   // loudness history (GET /api/recorders/{id}/loudness): drawn when the server has it
   const now = Date.now() / 1000;
   optional(`/api/recorders/${rid}/loudness?from=${Math.floor(now - 3 * 3600)}&to=${Math.floor(now)}&step=10`)
