@@ -241,7 +241,7 @@ async def preview(path: str) -> Any:
     follow = _follow_arg()
     p = await resolve_file(path)
     if start is not None and start > 0:
-        return await seek_response(p, start)
+        return await seek_response(p, start, follow=recording_probe(p) if follow else None)
     return file_response(p, follow=recording_probe(p) if follow else None)
 
 
@@ -256,13 +256,14 @@ def _open_file(path: Path) -> BinaryIO:
     return os.fdopen(fd, "rb")
 
 
-async def seek_response(path: Path, start: float) -> Response:
+async def seek_response(path: Path, start: float, follow: Callable[[], bool] | None = None) -> Response:
     """``path`` from ``start`` seconds as WAV (:mod:`.seek`), sent as a stream: chunked, no
     ``Content-Length``, no Range (``Accept-Ranges: none``), like a live stream. A player then
     takes the duration from ``/api/stream/info`` (Audyn's player does: it shows
     ``start + currentTime`` against the file's duration, which needs an element whose own
     duration is unknown); the WAV header still states the exact length for other clients.
-    ``X-Start-Seconds`` is the time of the first frame sent."""
+    ``X-Start-Seconds`` is the time of the first frame sent. A WAV being recorded (``follow()``
+    true) keeps streaming what the recorder appends, behind a header of unknown length."""
     from origin.studio.seek import SeekError, decoded_from, wav_layout, wav_seek
 
     loop = asyncio.get_running_loop()
@@ -277,7 +278,13 @@ async def seek_response(path: Path, start: float) -> Response:
         }
         if layout is not None:
             header, offset, length, actual = wav_seek(layout, start)
-            body = _virtual_body(fh, header, offset, 0, len(header) + length)
+            if follow is not None and follow():
+                from origin.studio.seek import wav_header
+
+                headers["X-Recording"] = "true"
+                body = _follow_fd(fh, wav_header(layout.fmt_chunk, None), offset, follow, layout.block_align)
+            else:
+                body = _virtual_body(fh, header, offset, 0, len(header) + length)
         else:
             try:
                 header, chunks, actual = await loop.run_in_executor(None, decoded_from, fh, start)
@@ -310,6 +317,31 @@ async def _virtual_body(fh: BinaryIO, header: bytes, offset: int, a: int, n: int
             pos += len(data)
             n -= len(data)
             yield data
+    finally:
+        fh.close()
+
+
+async def _follow_fd(
+    fh: BinaryIO, header: bytes, pos: int, still_recording: Callable[[], bool], align: int
+) -> AsyncIterator[bytes]:
+    """``header``, then the open file from ``pos`` as it grows, in whole frames, until the
+    recorder stops writing it (or :data:`FOLLOW_IDLE_S` pass without growth)."""
+    loop = asyncio.get_running_loop()
+    idle = 0.0
+    try:
+        yield header
+        while True:
+            data = await loop.run_in_executor(None, os.pread, fh.fileno(), CHUNK, pos)
+            data = data[: len(data) - len(data) % align]
+            if data:
+                pos += len(data)
+                idle = 0.0
+                yield data
+                continue
+            if not still_recording() or idle >= FOLLOW_IDLE_S:
+                return
+            await asyncio.sleep(FOLLOW_POLL_S)
+            idle += FOLLOW_POLL_S
     finally:
         fh.close()
 

@@ -5,6 +5,8 @@ panels of endpoints this server does not have yet staying hidden."""
 
 from __future__ import annotations
 
+import time
+
 import httpx
 import numpy as np
 import pytest
@@ -78,7 +80,26 @@ def test_recorder_detail_archive_and_sources(recording_server, shared_browser):
         )
         assert "48000 Hz" in page.inner_text("#player-info")
         page.click("#listen-live")
-        page.wait_for_function("() => !document.getElementById('archive-audio').paused", timeout=15000)
+        page.wait_for_function(
+            "() => { const a = document.getElementById('archive-audio');"
+            " return !a.paused && a.currentTime > 0.5 && /start=[0-9.]+&follow=true/.test(a.src); }",
+            timeout=15000,
+        )
+
+        # the server side of "listen live": from a time, then following what the recorder appends
+        live = page.locator("#archive-rows tr[data-path^='recorder1/']").first.get_attribute("data-path")
+        size0 = (root / live).stat().st_size
+        got = 0
+        with httpx.stream("GET", f"{url}/api/stream/preview/{live}?start=0.5&follow=true", timeout=20) as r:
+            assert r.headers["x-recording"] == "true" and "content-length" not in r.headers
+            t_end = time.monotonic() + 3
+            for chunk in r.iter_bytes():
+                if got == 0:
+                    assert chunk[:4] == b"RIFF" and chunk[4:8] == b"\xff\xff\xff\xff"  # length unknown
+                got += len(chunk)
+                if time.monotonic() > t_end:
+                    break
+        assert got > size0 - 48000 * 6 // 2 + 100_000  # more than was on disk when it started
 
         # sources: a stream announced over SAP becomes a source with one click
         svc = app.extensions["studio"]

@@ -334,9 +334,17 @@ export async function openPlayer(panel, f, onError) {
     if (d) audio.currentTime = ((ev.clientX - r.left) / r.width) * d;
   });
   if (liveBtn) {
-    liveBtn.addEventListener("click", () => {
-      const go = () => { if (isFinite(audio.duration)) audio.currentTime = Math.max(0, audio.duration - 10); audio.play(); };
-      audio.readyState >= 1 ? go() : audio.addEventListener("loadedmetadata", go, { once: true });
+    // the server streams the file from (now - 10 s) and keeps following what the recorder appends
+    liveBtn.addEventListener("click", async () => {
+      try {
+        const now = await api(`/api/stream/info/${f.path.split("/").map(encodeURIComponent).join("/")}`);
+        const url = fileUrl("preview", f.path);
+        audio.src = `${url}${url.includes("?") ? "&" : "?"}start=${Math.max(0.001, (now.duration || 0) - 10).toFixed(3)}&follow=true`;
+        await audio.play();
+        info.textContent = `live, 10 s behind · ${info.textContent.split(" · ").slice(1).join(" · ")}`;
+      } catch (err) {
+        onError(err);
+      }
     });
   }
   let peaks = null;
