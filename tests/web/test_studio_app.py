@@ -61,6 +61,11 @@ def test_recorder_detail_archive_and_sources(recording_server, shared_browser):
         page.fill("#f-query", "2026-01-10")
         page.click("#archive-filters button[type=submit]")
         page.wait_for_function("() => document.querySelectorAll('#archive-rows tr').length === 2")
+        # the hour timeline: one day, hours 10 and 11 filled; a click plays that hour
+        assert page.locator("#archive-timeline .day:not(.scale)").count() == 1
+        assert page.locator("#archive-timeline .hour.has").count() == 2
+        page.locator("#archive-timeline .hour.has").first.click()
+        page.wait_for_selector("#archive-player h3:has-text('2026-01-10-10.wav')")
         page.check("#sel-all")
         assert page.inner_text("#sel-count") == "2 selected"
         page.click("#bulk-delete")

@@ -238,8 +238,9 @@ export async function renderArchive(root, { studios, isAdmin, onError, query = {
       el("th", { text: "File" }), el("th", { text: "Size" }), el("th", { text: "Modified" }), el("th", { text: "" }))),
     tbody);
   const player = el("section", { class: "panel hidden", id: "archive-player", "aria-label": "Player" });
+  const timeline = el("section", { class: "timeline", id: "archive-timeline", "aria-label": "Hours with recordings" });
   const status = el("p", { class: "muted", id: "archive-status" });
-  root.replaceChildren(el("div", { class: "panel-head" }, el("h2", { text: "Archive" })), filters, bulk, player, table, status);
+  root.replaceChildren(el("div", { class: "panel-head" }, el("h2", { text: "Archive" })), filters, timeline, bulk, player, table, status);
 
   const selected = new Set();
   let files = [];
@@ -264,6 +265,7 @@ export async function renderArchive(root, { studios, isAdmin, onError, query = {
     }
     selected.clear();
     updateSel();
+    renderTimeline(timeline, files, (f) => openPlayer(player, f, onError));
     tbody.replaceChildren(...files.map((f) => {
       const cb = el("input", { type: "checkbox", class: "sel", "aria-label": `Select ${f.name}` });
       cb.addEventListener("change", () => { cb.checked ? selected.add(f.path) : selected.delete(f.path); updateSel(); });
@@ -306,6 +308,40 @@ export async function renderArchive(root, { studios, isAdmin, onError, query = {
     });
   }
   await load();
+}
+
+/** Day rows of 24 hour cells: an hour with a recording is filled (studio colour not needed:
+ * the search already narrows to a studio); clicking it plays that hour's file. */
+function renderTimeline(box, files, onPick) {
+  const days = new Map();
+  for (const f of files) {
+    const m = f.name.match(/(\d{4}-\d{2}-\d{2})[-_T ](\d{2})/);
+    const d = m ? new Date(`${m[1]}T${m[2]}:00:00`) : new Date(f.modified);
+    const day = m ? m[1] : d.toISOString().slice(0, 10);
+    const hour = m ? Number(m[2]) : d.getHours();
+    if (!days.has(day)) days.set(day, new Map());
+    const hours = days.get(day);
+    if (!hours.has(hour)) hours.set(hour, []);
+    hours.get(hour).push(f);
+  }
+  const rows = [...days.keys()].sort().reverse().slice(0, 14).map((day) => {
+    const hours = days.get(day);
+    const cells = Array.from({ length: 24 }, (_, h) => {
+      const fs = hours.get(h);
+      if (!fs) return el("span", { class: "hour", title: `${day} ${String(h).padStart(2, "0")}:00 — nothing` });
+      const rec = fs.some((f) => f.recording);
+      return el("button", {
+        class: `hour has${rec ? " live" : ""}`, type: "button",
+        title: `${day} ${String(h).padStart(2, "0")}:00 — ${fs.map((f) => f.name).join(", ")}`,
+        "aria-label": `Play ${day} ${String(h).padStart(2, "0")}:00${rec ? " (recording)" : ""}`,
+        onclick: () => onPick(fs[0]),
+      });
+    });
+    return el("div", { class: "day" }, el("span", { class: "day-label", text: day }), el("div", { class: "hours" }, cells));
+  });
+  const scale = el("div", { class: "day scale", "aria-hidden": "true" }, el("span", { class: "day-label" }),
+    el("div", { class: "hours" }, Array.from({ length: 24 }, (_, h) => el("span", { class: "hour-num", text: h % 3 ? "" : String(h).padStart(2, "0") }))));
+  box.replaceChildren(...(rows.length ? [scale, ...rows] : []));
 }
 
 // ------------------------------------------------------------------------------ player
