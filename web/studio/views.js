@@ -474,7 +474,7 @@ export async function renderSources(root, { isAdmin, onError }) {
       el("td", {}, el("b", { text: s.name }), s.id === active.active_source_id ? el("span", { class: "pill pill-on", text: "active" }) : null,
         s.description ? el("div", { class: "muted small", text: s.description }) : null),
       el("td", { text: `${s.multicast_addr}:${s.port}` }),
-      el("td", { text: `${s.encoding || "L24"} · ${s.sample_rate} Hz · ${s.channels} ch${s.stream_channels ? ` of ${s.stream_channels} from ${(s.channel_offset || 0) + 1}` : ""}` }),
+      el("td", { text: `${s.encoding || "L24"} · ${s.sample_rate} Hz · ${s.channels} ch${s.stream_channels > s.channels ? ` (${(s.channel_offset || 0) + 1}–${(s.channel_offset || 0) + s.channels} of ${s.stream_channels})` : ""}` }),
       el("td", { class: "actions" },
         el("button", { class: "btn btn-ghost act-activate", type: "button", disabled: s.id === active.active_source_id, onclick: async () => {
           try { await api(`/api/sources/active/${encodeURIComponent(s.id)}`, { method: "POST" }); renderSources(root, { isAdmin, onError }); } catch (err) { onError(err); }
