@@ -17,10 +17,12 @@ from typing import Any
 class LiveServer:
     """``LiveServer(app).start()`` -> ``.url``, ``.ws_url``, ``.port``; ``.stop()`` when done."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", *, graceful_timeout: float = 2.0) -> None:
+    def __init__(
+        self, app: Any, host: str = "127.0.0.1", *, graceful_timeout: float = 2.0, port: int = 0
+    ) -> None:
         self.app = app
         self.host = host
-        self.port = 0
+        self.port = port  # 0: a free one (a given port serves a restarted origin at the same URL)
         self.graceful_timeout = graceful_timeout
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -42,7 +44,7 @@ class LiveServer:
 
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, 0))
+        sock.bind((self.host, self.port))
         sock.set_inheritable(True)
         self.port = sock.getsockname()[1]
         config = Config()

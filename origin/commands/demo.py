@@ -70,9 +70,12 @@ def _wait_healthy(base: str, proc: subprocess.Popen, timeout: float = 60.0) -> N
     raise CLIError(f"the origin did not answer on {base} within {timeout:.0f} s")
 
 
-def _provision(base: str) -> str | None:
-    """Ensure Studio A exists with recorder 1 assigned and recording. Returns a status line."""
+def _provision(base: str, source: str = "239.69.1.1:5004") -> str | None:
+    """Ensure Studio A exists with recorder 1 assigned and recording ``source`` (ADDR:PORT).
+    Returns a status line."""
     import httpx
+
+    addr, _, port = source.rpartition(":")
 
     with httpx.Client(base_url=base, timeout=10.0) as c:
         if c.get("/api/studios/").status_code == 404:
@@ -84,6 +87,14 @@ def _provision(base: str) -> str | None:
         if studio.get("recorder_id") != 1:
             c.post(f"/api/studios/{studio['id']}/assign", json={"recorder_id": 1})
         rec = c.get("/api/recorders/1").json()
+        cfg = rec.get("config") or {}
+        if (cfg.get("multicast_addr"), cfg.get("port")) != (addr, int(port)):
+            if rec.get("state") == "recording":
+                c.post("/api/recorders/1/stop")
+            r = c.put("/api/recorders/1/config", json={"multicast_addr": addr, "port": int(port)})
+            if r.status_code >= 400:
+                return f"could not point recorder 1 at {source}: {r.text}"
+            rec = c.get("/api/recorders/1").json()
         if rec.get("state") != "recording":
             r = c.post("/api/recorders/1/start")
             if r.status_code >= 400:
@@ -132,7 +143,7 @@ def _run(args) -> int:
         server = _spawn(serve_args, env)
         children.append(server)
         _wait_healthy(base, server)
-        status = _provision(base) if not args.no_sender else None
+        status = _provision(base, args.source) if not args.no_sender else None
         print(f"\nAI Mixer is running (dev mode, data in {data_dir})")
         print(f"  web app           {base}/")
         print(f"  in-browser mixer  {base}/mixer/")

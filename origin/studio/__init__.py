@@ -88,6 +88,27 @@ RECORDER_CONFIG_KEYS = (
 )
 
 
+#: worker stats shown as the recorder's ``stats`` (packet health and stream counters)
+STREAM_COUNTERS = (
+    "received",
+    "lost",
+    "late",
+    "reordered",
+    "duplicate",
+    "foreign",
+    "malformed",
+    "silence_frames",
+    "relocks",
+    "frames_written",
+    "seconds",
+    "vox",
+)
+
+
+def _stream_counters(stats: dict[str, Any]) -> dict[str, Any]:
+    return {k: stats[k] for k in STREAM_COUNTERS if k in stats}
+
+
 class StudioService:
     """Everything the studio API needs, held on ``app.extensions["studio"]``."""
 
@@ -186,6 +207,7 @@ class StudioService:
             "current_file": live["current_file"],
             "errors": live["errors"],
             "restarts": rt.restarts,
+            "stats": _stream_counters(rt.stats),
         }
 
     def levels_snapshot(self) -> list[dict[str, Any]]:

@@ -7,12 +7,13 @@ one.
 * **WAV / RF64** (what the recorder writes): the answer is a new WAV header followed by the
   original sample bytes from the first frame at or after ``start`` (the byte offset is
   ``data_offset + ceil(start * rate) * block_align``, so it always lands on a frame boundary).
-  No decoding; the bytes are the archive's own. The answer has a known length, so HTTP Range
-  works on it too (over the header + data bytes).
+  No decoding; the bytes are the archive's own. For a file being recorded the header announces
+  an unknown length and the answer keeps following what the recorder appends ("listen live,
+  N seconds behind").
 * **Other formats** (FLAC, Ogg/Opus, MP3...): decoded by libsndfile (``soundfile``) from the
   frame at ``start`` and served as 16-bit PCM WAV of the rest of the file (no Range).
 
-For a file still being recorded, the answer covers what is on disk at the time of the request.
+A compressed file still being recorded is served as it is on disk at the time of the request.
 """
 
 from __future__ import annotations
@@ -103,9 +104,23 @@ def wav_layout(fd: int, size: int) -> WavLayout | None:
     return None
 
 
-def wav_header(fmt_chunk: bytes, data_bytes: int) -> bytes:
-    """A WAV header (RIFF, or RF64 when the data does not fit 32 bits) for ``data_bytes``."""
+#: the size fields of a WAV whose length is not known yet (a live stream, as encoders write it)
+UNKNOWN_SIZE = 0xFFFFFFFF
+
+
+def wav_header(fmt_chunk: bytes, data_bytes: int | None) -> bytes:
+    """A WAV header (RIFF, or RF64 when the data does not fit 32 bits) for ``data_bytes``;
+    ``None``: a live stream of unknown length (both size fields ``0xFFFFFFFF``)."""
     fmt = b"fmt " + struct.pack("<I", len(fmt_chunk)) + fmt_chunk + (b"\0" if len(fmt_chunk) & 1 else b"")
+    if data_bytes is None:
+        return (
+            b"RIFF"
+            + struct.pack("<I", UNKNOWN_SIZE)
+            + b"WAVE"
+            + fmt
+            + b"data"
+            + struct.pack("<I", UNKNOWN_SIZE)
+        )
     riff_size = 4 + len(fmt) + 8 + data_bytes
     if riff_size <= 0xFFFFFFFF:
         return (

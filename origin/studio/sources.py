@@ -7,7 +7,8 @@ Extensions (documented in the README):
   "channels"?}``: a source created from a discovered stream, recording channels
   ``[channel_offset, channel_offset + channels)`` of it (default: all).
 * Setting the active source applies its address/port/format to the control recorder (the
-  recorder behind ``/api/control``); 400 while that recorder is recording.
+  recorder behind ``/api/control``). While that recorder records, it is switched over: stopped
+  (its file finalised), reconfigured and started again on the new source (the event log says so).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from quart import Blueprint
 
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
-from origin.studio.common import json_body, service, validate_recorder_config
+from origin.studio.common import check_channels, json_body, service, validate_recorder_config
 from origin.studio.discovery import discovered, discovered_by_id
 from origin.studio.store import SOURCE_DEFAULTS
 
@@ -98,14 +99,23 @@ async def set_active(source_id: str) -> Any:
         raise StudioError(404, f"Source {source_id} not found")
     if not src.get("enabled", True):
         raise StudioError(400, f"Source {source_id} is disabled")
-    if svc.supervisor.runtime(rid).running:
-        raise StudioError(400, "Cannot change the active source while recording")
     rec = await svc.store.recorder(rid)
     assert rec is not None
     cfg = apply_source(rec["config"], src)
+    check_channels(cfg)
+    restart = svc.supervisor.runtime(rid).running
+    if restart:  # switch a running capture over: stop (file finalised), reconfigure, start again
+        from origin.studio.recorders import _not_supervising, _start
+
+        _not_supervising()
+        await svc.store.add_event(rid, "source", f"switching the recording to source {source_id}")
+        await svc.supervisor.stop(rid)
     await svc.store.set_recorder_config(rid, cfg)
     await svc.store.kv_set("active_source_id", source_id)
     await svc.store.add_event(rid, "source", f"active source set to {source_id}")
+    if restart:
+        rec["config"] = cfg
+        await _start(rec)
     return {"message": "Active source set", "active_source_id": source_id}
 
 

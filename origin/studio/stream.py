@@ -266,13 +266,18 @@ async def preview(path: str) -> Any:
     follow = _follow_arg()
     p = await resolve_file(path)
     if start is not None and start > 0:
-        return await seek_response(p, start)
+        return await seek_response(p, start, follow=recording_probe(p) if follow else None)
     return file_response(p, follow=recording_probe(p) if follow else None)
 
 
-async def seek_response(path: Path, start: float) -> Response:
-    """``path`` from ``start`` seconds as WAV (:mod:`.seek`). WAV answers support Range over
-    the header + data bytes; decoded formats are streamed whole."""
+async def seek_response(path: Path, start: float, follow: Callable[[], bool] | None = None) -> Response:
+    """``path`` from ``start`` seconds as WAV (:mod:`.seek`), sent as a stream: chunked, no
+    ``Content-Length``, no Range (``Accept-Ranges: none``), like a live stream. A player then
+    takes the duration from ``/api/stream/info`` (Audyn's player does: it shows
+    ``start + currentTime`` against the file's duration, which needs an element whose own
+    duration is unknown); the WAV header still states the exact length for other clients.
+    ``X-Start-Seconds`` is the time of the first frame sent. A WAV being recorded (``follow()``
+    true) keeps streaming what the recorder appends, behind a header of unknown length."""
     from origin.studio.seek import SeekError, decoded_from, wav_layout, wav_seek
 
     loop = asyncio.get_running_loop()
@@ -280,34 +285,28 @@ async def seek_response(path: Path, start: float) -> Response:
     try:
         size = st.st_size
         layout = await loop.run_in_executor(None, wav_layout, fh.fileno(), size)
-        headers: dict[str, Any] = {"Cache-Control": "no-cache", "Content-Disposition": "inline"}
+        headers: dict[str, Any] = {
+            "Cache-Control": "no-cache",
+            "Content-Disposition": "inline",
+            "Accept-Ranges": "none",
+        }
         if layout is not None:
             header, offset, length, actual = wav_seek(layout, start)
-            total = len(header) + length
-            headers["X-Start-Seconds"] = f"{actual:.6f}"
-            headers["Accept-Ranges"] = "bytes"
-            try:
-                rng = parse_range(request.headers.get("Range"), total)
-            except RangeNotSatisfiable:
-                raise StudioError(
-                    416, "Range not satisfiable", {"Content-Range": f"bytes */{total}"}
-                ) from None
-            a, b = rng if rng is not None else (0, total - 1)
-            headers["Content-Length"] = str(b - a + 1)
-            if rng is not None:
-                headers["Content-Range"] = f"bytes {a}-{b}/{total}"
-            body = _virtual_body(fh, header, offset, a, b - a + 1)
-            resp = Response(body, status=206 if rng else 200, headers=headers, mimetype="audio/wav")
+            if follow is not None and follow():
+                from origin.studio.seek import wav_header
+
+                headers["X-Recording"] = "true"
+                body = _follow_fd(fh, wav_header(layout.fmt_chunk, None), offset, follow, layout.block_align)
+            else:
+                body = _virtual_body(fh, header, offset, 0, len(header) + length)
         else:
             try:
                 header, chunks, actual = await loop.run_in_executor(None, decoded_from, fh, start)
             except SeekError as exc:
                 raise StudioError(400, f"Cannot seek: {exc}") from None
-            headers["X-Start-Seconds"] = f"{actual:.6f}"
-            headers["Accept-Ranges"] = "none"
-            resp = Response(
-                _decoded_body(fh, header, chunks), status=200, headers=headers, mimetype="audio/wav"
-            )
+            body = _decoded_body(fh, header, chunks)
+        headers["X-Start-Seconds"] = f"{actual:.6f}"
+        resp = Response(body, status=200, headers=headers, mimetype="audio/wav")
     except BaseException:
         fh.close()
         raise
@@ -332,6 +331,31 @@ async def _virtual_body(fh: BinaryIO, header: bytes, offset: int, a: int, n: int
             pos += len(data)
             n -= len(data)
             yield data
+    finally:
+        fh.close()
+
+
+async def _follow_fd(
+    fh: BinaryIO, header: bytes, pos: int, still_recording: Callable[[], bool], align: int
+) -> AsyncIterator[bytes]:
+    """``header``, then the open file from ``pos`` as it grows, in whole frames, until the
+    recorder stops writing it (or :data:`FOLLOW_IDLE_S` pass without growth)."""
+    loop = asyncio.get_running_loop()
+    idle = 0.0
+    try:
+        yield header
+        while True:
+            data = await loop.run_in_executor(None, os.pread, fh.fileno(), CHUNK, pos)
+            data = data[: len(data) - len(data) % align]
+            if data:
+                pos += len(data)
+                idle = 0.0
+                yield data
+                continue
+            if not still_recording() or idle >= FOLLOW_IDLE_S:
+                return
+            await asyncio.sleep(FOLLOW_POLL_S)
+            idle += FOLLOW_POLL_S
     finally:
         fh.close()
 

@@ -97,7 +97,7 @@ export class LevelsSocket {
     };
     ws.onclose = () => {
       if (this.closed) return;
-      this.onStatus("offline");
+      this.onStatus("offline", this.backoff);
       setTimeout(() => this.connect(), this.backoff);
       this.backoff = Math.min(this.backoff * 2, 10000);
     };

@@ -1,6 +1,7 @@
 // Studio monitor: studios, recorders with live meters, start/stop (admins), recordings.
 import { api, ApiError, fileUrl, getToken, LevelsSocket, setToken, takeTokenFromHash } from "./api.js";
 import { Meter } from "./meters.js";
+import { fmtDuration, renderArchive, renderRecorderDetail, renderSources } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -18,6 +19,10 @@ function isAdmin() {
 }
 
 function showError(err) {
+  if (err instanceof ApiError && err.status === 401) {
+    sessionExpired(err);
+    return;
+  }
   $("error").textContent = err ? String(err.message || err) : "";
   if (err) setTimeout(() => { if ($("error").textContent === String(err.message || err)) $("error").textContent = ""; }, 6000);
 }
@@ -46,8 +51,9 @@ async function boot() {
     state.user = await api("/auth/me");
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
-      if (getToken() && err.status === 401) setToken("");
-      showLogin(err.status === 403 ? err.message : "");
+      const had = getToken();
+      if (had && err.status === 401) setToken("");
+      showLogin(err.status === 403 ? err.message : had ? `Your session has ended (${err.message}). Sign in again.` : "");
       return;
     }
     showLogin(`Cannot reach the server: ${err.message}`);
@@ -59,11 +65,52 @@ async function boot() {
   $("user").textContent = `${u.name || u.email || u.id} · ${u.role}${u.studio_id ? ` · ${u.studio_id}` : ""}`;
   $("logout").classList.toggle("hidden", !getToken());
   for (const el of document.querySelectorAll(".admin-only")) el.classList.toggle("hidden", !isAdmin());
+  $("tabs").classList.remove("hidden");
   await refreshAll();
   state.socket = new LevelsSocket({ onMessage: onLevels, onStatus: setWsStatus });
-  setInterval(() => refreshRecorders().catch(() => {}), 2000);
-  setInterval(() => refreshRecordings().catch(() => {}), 5000);
+  setInterval(() => refreshRecorders().catch(showError), 2000);
+  setInterval(() => refreshRecordings().catch(showError), 5000);
+  await route();
 }
+
+/** A 401 after login: the token expired or was revoked. Say so and offer to sign in again. */
+function sessionExpired(err) {
+  const b = $("session-banner");
+  b.textContent = "";
+  b.append(`Your session has ended (${err.message}). `);
+  const a = document.createElement("a");
+  a.href = "/auth/login?return_to=/studio/";
+  a.textContent = "Sign in again";
+  a.addEventListener("click", () => setToken(""));
+  b.append(a);
+  b.classList.remove("hidden");
+}
+
+// ---------------------------------------------------------------- views (hash routes)
+async function route() {
+  const h = location.hash || "#/";
+  const m = h.match(/^#\/recorder\/(\d+)/);
+  const view = m ? "recorder" : h.startsWith("#/archive") ? "archive" : h.startsWith("#/sources") ? "sources" : "monitor";
+  for (const a of document.querySelectorAll("#tabs a")) {
+    if (a.dataset.view === view) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  $("app").classList.toggle("hidden", view !== "monitor");
+  $("view").classList.toggle("hidden", view === "monitor");
+  if (view === "monitor") return;
+  const opts = { isAdmin: isAdmin(), onError: showError, studios: state.studios };
+  try {
+    if (view === "recorder") await renderRecorderDetail($("view"), Number(m[1]), opts);
+    else if (view === "archive") await renderArchive($("view"), opts);
+    else await renderSources($("view"), opts);
+  } catch (err) {
+    $("view").textContent = "";
+    showError(err);
+  }
+  const h2 = $("view").querySelector("h2");
+  if (h2) { h2.tabIndex = -1; h2.focus(); }
+}
+window.addEventListener("hashchange", () => route());
 
 function showLogin(message) {
   $("app").classList.add("hidden");
@@ -88,9 +135,9 @@ $("logout").addEventListener("click", async () => {
   location.reload();
 });
 
-function setWsStatus(s) {
+function setWsStatus(s, info) {
   const el = $("ws-status");
-  el.textContent = s === "live" ? "live" : s;
+  el.textContent = s === "live" ? "live" : s === "offline" && info ? `offline · retry in ${Math.round(info / 1000)} s` : s;
   el.className = `pill ${s === "live" ? "pill-on" : s === "connecting" ? "pill-warn" : "pill-off"}`;
 }
 
@@ -183,10 +230,12 @@ function cardFor(rec) {
       <span class="rec-name"></span>
       <span class="state"></span>
       <span class="spacer"></span>
+      <a class="btn btn-ghost btn-small act-detail" href="#/recorder/${rec.id}">Details</a>
       <button class="btn btn-small act-start admin-only" type="button">Start</button>
       <button class="btn btn-stop btn-small act-stop admin-only" type="button">Stop</button>
     </div>
     <div class="rec-meta"></div>
+    <div class="rec-health"></div>
     <label class="rec-assign admin-only">Studio <select class="assign"></select></label>
     <div class="meters"></div>
     <div class="rec-errors"></div>`;
@@ -262,8 +311,16 @@ function renderRecorders() {
     if (rec.state !== "stopped") parts.push(fmtBytes(rec.bytes_written));
     if (rec.current_file) parts.push(rec.current_file.split("/").slice(-2).join("/"));
     card.el.querySelector(".rec-meta").textContent = parts.filter(Boolean).join(" · ");
-    const errs = rec.state === "error" ? rec.errors.slice(-1) : [];
+    const errs = rec.state === "error" ? rec.errors.slice(-1) : rec.errors.slice(-2);
     card.el.querySelector(".rec-errors").textContent = errs.join(" ");
+    const stt = rec.stats || {};
+    const up = rec.state !== "stopped" && rec.start_time ? fmtDuration((Date.now() - Date.parse(rec.start_time)) / 1000) : null;
+    const health = card.el.querySelector(".rec-health");
+    health.textContent = rec.state === "stopped" ? "" :
+      [up ? `up ${up}` : null, stt.received !== undefined ? `${stt.received} pkts` : null,
+        stt.lost !== undefined ? `lost ${stt.lost}` : null, stt.late !== undefined ? `late ${stt.late}` : null,
+        rec.restarts ? `restarts ${rec.restarts}` : null].filter(Boolean).join(" · ");
+    health.classList.toggle("warn", !!(stt.lost || stt.late || rec.restarts));
     const sel = card.el.querySelector(".assign");
     card.el.querySelector(".rec-assign").classList.toggle("hidden", !isAdmin());
     if (isAdmin() && document.activeElement !== sel) {
@@ -318,6 +375,16 @@ function setChannels(card, channels) {
 
 let pending = null;
 function onLevels(msg) {
+  if (msg.type === "event") {
+    // recorder events pushed on the levels socket: live in the detail view, alarms on the card
+    document.dispatchEvent(new CustomEvent("studio-event", { detail: msg }));
+    const card = state.cards.get(msg.recorder_id);
+    const kind = String(msg.kind || msg.event || "");
+    if (card && /silence|alarm|loud|clip|error|died/.test(kind)) {
+      card.el.querySelector(".rec-errors").textContent = `${kind}: ${msg.message || ""}`;
+    }
+    return;
+  }
   if (msg.type !== "all_levels") return;
   if (pending === null) requestAnimationFrame(drawLevels);
   pending = msg;
