@@ -211,15 +211,13 @@ async def confinement() -> list[Path] | None:
 
 
 async def resolve_file(raw: str) -> Path:
-    """Resolve a client path to an existing regular file the caller may read."""
+    """Resolve a client path to an existing path the caller may read (opened by :func:`open_file`)."""
     svc = service()
     try:
         path = resolve_under(svc.archive_root, raw, confine_to=await confinement())
     except PathError as exc:
         raise StudioError(exc.status, exc.detail) from None
-    if not path.is_file():
-        raise StudioError(400, "Not a file")
-    return path
+    return path  # "is it a regular file" is answered by the one open (open_file)
 
 
 def recording_probe(path: Path) -> Callable[[], bool]:

@@ -13,8 +13,8 @@ import time
 import httpx
 import pytest
 import soundfile as sf
-from conftest import ROOT, make_keys, start_server
 from netutil import free_udp_port, unique_group
+from prodserver import ROOT, make_keys, start_server
 
 pytestmark = pytest.mark.slow
 

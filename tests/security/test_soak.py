@@ -15,8 +15,8 @@ import time
 
 import httpx
 import pytest
-from conftest import ROOT, make_keys, start_server
 from netutil import free_udp_port, unique_group
+from prodserver import ROOT, make_keys, start_server
 from websockets.sync.client import connect
 from wsraw import send_oversize
 
