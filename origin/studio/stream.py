@@ -111,8 +111,11 @@ async def _body(fh: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
         pos, left = start, length
         while left > 0:
             data = await _read_at(fh, pos, min(CHUNK, left))
-            if not data:  # the file shrank under us: end here (the server closes the connection)
-                return
+            if not data:
+                # The file shrank under us (deletion cannot: we hold the descriptor). Abort the
+                # response: Hypercorn then drops the connection without logging an error, and the
+                # client sees a body shorter than its Content-Length, never a complete-looking one.
+                raise asyncio.CancelledError
             pos += len(data)
             left -= len(data)
             yield data
