@@ -15,9 +15,10 @@ document's *structure* before any parser sees the bytes (:func:`check_structure`
   would otherwise hit Python's int-digits limit, or cost quadratic time below it).
 
 A document over a limit raises :class:`JSONLimitError` (a ``ValueError``) naming the limit.
-The check is a C-speed scan in the common case (``bytes.count`` and one regular-expression
-search); only documents with more brackets than the depth limit, or with a long digit run,
-are walked token by token, and the walk stops at the first violation.
+The check runs at C speed: ``bytes.count``, ``bytes.translate`` and ``bytes.find`` in the common
+case; documents with more brackets than the depth limit, or with a long digit run, also get
+their strings removed (one regular-expression substitution) and a prefix sum over their
+brackets (NumPy). Linear in the size of the document, a few milliseconds per megabyte.
 """
 
 from __future__ import annotations
@@ -50,20 +51,27 @@ MAX_DEPTH = 64
 #: Longest accepted run of digits in a number (a float64 needs 17 significant digits).
 MAX_NUMBER_DIGITS = 100
 
-# A JSON string (unrolled loop: no per-character alternation), a bracket, or a run of digits
-# longer than the limit. Strings are matched first, so brackets and digits inside them are
-# skipped.
-_STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
+# A JSON string (unrolled loop: no per-character alternation). Replacing every string by ""
+# leaves the brackets and digits that are structure, not text.
+_STRING_RE = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 # every digit -> "0", everything else -> " ": a digit run of n is then n zeros in a row, found by
 # bytes.find at C speed (a regular expression costs 20x more on a 960-sample body)
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= i <= 0x39 else 0x20 for i in range(256))
+_NOT_BRACKETS = bytes(i for i in range(256) if i not in b"[]{}")
+# "[" / "{" -> +1, "]" / "}" -> -1 (as int8)
+_STEPS = bytes(1 if i in b"[{" else (0xFF if i in b"]}" else 0) for i in range(256))
 
 
-def _token_re(max_digits: int) -> re.Pattern[bytes]:
-    return re.compile(rb"%s|[\[\]{}]|[0-9]{%d,}" % (_STRING, max_digits + 1), re.DOTALL)
+def _max_depth(brackets: bytes) -> int:
+    """Deepest nesting of a string of brackets only (prefix-sum maximum)."""
+    steps = brackets.translate(_STEPS)
+    try:
+        import numpy as np
+    except ImportError:  # pragma: no cover - the origin always has NumPy
+        from itertools import accumulate
 
-
-_TOKENS = _token_re(MAX_NUMBER_DIGITS)
+        return max(accumulate(b if b < 128 else b - 256 for b in steps))
+    return int(np.cumsum(np.frombuffer(steps, dtype=np.int8), dtype=np.int64).max())
 
 
 class JSONLimitError(ValueError):
@@ -96,24 +104,22 @@ def check_structure(
     pass: the parser rejects it afterwards.
     """
     raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else bytes(data)
-    deep = raw.count(b"[") + raw.count(b"{") > max_depth
-    if not deep and raw.translate(_DIGITS_ONLY).find(b"0" * (max_digits + 1)) < 0:
+    maybe_deep = raw.count(b"[") + raw.count(b"{") > max_depth
+    needle = b"0" * (max_digits + 1)
+    maybe_long = raw.translate(_DIGITS_ONLY).find(needle) >= 0
+    if not maybe_deep and not maybe_long:
         return
-    tokens = _TOKENS if max_digits == MAX_NUMBER_DIGITS else _token_re(max_digits)
-    depth = 0
-    for m in tokens.finditer(raw):
-        c = raw[m.start()]
-        if c == 0x5B or c == 0x7B:  # [ {
-            depth += 1
-            if depth > max_depth:
-                raise JSONLimitError(
-                    f"JSON nests deeper than {max_depth} levels", limit="depth", maximum=max_depth
-                )
-        elif c == 0x5D or c == 0x7D:  # ] }
-            depth -= 1
-        elif 0x30 <= c <= 0x39:  # a digit run over the limit, outside any string
+    # strings are text: drop them before looking at brackets and digits again
+    structure = _STRING_RE.sub(b'""', raw) if b'"' in raw else raw
+    if maybe_long and structure.translate(_DIGITS_ONLY).find(needle) >= 0:
+        raise JSONLimitError(
+            f"JSON number has more than {max_digits} digits", limit="digits", maximum=max_digits
+        )
+    if maybe_deep:
+        brackets = structure.translate(None, _NOT_BRACKETS)
+        if len(brackets) > max_depth and _max_depth(brackets) > max_depth:
             raise JSONLimitError(
-                f"JSON number has more than {max_digits} digits", limit="digits", maximum=max_digits
+                f"JSON nests deeper than {max_depth} levels", limit="depth", maximum=max_depth
             )
 
 

@@ -29,6 +29,8 @@ __all__ = [
     "add_authenticator",
     "authenticate",
     "current_principal",
+    "token_alive",
+    "RECHECK_S",
     "bearer_token",
     "url_credential_refusal",
     "allow_url_token",
@@ -241,6 +243,27 @@ async def authenticate(req: Any = None, app: Quart | None = None) -> Principal |
     if has_request_context() or has_websocket_context():
         g.principal = principal
     return principal
+
+
+#: seconds between re-checks of the credential of an open WebSocket (revocation, logout, expiry)
+RECHECK_S = 5.0
+
+
+async def token_alive(app: Quart, token: str | None) -> bool:
+    """Would ``token`` still be accepted now? (``None``, the dev principal's "no token", is.)
+
+    Open WebSockets call this every :data:`RECHECK_S` seconds, so a revoked key, a logged-out
+    JWT or a token whose root died stops working on connections made before, too.
+    """
+    if not token:
+        return True
+    for fn in app.extensions.get("authenticators", []):
+        try:
+            if await fn(token, None) is not None:
+                return True
+        except Exception:  # noqa: BLE001 - a broken authenticator is a refusal here
+            log.exception("authenticator %r failed", fn)
+    return False
 
 
 def current_principal() -> Principal | None:

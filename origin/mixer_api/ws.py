@@ -41,7 +41,7 @@ import numpy as np
 from quart import Quart, g
 from werkzeug.datastructures import Headers
 
-from origin.auth import authenticate
+from origin.auth import RECHECK_S, authenticate, bearer_token, token_alive
 from origin.errors import APIError, error_body, error_response
 from origin.jsonutil import JSONLimitError, dumps, loads
 from origin.sessions import SESSION_ID_RE, new_session_id
@@ -187,12 +187,19 @@ class _Connection:
         if requested and not SESSION_ID_RE.match(requested):
             return error_response(400, "INVALID_REQUEST", "sessionId has invalid characters")
         self.principal = principal
+        self.token = bearer_token()
+        self.recheck_at = time.monotonic() + RECHECK_S
         self.owner = principal.owner_id or principal.id
         self.requested = requested
         self.sid = requested or principal.session_id or new_session_id()
         self.entry = svc.session(self.owner, self.sid)
         self.accept_headers = rl.headers()
         return None
+
+    async def credential_alive(self) -> bool:
+        """Re-check the handshake's credential (every ``RECHECK_S`` s of traffic)."""
+        self.recheck_at = time.monotonic() + RECHECK_S
+        return await token_alive(self.app, self.token)
 
     async def refuse(self, resp: Any) -> None:
         """Answer a refused handshake with the HTTP error (or a close where that is unsupported)."""
@@ -275,6 +282,9 @@ class _Connection:
                 ev = await receive()
                 kind = ev["type"]
                 if kind == "websocket.receive":
+                    if time.monotonic() >= self.recheck_at and not await self.credential_alive():
+                        await self._close(1008, "credential revoked or expired")
+                        break
                     data = ev.get("bytes")
                     if data is not None:
                         await on_binary(data)

@@ -117,8 +117,11 @@ async def _body(fh: BinaryIO, start: int, length: int) -> AsyncIterator[bytes]:
         pos, left = start, length
         while left > 0:
             data = await _read_at(fh, pos, min(CHUNK, left))
-            if not data:  # the file shrank under us: end here (the server closes the connection)
-                return
+            if not data:
+                # The file shrank under us (deletion cannot: we hold the descriptor). Abort the
+                # response: Hypercorn then drops the connection without logging an error, and the
+                # client sees a body shorter than its Content-Length, never a complete-looking one.
+                raise asyncio.CancelledError
             pos += len(data)
             left -= len(data)
             yield data
@@ -217,15 +220,13 @@ async def confinement() -> list[Path] | None:
 
 
 async def resolve_file(raw: str) -> Path:
-    """Resolve a client path to an existing regular file the caller may read."""
+    """Resolve a client path to an existing path the caller may read (opened by :func:`open_file`)."""
     svc = service()
     try:
         path = resolve_under(svc.archive_root, raw, confine_to=await confinement())
     except PathError as exc:
         raise StudioError(exc.status, exc.detail) from None
-    if not path.is_file():
-        raise StudioError(400, "Not a file")
-    return path
+    return path  # "is it a regular file" is answered by the one open (open_file)
 
 
 def recording_probe(path: Path) -> Callable[[], bool]:

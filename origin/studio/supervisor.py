@@ -503,7 +503,7 @@ class Supervisor:
                     else:
                         await self._event(rt.rid, "worker_started", f"pid {proc.pid}")
                     readers = []
-                    if endpoint is None:
+                    if self.run_dir is None:  # attached: the protocol comes on stdout
                         assert proc.stdout is not None and proc.stderr is not None
                         readers = [
                             asyncio.ensure_future(self._read_stdout(rt, proc.stdout, recovering)),

@@ -25,7 +25,7 @@ from typing import Any
 
 from quart import Blueprint, current_app, g, websocket
 
-from origin.auth import Principal, authenticate, bearer_token
+from origin.auth import RECHECK_S, Principal, authenticate, bearer_token, token_alive
 from origin.errors import studio_error
 from origin.jsonutil import loads
 from origin.studio.authz import can_see_recorder, visible_studio_id
@@ -37,16 +37,16 @@ bp = Blueprint("studio_ws", __name__)
 AUTH_TIMEOUT_S = 10.0
 
 
-async def _auth_first_message() -> Principal | None:
-    """Accept, then wait for ``{"type": "auth", "token": ...}``."""
+async def _auth_first_message() -> tuple[Principal | None, str | None]:
+    """Accept, then wait for ``{"type": "auth", "token": ...}``; returns the principal and token."""
     await websocket.accept()
     try:
         raw = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
         msg = loads(raw)
     except (TimeoutError, ValueError, TypeError):
-        return None
+        return None, None
     if not isinstance(msg, dict) or msg.get("type") != "auth" or not isinstance(msg.get("token"), str):
-        return None
+        return None, None
     token = msg["token"]
     for fn in current_app.extensions.get("authenticators", []):
         try:
@@ -54,8 +54,8 @@ async def _auth_first_message() -> Principal | None:
         except Exception:  # noqa: BLE001 - a broken authenticator must not kill the socket handler
             p = None
         if p is not None:
-            return p
-    return None
+            return p, token
+    return None, None
 
 
 def _parse_rid(raw: str) -> int | None:
@@ -75,12 +75,13 @@ async def _serve(recorder_id: str | None) -> Any:
         if not 1 <= rid <= svc.max_recorders:
             return studio_error(404, f"Recorder {rid} not found")
     accepted = False
+    token = bearer_token(websocket)
     p = await authenticate(websocket)
     if p is None and (bearer_token(websocket) or g.get("token_rejected")):
         # a credential came with the upgrade: refuse before accepting (no frame is read)
         return studio_error(401, g.get("token_error") or "Invalid or expired token")
     if p is None:
-        p = await _auth_first_message()
+        p, token = await _auth_first_message()
         accepted = True
         if p is None:
             await websocket.close(4401, "Not authenticated")
@@ -105,20 +106,31 @@ async def _serve(recorder_id: str | None) -> Any:
     sub = svc.broker.subscribe(studio_id=visible_studio_id(p), recorder_id=rid)
     writer = asyncio.ensure_future(_writer(sub))
     reader = asyncio.ensure_future(_reader(sub))
+    checker = asyncio.ensure_future(_recheck(sub, token))
     sub.task = writer
     try:
-        await asyncio.wait({writer, reader}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({writer, reader, checker}, return_when=asyncio.FIRST_COMPLETED)
         if sub.close_reason:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(websocket.close(1008, sub.close_reason), 2.0)
     finally:
         svc.broker.unsubscribe(sub)
-        for t in (writer, reader):
+        for t in (writer, reader, checker):
             t.cancel()
-        for t in (writer, reader):
+        for t in (writer, reader, checker):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
     return None
+
+
+async def _recheck(sub: Subscriber, token: str | None) -> None:
+    """Close the socket (1008) once its credential is revoked, logged out or expired."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    while True:
+        await asyncio.sleep(RECHECK_S)
+        if not await token_alive(app, token):
+            sub.kick("credential revoked or expired")
+            return
 
 
 async def _writer(sub: Subscriber) -> None:

@@ -90,6 +90,10 @@ class ProdServer:
     def rss(self) -> int:
         return rss_of(self.pid)
 
+    def log(self) -> str:
+        """What the server wrote to stderr so far."""
+        return (self.data_dir / "server.log").read_text(errors="replace")
+
     def auth(self, name: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.keys[name]}"}
 
@@ -117,18 +121,20 @@ def start_server(data_dir: Path, *, port: int | None = None, **env_extra: str) -
     """Start ``aimixer serve`` on ``data_dir`` and wait until ``/health`` answers."""
     port = port or free_tcp_port()
     env = server_env(data_dir, **env_extra)
+    log = open(data_dir / "server.log", "ab")  # noqa: SIM115 - the child writes it; closed below
     proc = subprocess.Popen(
         [sys.executable, "-m", "origin.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stderr=log,  # a file, not a pipe nobody reads (a full pipe would stall the server)
     )
+    log.close()
     srv = ProdServer(data_dir=data_dir, port=port, proc=proc, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+            err = (data_dir / "server.log").read_text(errors="replace")
             raise RuntimeError(f"server exited with {proc.returncode}: {err[-2000:]}")
         try:
             if httpx.get(f"{srv.url}/health", timeout=1.0).status_code in (200, 503):
@@ -185,3 +191,12 @@ def prod_server(tmp_path_factory: pytest.TempPathFactory, oidc_provider: Any) ->
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server_tools() -> Any:
+    """``start_server``, ``make_keys`` and ``ROOT`` for probes that run their own server (a test
+    module cannot ``import conftest``: under xdist that name is ``tests/conftest.py``)."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(start_server=start_server, make_keys=make_keys, ROOT=ROOT)

@@ -118,3 +118,24 @@ def test_delete_follows_no_symlink(prod_server, tmp_path) -> None:
     r = httpx.delete(prod_server.url + "/api/assets/file/del/out/x.wav", headers=prod_server.auth("admin"))
     assert r.status_code == 404
     assert (outside / "x.wav").read_bytes() == b"keep me"
+
+
+def test_file_truncated_mid_download_ends_without_an_error_log(prod_server) -> None:
+    f = prod_server.archive / "sec" / "shrinks.wav"
+    f.write_bytes(os.urandom(8 << 20))
+    got = b""
+    with pytest.raises(httpx.RemoteProtocolError, match="incomplete|complete message body"):
+        with httpx.stream(
+            "GET", prod_server.url + "/api/assets/download/sec/shrinks.wav", headers=prod_server.auth("admin")
+        ) as r:
+            assert r.headers["content-length"] == str(8 << 20)
+            it = r.iter_bytes()
+            got = next(it)
+            os.truncate(f, 1 << 20)
+            for chunk in it:
+                got += chunk
+    assert len(got) < 8 << 20  # never a complete-looking body
+    time.sleep(0.5)
+    assert "Error in ASGI Framework" not in prod_server.log()
+    assert "Too little data" not in prod_server.log()
+    assert prod_server.alive()

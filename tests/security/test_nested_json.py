@@ -80,7 +80,10 @@ def test_studio_bodies(prod_server, path, body) -> None:
 
 def test_ws_text_message(prod_server) -> None:
     with connect(
-        f"{prod_server.ws_url}/ws?token={prod_server.keys['admin']}", max_size=None, open_timeout=10
+        f"{prod_server.ws_url}/ws",
+        additional_headers=prod_server.auth("admin"),
+        max_size=None,
+        open_timeout=10,
     ) as ws:
         assert json.loads(ws.recv(10))["type"] == "connected"
         ws.send(DEEP_ARR[:200_000].decode() + DEEP_ARR[-200_000:].decode())

@@ -13,7 +13,6 @@ import time
 import httpx
 import pytest
 import soundfile as sf
-from conftest import ROOT, make_keys, start_server
 from netutil import free_udp_port, unique_group
 
 pytestmark = pytest.mark.slow
@@ -41,7 +40,8 @@ def _events(c: httpx.Client) -> list[dict]:
     return c.get("/api/recorders/1/events").json()["events"]
 
 
-def test_kill_9_of_the_origin_keeps_recording(tmp_path) -> None:
+def test_kill_9_of_the_origin_keeps_recording(tmp_path, server_tools) -> None:
+    start_server, make_keys, ROOT = server_tools.start_server, server_tools.make_keys, server_tools.ROOT
     data = tmp_path / "data"
     data.mkdir()
     keys, _ = make_keys(data)

@@ -21,7 +21,7 @@ def _send_queues(port: int) -> list[int]:
 def test_stalled_level_clients_are_closed_with_1008(prod_server) -> None:
     stalled = []
     for _ in range(3):
-        s, head = upgrade(prod_server.port, f"/ws/levels?token={prod_server.keys['admin']}", rcvbuf=4096)
+        s, head = upgrade(prod_server.port, "/ws/levels", rcvbuf=4096, headers=prod_server.auth("admin"))
         assert head.startswith(b"HTTP/1.1 101")
         stalled.append((s, head.split(b"\r\n\r\n", 1)[1]))
     # a healthy client on the same server keeps getting its levels all along
@@ -29,7 +29,7 @@ def test_stalled_level_clients_are_closed_with_1008(prod_server) -> None:
     stop = threading.Event()
 
     def healthy() -> None:
-        with connect(f"{prod_server.ws_url}/ws/levels?token={prod_server.keys['admin']}") as ws:
+        with connect(f"{prod_server.ws_url}/ws/levels", additional_headers=prod_server.auth("admin")) as ws:
             while not stop.is_set():
                 received.append(ws.recv(5))
 

@@ -15,7 +15,6 @@ import time
 
 import httpx
 import pytest
-from conftest import ROOT, make_keys, start_server
 from netutil import free_udp_port, unique_group
 from websockets.sync.client import connect
 from wsraw import send_oversize
@@ -30,7 +29,8 @@ def _frame(i: int) -> list[float]:
     return [0.3 * ((k * (i + 1)) % 97 / 97.0 - 0.5) for k in range(960)]
 
 
-def test_soak_mixed_traffic(tmp_path) -> None:
+def test_soak_mixed_traffic(tmp_path, server_tools) -> None:
+    start_server, make_keys, ROOT = server_tools.start_server, server_tools.make_keys, server_tools.ROOT
     data = tmp_path / "data"
     data.mkdir()
     keys, _ = make_keys(data)

@@ -88,3 +88,32 @@ def test_logout_of_the_jwt_kills_its_tokens(prod_server) -> None:
     assert httpx.post(prod_server.url + "/auth/logout", headers=_bearer(jwt)).status_code == 200
     assert _wait_refused(prod_server, tok) == 401
     assert httpx.get(prod_server.url + "/config", headers=_bearer(jwt)).status_code == 401
+
+
+def test_open_websockets_close_when_the_root_is_revoked(prod_server) -> None:
+    import json
+
+    from websockets.exceptions import ConnectionClosed
+
+    res = prod_server.cli(
+        "keys", "create", "--name", "ws-root", "--role", "studio", "--studio-id", "st-sec", "--json"
+    )
+    assert res.returncode == 0, res.stderr
+    key = json.loads(res.stdout)
+    token = _mint(prod_server, _bearer(key["key"])).json()["token"]
+    with (
+        connect(f"{prod_server.ws_url}/ws?token={token}", open_timeout=10) as mixer,
+        connect(f"{prod_server.ws_url}/ws/levels?token={token}", open_timeout=10) as levels,
+    ):
+        assert "connected" in mixer.recv(10) and "levels" in levels.recv(10)
+        assert prod_server.cli("keys", "revoke", key["id"]).returncode == 0
+        time.sleep(6.5)  # the credential is re-checked every 5 s
+        with pytest.raises(ConnectionClosed) as exc:
+            while True:
+                levels.recv(10)
+        assert exc.value.rcvd is not None and exc.value.rcvd.code == 1008
+        mixer.send(json.dumps({"type": "ping", "id": 1}))
+        with pytest.raises(ConnectionClosed) as exc:
+            while True:
+                mixer.recv(10)
+        assert exc.value.rcvd is not None and exc.value.rcvd.code == 1008

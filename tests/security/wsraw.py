@@ -21,7 +21,12 @@ def frame_header(n: int, opcode: int = 2) -> bytes:
 
 
 def upgrade(
-    port: int, target: str, *, timeout: float = 10.0, rcvbuf: int | None = None
+    port: int,
+    target: str,
+    *,
+    timeout: float = 10.0,
+    rcvbuf: int | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[socket.socket, bytes]:
     """Open a WebSocket handshake to ``target``; returns the socket and everything read so far
     (the response head, possibly followed by the first frames).
@@ -34,10 +39,11 @@ def upgrade(
     s.settimeout(timeout)
     s.connect(("127.0.0.1", port))
     key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
     s.sendall(
         (
             f"GET {target} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n"
         ).encode()
     )
     head = b""
@@ -49,9 +55,9 @@ def upgrade(
     return s, head
 
 
-def send_oversize(port: int, target: str, size: int) -> bytes:
+def send_oversize(port: int, target: str, size: int, headers: dict[str, str] | None = None) -> bytes:
     """Upgrade, announce a ``size``-byte frame and stream it; returns the response status line."""
-    s, head = upgrade(port, target)
+    s, head = upgrade(port, target, headers=headers)
     try:
         s.sendall(frame_header(size))
         zeros = memoryview(bytes(1 << 20))
