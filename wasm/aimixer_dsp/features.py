@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from functools import lru_cache
 from itertools import accumulate, chain
 from operator import mul, ne, sub
@@ -58,6 +59,7 @@ __all__ = [
     "mfcc",
     "frame_features",
     "extract_features",
+    "set_spectrum_kernel",
 ]
 
 WINDOWS = ("hann", "hamming", "blackman")
@@ -234,7 +236,7 @@ def _np_tables(sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: s
 
 @lru_cache(maxsize=16)
 def _pure_tables(n_fft: int, window: str) -> tuple:
-    """Tables for :func:`_pure_spectrum`: ``(window, twiddles, r, r_quads)``.
+    """Tables for :func:`_pure_spectrum`: ``(window, twiddles, r, r_quads, plain window)``.
 
     The real FFT of a frame packs ``z[n] = (w[2n] x[2n] + i w[2n+1] x[2n+1]) / 2`` into an
     ``h = n_fft / 2``-point complex FFT (:func:`.fft._plan`) whose first radix-4 stage is fused
@@ -268,7 +270,22 @@ def _pure_tables(n_fft: int, window: str) -> tuple:
     if plan[-1][0] == 4:
         m = q
         quads = [(r[k], r[m + k], r[m - k], r[2 * m - k]) for k in range(1, m // 2)]
-    return win_table, tw_table, r, quads
+    return win_table, tw_table, r, quads, array("d", win)
+
+
+#: An optional spectrum kernel for the pure path, ``kernel(frame, window, squared, out)``: the
+#: ``n_fft`` samples of ``frame`` times ``window`` (both ``array('d')``) -> ``|X_k|^2`` or
+#: ``|X_k|``, ``k = 0 .. n_fft/2``, written into ``out`` (``array('d')``). The browser engine
+#: installs a JavaScript FFT here (the Python FFT is most of the feature time in WebAssembly);
+#: ``None`` (CPython, Node without it) keeps the pure-Python FFT. Results agree within float
+#: rounding (the parity suites hold both to 1e-5).
+_spectrum_kernel: Any = None
+
+
+def set_spectrum_kernel(kernel: Any) -> None:
+    """Install (or, with ``None``, remove) the pure path's spectrum kernel (see above)."""
+    global _spectrum_kernel
+    _spectrum_kernel = kernel
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,7 +302,15 @@ def _pure_spectrum(padded: list, s: int, n_fft: int, tables: tuple, squared: boo
     ``O = r_k (A - B)``, ``X[k] = E + O`` and ``conj(X[h - k]) = E - O``, so one ``(E, O)`` pair
     gives ``|X|`` at ``k`` and at ``h - k``, ``k = 0 .. h/2``.
     """
-    win, tw, r, quads = tables
+    win, tw, r, quads, plain = tables
+    kernel = _spectrum_kernel
+    if kernel is not None:
+        out = array("d", bytes(8 * (n_fft // 2 + 1)))
+        frame = array("d", padded[s : s + n_fft])
+        if len(frame) < n_fft:
+            frame.extend([0.0] * (n_fft - len(frame)))
+        kernel(frame, plain, squared, out)
+        return out.tolist()
     h = n_fft // 2
     h2 = h // 2
     from_iter = chain.from_iterable
