@@ -286,7 +286,7 @@ async function start() {
       }
       if (p.state === "done") phases[p.phase] = Math.round(p.elapsedMs);
       $("e-phases").textContent = Object.entries(phases).map(([k, v]) => `${k} ${v} ms`).join(" · ") || "–";
-      status(`Engine: ${p.phase} ${p.state} (${Math.round(p.elapsedMs)} ms)`);
+      if (!document.body.dataset.ready) status(`Engine: ${p.phase} ${p.state} (${Math.round(p.elapsedMs)} ms)`);
     },
   });
   const m = st.mixer;
@@ -576,7 +576,7 @@ async function play() {
   src.onended = () => {
     if (audio.src === src) stopPlayback(true);
   };
-  $("play").textContent = "⏸ Pause";
+  $("play").textContent = "|| Pause";
   $("stop").disabled = false;
 }
 
@@ -905,6 +905,12 @@ function renderStats() {
     ["LRA after", fmt(rep.output?.lra, "LU")],
   ];
   if (rep.target) rows.push(["Target gain", fmt(rep.target.gainDb, "dB")]);
+  if (rep.target && num(rep.target.lufs) && num(rep.output?.lufs) && Math.abs(rep.output.lufs - rep.target.lufs) > 0.5) {
+    rows.push([
+      "Target missed by",
+      `${(rep.target.lufs - rep.output.lufs).toFixed(1)} LU (the limiter took it; compress more or lower the target)`,
+    ]);
+  }
   if (rep.genre) rows.push(["Preset", `${rep.genre}${num(rep.confidence) ? ` ${(rep.confidence * 100).toFixed(0)} %` : ""}`]);
   if (num(rep.output?.truePeak)) rows.push(["True peak", fmt(rep.output.truePeak, "dBTP")]);
   if (r.stale) rows.push(["Note", "settings changed since"]);
