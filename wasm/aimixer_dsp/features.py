@@ -40,6 +40,7 @@ from operator import mul, ne, sub
 from typing import Any
 
 from .backend import HAVE_NUMPY, check_list_finite, use_numpy
+from .backend import kernel as _kernel
 from .errors import NonFiniteInputError, ParameterError
 from .fft import _fft, _plan
 
@@ -59,7 +60,6 @@ __all__ = [
     "mfcc",
     "frame_features",
     "extract_features",
-    "set_spectrum_kernel",
 ]
 
 WINDOWS = ("hann", "hamming", "blackman")
@@ -273,21 +273,6 @@ def _pure_tables(n_fft: int, window: str) -> tuple:
     return win_table, tw_table, r, quads, array("d", win)
 
 
-#: An optional spectrum kernel for the pure path, ``kernel(frame, window, squared, out)``: the
-#: ``n_fft`` samples of ``frame`` times ``window`` (both ``array('d')``) -> ``|X_k|^2`` or
-#: ``|X_k|``, ``k = 0 .. n_fft/2``, written into ``out`` (``array('d')``). The browser engine
-#: installs a JavaScript FFT here (the Python FFT is most of the feature time in WebAssembly);
-#: ``None`` (CPython, Node without it) keeps the pure-Python FFT. Results agree within float
-#: rounding (the parity suites hold both to 1e-5).
-_spectrum_kernel: Any = None
-
-
-def set_spectrum_kernel(kernel: Any) -> None:
-    """Install (or, with ``None``, remove) the pure path's spectrum kernel (see above)."""
-    global _spectrum_kernel
-    _spectrum_kernel = kernel
-
-
 # --------------------------------------------------------------------------------------------
 # Analysis core
 # --------------------------------------------------------------------------------------------
@@ -303,7 +288,7 @@ def _pure_spectrum(padded: list, s: int, n_fft: int, tables: tuple, squared: boo
     gives ``|X|`` at ``k`` and at ``h - k``, ``k = 0 .. h/2``.
     """
     win, tw, r, quads, plain = tables
-    kernel = _spectrum_kernel
+    kernel = _kernel("spectrum")  # a native FFT installed by the host (the browser), if any
     if kernel is not None:
         out = array("d", bytes(8 * (n_fft // 2 + 1)))
         frame = array("d", padded[s : s + n_fft])

@@ -3,7 +3,7 @@
 // package through pyimport / PyProxies only: no Python source is ever built from strings.
 
 import { FileJobs } from "./filejobs.js";
-import { spectrumKernel } from "./kernels.js";
+import { installKernels } from "./kernels.js";
 import { AIMixerError, EVT, FRAME_SIZE, GENRES, MSG, PY_ERROR_CODES, RING, SAMPLE_RATE } from "./protocol.js";
 
 const IS_NODE = typeof process !== "undefined" && !!(process.versions && process.versions.node);
@@ -227,8 +227,13 @@ export class Engine {
       mods.genre = null; // genre module not shipped yet: "auto" never gets a verdict
     }
     eng.mods = mods;
-    // the feature code's FFT in JavaScript (see kernels.js); results agree with the Python FFT
-    if (useKernels) mods.features.set_spectrum_kernel(spectrumKernel);
+    // the pure path's hottest loops in JavaScript (kernels.js, aimixer_dsp.backend.KERNEL_NAMES):
+    // the feature FFT (equal up to rounding), the K-weighting and the EQ (bit-identical)
+    if (useKernels) {
+      const backend = py.pyimport("aimixer_dsp.backend");
+      installKernels(backend);
+      backend.destroy();
+    }
     eng.io = mods.bridge.FrameIO(FRAME_SIZE);
     emit("package", "done", { packageVersion: String(mods.dsp.__version__) });
 

@@ -2,9 +2,10 @@
 // slowest, behind the same Python functions (CPython keeps its own code; results agree within
 // float rounding). Installed by the engine after the package phase.
 //
-// spectrum(frame, window, squared, out): aimixer_dsp.features' spectrum kernel — the n-point
-// real FFT of frame * window (n a power of two), |X_k| or |X_k|^2 for k = 0 .. n/2 into out.
-// The arguments are Python array('d') objects; their buffers are used in place (no copies).
+// The kernels and their Python twins are listed in aimixer_dsp.backend.KERNEL_NAMES:
+// spectrum (an FFT: equal up to float rounding), kfilter and cascade (the same arithmetic in the
+// same order as the Python loops: bit-identical). The arguments are Python array('d') objects;
+// their buffers are used in place (no copies).
 
 const plans = new Map();
 
@@ -76,4 +77,107 @@ export function spectrumKernel(frame, window, squared, out) {
     bw.release();
     bo.release();
   }
+}
+
+/** meters._kfilter_loop: K-weighting (two normalised TDF-II biquads) and the sum of squares. */
+export function kfilterKernel(x, params, out) {
+  const bx = x.getBuffer("f64");
+  const bp = params.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  try {
+    const d = bx.data;
+    let [s1, s2, s3, s4, q1, q2, a1, a2, d1, d2] = bp.data;
+    let acc = 0.0;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i];
+      const y = v + s1;
+      s1 = q1 * v - a1 * y + s2;
+      s2 = q2 * v - a2 * y;
+      const z = y + s3;
+      s3 = s4 - 2.0 * y - d1 * z;
+      s4 = y - d2 * z;
+      acc += z * z;
+    }
+    const o = bo.data;
+    o[0] = acc;
+    o[1] = s1;
+    o[2] = s2;
+    o[3] = s3;
+    o[4] = s4;
+  } finally {
+    bx.release();
+    bp.release();
+    bo.release();
+  }
+}
+
+/** processors.eq's normalised sections: per section y = u + s1, s1 = b1 u - a1 y + s2, s2 = b2 u - a2 y. */
+export function cascadeKernel(x, coeffs, states, gain, out) {
+  const bx = x.getBuffer("f64");
+  const bc = coeffs.getBuffer("f64");
+  const bs = states.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  try {
+    const d = bx.data;
+    const c = bc.data;
+    const st = bs.data;
+    const o = bo.data;
+    const n = st.length / 2;
+    if (n === 3) {
+      // the EQ's usual three sections, unrolled
+      const [b1, b2, a1, a2, c1, c2, d1, d2, e1, e2, f1, f2] = c;
+      let [s1, s2, t1, t2, u1, u2] = st;
+      for (let i = 0; i < d.length; i++) {
+        const x0 = d[i];
+        const y = x0 + s1;
+        s1 = b1 * x0 - a1 * y + s2;
+        s2 = b2 * x0 - a2 * y;
+        const z = y + t1;
+        t1 = c1 * y - d1 * z + t2;
+        t2 = c2 * y - d2 * z;
+        const w = z + u1;
+        u1 = e1 * z - f1 * w + u2;
+        u2 = e2 * z - f2 * w;
+        o[i] = gain * w;
+      }
+      st[0] = s1;
+      st[1] = s2;
+      st[2] = t1;
+      st[3] = t2;
+      st[4] = u1;
+      st[5] = u2;
+      return;
+    }
+    for (let i = 0; i < d.length; i++) o[i] = d[i];
+    for (let k = 0; k < n; k++) {
+      const b1 = c[4 * k];
+      const b2 = c[4 * k + 1];
+      const a1 = c[4 * k + 2];
+      const a2 = c[4 * k + 3];
+      let s1 = st[2 * k];
+      let s2 = st[2 * k + 1];
+      for (let i = 0; i < d.length; i++) {
+        const u = o[i];
+        const y = u + s1;
+        s1 = b1 * u - a1 * y + s2;
+        s2 = b2 * u - a2 * y;
+        o[i] = y;
+      }
+      st[2 * k] = s1;
+      st[2 * k + 1] = s2;
+    }
+    for (let i = 0; i < d.length; i++) o[i] = gain * o[i];
+  } finally {
+    bx.release();
+    bc.release();
+    bs.release();
+    bo.release();
+  }
+}
+
+/** Install the kernels in the package (aimixer_dsp.backend.set_kernel). */
+export function installKernels(backend) {
+  backend.set_kernel("spectrum", spectrumKernel);
+  backend.set_kernel("kfilter", kfilterKernel);
+  backend.set_kernel("cascade", cascadeKernel);
 }
