@@ -291,6 +291,10 @@ def test_fallback_says_audio_is_uploaded_and_renders_on_the_origin(
         assert page.locator("#stages input[type=range]").count() >= 17  # controls from GET /config/controls
         page.select_option("#genre", "speech")
         page.set_input_files("#file", str(song))
+        page.wait_for_function("document.getElementById('an-status').textContent.includes('uploads')")
+        assert not any("/stream-audio" in u for u in uploads)  # nothing uploaded before a click
+        assert "uploads audio" in page.text_content("#analyse")
+        page.click("#analyse")
         _wait_text(page, "#an-status", "Analysed")
         page.click("#render")
         text = _wait_text(page, "#r-status", "Rendered")

@@ -299,12 +299,15 @@ async function start() {
     priv.className = "privacy local";
     status(`Ready in ${Math.round(m.initTimings.total)} ms — WebAssembly engine in a worker.`);
     $("e-path").textContent = `WebAssembly (Pyodide ${m.info?.pyodideVersion || ""}${m.info?.snapshot ? ", snapshot" : ""})`;
+    $("render").textContent = "Render master";
+    $("analyse").textContent = "Analyse again";
   } else {
     priv.textContent = "Server mode: your audio will be uploaded to this server for processing.";
     priv.className = "privacy upload";
     status(`Using the origin (${m.fallbackReason}); audio is uploaded; the live preview needs WebAssembly.`, "warn");
     $("e-path").textContent = `origin server (${m.fallbackReason})`;
     $("render").textContent = "Render on the server (uploads audio)";
+    $("analyse").textContent = "Analyse on the server (uploads audio)";
   }
   $("mic").disabled = m.path !== "wasm";
   st.controls = await m.controls();
@@ -394,11 +397,17 @@ async function loadFile(entry) {
   $("file-info").textContent = `${entry.name}: ${buffer.numberOfChannels} ch, ${buffer.duration.toFixed(2)} s.${resampled}`;
   enableFileActions();
   renderStats();
-  await analyse();
+  if (st.mixer.path === "wasm") {
+    await analyse();
+  } else {
+    // nothing leaves the machine without a click on the server path
+    $("an-status").textContent = "Analysis on the server uploads the audio: press the button to go ahead.";
+  }
 }
 
 function enableFileActions() {
   const has = !!st.current;
+  $("analyse").disabled = !has || !st.mixer;
   $("play").disabled = !has || !st.mixer;
   $("render").disabled = !has || !st.mixer;
 }
@@ -1046,6 +1055,7 @@ function wire() {
     changed();
   });
   $("render").addEventListener("click", renderFile);
+  $("analyse").addEventListener("click", () => st.current && analyse());
   $("cancel").addEventListener("click", () => st.job && st.job.abort());
   $("export").addEventListener("click", exportAudio);
   $("report").addEventListener("click", exportReport);
