@@ -888,7 +888,11 @@ async function renderFile() {
     const secs = (performance.now() - t0) / 1000;
     st.render = { channels: res.channels, report: res.report, seconds: secs, settings: saved(), stale: false };
     $("r-bar").style.width = "100%";
-    $("r-status").textContent = `Rendered ${cur.buffer.duration.toFixed(1)} s in ${secs.toFixed(1)} s (${(cur.buffer.duration / secs).toFixed(1)}× real time)${st.mixer.path === "wasm" ? " on this device" : " on the server"}.`;
+    const short = res.report.target && num(res.report.target.lufs) && num(res.report.output?.lufs) && res.report.target.lufs - res.report.output.lufs > 0.5;
+    $("r-status").textContent =
+      `Rendered ${cur.buffer.duration.toFixed(1)} s in ${secs.toFixed(1)} s (${(cur.buffer.duration / secs).toFixed(1)}× real time)` +
+      `${st.mixer.path === "wasm" ? " on this device" : " on the server"}.` +
+      (short ? " The limiter kept it below the target: compress more or choose a lower target." : "");
     renderStats();
   } catch (e) {
     $("r-status").textContent = e.code === "CANCELLED" ? "Render cancelled." : `Render failed: ${errText(e)}`;
@@ -917,7 +921,7 @@ function renderStats() {
   if (rep.target && num(rep.target.lufs) && num(rep.output?.lufs) && Math.abs(rep.output.lufs - rep.target.lufs) > 0.5) {
     rows.push([
       "Target missed by",
-      `${(rep.target.lufs - rep.output.lufs).toFixed(1)} LU (the limiter took it; compress more or lower the target)`,
+      `${(rep.target.lufs - rep.output.lufs).toFixed(1)} LU (limiter)`,
     ]);
   }
   if (rep.genre) rows.push(["Preset", `${rep.genre}${num(rep.confidence) ? ` ${(rep.confidence * 100).toFixed(0)} %` : ""}`]);
