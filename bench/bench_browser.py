@@ -14,6 +14,14 @@ Measures
   ``session.process`` as the page sees it;
 * live mode: the added latency reported by ``mixer.connect`` and the dropouts/overruns (and the
   late frames that caused the dropouts) counted over ``--duration`` seconds of an oscillator through the AudioWorklet (target <= 50 ms, 0 dropouts).
+* the product page live (``/mixer/``, Chromium's fake microphone, the rock preset) for ``--duration``
+  seconds while it draws its meters and spectrum: dropouts, late frames and the worker's per-frame
+  time at the 99th percentile (target 0 dropouts);
+* ``extractFeatures`` in the worker, ms per second of audio (target <= 100), with the JavaScript FFT
+  kernel (the default) and with the package's pure-Python FFT (``kernels: false``);
+* ``processFile``: an offline render of a ``--file-seconds`` (180) stereo file with genre ``auto`` and
+  the ``streaming`` loudness target (target >= 20x real time), per phase; the peer is CPython's
+  ``aimixer_dsp.render`` (the same pure-Python code) and ``aimixer process`` (NumPy), same run.
 
 Peer: the same SDK on its origin fallback path (``prefer: "origin"``, HTTP to the same server),
 measured in the same run; the ratio is peer / ours for the per-frame round trip.
@@ -88,6 +96,66 @@ LIVE_JS = """async (seconds) => {
 }"""
 
 
+FEATURES_JS = """async (seconds) => {
+  const { AIMixer } = await import("/wasm/aimixer.js");
+  const n = Math.round(seconds * 48000);
+  const x = new Float32Array(n);
+  for (let i = 0; i < n; i++) x[i] = 0.3 * Math.sin(i * 0.031) + 0.2 * Math.sin(i * 0.0077) * Math.sin(i * 0.5);
+  const out = {};
+  for (const kernels of [true, false]) {
+    const m = kernels && window.__mixer ? window.__mixer : await AIMixer.create({ fallback: false, loadModel: false, kernels });
+    await m.extractFeatures(x.subarray(0, 48000));
+    const t = performance.now();
+    await m.extractFeatures(x);
+    out[kernels ? "js" : "python"] = (performance.now() - t) / seconds;
+    if (m !== window.__mixer) await m.close();
+  }
+  return out;
+}"""
+
+FILE_JS = """async (seconds) => {
+  const m = window.__mixer;
+  await m.modelReady();
+  const n = Math.round(seconds * 48000);
+  const L = new Float32Array(n), R = new Float32Array(n);
+  let seed = 1;
+  const rnd = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) - 0.5;
+  for (let i = 0; i < n; i++) {
+    const t = i / 48000, beat = t % 0.5;
+    const kick = 0.6 * Math.exp(-beat / 0.08) * Math.sin(2 * Math.PI * 55 * beat);
+    L[i] = kick + 0.15 * Math.sin(2 * Math.PI * 220 * t) + 0.03 * rnd();
+    R[i] = kick + 0.12 * Math.sin(2 * Math.PI * 330 * t) + 0.03 * rnd();
+  }
+  const phases = {};
+  let last = performance.now();
+  const t0 = last;
+  const res = await m.processFile([L, R], 48000, { genre: "auto" }, { targetLufs: "streaming", onProgress: (p) => {
+    const now = performance.now();
+    phases[p.phase] = (phases[p.phase] || 0) + (now - last);
+    last = now;
+  } });
+  const ms = performance.now() - t0;
+  return { ms, phases, genre: res.report.genre, lufs: res.report.output.lufs, seconds };
+}"""
+
+LIVE_PAGE_JS = """async (seconds) => {
+  const p = window.mixerPage;
+  document.getElementById("genre").value = "rock";
+  document.getElementById("genre").dispatchEvent(new Event("change"));
+  document.getElementById("mic").click();
+  for (let i = 0; i < 100 && !p.audio.live; i++) await new Promise((r) => setTimeout(r, 100));
+  const live = p.audio.live;
+  const before = await window.aimixer.stats();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  const st = live.stats();
+  const stats = await window.aimixer.stats();
+  const stopped = await live.stop();
+  return { dropouts: st.dropouts, lateFrames: stopped.lateFrames, frames: stopped.frames,
+           p99FrameMs: stats.p99FrameMs, maxFrameMs: stats.maxFrameMs, meanFrameMs: stats.meanFrameMs,
+           framesBefore: before.frames };
+}"""
+
+
 def _load(name: str, path: Path):
     """A module of this repository by path (``wasm/build_bundle.py``, ``tests/*.py``)."""
     spec = importlib.util.spec_from_file_location(name, path)
@@ -110,6 +178,42 @@ def _start_origin(data_dir: Path):
 
     live = _load("aimixer_bench_liveserver", ROOT / "tests" / "liveserver.py")
     return live.LiveServer(create_app(load_settings(env={}, data_dir=data_dir, dev_mode=True))).start()
+
+
+def _cpython_file(seconds: float, tmp: Path) -> dict:
+    """The peers of the file render: CPython's ``aimixer_dsp.render`` and ``aimixer process``."""
+    import time
+
+    import numpy as np
+    import soundfile as sf
+    from aimixer_dsp.render import render
+
+    import origin.genre as og
+    from origin.commands.process import process_file
+
+    n = int(seconds * 48000)
+    t = np.arange(n) / 48000
+    beat = t % 0.5
+    kick = 0.6 * np.exp(-beat / 0.08) * np.sin(2 * np.pi * 55 * beat)
+    rng = np.random.default_rng(1)
+    x = np.stack(
+        [kick + 0.15 * np.sin(2 * np.pi * 220 * t), kick + 0.12 * np.sin(2 * np.pi * 330 * t)], 1
+    ) + 0.03 * (rng.random((n, 2)) - 0.5)
+    x = x.astype(np.float32)
+    model = og.load_default_model()
+    t0 = time.perf_counter()
+    render(
+        [x[:, 0].tolist(), x[:, 1].tolist()],
+        48000,
+        {"genre": "auto"},
+        target="streaming",
+        predict=model.predict,
+    )
+    pure = time.perf_counter() - t0
+    sf.write(tmp / "bench.wav", x, 48000, subtype="FLOAT")
+    t0 = time.perf_counter()
+    process_file(str(tmp / "bench.wav"), str(tmp / "bench-out.wav"), {}, "rock", progress=False)
+    return {"pure": pure, "cli": time.perf_counter() - t0}
 
 
 def _fmt(ok: bool) -> str:
@@ -142,6 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--frames", type=int, default=1500, help="frames for the per-frame figures (default 1500)"
     )
+    ap.add_argument(
+        "--file-seconds", type=float, default=180.0, help="length of the rendered file (default 180)"
+    )
+    ap.add_argument(
+        "--feature-seconds", type=float, default=10.0, help="audio for extractFeatures (default 10)"
+    )
     args = ap.parse_args(argv)
 
     builder = _load("aimixer_build_bundle", ROOT / "wasm" / "build_bundle.py")
@@ -168,9 +278,23 @@ def main(argv: list[str] | None = None) -> int:
                 dflt = page.evaluate(FRAMES_JS, [args.frames, "wasm", {}])
                 peer = page.evaluate(FRAMES_JS, [max(50, args.frames // 5), "origin", {"genre": "rock"}])
                 live = page.evaluate(LIVE_JS, args.duration)
+                feats = page.evaluate(FEATURES_JS, args.feature_seconds)
+                filejob = page.evaluate(FILE_JS, args.file_seconds)
+                ctx.close()
+                ctx = p.chromium.launch_persistent_context(
+                    str(Path(tmp) / "profile2"),
+                    executable_path=CHROMIUM,
+                    headless=True,
+                    args=[*ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+                )
+                page = ctx.new_page()
+                page.goto(server.url + "/mixer/")
+                page.wait_for_function("document.body.dataset.ready === 'wasm'", timeout=120_000)
+                live_page = page.evaluate(LIVE_PAGE_JS, args.duration)
                 ctx.close()
         finally:
             server.stop()
+        cpu = _cpython_file(args.file_seconds, Path(tmp))
 
     w = ours["worker"]
     print("AI Mixer browser benchmark (headless Chromium, localhost origin)")
@@ -243,6 +367,30 @@ def main(argv: list[str] | None = None) -> int:
         f"  [{_fmt(live['dropouts'] == 0)}] live dropouts over {args.duration:.0f} s:          "
         f"{live['dropouts']:8d}     (target 0; overruns {live['overruns']}, late frames {live['lateFrames']}, "
         f"{live['frames']} frames)"
+    )
+    lp = live_page
+    print(
+        f"  [{_fmt(lp['dropouts'] == 0)}] product page live, rock, meters drawn, {args.duration:.0f} s: "
+        f"{lp['dropouts']} dropouts, {lp['lateFrames']} late of {lp['frames']} frames; worker per frame "
+        f"p99 {lp['p99FrameMs']:.2f} ms, max {lp['maxFrameMs']:.2f} ms, mean {lp['meanFrameMs']:.3f} ms"
+    )
+    print(
+        f"  [{_fmt(feats['js'] <= 100)}] extractFeatures in the worker:      {feats['js']:8.1f} ms per s of audio "
+        f"(target <= 100; JavaScript FFT kernel; the package's Python FFT: {feats['python']:.1f} ms/s, "
+        f"{feats['python'] / feats['js']:.2f}x slower)"
+    )
+    fj = filejob
+    factor = fj["seconds"] * 1000 / fj["ms"]
+    print(
+        f"  [{_fmt(factor >= 20)}] processFile, {fj['seconds']:.0f} s stereo, auto + streaming target: "
+        f"{fj['ms'] / 1000:.1f} s = {factor:.2f}x real time (target >= 20x; "
+        + ", ".join(f"{k} {v / 1000:.1f} s" for k, v in fj["phases"].items())
+        + f"; genre {fj['genre']}, output {fj['lufs']:.2f} LUFS)"
+    )
+    print(
+        f"         peer, same run: CPython aimixer_dsp.render (pure path, same code) {cpu['pure']:.1f} s = "
+        f"{args.file_seconds / cpu['pure']:.2f}x real time; aimixer process (NumPy, no target) "
+        f"{cpu['cli']:.2f} s = {args.file_seconds / cpu['cli']:.1f}x"
     )
     ratio = peer["meanRoundTripMs"] / ours["meanRoundTripMs"] if ours["meanRoundTripMs"] else float("nan")
     print("  per-frame round trip as the page sees it (stateful session, 960 samples):")

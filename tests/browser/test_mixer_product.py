@@ -175,6 +175,20 @@ def test_file_to_export_equals_cli_and_stays_private(chromium, wasm_origin, song
         q, _ = sf.read(dl3.value.path(), dtype="float64", always_2d=True)
         assert np.abs(q - np.clip(want_audio, -1, 1)).max() <= 1.0 / 32767 + 1e-9
 
+        # Opus through WebCodecs where this Chromium has an encoder: a valid Ogg Opus file of the mix
+        if page.evaluate("() => !document.querySelector('#format option[value=opus]').disabled"):
+            page.select_option("#format", "opus")
+            with page.expect_download() as dl4:
+                page.click("#export")
+            ogg = tmp_path / "browser.opus"
+            dl4.value.save_as(ogg)
+            dec, dsr = sf.read(ogg, dtype="float64", always_2d=True)
+            assert dsr == SR and dec.shape[1] == 2
+            assert abs(dec.shape[0] - want_audio.shape[0]) <= 2 * 960 + 312
+            m = min(dec.shape[0], want_audio.shape[0]) - 4800
+            best = max(float(np.corrcoef(dec[d : d + m, 0], want_audio[:m, 0])[0, 1]) for d in (0, 312, 624))
+            assert best > 0.9
+
         # privacy: on the wasm path nothing was sent with a body, and no audio endpoint was called
         sent = [(r.method, r.url, len(r.post_data_buffer or b"")) for r in requests]
         assert all(m == "GET" and n == 0 for m, _, n in sent), [s for s in sent if s[0] != "GET" or s[2]]
@@ -277,6 +291,10 @@ def test_fallback_says_audio_is_uploaded_and_renders_on_the_origin(
         assert page.locator("#stages input[type=range]").count() >= 17  # controls from GET /config/controls
         page.select_option("#genre", "speech")
         page.set_input_files("#file", str(song))
+        page.wait_for_function("document.getElementById('an-status').textContent.includes('uploads')")
+        assert not any("/stream-audio" in u for u in uploads)  # nothing uploaded before a click
+        assert "uploads audio" in page.text_content("#analyse")
+        page.click("#analyse")
         _wait_text(page, "#an-status", "Analysed")
         page.click("#render")
         text = _wait_text(page, "#r-status", "Rendered")

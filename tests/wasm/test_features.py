@@ -255,3 +255,44 @@ def test_paths_agree_for_random_settings(n, log_fft, hop, n_mels, window, seed):
     fa, fb = F.frame_features(y, **kw), F.frame_features(y.tolist(), **kw)
     for key in fa:
         assert np.allclose(fb[key], fa[key], rtol=1e-7, atol=1e-7), key
+
+
+def test_spectrum_kernel_hook_gives_the_same_features() -> None:
+    """The browser installs a JavaScript FFT as the ``spectrum`` kernel; any kernel that
+    computes the same spectra gives the same features (here NumPy's FFT stands in for it)."""
+    import math
+    from array import array
+
+    from aimixer_dsp.genre import feature_vector
+
+    x = [0.3 * math.sin(i * 0.031) + 0.2 * math.sin(i * 0.0077) * math.sin(i * 0.5) for i in range(24000)]
+    calls = []
+
+    def kernel(frame, window, squared, out) -> None:
+        calls.append(len(frame))
+        spec = np.fft.rfft(np.frombuffer(frame) * np.frombuffer(window))
+        power = spec.real**2 + spec.imag**2
+        out[:] = array("d", (power if squared else np.sqrt(power)).tolist())
+
+    want = F.extract_features(x)
+    want_vec = feature_vector(x)
+    from aimixer_dsp.backend import set_kernel
+
+    set_kernel("spectrum", kernel)
+    try:
+        got = F.extract_features(x)
+        got_vec = feature_vector(x)
+    finally:
+        set_kernel("spectrum", None)
+    assert calls and set(calls) == {2048, 512}
+    assert (
+        max(
+            abs(a - b)
+            for ra, rb in zip(want["features"], got["features"], strict=True)
+            for a, b in zip(ra, rb, strict=True)
+        )
+        < 1e-9
+    )
+    for k in ("spectralCentroid", "spectralRolloff", "spectralFlux", "zeroCrossingRate"):
+        assert got[k] == pytest.approx(want[k], rel=1e-9, abs=1e-12)
+    assert max(abs(a - b) for a, b in zip(want_vec, got_vec, strict=True)) < 1e-9

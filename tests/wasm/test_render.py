@@ -216,3 +216,66 @@ def test_gain_reduction_readout() -> None:
     assert gain_reduction(s)[0] > 20.0  # the gate closed on silence
     s.process(loud, {"bypass": True})
     assert gain_reduction(s) == [0.0, 0.0, 0.0]
+
+
+def _py_kfilter(x, params, out) -> None:
+    """The ``kfilter`` kernel's contract in Python (what kernels.js does in JavaScript)."""
+    s1, s2, s3, s4, q1, q2, a1, a2, d1, d2 = params
+    acc = 0.0
+    for v in x:
+        y = v + s1
+        s1 = q1 * v - a1 * y + s2
+        s2 = q2 * v - a2 * y
+        z = y + s3
+        s3 = s4 - 2.0 * y - d1 * z
+        s4 = y - d2 * z
+        acc += z * z
+    out[:] = type(out)("d", [acc, s1, s2, s3, s4])
+
+
+def _py_cascade(x, coeffs, states, gain, out) -> None:
+    """The ``cascade`` kernel's contract in Python, section by section as kernels.js's general case."""
+    ys = list(x)
+    for k in range(len(states) // 2):
+        b1, b2, a1, a2 = coeffs[4 * k : 4 * k + 4]
+        s1, s2 = states[2 * k], states[2 * k + 1]
+        for i, u in enumerate(ys):
+            y = u + s1
+            s1 = b1 * u - a1 * y + s2
+            s2 = b2 * u - a2 * y
+            ys[i] = y
+        states[2 * k], states[2 * k + 1] = s1, s2
+    out[:] = type(out)("d", [gain * y for y in ys])
+
+
+def test_native_kernels_give_identical_results() -> None:
+    """The browser runs the K-weighting and the EQ sections as JavaScript kernels with the same
+    arithmetic: the results (audio, states carried across blocks, readings) are bit-identical."""
+    from aimixer_dsp.backend import kernel, set_kernel
+
+    x = _signal(2, 2.5)
+    cols = [x[:, 0].tolist(), x[:, 1].tolist()]
+    cfg = {"genre": "rock", "eq": {"low": 5.0, "mid": -3.0, "high": 4.0}}
+    want, want_rep = render(cols, SR, cfg, target="podcast", block=3001)
+    calls = {"kfilter": 0, "cascade": 0}
+
+    def counted(name, fn):
+        def run(*a):
+            calls[name] += 1
+            fn(*a)
+
+        return run
+
+    set_kernel("kfilter", counted("kfilter", _py_kfilter))
+    set_kernel("cascade", counted("cascade", _py_cascade))
+    try:
+        got, got_rep = render(cols, SR, cfg, target="podcast", block=3001)
+    finally:
+        set_kernel("kfilter", None)
+        set_kernel("cascade", None)
+    assert kernel("kfilter") is None and kernel("cascade") is None
+    assert calls["kfilter"] > 0 and calls["cascade"] > 0
+    assert got == want
+    assert got_rep == want_rep
+    with pytest.raises(ParameterError, match="kernel"):
+        set_kernel("fft2", _py_kfilter)

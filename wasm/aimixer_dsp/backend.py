@@ -39,6 +39,9 @@ __all__ = [
     "as_array",
     "check_list_finite",
     "check_array_finite",
+    "KERNEL_NAMES",
+    "kernel",
+    "set_kernel",
 ]
 
 BACKENDS = ("auto", "numpy", "pure")
@@ -84,6 +87,40 @@ def _init_from_env() -> None:
 
 
 _init_from_env()
+
+
+#: Loops of the pure path that a host may run natively (the browser engine installs JavaScript
+#: kernels, ``wasm/js/kernels.js``), each behind the same Python function, with the same
+#: arithmetic in the same order (``kfilter``, ``cascade``: bit-identical results) or the same
+#: result up to float rounding (``spectrum``: another FFT). CPython installs none. Signatures
+#: (every buffer an ``array('d')``, used in place):
+#:
+#: * ``spectrum(frame, window, squared, out)``: ``|FFT(frame * window)|`` (``**2`` when
+#:   ``squared``) for ``k = 0 .. n/2`` into ``out`` (:func:`aimixer_dsp.features._pure_spectrum`);
+#: * ``kfilter(x, params, out)``: :func:`aimixer_dsp.meters._kfilter_loop` with ``params =
+#:   (s1, s2, s3, s4, q1, q2, a1, a2, d1, d2)``; ``out = (acc, s1, s2, s3, s4)``;
+#: * ``cascade(x, coeffs, states, gain, out)``: the EQ's normalised biquad sections
+#:   (:mod:`aimixer_dsp.processors.eq`), ``coeffs`` 4 and ``states`` 2 per section (updated in
+#:   place), ``out[i] = gain * y_last[i]``.
+KERNEL_NAMES = ("spectrum", "kfilter", "cascade")
+#: shortest block handed to a kernel (below it the call costs more than the loop)
+KERNEL_MIN = 256
+_kernels: dict = {}
+
+
+def set_kernel(name: str, fn: Any) -> None:
+    """Install a native kernel for ``name`` (one of :data:`KERNEL_NAMES`), or remove it (``None``)."""
+    if name not in KERNEL_NAMES:
+        raise ParameterError("kernel", name, KERNEL_NAMES)
+    if fn is None:
+        _kernels.pop(name, None)
+    else:
+        _kernels[name] = fn
+
+
+def kernel(name: str) -> Any:
+    """The installed kernel for ``name``, or ``None``."""
+    return _kernels.get(name)
 
 
 def is_ndarray(block: Any) -> bool:

@@ -33,12 +33,14 @@ from __future__ import annotations
 
 import bisect
 import math
+from array import array
 from functools import lru_cache
 from itertools import accumulate, chain
 from operator import mul, ne, sub
 from typing import Any
 
 from .backend import HAVE_NUMPY, check_list_finite, use_numpy
+from .backend import kernel as _kernel
 from .errors import NonFiniteInputError, ParameterError
 from .fft import _fft, _plan
 
@@ -234,7 +236,7 @@ def _np_tables(sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: s
 
 @lru_cache(maxsize=16)
 def _pure_tables(n_fft: int, window: str) -> tuple:
-    """Tables for :func:`_pure_spectrum`: ``(window, twiddles, r, r_quads)``.
+    """Tables for :func:`_pure_spectrum`: ``(window, twiddles, r, r_quads, plain window)``.
 
     The real FFT of a frame packs ``z[n] = (w[2n] x[2n] + i w[2n+1] x[2n+1]) / 2`` into an
     ``h = n_fft / 2``-point complex FFT (:func:`.fft._plan`) whose first radix-4 stage is fused
@@ -268,7 +270,7 @@ def _pure_tables(n_fft: int, window: str) -> tuple:
     if plan[-1][0] == 4:
         m = q
         quads = [(r[k], r[m + k], r[m - k], r[2 * m - k]) for k in range(1, m // 2)]
-    return win_table, tw_table, r, quads
+    return win_table, tw_table, r, quads, array("d", win)
 
 
 # --------------------------------------------------------------------------------------------
@@ -285,7 +287,15 @@ def _pure_spectrum(padded: list, s: int, n_fft: int, tables: tuple, squared: boo
     ``O = r_k (A - B)``, ``X[k] = E + O`` and ``conj(X[h - k]) = E - O``, so one ``(E, O)`` pair
     gives ``|X|`` at ``k`` and at ``h - k``, ``k = 0 .. h/2``.
     """
-    win, tw, r, quads = tables
+    win, tw, r, quads, plain = tables
+    kernel = _kernel("spectrum")  # a native FFT installed by the host (the browser), if any
+    if kernel is not None:
+        out = array("d", bytes(8 * (n_fft // 2 + 1)))
+        frame = array("d", padded[s : s + n_fft])
+        if len(frame) < n_fft:
+            frame.extend([0.0] * (n_fft - len(frame)))
+        kernel(frame, plain, squared, out)
+        return out.tolist()
     h = n_fft // 2
     h2 = h // 2
     from_iter = chain.from_iterable

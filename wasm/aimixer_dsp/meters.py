@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 import operator
+from array import array
 from collections import deque
 from functools import lru_cache
 from itertools import accumulate, repeat
 from typing import Any
 
-from .backend import HAVE_NUMPY, check_list_finite, use_numpy
+from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, use_numpy
+from .backend import kernel as _kernel
 from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
 from .processors import biquad as _biquad
 
@@ -311,9 +313,19 @@ def _kfilter_sumsq_pure(x: Any, coeffs: tuple, state: list[float]) -> float:
     if b0 == 0.0:  # pragma: no cover - not a K-weighting pre-filter
         return _kfilter_sumsq_plain(x, coeffs, state)
     s1, s2, s3, s4 = state
-    acc, s1, s2, s3, s4 = _kfilter_loop(
-        0.0, 0.0, 0.0, 0.0, s1 / b0, s2 / b0, s3 / b0, s4 / b0, b1 / b0, b2 / b0, a1, a2, d1, d2, x
-    )
+    kern = _kernel("kfilter") if len(x) >= KERNEL_MIN else None
+    if kern is not None:  # the same loop, natively (see backend.KERNEL_NAMES)
+        out = array("d", bytes(40))
+        kern(
+            x if type(x) is array else array("d", x),
+            array("d", (s1 / b0, s2 / b0, s3 / b0, s4 / b0, b1 / b0, b2 / b0, a1, a2, d1, d2)),
+            out,
+        )
+        acc, s1, s2, s3, s4 = out
+    else:
+        acc, s1, s2, s3, s4 = _kfilter_loop(
+            0.0, 0.0, 0.0, 0.0, s1 / b0, s2 / b0, s3 / b0, s4 / b0, b1 / b0, b2 / b0, a1, a2, d1, d2, x
+        )
     state[0] = s1 * b0
     state[1] = s2 * b0
     state[2] = s3 * b0

@@ -32,7 +32,7 @@ import json
 import math
 from array import array
 from collections.abc import Callable
-from operator import mul
+from operator import mul, truediv
 from typing import Any
 
 from . import SAMPLE_RATE
@@ -123,7 +123,10 @@ def _linked(cols: list) -> list:
 
 def _ratio(y: list, m: list) -> list:
     """Per-sample gain ``y[n] / m[n]`` (0 where the level is 0: every channel is 0 there)."""
-    return [a / b if b else 0.0 for a, b in zip(y, m, strict=True)]
+    try:
+        return list(map(truediv, y, m))  # C-level; a block without digital silence
+    except ZeroDivisionError:
+        return [a / b if b else 0.0 for a, b in zip(y, m, strict=True)]
 
 
 class ChannelChain:
@@ -147,6 +150,7 @@ class ChannelChain:
         ]
         lim = self.chain.find(Limiter)
         self._dl = [[0.0] * lim.latency_samples for _ in range(channels)]
+        self._dm = [0.0] * lim.latency_samples  # the linked level's delay line (= that of _dl)
         self._drop = self.latency
         self.seen = 0
         self.written = 0
@@ -157,6 +161,10 @@ class ChannelChain:
             return [chain.process_validated(cols[0])]
         if chain.bypass or not chain.enabled:
             return cols
+        # The linked level m = max_c |x_c| is carried through the stages that scale every channel
+        # by the same non-negative gain g: max_c |fl(x_c g)| = fl(m g) exactly (rounding is
+        # monotonic and sign-symmetric), so m is recomputed only after the EQ.
+        m = None
         for p in chain:
             if not p.enabled:
                 continue
@@ -164,23 +172,34 @@ class ChannelChain:
             if t is Gain:
                 g = p._g
                 if g != 1.0:
-                    cols = [[v * g for v in c] for c in cols]
+                    scale = g.__mul__
+                    cols = [list(map(scale, c)) for c in cols]
+                    if m is not None:
+                        m = list(map(scale, m))
             elif t is Equalizer:
                 cols = [p._run_py(cols[0])] + [e._run_py(c) for e, c in zip(self._eqs, cols[1:], strict=True)]
+                m = None
             elif t is Limiter:
+                if m is None:
+                    m = _linked(cols)
                 n = len(cols[0])
                 delayed = [d + c for d, c in zip(self._dl, cols, strict=True)]
                 self._dl = [d[n:] for d in delayed]
                 delayed = [d[:n] for d in delayed]
-                y = p._run_py(_linked(cols))
-                gains = _ratio(y, _linked(delayed))
+                dm = self._dm + m
+                self._dm = dm[n:]
+                y = p._run_py(m)
+                gains = _ratio(y, dm[:n])
                 cols = [list(map(mul, d, gains)) for d in delayed]
+                m = None
             else:  # gate, compressor: a gain computed from the linked level
-                m = _linked(cols)
+                if m is None:
+                    m = _linked(cols)
                 y = p._run_py(m)
                 if y is not m:
                     gains = _ratio(y, m)
                     cols = [list(map(mul, c, gains)) for c in cols]
+                    m = list(map(mul, m, gains))
         return cols
 
     def _emit(self, cols: list) -> list:

@@ -415,6 +415,9 @@ export class AIMixer {
    *                                  the local `wasm/dist/`).
    * @param {boolean} [opts.loadModel=true]  load onnxruntime-web + the genre model.
    * @param {boolean} [opts.snapshot=true]  boot Pyodide from the bundle's memory snapshot when present.
+   * @param {boolean} [opts.kernels=true]  let the package run its hottest pure-Python loops (the
+   *                                  feature FFT, the K-weighting, the EQ) in JavaScript
+   *                                  (kernels.js; same results; false measures the Python path).
    * @param {boolean} [opts.lazyModel=false] resolve as soon as the DSP is ready and keep loading
    *                                  the model in the background (faster first frame; genre
    *                                  classification waits for it). See `modelReady()`.
@@ -477,6 +480,7 @@ export class AIMixer {
           loadModel: opts.loadModel !== false,
           lazyModel: !!opts.lazyModel,
           snapshot: opts.snapshot !== false,
+          kernels: opts.kernels !== false,
           warmupFrames: opts.warmupFrames,
         },
       });

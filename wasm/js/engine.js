@@ -3,6 +3,7 @@
 // package through pyimport / PyProxies only: no Python source is ever built from strings.
 
 import { FileJobs } from "./filejobs.js";
+import { installKernels } from "./kernels.js";
 import { AIMixerError, EVT, FRAME_SIZE, GENRES, MSG, PY_ERROR_CODES, RING, SAMPLE_RATE } from "./protocol.js";
 
 const IS_NODE = typeof process !== "undefined" && !!(process.versions && process.versions.node);
@@ -131,6 +132,7 @@ export class Engine {
     // K-weighting of frames that complete no 100 ms block, see MixerSession.defer_metering).
     // The pure DSP time is counted on the Python side.
     this.stats = { frames: 0, totalMs: 0, maxMs: 0, genreMs: 0, genreMaxMs: 0, genreRuns: 0, meterMs: 0 };
+    this.recent = new Float32Array(4096); // the last frames' times (ms), a ring
     this.live = null;
     this.io = null; // jsbridge.FrameIO: fixed float32 input/output buffers
     this._views = { input: null, output: null, values: null };
@@ -150,6 +152,7 @@ export class Engine {
     lazyModel = false,
     useSnapshot = true,
     warmupFrames = IS_NODE ? 0 : 200,
+    useKernels = true,
   }) {
     const eng = new Engine();
     const t0 = now();
@@ -224,6 +227,13 @@ export class Engine {
       mods.genre = null; // genre module not shipped yet: "auto" never gets a verdict
     }
     eng.mods = mods;
+    // the pure path's hottest loops in JavaScript (kernels.js, aimixer_dsp.backend.KERNEL_NAMES):
+    // the feature FFT (equal up to rounding), the K-weighting and the EQ (bit-identical)
+    if (useKernels) {
+      const backend = py.pyimport("aimixer_dsp.backend");
+      installKernels(backend);
+      backend.destroy();
+    }
     eng.io = mods.bridge.FrameIO(FRAME_SIZE);
     emit("package", "done", { packageVersion: String(mods.dsp.__version__) });
 
@@ -475,6 +485,7 @@ export class Engine {
     this.stats.frames += 1;
     this.stats.totalMs += ms;
     if (ms > this.stats.maxMs) this.stats.maxMs = ms;
+    this.recent[this.stats.frames % this.recent.length] = ms; // for the percentiles in getStats
   }
 
   /**
@@ -750,6 +761,14 @@ export class Engine {
     return out;
   }
 
+  /** A percentile of the last (up to 4096) frames' times on the audio path, in ms. */
+  _percentile(q) {
+    const n = Math.min(this.stats.frames, this.recent.length);
+    if (!n) return 0;
+    const v = (n === this.recent.length ? this.recent.slice() : this.recent.slice(1, n + 1)).sort();
+    return v[Math.min(n - 1, Math.floor(q * n))];
+  }
+
   /**
    * Worker-side timing. `meanFrameMs`/`maxFrameMs`: the engine's whole call per frame on the audio
    * path; `meanDspMs`/`maxDspMs`: the DSP alone (`MixerSession.process`, timed in Python);
@@ -768,6 +787,7 @@ export class Engine {
       frames,
       meanFrameMs,
       maxFrameMs: maxMs,
+      p99FrameMs: this._percentile(0.99),
       dspFrames: py.frames,
       meanDspMs,
       maxDspMs: py.dspMsMax,
@@ -975,6 +995,7 @@ export function createHandler(post) {
           loadModel: d.options?.loadModel !== false,
           lazyModel: !!d.options?.lazyModel,
           useSnapshot: d.options?.snapshot !== false,
+          useKernels: d.options?.kernels !== false,
           ...(d.options?.warmupFrames !== undefined ? { warmupFrames: Number(d.options.warmupFrames) } : {}),
           onProgress: (p) => post({ type: EVT.PROGRESS, ...p }),
         });

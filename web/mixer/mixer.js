@@ -286,7 +286,7 @@ async function start() {
       }
       if (p.state === "done") phases[p.phase] = Math.round(p.elapsedMs);
       $("e-phases").textContent = Object.entries(phases).map(([k, v]) => `${k} ${v} ms`).join(" · ") || "–";
-      status(`Engine: ${p.phase} ${p.state} (${Math.round(p.elapsedMs)} ms)`);
+      if (!document.body.dataset.ready) status(`Engine: ${p.phase} ${p.state} (${Math.round(p.elapsedMs)} ms)`);
     },
   });
   const m = st.mixer;
@@ -299,12 +299,15 @@ async function start() {
     priv.className = "privacy local";
     status(`Ready in ${Math.round(m.initTimings.total)} ms — WebAssembly engine in a worker.`);
     $("e-path").textContent = `WebAssembly (Pyodide ${m.info?.pyodideVersion || ""}${m.info?.snapshot ? ", snapshot" : ""})`;
+    $("render").textContent = "Render master";
+    $("analyse").textContent = "Analyse again";
   } else {
     priv.textContent = "Server mode: your audio will be uploaded to this server for processing.";
     priv.className = "privacy upload";
     status(`Using the origin (${m.fallbackReason}); audio is uploaded; the live preview needs WebAssembly.`, "warn");
     $("e-path").textContent = `origin server (${m.fallbackReason})`;
     $("render").textContent = "Render on the server (uploads audio)";
+    $("analyse").textContent = "Analyse on the server (uploads audio)";
   }
   $("mic").disabled = m.path !== "wasm";
   st.controls = await m.controls();
@@ -394,11 +397,17 @@ async function loadFile(entry) {
   $("file-info").textContent = `${entry.name}: ${buffer.numberOfChannels} ch, ${buffer.duration.toFixed(2)} s.${resampled}`;
   enableFileActions();
   renderStats();
-  await analyse();
+  if (st.mixer.path === "wasm") {
+    await analyse();
+  } else {
+    // nothing leaves the machine without a click on the server path
+    $("an-status").textContent = "Analysis on the server uploads the audio: press the button to go ahead.";
+  }
 }
 
 function enableFileActions() {
   const has = !!st.current;
+  $("analyse").disabled = !has || !st.mixer;
   $("play").disabled = !has || !st.mixer;
   $("render").disabled = !has || !st.mixer;
 }
@@ -576,7 +585,7 @@ async function play() {
   src.onended = () => {
     if (audio.src === src) stopPlayback(true);
   };
-  $("play").textContent = "⏸ Pause";
+  $("play").textContent = "|| Pause";
   $("stop").disabled = false;
 }
 
@@ -879,7 +888,11 @@ async function renderFile() {
     const secs = (performance.now() - t0) / 1000;
     st.render = { channels: res.channels, report: res.report, seconds: secs, settings: saved(), stale: false };
     $("r-bar").style.width = "100%";
-    $("r-status").textContent = `Rendered ${cur.buffer.duration.toFixed(1)} s in ${secs.toFixed(1)} s (${(cur.buffer.duration / secs).toFixed(1)}× real time)${st.mixer.path === "wasm" ? " on this device" : " on the server"}.`;
+    const short = res.report.target && num(res.report.target.lufs) && num(res.report.output?.lufs) && res.report.target.lufs - res.report.output.lufs > 0.5;
+    $("r-status").textContent =
+      `Rendered ${cur.buffer.duration.toFixed(1)} s in ${secs.toFixed(1)} s (${(cur.buffer.duration / secs).toFixed(1)}× real time)` +
+      `${st.mixer.path === "wasm" ? " on this device" : " on the server"}.` +
+      (short ? " The limiter kept it below the target: compress more or choose a lower target." : "");
     renderStats();
   } catch (e) {
     $("r-status").textContent = e.code === "CANCELLED" ? "Render cancelled." : `Render failed: ${errText(e)}`;
@@ -905,6 +918,12 @@ function renderStats() {
     ["LRA after", fmt(rep.output?.lra, "LU")],
   ];
   if (rep.target) rows.push(["Target gain", fmt(rep.target.gainDb, "dB")]);
+  if (rep.target && num(rep.target.lufs) && num(rep.output?.lufs) && Math.abs(rep.output.lufs - rep.target.lufs) > 0.5) {
+    rows.push([
+      "Target missed by",
+      `${(rep.target.lufs - rep.output.lufs).toFixed(1)} LU (limiter)`,
+    ]);
+  }
   if (rep.genre) rows.push(["Preset", `${rep.genre}${num(rep.confidence) ? ` ${(rep.confidence * 100).toFixed(0)} %` : ""}`]);
   if (num(rep.output?.truePeak)) rows.push(["True peak", fmt(rep.output.truePeak, "dBTP")]);
   if (r.stale) rows.push(["Note", "settings changed since"]);
@@ -1040,6 +1059,7 @@ function wire() {
     changed();
   });
   $("render").addEventListener("click", renderFile);
+  $("analyse").addEventListener("click", () => st.current && analyse());
   $("cancel").addEventListener("click", () => st.job && st.job.abort());
   $("export").addEventListener("click", exportAudio);
   $("report").addEventListener("click", exportReport);

@@ -20,8 +20,11 @@ path fuses them into one loop, the NumPy path evaluates the cascade over each bl
 
 from __future__ import annotations
 
+from array import array
 from typing import Any
 
+from ..backend import KERNEL_MIN
+from ..backend import kernel as _kernel
 from . import biquad
 from .base import Processor, check_param, np
 
@@ -246,6 +249,13 @@ def _run_cascade(data: list, secs: list, sts: list) -> tuple:
     if norm is None:
         return _CASCADES_PLAIN[len(secs)](data, secs, sts)
     coeffs, states, scales = norm
+    kern = _kernel("cascade") if len(data) >= KERNEL_MIN else None
+    if kern is not None:  # the same loops, natively (see backend.KERNEL_NAMES)
+        st = array("d", [v for pair in states for v in pair])
+        y = array("d", bytes(8 * len(data)))
+        kern(array("d", data), array("d", [v for c in coeffs for v in c]), st, scales[-1], y)
+        new = [(st[2 * k], st[2 * k + 1]) for k in range(len(secs))]
+        return y.tolist(), [[s1 * p, s2 * p] for (s1, s2), p in zip(new, scales, strict=True)]
     out, new = _CASCADES[len(secs)](data, coeffs, states, scales[-1])
     return out, [[s1 * p, s2 * p] for (s1, s2), p in zip(new, scales, strict=True)]
 

@@ -1,0 +1,183 @@
+// JavaScript kernels that the Python package calls in WebAssembly where the interpreter is
+// slowest, behind the same Python functions (CPython keeps its own code; results agree within
+// float rounding). Installed by the engine after the package phase.
+//
+// The kernels and their Python twins are listed in aimixer_dsp.backend.KERNEL_NAMES:
+// spectrum (an FFT: equal up to float rounding), kfilter and cascade (the same arithmetic in the
+// same order as the Python loops: bit-identical). The arguments are Python array('d') objects;
+// their buffers are used in place (no copies).
+
+const plans = new Map();
+
+/** Bit-reversal permutation and twiddles of an n-point complex FFT (radix 2), cached per n. */
+function plan(n) {
+  let p = plans.get(n);
+  if (p) return p;
+  const bits = Math.round(Math.log2(n));
+  const rev = new Uint32Array(n);
+  for (let i = 0; i < n; i++) {
+    let r = 0;
+    for (let b = 0, v = i; b < bits; b++, v >>= 1) r = (r << 1) | (v & 1);
+    rev[i] = r;
+  }
+  const cos = new Float64Array(n / 2);
+  const sin = new Float64Array(n / 2);
+  for (let k = 0; k < n / 2; k++) {
+    cos[k] = Math.cos((2 * Math.PI * k) / n);
+    sin[k] = -Math.sin((2 * Math.PI * k) / n);
+  }
+  p = { rev, cos, sin, re: new Float64Array(n), im: new Float64Array(n) };
+  plans.set(n, p);
+  return p;
+}
+
+/** |FFT(x * w)| (or squared) for k = 0 .. n/2 of Float64Arrays x, w into out. */
+export function spectrumInto(x, w, squared, out) {
+  const n = x.length;
+  const { rev, cos, sin, re, im } = plan(n);
+  for (let i = 0; i < n; i++) {
+    const j = rev[i];
+    re[j] = x[i] * w[i];
+    im[j] = 0;
+  }
+  for (let size = 2; size <= n; size <<= 1) {
+    const half = size >> 1;
+    const step = n / size;
+    for (let start = 0; start < n; start += size) {
+      for (let k = 0; k < half; k++) {
+        const c = cos[k * step];
+        const s = sin[k * step];
+        const a = start + k;
+        const b = a + half;
+        const tr = re[b] * c - im[b] * s;
+        const ti = re[b] * s + im[b] * c;
+        re[b] = re[a] - tr;
+        im[b] = im[a] - ti;
+        re[a] += tr;
+        im[a] += ti;
+      }
+    }
+  }
+  const nb = n / 2 + 1;
+  for (let k = 0; k < nb; k++) {
+    const m2 = re[k] * re[k] + im[k] * im[k];
+    out[k] = squared ? m2 : Math.sqrt(m2);
+  }
+}
+
+/** The Python-callable kernel: arguments are PyProxies of array('d'). */
+export function spectrumKernel(frame, window, squared, out) {
+  const bf = frame.getBuffer("f64");
+  const bw = window.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  try {
+    spectrumInto(bf.data, bw.data, !!squared, bo.data);
+  } finally {
+    bf.release();
+    bw.release();
+    bo.release();
+  }
+}
+
+/** meters._kfilter_loop: K-weighting (two normalised TDF-II biquads) and the sum of squares. */
+export function kfilterKernel(x, params, out) {
+  const bx = x.getBuffer("f64");
+  const bp = params.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  try {
+    const d = bx.data;
+    let [s1, s2, s3, s4, q1, q2, a1, a2, d1, d2] = bp.data;
+    let acc = 0.0;
+    for (let i = 0; i < d.length; i++) {
+      const v = d[i];
+      const y = v + s1;
+      s1 = q1 * v - a1 * y + s2;
+      s2 = q2 * v - a2 * y;
+      const z = y + s3;
+      s3 = s4 - 2.0 * y - d1 * z;
+      s4 = y - d2 * z;
+      acc += z * z;
+    }
+    const o = bo.data;
+    o[0] = acc;
+    o[1] = s1;
+    o[2] = s2;
+    o[3] = s3;
+    o[4] = s4;
+  } finally {
+    bx.release();
+    bp.release();
+    bo.release();
+  }
+}
+
+/** processors.eq's normalised sections: per section y = u + s1, s1 = b1 u - a1 y + s2, s2 = b2 u - a2 y. */
+export function cascadeKernel(x, coeffs, states, gain, out) {
+  const bx = x.getBuffer("f64");
+  const bc = coeffs.getBuffer("f64");
+  const bs = states.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  try {
+    const d = bx.data;
+    const c = bc.data;
+    const st = bs.data;
+    const o = bo.data;
+    const n = st.length / 2;
+    if (n === 3) {
+      // the EQ's usual three sections, unrolled
+      const [b1, b2, a1, a2, c1, c2, d1, d2, e1, e2, f1, f2] = c;
+      let [s1, s2, t1, t2, u1, u2] = st;
+      for (let i = 0; i < d.length; i++) {
+        const x0 = d[i];
+        const y = x0 + s1;
+        s1 = b1 * x0 - a1 * y + s2;
+        s2 = b2 * x0 - a2 * y;
+        const z = y + t1;
+        t1 = c1 * y - d1 * z + t2;
+        t2 = c2 * y - d2 * z;
+        const w = z + u1;
+        u1 = e1 * z - f1 * w + u2;
+        u2 = e2 * z - f2 * w;
+        o[i] = gain * w;
+      }
+      st[0] = s1;
+      st[1] = s2;
+      st[2] = t1;
+      st[3] = t2;
+      st[4] = u1;
+      st[5] = u2;
+      return;
+    }
+    for (let i = 0; i < d.length; i++) o[i] = d[i];
+    for (let k = 0; k < n; k++) {
+      const b1 = c[4 * k];
+      const b2 = c[4 * k + 1];
+      const a1 = c[4 * k + 2];
+      const a2 = c[4 * k + 3];
+      let s1 = st[2 * k];
+      let s2 = st[2 * k + 1];
+      for (let i = 0; i < d.length; i++) {
+        const u = o[i];
+        const y = u + s1;
+        s1 = b1 * u - a1 * y + s2;
+        s2 = b2 * u - a2 * y;
+        o[i] = y;
+      }
+      st[2 * k] = s1;
+      st[2 * k + 1] = s2;
+    }
+    for (let i = 0; i < d.length; i++) o[i] = gain * o[i];
+  } finally {
+    bx.release();
+    bc.release();
+    bs.release();
+    bo.release();
+  }
+}
+
+/** Install the kernels in the package (aimixer_dsp.backend.set_kernel). */
+export function installKernels(backend) {
+  backend.set_kernel("spectrum", spectrumKernel);
+  backend.set_kernel("kfilter", kfilterKernel);
+  backend.set_kernel("cascade", cascadeKernel);
+}
