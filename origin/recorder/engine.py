@@ -23,6 +23,7 @@ from . import payload as _payload
 from .archive import ArchiveError, ArchiveWriter, clock_tz, validate
 from .jitter import JitterBuffer
 from .levels import DEFAULT_RATE_HZ, LevelBroker, LevelMeter
+from .loudness_log import LoudnessLogger
 from .receiver import ReceiverError, ReceiverHub, default_hub, open_rtp_socket
 from .silence import SilenceDetector
 from .sinks import RIFF_MAX, SinkError, make_sink
@@ -78,6 +79,7 @@ class RecorderConfig:
     vad: bool = False
     rf64_threshold: int = RIFF_MAX
     session_name: str | None = None
+    loudness_log: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     def payload_format(self) -> _payload.PayloadFormat:
@@ -188,6 +190,7 @@ class Recorder:
         self.jitter: JitterBuffer | None = None
         self.archive: ArchiveWriter | None = None
         self.silence: SilenceDetector | None = None
+        self.loudness_log: LoudnessLogger | None = None
         self._lock = threading.Lock()
         self._final: dict | None = None
 
@@ -239,6 +242,13 @@ class Recorder:
                 retain_hours=c.retain_hours,
                 on_event=self._event,
                 now=self.now,
+            )
+            self.loudness_log = (
+                LoudnessLogger(
+                    self.fmt.channels, self.fmt.sample_rate, silence_threshold_db=c.silence_threshold_db
+                )
+                if c.loudness_log
+                else None
             )
             if c.silence_seconds:
                 self.silence = SilenceDetector(
@@ -314,6 +324,11 @@ class Recorder:
 
     # ------------------------------------------------------------------ internals
     def _event(self, ev: dict) -> None:
+        if ev.get("event") == "file_open" and self.loudness_log is not None and self.archive is not None:
+            a = self.archive
+            self.loudness_log.file_opened(
+                ev["path"], a.position, a.time_of(a.position), bool(ev.get("append"))
+            )
         ev = {"time": round(time.time(), 3), **ev}
         self.recent_events.append(ev)
         self.events_broker.publish(ev)
@@ -344,7 +359,10 @@ class Recorder:
                 if not started:
                     archive.start(jb.first_rx_wall or self.now())
                     started = True
+                pos = archive.position
                 archive.write(samples)
+                if self.loudness_log is not None:
+                    self.loudness_log.push(samples, pos)
                 for snap in self.meter.push(samples):
                     self.levels_broker.publish(snap)
                     if self.silence is not None:
@@ -364,6 +382,8 @@ class Recorder:
         except Exception as exc:
             self.state = "error"
             self.errors.append(f"{type(exc).__name__}: {exc}")
+        if self.loudness_log is not None:
+            self.loudness_log.close()
 
 
 def silence_samples(frames: int, channels: int) -> np.ndarray:

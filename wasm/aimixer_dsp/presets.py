@@ -31,6 +31,7 @@ Fields and ranges (``*`` = extension beyond the API spec)::
     limiter.ceiling           -3..0 dBFS                       -1
     limiter.lookahead*        0..20 ms                         1.5
     limiter.release*          1..1000 ms                       50
+    limiter.truePeak*         bool (limit dBTP, +6 samples)    false
     bypass                    bool                             false
     genre (config only)       null | "auto" | one of GENRES
 
@@ -103,6 +104,7 @@ SCHEMA: dict = {
         "ceiling": _lim.CEILING_RANGE,
         "lookahead": _lim.LOOKAHEAD_RANGE,
         "release": _lim.RELEASE_RANGE,
+        "truePeak": BOOL,
     },
     "bypass": BOOL,
 }
@@ -127,7 +129,7 @@ DEFAULT_SETTINGS: dict = {
         "makeup": 0.0,
     },
     "eq": {"enabled": True, "low": 0.0, "mid": 0.0, "high": 0.0},
-    "limiter": {"enabled": True, "ceiling": -1.0, "lookahead": 1.5, "release": 50.0},
+    "limiter": {"enabled": True, "ceiling": -1.0, "lookahead": 1.5, "release": 50.0, "truePeak": False},
     "bypass": False,
 }
 
@@ -198,6 +200,16 @@ def merge_config(base: dict | None, override: dict | None) -> dict:
 
 
 GENRE_PRESETS: dict = {g: merge_config(DEFAULT_SETTINGS, _PRESET_DELTAS[g]) for g in GENRES}
+
+#: Named loudness-normalisation targets: name -> (integrated loudness LUFS, true-peak ceiling
+#: dBTP). EBU R 128 (-23/-1), ATSC A/85 (-24/-2), the usual streaming services (-14/-1) and
+#: podcasts (-16/-1). ``aimixer process --target NAME`` and the browser mixer use these names.
+LOUDNESS_TARGETS: dict[str, tuple[float, float]] = {
+    "ebu-r128": (-23.0, -1.0),
+    "atsc-a85": (-24.0, -2.0),
+    "streaming": (-14.0, -1.0),
+    "podcast": (-16.0, -1.0),
+}
 
 
 def _check_number(path: str, value: Any, rng: tuple) -> None:
@@ -305,7 +317,10 @@ def build_chain(settings: dict | None = None, sample_rate: int = 48000) -> Chain
                 sample_rate=sample_rate, enabled=c["enabled"],
             ),
             Equalizer(e["low"], e["mid"], e["high"], sample_rate=sample_rate, enabled=e["enabled"]),
-            Limiter(li["ceiling"], li["lookahead"], li["release"], sample_rate=sample_rate, enabled=li["enabled"]),
+            Limiter(
+                li["ceiling"], li["lookahead"], li["release"], sample_rate=sample_rate, enabled=li["enabled"],
+                true_peak=li["truePeak"],
+            ),
         ],
         bypass=s["bypass"],
     )  # fmt: skip
@@ -355,5 +370,6 @@ def apply_full_settings(chain: Chain, s: dict) -> None:
     lim, li = stages[Limiter], s["limiter"]
     for attr, key in (("ceiling_db", "ceiling"), ("lookahead_ms", "lookahead"), ("release_ms", "release")):
         _set(lim, attr, float(li[key]))
+    _set(lim, "true_peak", li["truePeak"])
     lim.enabled = li["enabled"]
     chain.bypass = s["bypass"]
