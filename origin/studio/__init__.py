@@ -240,7 +240,7 @@ def init_app(app: Quart) -> None:
     """Register the studio API, the web app and the OIDC authenticator on ``app``."""
     from origin.auth import add_authenticator
     from origin.auth.oidc import OIDCClient, OIDCConfig, make_authenticator
-    from origin.studio import assets, auth_routes, control, recorders, sources, stream, studios, ws
+    from origin.studio import assets, auth_routes, control, loudness, recorders, sources, stream, studios, ws
     from origin.webapp import init_app as init_webapp
 
     service = StudioService(app)
@@ -249,7 +249,7 @@ def init_app(app: Quart) -> None:
     app.extensions["oidc"] = oidc
     add_authenticator(app, make_authenticator(oidc))
 
-    for mod in (recorders, studios, control, sources, assets, stream, ws, auth_routes):
+    for mod in (recorders, studios, control, sources, assets, stream, ws, auth_routes, loudness):
         app.register_blueprint(mod.bp)
     init_webapp(app)
 
