@@ -12,7 +12,11 @@ zero loss and no backlog (drain < 0.25 s: the receiver kept up in real time).
 Audyn's figure is its documented ceiling (6 recorders); it cannot run here, so the ratio is
 ours / 6. Targets: >= 32 streams with zero loss, <= 2 % of one core per stream.
 
-``python -m bench.bench_recorder [--seconds S] [--counts 8,16,32,48,64]``
+``--loudness N`` measures the added CPU of the per-second loudness log (EBU R128 meter + true
+peak + the JSON line per second): N streams with the log off and on, alternating, ``--repeat``
+times each; the difference per stream is printed (target <= 0.5 % of one core per stream).
+
+``python -m bench.bench_recorder [--seconds S] [--counts 8,16,32,48,64] [--loudness N --repeat R]``
 """
 
 from __future__ import annotations
@@ -68,7 +72,7 @@ def _sender(n: int, groups_port: str, seconds: float) -> None:
     s.close()
 
 
-def run_once(n: int, seconds: float) -> dict:
+def run_once(n: int, seconds: float, loudness_log: bool = True) -> dict:
     from origin.recorder import Recorder, RecorderConfig
     from origin.recorder.receiver import ReceiverHub
 
@@ -84,6 +88,7 @@ def run_once(n: int, seconds: float) -> dict:
                 interface="127.0.0.1",
                 output=os.path.join(d, f"r{i}.wav"),
                 sync_seconds=10,
+                loudness_log=loudness_log,
             )
             r = Recorder(cfg, hub=hub)
             r.start()
@@ -205,10 +210,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seconds", type=float, default=3.0)
     p.add_argument("--counts", default="8,16,32,48,64")
     p.add_argument("--children", type=int, default=4, help="also measure N record child processes (0 = skip)")
+    p.add_argument("--loudness", type=int, default=0, help="streams for the loudness-log CPU comparison")
+    p.add_argument("--repeat", type=int, default=3, help="runs per setting of the comparison")
     p.add_argument("--_sender", nargs=3, help=argparse.SUPPRESS)
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
     if a._sender:
         _sender(int(a._sender[0]), a._sender[1], float(a._sender[2]))
+        return 0
+    if a.loudness:
+        off, on = [], []
+        for _ in range(a.repeat):
+            off.append(run_once(a.loudness, a.seconds, loudness_log=False)["cpu_per_stream"])
+            on.append(run_once(a.loudness, a.seconds, loudness_log=True)["cpu_per_stream"])
+        off.sort()
+        on.sort()
+        med = lambda v: v[len(v) // 2]  # noqa: E731
+        print(
+            f"loudness log, {a.loudness} stereo streams, {a.repeat} x {a.seconds:g} s each: CPU per stream "
+            f"off {med(off):.2f} % (runs {', '.join(f'{v:.2f}' for v in off)}), "
+            f"on {med(on):.2f} % (runs {', '.join(f'{v:.2f}' for v in on)}); "
+            f"added {med(on) - med(off):.2f} % of one core per stream (target <= 0.5 %)"
+        )
         return 0
     counts = [int(x) for x in a.counts.split(",")]
     print(f"recorder capacity: stereo L24, 1 ms packets, {a.seconds:g} s per run, loopback multicast")
