@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import payload as _payload
+from .alerts import AlertMonitor
 from .archive import ArchiveError, ArchiveWriter, clock_tz, validate
 from .jitter import JitterBuffer
 from .levels import DEFAULT_RATE_HZ, LevelBroker, LevelMeter
@@ -80,6 +81,9 @@ class RecorderConfig:
     rf64_threshold: int = RIFF_MAX
     session_name: str | None = None
     loudness_log: bool = True
+    loudness_limit_lufs: float | None = None
+    loudness_seconds: int = 10
+    stream_lost_seconds: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def payload_format(self) -> _payload.PayloadFormat:
@@ -130,6 +134,16 @@ class RecorderConfig:
             raise RecorderConfigError(str(exc)) from exc
         if self.retain_hours is not None and self.retain_hours <= 0:
             raise RecorderConfigError(f"retain_hours={self.retain_hours} must be > 0")
+        if self.loudness_limit_lufs is not None and not -70.0 <= self.loudness_limit_lufs <= 0.0:
+            raise RecorderConfigError(
+                f"loudness_limit_lufs={self.loudness_limit_lufs} is out of range [-70, 0]"
+            )
+        if not 1 <= int(self.loudness_seconds) <= 3600:
+            raise RecorderConfigError(f"loudness_seconds={self.loudness_seconds} is out of range [1, 3600]")
+        if not 0.2 <= float(self.stream_lost_seconds) <= 3600:
+            raise RecorderConfigError(
+                f"stream_lost_seconds={self.stream_lost_seconds} is out of range [0.2, 3600]"
+            )
         if self.silence_seconds is not None and self.silence_seconds <= 0:
             raise RecorderConfigError(f"silence_seconds={self.silence_seconds} must be > 0")
         try:
@@ -191,6 +205,8 @@ class Recorder:
         self.archive: ArchiveWriter | None = None
         self.silence: SilenceDetector | None = None
         self.loudness_log: LoudnessLogger | None = None
+        self.alerts: AlertMonitor | None = None
+        self._watch: threading.Thread | None = None
         self._lock = threading.Lock()
         self._final: dict | None = None
 
@@ -243,9 +259,18 @@ class Recorder:
                 on_event=self._event,
                 now=self.now,
             )
+            self.alerts = AlertMonitor(
+                self._event,
+                loudness_limit_lufs=c.loudness_limit_lufs,
+                loudness_seconds=c.loudness_seconds,
+                stream_lost_seconds=c.stream_lost_seconds,
+            )
             self.loudness_log = (
                 LoudnessLogger(
-                    self.fmt.channels, self.fmt.sample_rate, silence_threshold_db=c.silence_threshold_db
+                    self.fmt.channels,
+                    self.fmt.sample_rate,
+                    silence_threshold_db=c.silence_threshold_db,
+                    on_record=self.alerts.on_record,
                 )
                 if c.loudness_log
                 else None
@@ -284,6 +309,8 @@ class Recorder:
                 self._sock, jb.push, lambda now: jb.tick(now, idle=max(0.05, 2 * c.jitter_ms / 1000))
             )
             self._event({"event": "started", "source": f"{c.source_addr}:{c.port}"})
+            self._watch = threading.Thread(target=self._watch_loop, name="rec-alerts", daemon=True)
+            self._watch.start()
 
     def stop(self, timeout: float = 10.0) -> dict:
         """Stop capturing, flush the buffer, finish the file. Returns the final stats."""
@@ -332,10 +359,20 @@ class Recorder:
         ev = {"time": round(time.time(), 3), **ev}
         self.recent_events.append(ev)
         self.events_broker.publish(ev)
+        if self.alerts is not None and ev.get("event") in ("silence_start", "silence_end", "ssrc_relock"):
+            self.alerts.on_engine_event(ev)
         if ev.get("event") == "error":
             log.error("recorder: %s", ev.get("message"))
         else:
             log.info("recorder event: %s", ev)
+
+    def _watch_loop(self) -> None:
+        """Poll the packet counter for the stream-lost alert (4 Hz) while recording."""
+        while self._sock is not None and self.state == "recording":
+            jb, alerts = self.jitter, self.alerts
+            if jb is not None and alerts is not None:
+                alerts.poll(jb.received, time.monotonic())
+            time.sleep(0.25)
 
     def _write_loop(self) -> None:
         q = self._q

@@ -100,6 +100,7 @@ class StudioService:
             self.build_command,
             on_event=self.store.add_event,
             on_pid=self.store.set_pid,
+            on_alert=self.route_alert,
             env=env,
             stop_timeout=setting(settings, "studio_stop_timeout", 10.0, float),
         )
@@ -154,6 +155,17 @@ class StudioService:
             "errors": live["errors"],
             "restarts": rt.restarts,
         }
+
+    def route_alert(self, rid: int, event: str, data: dict[str, Any]) -> None:
+        """A recorder alert (already in the event log) to the levels WebSocket and the webhooks."""
+        ts = time.time()
+        self.broker.publish_event(
+            rid, self.store.studio_of(rid), {"event": event, "timestamp": round(ts, 3), "data": data}
+        )
+        mixer = self.app.extensions.get("mixer")
+        hooks = getattr(mixer, "webhooks", None)
+        if hooks is not None:
+            hooks.emit_subscribers(event, {"recorder_id": rid, "recorder_name": self.names.get(rid), **data})
 
     def levels_snapshot(self) -> list[dict[str, Any]]:
         """Per active recorder: id, name, studio, state, channels (for the level broker)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -116,7 +117,25 @@ USER_RECORDER_KEYS = (
     "payload_type",
     "ptime_us",
     "bits",
+    # alert thresholds (extension): see origin/recorder/alerts.py
+    "silence_threshold_db",
+    "silence_seconds",
+    "silence_vad",
+    "loudness_limit_lufs",
+    "loudness_seconds",
+    "stream_lost_seconds",
 )
+
+
+def _num(body: dict[str, Any], key: str, lo: float, hi: float, *, nullable: bool = False) -> float | None:
+    v = body[key]
+    if v is None and nullable:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
+        raise StudioError(
+            400, f"{key} must be a number in [{lo:g}, {hi:g}]" + (" or null" if nullable else "")
+        )
+    return float(v)
 
 
 def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -168,6 +187,20 @@ def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | N
         out["ptime_us"] = _int(body, "ptime_us", 125, 4000)
     if "bits" in body:
         out["bits"] = _choice(body, "bits", ("16", "24", "32f"))
+    if "silence_threshold_db" in body:
+        out["silence_threshold_db"] = _num(body, "silence_threshold_db", -90.0, 0.0)
+    if "silence_seconds" in body:
+        out["silence_seconds"] = _num(body, "silence_seconds", 0.5, 3600.0, nullable=True)
+    if "silence_vad" in body:
+        if not isinstance(body["silence_vad"], bool):
+            raise StudioError(400, "silence_vad must be true or false")
+        out["silence_vad"] = body["silence_vad"]
+    if "loudness_limit_lufs" in body:
+        out["loudness_limit_lufs"] = _num(body, "loudness_limit_lufs", -70.0, 0.0, nullable=True)
+    if "loudness_seconds" in body:
+        out["loudness_seconds"] = _int(body, "loudness_seconds", 1, 3600)
+    if "stream_lost_seconds" in body:
+        out["stream_lost_seconds"] = _num(body, "stream_lost_seconds", 0.2, 3600.0)
     if "archive_root" in body:
         root = service().archive_root
         try:

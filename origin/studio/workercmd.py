@@ -28,6 +28,11 @@ _FLAGS: dict[str, str] = {
     "format": "--format",
     "bits": "--bits",
     "bitrate": "--bitrate",
+    "silence_threshold_db": "--silence-threshold-db",
+    "silence_seconds": "--silence-seconds",
+    "loudness_limit_lufs": "--loudness-limit",
+    "loudness_seconds": "--loudness-seconds",
+    "stream_lost_seconds": "--stream-lost-seconds",
 }
 
 
@@ -61,4 +66,6 @@ def record_argv(
         if v is None or v == "":
             continue
         argv += [flag, str(v)]
+    if cfg.get("silence_vad") is True:
+        argv.append("--vad")
     return argv
