@@ -78,12 +78,21 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         "--retain-hours": c.retain_hours,
         "--silence-seconds": c.silence_seconds,
         "--channel-names": ",".join(c.channel_names) if c.channel_names else None,
+        "--loudness-limit": c.loudness_limit_lufs,
     }
     for flag, value in optional.items():
         if value is not None:
             argv += [flag, str(value)]
     if c.vad:
         argv.append("--vad")
+    argv += [
+        "--loudness-seconds",
+        str(c.loudness_seconds),
+        "--stream-lost-seconds",
+        str(c.stream_lost_seconds),
+    ]
+    if not c.loudness_log:
+        argv.append("--no-loudness-log")
     if levels:
         argv.append("--levels")
     return argv
