@@ -251,6 +251,18 @@ class _Kronecker:
         return list(map(operator.mul, best, repeat(scale)))
 
 
+def _fir_np(buf: Any, g: Any) -> Any:
+    """``y[i] = sum_j g[j] buf[i + T - 1 - j]`` for the ``len(buf) - T + 1`` full windows."""
+    t = g.shape[0]
+    n = buf.shape[0] - t + 1
+    if n < 8192:  # short blocks: one call beats a call per tap
+        return np.convolve(buf, g, "valid")
+    y = g[0] * buf[t - 1 : t - 1 + n]
+    for j in range(1, t):
+        y += g[j] * buf[t - 1 - j : t - 1 - j + n]
+    return y
+
+
 class TruePeakMeter:
     """Streaming true-peak meter (ITU-R BS.1770-4 Annex 2), per channel and overall.
 
@@ -414,10 +426,11 @@ class TruePeakMeter:
 
     def _channel_np(self, buf: Any, n: int) -> float:
         """Peak of the over-sampled points of the last ``n`` samples of ``buf`` (history first).
-        One ``np.convolve`` per phase (no BLAS: its threads cost more than they save here)."""
+        One multiply-add per tap and phase on whole arrays: twice as fast here as
+        ``np.convolve`` and far faster than a BLAS product (whose threads cost more than they save)."""
         peak = 0.0
         for g in self._phases_np:
-            y = np.convolve(buf, g, "valid")
+            y = _fir_np(buf, g)
             peak = max(peak, float(y.max()), -float(y.min()))
         tail = buf[self._taps - 1 :]
         return max(peak, float(tail.max()), -float(tail.min()))
@@ -452,9 +465,9 @@ class TruePeakMeter:
         n = col.shape[0]
         buf = np.concatenate([np.asarray(self._hist[c]), col])
         self._hist[c] = buf[-(t - 1) :].tolist()
-        out = np.abs(np.convolve(buf, self._phases_np[0], "valid"))
+        out = np.abs(_fir_np(buf, self._phases_np[0]))
         for g in self._phases_np[1:]:
-            np.maximum(out, np.abs(np.convolve(buf, g, "valid")), out=out)
+            np.maximum(out, np.abs(_fir_np(buf, g)), out=out)
         return out
 
     def oversampled(self, block: Any) -> Any:
