@@ -23,6 +23,12 @@ recover), CPU; then the largest N with zero excess and no backlog, and the CPU p
 ``--wide``: one 64-channel L24 stream at 96 kHz in 125 us packets (12 frames, 2316-byte
 datagrams, 8000 packets/s; ST 2110-30's most demanding packet time at the highest channel count
 AES67 allows): loss, drain and CPU.
+
+``--loudness N`` measures the added CPU of the per-second loudness log (EBU R128 meter + true
+peak + the JSON line per second): N streams with the log off and on, alternating, ``--repeat``
+times each; the difference per stream is printed (target <= 0.5 % of one core per stream).
+
+``python -m bench.bench_recorder [--seconds S] [--counts 8,16,32,48,64] [--loudness N --repeat R]``
 """
 
 from __future__ import annotations
@@ -244,7 +250,7 @@ def main_wide(seconds: float) -> None:
     )
 
 
-def run_once(n: int, seconds: float) -> dict:
+def run_once(n: int, seconds: float, loudness_log: bool = True) -> dict:
     from origin.recorder import Recorder, RecorderConfig
     from origin.recorder.receiver import ReceiverHub
 
@@ -260,6 +266,7 @@ def run_once(n: int, seconds: float) -> dict:
                 interface="127.0.0.1",
                 output=os.path.join(d, f"r{i}.wav"),
                 sync_seconds=10,
+                loudness_log=loudness_log,
             )
             r = Recorder(cfg, hub=hub)
             r.start()
@@ -385,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
         "--redundant", action="store_true", help="ST 2022-7: two legs per stream, 1 %% loss per leg"
     )
     p.add_argument("--wide", action="store_true", help="one 64-channel 96 kHz stream in 125 us packets")
+    p.add_argument("--loudness", type=int, default=0, help="streams for the loudness-log CPU comparison")
+    p.add_argument("--repeat", type=int, default=3, help="runs per setting of the comparison")
     p.add_argument("--_sender", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--_spec", help=argparse.SUPPRESS)
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
@@ -393,6 +402,21 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a._spec:
         _sender_spec(a._spec)
+        return 0
+    if a.loudness:
+        off, on = [], []
+        for _ in range(a.repeat):
+            off.append(run_once(a.loudness, a.seconds, loudness_log=False)["cpu_per_stream"])
+            on.append(run_once(a.loudness, a.seconds, loudness_log=True)["cpu_per_stream"])
+        off.sort()
+        on.sort()
+        med = lambda v: v[len(v) // 2]  # noqa: E731
+        print(
+            f"loudness log, {a.loudness} stereo streams, {a.repeat} x {a.seconds:g} s each: CPU per stream "
+            f"off {med(off):.2f} % (runs {', '.join(f'{v:.2f}' for v in off)}), "
+            f"on {med(on):.2f} % (runs {', '.join(f'{v:.2f}' for v in on)}); "
+            f"added {med(on) - med(off):.2f} % of one core per stream (target <= 0.5 %)"
+        )
         return 0
     counts = [int(x) for x in a.counts.split(",")]
     if a.redundant or a.wide:

@@ -40,6 +40,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+from origin.recorder.alerts import ALERT_EVENTS
 from origin.storage import Schema, Storage
 
 __all__ = [
@@ -54,7 +55,11 @@ __all__ = [
 
 log = logging.getLogger("origin.webhooks")
 
-EVENTS = ("processing.complete", "genre.detected", "error.occurred", "job.complete", "job.failed")
+#: the mixer's events (a new webhook gets these by default) and the studio recorders' alerts
+#: (``origin.recorder.alerts.ALERT_EVENTS``; subscribe to them by name)
+DEFAULT_EVENTS = ("processing.complete", "genre.detected", "error.occurred", "job.complete", "job.failed")
+RECORDER_EVENTS = ALERT_EVENTS
+EVENTS = DEFAULT_EVENTS + RECORDER_EVENTS
 SIGNATURE_HEADER = "X-AIMixer-Signature"
 
 WEBHOOKS_SCHEMA = Schema(
@@ -237,7 +242,7 @@ class WebhookEngine:
         if parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048:
             raise WebhookError("url", f"url={url!r} is not an http(s) URL")
         if events is None:
-            events = list(EVENTS)
+            events = list(DEFAULT_EVENTS)
         if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
             raise WebhookError("events", f"events must be a non-empty list of {list(EVENTS)}")
         bad = [e for e in events if e not in EVENTS]
@@ -296,6 +301,13 @@ class WebhookEngine:
         ]
 
     # -- delivery ----------------------------------------------------------------------------------
+    def emit_subscribers(self, event: str, data: dict[str, Any]) -> int:
+        """:meth:`emit` to every owner with a webhook for ``event`` (the studio's recorder alerts:
+        a machine client subscribes to them by name)."""
+        if self._hooks is None:
+            return 0
+        return self.emit(list(self._hooks), event, data)
+
     def emit(self, owners: str | Iterable[str], event: str, data: dict[str, Any]) -> int:
         """Queue ``event`` for every matching webhook of ``owners``; never blocks. Returns the count."""
         if event not in EVENTS:

@@ -12,6 +12,16 @@ the file is longer than 30 s. ``--json`` prints one object:
 ``{"input": {peak, rms, lufs, lra}, "output": {...}, "appliedSettings": {...}, "genre", "latencySamples"}``
 (no value = null).
 
+Loudness normalisation: ``--target-lufs L [--true-peak-ceiling C]`` or ``--target NAME``
+(``ebu-r128`` -23/-1, ``atsc-a85`` -24/-2, ``streaming`` -14/-1, ``podcast`` -16/-1): one
+analysis pass runs the chain and measures the integrated loudness of its output, then the
+output pass applies the chain, the gain ``L - measured`` and a true-peak limiter at ``C`` dBTP
+(default -1, or the named target's). When the limiter takes loudness away (a loud target for
+dynamic material), one or two more analysis passes through chain + gain + limiter correct the
+gain until the result is within 0.1 LU (``analysisPasses`` counts them). ``--true-peak`` switches the chain's own limiter to
+true-peak mode. The ``--json`` object then has ``normalization``: ``{targetLufs,
+truePeakCeiling, measuredLufs, gainDb, analysisPasses}``.
+
 ``python -m origin.commands.process --make-demo PATH`` regenerates the bundled demo clip.
 """
 
@@ -55,6 +65,21 @@ def register(sub: Any) -> None:
     p.add_argument("--no-comp", action="store_true", help="disable the compressor")
     p.add_argument("--no-eq", action="store_true", help="disable the EQ")
     p.add_argument("--no-limiter", action="store_true", help="disable the limiter")
+    p.add_argument(
+        "--true-peak", action="store_true", help="limit the true peak (dBTP) instead of the sample peak"
+    )
+    p.add_argument(
+        "--target-lufs", type=float, metavar="LUFS", help="normalise to this loudness, -70..0 LUFS"
+    )
+    p.add_argument(
+        "--true-peak-ceiling",
+        type=float,
+        metavar="DBTP",
+        help="true-peak ceiling of the normalisation, -3..0 dBTP",
+    )
+    p.add_argument(
+        "--target", choices=sorted(_targets()), help="named loudness target (LUFS and dBTP ceiling)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object with the results")
     p.set_defaults(func=run)
 
@@ -81,6 +106,8 @@ def config_from_args(args: argparse.Namespace) -> dict:
     put("eq", "mid", args.eq_mid)
     put("eq", "high", args.eq_high)
     put("limiter", "ceiling", args.ceiling)
+    if getattr(args, "true_peak", False):
+        put("limiter", "truePeak", True)
     for flag, section in (
         ("no_gate", "noiseGate"),
         ("no_comp", "compressor"),
@@ -137,7 +164,73 @@ def _output_file(path: str, sr: int, channels: int, in_format: str, in_subtype: 
 
 
 def _levels(summary: dict) -> dict:
-    return {k: summary[k] for k in ("peak", "rms", "lufs", "lra")}
+    return {k: summary[k] for k in ("peak", "rms", "truePeak", "lufs", "lra")}
+
+
+def _targets() -> dict:
+    from aimixer_dsp.presets import LOUDNESS_TARGETS
+
+    return LOUDNESS_TARGETS
+
+
+TARGET_LUFS_RANGE = (-70.0, 0.0)
+
+
+def normalization_from_args(args: argparse.Namespace) -> tuple[float, float] | None:
+    """``(target LUFS, true-peak ceiling dBTP)`` from the flags, or ``None`` (no normalisation)."""
+    from aimixer_dsp.processors.limiter import CEILING_RANGE
+
+    target = getattr(args, "target", None)
+    lufs = getattr(args, "target_lufs", None)
+    ceiling = getattr(args, "true_peak_ceiling", None)
+    if target is not None and lufs is not None:
+        raise CLIError("--target and --target-lufs are exclusive")
+    if target is not None:
+        lufs, default_ceiling = _targets()[target]
+        ceiling = default_ceiling if ceiling is None else ceiling
+    if lufs is None:
+        if ceiling is not None:
+            raise CLIError("--true-peak-ceiling needs --target-lufs or --target")
+        return None
+    if not math.isfinite(lufs) or not TARGET_LUFS_RANGE[0] <= lufs <= TARGET_LUFS_RANGE[1]:
+        raise CLIError(f"--target-lufs {lufs} is out of range [-70, 0]")
+    ceiling = -1.0 if ceiling is None else ceiling
+    if not math.isfinite(ceiling) or not CEILING_RANGE[0] <= ceiling <= CEILING_RANGE[1]:
+        raise CLIError(f"--true-peak-ceiling {ceiling} is out of range [-3, 0]")
+    return float(lufs), float(ceiling)
+
+
+def _chain_loudness(in_path: str, settings: dict, post: Any = None) -> float:
+    """An analysis pass: integrated loudness (LUFS) of the chain's output for ``in_path`` (then
+    through ``post``, the normaliser, when given)."""
+    from aimixer_dsp.meters import LoudnessMeter
+    from aimixer_dsp.presets import build_chain
+
+    with open_audio(in_path) as f:
+        chain = build_chain(settings, sample_rate=f.samplerate)
+        meter = LoudnessMeter(f.samplerate, channels=min(f.channels, 16))
+        for block in iter_blocks(f):
+            y = _run_chain(chain, block, f.channels, post)
+            y = y.reshape(-1, f.channels) if y.ndim == 1 else y
+            meter.push(y[:, :16])
+    return meter.integrated
+
+
+class _Normalizer:
+    """Gain then a true-peak limiter, after the chain (the output pass of normalisation)."""
+
+    def __init__(self, gain_db: float, ceiling: float, sample_rate: int) -> None:
+        from aimixer_dsp.processors import Limiter
+
+        self.gain = 10.0 ** (gain_db / 20.0)
+        self.limiter = Limiter(ceiling, sample_rate=sample_rate, true_peak=True)
+
+    @property
+    def latency_samples(self) -> int:
+        return self.limiter.latency_samples
+
+    def process(self, y: Any) -> Any:
+        return self.limiter.process(y * self.gain)
 
 
 def process_file(
@@ -148,8 +241,10 @@ def process_file(
     *,
     progress: bool | None = None,
     on_progress: Any = None,
+    normalize: tuple[float, float] | None = None,
 ) -> dict:
-    """Process ``in_path`` into ``out_path``; returns the ``--json`` object.
+    """Process ``in_path`` into ``out_path``; returns the ``--json`` object. ``normalize``:
+    ``(target LUFS, true-peak ceiling dBTP)`` (see the module docstring).
 
     ``on_progress(frames done, frames in all)`` is called after each block (file jobs); an
     exception it raises stops the work (the output file is removed)."""
@@ -164,11 +259,38 @@ def process_file(
     if genre == "auto":
         genre, confidence = classify_file(in_path)
     settings = resolve_settings(config, genre)
+    norm_info = None
+    post = None
+    if normalize is not None:
+        measured = _chain_loudness(in_path, settings)
+        if not math.isfinite(measured):
+            raise CLIError("cannot normalise: the (processed) input is silent or shorter than 400 ms")
+        gain_db = normalize[0] - measured
+        passes = 1
+        # The limiter takes loudness away when the gain pushes peaks over the ceiling: re-measure
+        # through the normaliser and correct the gain (at most twice) while that costs > 0.1 LU.
+        for _ in range(2):
+            with open_audio(in_path) as f:
+                sr0 = f.samplerate
+            got = _chain_loudness(in_path, settings, _Normalizer(gain_db, normalize[1], sr0))
+            passes += 1
+            if not math.isfinite(got) or abs(normalize[0] - got) <= 0.1:
+                break
+            gain_db += normalize[0] - got
+        norm_info = {
+            "targetLufs": normalize[0],
+            "truePeakCeiling": normalize[1],
+            "measuredLufs": measured,
+            "gainDb": gain_db,
+            "analysisPasses": passes,
+        }
     fin = open_audio(in_path)
     with fin:
         sr, channels, frames = fin.samplerate, fin.channels, fin.frames
         chain = build_chain(settings, sample_rate=sr)
-        latency = int(chain.latency_samples)
+        if norm_info is not None:
+            post = _Normalizer(norm_info["gainDb"], norm_info["truePeakCeiling"], sr)
+        latency = int(chain.latency_samples) + (post.latency_samples if post is not None else 0)
         in_stats = LevelStats(sr, channels)
         out_stats = LevelStats(sr, channels)
         fout = _output_file(out_path, sr, channels, fin.format, fin.subtype)
@@ -207,14 +329,14 @@ def process_file(
             for block in iter_blocks(fin):
                 in_stats.push(block)
                 total_in += block.shape[0]
-                emit(_run_chain(chain, block, channels))
+                emit(_run_chain(chain, block, channels, post))
                 bar.update(block.shape[0])
                 if on_progress is not None:
                     on_progress(total_in, frames)
             if latency and total_in:
                 import numpy as np
 
-                tail = _run_chain(chain, np.zeros((latency, channels)), channels)
+                tail = _run_chain(chain, np.zeros((latency, channels)), channels, post)
                 tail = tail.reshape(-1, channels) if tail.ndim == 1 else tail
                 need = total_in - state["written"] + state["drop"]
                 emit(tail[:need])
@@ -236,13 +358,14 @@ def process_file(
     }
     if confidence is not None:
         result["confidence"] = confidence
+    if norm_info is not None:
+        result["normalization"] = norm_info
     return result
 
 
-def _run_chain(chain: Any, block: Any, channels: int) -> Any:
-    if channels == 1:
-        return chain.process(block[:, 0])
-    return chain.process(block)
+def _run_chain(chain: Any, block: Any, channels: int, post: Any = None) -> Any:
+    y = chain.process(block[:, 0]) if channels == 1 else chain.process(block)
+    return y if post is None else post.process(y)
 
 
 #: config field -> the flag that sets it (so errors name what the user typed)
@@ -270,7 +393,8 @@ def run(args: argparse.Namespace) -> int:
     except ParameterError as exc:
         flag = FLAG_FOR_FIELD.get(getattr(exc, "name", ""))
         raise CLIError(f"{flag}: {exc}" if flag else str(exc)) from None
-    result = process_file(args.input, args.output, config, args.genre)
+    normalize = normalization_from_args(args)
+    result = process_file(args.input, args.output, config, args.genre, normalize=normalize)
     if args.json:
         print(json.dumps(json_safe(result)))
         return 0

@@ -117,6 +117,19 @@ def register(sub) -> None:
         "--silence-seconds", type=float, help="raise a silence alarm after this long (off by default)"
     )
     p.add_argument("--vad", action="store_true", help="speech-aware dead-air alarm (webrtcvad)")
+    p.add_argument(
+        "--loudness-limit", type=float, help="alert when the short-term loudness stays above this (LUFS)"
+    )
+    p.add_argument(
+        "--loudness-seconds", type=int, default=10, help="seconds above the limit before the alert"
+    )
+    p.add_argument(
+        "--stream-lost-seconds",
+        type=float,
+        default=2.0,
+        help="alert after this long without packets (default 2)",
+    )
+    p.add_argument("--no-loudness-log", action="store_true", help="do not write <base>.loudness.jsonl logs")
     p.set_defaults(func=run)
 
 
@@ -205,6 +218,10 @@ def config_from_args(args):
         vad=args.vad,
         flac_level=args.flac_level,
         vox=vox,
+        loudness_log=not args.no_loudness_log,
+        loudness_limit_lufs=args.loudness_limit,
+        loudness_seconds=args.loudness_seconds,
+        stream_lost_seconds=args.stream_lost_seconds,
     )
 
 

@@ -20,9 +20,11 @@ from typing import Any
 import numpy as np
 
 from . import payload as _payload
+from .alerts import AlertMonitor
 from .archive import ArchiveError, ArchiveWriter, clock_tz, validate
 from .jitter import JitterBuffer
 from .levels import DEFAULT_RATE_HZ, LevelBroker, LevelMeter
+from .loudness_log import LoudnessLogger
 from .mediaclock import ClockWatch, MediaClock
 from .receiver import ReceiverError, ReceiverHub, default_hub, open_rtp_socket
 from .redundancy import RedundantMerger
@@ -102,6 +104,10 @@ class RecorderConfig:
     #: dicts with ``channel_offset``, ``channels``, ``archive_root`` or ``output``, and optional
     #: ``name``; the stream is received, reordered and decoded once for all of them
     splits: list[dict[str, Any]] | None = None
+    loudness_log: bool = True
+    loudness_limit_lufs: float | None = None
+    loudness_seconds: int = 10
+    stream_lost_seconds: float = 2.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def payload_format(self) -> _payload.PayloadFormat:
@@ -157,6 +163,16 @@ class RecorderConfig:
                 raise RecorderConfigError(str(exc)) from exc
         if self.retain_hours is not None and self.retain_hours <= 0:
             raise RecorderConfigError(f"retain_hours={self.retain_hours} must be > 0")
+        if self.loudness_limit_lufs is not None and not -70.0 <= self.loudness_limit_lufs <= 0.0:
+            raise RecorderConfigError(
+                f"loudness_limit_lufs={self.loudness_limit_lufs} is out of range [-70, 0]"
+            )
+        if not 1 <= int(self.loudness_seconds) <= 3600:
+            raise RecorderConfigError(f"loudness_seconds={self.loudness_seconds} is out of range [1, 3600]")
+        if not 0.2 <= float(self.stream_lost_seconds) <= 3600:
+            raise RecorderConfigError(
+                f"stream_lost_seconds={self.stream_lost_seconds} is out of range [0.2, 3600]"
+            )
         if self.silence_seconds is not None and self.silence_seconds <= 0:
             raise RecorderConfigError(f"silence_seconds={self.silence_seconds} must be > 0")
         try:
@@ -285,6 +301,9 @@ class Recorder:
         self.outputs: _Outputs | None = None
         self.decode_fmt = self.fmt
         self.silence: SilenceDetector | None = None
+        self.loudness_log: LoudnessLogger | None = None
+        self.alerts: AlertMonitor | None = None
+        self._watch: threading.Thread | None = None
         self._lock = threading.Lock()
         self._final: dict | None = None
         self.vox: VoxGate | None = None
@@ -377,6 +396,22 @@ class Recorder:
                 self.taps.append(tap)
                 pairs.append((tap, slice(off - lo, off - lo + cnt)))
             self.outputs = _Outputs(pairs, main, self.fmt.sample_rate)
+            self.alerts = AlertMonitor(
+                self._event,
+                loudness_limit_lufs=c.loudness_limit_lufs,
+                loudness_seconds=c.loudness_seconds,
+                stream_lost_seconds=c.stream_lost_seconds,
+            )
+            self.loudness_log = (
+                LoudnessLogger(
+                    self.fmt.channels,
+                    self.fmt.sample_rate,
+                    silence_threshold_db=c.silence_threshold_db,
+                    on_record=self.alerts.on_record,
+                )
+                if c.loudness_log
+                else None
+            )
             if c.silence_seconds:
                 self.silence = SilenceDetector(
                     self.fmt.sample_rate,
@@ -454,6 +489,8 @@ class Recorder:
             if merger is not None:
                 ev["redundant"] = f"{c.redundant_addr}:{c.redundant_port}"
             self._event(ev)
+            self._watch = threading.Thread(target=self._watch_loop, name="rec-alerts", daemon=True)
+            self._watch.start()
 
     def stop(self, timeout: float = 10.0) -> dict:
         """Stop capturing, flush the buffer, finish the file. Returns the final stats."""
@@ -519,9 +556,21 @@ class Recorder:
 
     # ------------------------------------------------------------------ internals
     def _event(self, ev: dict) -> None:
+        if (
+            ev.get("event") == "file_open"
+            and "split" not in ev
+            and self.loudness_log is not None
+            and self.archive is not None
+        ):
+            a = self.archive
+            self.loudness_log.file_opened(
+                ev["path"], a.position, a.time_of(a.position), bool(ev.get("append"))
+            )
         ev = {"time": round(time.time(), 3), **ev}
         self.recent_events.append(ev)
         self.events_broker.publish(ev)
+        if self.alerts is not None and ev.get("event") in ("silence_start", "silence_end", "ssrc_relock"):
+            self.alerts.on_engine_event(ev)
         if ev.get("event") == "error":
             log.error("recorder: %s", ev.get("message"))
         else:
@@ -536,10 +585,24 @@ class Recorder:
                 archive.start(t0 + act[1] / rate)
                 self._event({"event": "vox_open", "at": round(t0 + act[1] / rate, 3)})
             elif act[0] == "write":
+                pos = archive.position
                 archive.write(act[1])
+                self._log_loudness(act[1], pos)
             else:
                 archive.close()
                 self._event({"event": "vox_close", "at": round(t0 + act[1] / rate, 3)})
+
+    def _watch_loop(self) -> None:
+        """Poll the packet counter for the stream-lost alert (4 Hz) while recording."""
+        while self._sock is not None and self.state == "recording":
+            jb, alerts = self.jitter, self.alerts
+            if jb is not None and alerts is not None:
+                alerts.poll(jb.received, time.monotonic())
+            time.sleep(0.25)
+
+    def _log_loudness(self, samples: np.ndarray, pos: int) -> None:
+        if self.loudness_log is not None:
+            self.loudness_log.push(samples, pos)
 
     def _write_loop(self) -> None:
         q = self._q
@@ -570,12 +633,16 @@ class Recorder:
                     if full is None:
                         continue
                     started = True
+                    pos = archive.position
                     samples = out.write(full)
+                    self._log_loudness(samples, pos)
                 elif self.vox is None:
                     if not started:
                         out.start(jb.first_rx_wall or self.now())
                         started = True
+                    pos = archive.position
                     samples = out.write(full)
+                    self._log_loudness(samples, pos)
                 else:  # VOX (refused with splits): the gate decides what reaches the one archive
                     if not started:
                         t0 = jb.first_rx_wall or self.now()
@@ -603,6 +670,8 @@ class Recorder:
         except Exception as exc:
             self.state = "error"
             self.errors.append(f"{type(exc).__name__}: {exc}")
+        if self.loudness_log is not None:
+            self.loudness_log.close()
 
 
 class _MediaPlacer:

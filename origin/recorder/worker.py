@@ -86,6 +86,7 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         "--redundant-interface": c.redundant_interface,
         "--redundant-source-filter": c.redundant_source_filter,
         "--mediaclk-offset": c.mediaclk_offset,
+        "--loudness-limit": c.loudness_limit_lufs,
     }
     for flag, value in optional.items():
         if value is not None:
@@ -97,6 +98,14 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         ]
     if c.vad:
         argv.append("--vad")
+    argv += [
+        "--loudness-seconds",
+        str(c.loudness_seconds),
+        "--stream-lost-seconds",
+        str(c.stream_lost_seconds),
+    ]
+    if not c.loudness_log:
+        argv.append("--no-loudness-log")
     if levels:
         argv.append("--levels")
     return argv

@@ -136,6 +136,7 @@ class StudioService:
             self.build_command,
             on_event=self.store.add_event,
             on_pid=self.store.set_pid,
+            on_alert=self.route_alert,
             env=env,
             stop_timeout=setting(settings, "studio_stop_timeout", 10.0, float),
             run_dir=Path(settings.data_dir) / "run",  # detached workers: they outlive the origin
@@ -209,6 +210,17 @@ class StudioService:
             "restarts": rt.restarts,
             "stats": _stream_counters(rt.stats),
         }
+
+    def route_alert(self, rid: int, event: str, data: dict[str, Any]) -> None:
+        """A recorder alert (already in the event log) to the levels WebSocket and the webhooks."""
+        ts = time.time()
+        self.broker.publish_event(
+            rid, self.store.studio_of(rid), {"event": event, "timestamp": round(ts, 3), "data": data}
+        )
+        mixer = self.app.extensions.get("mixer")
+        hooks = getattr(mixer, "webhooks", None)
+        if hooks is not None:
+            hooks.emit_subscribers(event, {"recorder_id": rid, "recorder_name": self.names.get(rid), **data})
 
     def levels_snapshot(self) -> list[dict[str, Any]]:
         """Per active recorder: id, name, studio, state, channels (for the level broker)."""
@@ -322,6 +334,7 @@ def init_app(app: Quart) -> None:
         auth_routes,
         control,
         discovery_api,
+        loudness,
         recorders,
         sources,
         stream,
@@ -337,7 +350,19 @@ def init_app(app: Quart) -> None:
     app.extensions["oidc"] = oidc
     add_authenticator(app, make_authenticator(oidc))
 
-    for mod in (recorders, studios, control, sources, assets, stream, ws, auth_routes, discovery_api, system):
+    for mod in (
+        recorders,
+        studios,
+        control,
+        sources,
+        assets,
+        stream,
+        ws,
+        auth_routes,
+        discovery_api,
+        system,
+        loudness,
+    ):
         app.register_blueprint(mod.bp)
     init_webapp(app)
 

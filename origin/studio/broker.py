@@ -196,6 +196,17 @@ class LevelBroker:
             }
         )
 
+    def publish_event(self, recorder_id: int, studio_id: str | None, event: dict[str, Any]) -> None:
+        """Offer an alert ``{"type": "event", ...}`` to the subscribers that see ``recorder_id``
+        (its single-recorder subscribers, the ``all`` subscribers of its studio and admins)."""
+        msg = json.dumps({"type": "event", "recorder_id": recorder_id, **event}, default=str)
+        for sub in list(self.subscribers):
+            if sub.recorder_id is not None:
+                if sub.recorder_id == recorder_id:
+                    sub.offer(msg)
+            elif sub.studio_id is None or sub.studio_id == studio_id:
+                sub.offer(msg)
+
     def tick(self) -> None:
         """Build and offer one round of messages (synchronous, never awaits a client)."""
         self.ticks += 1

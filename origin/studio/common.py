@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -140,6 +141,13 @@ USER_RECORDER_KEYS = (
     "clock_source",
     "flac_compression",
     *VOX_KEYS,
+    # alert thresholds (extension): see origin/recorder/alerts.py
+    "silence_threshold_db",
+    "silence_seconds",
+    "silence_vad",
+    "loudness_limit_lufs",
+    "loudness_seconds",
+    "stream_lost_seconds",
 )
 
 #: Audyn's recorder-config fields that we accept and translate (see :func:`validate_recorder_config`):
@@ -150,6 +158,17 @@ AUDYN_RECORDER_KEYS = ("bit_depth", "source_type", "source_id", "pipewire_target
 #: ``bit_depth`` (Audyn, integer) <-> ``bits`` (ours): 32 is 32-bit float WAV
 BIT_DEPTH_TO_BITS = {16: "16", 24: "24", 32: "32f"}
 BITS_TO_BIT_DEPTH = {v: k for k, v in BIT_DEPTH_TO_BITS.items()}
+
+
+def _num(body: dict[str, Any], key: str, lo: float, hi: float, *, nullable: bool = False) -> float | None:
+    v = body[key]
+    if v is None and nullable:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or not lo <= v <= hi:
+        raise StudioError(
+            400, f"{key} must be a number in [{lo:g}, {hi:g}]" + (" or null" if nullable else "")
+        )
+    return float(v)
 
 
 def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | None = None) -> dict[str, Any]:
@@ -240,6 +259,20 @@ def validate_recorder_config(body: dict[str, Any], *, allow: tuple[str, ...] | N
         out["channel_names"] = channel_names_field(body["channel_names"])
     if "clock_source" in body:
         out["clock_source"] = _choice(body, "clock_source", ("arrival", "rtp"))
+    if "silence_threshold_db" in body:
+        out["silence_threshold_db"] = _num(body, "silence_threshold_db", -90.0, 0.0)
+    if "silence_seconds" in body:
+        out["silence_seconds"] = _num(body, "silence_seconds", 0.5, 3600.0, nullable=True)
+    if "silence_vad" in body:
+        if not isinstance(body["silence_vad"], bool):
+            raise StudioError(400, "silence_vad must be true or false")
+        out["silence_vad"] = body["silence_vad"]
+    if "loudness_limit_lufs" in body:
+        out["loudness_limit_lufs"] = _num(body, "loudness_limit_lufs", -70.0, 0.0, nullable=True)
+    if "loudness_seconds" in body:
+        out["loudness_seconds"] = _int(body, "loudness_seconds", 1, 3600)
+    if "stream_lost_seconds" in body:
+        out["stream_lost_seconds"] = _num(body, "stream_lost_seconds", 0.2, 3600.0)
     if "archive_root" in body:
         root = service().archive_root
         try:

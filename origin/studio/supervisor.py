@@ -174,6 +174,10 @@ class Supervisor:
         ``on_event(recorder_id, kind, message)``: persist an event.
     on_pid : coroutine function
         ``on_pid(recorder_id, pid or None)``: persist the worker pid.
+    on_alert : callable, optional
+        ``on_alert(recorder_id, event, data)`` for the alert events (``recorder.*``, see
+        :mod:`origin.recorder.alerts`): the worker's, plus ``recorder.error`` when a worker
+        dies and ``recorder.restarted`` when it is started again. Must not block.
     env : dict, optional
         Environment of the workers.
     stop_timeout : float
@@ -186,6 +190,7 @@ class Supervisor:
         *,
         on_event: EventSink | None = None,
         on_pid: PidSink | None = None,
+        on_alert: Callable[[int, str, dict[str, Any]], None] | None = None,
         env: dict[str, str] | None = None,
         stop_timeout: float = 10.0,
         backoff_min: float = BACKOFF_MIN,
@@ -198,6 +203,7 @@ class Supervisor:
         self.build_command = build_command
         self.on_event = on_event
         self.on_pid = on_pid
+        self.on_alert = on_alert
         self.env = env
         self.stop_timeout = stop_timeout
         self.backoff_min = backoff_min
@@ -223,6 +229,15 @@ class Supervisor:
                 await self.on_event(rid, kind, message)
             except Exception:  # noqa: BLE001 - the event log must never break supervision
                 log.exception("cannot record event for recorder %s", rid)
+
+    async def _alert(self, rid: int, event: str, data: dict[str, Any]) -> None:
+        """Persist an alert (its own kind in the event log) and hand it to ``on_alert``."""
+        await self._event(rid, event, json.dumps(data, default=str)[:1000])
+        if self.on_alert is not None:
+            try:
+                self.on_alert(rid, event, data)
+            except Exception:  # noqa: BLE001 - alert fan-out must never break supervision
+                log.exception("cannot route alert %s of recorder %s", event, rid)
 
     async def _pid(self, rid: int, pid: int | None) -> None:
         if self.on_pid is not None:
@@ -426,7 +441,10 @@ class Supervisor:
                 "file_rotated",
             ):
                 rt.current_file = path
-            await self._event(rt.rid, f"engine_{name}", json.dumps(detail, default=str)[:1000])
+            if name.startswith("recorder."):
+                await self._alert(rt.rid, name, detail)
+            else:
+                await self._event(rt.rid, f"engine_{name}", json.dumps(detail, default=str)[:1000])
         else:
             return
         if not rt.reported.is_set():
@@ -536,6 +554,7 @@ class Supervisor:
                     rt.state = "error"
                     rt.add_error(f"{_iso(time.time())} {reason}")
                     await self._event(rt.rid, "worker_died", reason)
+                    await self._alert(rt.rid, "recorder.error", {"message": reason})
                 if time.monotonic() - spawned_at > HEALTHY_AFTER:
                     backoff = self.backoff_min
                 with contextlib.suppress(TimeoutError):
@@ -545,6 +564,9 @@ class Supervisor:
                 rt.restarts += 1
                 recovering = True
                 await self._event(rt.rid, "worker_restart", f"restart #{rt.restarts} after {backoff:.1f} s")
+                await self._alert(
+                    rt.rid, "recorder.restarted", {"restarts": rt.restarts, "after_s": round(backoff, 1)}
+                )
                 backoff = min(backoff * 2, self.backoff_max)
         except asyncio.CancelledError:
             proc = rt.proc

@@ -33,6 +33,11 @@ _FLAGS: dict[str, str] = {
     "clock_source": "--clock-source",
     "mediaclk_offset": "--mediaclk-offset",
     "flac_compression": "--flac-level",
+    "silence_threshold_db": "--silence-threshold-db",
+    "silence_seconds": "--silence-seconds",
+    "loudness_limit_lufs": "--loudness-limit",
+    "loudness_seconds": "--loudness-seconds",
+    "stream_lost_seconds": "--stream-lost-seconds",
 }
 
 # VOX fields (Audyn's names) -> flags; passed only when ``vox_enabled`` is true
@@ -89,4 +94,6 @@ def record_argv(
             v = cfg.get(key, VOX_DEFAULTS.get(key))
             if v is not None:
                 argv += [flag, f"{v:g}" if isinstance(v, float) else str(v)]
+    if cfg.get("silence_vad") is True:
+        argv.append("--vad")
     return argv

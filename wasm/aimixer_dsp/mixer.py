@@ -35,7 +35,7 @@ from .errors import InvalidBufferError, ParameterError
 from .meters import LoudnessMeter, _sum_squares, peak_db, rms_db
 from .presets import apply_full_settings, build_chain, merge_config, resolve_settings, validate_config
 from .processors.base import check_sample_rate
-from .truepeak import TruePeakMeter
+from .truepeak import TruePeakMeter, lin_to_dbtp
 
 __all__ = ["MixerSession", "NullGenreTracker", "to_json_safe"]
 
@@ -280,7 +280,7 @@ class MixerSession:
             "confidence": confidence,
             "processingTime": 0.0,
             "latencySamples": self.chain.latency_samples,
-            "truePeak": _lin_db(tp.last_block),
+            "truePeak": lin_to_dbtp(tp.last_block),
             "truePeakMax": tp.true_peak,
         }
         applied = self.chain.settings()
@@ -376,10 +376,6 @@ def _db_pair(peak: float, mean_square: float) -> tuple:
         20.0 * math.log10(peak) if peak > 0.0 else -math.inf,
         10.0 * math.log10(mean_square) if mean_square > 0.0 else -math.inf,
     )
-
-
-def _lin_db(v: float) -> float:
-    return 20.0 * math.log10(v) if v > 0.0 else -math.inf
 
 
 def _mono(x: Any) -> Any:

@@ -31,6 +31,7 @@ Fields and ranges (``*`` = extension beyond the API spec)::
     limiter.ceiling           -3..0 dBFS                       -1
     limiter.lookahead*        0..20 ms                         1.5
     limiter.release*          1..1000 ms                       50
+    limiter.truePeak*         bool (limit dBTP, +6 samples)    false
     bypass                    bool                             false
     genre (config only)       null | "auto" | one of GENRES
 
@@ -107,6 +108,7 @@ SCHEMA: dict = {
         "ceiling": _lim.CEILING_RANGE,
         "lookahead": _lim.LOOKAHEAD_RANGE,
         "release": _lim.RELEASE_RANGE,
+        "truePeak": BOOL,
     },
     "bypass": BOOL,
 }
@@ -133,9 +135,11 @@ UNITS: dict = {
     "limiter.release": ("ms", "Release"),
 }
 
-#: loudness target name -> (integrated loudness LUFS, ceiling dBTP): streaming services, podcasts,
-#: EBU R128, ATSC A/85 (see :mod:`aimixer_dsp.render`)
-LOUDNESS_TARGETS: dict = {
+#: Named loudness-normalisation targets: name -> (integrated loudness LUFS, true-peak ceiling
+#: dBTP). The usual streaming services (-14/-1), podcasts (-16/-1), EBU R 128 (-23/-1) and
+#: ATSC A/85 (-24/-2). ``aimixer process --target NAME``, :mod:`aimixer_dsp.render` and the
+#: browser mixer use these names.
+LOUDNESS_TARGETS: dict[str, tuple[float, float]] = {
     "streaming": (-14.0, -1.0),
     "podcast": (-16.0, -1.0),
     "ebu-r128": (-23.0, -1.0),
@@ -168,7 +172,7 @@ DEFAULT_SETTINGS: dict = {
         "makeup": 0.0,
     },
     "eq": {"enabled": True, "low": 0.0, "mid": 0.0, "high": 0.0},
-    "limiter": {"enabled": True, "ceiling": -1.0, "lookahead": 1.5, "release": 50.0},
+    "limiter": {"enabled": True, "ceiling": -1.0, "lookahead": 1.5, "release": 50.0, "truePeak": False},
     "bypass": False,
 }
 
@@ -346,7 +350,10 @@ def build_chain(settings: dict | None = None, sample_rate: int = 48000) -> Chain
                 sample_rate=sample_rate, enabled=c["enabled"],
             ),
             Equalizer(e["low"], e["mid"], e["high"], sample_rate=sample_rate, enabled=e["enabled"]),
-            Limiter(li["ceiling"], li["lookahead"], li["release"], sample_rate=sample_rate, enabled=li["enabled"]),
+            Limiter(
+                li["ceiling"], li["lookahead"], li["release"], sample_rate=sample_rate, enabled=li["enabled"],
+                true_peak=li["truePeak"],
+            ),
         ],
         bypass=s["bypass"],
     )  # fmt: skip
@@ -396,6 +403,7 @@ def apply_full_settings(chain: Chain, s: dict) -> None:
     lim, li = stages[Limiter], s["limiter"]
     for attr, key in (("ceiling_db", "ceiling"), ("lookahead_ms", "lookahead"), ("release_ms", "release")):
         _set(lim, attr, float(li[key]))
+    _set(lim, "true_peak", li["truePeak"])
     lim.enabled = li["enabled"]
     chain.bypass = s["bypass"]
 

@@ -108,6 +108,7 @@ def test_features_json_is_the_api_shape_and_matches_librosa(stereo_flac):
     out = json.loads(proc.stdout)
     assert set(out) == {
         "features", "spectralCentroid", "zeroCrossingRate", "spectralRolloff", "spectralFlux", "frameCount", "duration",
+        "truePeak",
     }  # fmt: skip
     mono = data.mean(axis=1)
     ref = librosa.feature.mfcc(

@@ -131,7 +131,16 @@ def test_kill9_leaves_a_valid_file_and_restart_overwrites_nothing(tmp_path, grou
     assert n_old >= info.frames  # every synced frame (and the complete unsynced ones) kept
     np.testing.assert_array_equal(y2[: len(y)], y)
     assert hdr.frames == len(y2) and len(after) > len(on_disk_before)
-    assert sorted(os.listdir(os.path.dirname(path))) == [os.path.basename(path)]
+    base = os.path.basename(path)
+    log = base.rsplit(".", 1)[0] + ".loudness.jsonl"
+    assert sorted(os.listdir(os.path.dirname(path))) == sorted([base, log])  # no second audio file
+    # the loudness log survived the kill -9 up to its last second and continues after the restart
+    recs = [
+        json.loads(line) for line in open(os.path.join(os.path.dirname(path), log)) if line.endswith("\n")
+    ]
+    headers = [r for r in recs if r.get("type") == "header"]
+    assert len(headers) == 2 and headers[0]["resumed"] is False and headers[1]["resumed"] is True
+    assert len(recs) > len(headers)
 
 
 def test_json_stats_and_bad_flags(tmp_path, group_port):

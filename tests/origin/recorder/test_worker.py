@@ -35,6 +35,10 @@ def test_record_argv_round_trips_through_the_cli_parser(tmp_path):
         channel_names=["A", "B"],
         silence_seconds=30.0,
         vad=True,
+        loudness_limit_lufs=-18.0,
+        loudness_seconds=5,
+        stream_lost_seconds=1.5,
+        loudness_log=False,
     )
     argv = record_argv(cfg)
     assert argv[1:4] == ["-m", "origin.cli", "record"] and "--levels" in argv
@@ -58,6 +62,10 @@ def test_record_argv_round_trips_through_the_cli_parser(tmp_path):
         "retain_hours",
         "channel_names",
         "silence_seconds",
+        "loudness_limit_lufs",
+        "loudness_seconds",
+        "stream_lost_seconds",
+        "loudness_log",
         "vad",
     ):
         assert getattr(back, field) == getattr(cfg, field), field

@@ -16,6 +16,7 @@ from websockets.sync.client import connect
 
 from origin.app import create_app
 from origin.auth.apikeys import create_key
+from origin.recorder.loudness_log import LoudnessLogger
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -76,6 +77,12 @@ MATRIX: list[tuple[str, str, object, tuple[int, int, int, int]]] = [
     ("GET", f"/api/assets/download/{FILE_B}", None, (401, 403, 200, 200)),
     ("GET", f"/api/stream/preview/{FILE_A}", None, (401, 200, 403, 200)),
     ("GET", f"/api/stream/preview/{FILE_B}", None, (401, 403, 200, 200)),
+    ("GET", f"/api/assets/loudness/{FILE_A}", None, (401, 200, 403, 200)),
+    ("GET", f"/api/assets/loudness/{FILE_B}", None, (401, 403, 200, 200)),
+    ("GET", f"/api/assets/report/{FILE_A}", None, (401, 200, 403, 200)),
+    ("GET", f"/api/assets/report/{FILE_B}", None, (401, 403, 200, 200)),
+    ("GET", "/api/recorders/1/loudness", None, (401, 200, 403, 200)),
+    ("GET", "/api/recorders/2/loudness", None, (401, 403, 200, 200)),
     ("DELETE", f"/api/assets/file/{FILE_DEL}", None, (401, 403, 403, 200)),
     # what Audyn's frontend calls beyond the spec
     ("GET", "/api/studios/current-selection", None, (401, 200, 200, 200)),
@@ -177,6 +184,12 @@ def test_authorisation_matrix(make_settings, serve_app, provider):
     root = settings.archive_root
     for rel in (FILE_A, FILE_B, FILE_DEL):
         _wav(root / rel)
+    for rel in (FILE_A, FILE_B):  # the recorders' loudness logs beside them
+        log = LoudnessLogger(2, 48000)
+        log.file_opened(str(root / rel), 0, 1768053600.0)
+        data, _ = sf.read(str(root / rel), always_2d=True)
+        log.push(np.concatenate([data] * 10), 0)
+        log.close()
 
     tokens = {
         "anonymous": None,

@@ -20,6 +20,21 @@ The average window ``[n-M+1, n]`` lies inside ``[n-L, n]`` (``M <= L + 1``), hen
 sums and the block-end snap below are far below the 1e-6 margin; a final clip to ``±c`` guards
 the last ulp anyway, and ``c < 10**(ceiling_db/20)`` keeps float32 outputs under the ceiling.
 
+**True-peak mode** (``true_peak=True``, config ``limiter.truePeak``). The gain is computed as
+above, but from a detector level ``e[k] = max(|x[k]|, |over-sampled points next to x[k]|)``
+(the larger of two 4x interpolators of :mod:`aimixer_dsp.truepeak`: the BS.1770-4 Annex 2
+filter our meter uses, and the wideband one, flat nearly to fs/2 like ffmpeg's ``ebur128``
+true-peak resampler; near fs/2 either can read higher than the other: the points between
+``x[k-1]`` and ``x[k+1]``) against the ceiling lowered by ``TP_MARGIN_DB``, and applied
+to the input: ``y[n] = x[n - L - D] * G[n]`` with ``G[n] = (detector output)/(detected level)``.
+Here the points are all those within the interpolator's half-span (16 samples) of ``x[k]``, so
+every sample that enters the interpolation of a loud point gets a gain that keeps that point
+under the ceiling. The brickwall proof above then bounds ``|x| G <= e G <= c`` at the samples
+and, for a gain constant over the span, at every interpolated point; the margin covers the
+interpolation of a gain that changes within the span, and the property tests check the
+output's true peak with our meter and ffmpeg's. The detector adds ``D = 32`` samples of
+latency (``latency_samples = L + 32``, 0.67 ms at 48 kHz).
+
 At block ends carried reductions below 1e-10 are set to 0 (both paths), so a limiter that has
 released returns to an exact, cheap pass-through (pure delay). The pure path keeps the sliding
 minimum in a monotonic deque and the mean as a running sum (re-summed every block); the NumPy
@@ -33,9 +48,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..truepeak import TruePeakMeter
 from .base import (
     Processor,
     apply_gain,
+    check_bool,
     check_param,
     db_to_lin,
     decay_weights,
@@ -53,6 +70,10 @@ MARGIN = 1e-6
 _SNAP = 1e-10  # carried gain reduction below this (at block ends) is zero
 _REL_MAX = 65536  # NumPy path: longest block for the closed-form release (its weights are cached)
 _SPARSE_MIN = 4096  # NumPy path: shortest block for which _sparse_np is tried
+TP_MARGIN_DB = 0.1  # true-peak mode: the detector's ceiling is this much below the ceiling
+TP_SPAN = 16  # true-peak mode: half the span of the wideband 4x interpolator (32 taps per phase)
+TP_DELAY = 2 * TP_SPAN  # true-peak mode: extra latency (samples)
+_ANNEX_LEAD = TP_SPAN - 6  # the BS.1770 Annex 2 interpolator's delay is 6 samples
 
 
 def sliding_min(v: Any, w: int) -> Any:
@@ -119,12 +140,28 @@ class Limiter(Processor):
         *,
         sample_rate: int = 48000,
         enabled: bool = True,
+        true_peak: bool = False,
     ) -> None:
         self._L = None
+        self._true_peak = False
         super().__init__(sample_rate=sample_rate, enabled=enabled)
         self.ceiling_db = ceiling_db
         self.release_ms = release_ms
         self.lookahead_ms = lookahead_ms
+        self.true_peak = true_peak
+
+    @property
+    def true_peak(self) -> bool:
+        """Limit the true peak (dBTP, 4x over-sampled) instead of the sample peak. Changing it
+        resets the state (the latency changes by ``TP_DELAY``)."""
+        return self._true_peak
+
+    @true_peak.setter
+    def true_peak(self, value: bool) -> None:
+        value = check_bool("true_peak", value)
+        if value != self._true_peak:
+            self._true_peak = value
+            self.reset()
 
     @property
     def ceiling_db(self) -> float:
@@ -162,8 +199,9 @@ class Limiter(Processor):
 
     @property
     def latency_samples(self) -> int:
-        """Lookahead delay in samples (``round(lookahead_ms * fs / 1000)``)."""
-        return self._L or 0
+        """Lookahead delay in samples (``round(lookahead_ms * fs / 1000)``, plus ``TP_DELAY``
+        in true-peak mode)."""
+        return (self._L or 0) + (TP_DELAY if self._true_peak else 0)
 
     def settings(self) -> dict:
         return {
@@ -171,6 +209,7 @@ class Limiter(Processor):
             "ceiling": self._ceiling_db,
             "lookahead": self._lookahead_ms,
             "release": self._release_ms,
+            "truePeak": self._true_peak,
         }
 
     def _repr_params(self) -> dict:
@@ -178,6 +217,7 @@ class Limiter(Processor):
             "ceiling_db": self._ceiling_db,
             "lookahead_ms": self._lookahead_ms,
             "release_ms": self._release_ms,
+            "true_peak": self._true_peak,
         }
 
     # -- state --------------------------------------------------------------------------
@@ -187,6 +227,7 @@ class Limiter(Processor):
         self._delay: list = []  # per channel: the last L input samples (oldest first)
         self._u = 0.0  # release-stage gain reduction of the last sample
         self._uh = [0.0] * (self._M - 1)  # last M-1 values of u (oldest first)
+        self._tp: dict | None = None  # true-peak mode state (see _tp_state)
 
     #: pure path: ``(output, peak)`` of the last block when it was a plain delay (the peak
     #: ``max|output|`` is known from the pass-through check), else ``None``
@@ -200,8 +241,89 @@ class Limiter(Processor):
     def _quiet(self, dl_max: float) -> bool:
         return self._u == 0.0 and dl_max <= self._c and not any(self._uh)
 
+    # -- true-peak mode ------------------------------------------------------------------
+    def _tp_state(self, channels: int) -> dict:
+        st = self._tp
+        if st is None:
+            core = Limiter(
+                self._ceiling_db, self._lookahead_ms, self._release_ms, sample_rate=self._sample_rate
+            )
+            st = self._tp = {
+                "meters": (
+                    TruePeakMeter(self._sample_rate, channels, wideband=True),
+                    TruePeakMeter(self._sample_rate, channels),
+                ),
+                "core": core,
+                "hx": [[0.0] * TP_DELAY for _ in range(channels)],  # input delay (interpolator)
+                "hr": [0.0] * TP_DELAY,  # the last interpolated row peaks
+                "ha": [0.0] * _ANNEX_LEAD,  # the last Annex 2 row peaks (they lead by 10 samples)
+                "dx": [[0.0] * self._L for _ in range(channels)],  # input delay (lookahead)
+                "de": [0.0] * self._L,  # detector delay (lookahead)
+            }
+        core = st["core"]
+        if core._aR != self._aR:
+            core.release_ms = self._release_ms
+        core._c = self._c * 10.0 ** (-TP_MARGIN_DB / 20.0)
+        return st
+
+    def _tp_py(self, data: list) -> list:
+        st = self._tp_state(1)
+        n = len(data)
+        wide, annex = st["meters"]
+        ra = st["ha"] + annex.row_peaks(data)  # Annex 2 rows, delayed to the wideband rows' times
+        st["ha"] = ra[n:]
+        rows = list(map(max, wide.row_peaks(data), ra[:n]))
+        xs = st["hx"][0] + data
+        rs = st["hr"] + rows
+        xd = xs[:n]
+        env = list(map(max, map(abs, xd), _window_max_list(rs[1:], TP_DELAY)))
+        st["hx"][0] = xs[n:]
+        st["hr"] = rs[n:]
+        ye = st["core"].process_validated(env)
+        es = st["de"] + env
+        xx = st["dx"][0] + xd
+        st["de"] = es[n:]
+        st["dx"][0] = xx[n:]
+        return [xv * (g / ev) if ev > 0.0 else 0.0 for xv, g, ev in zip(xx[:n], ye, es[:n], strict=True)]
+
+    def _tp_np(self, x: Any) -> Any:
+        one_d = x.ndim == 1
+        x2 = x[:, None] if one_d else x
+        n, ch = x2.shape
+        st = self._tp_state(ch)
+        wide, annex = st["meters"]
+        rows = np.zeros(n)
+        ra = np.zeros(n)
+        for c in range(ch):
+            col = np.ascontiguousarray(x2[:, c])
+            np.maximum(rows, wide.row_peaks(col, c), out=rows)
+            np.maximum(ra, annex.row_peaks(col, c), out=ra)
+        ra = np.concatenate([np.array(st["ha"], dtype=np.float64), ra])  # delayed to the wideband rows' times
+        st["ha"] = ra[n:].tolist()
+        np.maximum(rows, ra[:n], out=rows)
+        xs = np.concatenate([np.array(st["hx"], dtype=np.float64).T, x2])
+        rs = np.concatenate([np.array(st["hr"], dtype=np.float64), rows])
+        xd = xs[:n]
+        env = np.maximum(
+            np.abs(xd).max(axis=1), np.lib.stride_tricks.sliding_window_view(rs[1:], TP_DELAY).max(axis=1)
+        )
+        st["hx"] = xs[n:].T.tolist()
+        st["hr"] = rs[n:].tolist()
+        ye = st["core"].process_validated(env)
+        es = np.concatenate([np.array(st["de"], dtype=np.float64), env])
+        xx = np.concatenate([np.array(st["dx"], dtype=np.float64).reshape(ch, -1).T, xd])
+        st["de"] = es[n:].tolist()
+        st["dx"] = xx[n:].T.tolist()
+        ed = es[:n]
+        g = np.divide(ye, ed, out=np.zeros(n), where=ed > 0.0)
+        y = xx[:n] * g[:, None]
+        return y[:, 0] if one_d else y
+
     # -- pure path ----------------------------------------------------------------------
     def _py(self, data: list) -> list:
+        if self._true_peak:
+            self.last_peak = None
+            return self._tp_py(data)
         L = self._L
         M = self._M
         c = self._c
@@ -286,6 +408,8 @@ class Limiter(Processor):
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:
+        if self._true_peak:
+            return self._tp_np(x)
         n = x.shape[0]
         one_d = x.ndim == 1
         L = self._L
@@ -455,6 +579,19 @@ class Limiter(Processor):
         # block-end snap: reductions below _SNAP count as none (enables the quiet path)
         self._u = 0.0 if u < _SNAP else u
         self._uh = [0.0 if v < _SNAP else v for v in uh] if self._u == 0.0 else uh
+
+
+def _window_max_list(v: list, w: int) -> list:
+    """``out[i] = max(v[i : i + w])`` for ``i <= len(v) - w`` (doubling, as :func:`sliding_min`)."""
+    cnt = len(v) - w + 1
+    m = v
+    k = 1
+    while 2 * k <= w:
+        m = list(map(max, m[:-k], m[k:]))
+        k *= 2
+    if k == w:
+        return m[:cnt]
+    return list(map(max, m[:cnt], m[w - k : w - k + cnt]))
 
 
 def _powers(a: float, n: int) -> Any:
