@@ -10,6 +10,7 @@ from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
 from origin.studio.common import (
     check_channels,
+    check_redundancy,
     get_recorder_or_404,
     json_body,
     parse_recorder_id,
@@ -158,7 +159,10 @@ async def merge_config(config: dict[str, Any], cleaned: dict[str, Any]) -> dict[
     if (explicit and sid is None) or addr_changed:
         cfg.pop("source_id", None)
         cfg.pop("source_filter", None)
+    if "redundant_multicast_addr" in cleaned or "redundant_port" in cleaned:
+        cfg.pop("redundant_source_filter", None)
     check_channels(cfg)
+    check_redundancy(cfg)
     rel, thr = cfg.get("vox_release_db"), cfg.get("vox_threshold_db", -30.0)
     if rel and rel > thr:
         raise StudioError(400, f"vox_release_db={rel:g} must not be above vox_threshold_db={thr:g}")

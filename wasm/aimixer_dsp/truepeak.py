@@ -122,6 +122,17 @@ def _kaiser_phases(factor: int, taps_per_phase: int, beta: float, cutoff: float)
 
 
 @lru_cache(maxsize=4)
+def _filter_bank(oversample: int, wideband: bool) -> tuple[_Kronecker, Any, list]:
+    """(pure-path FIR, NumPy tap matrix or None, NumPy phases) for one filter, built once."""
+    phases = _quantised_taps(true_peak_filter(oversample, wideband))
+    # y_p[n] = sum_j g_p[j] x[n - j] = dot(g_p reversed, x[n - T + 1 .. n]): one column per phase.
+    rev = [list(reversed(g)) for g in phases]
+    mat = np.array(rev, dtype=np.float64).T.copy() if HAVE_NUMPY else None
+    phases_np = [np.array(g, dtype=np.float64) for g in phases] if HAVE_NUMPY else []
+    return _Kronecker(phases), mat, phases_np
+
+
+@lru_cache(maxsize=4)
 def true_peak_filter(oversample: int = 4, wideband: bool = False) -> tuple[tuple[float, ...], ...]:
     """The polyphase sub-filters of the true-peak over-sampler, ``phases[p][j] = h[L j + p]``.
 
@@ -302,14 +313,22 @@ class TruePeakMeter:
         self.channels = channels
         self.oversample = int(oversample)
         self.wideband = bool(wideband)
-        phases = _quantised_taps(true_peak_filter(self.oversample, self.wideband))
-        self._taps = len(phases[0])
-        self._pure = _Kronecker(phases)
-        # y_p[n] = sum_j g_p[j] x[n - j] = dot(g_p reversed, x[n - T + 1 .. n]): one column per phase.
-        rev = [list(reversed(g)) for g in phases]
-        self._mat = np.array(rev, dtype=np.float64).T.copy() if HAVE_NUMPY else None
-        self._phases_np = [np.array(g, dtype=np.float64) for g in phases] if HAVE_NUMPY else []
+        self._taps = len(true_peak_filter(self.oversample, self.wideband)[0])
         self.reset()
+
+    # The filter banks are shared, immutable and rebuilt from (oversample, wideband): they are not
+    # part of a meter's state (a serialized session holds only settings, history and maxima).
+    @property
+    def _pure(self) -> _Kronecker:
+        return _filter_bank(self.oversample, self.wideband)[0]
+
+    @property
+    def _mat(self) -> Any:
+        return _filter_bank(self.oversample, self.wideband)[1]
+
+    @property
+    def _phases_np(self) -> list:
+        return _filter_bank(self.oversample, self.wideband)[2]
 
     def __repr__(self) -> str:
         return f"TruePeakMeter(sample_rate={self.sample_rate}, channels={self.channels}, oversample={self.oversample})"
