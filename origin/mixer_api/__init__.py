@@ -76,6 +76,10 @@ def init_app(app: Quart) -> None:
     stream_limit = int(settings.stream_max_seconds * 48000 * 4)
     for path in ("/stream-audio", "/v1/stream-audio"):
         set_body_limit(app, path, stream_limit)
+    analysis_limit = features.analysis_body_limit(settings.analysis_max_seconds)
+    for route in ("/extract-features", "/classify-genre"):
+        for path in (route, "/v1" + route):
+            set_body_limit(app, path, analysis_limit)
 
     @app.before_serving
     async def _start_mixer() -> None:

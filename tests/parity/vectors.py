@@ -242,6 +242,7 @@ def build_vectors(*, stream_seconds: float | None = None) -> dict:
 
 
 CLASSIFY_SECONDS = 3.0
+MATRIX_SECONDS = 4.0
 
 
 def classify_signals() -> dict[str, list[float]]:
@@ -250,9 +251,11 @@ def classify_signals() -> dict[str, list[float]]:
 
 
 def classify_vectors() -> list[dict]:
-    """``[{"name", "features"}]`` for /classify-genre: rows of genre-model feature vectors
-    (``aimixer_dsp.genre.feature_vector`` of 3 s windows), computed once here so every runtime
-    classifies the same input; plus a two-window row set (averaged) and two refused inputs."""
+    """``[{"name", "features"}]`` for /classify-genre, computed once here so every runtime
+    classifies the same input: the spec's flow (the ``/extract-features`` MFCC matrix of 4 s of
+    audio per genre, one with 20 coefficients of which the first 13 are used), rows of genre-model
+    window vectors (``aimixer_dsp.genre.feature_vector`` of 3 s windows, one and two rows), and
+    refused inputs (a matrix shorter than 3 s, an empty list)."""
     from aimixer_dsp.features import extract_features
     from aimixer_dsp.genre import feature_vector
 
@@ -260,8 +263,18 @@ def classify_vectors() -> list[dict]:
     rows = {g: [float(x) for x in feature_vector(sig)] for g, sig in sigs.items()}
     out = [{"name": g, "features": [row]} for g, row in rows.items()]
     out.append({"name": "two-windows", "features": [rows["rock"], rows["jazz"]]})
+    for i, g in enumerate(GENRES):
+        audio = signal(g, MATRIX_SECONDS, seed=400 + i)
+        out.append({"name": f"matrix-{g}", "features": extract_features(audio)["features"]})
+    audio = signal("jazz", MATRIX_SECONDS, seed=499)
     out.append(
-        {"name": "mfcc-matrix-refused", "features": extract_features(sigs["speech"][:9600])["features"]}
+        {
+            "name": "matrix-20-coefficients",
+            "features": extract_features(audio, numCoefficients=20)["features"],
+        }
+    )
+    out.append(
+        {"name": "mfcc-matrix-too-short", "features": extract_features(sigs["speech"][:9600])["features"]}
     )
     out.append({"name": "empty-refused", "features": []})
     return out
