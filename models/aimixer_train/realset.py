@@ -108,6 +108,26 @@ SOURCES: list[dict[str, Any]] = [
         "note": "Endgame: Singularity soundtrack; its README: made with the Psycle and Renoise trackers",
     },
     {
+        "id": "sonic-pi-samples",
+        "package": "sonic-pi-samples",
+        "label": "electronic",
+        "split": "train",
+        "files": [
+            "usr/share/sonic-pi/samples/loop_amen.flac",
+            "usr/share/sonic-pi/samples/loop_amen_full.flac",
+            "usr/share/sonic-pi/samples/loop_breakbeat.flac",
+            "usr/share/sonic-pi/samples/loop_compus.flac",
+            "usr/share/sonic-pi/samples/loop_electric.flac",
+            "usr/share/sonic-pi/samples/loop_garzul.flac",
+            "usr/share/sonic-pi/samples/loop_industrial.flac",
+            "usr/share/sonic-pi/samples/loop_mehackit1.flac",
+            "usr/share/sonic-pi/samples/loop_mehackit2.flac",
+            "usr/share/sonic-pi/samples/loop_mika.flac",
+        ],
+        "repeat_to": 12.0,
+        "note": "Sonic Pi's recorded drum/synth loops (breakbeats, industrial, electro), looped to 12 s",
+    },
+    {
         "id": "hedgewars-data",
         "package": "hedgewars-data",
         "label": "music",
@@ -119,7 +139,7 @@ SOURCES: list[dict[str, Any]] = [
         "id": "supertux-data",
         "package": "supertux-data",
         "label": "music",
-        "split": "heldout",
+        "split": "train",
         "files": [
             "usr/share/games/supertux2/music/forest/*.ogg",
             "usr/share/games/supertux2/music/misc/*.ogg",
@@ -225,6 +245,9 @@ def build_realset(
         for f in files:
             rate = next((r for pat, r in src.get("raw", {}).items() if fnmatch.fnmatch(f.name, pat)), None)
             decoded.append((f.relative_to(root).as_posix(), _decode(f, rate, MAX_SECONDS_PER_FILE)))
+        if src.get("repeat_to"):  # short loops -> repeated to a playable length
+            n = int(src["repeat_to"] * 48000)
+            decoded = [(name, np.tile(x, n // max(1, len(x)) + 1)[:n]) for name, x in decoded if len(x)]
         if src.get("join"):  # short utterances -> ~24 s recordings with short pauses
             joined: list[tuple[str, np.ndarray]] = []
             parts: list[np.ndarray] = []

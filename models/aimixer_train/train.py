@@ -614,6 +614,38 @@ def train_from_corpus(
     models: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Generate (or reuse) the synthetic corpus for ``seed`` and train on it."""
+    manifest = ensure_corpus(
+        out_dir, seed=seed, clips=clips, corpus_dir=corpus_dir, jobs=jobs, progress=progress
+    )
+    items = items_from_manifest(manifest)
+    m = json.loads(manifest.read_text())
+    return train(
+        items,
+        out_dir,
+        seed=seed,
+        progress=progress,
+        quick=quick,
+        models=models,
+        training_data={
+            "kind": "synthetic",
+            "seed": seed,
+            "clips": len(items),
+            "seconds": m.get("seconds"),
+            "corpusVersion": m.get("version"),
+        },
+    )
+
+
+def ensure_corpus(
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    clips: int = 750,
+    corpus_dir: str | Path | None = None,
+    jobs: int = 2,
+    progress: bool = True,
+) -> Path:
+    """The manifest of the synthetic corpus for ``seed`` (generated unless already there)."""
     from .corpus import generate_corpus
 
     cdir = Path(corpus_dir) if corpus_dir else Path(out_dir) / ".corpus" / f"seed{seed}-n{clips}"
@@ -634,23 +666,7 @@ def train_from_corpus(
     else:
         _log(f"generating {clips} clips (seed {seed}) into {cdir}", progress)
         generate_corpus(cdir, clips=clips, seed=seed, jobs=jobs, progress=progress)
-    items = items_from_manifest(manifest)
-    m = json.loads(manifest.read_text())
-    return train(
-        items,
-        out_dir,
-        seed=seed,
-        progress=progress,
-        quick=quick,
-        models=models,
-        training_data={
-            "kind": "synthetic",
-            "seed": seed,
-            "clips": len(items),
-            "seconds": m.get("seconds"),
-            "corpusVersion": m.get("version"),
-        },
-    )
+    return manifest
 
 
 def train_from_folders(

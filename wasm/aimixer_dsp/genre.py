@@ -46,11 +46,15 @@ new row whenever a frame's last sample arrives (cost spread evenly, no burst per
 ``hop_s`` seconds (once ``window_s`` of audio has been seen) a window is due: its vector is
 *exactly* ``feature_vector`` of the same samples. The verdicts go through this rule:
 
-* the first verdict sets ``genre`` to the top class;
+* a verdict needs confidence: only a window whose top probability is at least
+  ``min_confidence`` (default ``AUTO_MIN_CONFIDENCE`` = 0.6, on the model's calibrated
+  probabilities) can set or change ``genre``. Until the first such window ``genre`` stays
+  ``None``, and ``genre: "auto"`` keeps the neutral default settings;
+* the first confident window sets ``genre`` to its top class;
 * after that, a window whose top class ``c`` differs from the current genre ``g`` counts as a
-  challenge only if ``p[c] >= p[g] + margin`` (default 0.15); ``switch_windows`` (default 3)
-  consecutive challenges by the same class switch ``genre`` to ``c``. Any other window resets
-  the count;
+  challenge only if ``p[c] >= p[g] + margin`` (default 0.15) and ``p[c] >= min_confidence``;
+  ``switch_windows`` (default 3) consecutive challenges by the same class switch ``genre`` to
+  ``c``. Any other window resets the count;
 * ``confidence`` is the latest window's probability of the current ``genre``.
 
 Sample rates: the model and these functions are defined at 48 kHz (the mixer API's rate).
@@ -79,6 +83,7 @@ __all__ = [
     "frame_rows",
     "aggregate_rows",
     "StreamingGenreClassifier",
+    "AUTO_MIN_CONFIDENCE",
     "MFCC_SPEC",
     "MATRIX_NAMES",
     "INPUT_KINDS",
@@ -91,6 +96,11 @@ __all__ = [
     "audio_matrix",
     "verdict",
 ]
+
+# The probability a window's top class needs before genre "auto" follows it (see
+# StreamingGenreClassifier); chosen from the reliability of the calibrated window model on the
+# real held-out recordings (models/MODEL_CARD.md).
+AUTO_MIN_CONFIDENCE = 0.6
 
 N_FFT = 512
 SUB_HOP = 256
@@ -343,6 +353,10 @@ class StreamingGenreClassifier:
         Consecutive challenging windows needed to change the genre (>= 1).
     margin : float
         A challenger's probability must exceed the current genre's by this much (0..1).
+    min_confidence : float
+        A window sets or changes the verdict only when its top probability is at least this
+        (0..1; default ``AUTO_MIN_CONFIDENCE``). Below it the verdict (or the neutral default
+        before the first one) is kept.
     sample_rate : int
         Must be 48000.
     on_change : callable, optional
@@ -358,6 +372,7 @@ class StreamingGenreClassifier:
         hop_s: float = 1.0,
         switch_windows: int = 3,
         margin: float = 0.15,
+        min_confidence: float | None = None,
         sample_rate: int = SAMPLE_RATE,
         on_change: Callable[[str, float, dict[str, float]], Any] | None = None,
     ) -> None:
@@ -373,6 +388,11 @@ class StreamingGenreClassifier:
             raise ParameterError("switch_windows", switch_windows, (1, 100))
         if not isinstance(margin, (int, float)) or not 0.0 <= margin <= 1.0:
             raise ParameterError("margin", margin, (0.0, 1.0))
+        if min_confidence is None:
+            min_confidence = AUTO_MIN_CONFIDENCE
+        if not isinstance(min_confidence, (int, float)) or not 0.0 <= min_confidence <= 1.0:
+            raise ParameterError("min_confidence", min_confidence, (0.0, 1.0))
+        self.min_confidence = float(min_confidence)
         self.predict = predict
         self.window_s = float(window_s)
         self.hop_s = float(hop_s)
@@ -459,11 +479,13 @@ class StreamingGenreClassifier:
         self._probabilities = probs
         top = max(sorted(probs), key=lambda g: probs[g])  # ties -> alphabetical first
         changed = False
+        confident = probs[top] >= self.min_confidence
         if self._genre is None:
-            self._genre = top
-            changed = True
+            if confident:
+                self._genre = top
+                changed = True
             self._challenger, self._challenges = None, 0
-        elif top != self._genre and probs[top] >= probs.get(self._genre, 0.0) + self.margin:
+        elif confident and top != self._genre and probs[top] >= probs.get(self._genre, 0.0) + self.margin:
             if top == self._challenger:
                 self._challenges += 1
             else:
@@ -497,7 +519,8 @@ class StreamingGenreClassifier:
     def __repr__(self) -> str:
         return (
             f"StreamingGenreClassifier(window_s={self.window_s}, hop_s={self.hop_s}, "
-            f"switch_windows={self.switch_windows}, margin={self.margin}, genre={self._genre!r})"
+            f"switch_windows={self.switch_windows}, margin={self.margin}, "
+            f"min_confidence={self.min_confidence}, genre={self._genre!r})"
         )
 
 
