@@ -180,6 +180,7 @@ def candidate_models(seed: int = 0) -> dict[str, Any]:
     return {
         "logistic_regression": pipe(LogisticRegression(C=0.3, max_iter=4000)),
         "logistic_regression_strong": pipe(LogisticRegression(C=0.03, max_iter=4000)),
+        "logistic_regression_stronger": pipe(LogisticRegression(C=0.005, max_iter=4000)),
         "mlp": pipe(MLPClassifier(hidden_layer_sizes=(48,), alpha=1e-2, max_iter=800, random_state=seed)),
     }
 
@@ -583,6 +584,41 @@ Sources (every clip's package, version and file are in `genre_mfcc.json` -> `tra
 {srcs}
 
 {_window_section(meta.get("windowModelCalibration"))}
+### What was tried (each measured on the same real held-out sources, 2026-12-06)
+
+Real speech alone made band-limited music look like speech; self-labelled real music (not speech,
+best music class) fixed the speech/music border; strong regularisation helped the domain shift;
+fitting T on real windows brought the ECE from 0.28 to 0.13.
+
+
+| change | 5-class | speech vs music | ECE |
+|---|---|---|---|
+| synthetic corpus only, logistic regression C 0.3, no calibration | 48.2 % | 94.7 % | 0.361 |
+| synthetic corpus only, C 0.03, no calibration | 49.4 % | 96.9 % | 0.266 |
+| + real speech (codec2) and Sonic Pi loops, C 0.03 (no self-training) | 47.1 % | 86.3 % | - |
+| + self-labelled SuperTux music, C 0.3 (T from all folds) | 43.5 % | 96.4 % | 0.401 |
+| + stronger regularisation (C 0.03) | 55.3 % | 96.9 % | 0.278 |
+| + T fitted on the real training windows instead of all | 55.3 % | 96.9 % | 0.130 |
+| C 0.005 (better calibrated, less accurate) | 52.9 % | 96.9 % | 0.090 |
+| MLP (48 hidden) instead of logistic regression | 42.4 % | 95.9 % | 0.266 |
+| real clips weighted x1 / x16 instead of x4 (C 0.03) | 50.6 % / 45.9 % | 96.9 % | - |
+| features: without the MFCC means / without the 10-frame changes / without the c0 percentiles | 40.0 % / 49.4 % / 52.9 % | 94.7 % / 95.4 % / 95.9 % | - |
+
+### Known weaknesses
+
+- **The 5-class target (85 %) and the speech-vs-music target (98 %) are not met on real audio.**
+  The held-out electronic music (a tracker-made ambient/electronic soundtrack) is called jazz or
+  classical about half of the time: the synthetic "electronic" class (four-on-the-floor General
+  MIDI synths) is far narrower than real electronic music.
+- Genre-labelled real recordings exist here for two classes only (speech, electronic): rock, jazz
+  and classical have never been measured on real audio, and the held-out speech is one package
+  (7 clips of 6 s). The numbers above are small-sample estimates.
+- The selection among the candidates used the held-out sources (a small selection bias).
+- Music without a documented genre (most game soundtracks) can only test speech vs music; on the
+  training side it teaches the speech/music border through self-labelling, not genres.
+- Calibrated confidences are modest (about 0.5 on real audio, right or wrong): trust the verdict
+  only with a high confidence; genre "auto" waits for 0.6.
+
 Reproduce: `make model` (the second step, `aimixer train --corpus --mfcc --seed 0 --out models`)
 downloads these packages with `apt-get download`, decodes them with ffmpeg and retrains; no
 third-party audio is committed.

@@ -165,6 +165,10 @@ STREAMS: list[tuple[str, str, float, dict | None]] = [
     # (the origin attaches its classifier on a session's first "auto" frame), so the first verdict
     # can only come 3 s after it, not 3 s after the stream's start
     ("rock-then-auto-4.4s", "rock", 4.4, {"genre": "classical"}),
+    # genre "auto" follows only confident verdicts (aimixer_dsp.genre.AUTO_MIN_CONFIDENCE): the
+    # calibrated window model is sure of this faint noise (not of the toy music signals), so the
+    # verdict and the preset switch it causes are compared across runtimes too
+    ("auto-noise-4s", "noise", 4.0, {"genre": "auto"}),
 ]
 
 # frames from this index on use the second config
