@@ -126,3 +126,13 @@ def test_real_speech_recordings_are_speech(model):
             model.predict_proba(np.asarray(vecs)), model_version=model.version, input_kind="mfccMatrix"
         )
         assert out["genre"] == "speech", out
+
+
+def test_reserved_packages_are_refused(tmp_path):
+    from aimixer_train.realset import RealsetError, build_realset
+
+    for pkg in ("nexuiz-music", "wesnoth-1.16-music", "asterisk-core-sounds-en-wav", "alsa-utils"):
+        src = {"id": pkg, "package": pkg, "label": "music", "split": "train", "files": ["*"], "note": ""}
+        with pytest.raises(RealsetError, match="reserved"):
+            build_realset(tmp_path, sources=[src], progress=False)
+    assert not any(tmp_path.rglob("*.deb"))  # refused before anything was fetched

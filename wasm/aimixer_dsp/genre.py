@@ -558,6 +558,7 @@ _MATRIX_HOP = int(round(MATRIX_HOP_S * SAMPLE_RATE / _MFCC_DEFAULTS["hopSize"]))
 MAX_MATRIX_FRAMES = 60000  # ~10 min of audio at hop 512
 MAX_MATRIX_COLUMNS = 256
 MAX_VECTOR_ROWS = 1000
+MAX_FEATURE_ABS = 1e6  # no MFCC (dB) or spectral value (Hz) comes near; bounds the statistics' sums
 
 MATRIX_NAMES: tuple[str, ...] = tuple(
     [f"mfcc_mean_{i}" for i in range(1, MATRIX_COEFFS)]
@@ -661,6 +662,12 @@ def _finite_rows(value: list, width: int, *, kind: str) -> list[list[float]]:
             if type(v) not in (int, float) or not math.isfinite(v):
                 raise MissingFeaturesError(
                     f"features[{i}][{j}]={v!r:.40} is not a finite number",
+                    details={"field": "features", "row": i, "column": j},
+                )
+            if abs(v) > MAX_FEATURE_ABS:
+                raise MissingFeaturesError(
+                    f"features[{i}][{j}]={v!r:.40} is out of range [-{MAX_FEATURE_ABS:g}, {MAX_FEATURE_ABS:g}] "
+                    "(MFCCs are in dB, spectral values in Hz)",
                     details={"field": "features", "row": i, "column": j},
                 )
             out.append(float(v))

@@ -196,3 +196,22 @@ def test_spec_python_example_extract_then_classify(make_settings, serve_app):
     assert result["genre"] in GENRES and set(result["probabilities"]) == set(GENRES)
     assert result["inputKind"] == "mfccMatrix" and result["modelVersion"]
     assert 0.0 < result["confidence"] <= 1.0 and result["secondaryGenre"] != result["genre"]
+
+
+async def test_hostile_options_header_and_types(client):
+    body = np.zeros(48000, dtype="<f4").tobytes()
+    for header in ("[1, 2]", "{" * 5000, '{"numCoefficients": "x"}', "not json"):
+        r = await client.post(
+            "/extract-features",
+            data=body,
+            headers={"Content-Type": "application/octet-stream", "X-Options": header},
+        )
+        assert r.status_code == 400, header[:20]
+        assert "error" in await r.get_json()
+    r = await client.post("/extract-features", data=b"x", headers={"Content-Type": "text/plain"})
+    assert r.status_code == 415
+    for huge in ([[1e308] * 13] * 300, [[1e300] * 48]):  # finite, but no feature is near that
+        r = await client.post("/classify-genre", json={"features": huge})
+        assert r.status_code == 400 and "out of range" in (await r.get_json())["error"]["message"]
+    r = await client.post("/classify-genre", json={"features": [[True] * 13] * 300})
+    assert r.status_code == 400 and (await r.get_json())["error"]["code"] == "MISSING_FEATURES"
