@@ -173,6 +173,8 @@ class Settings:
         for name in ("rate_limit_standard", "rate_limit_premium", "rate_limit_enterprise"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0 (0 = unlimited)")
+        if not (1.0 <= self.analysis_max_seconds <= 3600.0):
+            raise ConfigError(f"analysis_max_seconds={self.analysis_max_seconds} is out of range [1, 3600]")
 
     @property
     def db_path(self) -> Path:

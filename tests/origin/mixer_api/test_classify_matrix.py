@@ -215,3 +215,11 @@ async def test_hostile_options_header_and_types(client):
         assert r.status_code == 400 and "out of range" in (await r.get_json())["error"]["message"]
     r = await client.post("/classify-genre", json={"features": [[True] * 13] * 300})
     assert r.status_code == 400 and (await r.get_json())["error"]["code"] == "MISSING_FEATURES"
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "1e9", "nan"])
+def test_analysis_limit_setting_is_bounded(value):
+    from origin.config import ConfigError, load_settings
+
+    with pytest.raises(ConfigError, match="analysis_max_seconds"):
+        load_settings(env={"AIMIXER_ANALYSIS_MAX_SECONDS": value})
