@@ -32,6 +32,7 @@ bench: bundle
 
 model: setup
 	$(PY) -m origin.cli train --corpus --seed 0 --out models
+	$(PY) -m origin.cli train --corpus --mfcc --seed 0 --out models
 
 clean:
 	rm -rf wasm/dist build *.egg-info .pytest_cache .ruff_cache .setup-stamp

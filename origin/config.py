@@ -35,8 +35,12 @@ log_level                   ``INFO``                             Python logging 
 (AIMIXER_LOG_LEVEL)
 secret_key                  generated, stored in the DB          HMAC key for mobile session tokens
 (AIMIXER_SECRET_KEY)
-model_path                  (genre module default)               ONNX genre model file
+model_path                  (genre module default)               ONNX genre model file (48-value window vectors)
 (AIMIXER_MODEL_PATH)
+matrix_model_path           ``models/genre_mfcc.onnx``           ONNX genre model for MFCC matrices and audio
+(AIMIXER_MATRIX_MODEL_PATH)                                      (/classify-genre's spec flow)
+analysis_max_seconds        ``120``                              max audio per /extract-features and
+                                                                 /classify-genre request (s); 413 beyond
 rate_limit_standard         ``1000``                             requests/minute per key, standard tier
 rate_limit_premium          ``10000``                            requests/minute per key, premium tier
 rate_limit_enterprise       ``0``                                0 = unlimited
@@ -132,6 +136,8 @@ class Settings:
     log_level: str = "INFO"
     secret_key: str | None = None
     model_path: str | None = None
+    matrix_model_path: str | None = None
+    analysis_max_seconds: float = 120.0
     rate_limit_standard: int = 1000
     rate_limit_premium: int = 10000
     rate_limit_enterprise: int = 0
@@ -207,6 +213,8 @@ class Settings:
         for name in ("rate_limit_standard", "rate_limit_premium", "rate_limit_enterprise"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0 (0 = unlimited)")
+        if not (1.0 <= self.analysis_max_seconds <= 3600.0):
+            raise ConfigError(f"analysis_max_seconds={self.analysis_max_seconds} is out of range [1, 3600]")
 
     @property
     def db_path(self) -> Path:

@@ -4,13 +4,14 @@
 # packages. Idempotent; safe to run on every `make test` / `make run`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-APT_PKGS="ffmpeg chromium postgresql redis-server linuxptp gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good fluidsynth fluid-soundfont-gm espeak-ng libsndfile1 brotli curl tzdata wrk"
+APT_PKGS="ffmpeg chromium postgresql redis-server linuxptp gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good fluidsynth fluid-soundfont-gm espeak-ng libsndfile1 brotli curl tzdata wrk pocketsphinx-testdata"
 STAMP=.setup-stamp
 need_apt=0
 for b in ffmpeg ffprobe chromium gst-launch-1.0 fluidsynth espeak-ng curl wrk redis-server ptp4l; do
   command -v "$b" >/dev/null 2>&1 || need_apt=1
 done
 [ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || need_apt=1
+[ -d /usr/share/pocketsphinx/test/data/librivox ] || need_apt=1  # real speech for the genre smoke test
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt=1
 [ -d /usr/share/zoneinfo/Europe ] || need_apt=1
 gst-inspect-1.0 rtpL24pay >/dev/null 2>&1 || need_apt=1

@@ -12,7 +12,8 @@ What goes in (no network: everything comes from this repository and ``node_modul
 * our DSP package ``aimixer_dsp`` as a ``py3-none-any`` wheel (only that package);
 * ``onnxruntime-web``'s WebAssembly-only build (``ort.wasm.min.mjs`` and the
   ``ort-wasm-simd-threaded`` ``.mjs`` + ``.wasm``);
-* the genre model ``models/genre.onnx`` and its metadata ``models/genre.json`` (if present);
+* the genre models ``models/genre.onnx`` (window vectors) and ``models/genre_mfcc.onnx`` (MFCC
+  matrices, the spec's extract -> classify flow) with their metadata ``.json`` (if present);
 * the JS SDK (``wasm/js/*.js``), with relative imports rewritten to the hashed names;
 * a Pyodide memory snapshot of the initialised interpreter (made with Node by
   ``wasm/js/make_snapshot.mjs``; optional): the SDK boots from it several times faster and
@@ -54,6 +55,7 @@ JS_DIR = ROOT / "wasm" / "js"
 PYODIDE_DIR = ROOT / "node_modules" / "pyodide"
 ORT_DIR = ROOT / "node_modules" / "onnxruntime-web" / "dist"
 MODEL_DIR = ROOT / "models"
+MODEL_FILES = ("genre.onnx", "genre.json", "genre_mfcc.onnx", "genre_mfcc.json")
 DEFAULT_OUT = ROOT / "wasm" / "dist"
 
 MANIFEST_VERSION = 1
@@ -270,7 +272,7 @@ def _inputs() -> list[Path]:
     paths += [
         ORT_DIR / n for n in ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm")
     ]
-    paths += [MODEL_DIR / "genre.onnx", MODEL_DIR / "genre.json"]
+    paths += [MODEL_DIR / n for n in MODEL_FILES]
     return paths
 
 
@@ -329,7 +331,7 @@ def collect() -> dict[str, tuple[str, bytes]]:
     for n in ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"):
         data = _read(ORT_DIR / n, "onnxruntime-web")
         files[n] = (_hashed_name(n, data), data)
-    for n in ("genre.onnx", "genre.json"):
+    for n in MODEL_FILES:
         p = MODEL_DIR / n
         if p.is_file():
             data = p.read_bytes()

@@ -20,11 +20,12 @@ import numpy as np
 from aimixer_dsp import GENRES
 from aimixer_dsp.genre import frame_rows
 
-from .train import _confusion, _fmt_cm, _speech_vs_music, clip_windows, items_from_manifest
+from .metrics import confusion, format_confusion, speech_vs_music
+from .train import clip_windows, items_from_manifest
 
 
 def evaluate(model_path: str | Path, manifest: str | Path, *, progress: bool = True) -> dict[str, Any]:
-    from origin.genre import GenreModel, load_audio
+    from .inference import GenreModel, load_audio
 
     model = GenreModel(model_path)
     items = items_from_manifest(manifest)
@@ -55,8 +56,8 @@ def evaluate(model_path: str | Path, manifest: str | Path, *, progress: bool = T
         "accuracy3s": float(np.mean(a["y3"] == a["p3"])),
         "accuracy5s": float(np.mean(a["y5"] == a["p5"])),
         "clipAccuracy": float(np.mean(a["yc"] == a["pc"])),
-        "speechVsMusic5s": _speech_vs_music(a["y5"], a["p5"]),
-        "confusion5s": _confusion(a["y5"], a["p5"]),
+        "speechVsMusic5s": speech_vs_music(a["y5"], a["p5"]),
+        "confusion5s": confusion(a["y5"], a["p5"]),
     }
 
 
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         generate_corpus(cdir, clips=args.clips, seed=args.seed, jobs=args.jobs)
     res = evaluate(args.model, manifest)
     print(json.dumps({k: v for k, v in res.items() if k != "confusion5s"}, indent=1))
-    print(_fmt_cm(res["confusion5s"]))
+    print(format_confusion(res["confusion5s"]))
     return 0
 
 

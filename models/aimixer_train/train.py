@@ -34,6 +34,8 @@ import numpy as np
 from aimixer_dsp import GENRES, SAMPLE_RATE
 from aimixer_dsp.genre import FEATURE_NAMES, FEATURE_SPEC, HOP, SEG, aggregate_rows, frame_rows
 
+from .metrics import confusion, format_confusion, speech_vs_music
+
 MODEL_VERSION = "1.0.0"
 WINDOW_S = 3.0
 EVAL_WINDOW_S = 5.0
@@ -119,7 +121,7 @@ def items_from_folders(data_dir: str | Path) -> list[dict]:
 
 
 def _load(path: str) -> np.ndarray:
-    from origin.genre import load_audio
+    from .inference import load_audio
 
     return load_audio(path)
 
@@ -231,19 +233,6 @@ def make_ensemble(members: list[str], cands: dict[str, Any]) -> Any:
     return VotingClassifier([(n, clone(cands[n])) for n in members], voting="soft", flatten_transform=False)
 
 
-def _speech_vs_music(y_true: np.ndarray, y_pred: np.ndarray) -> float:
-    s = GENRES.index("speech")
-    return float(np.mean((y_true == s) == (y_pred == s)))
-
-
-def _confusion(y_true: np.ndarray, y_pred: np.ndarray) -> list[list[int]]:
-    k = len(GENRES)
-    cm = np.zeros((k, k), dtype=int)
-    for t, p in zip(y_true, y_pred, strict=True):
-        cm[int(t), int(p)] += 1
-    return cm.tolist()
-
-
 def cross_validate(
     ds: dict[str, Any],
     models: dict[str, Any],
@@ -337,11 +326,11 @@ def _scores(
     return {
         "accuracy3s": float(np.mean(p3 == y)),
         "accuracy5s": float(np.mean(p5[mask5] == y5[mask5])) if has5 else None,
-        "speechVsMusic3s": _speech_vs_music(y, p3),
-        "speechVsMusic5s": _speech_vs_music(y5[mask5], p5[mask5]) if has5 else None,
+        "speechVsMusic3s": speech_vs_music(y, p3),
+        "speechVsMusic5s": speech_vs_music(y5[mask5], p5[mask5]) if has5 else None,
         "foldAccuracy3s": [float(np.mean(p3[te] == y[te])) for _, te in folds],
-        "confusion3s": _confusion(y, p3),
-        "confusion5s": _confusion(y5[mask5], p5[mask5]) if has5 else None,
+        "confusion3s": confusion(y, p3),
+        "confusion5s": confusion(y5[mask5], p5[mask5]) if has5 else None,
     }
 
 
@@ -407,17 +396,6 @@ def onnx_parity(model: Any, onnx_bytes: bytes, X: np.ndarray) -> float:
     return float(np.max(np.abs(p_onnx - p_skl)))
 
 
-def _fmt_cm(cm: list[list[int]]) -> str:
-    head = "| true \\ predicted | " + " | ".join(GENRES) + " | recall |"
-    sep = "|" + "---|" * (len(GENRES) + 2)
-    lines = [head, sep]
-    for i, row in enumerate(cm):
-        tot = sum(row)
-        rec = row[i] / tot if tot else 0.0
-        lines.append(f"| **{GENRES[i]}** | " + " | ".join(str(v) for v in row) + f" | {rec:.3f} |")
-    return "\n".join(lines)
-
-
 def write_model_card(path: Path, meta: dict[str, Any]) -> None:
     m = meta["metrics"]
     best = m["selected"]
@@ -480,11 +458,11 @@ any music class).
 
 Confusion matrix, 5 s windows of held-out groups (rows: true class):
 
-{_fmt_cm(r["confusion5s"] or r["confusion3s"])}
+{format_confusion(r["confusion5s"] or r["confusion3s"])}
 
 Confusion matrix, 3 s windows of held-out groups:
 
-{_fmt_cm(r["confusion3s"])}
+{format_confusion(r["confusion3s"])}
 
 ## Known weaknesses
 - **The corpus is synthetic.** General MIDI renderings and formant-synthesised speech are far cleaner and
@@ -636,6 +614,38 @@ def train_from_corpus(
     models: Iterable[str] | None = None,
 ) -> dict[str, Any]:
     """Generate (or reuse) the synthetic corpus for ``seed`` and train on it."""
+    manifest = ensure_corpus(
+        out_dir, seed=seed, clips=clips, corpus_dir=corpus_dir, jobs=jobs, progress=progress
+    )
+    items = items_from_manifest(manifest)
+    m = json.loads(manifest.read_text())
+    return train(
+        items,
+        out_dir,
+        seed=seed,
+        progress=progress,
+        quick=quick,
+        models=models,
+        training_data={
+            "kind": "synthetic",
+            "seed": seed,
+            "clips": len(items),
+            "seconds": m.get("seconds"),
+            "corpusVersion": m.get("version"),
+        },
+    )
+
+
+def ensure_corpus(
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    clips: int = 750,
+    corpus_dir: str | Path | None = None,
+    jobs: int = 2,
+    progress: bool = True,
+) -> Path:
+    """The manifest of the synthetic corpus for ``seed`` (generated unless already there)."""
     from .corpus import generate_corpus
 
     cdir = Path(corpus_dir) if corpus_dir else Path(out_dir) / ".corpus" / f"seed{seed}-n{clips}"
@@ -656,23 +666,7 @@ def train_from_corpus(
     else:
         _log(f"generating {clips} clips (seed {seed}) into {cdir}", progress)
         generate_corpus(cdir, clips=clips, seed=seed, jobs=jobs, progress=progress)
-    items = items_from_manifest(manifest)
-    m = json.loads(manifest.read_text())
-    return train(
-        items,
-        out_dir,
-        seed=seed,
-        progress=progress,
-        quick=quick,
-        models=models,
-        training_data={
-            "kind": "synthetic",
-            "seed": seed,
-            "clips": len(items),
-            "seconds": m.get("seconds"),
-            "corpusVersion": m.get("version"),
-        },
-    )
+    return manifest
 
 
 def train_from_folders(

@@ -85,6 +85,10 @@ def init_app(app: Quart) -> None:
         set_body_limit(app, path, settings.job_max_bytes)
     job_service = JobService(settings, storage)
     app.extensions["jobs"] = job_service
+    analysis_limit = features.analysis_body_limit(settings.analysis_max_seconds)
+    for route in ("/extract-features", "/classify-genre"):
+        for path in (route, "/v1" + route):
+            set_body_limit(app, path, analysis_limit)
 
     @app.before_serving
     async def _start_mixer() -> None:

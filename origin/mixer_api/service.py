@@ -49,9 +49,12 @@ class GenreService:
 
     RETRY_SECONDS = 30.0
 
-    def __init__(self, model_path: str | None = None) -> None:
+    def __init__(self, model_path: str | None = None, matrix_model_path: str | None = None) -> None:
         self.model_path = model_path
+        self.matrix_model_path = matrix_model_path
         self.model: Any = None
+        self.matrix_model: Any = None  # the MFCC-statistics model (MFCC matrices and audio)
+        self.matrix_error: str | None = "genre model not loaded yet"
         self.error: str | None = "genre model not loaded yet"
         self._last_attempt = -1e9
         self._lock = asyncio.Lock()
@@ -94,6 +97,14 @@ class GenreService:
         self.model = model
         self.error = None
         log.info("genre model loaded (version %s)", self.version)
+        try:
+            from aimixer_train.inference import load_model, matrix_model_path
+
+            self.matrix_model = load_model(matrix_model_path(self.matrix_model_path))
+            self.matrix_error = None
+        except Exception as exc:  # missing file, bad ONNX...
+            self.matrix_error = f"the MFCC genre model could not be loaded: {exc}"
+            log.warning("%s (MFCC matrices and audio cannot be classified)", self.matrix_error)
         return True
 
     async def ensure(self) -> bool:
@@ -197,7 +208,7 @@ class MixerService:
             queue_size=settings.webhook_queue_size,
             metrics=self.metrics,
         )
-        self.genre = GenreService(settings.model_path)
+        self.genre = GenreService(settings.model_path, settings.matrix_model_path)
         self.config = ConfigStore(storage, shared)
         self.config.load()
         self.sessions = SessionStore(

@@ -69,7 +69,13 @@ test("typed errors mirror the origin's codes", async () => {
   await assert.rejects(mixer.classifyGenre([]), { code: "MISSING_FEATURES" });
   await assert.rejects(mixer.classifyGenre([new Array(13).fill(0)]), (e) => {
     assert.equal(e.code, "MISSING_FEATURES");
-    assert.match(e.message, /looks like an MFCC frame/);
+    assert.match(e.message, /the MFCC matrix has 1 frames; the genre model needs 282/);
+    return true;
+  });
+  const matrix = Array.from({ length: 300 }, () => new Array(13).fill(0.5));
+  await assert.rejects(mixer.classifyGenre(matrix, { numFilters: 64, fftSize: 2048 }), (e) => {
+    assert.equal(e.code, "UNSUPPORTED_FEATURE_SETTINGS");
+    assert.deepEqual(e.details.fields, ["numFilters"]);
     return true;
   });
 });
@@ -97,10 +103,18 @@ test("extractFeatures and classifyGenre (raw audio extension) answer", async () 
   const feats = await mixer.extractFeatures(tone(48000 * 0.2), { fftSize: 1024, hopSize: 512 });
   assert.ok(feats.frameCount > 0);
   assert.equal(feats.features[0].length, 13);
-  const c = await mixer.classifyGenre(null, { audioBuffer: tone(48000), returnProbabilities: true });
+  const c = await mixer.classifyGenre(null, { audioBuffer: tone(48000 * 3), returnProbabilities: true });
   assert.ok(["speech", "rock", "jazz", "electronic", "classical"].includes(c.genre));
+  assert.equal(c.inputKind, "audioBuffer");
   const total = Object.values(c.probabilities).reduce((x, y) => x + y, 0);
   assert.ok(Math.abs(total - 1) < 1e-4);
+  // the spec's flow: extract, then classify the matrix (Float32Array rows work too)
+  const m = await mixer.extractFeatures(tone(48000 * 3));
+  const byMatrix = await mixer.classifyGenre(m.features, { returnProbabilities: true });
+  assert.equal(byMatrix.inputKind, "mfccMatrix");
+  assert.deepEqual(byMatrix.probabilities, c.probabilities);
+  const typed = await mixer.classifyGenre(m.features.map((r) => Float64Array.from(r)), { returnProbabilities: true });
+  assert.deepEqual(typed.probabilities, c.probabilities);
 });
 
 test("origin path: same results, same errors, API key sent", { skip: !BASE }, async () => {

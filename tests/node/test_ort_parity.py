@@ -64,3 +64,35 @@ def test_committed_model_web_matches_origin(tmp_path):
     web = run_web(og.DEFAULT_MODEL_PATH, vecs, tmp_path)
     np.testing.assert_allclose(np.array(web["probabilities"]), ours, atol=1e-5, rtol=0)
     assert web["labels"] == ours.argmax(axis=1).tolist()
+
+
+def _matrix_vectors() -> list[list[float]]:
+    """MFCC-statistics vectors (``aimixer_dsp.genre.matrix_vectors`` of spec-default MFCC matrices)."""
+    from aimixer_dsp.features import extract_features
+    from aimixer_dsp.genre import matrix_vectors
+
+    rng = np.random.default_rng(7)
+    t = np.arange(4 * SR) / SR
+    signals = [
+        0.3 * np.sin(2 * np.pi * 440 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t)),
+        0.1 * rng.standard_normal(4 * SR),
+        0.2 * np.sin(2 * np.pi * (100 + 3000 * t) * t) * (np.sin(2 * np.pi * 2 * t) > 0),
+    ]
+    vecs: list[list[float]] = []
+    for s in signals:
+        vecs += matrix_vectors(extract_features(s)["features"])
+    base = np.asarray(vecs)
+    for k in range(10):
+        vecs.append((base[k % len(base)] * rng.uniform(0.7, 1.3, size=base.shape[1])).tolist())
+    return vecs
+
+
+@pytest.mark.skipif(not node_available(), reason="needs node and node_modules/onnxruntime-web (npm ci)")
+def test_mfcc_model_web_matches_origin(tmp_path):
+    path = og.DEFAULT_MATRIX_MODEL_PATH
+    model = og.GenreModel(path)
+    vecs = _matrix_vectors()
+    ours = np.array([[d[c] for c in model.classes] for d in model.predict_proba(vecs)])
+    web = run_web(path, vecs, tmp_path)
+    np.testing.assert_allclose(np.array(web["probabilities"]), ours, atol=1e-5, rtol=0)
+    assert np.allclose(ours.sum(axis=1), 1.0, atol=1e-5)

@@ -188,7 +188,9 @@ def run_cpython(vectors: dict) -> dict:
             }
         )
     for v in vectors["classify"]:
-        out["classify"].append({"name": v["name"], **cpython_classify(model, v["features"])})
+        out["classify"].append(
+            {"name": v["name"], **cpython_classify(model, v["features"], cpython_matrix_model())}
+        )
     for v in vectors["errors"]:
         try:
             fresh().process(list(v["samples"]), v["config"])
@@ -198,34 +200,34 @@ def run_cpython(vectors: dict) -> dict:
     return out
 
 
-def cpython_classify(model: Any, features: Any) -> dict:
-    """``/classify-genre`` on CPython: the origin's rule (rows of feature vectors, averaged)."""
-    from aimixer_dsp.genre import FEATURE_SPEC
+def cpython_matrix_model() -> Any:
+    """The origin's MFCC-statistics model, or ``None`` when there is no model file."""
+    try:
+        from aimixer_train.inference import load_model, matrix_model_path
 
-    size = int(FEATURE_SPEC["size"])
-    if (
-        not isinstance(features, list)
-        or not features
-        or any(not isinstance(r, list) or len(r) != size for r in features)
-    ):
-        return {"ok": False, "error": {"code": "MISSING_FEATURES", "message": "bad rows"}}
-    if model is None:
+        return load_model(matrix_model_path())
+    except Exception:  # noqa: BLE001 - model optional
+        return None
+
+
+def cpython_classify(model: Any, features: Any, matrix_model: Any = None) -> dict:
+    """``/classify-genre`` on CPython: the origin's rule (:func:`aimixer_dsp.genre.parse_features`,
+    the model, :func:`aimixer_dsp.genre.verdict`)."""
+    from aimixer_dsp.errors import DSPError
+    from aimixer_dsp.genre import parse_features, verdict
+
+    try:
+        kind, vectors = parse_features(features)
+    except DSPError as exc:
+        return {"ok": False, "error": {"code": exc.code, "message": str(exc)}}
+    m = model if kind == "windowVectors" else matrix_model
+    if m is None:
         return {"ok": False, "error": {"code": "SERVICE_UNAVAILABLE", "message": "no genre model"}}
-    acc: dict[str, float] = {}
-    for r in features:
-        for k, p in model.predict(r).items():
-            acc[k] = acc.get(k, 0.0) + p
-    probs = {k: v / len(features) for k, v in acc.items()}
-    ranked = sorted(probs, key=lambda k: (-probs[k], k))
-    res = {
-        "genre": ranked[0],
-        "confidence": round(probs[ranked[0]], 6),
-        "secondaryGenre": ranked[1] if len(ranked) > 1 else None,
-        "modelVersion": model.version,
-        "windows": len(features),
-        "probabilities": {k: round(probs[k], 6) for k in ranked},
+    probs = [m.predict(v) for v in vectors]
+    return {
+        "ok": True,
+        "result": verdict(probs, model_version=m.version, input_kind=kind, return_probabilities=True),
     }
-    return {"ok": True, "result": res}
 
 
 def run_origin(vectors: dict, server: OriginServer) -> dict:

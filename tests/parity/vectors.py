@@ -165,6 +165,10 @@ STREAMS: list[tuple[str, str, float, dict | None]] = [
     # (the origin attaches its classifier on a session's first "auto" frame), so the first verdict
     # can only come 3 s after it, not 3 s after the stream's start
     ("rock-then-auto-4.4s", "rock", 4.4, {"genre": "classical"}),
+    # genre "auto" follows only confident verdicts (aimixer_dsp.genre.AUTO_MIN_CONFIDENCE): the
+    # calibrated window model is sure of this faint noise (not of the toy music signals), so the
+    # verdict and the preset switch it causes are compared across runtimes too
+    ("auto-noise-4s", "noise", 4.0, {"genre": "auto"}),
 ]
 
 # frames from this index on use the second config
@@ -242,6 +246,7 @@ def build_vectors(*, stream_seconds: float | None = None) -> dict:
 
 
 CLASSIFY_SECONDS = 3.0
+MATRIX_SECONDS = 4.0
 
 
 def classify_signals() -> dict[str, list[float]]:
@@ -250,9 +255,11 @@ def classify_signals() -> dict[str, list[float]]:
 
 
 def classify_vectors() -> list[dict]:
-    """``[{"name", "features"}]`` for /classify-genre: rows of genre-model feature vectors
-    (``aimixer_dsp.genre.feature_vector`` of 3 s windows), computed once here so every runtime
-    classifies the same input; plus a two-window row set (averaged) and two refused inputs."""
+    """``[{"name", "features"}]`` for /classify-genre, computed once here so every runtime
+    classifies the same input: the spec's flow (the ``/extract-features`` MFCC matrix of 4 s of
+    audio per genre, one with 20 coefficients of which the first 13 are used), rows of genre-model
+    window vectors (``aimixer_dsp.genre.feature_vector`` of 3 s windows, one and two rows), and
+    refused inputs (a matrix shorter than 3 s, an empty list)."""
     from aimixer_dsp.features import extract_features
     from aimixer_dsp.genre import feature_vector
 
@@ -260,8 +267,18 @@ def classify_vectors() -> list[dict]:
     rows = {g: [float(x) for x in feature_vector(sig)] for g, sig in sigs.items()}
     out = [{"name": g, "features": [row]} for g, row in rows.items()]
     out.append({"name": "two-windows", "features": [rows["rock"], rows["jazz"]]})
+    for i, g in enumerate(GENRES):
+        audio = signal(g, MATRIX_SECONDS, seed=400 + i)
+        out.append({"name": f"matrix-{g}", "features": extract_features(audio)["features"]})
+    audio = signal("jazz", MATRIX_SECONDS, seed=499)
     out.append(
-        {"name": "mfcc-matrix-refused", "features": extract_features(sigs["speech"][:9600])["features"]}
+        {
+            "name": "matrix-20-coefficients",
+            "features": extract_features(audio, numCoefficients=20)["features"],
+        }
+    )
+    out.append(
+        {"name": "mfcc-matrix-too-short", "features": extract_features(sigs["speech"][:9600])["features"]}
     )
     out.append({"name": "empty-refused", "features": []})
     return out

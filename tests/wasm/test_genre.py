@@ -11,6 +11,7 @@ from aimixer_dsp import GENRES
 from aimixer_dsp.errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
 from aimixer_dsp.features import frame_features, mfcc
 from aimixer_dsp.genre import (
+    AUTO_MIN_CONFIDENCE,
     FEATURE_NAMES,
     FEATURE_SPEC,
     HOP,
@@ -232,3 +233,21 @@ def test_errors():
 def test_silence_is_finite():
     v = feature_vector([0.0] * (3 * SR))
     assert all(math.isfinite(a) for a in v)
+
+
+def test_auto_needs_a_confident_verdict():
+    clf = StreamingGenreClassifier(switch_windows=2, margin=0.15, min_confidence=0.6)
+    # unsure windows: no verdict, genre "auto" keeps the neutral defaults
+    for _ in range(5):
+        assert clf.apply(_probs("rock", 0.55)) is False
+    assert clf.genre is None and clf.confidence == 0.0
+    assert clf.apply(_probs("rock", 0.6)) is True and clf.genre == "rock"
+    # a challenger ahead by the margin but not confident does not count
+    for _ in range(4):
+        assert clf.apply({"rock": 0.1, "jazz": 0.55, "speech": 0.35}) is False
+    assert clf.genre == "rock"
+    assert clf.apply(_probs("jazz", 0.7)) is False
+    assert clf.apply(_probs("jazz", 0.7)) is True and clf.genre == "jazz"
+    with pytest.raises(ParameterError, match="min_confidence"):
+        StreamingGenreClassifier(min_confidence=1.5)
+    assert StreamingGenreClassifier().min_confidence == AUTO_MIN_CONFIDENCE

@@ -46,11 +46,15 @@ new row whenever a frame's last sample arrives (cost spread evenly, no burst per
 ``hop_s`` seconds (once ``window_s`` of audio has been seen) a window is due: its vector is
 *exactly* ``feature_vector`` of the same samples. The verdicts go through this rule:
 
-* the first verdict sets ``genre`` to the top class;
+* a verdict needs confidence: only a window whose top probability is at least
+  ``min_confidence`` (default ``AUTO_MIN_CONFIDENCE`` = 0.6, on the model's calibrated
+  probabilities) can set or change ``genre``. Until the first such window ``genre`` stays
+  ``None``, and ``genre: "auto"`` keeps the neutral default settings;
+* the first confident window sets ``genre`` to its top class;
 * after that, a window whose top class ``c`` differs from the current genre ``g`` counts as a
-  challenge only if ``p[c] >= p[g] + margin`` (default 0.15); ``switch_windows`` (default 3)
-  consecutive challenges by the same class switch ``genre`` to ``c``. Any other window resets
-  the count;
+  challenge only if ``p[c] >= p[g] + margin`` (default 0.15) and ``p[c] >= min_confidence``;
+  ``switch_windows`` (default 3) consecutive challenges by the same class switch ``genre`` to
+  ``c``. Any other window resets the count;
 * ``confidence`` is the latest window's probability of the current ``genre``.
 
 Sample rates: the model and these functions are defined at 48 kHz (the mixer API's rate).
@@ -67,7 +71,7 @@ from operator import ne
 from typing import Any
 
 from . import GENRES, SAMPLE_RATE
-from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
+from .errors import DSPError, InvalidBufferError, InvalidSampleRateError, ParameterError
 
 __all__ = [
     "FEATURE_SPEC",
@@ -81,7 +85,24 @@ __all__ = [
     "window_starts",
     "verdict",
     "StreamingGenreClassifier",
+    "AUTO_MIN_CONFIDENCE",
+    "MFCC_SPEC",
+    "MATRIX_NAMES",
+    "INPUT_KINDS",
+    "MissingFeaturesError",
+    "UnsupportedFeatureSettingsError",
+    "check_feature_settings",
+    "parse_features",
+    "matrix_vector",
+    "matrix_vectors",
+    "audio_matrix",
+    "verdict",
 ]
+
+# The probability a window's top class needs before genre "auto" follows it (see
+# StreamingGenreClassifier); chosen from the reliability of the calibrated window model on the
+# real held-out recordings (models/MODEL_CARD.md).
+AUTO_MIN_CONFIDENCE = 0.6
 
 N_FFT = 512
 SUB_HOP = 256
@@ -333,9 +354,10 @@ def window_starts(n_rows: int, *, window_s: float = 3.0, hop_s: float = 1.0) -> 
     return list(range(0, max(1, n_rows - win + 1), hop)), win
 
 
-def verdict(probs: dict[str, float], version: str) -> dict[str, Any]:
-    """``genre``, ``confidence``, ``probabilities``, ``secondaryGenre``, ``modelVersion`` of
-    averaged class probabilities (ranked by probability, ties alphabetical)."""
+def file_verdict(probs: dict[str, float], version: str) -> dict[str, Any]:
+    """A whole file's verdict (CLI ``classify``, browser file jobs): ``genre``, ``confidence``,
+    ``probabilities``, ``secondaryGenre``, ``modelVersion`` of averaged class probabilities
+    (ranked by probability, ties alphabetical). ``/classify-genre`` answers with :func:`verdict`."""
     ranked = sorted(probs, key=lambda g: (-probs[g], g))
     return {
         "genre": ranked[0],
@@ -369,6 +391,10 @@ class StreamingGenreClassifier:
         Consecutive challenging windows needed to change the genre (>= 1).
     margin : float
         A challenger's probability must exceed the current genre's by this much (0..1).
+    min_confidence : float
+        A window sets or changes the verdict only when its top probability is at least this
+        (0..1; default ``AUTO_MIN_CONFIDENCE``). Below it the verdict (or the neutral default
+        before the first one) is kept.
     sample_rate : int
         Must be 48000.
     on_change : callable, optional
@@ -384,6 +410,7 @@ class StreamingGenreClassifier:
         hop_s: float = 1.0,
         switch_windows: int = 3,
         margin: float = 0.15,
+        min_confidence: float | None = None,
         sample_rate: int = SAMPLE_RATE,
         on_change: Callable[[str, float, dict[str, float]], Any] | None = None,
     ) -> None:
@@ -399,6 +426,11 @@ class StreamingGenreClassifier:
             raise ParameterError("switch_windows", switch_windows, (1, 100))
         if not isinstance(margin, (int, float)) or not 0.0 <= margin <= 1.0:
             raise ParameterError("margin", margin, (0.0, 1.0))
+        if min_confidence is None:
+            min_confidence = AUTO_MIN_CONFIDENCE
+        if not isinstance(min_confidence, (int, float)) or not 0.0 <= min_confidence <= 1.0:
+            raise ParameterError("min_confidence", min_confidence, (0.0, 1.0))
+        self.min_confidence = float(min_confidence)
         self.predict = predict
         self.window_s = float(window_s)
         self.hop_s = float(hop_s)
@@ -485,11 +517,13 @@ class StreamingGenreClassifier:
         self._probabilities = probs
         top = max(sorted(probs), key=lambda g: probs[g])  # ties -> alphabetical first
         changed = False
+        confident = probs[top] >= self.min_confidence
         if self._genre is None:
-            self._genre = top
-            changed = True
+            if confident:
+                self._genre = top
+                changed = True
             self._challenger, self._challenges = None, 0
-        elif top != self._genre and probs[top] >= probs.get(self._genre, 0.0) + self.margin:
+        elif confident and top != self._genre and probs[top] >= probs.get(self._genre, 0.0) + self.margin:
             if top == self._challenger:
                 self._challenges += 1
             else:
@@ -523,5 +557,325 @@ class StreamingGenreClassifier:
     def __repr__(self) -> str:
         return (
             f"StreamingGenreClassifier(window_s={self.window_s}, hop_s={self.hop_s}, "
-            f"switch_windows={self.switch_windows}, margin={self.margin}, genre={self._genre!r})"
+            f"switch_windows={self.switch_windows}, margin={self.margin}, "
+            f"min_confidence={self.min_confidence}, genre={self._genre!r})"
         )
+
+
+# ----------------------------------------------------------------------------- /classify-genre input
+#
+# The request rules of ``POST /classify-genre`` live here, so the origin (CPython) and the
+# browser SDK (Pyodide) run the same validation, the same statistics and the same ranking.
+#
+# Two inputs are accepted in ``features``:
+#
+# * ``"mfccMatrix"``: the ``features`` matrix of ``/extract-features`` (``[frames][coefficients]``)
+#   computed with the spec's default settings (``MFCC_SPEC``). Rows with more than 13 coefficients
+#   use the first 13 (with the orthonormal DCT-II the first coefficients do not depend on how many
+#   are computed). The matrix is cut into windows of ``MFCC_SPEC["windowFrames"]`` frames (3 s)
+#   every ``MFCC_SPEC["hopFrames"]`` frames (1 s); each window gives one vector
+#   (:func:`matrix_vector`) for the MFCC-statistics model (``models/genre_mfcc.onnx``).
+# * ``"windowVectors"``: rows of ``FEATURE_SPEC["size"]`` (48) values, each one
+#   :func:`feature_vector` of an audio window, for the window model (``models/genre.onnx``).
+#
+# Either way the per-window probabilities are averaged (:func:`verdict`).
+
+MATRIX_COEFFS = 13
+MATRIX_WINDOW_S = 3.0
+MATRIX_HOP_S = 1.0
+_MFCC_DEFAULTS: dict[str, Any] = {
+    "numFilters": 40,
+    "fftSize": 2048,
+    "hopSize": 512,
+    "sampleRate": SAMPLE_RATE,
+    "windowType": "hann",
+}
+_MATRIX_LAG = 10  # frames (~107 ms at hop 512) for the slow-change statistic
+_MATRIX_WIN = 1 + int(MATRIX_WINDOW_S * SAMPLE_RATE) // _MFCC_DEFAULTS["hopSize"]  # 282 frames of 3 s audio
+_MATRIX_HOP = int(round(MATRIX_HOP_S * SAMPLE_RATE / _MFCC_DEFAULTS["hopSize"]))  # 94 frames
+MAX_MATRIX_FRAMES = 60000  # ~10 min of audio at hop 512
+MAX_MATRIX_COLUMNS = 256
+MAX_VECTOR_ROWS = 1000
+MAX_FEATURE_ABS = 1e6  # no MFCC (dB) or spectral value (Hz) comes near; bounds the statistics' sums
+
+MATRIX_NAMES: tuple[str, ...] = tuple(
+    [f"mfcc_mean_{i}" for i in range(1, MATRIX_COEFFS)]
+    + [f"mfcc_std_{i}" for i in range(MATRIX_COEFFS)]
+    + [f"mfcc_mad1_{i}" for i in range(MATRIX_COEFFS)]
+    + [f"mfcc_mad{_MATRIX_LAG}_{i}" for i in range(MATRIX_COEFFS)]
+    + ["c0_p10", "c0_p50", "c0_p90", "low_energy_ratio"]
+)
+
+MFCC_SPEC: dict[str, Any] = {
+    "version": 1,
+    "numCoefficients": MATRIX_COEFFS,
+    **_MFCC_DEFAULTS,
+    "windowFrames": _MATRIX_WIN,
+    "hopFrames": _MATRIX_HOP,
+    "minFrames": _MATRIX_WIN,
+    "maxFrames": MAX_MATRIX_FRAMES,
+    "size": len(MATRIX_NAMES),
+    "names": list(MATRIX_NAMES),
+    "statistics": "per window of windowFrames rows (first 13 columns): mean of c1..c12 (c0's mean is the "
+    "level and left out), population std, mean |c[t]-c[t-1]|, mean |c[t]-c[t-10]| of c0..c12; "
+    "c0 10/50/90th percentiles (nearest rank) minus the mean of c0; fraction of frames with "
+    "c0 < mean(c0) - 3",
+}
+
+INPUT_KINDS = ("mfccMatrix", "windowVectors", "audioBuffer")
+
+
+class MissingFeaturesError(DSPError, ValueError):
+    """``features`` is absent or not a usable matrix / list of vectors (``MISSING_FEATURES``)."""
+
+    code = "MISSING_FEATURES"
+
+
+class UnsupportedFeatureSettingsError(DSPError, ValueError):
+    """The declared MFCC settings differ from the ones the model is trained on."""
+
+    code = "UNSUPPORTED_FEATURE_SETTINGS"
+
+
+def _hint() -> str:
+    return (
+        "features must be the MFCC matrix of /extract-features ([frames][coefficients], "
+        f"at least {MATRIX_COEFFS} coefficients and {_MATRIX_WIN} frames, i.e. 3 s of audio at the default "
+        f"hop) or rows of {FEATURE_SPEC['size']}-value window vectors "
+        "(aimixer_dsp.genre.feature_vector); or send audioBuffer instead"
+    )
+
+
+def check_feature_settings(settings: dict[str, Any] | None) -> None:
+    """Refuse declared MFCC settings that the MFCC-statistics model cannot honour.
+
+    Parameters
+    ----------
+    settings : dict, optional
+        Any of ``numFilters``, ``fftSize``, ``hopSize``, ``sampleRate``, ``windowType`` (API
+        names; ``None`` values are ignored).
+
+    Raises
+    ------
+    UnsupportedFeatureSettingsError
+        Naming every field whose value differs from ``MFCC_SPEC`` (the model's training input).
+    """
+    if not settings:
+        return
+    bad: dict[str, Any] = {}
+    for name, want in _MFCC_DEFAULTS.items():
+        got = settings.get(name)
+        if got is None:
+            continue
+        if isinstance(got, bool) or not isinstance(got, type(want)) or got != want:
+            bad[name] = got if isinstance(got, int | float | str | bool) else repr(got)[:40]
+    if bad:
+        listing = ", ".join(f"{k}={v!r}" for k, v in bad.items())
+        expect = ", ".join(f"{k}={_MFCC_DEFAULTS[k]!r}" for k in bad)
+        raise UnsupportedFeatureSettingsError(
+            f"the genre model is trained on MFCCs with {expect}; it cannot classify features computed "
+            f"with {listing}. Extract the features with the default settings (or send audioBuffer)",
+            details={
+                "fields": sorted(bad),
+                "received": bad,
+                "supported": {k: _MFCC_DEFAULTS[k] for k in bad},
+            },
+        )
+
+
+def _finite_rows(value: list, width: int, *, kind: str) -> list[list[float]]:
+    rows: list[list[float]] = []
+    for i, row in enumerate(value):
+        if len(row) < width if kind == "mfccMatrix" else len(row) != width:
+            raise MissingFeaturesError(
+                f"features[{i}] has {len(row)} values; every row must have "
+                + (f"the same length >= {width}" if kind == "mfccMatrix" else f"{width}")
+                + ". "
+                + _hint(),
+                details={"field": "features", "row": i, "received": len(row), "inputKind": kind},
+            )
+        out = []
+        for j in range(width):
+            v = row[j]
+            if type(v) not in (int, float) or not math.isfinite(v):
+                raise MissingFeaturesError(
+                    f"features[{i}][{j}]={v!r:.40} is not a finite number",
+                    details={"field": "features", "row": i, "column": j},
+                )
+            if abs(v) > MAX_FEATURE_ABS:
+                raise MissingFeaturesError(
+                    f"features[{i}][{j}]={v!r:.40} is out of range [-{MAX_FEATURE_ABS:g}, {MAX_FEATURE_ABS:g}] "
+                    "(MFCCs are in dB, spectral values in Hz)",
+                    details={"field": "features", "row": i, "column": j},
+                )
+            out.append(float(v))
+        rows.append(out)
+    return rows
+
+
+def parse_features(value: Any, settings: dict[str, Any] | None = None) -> tuple[str, list[list[float]]]:
+    """Validate ``/classify-genre``'s ``features`` and turn it into model input vectors.
+
+    Parameters
+    ----------
+    value : list of list of number
+        The request's ``features``: an MFCC matrix ``[frames][>= 13]`` or ``[n][48]`` window
+        vectors (a 48-column matrix counts as window vectors).
+    settings : dict, optional
+        Declared MFCC settings (see :func:`check_feature_settings`); only checked for a matrix.
+
+    Returns
+    -------
+    (str, list of list of float)
+        The input kind (``"mfccMatrix"`` or ``"windowVectors"``) and the vectors to classify: one
+        :func:`matrix_vector` per window of the matrix, or the rows as given.
+
+    Raises
+    ------
+    MissingFeaturesError, UnsupportedFeatureSettingsError
+    """
+    size = int(FEATURE_SPEC["size"])
+    if value is None:
+        raise MissingFeaturesError(
+            "Features required for classification: " + _hint(),
+            details={"field": "features", "expectedRowLength": size},
+        )
+    if (
+        not isinstance(value, list | tuple)
+        or not value
+        or not all(isinstance(r, list | tuple) for r in value)
+        or not value[0]
+    ):
+        raise MissingFeaturesError(_hint(), details={"field": "features", "expectedRowLength": size})
+    width = len(value[0])
+    if width > MAX_MATRIX_COLUMNS:
+        raise MissingFeaturesError(
+            f"features rows have {width} values; at most {MAX_MATRIX_COLUMNS}", details={"field": "features"}
+        )
+    if width == size:
+        if len(value) > MAX_VECTOR_ROWS:
+            raise MissingFeaturesError(
+                f"at most {MAX_VECTOR_ROWS} feature rows per request", details={"field": "features"}
+            )
+        return "windowVectors", _finite_rows(value, size, kind="windowVectors")
+    if width < MATRIX_COEFFS:
+        raise MissingFeaturesError(
+            f"features[0] has {width} values; " + _hint(),
+            details={"field": "features", "row": 0, "received": width, "expectedRowLength": size},
+        )
+    check_feature_settings(settings)
+    n = len(value)
+    if n < _MATRIX_WIN or n > MAX_MATRIX_FRAMES:
+        raise MissingFeaturesError(
+            f"the MFCC matrix has {n} frames; the genre model needs {_MATRIX_WIN} to {MAX_MATRIX_FRAMES} "
+            f"(3 s to ~10 min of audio at hopSize {_MFCC_DEFAULTS['hopSize']}). " + _hint(),
+            details={
+                "field": "features",
+                "frames": n,
+                "minFrames": _MATRIX_WIN,
+                "maxFrames": MAX_MATRIX_FRAMES,
+            },
+        )
+    if any(len(r) != width for r in value):
+        bad = next(i for i, r in enumerate(value) if len(r) != width)
+        raise MissingFeaturesError(
+            f"features[{bad}] has {len(value[bad])} values, features[0] has {width}; a matrix has rows of one length",
+            details={"field": "features", "row": bad},
+        )
+    return "mfccMatrix", matrix_vectors(_finite_rows(value, MATRIX_COEFFS, kind="mfccMatrix"))
+
+
+def _nearest_rank(sorted_vals: list[float], q: float) -> float:
+    return sorted_vals[min(len(sorted_vals) - 1, max(0, math.ceil(q * len(sorted_vals)) - 1))]
+
+
+def matrix_vector(rows: Sequence[Sequence[float]]) -> list[float]:
+    """The MFCC-statistics model input (``MFCC_SPEC["size"]`` floats) of one window of MFCC rows.
+
+    Parameters
+    ----------
+    rows : sequence of sequence of float
+        ``[frames][>= 13]`` MFCC rows (spec defaults), at least ``_MATRIX_LAG + 1`` frames; the
+        model is trained on windows of ``MFCC_SPEC["windowFrames"]``.
+
+    Returns
+    -------
+    list of float
+        In the order of ``MATRIX_NAMES``.
+    """
+    t_count = len(rows)
+    if t_count <= _MATRIX_LAG:
+        raise MissingFeaturesError(
+            f"a window needs more than {_MATRIX_LAG} MFCC frames, got {t_count}",
+            details={"field": "features"},
+        )
+    cols = [[float(r[i]) for r in rows] for i in range(MATRIX_COEFFS)]
+    means, stds, mad1, madl = [], [], [], []
+    for c in cols:
+        m, sd = _mean_std(c)
+        means.append(m)
+        stds.append(sd)
+        mad1.append(math.fsum(abs(c[k] - c[k - 1]) for k in range(1, t_count)) / (t_count - 1))
+        madl.append(
+            math.fsum(abs(c[k] - c[k - _MATRIX_LAG]) for k in range(_MATRIX_LAG, t_count))
+            / (t_count - _MATRIX_LAG)
+        )
+    c0 = sorted(cols[0])
+    pct = [_nearest_rank(c0, q) - means[0] for q in (0.1, 0.5, 0.9)]
+    low = sum(1 for v in cols[0] if v < means[0] - _LOW_ENERGY_DB) / t_count
+    return means[1:] + stds + mad1 + madl + pct + [low]
+
+
+def matrix_vectors(rows: Sequence[Sequence[float]]) -> list[list[float]]:
+    """One :func:`matrix_vector` per window (``windowFrames`` rows every ``hopFrames``) of a matrix.
+
+    A matrix of ``F >= windowFrames`` frames has ``(F - windowFrames) // hopFrames + 1`` windows;
+    the last frames that do not fill a window are not used.
+    """
+    n = len(rows)
+    if n < _MATRIX_WIN:
+        raise MissingFeaturesError(
+            f"the MFCC matrix has {n} frames; at least {_MATRIX_WIN} are needed",
+            details={"field": "features"},
+        )
+    return [matrix_vector(rows[s : s + _MATRIX_WIN]) for s in range(0, n - _MATRIX_WIN + 1, _MATRIX_HOP)]
+
+
+def audio_matrix(samples: Any) -> list[list[float]]:
+    """The spec-default MFCC matrix of mono 48 kHz audio (what ``/extract-features`` returns)."""
+    from .features import extract_features
+
+    return extract_features(samples)["features"]
+
+
+def verdict(
+    probabilities: Sequence[dict[str, float]],
+    *,
+    model_version: str,
+    input_kind: str,
+    return_probabilities: bool = False,
+) -> dict[str, Any]:
+    """The ``/classify-genre`` response from the per-window probabilities.
+
+    The windows' probabilities are averaged; classes are ranked by probability, ties
+    alphabetically. ``confidence`` and the probabilities are rounded to 6 decimals.
+    """
+    if not probabilities:
+        raise MissingFeaturesError("nothing to classify", details={"field": "features"})
+    acc: dict[str, float] = {}
+    for p in probabilities:
+        for k, v in p.items():
+            acc[str(k)] = acc.get(str(k), 0.0) + float(v)
+    probs = {k: v / len(probabilities) for k, v in acc.items()}
+    ranked = sorted(probs, key=lambda k: (-probs[k], k))
+    out: dict[str, Any] = {
+        "genre": ranked[0],
+        "confidence": round(probs[ranked[0]], 6),
+        "secondaryGenre": ranked[1] if len(ranked) > 1 else None,
+        "modelVersion": str(model_version),
+        "inputKind": input_kind,
+        "windows": len(probabilities),
+    }
+    if return_probabilities:
+        out["probabilities"] = {k: round(probs[k], 6) for k in ranked}
+    return out

@@ -38,7 +38,7 @@ from typing import Any
 from . import SAMPLE_RATE
 from .backend import check_list_finite
 from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
-from .genre import HOP, SEG, _segment_row, aggregate_rows, verdict, window_starts
+from .genre import HOP, SEG, _segment_row, aggregate_rows, file_verdict, window_starts
 from .meters import LoudnessMeter, _sum_squares
 from .presets import LOUDNESS_TARGETS, SCHEMA, TARGET_RANGE, build_chain, resolve_settings, validate_config
 from .processors import Equalizer, Gain, Limiter
@@ -344,7 +344,7 @@ class GenreAnalysis:
             )
         classes = list(probabilities[0])
         mean = {c: math.fsum(p[c] for p in probabilities) / len(probabilities) for c in classes}
-        out = verdict(mean, version)
+        out = file_verdict(mean, version)
         out["timeline"] = timeline
         out["duration"] = round(duration, 3)
         out["voiceActivity"] = None  # webrtcvad is not available in the browser

@@ -288,7 +288,9 @@ class OriginBackend {
 
   classifyGenre(features, opts = {}) {
     const body = { ...opts };
-    if (features !== undefined && features !== null) body.features = features;
+    if (features !== undefined && features !== null) {
+      body.features = Array.isArray(features) ? features.map((r) => (ArrayBuffer.isView(r) ? Array.from(r) : r)) : features;
+    }
     if (body.audioBuffer) body.audioBuffer = Array.from(body.audioBuffer);
     return this.post("/classify-genre", body);
   }
@@ -514,7 +516,11 @@ export class AIMixer {
     return this._ch.request(MSG.EXTRACT_FEATURES, { samples: copy, opts }, [copy.buffer]);
   }
 
-  /** `POST /classify-genre`: features = MFCC matrix [frames][coefficients]; opts = {returnProbabilities}. */
+  /**
+   * `POST /classify-genre`: features = the MFCC matrix of extractFeatures ([frames][coefficients],
+   * default settings, >= 3 s) or 48-value window vectors; opts = {returnProbabilities, audioBuffer,
+   * numFilters, fftSize, hopSize, sampleRate, windowType}.
+   */
   async classifyGenre(features, opts = {}) {
     if (this.path === "origin") return this._origin.classifyGenre(features, opts);
     return this._ch.request(MSG.CLASSIFY_GENRE, { features, opts });

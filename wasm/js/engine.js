@@ -52,53 +52,6 @@ function toPath(url) {
   return url.startsWith("file:") ? decodeURIComponent(new URL(url).pathname) : url;
 }
 
-const MAX_ROWS = 1000;
-
-function round6(x) {
-  return Math.round(x * 1e6) / 1e6;
-}
-
-/** The origin's validation of /classify-genre rows (same codes and messages). */
-function checkRows(value, size) {
-  const hint =
-    `features must be a non-empty array of feature vectors, each ${size} numbers ` +
-    "(aimixer_dsp.genre.feature_vector of an audio window), or send audioBuffer instead";
-  if (value === undefined || value === null) {
-    throw new AIMixerError("MISSING_FEATURES", "Features required for classification: " + hint, {
-      field: "features",
-      expectedRowLength: size,
-    });
-  }
-  if (!Array.isArray(value) || value.length === 0 || !value.every((r) => Array.isArray(r) || ArrayBuffer.isView(r))) {
-    throw new AIMixerError("MISSING_FEATURES", hint, { field: "features", expectedRowLength: size });
-  }
-  if (value.length > MAX_ROWS) {
-    throw new AIMixerError("MISSING_FEATURES", `at most ${MAX_ROWS} feature rows per request`, { field: "features" });
-  }
-  return value.map((row, i) => {
-    if (row.length !== size) {
-      const extra = [13, 20, 40].includes(row.length)
-        ? " (this looks like an MFCC frame from /extract-features; the model needs window vectors)"
-        : "";
-      throw new AIMixerError("MISSING_FEATURES", `features[${i}] has ${row.length} values; expected ${size}${extra}. ` + hint, {
-        field: "features",
-        row: i,
-        expectedRowLength: size,
-        received: row.length,
-      });
-    }
-    return Array.from(row, (v, j) => {
-      if (typeof v !== "number" || !Number.isFinite(v)) {
-        throw new AIMixerError("MISSING_FEATURES", `features[${i}][${j}]=${String(v).slice(0, 40)} is not a finite number`, {
-          field: "features",
-          row: i,
-          column: j,
-        });
-      }
-      return v;
-    });
-  });
-}
 
 /** Python None arrives as undefined; the API (like JSON) says null. */
 function nullify(v) {
@@ -163,6 +116,11 @@ export class Engine {
     // start the model downloads right away, in parallel with the Pyodide boot
     const modelBytes = hasModel ? fetchBytes(url("genre.onnx")) : null;
     const modelMeta = hasModel && manifest.files["genre.json"] ? fetchJson(url("genre.json")) : null;
+    // the MFCC-statistics model (the spec's extract -> classify flow): created on first use
+    const hasMatrix = hasModel && !!manifest.files["genre_mfcc.onnx"];
+    eng.matrixBytes = hasMatrix ? fetchBytes(url("genre_mfcc.onnx")) : null;
+    eng.matrixMetaP = hasMatrix && manifest.files["genre_mfcc.json"] ? fetchJson(url("genre_mfcc.json")) : null;
+    for (const p of [eng.matrixBytes, eng.matrixMetaP]) if (p) p.catch(() => {});
     const ortMod = hasModel ? import(url("ort.wasm.min.mjs")) : null;
     // the snapshot has our wheel imported from `${wheelDir}/${wheel}`; it only fits this bundle's wheel
     const snapInfo = manifest.snapshot;
@@ -580,21 +538,21 @@ export class Engine {
     return m.labels || m.classes || m.genres || GENRES;
   }
 
-  async _runModel(vec) {
+  async _runModel(vec, model = this.model) {
     if (!(await this.modelReady)) {
       throw new AIMixerError("SERVICE_UNAVAILABLE", `Genre classification is unavailable: ${this.modelError || "no model"}`, {
         component: "ai",
       });
     }
     const ort = this.ort;
-    const inputName = (this.modelMeta && this.modelMeta.inputName) || this.model.inputNames[0];
+    const inputName = (this.modelMeta && this.modelMeta.inputName) || model.inputNames[0];
     const tensor = new ort.Tensor("float32", Float32Array.from(vec), [1, vec.length]);
-    const out = await this.model.run({ [inputName]: tensor });
+    const out = await model.run({ [inputName]: tensor });
     const labels = this._labels();
     let probsName = (this.modelMeta && this.modelMeta.probabilitiesOutput) || null;
-    if (!probsName && this.model.outputNames.includes("probabilities")) probsName = "probabilities";
+    if (!probsName && model.outputNames.includes("probabilities")) probsName = "probabilities";
     if (!probsName) {
-      probsName = this.model.outputNames.find((n) => out[n] && out[n].type === "float32" && out[n].size === labels.length);
+      probsName = model.outputNames.find((n) => out[n] && out[n].type === "float32" && out[n].size === labels.length);
     }
     if (!probsName) throw new AIMixerError("INTERNAL_ERROR", "genre model has no probabilities output");
     const data = out[probsName].data;
@@ -697,68 +655,97 @@ export class Engine {
     });
   }
 
-  /**
-   * `POST /classify-genre`, same rule as the origin: `features` is a non-empty list of rows, each
-   * one genre-model feature vector (`aimixer_dsp.genre.feature_vector` of a window, 48 numbers);
-   * rows are classified one by one and their probabilities averaged. `{audioBuffer}` (>= 0.12 s of
-   * audio) may be passed instead of features: the vector is computed by the package.
-   */
-  async classifyGenre(features, { returnProbabilities = false, audioBuffer = undefined } = {}) {
-    const spec = this.mods.genre ? this.mods.genre.FEATURE_SPEC : null;
-    const size = spec ? Number(spec.get("size")) : 48;
-    let rows;
-    if ((features === undefined || features === null) && audioBuffer !== undefined && audioBuffer !== null) {
-      const need = spec ? Number(spec.get("minSamples")) : 0;
-      if (audioBuffer.length < need) {
-        throw new AIMixerError(
-          "INVALID_BUFFER_SIZE",
-          `audioBuffer has ${audioBuffer.length} samples; classification needs at least ${need}`,
-          { field: "audioBuffer", min: need },
-        );
-      }
-      rows = [
-        this._call(() => {
-          const pySamples = this._pySamples(audioBuffer);
-          try {
-            const v = this.mods.genre.feature_vector(pySamples);
-            const arr = Array.from(v.toJs ? v.toJs() : v);
-            v.destroy?.();
-            return arr;
-          } finally {
-            pySamples.destroy?.();
-          }
-        }),
-      ];
-    } else {
-      rows = checkRows(features, size);
+  /** The MFCC-statistics model (`genre_mfcc.onnx`), created on first use. */
+  async _matrixModel() {
+    if (!(await this.modelReady) || !this.matrixBytes) {
+      throw new AIMixerError("SERVICE_UNAVAILABLE", "Genre classification is unavailable: no MFCC model in the bundle", {
+        component: "ai",
+      });
     }
+    if (!this.matrixSession) {
+      this.matrixSession = this.ort.InferenceSession.create(await this.matrixBytes, { executionProviders: ["wasm"] });
+      this.matrixMeta = this.matrixMetaP ? await this.matrixMetaP : {};
+    }
+    return this.matrixSession;
+  }
+
+  /**
+   * `POST /classify-genre` with the origin's Python: `aimixer_dsp.genre.parse_features` validates
+   * `features` (the MFCC matrix of extractFeatures, or 48-value window vectors) and computes the
+   * model inputs, onnxruntime-web runs the model, `aimixer_dsp.genre.verdict` ranks. `{audioBuffer}`
+   * (>= 3 s) may be passed instead of features: the package extracts the MFCC matrix itself.
+   * Declared settings (`numFilters`, `fftSize`, `hopSize`, `sampleRate`, `windowType`) go in `opts`.
+   */
+  async classifyGenre(features, opts = {}) {
+    const { returnProbabilities = false, audioBuffer = undefined } = opts;
+    const settings = {};
+    for (const k of ["numFilters", "fftSize", "hopSize", "sampleRate", "windowType"]) {
+      if (opts[k] !== undefined && opts[k] !== null) settings[k] = opts[k];
+    }
+    const g = this.mods.genre;
+    const [kind, vectors] = this._call(() => {
+      if ((features === undefined || features === null) && audioBuffer !== undefined && audioBuffer !== null) {
+        const spec = g.MFCC_SPEC;
+        const need = (Number(spec.get("minFrames")) - 1) * Number(spec.get("hopSize"));
+        spec.destroy?.();
+        if (audioBuffer.length < need) {
+          throw new AIMixerError(
+            "INVALID_BUFFER_SIZE",
+            `audioBuffer has ${audioBuffer.length} samples (${(audioBuffer.length / SAMPLE_RATE).toFixed(3)} s); classification needs at least ${need} (${need / SAMPLE_RATE} s)`,
+            { field: "audioBuffer", min: need },
+          );
+        }
+        if (settings.sampleRate !== undefined) g.check_feature_settings(this.py.toPy({ sampleRate: settings.sampleRate }));
+        const pySamples = this._pySamples(audioBuffer);
+        try {
+          const v = g.matrix_vectors(g.audio_matrix(pySamples));
+          const arr = v.toJs({ create_pyproxies: false });
+          v.destroy?.();
+          return ["audioBuffer", arr];
+        } finally {
+          pySamples.destroy?.();
+        }
+      }
+      // typed-array rows (e.g. a Float32Array per frame) go to Python as lists, like JSON rows
+      const rows = Array.isArray(features) ? features.map((r) => (ArrayBuffer.isView(r) ? Array.from(r) : r)) : features;
+      const pyFeatures = this.py.toPy(rows === undefined ? null : rows);
+      const pySettings = this.py.toPy(settings);
+      try {
+        const res = g.parse_features(pyFeatures, pySettings);
+        const out = res.toJs({ create_pyproxies: false });
+        res.destroy?.();
+        return out;
+      } finally {
+        pyFeatures?.destroy?.();
+        pySettings.destroy();
+      }
+    });
     if (!this.hasModel) {
       throw new AIMixerError("SERVICE_UNAVAILABLE", "Genre classification is unavailable: no model in the bundle", {
         component: "ai",
       });
     }
-    const acc = {};
-    for (const r of rows) {
-      const p = await this._runModel(r);
-      for (const [k, v] of Object.entries(p)) acc[k] = (acc[k] || 0) + v;
-    }
-    const probs = {};
-    for (const [k, v] of Object.entries(acc)) probs[k] = v / rows.length;
-    // same order as the origin: probability descending, ties alphabetical
-    const ranked = Object.keys(probs).sort((a, b) => probs[b] - probs[a] || (a < b ? -1 : a > b ? 1 : 0));
-    const genre = ranked[0];
-    const out = {
-      genre,
-      confidence: round6(probs[genre]),
-      secondaryGenre: ranked.length > 1 ? ranked[1] : null,
-      modelVersion: String((this.modelMeta && (this.modelMeta.version ?? this.modelMeta.modelVersion)) ?? "unknown"),
-      windows: rows.length,
-    };
-    if (returnProbabilities) {
-      out.probabilities = {};
-      for (const k of ranked) out.probabilities[k] = round6(probs[k]);
-    }
-    return out;
+    const windowModel = kind === "windowVectors";
+    const model = windowModel ? this.model : await this._matrixModel();
+    const meta = (windowModel ? this.modelMeta : this.matrixMeta) || {};
+    const probs = [];
+    for (const v of vectors) probs.push(await this._runModel(v, model));
+    const version = String(meta.version ?? meta.modelVersion ?? "unknown");
+    return this._call(() => {
+      const pyProbs = this.py.toPy(probs);
+      try {
+        const res = g.verdict.callKwargs(pyProbs, {
+          model_version: version,
+          input_kind: kind,
+          return_probabilities: !!returnProbabilities,
+        });
+        const out = this._toJs(res);
+        res.destroy?.();
+        return out;
+      } finally {
+        pyProbs.destroy();
+      }
+    });
   }
 
   /** A percentile of the last (up to 4096) frames' times on the audio path, in ms. */

@@ -6,7 +6,7 @@ export const MSG = Object.freeze({
   INIT: "init", // {bundleUrl, manifest, options} -> {phases, versions}
   PROCESS_FRAME: "processFrame", // {samples: Float32Array, config} -> MixResult
   EXTRACT_FEATURES: "extractFeatures", // {samples, opts} -> features response
-  CLASSIFY_GENRE: "classifyGenre", // {features, returnProbabilities} -> classification
+  CLASSIFY_GENRE: "classifyGenre", // {features, opts: {returnProbabilities, audioBuffer, numFilters, fftSize, hopSize, sampleRate, windowType}} -> classification
   SESSION_CREATE: "sessionCreate", // {config} -> {sessionId}
   SESSION_PROCESS: "sessionProcess", // {sessionId, samples, config} -> MixResult
   SESSION_RESET: "sessionReset", // {sessionId} -> {}

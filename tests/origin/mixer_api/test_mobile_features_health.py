@@ -152,8 +152,19 @@ async def test_classify_genre_with_model_or_503(client, app):
     assert body["modelVersion"] == svc.genre.version
     r = await client.post("/classify-genre", json={"features": [vec]})
     assert "probabilities" not in await r.get_json()
-    r = await client.post("/classify-genre", json={"audioBuffer": tone(3.0, 220.0).astype(float).tolist()})
-    assert (await r.get_json())["genre"] == top
+    # raw audio takes the spec's flow: its MFCC matrix, classified by the MFCC model
+    audio = tone(3.0, 220.0).astype(float)
+    r = await client.post(
+        "/classify-genre", json={"audioBuffer": audio.tolist(), "returnProbabilities": True}
+    )
+    by_audio = await r.get_json()
+    r = await client.post(
+        "/classify-genre", json={"features": extract_features(audio)["features"], "returnProbabilities": True}
+    )
+    by_matrix = await r.get_json()
+    assert by_audio["inputKind"] == "audioBuffer" and by_matrix["inputKind"] == "mfccMatrix"
+    assert by_audio["genre"] == by_matrix["genre"]
+    assert by_audio["probabilities"] == pytest.approx(by_matrix["probabilities"], abs=1e-6)
 
 
 async def test_health_real_checks(client, app):
