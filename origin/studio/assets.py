@@ -20,6 +20,7 @@ from origin.auth import allow_url_token
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, login_required, principal
 from origin.studio.common import service
+from origin.studio.models import BulkDelete, studio_doc
 from origin.studio.paths import PathError, clean_relpath, is_within, relpath, resolve_under
 from origin.studio.safefile import SafeOpenError, unlink_archive_file
 from origin.studio.stream import file_response, recording_probe, resolve_file
@@ -100,6 +101,7 @@ def _empty(rel: str = "") -> dict[str, Any]:
 
 
 @bp.get("/browse")
+@studio_doc(summary="Browse the archive", tags=["assets"])
 @login_required
 async def browse() -> Any:
     svc = service()
@@ -157,6 +159,16 @@ async def browse() -> Any:
 
 
 @bp.get("/download/<path:path>", merge_slashes=False)
+@studio_doc(
+    summary="Download an archive file",
+    responses={
+        200: {
+            "description": "the file",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    tags=["assets"],
+)
 @login_required
 @allow_url_token
 async def download(path: str) -> Any:
@@ -165,6 +177,7 @@ async def download(path: str) -> Any:
 
 
 @bp.delete("/file/<path:path>", merge_slashes=False)
+@studio_doc(summary="Delete an archive file", tags=["assets"])
 @admin_required
 async def delete_file(path: str) -> Any:
     await delete_one(path)
@@ -233,6 +246,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 
 @bp.get("/search")
+@studio_doc(summary="Search the archive", tags=["assets"])
 @login_required
 async def search() -> Any:
     """Search the archive (the caller's part of it).
@@ -282,6 +296,7 @@ async def search() -> Any:
 
 
 @bp.get("/stats")
+@studio_doc(summary="Archive statistics", tags=["assets"])
 @login_required
 async def stats() -> Any:
     """Archive statistics for the caller's part of the archive (``studio_id`` narrows it):
@@ -343,6 +358,7 @@ async def delete_one(raw: str) -> str:
 
 
 @bp.post("/delete-bulk")
+@studio_doc(summary="Delete several archive files", request=BulkDelete, tags=["assets"])
 @admin_required
 async def delete_bulk() -> Any:
     """Delete several files (admin): ``{"paths": [...], "studio_id"?}`` (at most 1000 paths;

@@ -17,6 +17,7 @@ from quart import Blueprint
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
 from origin.studio.common import check_channels, json_body, service, validate_recorder_config
+from origin.studio.models import ControlConfig, studio_doc
 
 bp = Blueprint("studio_control", __name__, url_prefix="/api/control")
 
@@ -53,6 +54,7 @@ async def _control_recorder() -> dict[str, Any]:
 
 
 @bp.get("/status")
+@studio_doc(summary="Control recorder status", tags=["control"])
 @login_required
 async def status() -> Any:
     svc = service()
@@ -94,6 +96,7 @@ def control_config_view(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/config")
+@studio_doc(summary="Control recorder configuration", tags=["control"])
 @login_required
 async def get_config() -> Any:
     """The control recorder's configuration (what ``POST /config`` sets)."""
@@ -104,6 +107,7 @@ async def get_config() -> Any:
 
 
 @bp.post("/config")
+@studio_doc(summary="Change the control recorder", request=ControlConfig, tags=["control"])
 @admin_required
 async def config() -> Any:
     """Update the control recorder. Appliance fields (:data:`IGNORED_KEYS`) and an
@@ -153,6 +157,7 @@ async def config() -> Any:
 
 
 @bp.post("/start")
+@studio_doc(summary="Start the control recorder", tags=["control"])
 @login_required
 async def start() -> Any:
     from origin.studio.recorders import _not_supervising, _start
@@ -167,6 +172,7 @@ async def start() -> Any:
 
 
 @bp.post("/stop")
+@studio_doc(summary="Stop the control recorder", tags=["control"])
 @login_required
 async def stop() -> Any:
     from origin.studio.recorders import stop_recorder

@@ -1,0 +1,104 @@
+"""``/openapi.json`` documents every route of both APIs (mixer and studio), and ``/docs`` serves
+Swagger UI from local assets."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from openapi_spec_validator import validate
+
+from origin.app import create_app
+
+#: Non-API pages and assets (HTML/JS/CSS for people, not operations); everything else is documented.
+NOT_API = {
+    "static",  # Quart's static folder
+    "webapp.index",  # the studio web app's pages
+    "webapp.studio",
+    "webapp.studio_noslash",
+    "wasm_api.web_mixer",  # the browser mixer's page
+    "apidocs.page",  # /docs itself and its assets
+    "apidocs.asset",
+}
+
+_ARG = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
+
+
+@pytest.fixture
+async def full_app(make_settings):
+    app = create_app(make_settings())
+    async with app.test_app():
+        yield app
+
+
+async def test_every_registered_route_is_documented(full_app):
+    doc = await (await full_app.test_client().get("/openapi.json")).get_json()
+    validate(doc)
+    missing = []
+    seen = 0
+    for rule in full_app.url_map.iter_rules():
+        if rule.endpoint in NOT_API:
+            continue
+        path = _ARG.sub(r"{\1}", rule.rule)
+        if rule.endpoint.startswith("v1_") or ".v1_" in rule.endpoint:
+            # /v1 duplicates are the same operations under the second server URL
+            path = path.removeprefix("/v1")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            seen += 1
+            if method.lower() not in doc["paths"].get(path, {}):
+                missing.append(f"{method} {rule.rule} ({rule.endpoint})")
+    assert not missing, "undocumented routes:\n" + "\n".join(missing)
+    assert seen > 100  # both APIs were registered
+    for needle in ("/api/recorders/{recorder_id}/start", "/auth/me", "/ws/levels", "/jobs", "/wasm"):
+        assert needle in doc["paths"], needle
+
+
+async def test_studio_operations_use_the_detail_error_shape(full_app):
+    doc = await (await full_app.test_client().get("/openapi.json")).get_json()
+    detail = {"$ref": "#/components/schemas/Detail"}
+    error = {"$ref": "#/components/schemas/Error"}
+    op = doc["paths"]["/api/studios/"]["post"]
+    assert op["responses"]["400"]["content"]["application/json"]["schema"] == detail
+    assert (
+        doc["paths"]["/process-audio"]["post"]["responses"]["400"]["content"]["application/json"]["schema"]
+        == error
+    )
+    assert doc["components"]["schemas"]["Detail"]["required"] == ["detail"]
+    # the studio body is the pydantic model's schema, with its field rules
+    ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    body = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    assert body["required"] == ["name"]
+    assert set(body["properties"]) == {"name", "description", "color", "enabled", "id"}
+    assert body["additionalProperties"] is False
+    # a WebSocket route is documented as its upgrade request
+    ws = doc["paths"]["/ws/levels/{recorder_id}"]["get"]
+    assert "101" in ws["responses"] and "keepalive" in ws["description"]
+
+
+async def test_studio_body_errors_answer_in_the_detail_shape(full_app):
+    c = full_app.test_client()
+    r = await c.post("/api/studios/", json={"name": "A", "colour": "#fff"})
+    assert r.status_code == 400
+    assert await r.get_json() == {"detail": "Unknown studio field 'colour'"}
+    r = await c.post("/api/studios/", json={"name": "A", "color": "red"})
+    assert (await r.get_json()) == {"detail": "color='red' must be #RRGGBB"}
+    r = await c.post("/api/studios/", json={"description": "x"})
+    assert (await r.get_json()) == {"detail": "name is required"}
+    r = await c.post("/api/studios/", json={"name": "x" * 10_000})
+    assert (await r.get_json()) == {"detail": "name must be a non-empty string of at most 100 characters"}
+    r = await c.post("/api/studios/", json={"name": " Studio A ", "color": "#a0b0c0", "id": "sa"})
+    assert r.status_code == 201, await r.get_data()
+    assert (await r.get_json())["name"] == "Studio A" and (await r.get_json())["color"] == "#A0B0C0"
+    r = await c.put("/api/studios/sa", json={"id": "other"})
+    assert (await r.get_json()) == {"detail": "The studio id cannot be changed"}
+    r = await c.post("/api/studios/sa/assign", json={})
+    assert (await r.get_json()) == {"detail": "recorder_id is required (null to unassign)"}
+
+
+async def test_docs_assets_refuse_other_names(full_app):
+    c = full_app.test_client()
+    for name in ("..%2F..%2Fpyproject.toml", "package.json", "index.html", "x" * 5000):
+        r = await c.get(f"/docs/assets/{name}")
+        assert r.status_code == 404, name
+    r = await c.get("/docs/assets/swagger-ui-bundle.js")
+    assert r.status_code == 200 and r.mimetype == "text/javascript"
