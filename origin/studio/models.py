@@ -6,9 +6,9 @@ reads the same model, so the document and the check cannot drift apart. Failures
 ``400 {"detail": "message"}``, the message being the validator's own (kept from the
 hand-written checks these models replace).
 
-Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{id}`` and
-``POST /api/studios/{id}/assign``. The other bodies (sources, recorder and control configs, bulk
-delete) are documented from their model here and still checked by hand in their modules
+Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{id}``,
+``POST /api/studios/{id}/assign`` and ``POST /api/assets/delete-bulk``. The other bodies (sources,
+recorder and control configs) are documented from their model here and still checked by hand in their modules
 (:func:`origin.studio.common.validate_recorder_config`, ``sources``, ``assets``).
 """
 
@@ -38,6 +38,9 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+#: most paths in one ``POST /api/assets/delete-bulk``
+MAX_BULK = 1000
 
 _ID_CHARS = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -184,8 +187,28 @@ class StudioAssign(_Body):
 class BulkDelete(_Body):
     """Several archive files to delete (admin); ``studio_id`` limits them to that studio's folder."""
 
-    paths: list[str] = Field(max_length=1000, description="archive-relative file paths (at most 1000)")
-    studio_id: str | None = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["paths"]})
+
+    paths: Any = Field(
+        description=f"archive-relative file paths (at most {MAX_BULK})",
+        json_schema_extra={"type": "array", "items": {"type": "string"}, "maxItems": MAX_BULK},
+    )
+    studio_id: Any = Field(None, json_schema_extra={"type": ["string", "null"]})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, body: Any) -> Any:
+        paths = body.get("paths") if isinstance(body, dict) else None
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ValueError("paths must be a list of file paths")
+        if len(paths) > MAX_BULK:
+            raise ValueError(f"Too many paths ({len(paths)}; at most {MAX_BULK})")
+        unknown = set(body) - {"paths", "studio_id"}
+        if unknown:
+            raise ValueError(f"Unknown field {sorted(unknown)[0]!r}")
+        if body.get("studio_id") is not None and not isinstance(body["studio_id"], str):
+            raise ValueError("studio_id must be a string")
+        return body
 
 
 # -- recorders, control, sources (documented here, validated by origin.studio.common) -----------

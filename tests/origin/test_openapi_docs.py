@@ -93,6 +93,16 @@ async def test_studio_body_errors_answer_in_the_detail_shape(full_app):
     assert (await r.get_json()) == {"detail": "The studio id cannot be changed"}
     r = await c.post("/api/studios/sa/assign", json={})
     assert (await r.get_json()) == {"detail": "recorder_id is required (null to unassign)"}
+    for bad, msg in (
+        ({"paths": "a"}, "paths must be a list of file paths"),
+        ({"paths": ["a"] * 1001}, "Too many paths (1001; at most 1000)"),
+        ({"paths": [], "x": 1}, "Unknown field 'x'"),
+        ({"paths": [], "studio_id": 7}, "studio_id must be a string"),
+    ):
+        r = await c.post("/api/assets/delete-bulk", json=bad)
+        assert r.status_code == 400 and (await r.get_json()) == {"detail": msg}, bad
+    r = await c.post("/api/assets/delete-bulk", json={"paths": ["recorder1/nope.wav"]})
+    assert r.status_code == 200 and (await r.get_json())["deleted"] == []
 
 
 async def test_docs_assets_refuse_other_names(full_app):
