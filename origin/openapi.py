@@ -63,7 +63,13 @@ def model_schema(model: type[BaseModel]) -> SchemaRef:
     for node in (body, *defs.values()):
         for prop in node.get("properties", {}).values():
             # "optional, absent = unset" fields: a null default is not a value of the field
-            if prop.get("default", 0) is None and "null" not in str(prop.get("type", "null")):
+            nullable = (
+                not {"type", "enum", "anyOf", "$ref"} & prop.keys()
+                or "null" in str(prop.get("type", ""))
+                or None in prop.get("enum", ())
+                or {"type": "null"} in prop.get("anyOf", ())
+            )
+            if prop.get("default", 0) is None and not nullable:
                 del prop["default"]
     ref = SchemaRef(model.__name__, body)
     ref.extra = dict(defs)

@@ -112,3 +112,55 @@ async def test_docs_assets_refuse_other_names(full_app):
         assert r.status_code == 404, name
     r = await c.get("/docs/assets/swagger-ui-bundle.js")
     assert r.status_code == 200 and r.mimetype == "text/javascript"
+
+
+async def test_mixer_model_body_keeps_the_error_shape(full_app):
+    """POST /mobile/session validated through its model: same codes, messages and fields, in
+    field order (a missing deviceId is reported before a bad platform)."""
+    c = full_app.test_client()
+    ok = {"deviceId": "d1", "platform": "ios", "sdkVersion": "1.0"}
+    for body, code, msg, field in (
+        ({"platform": "web"}, "INVALID_REQUEST", "deviceId is required", "deviceId"),
+        ({**ok, "deviceId": 5}, "INVALID_REQUEST", "deviceId must be a string, got number", "deviceId"),
+        (
+            {**ok, "platform": "web"},
+            "INVALID_REQUEST",
+            "platform='web' is not one of ['ios', 'android']",
+            "platform",
+        ),
+        (
+            {**ok, "sdkVersion": "x" * 33},
+            "INVALID_REQUEST",
+            "sdkVersion must be 1-32 characters",
+            "sdkVersion",
+        ),
+        (
+            {**ok, "capabilities": []},
+            "INVALID_REQUEST",
+            "capabilities must be an object, got array",
+            "capabilities",
+        ),
+        (
+            {**ok, "capabilities": {"sampleRate": 44100}},
+            "INVALID_SAMPLE_RATE",
+            "Sample rate must be 48000 Hz; capabilities.sampleRate=44100 (resample on the device)",
+            "capabilities.sampleRate",
+        ),
+        (
+            {**ok, "capabilities": {"channels": True}},
+            "INVALID_REQUEST",
+            "capabilities.channels=True must be 1 or 2",
+            "capabilities.channels",
+        ),
+    ):
+        r = await c.post("/mobile/session", json=body)
+        err = (await r.get_json())["error"]
+        assert r.status_code == 400 and (err["code"], err["message"], err["details"]["field"]) == (
+            code,
+            msg,
+            field,
+        )
+    r = await c.post("/mobile/session", json={**ok, "capabilities": {"channels": 2, "bitDepth": 16}})
+    assert r.status_code == 200
+    cfg = (await r.get_json())["config"]
+    assert (cfg["inputChannels"], cfg["inputBitDepth"], cfg["platform"]) == (2, 16, "ios")
