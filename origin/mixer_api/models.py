@@ -7,7 +7,8 @@ shape ``{"error": {"code", "message", "details", ...}}`` with the same code, mes
 validator even when absent (``validate_default``), so "X is required" is reported in field
 order, as before.
 
-Converted so far: ``POST /mobile/session`` (:class:`MobileSessionRequest`). The frame routes
+Converted so far: ``POST /mobile/session`` (:class:`MobileSessionRequest`) and ``POST /webhooks``
+(:class:`WebhookRequest`, whose check is the webhook engine's own). The frame routes
 (``/process-audio``, ``/stream-audio``, ``/extract-features``) keep their tuned parsing in
 :mod:`origin.mixer_api.common` and their JSON Schemas in :mod:`origin.mixer_api.schemas`.
 """
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from origin.errors import APIError
+from origin.webhooks import EVENTS, WebhookEngine, WebhookError
 
 from .common import SAMPLE_RATE, require
 
-__all__ = ["parse_model", "MobileSessionRequest", "MobileCapabilities"]
+__all__ = ["parse_model", "MobileSessionRequest", "MobileCapabilities", "WebhookRequest"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -135,3 +137,24 @@ class MobileSessionRequest(BaseModel):
     @classmethod
     def _caps(cls, v: Any) -> Any:
         return require({"capabilities": v}, "capabilities", dict, optional=True) or {}
+
+
+class WebhookRequest(BaseModel):
+    """``POST /webhooks``: a URL to call on ``events`` (default: all), signed with ``secret``
+    (default: generated). Checked by :meth:`origin.webhooks.WebhookEngine.validate`."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["url"]})
+
+    url: Any = Field(None, json_schema_extra={"type": "string", "format": "uri", "maxLength": 2048})
+    events: Any = Field(
+        None, json_schema_extra={"type": "array", "items": {"enum": list(EVENTS)}, "minItems": 1}
+    )
+    secret: Any = Field(None, json_schema_extra={"type": "string", "minLength": 8, "maxLength": 256})
+
+    @model_validator(mode="after")
+    def _check(self) -> WebhookRequest:
+        try:
+            self.url, self.events, self.secret = WebhookEngine.validate(self.url, self.events, self.secret)
+        except WebhookError as exc:
+            raise APIError(400, "INVALID_REQUEST", str(exc), {"field": exc.field}) from None
+        return self
