@@ -7,8 +7,9 @@ reads the same model, so the document and the check cannot drift apart. Failures
 hand-written checks these models replace).
 
 Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{id}``,
-``POST /api/studios/{id}/assign`` and ``POST /api/assets/delete-bulk``. The other bodies (sources,
-recorder and control configs) are documented from their model here and still checked by hand in their modules
+``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk`` and ``POST
+/api/sources/from-discovery``. The other bodies (sources typed in, recorder and control configs)
+are documented from their model here and still checked by hand in their modules
 (:func:`origin.studio.common.validate_recorder_config`, ``sources``, ``assets``).
 """
 
@@ -302,13 +303,32 @@ class SourceUpdate(SourceCreate):
 
 
 class SourceFromDiscovery(_Body):
-    """Audyn's import of a discovered stream."""
+    """Audyn's import of a discovered stream (the values are checked against the announcement)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["stream_id"]})
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"required": ["stream_id"], "additionalProperties": False}
+    )
 
-    stream_id: str
-    name: str | None = None
-    description: str | None = None
-    channels: int | None = None
-    channel_offset: int | None = None
-    stream_channels: int | None = Field(None, description="must match the announced stream")
+    stream_id: Any = Field(None, json_schema_extra={"type": "string"})
+    name: Any = Field(None, description="1-200 characters", json_schema_extra={"type": ["string", "null"]})
+    description: Any = Field(None, json_schema_extra={"type": ["string", "null"]})
+    channels: Any = Field(None, json_schema_extra={"type": ["integer", "null"]})
+    channel_offset: Any = Field(None, json_schema_extra={"type": ["integer", "null"]})
+    stream_channels: Any = Field(
+        None, description="must match the announced stream", json_schema_extra={"type": ["integer", "null"]}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, body: Any) -> Any:
+        if isinstance(body, dict):
+            unknown = set(body) - set(cls.model_fields)
+            if unknown:
+                raise ValueError(f"Unknown field {sorted(unknown)[0]!r}")
+            if not isinstance(body.get("stream_id"), str):
+                raise ValueError("stream_id is required")
+        return body
+
+    def fields(self) -> dict[str, Any]:
+        """The fields the client sent, as sent."""
+        return self.model_dump(include=self.model_fields_set)

@@ -20,7 +20,7 @@ from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
 from origin.studio.common import json_body, service, validate_recorder_config
 from origin.studio.discovery import discovered, discovered_by_id
-from origin.studio.models import SourceCreate, SourceFromDiscovery, SourceUpdate, studio_doc
+from origin.studio.models import SourceCreate, SourceFromDiscovery, SourceUpdate, parse_body, studio_doc
 from origin.studio.store import SOURCE_DEFAULTS
 
 bp = Blueprint("studio_sources", __name__, url_prefix="/api/sources")
@@ -277,19 +277,7 @@ async def create_from_discovery() -> Any:
     """Audyn's import of a discovered stream: ``{"stream_id", "name"?, "description"?,
     "channels"?, "channel_offset"?, "stream_channels"?}`` (``stream_channels``, when given, must
     match the announced stream)."""
-    body = await json_body()
-    unknown = set(body) - {
-        "stream_id",
-        "name",
-        "description",
-        "channels",
-        "channel_offset",
-        "stream_channels",
-    }
-    if unknown:
-        raise StudioError(400, f"Unknown field {sorted(unknown)[0]!r}")
-    if not isinstance(body.get("stream_id"), str):
-        raise StudioError(400, "stream_id is required")
+    body = (await parse_body(SourceFromDiscovery)).fields()
     req: dict[str, Any] = {"discovered_id": body["stream_id"]}
     for k in ("name", "channels", "channel_offset"):
         if body.get(k) is not None:

@@ -101,6 +101,15 @@ async def test_studio_body_errors_answer_in_the_detail_shape(full_app):
     ):
         r = await c.post("/api/assets/delete-bulk", json=bad)
         assert r.status_code == 400 and (await r.get_json()) == {"detail": msg}, bad
+    for bad, msg in (
+        ({"stream_id": "s", "colour": 1, "bogus": 2}, "Unknown field 'bogus'"),
+        ({"name": "x"}, "stream_id is required"),
+        ({"stream_id": ["s"]}, "stream_id is required"),
+    ):
+        r = await c.post("/api/sources/from-discovery", json=bad)
+        assert r.status_code == 400 and (await r.get_json()) == {"detail": msg}, bad
+    r = await c.post("/api/sources/from-discovery", json={"stream_id": "sap-000000000000"})
+    assert r.status_code == 404
     r = await c.post("/api/assets/delete-bulk", json={"paths": ["recorder1/nope.wav"]})
     assert r.status_code == 200 and (await r.get_json())["deleted"] == []
 
