@@ -11,6 +11,8 @@ from pathlib import Path
 
 from quart import Blueprint, Quart, Response, send_file
 
+from origin.errors import error_response
+
 __all__ = ["init_app", "SWAGGER_DIR"]
 
 #: where ``npm install`` puts Swagger UI (the repository's ``node_modules``)
@@ -52,10 +54,11 @@ bp = Blueprint("apidocs", __name__)
 
 
 def _missing() -> Response:
-    return Response(
-        "Swagger UI is not installed: run `npm install` (node_modules/swagger-ui-dist)\n",
-        status=503,
-        content_type="text/plain; charset=utf-8",
+    return error_response(
+        503,
+        "SERVICE_UNAVAILABLE",
+        "Swagger UI is not installed: run `npm install` (node_modules/swagger-ui-dist)",
+        {"dir": str(SWAGGER_DIR)},
     )
 
 
@@ -72,7 +75,7 @@ async def asset(name: str) -> Response:
         return Response(_INIT_JS, content_type="text/javascript; charset=utf-8")
     ctype = _ASSETS.get(name)
     if ctype is None:
-        return Response("not found\n", status=404, content_type="text/plain; charset=utf-8")
+        return error_response(404, "ENDPOINT_NOT_FOUND", f"No docs asset {name[:64]!r}", {"file": name[:64]})
     path = SWAGGER_DIR / name
     if not path.is_file():
         return _missing()

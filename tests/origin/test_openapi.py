@@ -64,6 +64,19 @@ async def test_studio_operations_use_the_detail_error_shape(full_app):
         == error
     )
     assert doc["components"]["schemas"]["Detail"]["required"] == ["detail"]
+    # every operation names the error shape its API answers with
+    with_errors = 0
+    for path, ops in doc["paths"].items():
+        want = detail if path.startswith(("/api/", "/auth/", "/ws/")) else error
+        for method, operation in ops.items():
+            refs = [
+                r["content"]["application/json"]["schema"]
+                for code, r in operation["responses"].items()
+                if code[0] in "45" and "application/json" in r.get("content", {})
+            ]
+            assert all(ref == want for ref in refs), (method, path, refs)
+            with_errors += bool(refs)
+    assert with_errors >= sum(map(len, doc["paths"].values())) - 1  # all but /openapi.json
     # the studio body is the pydantic model's schema, with its field rules
     ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
     body = doc["components"]["schemas"][ref.rsplit("/", 1)[1]]
@@ -119,6 +132,7 @@ async def test_docs_assets_refuse_other_names(full_app):
     for name in ("..%2F..%2Fpyproject.toml", "package.json", "index.html", "x" * 5000):
         r = await c.get(f"/docs/assets/{name}")
         assert r.status_code == 404, name
+        assert (await r.get_json())["error"]["code"] == "ENDPOINT_NOT_FOUND"
     r = await c.get("/docs/assets/swagger-ui-bundle.js")
     assert r.status_code == 200 and r.mimetype == "text/javascript"
 
