@@ -257,18 +257,33 @@ class RecorderConfig(_Body):
 
 
 class ControlConfig(_Body):
-    """The control recorder's settings (Audyn's single-capture ``/api/control/config``)."""
-
-    model_config = ConfigDict(extra="allow")
+    """The control recorder's settings (Audyn's single-capture ``/api/control/config``): a subset
+    of :class:`RecorderConfig`, plus Audyn's appliance fields, accepted and ignored."""
 
     source_type: Literal["aes67"] | None = None
-    multicast_addr: str | None = None
-    port: int | None = None
+    multicast_addr: str | None = Field(None, description="IPv4 multicast group")
+    port: int | None = Field(None, ge=1, le=65535)
     sample_rate: int | None = None
-    channels: int | None = None
+    channels: int | None = Field(None, ge=1, le=64)
     format: str | None = None
     bitrate: int | None = None
     archive_root: str | None = None
+    archive_layout: str | None = None
+    archive_period: int | None = None
+    archive_clock: str | None = None
+    encoding: _Encoding | None = None
+    stream_channels: int | None = None
+    channel_offset: int | None = None
+    interface: str | None = None
+    redundant_multicast_addr: str | None = None
+    redundant_port: int | None = None
+    redundant_interface: str | None = None
+    channel_names: list[str] | None = None
+    clock_source: str | None = None
+    ptp_interface: str | None = Field(None, description="appliance setting: ignored here")
+    aes67_interface: str | None = Field(None, description="appliance setting: ignored here")
+    vox_facility_enabled: bool | None = Field(None, description="appliance setting: ignored here")
+    local_playback_enabled: bool | None = Field(None, description="appliance setting: ignored here")
 
 
 class SourceCreate(_Body):

@@ -187,3 +187,17 @@ async def test_mixer_model_body_keeps_the_error_shape(full_app):
     assert r.status_code == 200
     cfg = (await r.get_json())["config"]
     assert (cfg["inputChannels"], cfg["inputBitDepth"], cfg["platform"]) == (2, 16, "ios")
+
+
+def test_documented_config_models_list_the_accepted_fields():
+    """The models that only document a body (still checked by hand) name exactly the fields the
+    hand-written checks accept, so the document cannot drift from them."""
+    from origin.studio import sources
+    from origin.studio.common import AUDYN_RECORDER_KEYS, USER_RECORDER_KEYS
+    from origin.studio.control import CONTROL_KEYS, IGNORED_KEYS
+    from origin.studio.models import ControlConfig, RecorderConfig, SourceCreate, SourceUpdate
+
+    assert set(RecorderConfig.model_fields) == {*USER_RECORDER_KEYS, *AUDYN_RECORDER_KEYS}
+    assert set(ControlConfig.model_fields) == {*CONTROL_KEYS, *IGNORED_KEYS}
+    assert set(SourceCreate.model_fields) == {*sources.EDITABLE, "discovered_id"}
+    assert set(SourceUpdate.model_fields) <= {*sources.EDITABLE, *sources.READ_ONLY}
