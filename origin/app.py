@@ -43,7 +43,7 @@ __all__ = ["create_app", "DOMAIN_PACKAGES", "set_body_limit"]
 log = logging.getLogger("origin")
 
 #: Domain packages registered by :func:`create_app`, in order.
-DOMAIN_PACKAGES = ("origin.mixer_api", "origin.studio", "origin.wasm_api")
+DOMAIN_PACKAGES = ("origin.mixer_api", "origin.studio", "origin.wasm_api", "origin.apidocs")
 
 SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",

@@ -21,11 +21,22 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from pydantic import BaseModel
 from quart import Quart
 
-__all__ = ["doc", "schema", "generate", "SchemaRef", "ERROR_SCHEMA_NAME"]
+__all__ = [
+    "doc",
+    "schema",
+    "generate",
+    "SchemaRef",
+    "ERROR_SCHEMA_NAME",
+    "DETAIL_SCHEMA_NAME",
+    "model_schema",
+]
 
 ERROR_SCHEMA_NAME = "Error"
+#: The studio API's error body, ``{"detail": "message"}`` (Audyn's shape).
+DETAIL_SCHEMA_NAME = "Detail"
 
 _RULE_ARG = re.compile(r"<(?:[a-z_]+:)?([A-Za-z_][A-Za-z0-9_]*)>")
 
@@ -37,6 +48,7 @@ class SchemaRef(dict):  # type: ignore[type-arg]
         super().__init__({"$ref": f"#/components/schemas/{name}"})
         self.name = name
         self.body = body
+        self.extra: dict[str, dict[str, Any]] = {}
 
 
 def schema(name: str, body: dict[str, Any]) -> SchemaRef:
@@ -44,9 +56,32 @@ def schema(name: str, body: dict[str, Any]) -> SchemaRef:
     return SchemaRef(name, body)
 
 
+def model_schema(model: type[BaseModel]) -> SchemaRef:
+    """A pydantic model as a named schema (its nested models become components too)."""
+    body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    defs = body.pop("$defs", {})
+    for node in (body, *defs.values()):
+        for prop in node.get("properties", {}).values():
+            # "optional, absent = unset" fields: a null default is not a value of the field
+            nullable = (
+                not {"type", "enum", "anyOf", "$ref"} & prop.keys()
+                or "null" in str(prop.get("type", ""))
+                or None in prop.get("enum", ())
+                or {"type": "null"} in prop.get("anyOf", ())
+            )
+            if prop.get("default", 0) is None and not nullable:
+                del prop["default"]
+    ref = SchemaRef(model.__name__, body)
+    ref.extra = dict(defs)
+    return ref
+
+
 def _collect_refs(node: Any, out: dict[str, dict[str, Any]]) -> None:
     """Every :class:`SchemaRef` reachable from ``node`` (bodies included), into ``out``."""
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        node = model_schema(node)
     if isinstance(node, SchemaRef):
+        out.update(node.extra)
         if node.name in out:
             return
         out[node.name] = node.body
@@ -63,13 +98,14 @@ def doc(
     *,
     summary: str,
     description: str | None = None,
-    request: dict[str, Any] | None = None,
+    request: dict[str, Any] | type[BaseModel] | None = None,
     request_content: dict[str, dict[str, Any]] | None = None,
     responses: dict[int | str, Any] | None = None,
     tags: list[str] | None = None,
     parameters: list[dict[str, Any]] | None = None,
     public: bool = False,
     errors: tuple[int, ...] = (400, 401, 403),
+    error_schema: str = ERROR_SCHEMA_NAME,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Attach OpenAPI information to a view function.
 
@@ -85,6 +121,11 @@ def doc(
         No bearer authentication needed.
     errors : tuple of int
         Error statuses documented with the shared error schema.
+    error_schema : str
+        :data:`ERROR_SCHEMA_NAME` (mixer API) or :data:`DETAIL_SCHEMA_NAME` (studio API).
+
+    A ``request`` or response given as a pydantic model class is documented from the model
+    (``model_json_schema``), the same declaration that validates the body.
     """
 
     def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -98,6 +139,7 @@ def doc(
             "parameters": parameters or [],
             "public": public,
             "errors": errors,
+            "error_schema": error_schema,
         }
         return fn
 
@@ -114,7 +156,9 @@ def _response_obj(status: int | str, spec: Any) -> dict[str, Any]:
 
 
 def _plain(node: Any) -> Any:
-    """A deep copy made of plain dicts and lists."""
+    """A deep copy made of plain dicts and lists (a pydantic model becomes a ``$ref``)."""
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return {"$ref": f"#/components/schemas/{node.__name__}"}
     if isinstance(node, dict):
         return {k: _plain(v) for k, v in node.items()}
     if isinstance(node, list | tuple):
@@ -131,8 +175,9 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
             continue
         view = app.view_functions.get(rule.endpoint)
         info = getattr(view, "__openapi__", None)
-        if info is None or getattr(rule, "websocket", False):
+        if info is None:
             continue
+        websocket = bool(getattr(rule, "websocket", False))
         _collect_refs(info, named)
         path = _RULE_ARG.sub(r"{\1}", rule.rule)
         params = [
@@ -141,7 +186,7 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
         ]
         for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
             op: dict[str, Any] = {
-                "operationId": f"{rule.endpoint}_{method.lower()}".replace(".", "_"),
+                "operationId": re.sub(r"\W+", "_", f"{rule.endpoint}_{method.lower()}").strip("_"),
                 "summary": info["summary"],
                 "tags": info["tags"],
                 "responses": {},
@@ -158,6 +203,8 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
                     "required": True,
                     "content": {"application/json": {"schema": _plain(info["request"])}},
                 }
+            if websocket:  # OpenAPI has no WebSocket operations: the upgrade request stands for it
+                op["responses"]["101"] = {"description": "WebSocket upgrade (messages in the description)"}
             for status, spec in info["responses"].items():
                 op["responses"][str(status)] = _response_obj(status, _plain(spec))
             errs = list(info["errors"])
@@ -171,7 +218,7 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
                         "description": "error",
                         "content": {
                             "application/json": {
-                                "schema": {"$ref": f"#/components/schemas/{ERROR_SCHEMA_NAME}"}
+                                "schema": {"$ref": f"#/components/schemas/{info['error_schema']}"}
                             }
                         },
                     },
@@ -196,6 +243,15 @@ def generate(app: Quart, *, title: str = "AI Mixer API", version: str = "1.0.0")
                     },
                 }
             },
+        },
+    )
+    schemas.setdefault(
+        DETAIL_SCHEMA_NAME,
+        {
+            "type": "object",
+            "required": ["detail"],
+            "description": "Studio API error (Audyn's shape): a message, or a list of field errors",
+            "properties": {"detail": {"type": ["string", "array", "object"]}},
         },
     )
     return {

@@ -39,6 +39,7 @@ from typing import Any
 from quart import Blueprint, Quart, Response, current_app, request
 
 from origin.errors import error_response
+from origin.openapi import doc
 
 __all__ = ["init_app", "bp", "BundleStore", "negotiate_encoding", "MIME_TYPES"]
 
@@ -232,6 +233,18 @@ async def _send(rel: str, entry: dict | None, cache_control: str) -> Response:
 
 
 @bp.route("/wasm", methods=["GET"])
+@doc(
+    summary="The Pyodide WebAssembly binary",
+    public=True,
+    errors=(404, 503),
+    tags=["bundle"],
+    responses={
+        200: {
+            "description": "wasm",
+            "content": {"application/wasm": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def wasm_binary() -> Response:
     """The main WebAssembly binary (Pyodide's interpreter)."""
     manifest = _store().manifest()
@@ -244,12 +257,31 @@ async def wasm_binary() -> Response:
 
 
 @bp.route("/wasm/", methods=["GET"])
+@doc(
+    summary="The bundle manifest (same as /wasm/manifest.json)",
+    public=True,
+    errors=(503,),
+    tags=["bundle"],
+    responses={200: {"type": "object"}},
+)
 async def wasm_index() -> Response:
     """Same as ``/wasm/manifest.json``."""
     return await wasm_file("manifest.json")
 
 
 @bp.route("/wasm/<path:name>", methods=["GET"])
+@doc(
+    summary="A file of the browser bundle (hashed name, or manifest.json / aimixer.js)",
+    public=True,
+    errors=(404, 503),
+    tags=["bundle"],
+    responses={
+        200: {
+            "description": "the file",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+)
 async def wasm_file(name: str) -> Response:
     """A file of the bundle, by its hashed name (or the stable ``manifest.json`` / ``aimixer.js``)."""
     store = _store()

@@ -38,7 +38,7 @@ ok = all(os.path.realpath(m.__file__).startswith(here + os.sep) for m in (aimixe
 sys.exit(0 if ok else 1)
 PYEOF
 }
-if [ ! -f "$STAMP" ] || [ "$(cat $STAMP)" != "$hash_now" ] || ! installed_here || [ ! -d node_modules/pyodide ] || [ ! -d node_modules/miniflare ]; then
+if [ ! -f "$STAMP" ] || [ "$(cat $STAMP)" != "$hash_now" ] || ! installed_here || [ ! -d node_modules/pyodide ] || [ ! -d node_modules/miniflare ] || [ ! -d node_modules/swagger-ui-dist ]; then
   echo "[setup] installing Python packages"
   $PY -m pip install -q --disable-pip-version-check -e '.[dev]'
   if [ -f package.json ]; then

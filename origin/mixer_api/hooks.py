@@ -14,26 +14,15 @@ from quart import Blueprint, Response
 from origin.errors import APIError
 from origin.jsonutil import dumps
 from origin.openapi import doc, schema
-from origin.webhooks import EVENTS, WebhookError
+from origin.webhooks import EVENTS
 
 from .common import principal_owner, read_json, service
+from .models import WebhookRequest, parse_model
 
 __all__ = ["bp"]
 
 bp = Blueprint("mixer_webhooks", __name__)
 
-WEBHOOK_REQUEST = schema(
-    "WebhookRequest",
-    {
-        "type": "object",
-        "required": ["url"],
-        "properties": {
-            "url": {"type": "string", "format": "uri"},
-            "events": {"type": "array", "items": {"enum": list(EVENTS)}, "minItems": 1},
-            "secret": {"type": "string", "minLength": 8, "maxLength": 256},
-        },
-    },
-)
 WEBHOOK = schema(
     "Webhook",
     {
@@ -51,17 +40,10 @@ WEBHOOK = schema(
 
 
 @bp.post("/webhooks")
-@doc(
-    summary="Subscribe a URL to events", request=WEBHOOK_REQUEST, responses={201: WEBHOOK}, tags=["webhooks"]
-)
+@doc(summary="Subscribe a URL to events", request=WebhookRequest, responses={201: WEBHOOK}, tags=["webhooks"])
 async def create_webhook() -> Response:
-    body = await read_json()
-    try:
-        hook = await service().webhooks.create(
-            principal_owner(), body.get("url"), body.get("events"), body.get("secret")
-        )
-    except WebhookError as exc:
-        raise APIError(400, "INVALID_REQUEST", str(exc), {"field": exc.field}) from None
+    req = parse_model(WebhookRequest, await read_json())
+    hook = await service().webhooks.create(principal_owner(), req.url, req.events, req.secret)
     return Response(dumps(hook), status=201, content_type="application/json")
 
 

@@ -33,7 +33,8 @@ from origin.jsonutil import dumps
 from origin.openapi import doc, schema
 from origin.sessions import new_session_id
 
-from .common import FRAME_SIZE, SAMPLE_RATE, read_json, require, service
+from .common import FRAME_SIZE, SAMPLE_RATE, read_json, service
+from .models import MobileCapabilities, MobileSessionRequest, parse_model
 
 __all__ = ["bp", "make_token", "verify_token", "make_token_authenticator", "TOKEN_PREFIX"]
 
@@ -43,26 +44,6 @@ TOKEN_PREFIX = "mst_"
 #: claim ``v`` of tokens that name their root credential (``rk``/``rid``)
 TOKEN_VERSION = 2
 
-SESSION_REQUEST = schema(
-    "MobileSessionRequest",
-    {
-        "type": "object",
-        "required": ["deviceId", "platform", "sdkVersion"],
-        "properties": {
-            "deviceId": {"type": "string", "minLength": 1, "maxLength": 128},
-            "platform": {"enum": ["ios", "android"]},
-            "sdkVersion": {"type": "string", "minLength": 1, "maxLength": 32},
-            "capabilities": {
-                "type": "object",
-                "properties": {
-                    "sampleRate": {"type": "number"},
-                    "channels": {"type": "integer", "enum": [1, 2]},
-                    "bitDepth": {"type": "integer", "enum": [16, 24, 32]},
-                },
-            },
-        },
-    },
-)
 SESSION_RESPONSE = schema(
     "MobileSessionResponse",
     {
@@ -143,58 +124,19 @@ def make_token_authenticator(app: Quart):
     return token_authenticator
 
 
-def _check_str(body: dict[str, Any], name: str, max_len: int) -> str:
-    v = require(body, name, str)
-    if not v.strip() or len(v) > max_len:
-        raise APIError(400, "INVALID_REQUEST", f"{name} must be 1-{max_len} characters", {"field": name})
-    return v
-
-
 @bp.post("/mobile/session")
 @doc(
     summary="Start a mobile SDK session",
-    request=SESSION_REQUEST,
+    request=MobileSessionRequest,
     responses={200: SESSION_RESPONSE},
     tags=["mobile"],
 )
 async def create_session() -> Response:
     svc = service()
-    body = await read_json()
-    device = _check_str(body, "deviceId", 128)
-    platform = require(body, "platform", str)
-    if platform not in ("ios", "android"):
-        raise APIError(
-            400,
-            "INVALID_REQUEST",
-            f"platform={platform!r} is not one of ['ios', 'android']",
-            {"field": "platform"},
-        )
-    sdk = _check_str(body, "sdkVersion", 32)
-    caps = require(body, "capabilities", dict, optional=True) or {}
-    rate = caps.get("sampleRate", SAMPLE_RATE)
-    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate != SAMPLE_RATE:
-        raise APIError(
-            400,
-            "INVALID_SAMPLE_RATE",
-            f"Sample rate must be 48000 Hz; capabilities.sampleRate={rate!r} (resample on the device)",
-            {"field": "capabilities.sampleRate", "expected": SAMPLE_RATE},
-        )
-    channels = caps.get("channels", 1)
-    if isinstance(channels, bool) or channels not in (1, 2):
-        raise APIError(
-            400,
-            "INVALID_REQUEST",
-            f"capabilities.channels={channels!r} must be 1 or 2",
-            {"field": "capabilities.channels"},
-        )
-    bits = caps.get("bitDepth", 32)
-    if isinstance(bits, bool) or bits not in (16, 24, 32):
-        raise APIError(
-            400,
-            "INVALID_REQUEST",
-            f"capabilities.bitDepth={bits!r} must be 16, 24 or 32",
-            {"field": "capabilities.bitDepth"},
-        )
+    req = parse_model(MobileSessionRequest, await read_json())
+    device, platform, sdk = req.deviceId, req.platform, req.sdkVersion
+    caps = req.capabilities or MobileCapabilities()
+    channels, bits = caps.channels, caps.bitDepth
     p: Principal = g.principal
     try:
         root = root_of(p, request, g.get("token_claims"))

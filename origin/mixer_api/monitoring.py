@@ -158,6 +158,13 @@ async def stats() -> Response:
 
 @bp.get("/openapi.json")
 @public
+@doc(
+    summary="This OpenAPI document (both APIs)",
+    public=True,
+    errors=(),
+    responses={200: {"type": "object"}},
+    tags=["monitoring"],
+)
 async def openapi() -> Response:
     doc_ = generate(current_app, title="AI Mixer API", version=__version__)
     doc_["info"]["description"] = (

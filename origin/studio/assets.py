@@ -20,6 +20,7 @@ from origin.auth import allow_url_token
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, login_required, principal
 from origin.studio.common import service
+from origin.studio.models import BulkDelete, parse_body, studio_doc
 from origin.studio.paths import PathError, clean_relpath, is_within, relpath, resolve_under
 from origin.studio.safefile import SafeOpenError, unlink_archive_file
 from origin.studio.stream import file_response, recording_probe, resolve_file
@@ -100,6 +101,7 @@ def _empty(rel: str = "") -> dict[str, Any]:
 
 
 @bp.get("/browse")
+@studio_doc(summary="Browse the archive", tags=["assets"])
 @login_required
 async def browse() -> Any:
     svc = service()
@@ -157,6 +159,16 @@ async def browse() -> Any:
 
 
 @bp.get("/download/<path:path>", merge_slashes=False)
+@studio_doc(
+    summary="Download an archive file",
+    responses={
+        200: {
+            "description": "the file",
+            "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    tags=["assets"],
+)
 @login_required
 @allow_url_token
 async def download(path: str) -> Any:
@@ -165,6 +177,7 @@ async def download(path: str) -> Any:
 
 
 @bp.delete("/file/<path:path>", merge_slashes=False)
+@studio_doc(summary="Delete an archive file", tags=["assets"])
 @admin_required
 async def delete_file(path: str) -> Any:
     await delete_one(path)
@@ -174,7 +187,6 @@ async def delete_file(path: str) -> Any:
 #: most files a search or the stats walk looks at (the archive is walked on each call)
 MAX_SCAN = 100_000
 MAX_LIMIT = 500
-MAX_BULK = 1000
 
 
 async def _scope(studio_id: str | None) -> tuple[list[Path] | None, bool]:
@@ -233,6 +245,7 @@ def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
 
 
 @bp.get("/search")
+@studio_doc(summary="Search the archive", tags=["assets"])
 @login_required
 async def search() -> Any:
     """Search the archive (the caller's part of it).
@@ -282,6 +295,7 @@ async def search() -> Any:
 
 
 @bp.get("/stats")
+@studio_doc(summary="Archive statistics", tags=["assets"])
 @login_required
 async def stats() -> Any:
     """Archive statistics for the caller's part of the archive (``studio_id`` narrows it):
@@ -343,28 +357,18 @@ async def delete_one(raw: str) -> str:
 
 
 @bp.post("/delete-bulk")
+@studio_doc(summary="Delete several archive files", request=BulkDelete, tags=["assets"])
 @admin_required
 async def delete_bulk() -> Any:
     """Delete several files (admin): ``{"paths": [...], "studio_id"?}`` (at most 1000 paths;
     ``studio_id`` limits them to that studio's folder). Each path follows the rules of
     ``DELETE /file/{path}``; failures do not stop the others. Answer: ``{"message",
     "deleted": [path], "errors": [{"path", "error"}]}``."""
-    from origin.studio.common import json_body
-
-    body = await json_body()
-    paths = body.get("paths")
-    if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
-        raise StudioError(400, "paths must be a list of file paths")
-    if len(paths) > MAX_BULK:
-        raise StudioError(400, f"Too many paths ({len(paths)}; at most {MAX_BULK})")
-    unknown = set(body) - {"paths", "studio_id"}
-    if unknown:
-        raise StudioError(400, f"Unknown field {sorted(unknown)[0]!r}")
+    body = await parse_body(BulkDelete)
+    paths = body.paths
     folders = None
-    if body.get("studio_id") is not None:
-        if not isinstance(body["studio_id"], str):
-            raise StudioError(400, "studio_id must be a string")
-        folders, _ = await _scope(body["studio_id"])
+    if body.studio_id is not None:
+        folders, _ = await _scope(body.studio_id)
     svc = service()
     deleted: list[str] = []
     errors: list[dict[str, str]] = []

@@ -27,6 +27,7 @@ from origin.auth import bearer_token
 from origin.auth.oidc import OIDCClient, OIDCError, user_dict
 from origin.errors import StudioError
 from origin.studio.authz import require_user
+from origin.studio.models import studio_doc
 
 bp = Blueprint("studio_auth", __name__, url_prefix="/auth")
 
@@ -57,6 +58,12 @@ def _safe_return_to(value: str | None) -> str | None:
 
 
 @bp.get("/login")
+@studio_doc(
+    summary="Start the OIDC login (redirect)",
+    public=True,
+    responses={302: {"description": "redirect to the identity provider"}},
+    tags=["auth"],
+)
 async def login() -> Any:
     if _dev():
         return {"dev_mode": True, "message": "Development mode - no login required", "user": dict(DEV_USER)}
@@ -69,6 +76,12 @@ async def login() -> Any:
 
 
 @bp.get("/callback")
+@studio_doc(
+    summary="OIDC login callback (redirect)",
+    public=True,
+    responses={302: {"description": "redirect to the web app"}},
+    tags=["auth"],
+)
 async def callback() -> Any:
     if _dev():
         raise StudioError(400, "Development mode - no login callback")
@@ -96,12 +109,14 @@ async def callback() -> Any:
 
 
 @bp.get("/me")
+@studio_doc(summary="The signed-in user", tags=["auth"])
 async def me() -> Any:
     p = await require_user(allow_no_role=True)
     return user_dict(p)
 
 
 @bp.post("/logout")
+@studio_doc(summary="Sign out", tags=["auth"])
 async def logout() -> Any:
     if _dev() and not bearer_token(request):
         return {"message": "Logged out (dev mode)"}
@@ -118,6 +133,7 @@ async def logout() -> Any:
 
 
 @bp.get("/config")
+@studio_doc(summary="Login settings (admin)", tags=["auth"])
 async def auth_config() -> Any:
     """Read-only login settings for Audyn's settings page (admin only; never the client secret).
 
@@ -146,6 +162,7 @@ async def auth_config() -> Any:
 
 
 @bp.post("/config")
+@studio_doc(summary="Change login settings (501: not implemented)", errors=(401, 403, 501), tags=["auth"])
 async def set_auth_config() -> Any:
     from origin.studio.system import not_implemented
 

@@ -23,6 +23,7 @@ from origin.studio.common import (
     service,
     validate_recorder_config,
 )
+from origin.studio.models import ControlConfig, studio_doc
 
 bp = Blueprint("studio_control", __name__, url_prefix="/api/control")
 
@@ -59,6 +60,7 @@ async def _control_recorder() -> dict[str, Any]:
 
 
 @bp.get("/status")
+@studio_doc(summary="Control recorder status", tags=["control"])
 @login_required
 async def status() -> Any:
     svc = service()
@@ -100,6 +102,7 @@ def control_config_view(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/config")
+@studio_doc(summary="Control recorder configuration", tags=["control"])
 @login_required
 async def get_config() -> Any:
     """The control recorder's configuration (what ``POST /config`` sets)."""
@@ -110,6 +113,7 @@ async def get_config() -> Any:
 
 
 @bp.post("/config")
+@studio_doc(summary="Change the control recorder", request=ControlConfig, tags=["control"])
 @admin_required
 async def config() -> Any:
     """Update the control recorder. Appliance fields (:data:`IGNORED_KEYS`) and an
@@ -160,6 +164,7 @@ async def config() -> Any:
 
 
 @bp.post("/start")
+@studio_doc(summary="Start the control recorder", tags=["control"])
 @login_required
 async def start() -> Any:
     from origin.studio.recorders import _not_supervising, _start
@@ -174,6 +179,7 @@ async def start() -> Any:
 
 
 @bp.post("/stop")
+@studio_doc(summary="Stop the control recorder", tags=["control"])
 @login_required
 async def stop() -> Any:
     from origin.studio.recorders import stop_recorder

@@ -28,17 +28,20 @@ from origin.studio.discovery import (
     start_sap,
     stop_sap,
 )
+from origin.studio.models import studio_doc
 
 bp = Blueprint("studio_discovery", __name__, url_prefix="/api/discovery")
 
 
 @bp.get("/status")
+@studio_doc(summary="SAP discovery status", tags=["discovery"])
 @login_required
 async def status() -> Any:
     return discovery_status(service())
 
 
 @bp.get("/streams")
+@studio_doc(summary="Announced streams", tags=["discovery"])
 @login_required
 async def streams() -> Any:
     return [audyn_stream(d) for d in discovered(service())]
@@ -52,12 +55,18 @@ def _stream(stream_id: str) -> dict[str, Any]:
 
 
 @bp.get("/streams/<stream_id>")
+@studio_doc(summary="One announced stream", tags=["discovery"])
 @login_required
 async def stream(stream_id: str) -> Any:
     return audyn_stream(_stream(stream_id))
 
 
 @bp.get("/streams/<stream_id>/sdp")
+@studio_doc(
+    summary="An announced stream's SDP",
+    responses={200: {"description": "SDP", "content": {"application/sdp": {"schema": {"type": "string"}}}}},
+    tags=["discovery"],
+)
 @login_required
 async def stream_sdp(stream_id: str) -> Any:
     d = _stream(stream_id)
@@ -65,6 +74,7 @@ async def stream_sdp(stream_id: str) -> Any:
 
 
 @bp.post("/start")
+@studio_doc(summary="Start SAP discovery", tags=["discovery"])
 @admin_required
 async def start() -> Any:
     svc = service()
@@ -77,6 +87,7 @@ async def start() -> Any:
 
 
 @bp.post("/stop")
+@studio_doc(summary="Stop SAP discovery", tags=["discovery"])
 @admin_required
 async def stop() -> Any:
     svc = service()

@@ -17,6 +17,7 @@ from origin.studio.common import (
     service,
     validate_recorder_config,
 )
+from origin.studio.models import RecorderConfig, studio_doc
 
 bp = Blueprint("studio_recorders", __name__, url_prefix="/api/recorders")
 
@@ -27,6 +28,7 @@ def _not_supervising() -> None:
 
 
 @bp.get("/")
+@studio_doc(summary="Active recorders", tags=["recorders"])
 @login_required
 async def list_recorders() -> Any:
     """All active recorders (a studio user: only its studio's)."""
@@ -43,6 +45,7 @@ async def list_recorders() -> Any:
 
 
 @bp.get("/active-count")
+@studio_doc(summary="Number of active recorders", tags=["recorders"])
 @login_required
 async def get_active_count() -> Any:
     svc = service()
@@ -50,6 +53,7 @@ async def get_active_count() -> Any:
 
 
 @bp.put("/active-count/<count>")
+@studio_doc(summary="Set the number of active recorders", tags=["recorders"])
 @admin_required
 async def set_active_count(count: str) -> Any:
     svc = service()
@@ -71,6 +75,7 @@ async def set_active_count(count: str) -> Any:
 
 
 @bp.post("/start-all")
+@studio_doc(summary="Start every active recorder", tags=["recorders"])
 @admin_required
 async def start_all() -> Any:
     svc = service()
@@ -85,6 +90,7 @@ async def start_all() -> Any:
 
 
 @bp.post("/stop-all")
+@studio_doc(summary="Stop every recorder", tags=["recorders"])
 @admin_required
 async def stop_all() -> Any:
     svc = service()
@@ -102,6 +108,7 @@ async def stop_all() -> Any:
 
 
 @bp.get("/<recorder_id>")
+@studio_doc(summary="One recorder", tags=["recorders"])
 @login_required
 async def get_recorder(recorder_id: str) -> Any:
     rid = parse_recorder_id(recorder_id)
@@ -110,6 +117,7 @@ async def get_recorder(recorder_id: str) -> Any:
 
 
 @bp.put("/<recorder_id>/config")
+@studio_doc(summary="Change a recorder's configuration", request=RecorderConfig, tags=["recorders"])
 @admin_required
 async def put_config(recorder_id: str) -> Any:
     svc = service()
@@ -186,6 +194,7 @@ async def _start(rec: dict[str, Any], wait: float = 3.0) -> None:
 
 
 @bp.post("/<recorder_id>/start")
+@studio_doc(summary="Start a recorder", tags=["recorders"])
 @admin_required
 async def start(recorder_id: str) -> Any:
     svc = service()
@@ -208,6 +217,7 @@ async def stop_recorder(rid: int) -> None:
 
 
 @bp.post("/<recorder_id>/stop")
+@studio_doc(summary="Stop a recorder", tags=["recorders"])
 @admin_required
 async def stop(recorder_id: str) -> Any:
     svc = service()
@@ -218,6 +228,7 @@ async def stop(recorder_id: str) -> Any:
 
 
 @bp.get("/<recorder_id>/levels")
+@studio_doc(summary="A recorder's current levels", tags=["recorders"])
 @login_required
 async def levels(recorder_id: str) -> Any:
     rid = parse_recorder_id(recorder_id)
@@ -227,6 +238,7 @@ async def levels(recorder_id: str) -> Any:
 
 
 @bp.get("/<recorder_id>/events")
+@studio_doc(summary="A recorder's event log (extension)", tags=["recorders"])
 @login_required
 async def events(recorder_id: str) -> Any:
     """Extension: the recorder's event log (starts, stops, worker deaths and restarts), newest first."""

@@ -21,6 +21,7 @@ from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
 from origin.studio.common import check_channels, json_body, service, validate_recorder_config
 from origin.studio.discovery import discovered, discovered_by_id
+from origin.studio.models import SourceCreate, SourceFromDiscovery, SourceUpdate, parse_body, studio_doc
 from origin.studio.store import SOURCE_DEFAULTS
 
 bp = Blueprint("studio_sources", __name__, url_prefix="/api/sources")
@@ -70,12 +71,14 @@ def apply_source(config: dict[str, Any], src: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/")
+@studio_doc(summary="List sources", tags=["sources"])
 @login_required
 async def list_sources() -> Any:
     return await service().store.sources()
 
 
 @bp.get("/discovered")
+@studio_doc(summary="Streams announced over SAP now (extension)", tags=["sources"])
 @login_required
 async def list_discovered() -> Any:
     """Extension: streams currently announced over SAP."""
@@ -83,12 +86,14 @@ async def list_discovered() -> Any:
 
 
 @bp.get("/active")
+@studio_doc(summary="The active source", tags=["sources"])
 @login_required
 async def get_active() -> Any:
     return {"active_source_id": await service().store.kv_get("active_source_id")}
 
 
 @bp.post("/active/<source_id>")
+@studio_doc(summary="Make a source the active one", tags=["sources"])
 @login_required
 async def set_active(source_id: str) -> Any:
     svc = service()
@@ -244,6 +249,9 @@ def _name_enabled(name: Any, body: dict[str, Any]) -> tuple[str, bool]:
 
 
 @bp.post("/")
+@studio_doc(
+    summary="Create a source (typed in, or from a discovered stream)", request=SourceCreate, tags=["sources"]
+)
 @admin_required
 async def create_source() -> Any:
     """Create a source: typed in (``id`` absent or null; ``sample_rate``/``channels`` default
@@ -273,24 +281,13 @@ async def create_source() -> Any:
 
 
 @bp.post("/from-discovery")
+@studio_doc(summary="Create a source from a discovered stream", request=SourceFromDiscovery, tags=["sources"])
 @admin_required
 async def create_from_discovery() -> Any:
     """Audyn's import of a discovered stream: ``{"stream_id", "name"?, "description"?,
     "channels"?, "channel_offset"?, "stream_channels"?}`` (``stream_channels``, when given, must
     match the announced stream)."""
-    body = await json_body()
-    unknown = set(body) - {
-        "stream_id",
-        "name",
-        "description",
-        "channels",
-        "channel_offset",
-        "stream_channels",
-    }
-    if unknown:
-        raise StudioError(400, f"Unknown field {sorted(unknown)[0]!r}")
-    if not isinstance(body.get("stream_id"), str):
-        raise StudioError(400, "stream_id is required")
+    body = (await parse_body(SourceFromDiscovery)).fields()
     req: dict[str, Any] = {"discovered_id": body["stream_id"]}
     for k in ("name", "channels", "channel_offset"):
         if body.get(k) is not None:
@@ -311,6 +308,7 @@ async def create_from_discovery() -> Any:
 
 
 @bp.get("/pipewire")
+@studio_doc(summary="Local PipeWire nodes (always empty: AES67/RTP only)", tags=["sources"])
 @login_required
 async def list_pipewire() -> Any:
     """Audyn's local PipeWire nodes: this server records AES67/RTP only, so there are none."""
@@ -318,6 +316,7 @@ async def list_pipewire() -> Any:
 
 
 @bp.put("/<source_id>")
+@studio_doc(summary="Edit a source", request=SourceUpdate, tags=["sources"])
 @admin_required
 async def update_source(source_id: str) -> Any:
     """Edit a source (the whole object, as ``GET`` returns it; read-only fields are ignored).
@@ -341,6 +340,7 @@ async def update_source(source_id: str) -> Any:
 
 
 @bp.get("/<source_id>")
+@studio_doc(summary="One source", tags=["sources"])
 @login_required
 async def get_source(source_id: str) -> Any:
     src = await service().store.source(source_id)
@@ -350,6 +350,7 @@ async def get_source(source_id: str) -> Any:
 
 
 @bp.delete("/<source_id>")
+@studio_doc(summary="Delete a source", tags=["sources"])
 @admin_required
 async def delete_source(source_id: str) -> Any:
     if not await service().store.delete_source(source_id):

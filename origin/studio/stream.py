@@ -33,6 +33,7 @@ from origin.auth import allow_url_token
 from origin.errors import StudioError
 from origin.studio.authz import login_required, principal
 from origin.studio.common import service
+from origin.studio.models import studio_doc
 from origin.studio.paths import PathError, relpath, resolve_under
 from origin.studio.safefile import SafeOpenError, open_archive_file, read_at
 
@@ -258,6 +259,16 @@ def _follow_arg() -> bool:
 
 
 @bp.get("/preview/<path:path>", merge_slashes=False)
+@studio_doc(
+    summary="Stream an archive file (Range requests)",
+    responses={
+        200: {
+            "description": "audio",
+            "content": {"audio/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    tags=["stream"],
+)
 @login_required
 @allow_url_token
 async def preview(path: str) -> Any:
@@ -379,6 +390,7 @@ async def _decoded_body(fh: BinaryIO, header: bytes, chunks: Iterator[bytes]) ->
 
 
 @bp.get("/info/<path:path>", merge_slashes=False)
+@studio_doc(summary="Playback information of an archive file", tags=["stream"])
 @login_required
 async def info(path: str) -> Any:
     """What the player needs before playing: ``{"path", "name", "format", "size", "modified",

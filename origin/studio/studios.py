@@ -10,7 +10,8 @@ from quart import Blueprint
 
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_studio, login_required, principal
-from origin.studio.common import COLOR_RE, json_body, parse_recorder_id, service
+from origin.studio.common import parse_recorder_id, service
+from origin.studio.models import StudioAssign, StudioCreate, StudioUpdate, parse_body, studio_doc
 
 bp = Blueprint("studio_studios", __name__, url_prefix="/api/studios")
 
@@ -25,50 +26,8 @@ async def _studio_or_404(sid: str) -> dict[str, Any]:
     return st
 
 
-def _validate(body: dict[str, Any], *, create: bool) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key in body:
-        if key not in ("name", "description", "color", "enabled", "id"):
-            raise StudioError(400, f"Unknown studio field {key!r}")
-    if "id" in body and not create:
-        raise StudioError(400, "The studio id cannot be changed")
-    if create and "name" not in body:
-        raise StudioError(400, "name is required")
-    if "name" in body:
-        name = body["name"]
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            raise StudioError(400, "name must be a non-empty string of at most 100 characters")
-        out["name"] = name.strip()
-    if "description" in body:
-        d = body["description"]
-        if d is None:
-            d = ""
-        if not isinstance(d, str) or len(d) > 1000:
-            raise StudioError(400, "description must be a string of at most 1000 characters")
-        out["description"] = d
-    if "color" in body:
-        c = body["color"]
-        if not isinstance(c, str) or not COLOR_RE.match(c):
-            raise StudioError(400, f"color={c!r} must be #RRGGBB")
-        out["color"] = c.upper()
-    if "enabled" in body:
-        if not isinstance(body["enabled"], bool):
-            raise StudioError(400, "enabled must be true or false")
-        out["enabled"] = body["enabled"]
-    if "id" in body:
-        sid = body["id"]
-        if (
-            not isinstance(sid, str)
-            or not sid
-            or len(sid) > 64
-            or not all(ch.isalnum() or ch in "-_" for ch in sid)
-        ):
-            raise StudioError(400, "id must be 1-64 letters, digits, '-' or '_'")
-        out["id"] = sid
-    return out
-
-
 @bp.get("/")
+@studio_doc(summary="List studios", tags=["studios"])
 @login_required
 async def list_studios() -> Any:
     p = principal()
@@ -87,6 +46,7 @@ def _user_key(p: Any) -> str:
 
 
 @bp.get("/current-selection")
+@studio_doc(summary="The caller's selected studio", tags=["studios"])
 @login_required
 async def current_selection() -> Any:
     """The caller's selected studio (kept per user in the database): ``{"studio_id",
@@ -101,6 +61,7 @@ async def current_selection() -> Any:
 
 
 @bp.post("/select/<studio_id>")
+@studio_doc(summary="Select a studio for the caller", tags=["studios"])
 @login_required
 async def select(studio_id: str) -> Any:
     """Select a studio for the caller (a studio user: only its own)."""
@@ -112,6 +73,7 @@ async def select(studio_id: str) -> Any:
 
 
 @bp.post("/clear-selection")
+@studio_doc(summary="Clear the caller's studio selection", tags=["studios"])
 @login_required
 async def clear_selection() -> Any:
     await service().store.select_studio(_user_key(principal()), None)
@@ -119,9 +81,10 @@ async def clear_selection() -> Any:
 
 
 @bp.post("/")
+@studio_doc(summary="Create a studio", request=StudioCreate, tags=["studios"])
 @admin_required
 async def create_studio() -> Any:
-    body = _validate(await json_body(), create=True)
+    body = (await parse_body(StudioCreate)).fields()
     store = service().store
     if "id" in body and await store.studio(body["id"]) is not None:
         raise StudioError(400, f"Studio {body['id']} already exists")
@@ -136,6 +99,7 @@ async def create_studio() -> Any:
 
 
 @bp.get("/<studio_id>")
+@studio_doc(summary="One studio", tags=["studios"])
 @login_required
 async def get_studio(studio_id: str) -> Any:
     check_studio(principal(), studio_id)
@@ -143,14 +107,16 @@ async def get_studio(studio_id: str) -> Any:
 
 
 @bp.put("/<studio_id>")
+@studio_doc(summary="Change a studio", request=StudioUpdate, tags=["studios"])
 @admin_required
 async def update_studio(studio_id: str) -> Any:
     await _studio_or_404(studio_id)
-    body = _validate(await json_body(), create=False)
+    body = (await parse_body(StudioUpdate)).fields()
     return await service().store.update_studio(studio_id, body)
 
 
 @bp.delete("/<studio_id>")
+@studio_doc(summary="Delete a studio", tags=["studios"])
 @admin_required
 async def delete_studio(studio_id: str) -> Any:
     await _studio_or_404(studio_id)
@@ -159,13 +125,12 @@ async def delete_studio(studio_id: str) -> Any:
 
 
 @bp.post("/<studio_id>/assign")
+@studio_doc(summary="Assign a recorder to a studio", request=StudioAssign, tags=["studios"])
 @admin_required
 async def assign(studio_id: str) -> Any:
     await _studio_or_404(studio_id)
-    body = await json_body()
-    if "recorder_id" not in body:
-        raise StudioError(400, "recorder_id is required (null to unassign)")
-    rid = None if body["recorder_id"] is None else parse_recorder_id(body["recorder_id"])
+    body = await parse_body(StudioAssign)
+    rid = None if body.recorder_id is None else parse_recorder_id(body.recorder_id)
     svc = service()
     st = await svc.store.assign(studio_id, rid)
     if rid is not None:
@@ -174,6 +139,7 @@ async def assign(studio_id: str) -> Any:
 
 
 @bp.get("/<studio_id>/recorder")
+@studio_doc(summary="The studio's recorder", tags=["studios"])
 @login_required
 async def studio_recorder(studio_id: str) -> Any:
     check_studio(principal(), studio_id)
@@ -222,6 +188,7 @@ def list_recordings(root: str, folder: str, limit: int = MAX_RECORDINGS) -> list
 
 
 @bp.get("/<studio_id>/recordings")
+@studio_doc(summary="The studio's recordings", tags=["studios"])
 @login_required
 async def recordings(studio_id: str) -> Any:
     check_studio(principal(), studio_id)

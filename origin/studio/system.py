@@ -27,6 +27,7 @@ from quart import Blueprint
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, require_admin
 from origin.studio.common import service
+from origin.studio.models import studio_doc
 
 bp = Blueprint("studio_system", __name__, url_prefix="/api/system")
 
@@ -103,6 +104,7 @@ def _ntp_servers() -> list[str]:
 
 
 @bp.get("/config")
+@studio_doc(summary="System configuration", tags=["system"])
 @admin_required
 async def get_config() -> Any:
     svc = service()
@@ -120,12 +122,14 @@ async def get_config() -> Any:
 
 
 @bp.get("/interfaces")
+@studio_doc(summary="Network interfaces", tags=["system"])
 @admin_required
 async def get_interfaces() -> Any:
     return interfaces()
 
 
 @bp.get("/timezones")
+@studio_doc(summary="Time zones", tags=["system"])
 @admin_required
 async def get_timezones() -> Any:
     return sorted(zoneinfo.available_timezones())
@@ -152,6 +156,7 @@ _NOT_IMPLEMENTED = {
 def _register_501s() -> None:
     for (method, path), what in _NOT_IMPLEMENTED.items():
 
+        @studio_doc(summary=f"{what} (501: not implemented here)", errors=(401, 403, 501), tags=["system"])
         async def view(what: str = what) -> Any:
             return await not_implemented(what)
 

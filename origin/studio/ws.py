@@ -31,8 +31,12 @@ from origin.jsonutil import loads
 from origin.studio.authz import can_see_recorder, visible_studio_id
 from origin.studio.broker import PONG, Subscriber
 from origin.studio.common import service
+from origin.studio.models import studio_doc
 
 bp = Blueprint("studio_ws", __name__)
+
+#: the WebSocket protocol, for ``/openapi.json`` (this module's docstring)
+WS_LEVELS = " ".join((__doc__ or "").split("\n\n", 1)[-1].split())
 
 AUTH_TIMEOUT_S = 10.0
 
@@ -160,10 +164,12 @@ async def _reader(sub: Subscriber) -> None:
 
 
 @bp.websocket("/ws/levels")
+@studio_doc(summary="Levels of every recorder (WebSocket)", description=WS_LEVELS, tags=["levels"])
 async def ws_levels() -> Any:
     return await _serve(None)
 
 
 @bp.websocket("/ws/levels/<recorder_id>")
+@studio_doc(summary="Levels of one recorder (WebSocket)", description=WS_LEVELS, tags=["levels"])
 async def ws_levels_one(recorder_id: str) -> Any:
     return await _serve(recorder_id)

@@ -1,0 +1,160 @@
+"""Request bodies of the mixer API declared once as pydantic models (validation + OpenAPI schema).
+
+A model's validators raise :class:`origin.errors.APIError` themselves (pydantic lets any
+exception other than ``ValueError``/``AssertionError`` through), so a bad body gets the mixer
+shape ``{"error": {"code", "message", "details", ...}}`` with the same code, message and
+``details.field`` as the hand-written checks these models replace. Every field runs its
+validator even when absent (``validate_default``), so "X is required" is reported in field
+order, as before.
+
+Converted so far: ``POST /mobile/session`` (:class:`MobileSessionRequest`) and ``POST /webhooks``
+(:class:`WebhookRequest`, whose check is the webhook engine's own). The frame routes
+(``/process-audio``, ``/stream-audio``, ``/extract-features``) keep their tuned parsing in
+:mod:`origin.mixer_api.common` and their JSON Schemas in :mod:`origin.mixer_api.schemas`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from origin.errors import APIError
+from origin.webhooks import EVENTS, WebhookEngine, WebhookError
+
+from .common import SAMPLE_RATE, require
+
+__all__ = ["parse_model", "MobileSessionRequest", "MobileCapabilities", "WebhookRequest"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_model(model: type[M], data: Any) -> M:
+    """``data`` (a parsed JSON object) validated into ``model``; a failure that no validator turned
+    into an :class:`APIError` is ``400 INVALID_REQUEST`` naming the field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors(include_url=False)[0]
+        field = ".".join(str(p) for p in err.get("loc", ()))
+        raise APIError(400, "INVALID_REQUEST", f"{field}: {err.get('msg')}", {"field": field}) from None
+
+
+def _str_field(name: str, max_len: int, v: Any) -> str:
+    v = require({name: v}, name, str)
+    if not v.strip() or len(v) > max_len:
+        raise APIError(400, "INVALID_REQUEST", f"{name} must be 1-{max_len} characters", {"field": name})
+    return v
+
+
+class MobileCapabilities(BaseModel):
+    """What the device's audio path delivers; the session's ``config`` tells it how to convert."""
+
+    model_config = ConfigDict(extra="allow", validate_default=True)
+
+    sampleRate: Any = Field(
+        SAMPLE_RATE,
+        json_schema_extra={"type": "number", "description": "must be 48000 (resample on the device)"},
+    )
+    channels: Any = Field(1, json_schema_extra={"type": "integer", "enum": [1, 2]})
+    bitDepth: Any = Field(32, json_schema_extra={"type": "integer", "enum": [16, 24, 32]})
+
+    @field_validator("sampleRate")
+    @classmethod
+    def _rate(cls, rate: Any) -> Any:
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or rate != SAMPLE_RATE:
+            raise APIError(
+                400,
+                "INVALID_SAMPLE_RATE",
+                f"Sample rate must be 48000 Hz; capabilities.sampleRate={rate!r} (resample on the device)",
+                {"field": "capabilities.sampleRate", "expected": SAMPLE_RATE},
+            )
+        return rate
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, channels: Any) -> Any:
+        if isinstance(channels, bool) or channels not in (1, 2):
+            raise APIError(
+                400,
+                "INVALID_REQUEST",
+                f"capabilities.channels={channels!r} must be 1 or 2",
+                {"field": "capabilities.channels"},
+            )
+        return channels
+
+    @field_validator("bitDepth")
+    @classmethod
+    def _bits(cls, bits: Any) -> Any:
+        if isinstance(bits, bool) or bits not in (16, 24, 32):
+            raise APIError(
+                400,
+                "INVALID_REQUEST",
+                f"capabilities.bitDepth={bits!r} must be 16, 24 or 32",
+                {"field": "capabilities.bitDepth"},
+            )
+        return bits
+
+
+class MobileSessionRequest(BaseModel):
+    """``POST /mobile/session``: the device and SDK asking for a session token."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        validate_default=True,
+        json_schema_extra={"required": ["deviceId", "platform", "sdkVersion"]},
+    )
+
+    deviceId: Any = Field(None, json_schema_extra={"type": "string", "minLength": 1, "maxLength": 128})
+    platform: Any = Field(None, json_schema_extra={"enum": ["ios", "android"]})
+    sdkVersion: Any = Field(None, json_schema_extra={"type": "string", "minLength": 1, "maxLength": 32})
+    capabilities: MobileCapabilities | None = None
+
+    @field_validator("deviceId")
+    @classmethod
+    def _device(cls, v: Any) -> str:
+        return _str_field("deviceId", 128, v)
+
+    @field_validator("platform")
+    @classmethod
+    def _platform(cls, v: Any) -> str:
+        platform = require({"platform": v}, "platform", str)
+        if platform not in ("ios", "android"):
+            raise APIError(
+                400,
+                "INVALID_REQUEST",
+                f"platform={platform!r} is not one of ['ios', 'android']",
+                {"field": "platform"},
+            )
+        return platform
+
+    @field_validator("sdkVersion")
+    @classmethod
+    def _sdk(cls, v: Any) -> str:
+        return _str_field("sdkVersion", 32, v)
+
+    @field_validator("capabilities", mode="before")
+    @classmethod
+    def _caps(cls, v: Any) -> Any:
+        return require({"capabilities": v}, "capabilities", dict, optional=True) or {}
+
+
+class WebhookRequest(BaseModel):
+    """``POST /webhooks``: a URL to call on ``events`` (default: all), signed with ``secret``
+    (default: generated). Checked by :meth:`origin.webhooks.WebhookEngine.validate`."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["url"]})
+
+    url: Any = Field(None, json_schema_extra={"type": "string", "format": "uri", "maxLength": 2048})
+    events: Any = Field(
+        None, json_schema_extra={"type": "array", "items": {"enum": list(EVENTS)}, "minItems": 1}
+    )
+    secret: Any = Field(None, json_schema_extra={"type": "string", "minLength": 8, "maxLength": 256})
+
+    @model_validator(mode="after")
+    def _check(self) -> WebhookRequest:
+        try:
+            self.url, self.events, self.secret = WebhookEngine.validate(self.url, self.events, self.secret)
+        except WebhookError as exc:
+            raise APIError(400, "INVALID_REQUEST", str(exc), {"field": exc.field}) from None
+        return self

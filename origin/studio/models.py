@@ -1,0 +1,349 @@
+"""Request bodies of the studio API, declared once as pydantic models.
+
+Each model is the body's one declaration: :func:`studio_doc` puts its JSON Schema in
+``/openapi.json`` (``model_json_schema``), and a view that validates with :func:`parse_body`
+reads the same model, so the document and the check cannot drift apart. Failures answer
+``400 {"detail": "message"}``, the message being the validator's own (kept from the
+hand-written checks these models replace).
+
+Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{id}``,
+``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk`` and ``POST
+/api/sources/from-discovery``. The other bodies (sources typed in, recorder and control configs)
+are documented from their model here and still checked by hand in their modules
+(:func:`origin.studio.common.validate_recorder_config`, ``sources``, ``assets``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from origin.errors import StudioError
+from origin.openapi import DETAIL_SCHEMA_NAME, doc
+
+__all__ = [
+    "studio_doc",
+    "parse_body",
+    "StudioCreate",
+    "StudioUpdate",
+    "StudioAssign",
+    "BulkDelete",
+    "RecorderConfig",
+    "ControlConfig",
+    "SourceCreate",
+    "SourceFromDiscovery",
+    "SourceUpdate",
+]
+
+M = TypeVar("M", bound=BaseModel)
+
+#: most paths in one ``POST /api/assets/delete-bulk``
+MAX_BULK = 1000
+
+_ID_CHARS = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def studio_doc(*, summary: str, **kw: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """:func:`origin.openapi.doc` for a studio route: tag ``studio``, ``{"detail"}`` errors."""
+    kw.setdefault("tags", ["studio"])
+    kw.setdefault("errors", (400, 401, 403, 404))
+    return doc(summary=summary, error_schema=DETAIL_SCHEMA_NAME, **kw)
+
+
+def _message(exc: ValidationError) -> str:
+    """The first error's message: a validator's own ``ValueError`` text, else pydantic's."""
+    err = exc.errors(include_url=False)[0]
+    ctx_err = (err.get("ctx") or {}).get("error")
+    if isinstance(ctx_err, ValueError | AssertionError) and str(ctx_err):
+        return str(ctx_err)
+    loc = ".".join(str(p) for p in err.get("loc", ()))
+    if err.get("type") == "extra_forbidden":
+        return f"Unknown field {loc!r}"
+    if err.get("type") == "missing":
+        return f"{loc} is required"
+    return f"{loc}: {err.get('msg')}" if loc else str(err.get("msg"))
+
+
+async def parse_body(model: type[M]) -> M:
+    """The request's JSON object (bounded parse, 415/400 as :func:`~origin.studio.common.json_body`)
+    validated into ``model``; 400 ``{"detail": message}`` when it does not fit."""
+    from origin.studio.common import json_body
+
+    data = await json_body()
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise StudioError(400, _message(exc)) from None
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# -- studios ------------------------------------------------------------------------------------
+
+
+class StudioUpdate(_Body):
+    """Fields of a studio to change (every field optional)."""
+
+    name: Any = Field(None, description="1-100 characters", json_schema_extra={"type": "string"})
+    description: Any = Field(
+        None,
+        description="at most 1000 characters; null clears it",
+        json_schema_extra={"type": ["string", "null"]},
+    )
+    color: Any = Field(None, description="#RRGGBB", json_schema_extra={"type": "string"})
+    enabled: Any = Field(None, json_schema_extra={"type": "boolean"})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, body: Any) -> Any:
+        if isinstance(body, dict):
+            for key in body:
+                if key not in ("name", "description", "color", "enabled", "id"):
+                    raise ValueError(f"Unknown studio field {key!r}")
+            if "id" in body and cls is StudioUpdate:
+                raise ValueError("The studio id cannot be changed")
+            if "name" not in body and cls is StudioCreate:
+                raise ValueError("name is required")
+        return body
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: Any) -> Any:
+        if not isinstance(v, str) or not v.strip() or len(v) > 100:
+            raise ValueError("name must be a non-empty string of at most 100 characters")
+        return v.strip()
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: Any) -> Any:
+        v = "" if v is None else v
+        if not isinstance(v, str) or len(v) > 1000:
+            raise ValueError("description must be a string of at most 1000 characters")
+        return v
+
+    @field_validator("color")
+    @classmethod
+    def _color(cls, v: Any) -> Any:
+        from origin.studio.common import COLOR_RE
+
+        if not isinstance(v, str) or not COLOR_RE.match(v):
+            raise ValueError(f"color={v!r} must be #RRGGBB")
+        return v.upper()
+
+    @field_validator("enabled")
+    @classmethod
+    def _enabled(cls, v: Any) -> Any:
+        if not isinstance(v, bool):
+            raise ValueError("enabled must be true or false")
+        return v
+
+    def fields(self) -> dict[str, Any]:
+        """The fields the client sent, cleaned."""
+        return self.model_dump(include=self.model_fields_set)
+
+
+class StudioCreate(StudioUpdate):
+    """A new studio: ``name`` required; ``id`` optional (generated when absent)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra={"required": ["name"]})
+
+    id: Any = Field(
+        None, description="1-64 letters, digits, '-' or '_'", json_schema_extra={"type": "string"}
+    )
+
+    @field_validator("id")
+    @classmethod
+    def _id(cls, v: Any) -> Any:
+        if not isinstance(v, str) or not _ID_CHARS.match(v):
+            raise ValueError("id must be 1-64 letters, digits, '-' or '_'")
+        return v
+
+
+class StudioAssign(_Body):
+    """Assign a recorder to the studio (null unassigns)."""
+
+    model_config = ConfigDict(extra="ignore", json_schema_extra={"required": ["recorder_id"]})
+
+    recorder_id: Any = Field(
+        description="recorder id (integer), or null to unassign",
+        json_schema_extra={"type": ["integer", "null"]},
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _present(cls, body: Any) -> Any:
+        if isinstance(body, dict) and "recorder_id" not in body:
+            raise ValueError("recorder_id is required (null to unassign)")
+        return body
+
+
+# -- assets -------------------------------------------------------------------------------------
+
+
+class BulkDelete(_Body):
+    """Several archive files to delete (admin); ``studio_id`` limits them to that studio's folder."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["paths"]})
+
+    paths: Any = Field(
+        description=f"archive-relative file paths (at most {MAX_BULK})",
+        json_schema_extra={"type": "array", "items": {"type": "string"}, "maxItems": MAX_BULK},
+    )
+    studio_id: Any = Field(None, json_schema_extra={"type": ["string", "null"]})
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, body: Any) -> Any:
+        paths = body.get("paths") if isinstance(body, dict) else None
+        if not isinstance(paths, list) or not all(isinstance(p, str) for p in paths):
+            raise ValueError("paths must be a list of file paths")
+        if len(paths) > MAX_BULK:
+            raise ValueError(f"Too many paths ({len(paths)}; at most {MAX_BULK})")
+        unknown = set(body) - {"paths", "studio_id"}
+        if unknown:
+            raise ValueError(f"Unknown field {sorted(unknown)[0]!r}")
+        if body.get("studio_id") is not None and not isinstance(body["studio_id"], str):
+            raise ValueError("studio_id must be a string")
+        return body
+
+
+# -- recorders, control, sources (documented here, validated by origin.studio.common) -----------
+
+_Encoding = Literal["L16", "L24"]
+
+
+class RecorderConfig(_Body):
+    """A (partial) recorder configuration: every field optional; unknown fields are a 400."""
+
+    multicast_addr: str | None = Field(None, description="IPv4 multicast group")
+    port: int | None = Field(None, ge=1, le=65535)
+    sample_rate: int | None = None
+    channels: int | None = Field(None, ge=1, le=64)
+    format: str | None = Field(None, description="wav, flac, mp3, ogg, ...")
+    archive_root: str | None = Field(None, description="folder under the server archive root")
+    encoding: _Encoding | None = None
+    stream_channels: int | None = None
+    channel_offset: int | None = None
+    bitrate: int | None = None
+    archive_layout: str | None = None
+    archive_period: int | None = None
+    archive_clock: str | None = None
+    interface: str | None = None
+    payload_type: int | None = None
+    ptime_us: int | None = None
+    bits: str | None = None
+    redundant_multicast_addr: str | None = None
+    redundant_port: int | None = None
+    redundant_interface: str | None = None
+    channel_names: list[str] | None = None
+    clock_source: str | None = None
+    flac_compression: int | None = None
+    vox_enabled: bool | None = None
+    vox_threshold_db: float | None = None
+    vox_release_db: float | None = None
+    vox_detection_ms: int | None = None
+    vox_hangover_ms: int | None = None
+    vox_preroll_ms: int | None = None
+    vox_level_mode: str | None = None
+    bit_depth: Literal[16, 24, 32] | None = Field(None, description="Audyn's name; 32 is float")
+    source_type: Literal["aes67"] | None = None
+    source_id: str | None = Field(None, description="apply a configured source")
+    pipewire_target: str | None = None
+
+
+class ControlConfig(_Body):
+    """The control recorder's settings (Audyn's single-capture ``/api/control/config``): a subset
+    of :class:`RecorderConfig`, plus Audyn's appliance fields, accepted and ignored."""
+
+    source_type: Literal["aes67"] | None = None
+    multicast_addr: str | None = Field(None, description="IPv4 multicast group")
+    port: int | None = Field(None, ge=1, le=65535)
+    sample_rate: int | None = None
+    channels: int | None = Field(None, ge=1, le=64)
+    format: str | None = None
+    bitrate: int | None = None
+    archive_root: str | None = None
+    archive_layout: str | None = None
+    archive_period: int | None = None
+    archive_clock: str | None = None
+    encoding: _Encoding | None = None
+    stream_channels: int | None = None
+    channel_offset: int | None = None
+    interface: str | None = None
+    redundant_multicast_addr: str | None = None
+    redundant_port: int | None = None
+    redundant_interface: str | None = None
+    channel_names: list[str] | None = None
+    clock_source: str | None = None
+    ptp_interface: str | None = Field(None, description="appliance setting: ignored here")
+    aes67_interface: str | None = Field(None, description="appliance setting: ignored here")
+    vox_facility_enabled: bool | None = Field(None, description="appliance setting: ignored here")
+    local_playback_enabled: bool | None = Field(None, description="appliance setting: ignored here")
+
+
+class SourceCreate(_Body):
+    """A typed-in AES67 source, or one made from a discovered stream (``discovered_id``)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["name"]})
+
+    name: str = Field(description="1-200 characters")
+    type: Literal["aes67"] = "aes67"
+    multicast_addr: str | None = Field(None, description="required unless discovered_id")
+    port: int | None = Field(None, description="required unless discovered_id")
+    sample_rate: int | None = None
+    channels: int | None = None
+    stream_channels: int | None = None
+    channel_offset: int | None = None
+    encoding: _Encoding | None = None
+    payload_type: int | None = None
+    redundant_multicast_addr: str | None = None
+    redundant_port: int | None = None
+    channel_names: list[str] | None = None
+    description: str | None = None
+    enabled: bool = True
+    discovered_id: str | None = Field(None, description="make the source from this SAP stream")
+
+
+class SourceUpdate(SourceCreate):
+    """The whole source, as ``GET`` returns it (read-only fields are ignored)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["name"]})
+
+    id: str | None = None
+
+
+class SourceFromDiscovery(_Body):
+    """Audyn's import of a discovered stream (the values are checked against the announcement)."""
+
+    model_config = ConfigDict(
+        extra="allow", json_schema_extra={"required": ["stream_id"], "additionalProperties": False}
+    )
+
+    stream_id: Any = Field(None, json_schema_extra={"type": "string"})
+    name: Any = Field(None, description="1-200 characters", json_schema_extra={"type": ["string", "null"]})
+    description: Any = Field(None, json_schema_extra={"type": ["string", "null"]})
+    channels: Any = Field(None, json_schema_extra={"type": ["integer", "null"]})
+    channel_offset: Any = Field(None, json_schema_extra={"type": ["integer", "null"]})
+    stream_channels: Any = Field(
+        None, description="must match the announced stream", json_schema_extra={"type": ["integer", "null"]}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, body: Any) -> Any:
+        if isinstance(body, dict):
+            unknown = set(body) - set(cls.model_fields)
+            if unknown:
+                raise ValueError(f"Unknown field {sorted(unknown)[0]!r}")
+            if not isinstance(body.get("stream_id"), str):
+                raise ValueError("stream_id is required")
+        return body
+
+    def fields(self) -> dict[str, Any]:
+        """The fields the client sent, as sent."""
+        return self.model_dump(include=self.model_fields_set)
