@@ -85,10 +85,10 @@ def bound_send_buffer(sock: Any) -> None:
 
 
 def _config_class() -> type:
-    from hypercorn.config import Config
-
-    global OriginConfig
-    if OriginConfig is None:
+    """The Hypercorn config class, built on first use (no Hypercorn import at module import)."""
+    cls = globals().get("OriginConfig")
+    if cls is None:
+        from hypercorn.config import Config
 
         class _OriginConfig(Config):
             """Hypercorn config whose listening sockets bound each connection's unsent data."""
@@ -102,11 +102,16 @@ def _config_class() -> type:
 
         _OriginConfig.__module__ = __name__
         _OriginConfig.__qualname__ = "OriginConfig"
-        OriginConfig = _OriginConfig
-    return OriginConfig
+        cls = globals()["OriginConfig"] = _OriginConfig
+    return cls
 
 
-OriginConfig: type | None = None  # built on first use (no work at import)
+def __getattr__(name: str) -> Any:
+    # ``OriginConfig`` is looked up by name when a worker process unpickles its config
+    # (``--workers N`` spawns): build it there on demand.
+    if name == "OriginConfig":
+        return _config_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def hypercorn_config(settings: Any) -> Any:

@@ -33,6 +33,7 @@ from origin.errors import StudioError
 from origin.recorder.loudness_log import LOG_SUFFIX, log_path_for, read_log, summarize
 from origin.studio.authz import check_recorder, login_required, principal
 from origin.studio.common import get_recorder_or_404, parse_recorder_id, service
+from origin.studio.models import studio_doc
 from origin.studio.paths import relpath
 from origin.studio.stream import resolve_file
 
@@ -149,6 +150,7 @@ async def _run(fn: Any, *args: Any) -> Any:
 
 
 @bp.get("/assets/loudness/<path:path>", merge_slashes=False)
+@studio_doc(summary="A recording's loudness summary and per-second series (extension)", tags=["loudness"])
 @login_required
 async def asset_loudness(path: str) -> Any:
     f = await resolve_file(path)
@@ -236,6 +238,7 @@ def report_html(path: str, rep: dict) -> str:
 
 
 @bp.get("/assets/report/<path:path>", merge_slashes=False)
+@studio_doc(summary="EBU R 128 compliance report of a recording, JSON or HTML (extension)", tags=["loudness"])
 @login_required
 async def asset_report(path: str) -> Any:
     f = await resolve_file(path)
@@ -279,6 +282,7 @@ def _recorder_series(folder: str, t_from: float, t_to: float) -> list[dict]:
 
 
 @bp.get("/recorders/<recorder_id>/loudness")
+@studio_doc(summary="A recorder's loudness series across files, downsampled (extension)", tags=["loudness"])
 @login_required
 async def recorder_loudness(recorder_id: str) -> Any:
     svc = service()

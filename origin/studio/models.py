@@ -250,6 +250,12 @@ class RecorderConfig(_Body):
     vox_hangover_ms: int | None = None
     vox_preroll_ms: int | None = None
     vox_level_mode: str | None = None
+    silence_threshold_db: float | None = Field(None, ge=-90, le=0, description="alert: silence level")
+    silence_seconds: float | None = Field(None, description="alert: silence duration (null: off)")
+    silence_vad: bool | None = Field(None, description="alert: speech-aware silence")
+    loudness_limit_lufs: float | None = Field(None, description="alert: short-term limit (null: off)")
+    loudness_seconds: int | None = Field(None, ge=1, le=3600, description="alert: seconds above the limit")
+    stream_lost_seconds: float | None = Field(None, description="alert: seconds without packets")
     bit_depth: Literal[16, 24, 32] | None = Field(None, description="Audyn's name; 32 is float")
     source_type: Literal["aes67"] | None = None
     source_id: str | None = Field(None, description="apply a configured source")
