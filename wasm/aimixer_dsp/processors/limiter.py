@@ -34,9 +34,9 @@ import math
 from typing import Any
 
 from .base import (
+    Param,
     Processor,
     apply_gain,
-    check_param,
     db_to_lin,
     decay_weights,
     linked_level,
@@ -111,74 +111,32 @@ class Limiter(Processor):
 
     config_key = "limiter"
 
-    def __init__(
-        self,
-        ceiling_db: float = -1.0,
-        lookahead_ms: float = 1.5,
-        release_ms: float = 50.0,
-        *,
-        sample_rate: int = 48000,
-        enabled: bool = True,
-    ) -> None:
-        self._L = None
-        super().__init__(sample_rate=sample_rate, enabled=enabled)
-        self.ceiling_db = ceiling_db
-        self.release_ms = release_ms
-        self.lookahead_ms = lookahead_ms
+    ceiling_db = Param("ceiling", "dBFS", CEILING_RANGE, -1.0, "Ceiling", on_change="_ceiling_changed")
+    lookahead_ms = Param("lookahead", "ms", LOOKAHEAD_RANGE, 1.5, "Lookahead", on_change="_lookahead_changed")
+    release_ms = Param("release", "ms", RELEASE_RANGE, 50.0, "Release", on_change="_release_changed")
 
-    @property
-    def ceiling_db(self) -> float:
-        """Output ceiling in dBFS, ``[-3, 0]``."""
-        return self._ceiling_db
+    _L: int | None = None  # lookahead in samples (set by _lookahead_changed)
 
-    @ceiling_db.setter
-    def ceiling_db(self, value: float) -> None:
-        self._ceiling_db = check_param("ceiling_db", value, *CEILING_RANGE)
+    # -- derived values -----------------------------------------------------------------
+    def _ceiling_changed(self) -> None:
         self._c = db_to_lin(self._ceiling_db) * (1.0 - MARGIN)
 
-    @property
-    def lookahead_ms(self) -> float:
-        """Lookahead in ms, ``[0, 20]``. Changing it resets the state."""
-        return self._lookahead_ms
-
-    @lookahead_ms.setter
-    def lookahead_ms(self, value: float) -> None:
-        self._lookahead_ms = check_param("lookahead_ms", value, *LOOKAHEAD_RANGE)
+    def _lookahead_changed(self) -> None:
+        """Changing the lookahead (in samples) resets the state."""
         L = int(round(self._lookahead_ms * self._sample_rate / 1000.0))
         if L != self._L:
             self._L = L
             self._M = max(L, 1)
-            self.reset()
+            if self._ready:
+                self.reset()
 
-    @property
-    def release_ms(self) -> float:
-        """Release time constant in ms, ``[1, 1000]``."""
-        return self._release_ms
-
-    @release_ms.setter
-    def release_ms(self, value: float) -> None:
-        self._release_ms = check_param("release_ms", value, *RELEASE_RANGE)
+    def _release_changed(self) -> None:
         self._aR = time_coeff(self._release_ms, self._sample_rate)
 
     @property
     def latency_samples(self) -> int:
         """Lookahead delay in samples (``round(lookahead_ms * fs / 1000)``)."""
         return self._L or 0
-
-    def settings(self) -> dict:
-        return {
-            "enabled": self._enabled,
-            "ceiling": self._ceiling_db,
-            "lookahead": self._lookahead_ms,
-            "release": self._release_ms,
-        }
-
-    def _repr_params(self) -> dict:
-        return {
-            "ceiling_db": self._ceiling_db,
-            "lookahead_ms": self._lookahead_ms,
-            "release_ms": self._release_ms,
-        }
 
     # -- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:
