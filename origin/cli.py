@@ -73,10 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        from aimixer_dsp.errors import DSPError
-    except ImportError:  # pragma: no cover - package always installed with origin
-        DSPError = CLIError  # type: ignore[misc,assignment]
+    from aimixer_dsp.errors import DSPError
+
     try:
         return int(args.func(args) or 0)
     except CLIError as exc:

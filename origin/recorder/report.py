@@ -60,6 +60,7 @@ class Reporter:
                 return True
             except (BrokenPipeError, ValueError, OSError):
                 return False
+        assert self.address is not None  # a socket has an address
         try:
             self.sock.sendto(data.encode(), self.address)
         except OSError:  # nobody bound (origin gone), buffer full, message too big: drop it

@@ -320,12 +320,11 @@ def apply_full_settings(chain: Chain, s: dict) -> None:
         )
     for cls in STAGE_TYPES:
         stage, sec = stages[cls], _section(s, cls)
-        d = stage.__dict__
         for p in cls.PARAMS:
             value = sec[p.key]
             if p.range is not None:
                 value = float(value)
-            if d[p.private] != value:
+            if getattr(stage, p.private) != value:
                 setattr(stage, p.attr, value)
         stage.enabled = sec["enabled"]
     chain.bypass = s["bypass"]

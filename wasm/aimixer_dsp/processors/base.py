@@ -112,9 +112,8 @@ class Processor:
             if list(values).index(key) < len(args):
                 raise TypeError(f"{name}() got multiple values for argument {key!r}")
             values[key] = value
-        d = self.__dict__
-        for p in params:
-            d[p.private] = p.check(values[p.attr])
+        for p in params:  # setattr, not self.__dict__: a materialised __dict__ slows every
+            setattr(self, p.private, p.check(values[p.attr]))  # attribute read in the DSP
         for hook in dict.fromkeys(p.on_change for p in params if p.on_change is not None):
             getattr(self, hook)()
         self._reset_state()
@@ -171,8 +170,7 @@ class Processor:
 
     def settings(self) -> dict:
         """API-shaped applied settings of this stage (``config_key`` names its place)."""
-        d = self.__dict__
-        return {"enabled": self._enabled, **{p.key: d[p.private] for p in self.PARAMS}}
+        return {"enabled": self._enabled, **{p.key: getattr(self, p.private) for p in self.PARAMS}}
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self._repr_params().items())
@@ -183,8 +181,7 @@ class Processor:
 
     # -- internals (also used by Chain, which validates once) ---------------------------
     def _repr_params(self) -> dict:
-        d = self.__dict__
-        return {p.attr: d[p.private] for p in self.PARAMS}
+        return {p.attr: getattr(self, p.private) for p in self.PARAMS}
 
     def _reset_state(self) -> None:
         pass

@@ -77,6 +77,13 @@ class Compressor(Processor):
     release_ms = Param("release", "ms", RELEASE_RANGE, 100.0, "Release", on_change="_release_changed")
     knee_db = Param("knee", "dB", KNEE_RANGE, 0.0, "Knee", on_change="_update_knee")
     makeup_db = Param("makeup", "dB", MAKEUP_RANGE, 0.0, "Makeup", on_change="_makeup_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _threshold_db: float
+    _ratio: float
+    _attack_ms: float
+    _release_ms: float
+    _knee_db: float
+    _makeup_db: float
 
     # -- derived values -----------------------------------------------------------------
     def _update_knee(self) -> None:

@@ -49,6 +49,10 @@ class Equalizer(Processor):
     low_db = Param("low", "dB", GAIN_RANGE, 0.0, "Low shelf 100 Hz", on_change="_design")
     mid_db = Param("mid", "dB", GAIN_RANGE, 0.0, "Mid bell 1 kHz", on_change="_design")
     high_db = Param("high", "dB", GAIN_RANGE, 0.0, "High shelf 8 kHz", on_change="_design")
+    # the stored values (set by the Params above; the DSP reads these)
+    _low_db: float
+    _mid_db: float
+    _high_db: float
 
     def _design(self) -> None:
         fs = self._sample_rate

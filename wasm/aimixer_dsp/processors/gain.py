@@ -24,11 +24,13 @@ class Gain(Processor):
     stateful = False
 
     gain_db = Param("gain", "dB", GAIN_RANGE, 0.0, "Input gain", on_change="_gain_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _gain_db: float
 
     def _gain_changed(self) -> None:
         self._g = db_to_lin(self._gain_db)
 
-    def _py(self, data: list) -> list:
+    def _py(self, data: list[float]) -> list[float]:
         g = self._g
         if g == 1.0:
             return data

@@ -69,6 +69,12 @@ class NoiseGate(Processor):
     hold_ms = Param("hold", "ms", HOLD_RANGE, 50.0, "Hold", on_change="_hold_changed")
     release_ms = Param("release", "ms", RELEASE_RANGE, 100.0, "Release", on_change="_release_changed")
     range_db = Param("range", "dB", RANGE_RANGE, -80.0, "Range", on_change="_range_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _threshold_db: float
+    _attack_ms: float
+    _hold_ms: float
+    _release_ms: float
+    _range_db: float
 
     # -- derived values -----------------------------------------------------------------
     def _threshold_changed(self) -> None:

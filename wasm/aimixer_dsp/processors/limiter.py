@@ -114,6 +114,10 @@ class Limiter(Processor):
     ceiling_db = Param("ceiling", "dBFS", CEILING_RANGE, -1.0, "Ceiling", on_change="_ceiling_changed")
     lookahead_ms = Param("lookahead", "ms", LOOKAHEAD_RANGE, 1.5, "Lookahead", on_change="_lookahead_changed")
     release_ms = Param("release", "ms", RELEASE_RANGE, 50.0, "Release", on_change="_release_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _ceiling_db: float
+    _lookahead_ms: float
+    _release_ms: float
 
     _L: int | None = None  # lookahead in samples (set by _lookahead_changed)
 

@@ -111,10 +111,10 @@ class Param:
     def __get__(self, obj: object | None, owner: type | None = None) -> Any:
         if obj is None:
             return self
-        return obj.__dict__[self.private]
+        return getattr(obj, self.private)
 
     def __set__(self, obj: object, value: Any) -> None:
-        obj.__dict__[self.private] = self.check(value)
+        setattr(obj, self.private, self.check(value))
         if self.on_change is not None:
             getattr(obj, self.on_change)()
 
