@@ -96,8 +96,13 @@ class AdoptedProcess:
         loop = asyncio.get_running_loop()
         try:
             if self._pidfd is not None:
-                done = loop.create_future()
-                loop.add_reader(self._pidfd, lambda: done.done() or done.set_result(None))
+                done: asyncio.Future[None] = loop.create_future()
+
+                def _exited() -> None:
+                    if not done.done():
+                        done.set_result(None)
+
+                loop.add_reader(self._pidfd, _exited)
                 try:
                     await done
                 finally:
