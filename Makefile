@@ -25,6 +25,7 @@ PYTEST_ARGS ?= -n 2
 test: bundle
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check wasm origin tests bench models
+	$(PY) -m mypy
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 bench: bundle

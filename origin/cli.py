@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import NoReturn
 
 # Order here is the order shown in --help.
 COMMAND_MODULES = (
@@ -40,7 +41,7 @@ class CLIError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line, exit 2, no usage dump
+    def error(self, message: str) -> NoReturn:  # one line, exit 2, no usage dump
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
@@ -73,10 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        from aimixer_dsp.errors import DSPError
-    except ImportError:  # pragma: no cover - package always installed with origin
-        DSPError = CLIError  # type: ignore[misc,assignment]
+    from aimixer_dsp.errors import DSPError
+
     try:
         return int(args.func(args) or 0)
     except CLIError as exc:

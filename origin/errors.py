@@ -223,16 +223,11 @@ def register_error_handlers(app: Quart) -> None:
     async def _studio_error(exc: StudioError) -> Response:
         return studio_error(exc.status, exc.detail, exc.headers)
 
-    try:
-        from aimixer_dsp.errors import DSPError
-    except ImportError:  # pragma: no cover
-        DSPError = None  # type: ignore[assignment]
+    from aimixer_dsp.errors import DSPError
 
-    if DSPError is not None:
-
-        @app.errorhandler(DSPError)
-        async def _dsp_error(exc: Exception) -> Response:
-            return _shaped(400, getattr(exc, "code", "DSP_ERROR"), str(exc), getattr(exc, "details", {}))
+    @app.errorhandler(DSPError)
+    async def _dsp_error(exc: Exception) -> Response:
+        return _shaped(400, getattr(exc, "code", "DSP_ERROR"), str(exc), getattr(exc, "details", {}))
 
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException) -> Response:

@@ -43,7 +43,7 @@ try:  # pragma: no cover - depends on the environment
 
     HAVE_ORJSON = True
 except ImportError:  # pragma: no cover
-    _orjson = None
+    _orjson = None  # type: ignore[assignment]
     HAVE_ORJSON = False
 
 #: Deepest accepted nesting of arrays/objects (our deepest real document has 4 levels).

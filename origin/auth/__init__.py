@@ -92,6 +92,11 @@ class Principal:
             self.owner_id = self.id
 
     @property
+    def owner(self) -> str:
+        """Whose limits, sessions and webhooks these are: :attr:`owner_id`, else :attr:`id`."""
+        return self.owner_id or self.id
+
+    @property
     def is_admin(self) -> bool:
         return self.role == "admin" or "admin" in self.roles
 

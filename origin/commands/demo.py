@@ -155,7 +155,9 @@ def _run(args) -> int:
         while deadline is None or time.monotonic() < deadline:
             for ch in children:
                 if ch.poll() is not None:
-                    raise CLIError(f"a demo process exited unexpectedly (status {ch.returncode}): {ch.args}")
+                    raise CLIError(
+                        f"a demo process exited unexpectedly (status {ch.returncode}): {ch.args!r}"
+                    )
             time.sleep(0.5)
         return 0
     except (KeyboardInterrupt, _Stop):

@@ -248,10 +248,7 @@ def process_file(
 
     ``on_progress(frames done, frames in all)`` is called after each block (file jobs); an
     exception it raises stops the work (the output file is removed)."""
-    try:
-        from aimixer_dsp.presets import build_chain, resolve_settings
-    except ImportError:
-        raise CLIError("the DSP presets module is not available in this installation") from None
+    from aimixer_dsp.presets import build_chain, resolve_settings
 
     if Path(in_path).resolve() == Path(out_path).resolve():
         raise CLIError("OUT must be a different file from IN")

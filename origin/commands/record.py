@@ -11,6 +11,8 @@ import sys
 import threading
 import time
 
+from origin.recorder import protocol
+
 
 def parse_addr_port(text: str, flag: str = "--source") -> tuple[str, int]:
     from origin.cli import CLIError
@@ -136,7 +138,7 @@ def register(sub) -> None:
 _reporter = None
 
 
-def _emit(obj: dict) -> bool:
+def _emit(obj: protocol.Message) -> bool:
     global _reporter
     if _reporter is None:
         from origin.recorder.report import Reporter
@@ -279,7 +281,7 @@ def _run(args) -> int:
             now = time.monotonic()
             if args.levels and now >= next_stats:
                 next_stats = now + args.stats_interval
-                ok = _emit({"type": "stats", "time": round(time.time(), 3), **rec.stats()}) and ok
+                ok = _emit(protocol.stats(rec.stats())) and ok
             if not ok:  # stdout is gone (supervisor died): finish cleanly
                 break
     finally:
@@ -288,7 +290,7 @@ def _run(args) -> int:
         for s, h in old.items():
             signal.signal(s, h)
     if args.levels or args.json_stats:
-        _emit({"type": "final", "time": round(time.time(), 3), **final})
+        _emit(protocol.final(final))
     return 1 if final.get("state") == "error" else 0
 
 
@@ -302,7 +304,10 @@ def _drain(levels_q, events_q, machine: bool) -> bool:
         except queue.Empty:
             break
         if machine:
-            ok = _emit({"type": "event", **ev}) and ok
+            ok = (
+                _emit(protocol.event(str(ev.get("event")), **{k: v for k, v in ev.items() if k != "event"}))
+                and ok
+            )
         else:
             detail = " ".join(f"{k}={v}" for k, v in ev.items() if k not in ("event", "time"))
             print(f"aimixer record: {ev.get('event')} {detail}".rstrip(), file=sys.stderr, flush=True)
@@ -312,5 +317,5 @@ def _drain(levels_q, events_q, machine: bool) -> bool:
                 snap = levels_q.get_nowait()
             except queue.Empty:
                 break
-            ok = _emit({"type": "levels", "time": round(time.time(), 3), "channels": snap}) and ok
+            ok = _emit(protocol.levels(snap)) and ok
     return ok

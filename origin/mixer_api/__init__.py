@@ -122,7 +122,7 @@ def init_app(app: Quart) -> None:
         if principal is None:
             bucket, limit = _client_bucket(), settings.rate_limit_standard
         else:
-            bucket, limit = principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
+            bucket, limit = principal.owner, settings.rate_limit_for(principal.tier)
         rl = await _hit(bucket, limit, fail_open=is_public)
         g.rl = rl
         if rl is not None and not rl.allowed:
@@ -166,7 +166,7 @@ def init_app(app: Quart) -> None:
             p = g.get("principal")
             with contextlib.suppress(Exception):  # no headers rather than a failed response
                 if p is not None:
-                    rl = await svc.limiter.apeek(p.owner_id or p.id, settings.rate_limit_for(p.tier))
+                    rl = await svc.limiter.apeek(p.owner, settings.rate_limit_for(p.tier))
                 else:
                     rl = await svc.limiter.apeek(_client_bucket(), settings.rate_limit_standard)
         headers = response.headers

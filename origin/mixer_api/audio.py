@@ -80,8 +80,8 @@ def _dsp_error_to_api(exc: Exception) -> APIError:
     return APIError(400, getattr(exc, "code", "DSP_ERROR"), str(exc), getattr(exc, "details", {}))
 
 
-def _json_result(result: dict[str, Any]) -> dict[str, Any]:
-    """The JSON answer; -inf/NaN levels become null when serialized (origin.jsonutil.dumps)."""
+def json_result(result: dict[str, Any]) -> dict[str, Any]:
+    """The JSON answer to a processed frame (``/process-audio`` and ``/ws``); -inf/NaN levels become null when serialized (origin.jsonutil.dumps)."""
     return {
         "processedBuffer": np.asarray(result["processedBuffer"], dtype=np.float32),
         "metrics": result["metrics"],
@@ -150,7 +150,7 @@ async def process_audio() -> Response:
                 503, "SERVICE_UNAVAILABLE", "shared session state (Redis) is unreachable"
             ) from None
         raise
-    out = _json_result(result)
+    out = json_result(result)
     if sid:
         out["sessionId"] = sid
     svc.stats.record_processing(FRAME_SIZE, (time.perf_counter() - g.t0) * 1000.0)
@@ -246,7 +246,7 @@ async def stream_audio() -> Response:
                     latency_sum += ms
                     processed += 1
                     svc.stats.record_processing(FRAME_SIZE, ms)
-                    out = _json_result(result)
+                    out = json_result(result)
                     audio = base64.b64encode(out["processedBuffer"].astype("<f4").tobytes()).decode()
                     yield _sse(
                         "audio",

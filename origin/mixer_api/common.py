@@ -17,6 +17,8 @@ import math
 from typing import Any
 
 import numpy as np
+from aimixer_dsp import FRAME_SIZE, SAMPLE_RATE
+from aimixer_dsp.errors import DSPError
 from quart import current_app, request
 
 from origin.errors import APIError
@@ -25,6 +27,7 @@ from origin.sessions import SESSION_ID_RE
 
 __all__ = [
     "FRAME_SIZE",
+    "DSPError",
     "SAMPLE_RATE",
     "FLOAT32_MAX",
     "read_json",
@@ -37,18 +40,7 @@ __all__ = [
     "service",
 ]
 
-FRAME_SIZE = 960
 FRAME_BYTES = FRAME_SIZE * 4  # one frame of float32 LE audio
-
-try:
-    from aimixer_dsp.errors import DSPError
-except ImportError:  # pragma: no cover - without the DSP package no frame is processed; /health says why
-
-    class DSPError(Exception):  # type: ignore[no-redef]
-        """Never raised: keeps ``except DSPError`` valid when the DSP package is missing."""
-
-
-SAMPLE_RATE = 48000
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 _NUMBER_TYPES = frozenset((float, int))
 
@@ -316,4 +308,4 @@ def principal_owner() -> str:
     p = g.get("principal")
     if p is None:
         return "anonymous"
-    return p.owner_id or p.id
+    return p.owner

@@ -144,7 +144,7 @@ async def create_session() -> Response:
         raise APIError(403, "FORBIDDEN", f"Cannot create a session: {exc}") from None
     role, studio_id = derived_role(p)
     sid = new_session_id()
-    svc.session(p.owner_id or p.id, sid)
+    svc.session(p.owner, sid)
     exp = int(time.time()) + int(svc.settings.mobile_token_ttl)
     if root.expires_at is not None:
         exp = min(exp, int(root.expires_at))  # never outlive the root credential
@@ -153,7 +153,7 @@ async def create_session() -> Response:
         {
             "v": TOKEN_VERSION,
             "sid": sid,
-            "own": p.owner_id or p.id,
+            "own": p.owner,
             "rk": root.kind,
             "rid": root.id,
             "tir": p.tier,

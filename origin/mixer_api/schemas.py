@@ -2,54 +2,22 @@
 
 from __future__ import annotations
 
+from aimixer_dsp import GENRES
+from aimixer_dsp.presets import config_json_schema
+
 from origin.openapi import schema
 
 __all__ = ["CONFIG_SCHEMA", "METRICS_SCHEMA", "PROCESS_RESPONSE", "GENRE_ENUM", "APPLIED_SCHEMA"]
 
-GENRE_ENUM = ["speech", "rock", "jazz", "electronic", "classical"]
+GENRE_ENUM = list(GENRES)
 
-
-def _num(lo: float, hi: float, desc: str) -> dict:
-    return {"type": "number", "minimum": lo, "maximum": hi, "description": desc}
-
-
+#: the ``config`` object, derived from the DSP stages' parameter tables (aimixer_dsp.presets)
 CONFIG_SCHEMA = schema(
     "MixerConfig",
     {
         "type": "object",
         "description": "DSP settings; every field optional. Out-of-range values get 400 INVALID_PARAMETER.",
-        "properties": {
-            "genre": {"type": ["string", "null"], "enum": ["auto", *GENRE_ENUM, None]},
-            "bypass": {"type": "boolean"},
-            "gain": _num(-20, 20, "input gain, dB"),
-            "noiseGate": {
-                "type": "object",
-                "properties": {"enabled": {"type": "boolean"}, "threshold": _num(-60, 0, "dB")},
-            },
-            "compressor": {
-                "type": "object",
-                "properties": {
-                    "enabled": {"type": "boolean"},
-                    "ratio": _num(1, 20, "ratio : 1"),
-                    "threshold": _num(-40, 0, "dB"),
-                    "attack": _num(0.1, 100, "ms"),
-                    "release": _num(10, 1000, "ms"),
-                },
-            },
-            "eq": {
-                "type": "object",
-                "properties": {
-                    "enabled": {"type": "boolean"},
-                    "low": _num(-12, 12, "dB"),
-                    "mid": _num(-12, 12, "dB"),
-                    "high": _num(-12, 12, "dB"),
-                },
-            },
-            "limiter": {
-                "type": "object",
-                "properties": {"enabled": {"type": "boolean"}, "ceiling": _num(-3, 0, "dB")},
-            },
-        },
+        "properties": config_json_schema(),
     },
 )
 

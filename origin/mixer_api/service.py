@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from aimixer_dsp.mixer import NullGenreTracker  # shared with the browser engine
 
 from origin.config import Settings
 from origin.jsonutil import dumps, loads
@@ -31,11 +32,6 @@ from origin.shared import RedisRateLimiter, SharedState
 from origin.stats import StatsRecorder
 from origin.storage import Storage
 from origin.webhooks import WebhookEngine
-
-try:  # the package's null tracker (shared with the browser engine)
-    from aimixer_dsp.mixer import NullGenreTracker
-except ImportError:  # pragma: no cover - without the DSP package no session exists; /health says why
-    NullGenreTracker = None  # type: ignore[assignment,misc]
 
 __all__ = ["MixerService", "GenreService", "ConfigStore", "NullGenreTracker"]
 
@@ -170,13 +166,13 @@ class ConfigStore:
             return request_config
         if not request_config:
             return self.overrides
-        from aimixer_dsp.mixer import _config_key
+        from aimixer_dsp.mixer import config_cache_key
         from aimixer_dsp.presets import merge_config
 
         # The same request config on top of the same overrides merges to the same dict: keep the
         # last one (exact keys: equal values of the same types), so a stream or a client that
         # repeats its config does not deep-copy both on every frame.
-        ko, kr = _config_key(self.overrides), _config_key(request_config)
+        ko, kr = config_cache_key(self.overrides), config_cache_key(request_config)
         key = None if ko is None or kr is None else (ko, kr)
         cached = self._merged
         if key is not None and cached is not None and cached[0] == key:

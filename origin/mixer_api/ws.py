@@ -46,7 +46,7 @@ from origin.errors import APIError, error_body, error_response
 from origin.jsonutil import JSONLimitError, dumps, loads
 from origin.sessions import SESSION_ID_RE, new_session_id
 
-from .audio import _json_result
+from .audio import json_result
 from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_audio, parse_config
 
 __all__ = ["WS_PATHS", "install"]
@@ -166,9 +166,7 @@ class _Connection:
                 401, "UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>' or ?token="
             )
         try:
-            rl = await svc.limiter.ahit(
-                principal.owner_id or principal.id, settings.rate_limit_for(principal.tier)
-            )
+            rl = await svc.limiter.ahit(principal.owner, settings.rate_limit_for(principal.tier))
         except Exception:
             if svc.shared is None:
                 raise
@@ -189,7 +187,7 @@ class _Connection:
         self.principal = principal
         self.token = bearer_token()
         self.recheck_at = time.monotonic() + RECHECK_S
-        self.owner = principal.owner_id or principal.id
+        self.owner = principal.owner
         self.requested = requested
         self.sid = requested or principal.session_id or new_session_id()
         self.entry = svc.session(self.owner, self.sid)
@@ -401,7 +399,7 @@ class _Connection:
         svc = self.svc
         result, ms = await svc.process(samples, self.effective(cfg), entry=self.entry, owner=self.owner)
         svc.stats.record_processing(FRAME_SIZE, ms)
-        await self.send_json({"type": "processed", "id": msg_id, "data": _json_result(result)})
+        await self.send_json({"type": "processed", "id": msg_id, "data": json_result(result)})
 
     async def do_stream(self, msg_id: Any, data: dict[str, Any]) -> None:
         cfg = parse_config(data.get("config"))

@@ -21,12 +21,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import socket
 import sys
 from pathlib import Path
-from typing import Any
+
+from origin.recorder.protocol import Message, dumps
 
 __all__ = ["Reporter", "hold_lock", "lock_holder", "socket_address", "LockHeld"]
 
@@ -47,10 +47,10 @@ class Reporter:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
             self.sock.setblocking(False)
 
-    def emit(self, obj: dict[str, Any]) -> bool:
+    def emit(self, obj: Message) -> bool:
         """Send ``obj``; ``False`` only when stdout is gone (the worker should then stop)."""
         try:
-            data = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+            data = dumps(obj)
         except ValueError:
             return True
         if self.sock is None:
@@ -60,6 +60,7 @@ class Reporter:
                 return True
             except (BrokenPipeError, ValueError, OSError):
                 return False
+        assert self.address is not None  # a socket has an address
         try:
             self.sock.sendto(data.encode(), self.address)
         except OSError:  # nobody bound (origin gone), buffer full, message too big: drop it

@@ -310,6 +310,42 @@ class StudioService:
                 await self.store.add_event(rec["id"], "resume", "recording resumed after origin start")
                 await self.supervisor.start(rec["id"], rec["config"], wait=0)
 
+    async def start_recorder(self, rec: dict[str, Any], *, wait: float = 3.0) -> None:
+        """Start recorder ``rec`` (a store row): it must be active and its archive folder inside
+        the archive root; records the desired state and a ``start`` event, then starts its
+        worker (waiting up to ``wait`` s for the first report). ``StudioError`` 400 otherwise."""
+        from origin.errors import StudioError
+        from origin.studio.paths import is_within
+
+        rid = rec["id"]
+        if rid > self.active_count:
+            raise StudioError(400, f"Recorder {rid} is not active (active recorders: {self.active_count})")
+        folder = self.abs_archive(rec["config"]["archive_root"])
+        if not is_within(folder, self.archive_root):
+            raise StudioError(
+                400, "archive_root is outside the server archive root; update the recorder config"
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        await self.store.set_desired_state(rid, "recording")
+        await self.store.add_event(rid, "start", "start requested")
+        await self.supervisor.start(rid, rec["config"], wait=wait)
+
+    async def update_config(self, rec: dict[str, Any], cleaned: dict[str, Any]) -> dict[str, Any]:
+        """Merge validated fields ``cleaned`` into recorder ``rec``'s config and store it (with a
+        ``config`` event); ``rec["config"]`` is updated and returned. Refused (400) while the
+        recorder records."""
+        from origin.errors import StudioError
+        from origin.studio.recorders import merge_config
+
+        rid = rec["id"]
+        if self.supervisor.runtime(rid).running:
+            raise StudioError(400, "Cannot update config while recording")
+        cfg = await merge_config(rec["config"], cleaned)
+        await self.store.set_recorder_config(rid, cfg)
+        await self.store.add_event(rid, "config", f"configuration updated: {sorted(cleaned)}")
+        rec["config"] = cfg
+        return cfg
+
     async def shutdown(self) -> None:
         t0 = time.monotonic()
         if self.leadership is not None:

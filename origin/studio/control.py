@@ -167,14 +167,14 @@ async def config() -> Any:
 @studio_doc(summary="Start the control recorder", tags=["control"])
 @login_required
 async def start() -> Any:
-    from origin.studio.recorders import _not_supervising, _start
+    from origin.studio.recorders import _not_supervising
 
     svc = service()
     check_recorder(principal(), svc.control_recorder)
     _not_supervising()
     rec = await _control_recorder()
     if not svc.supervisor.runtime(rec["id"]).running:
-        await _start(rec)
+        await svc.start_recorder(rec)
     return {"message": "Capture started", "state": svc.supervisor.runtime(rec["id"]).state}
 
 

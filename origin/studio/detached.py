@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from origin.jsonutil import loads
+from origin.recorder import protocol
 from origin.recorder.report import lock_holder, socket_address
 
 __all__ = ["RunDir", "AdoptedProcess", "ReportEndpoint"]
@@ -96,8 +96,13 @@ class AdoptedProcess:
         loop = asyncio.get_running_loop()
         try:
             if self._pidfd is not None:
-                done = loop.create_future()
-                loop.add_reader(self._pidfd, lambda: done.done() or done.set_result(None))
+                done: asyncio.Future[None] = loop.create_future()
+
+                def _exited() -> None:
+                    if not done.done():
+                        done.set_result(None)
+
+                loop.add_reader(self._pidfd, _exited)
                 try:
                     await done
                 finally:
@@ -123,15 +128,12 @@ def _alive(pid: int) -> bool:
 
 
 class _Protocol(asyncio.DatagramProtocol):
-    def __init__(self, on_message: Callable[[dict[str, Any]], None]) -> None:
+    def __init__(self, on_message: Callable[[protocol.Message], None]) -> None:
         self.on_message = on_message
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        try:
-            msg = loads(data)
-        except ValueError:
-            return
-        if isinstance(msg, dict):
+        msg = protocol.parse(data)
+        if msg is not None:
             self.on_message(msg)
 
 
@@ -142,7 +144,7 @@ class ReportEndpoint:
         self.transport = transport
 
     @classmethod
-    async def bind(cls, name: str, on_message: Callable[[dict[str, Any]], None]) -> ReportEndpoint:
+    async def bind(cls, name: str, on_message: Callable[[protocol.Message], None]) -> ReportEndpoint:
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
         sock.bind(socket_address(name))

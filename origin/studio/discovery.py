@@ -45,10 +45,8 @@ def sap_interfaces(service: Any) -> list[str] | None:
 
 async def start_sap(service: Any) -> Any | None:
     """Start the SAP listener (``None`` when the host cannot join the SAP groups)."""
-    try:
-        from origin.recorder.sap import SAPListener
-    except ImportError:  # engine not present in this checkout
-        return None
+    from origin.recorder.sap import SAPListener
+
     loop = asyncio.get_running_loop()
     interfaces = sap_interfaces(service)
     try:

@@ -84,7 +84,7 @@ async def start_all() -> Any:
     for rec in await svc.store.recorders():
         if rec["id"] > svc.active_count or svc.supervisor.runtime(rec["id"]).running:
             continue
-        await _start(rec, wait=0.0)
+        await svc.start_recorder(rec, wait=0.0)
         started.append(rec["id"])
     return {"message": f"Started {len(started)} recorders", "started": started}
 
@@ -125,12 +125,7 @@ async def put_config(recorder_id: str) -> Any:
     rec = await get_recorder_or_404(rid)
     body = await json_body()
     cleaned = validate_recorder_config(body)
-    if svc.supervisor.runtime(rid).running:
-        raise StudioError(400, "Cannot update config while recording")
-    cfg = await merge_config(rec["config"], cleaned)
-    await svc.store.set_recorder_config(rid, cfg)
-    await svc.store.add_event(rid, "config", f"configuration updated: {sorted(cleaned)}")
-    rec["config"] = cfg
+    await svc.update_config(rec, cleaned)
     return {"message": "Configuration updated", "recorder": svc.recorder_view(rec)}
 
 
@@ -177,22 +172,6 @@ async def merge_config(config: dict[str, Any], cleaned: dict[str, Any]) -> dict[
     return cfg
 
 
-async def _start(rec: dict[str, Any], wait: float = 3.0) -> None:
-    svc = service()
-    rid = rec["id"]
-    if rid > svc.active_count:
-        raise StudioError(400, f"Recorder {rid} is not active (active recorders: {svc.active_count})")
-    from origin.studio.paths import is_within
-
-    folder = svc.abs_archive(rec["config"]["archive_root"])
-    if not is_within(folder, svc.archive_root):
-        raise StudioError(400, "archive_root is outside the server archive root; update the recorder config")
-    folder.mkdir(parents=True, exist_ok=True)
-    await svc.store.set_desired_state(rid, "recording")
-    await svc.store.add_event(rid, "start", "start requested")
-    await svc.supervisor.start(rid, rec["config"], wait=wait)
-
-
 @bp.post("/<recorder_id>/start")
 @studio_doc(summary="Start a recorder", tags=["recorders"])
 @admin_required
@@ -203,7 +182,7 @@ async def start(recorder_id: str) -> Any:
     _not_supervising()
     already = svc.supervisor.runtime(rid).running
     if not already:
-        await _start(rec)
+        await svc.start_recorder(rec)
     msg = "Recording already running" if already else "Recording started"
     return {"message": msg, "recorder": svc.recorder_view(rec)}
 

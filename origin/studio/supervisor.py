@@ -43,7 +43,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from origin.jsonutil import loads
+from origin.recorder import protocol
 from origin.studio.broker import sanitize_channels
 
 __all__ = ["Supervisor", "Runtime", "describe_exit"]
@@ -400,11 +400,8 @@ class Supervisor:
                 continue  # an over-long line: skip it
             if not line:
                 return
-            try:
-                msg = loads(line)
-            except ValueError:
-                continue
-            if not isinstance(msg, dict):
+            msg = protocol.parse(line)
+            if msg is None:
                 continue
             await self._handle(rt, msg, recovering)
             recovering = False if rt.state == "recording" else recovering
@@ -421,25 +418,18 @@ class Supervisor:
             if text:
                 rt.stderr_tail.append(text[:500])
 
-    async def _handle(self, rt: Runtime, msg: dict[str, Any], recovering: bool) -> None:
-        kind = msg.get("type")
-        if kind == "levels":
+    async def _handle(self, rt: Runtime, msg: protocol.Message, recovering: bool) -> None:
+        """Apply one report (from :func:`origin.recorder.protocol.parse`)."""
+        if msg["type"] == protocol.LEVELS:
             rt.levels = sanitize_channels(msg.get("channels"))
             rt.levels_at = time.monotonic()
-        elif kind == "stats":
+        elif msg["type"] == protocol.STATS:
             self._apply_stats(rt, msg)
-        elif kind == "event":
-            name = str(msg.get("event") or msg.get("kind") or msg.get("name") or "event")
-            detail = {k: v for k, v in msg.items() if k not in ("type", "event", "kind", "name")}
-            path = msg.get("path") or msg.get("file")
-            if isinstance(path, str) and name in (
-                "file_opened",
-                "file_open",
-                "open",
-                "rotate",
-                "rotated",
-                "file_rotated",
-            ):
+        elif msg["type"] == protocol.EVENT:
+            name = msg["event"]
+            detail = {k: v for k, v in msg.items() if k not in ("type", "event")}
+            path = msg.get("path")
+            if name == protocol.FILE_OPEN and isinstance(path, str):
                 rt.current_file = path
             if name.startswith("recorder."):
                 await self._alert(rt.rid, name, detail)
@@ -455,19 +445,19 @@ class Supervisor:
                 await self._event(rt.rid, "worker_recovered", f"recording again (restart #{rt.restarts})")
 
     @staticmethod
-    def _apply_stats(rt: Runtime, msg: dict[str, Any]) -> None:
+    def _apply_stats(rt: Runtime, msg: protocol.StatsMessage) -> None:
         rt.stats = {k: v for k, v in msg.items() if k != "type"}
-        bw = msg.get("bytes_written", msg.get("bytes"))
-        if isinstance(bw, int | float):
+        bw = msg.get("bytes_written")
+        if isinstance(bw, int | float) and not isinstance(bw, bool):
             rt.bytes_written = int(bw)
-        cf = msg.get("current_file", msg.get("file"))
+        cf = msg.get("current_file")
         if isinstance(cf, str) and cf:
             rt.current_file = cf
         errs = msg.get("errors")
         if isinstance(errs, list):
             rt.engine_errors = [str(e) for e in errs[-MAX_ERRORS:]]
 
-    def _on_report(self, rt: Runtime, msg: dict[str, Any]) -> None:
+    def _on_report(self, rt: Runtime, msg: protocol.Message) -> None:
         """A datagram from a detached worker (handled in order on the event loop)."""
         prev = rt.report_chain
 

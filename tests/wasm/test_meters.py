@@ -350,7 +350,7 @@ def test_deferred_partial_blocks_are_exact():
         elif step % 7 == 0:
             lazy.push(blk.tolist())
         else:
-            lazy._push_checked(blk.tolist())
+            lazy.push_validated(blk.tolist())
         if step % 5 == 0:
             lazy.flush()
         assert lazy.samples_seen == plain.samples_seen

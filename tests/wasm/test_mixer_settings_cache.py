@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from aimixer_dsp.errors import ParameterError
 from aimixer_dsp.meters import LoudnessMeter
-from aimixer_dsp.mixer import MixerSession, _config_key
+from aimixer_dsp.mixer import MixerSession, config_cache_key
 from aimixer_dsp.presets import (
     DEFAULT_SETTINGS,
     GENRE_PRESETS,
@@ -122,15 +122,17 @@ def test_an_equal_value_of_another_type_is_still_validated(good, bad, match):
         sess.process(f, bad)  # an invalid config is never cached
 
 
-def test_config_keys_are_exact():
-    assert _config_key({"gain": 1}) != _config_key({"gain": 1.0}) != _config_key({"gain": True})
-    assert _config_key({"eq": {"low": 1.0}}) == _config_key({"eq": {"low": 1.0}})
-    assert _config_key({"eq": {"low": 1.0}}) != _config_key({"eq": {"low": 2.0}})
-    assert _config_key(None) == ()
+def testconfig_cache_keys_are_exact():
+    assert (
+        config_cache_key({"gain": 1}) != config_cache_key({"gain": 1.0}) != config_cache_key({"gain": True})
+    )
+    assert config_cache_key({"eq": {"low": 1.0}}) == config_cache_key({"eq": {"low": 1.0}})
+    assert config_cache_key({"eq": {"low": 1.0}}) != config_cache_key({"eq": {"low": 2.0}})
+    assert config_cache_key(None) == ()
     # not representable -> not cached (validated every call)
-    assert _config_key({"gain": np.float64(1.0)}) is None
-    assert _config_key({"eq": {"low": [1.0]}}) is None
-    assert _config_key([("gain", 1.0)]) is None
+    assert config_cache_key({"gain": np.float64(1.0)}) is None
+    assert config_cache_key({"eq": {"low": [1.0]}}) is None
+    assert config_cache_key([("gain", 1.0)]) is None
 
 
 def test_base_config_changes_are_seen():

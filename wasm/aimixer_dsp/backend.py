@@ -30,6 +30,7 @@ except Exception:  # pragma: no cover - Pyodide without numpy
 
 __all__ = [
     "HAVE_NUMPY",
+    "np",
     "BACKENDS",
     "get_backend",
     "set_backend",

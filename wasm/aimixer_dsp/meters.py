@@ -489,7 +489,7 @@ class LoudnessMeter:
         """Number of frames pushed since the last reset."""
         return self._samples + self._pending_n
 
-    #: When ``True``, :meth:`_push_checked` (the mixer session's pure path) only queues a block
+    #: When ``True``, :meth:`push_validated` (the mixer session's pure path) only queues a block
     #: that does not complete a 100 ms sub-block; :meth:`flush` (or the next block that does
     #: complete one, or any other push) filters the queue, in order. No reading depends on the
     #: queued samples (they only change the state of an incomplete sub-block), so every reading
@@ -571,7 +571,7 @@ class LoudnessMeter:
             check_list_finite(col)
         self._push_cols(cols, n)
 
-    def _push_checked(self, data: list) -> None:
+    def push_validated(self, data: list) -> None:
         """:meth:`push` of a mono, non-empty list of floats already known to be finite (the
         caller checked it, and does not mutate it later); the same result as ``push(data)``."""
         n = len(data)

@@ -37,7 +37,7 @@ from .presets import apply_full_settings, build_chain, merge_config, resolve_set
 from .processors.base import check_sample_rate
 from .truepeak import TruePeakMeter, lin_to_dbtp
 
-__all__ = ["MixerSession", "NullGenreTracker", "to_json_safe"]
+__all__ = ["MixerSession", "NullGenreTracker", "to_json_safe", "config_cache_key"]
 
 
 class NullGenreTracker:
@@ -101,7 +101,7 @@ class MixerSession:
         self.base_config = merge_config(None, base_config)
         self.chain = build_chain(None, sample_rate=self.sample_rate)
         self._applied: dict | None = None
-        # Settings cache: the exact key (see _config_key) of the last valid (base, config) pair,
+        # Settings cache: the exact key (see config_cache_key) of the last valid (base, config) pair,
         # the merged config and the resolved settings per genre. A hit skips re-validation and
         # the deep-copying merges; any change of the config (or of base_config) is a miss.
         self._cfg_key: Any = _NO_KEY
@@ -171,19 +171,14 @@ class MixerSession:
     def _known_peak(self, y: list) -> float | None:
         """``max|y|`` when the chain's last stage (a limiter passing the block through) already
         measured it for this very output list, else ``None``."""
-        procs = self.chain._procs
-        lp = getattr(procs[-1], "last_peak", None) if procs else None
-        if lp is not None and lp[0] is y:
-            procs[-1].last_peak = None
-            return lp[1]
-        return None
+        return self.chain.known_peak(y)
 
     def _configure(self, config: dict | None) -> tuple:
         """Validate ``config`` (cached per exact config), apply its settings to the chain if
         they changed; returns ``(genre, confidence)`` for the metrics."""
-        key = _config_key(config)
+        key = config_cache_key(config)
         if key is not None:
-            base_key = _config_key(self.base_config)
+            base_key = config_cache_key(self.base_config)
             key = None if base_key is None else (base_key, key)
         if key is not None and key == self._cfg_key:
             cfg = self._cfg_merged  # validated and merged when this exact config was first seen
@@ -252,7 +247,7 @@ class MixerSession:
                 meter.push(y)
                 levels = (peak_db(y), rms_db(y))
             else:
-                meter._push_checked(y)
+                meter.push_validated(y)
             if levels[0] == -math.inf:  # silence: the filter history may still ring
                 tp.push(y)
             else:
@@ -292,7 +287,7 @@ _NO_KEY = object()
 _SCALAR_TYPES = frozenset((float, int, bool, str, type(None)))
 
 
-def _config_key(config: Any) -> tuple | None:
+def config_cache_key(config: Any) -> tuple | None:
     """An exact, hashable form of a config dict (two levels, as the API's), or ``None``.
 
     Equal keys mean the same fields in the same order with equal values *of the same types*

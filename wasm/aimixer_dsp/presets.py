@@ -57,12 +57,8 @@ from typing import Any
 
 from . import GENRES
 from .errors import ParameterError
-from .processors import Chain, Compressor, Equalizer, Gain, Limiter, NoiseGate
-from .processors import compressor as _comp
-from .processors import eq as _eq
-from .processors import gain as _gain
-from .processors import gate as _gate
-from .processors import limiter as _lim
+from .processors import Chain, Compressor, Equalizer, Gain, Limiter, NoiseGate, Processor
+from .processors.param import Param
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -78,61 +74,35 @@ __all__ = [
     "LOUDNESS_TARGETS",
     "TARGET_RANGE",
     "controls",
+    "config_json_schema",
+    "STAGE_TYPES",
 ]
 
 BOOL = "bool"
 
+#: the chain's stage types in order; each declares its parameters once (``PARAMS``, see
+#: :mod:`aimixer_dsp.processors.param`) and everything below derives from them.
+#: ``Gain`` is the top-level scalar ``gain``; the others are sections named by ``config_key``.
+STAGE_TYPES: tuple[type[Processor], ...] = (Gain, NoiseGate, Compressor, Equalizer, Limiter)
+_SECTIONS: tuple[type[Processor], ...] = STAGE_TYPES[1:]
+_GAIN: Param = Gain.gain_db
+
+
+def _field(p: Param) -> Any:
+    return BOOL if p.range is None else p.range
+
+
 #: field -> range (numbers) or BOOL, per section; ``gain`` and ``bypass`` are top-level scalars.
 SCHEMA: dict = {
-    "gain": _gain.GAIN_RANGE,
-    "noiseGate": {
-        "enabled": BOOL,
-        "threshold": _gate.THRESHOLD_RANGE,
-        "attack": _gate.ATTACK_RANGE,
-        "hold": _gate.HOLD_RANGE,
-        "release": _gate.RELEASE_RANGE,
-        "range": _gate.RANGE_RANGE,
-    },
-    "compressor": {
-        "enabled": BOOL,
-        "ratio": _comp.RATIO_RANGE,
-        "threshold": _comp.THRESHOLD_RANGE,
-        "attack": _comp.ATTACK_RANGE,
-        "release": _comp.RELEASE_RANGE,
-        "knee": _comp.KNEE_RANGE,
-        "makeup": _comp.MAKEUP_RANGE,
-    },
-    "eq": {"enabled": BOOL, "low": _eq.GAIN_RANGE, "mid": _eq.GAIN_RANGE, "high": _eq.GAIN_RANGE},
-    "limiter": {
-        "enabled": BOOL,
-        "ceiling": _lim.CEILING_RANGE,
-        "lookahead": _lim.LOOKAHEAD_RANGE,
-        "release": _lim.RELEASE_RANGE,
-        "truePeak": BOOL,
-    },
+    "gain": _GAIN.range,
+    **{cls.config_key: {"enabled": BOOL, **{p.key: _field(p) for p in cls.PARAMS}} for cls in _SECTIONS},
     "bypass": BOOL,
 }
 
 #: field path -> (unit, label) for every numeric field of :data:`SCHEMA` (what the UI shows).
 UNITS: dict = {
-    "gain": ("dB", "Input gain"),
-    "noiseGate.threshold": ("dBFS", "Threshold"),
-    "noiseGate.attack": ("ms", "Attack"),
-    "noiseGate.hold": ("ms", "Hold"),
-    "noiseGate.release": ("ms", "Release"),
-    "noiseGate.range": ("dB", "Range"),
-    "compressor.ratio": (":1", "Ratio"),
-    "compressor.threshold": ("dBFS", "Threshold"),
-    "compressor.attack": ("ms", "Attack"),
-    "compressor.release": ("ms", "Release"),
-    "compressor.knee": ("dB", "Knee"),
-    "compressor.makeup": ("dB", "Makeup"),
-    "eq.low": ("dB", "Low shelf 100 Hz"),
-    "eq.mid": ("dB", "Mid bell 1 kHz"),
-    "eq.high": ("dB", "High shelf 8 kHz"),
-    "limiter.ceiling": ("dBFS", "Ceiling"),
-    "limiter.lookahead": ("ms", "Lookahead"),
-    "limiter.release": ("ms", "Release"),
+    "gain": (_GAIN.unit, _GAIN.label),
+    **{f"{cls.config_key}.{p.key}": (p.unit, p.label) for cls in _SECTIONS for p in cls.PARAMS if p.range},
 }
 
 #: Named loudness-normalisation targets: name -> (integrated loudness LUFS, true-peak ceiling
@@ -153,26 +123,8 @@ STAGES: dict = {"noiseGate": "Noise gate", "compressor": "Compressor", "eq": "EQ
 
 
 DEFAULT_SETTINGS: dict = {
-    "gain": 0.0,
-    "noiseGate": {
-        "enabled": True,
-        "threshold": -50.0,
-        "attack": 1.0,
-        "hold": 50.0,
-        "release": 100.0,
-        "range": -80.0,
-    },
-    "compressor": {
-        "enabled": True,
-        "ratio": 4.0,
-        "threshold": -20.0,
-        "attack": 10.0,
-        "release": 100.0,
-        "knee": 0.0,
-        "makeup": 0.0,
-    },
-    "eq": {"enabled": True, "low": 0.0, "mid": 0.0, "high": 0.0},
-    "limiter": {"enabled": True, "ceiling": -1.0, "lookahead": 1.5, "release": 50.0, "truePeak": False},
+    "gain": _GAIN.default,
+    **{cls.config_key: {"enabled": True, **{p.key: p.default for p in cls.PARAMS}} for cls in _SECTIONS},
     "bypass": False,
 }
 
@@ -334,34 +286,20 @@ def _full(settings: dict | None) -> dict:
     return merge_config(DEFAULT_SETTINGS, {k: v for k, v in (settings or {}).items() if k != "genre"})
 
 
+def _section(s: dict, cls: type[Processor]) -> dict:
+    """The settings section of stage type ``cls`` (the scalar ``gain`` as a section)."""
+    return {"enabled": True, "gain": s["gain"]} if cls is Gain else s[cls.config_key]
+
+
 def build_chain(settings: dict | None = None, sample_rate: int = 48000) -> Chain:
     """A new chain gain -> gate -> compressor -> EQ -> limiter for (possibly partial) settings."""
     s = _full(settings)
-    g, c, e, li = s["noiseGate"], s["compressor"], s["eq"], s["limiter"]
-    return Chain(
-        [
-            Gain(s["gain"], sample_rate=sample_rate),
-            NoiseGate(
-                g["threshold"], g["attack"], g["hold"], g["release"], g["range"],
-                sample_rate=sample_rate, enabled=g["enabled"],
-            ),
-            Compressor(
-                c["threshold"], c["ratio"], c["attack"], c["release"], c["knee"], c["makeup"],
-                sample_rate=sample_rate, enabled=c["enabled"],
-            ),
-            Equalizer(e["low"], e["mid"], e["high"], sample_rate=sample_rate, enabled=e["enabled"]),
-            Limiter(
-                li["ceiling"], li["lookahead"], li["release"], sample_rate=sample_rate, enabled=li["enabled"],
-                true_peak=li["truePeak"],
-            ),
-        ],
-        bypass=s["bypass"],
-    )  # fmt: skip
-
-
-def _set(obj: Any, attr: str, value: Any) -> None:
-    if getattr(obj, attr) != value:
-        setattr(obj, attr, value)
+    stages = []
+    for cls in STAGE_TYPES:
+        sec = _section(s, cls)
+        args = {p.attr: sec[p.key] for p in cls.PARAMS}
+        stages.append(cls(**args, sample_rate=sample_rate, enabled=sec["enabled"]))
+    return Chain(stages, bypass=s["bypass"])
 
 
 def apply_settings(chain: Chain, settings: dict | None) -> None:
@@ -378,34 +316,35 @@ def apply_full_settings(chain: Chain, s: dict) -> None:
     """:func:`apply_settings` of settings that are already complete and valid (what
     :func:`resolve_settings` returns), without validating and filling them in again."""
     stages = {type(p): p for p in chain}
-    missing = [t.__name__ for t in (Gain, NoiseGate, Compressor, Equalizer, Limiter) if t not in stages]
+    missing = [t.__name__ for t in STAGE_TYPES if t not in stages]
     if missing:
         raise ParameterError(
             "chain", repr(chain), message=f"chain lacks stage(s) {missing}; use build_chain()"
         )
-    gain = stages[Gain]
-    _set(gain, "gain_db", float(s["gain"]))
-    gain.enabled = True
-    gate, g = stages[NoiseGate], s["noiseGate"]
-    for attr, key in (("threshold_db", "threshold"), ("attack_ms", "attack"), ("hold_ms", "hold"),
-                      ("release_ms", "release"), ("range_db", "range")):  # fmt: skip
-        _set(gate, attr, float(g[key]))
-    gate.enabled = g["enabled"]
-    comp, c = stages[Compressor], s["compressor"]
-    for attr, key in (("threshold_db", "threshold"), ("ratio", "ratio"), ("attack_ms", "attack"),
-                      ("release_ms", "release"), ("knee_db", "knee"), ("makeup_db", "makeup")):  # fmt: skip
-        _set(comp, attr, float(c[key]))
-    comp.enabled = c["enabled"]
-    eq, e = stages[Equalizer], s["eq"]
-    for attr, key in (("low_db", "low"), ("mid_db", "mid"), ("high_db", "high")):
-        _set(eq, attr, float(e[key]))
-    eq.enabled = e["enabled"]
-    lim, li = stages[Limiter], s["limiter"]
-    for attr, key in (("ceiling_db", "ceiling"), ("lookahead_ms", "lookahead"), ("release_ms", "release")):
-        _set(lim, attr, float(li[key]))
-    _set(lim, "true_peak", li["truePeak"])
-    lim.enabled = li["enabled"]
+    for cls in STAGE_TYPES:
+        stage, sec = stages[cls], _section(s, cls)
+        for p in cls.PARAMS:
+            value = sec[p.key]
+            if p.range is not None:
+                value = float(value)
+            if getattr(stage, p.private) != value:
+                setattr(stage, p.attr, value)
+        stage.enabled = sec["enabled"]
     chain.bypass = s["bypass"]
+
+
+def config_json_schema() -> dict:
+    """The JSON Schema ``properties`` of the API's ``config`` object (every field optional),
+    derived from the stages' parameter tables; the OpenAPI document uses it."""
+    props: dict = {
+        "genre": {"type": ["string", "null"], "enum": ["auto", *GENRES, None]},
+        "bypass": {"type": "boolean", "description": "the whole chain is the identity"},
+        "gain": _GAIN.json_schema(),
+    }
+    for cls in _SECTIONS:
+        fields = {"enabled": {"type": "boolean"}, **{p.key: p.json_schema() for p in cls.PARAMS}}
+        props[cls.config_key] = {"type": "object", "properties": fields}
+    return props
 
 
 def controls() -> dict:

@@ -5,6 +5,12 @@ Every processor has ``process(block)``, ``reset()``, ``enabled``, ``latency_samp
 :mod:`.base` for the shared conventions (time constants ``a = exp(-1/(tau*fs))``, i.e. 63 %
 of a step after ``tau``; detectors are sample-peak, linked across channels).
 
+Each processor declares its parameters once, as :class:`~.param.Param` class attributes
+(API key, unit, range, default, label, ``on_change`` hook); the constructor, properties,
+``settings()``, ``__repr__`` and :mod:`aimixer_dsp.presets` (schema, defaults, UI controls,
+``build_chain``, the API's JSON Schema) derive from that table. Adding a parameter is one
+``Param(...)`` line plus its DSP (the hook and the code that reads ``self._<attr>``).
+
 ==============  ========================================================================
 processor       parameters (range) and behaviour
 ==============  ========================================================================
@@ -39,5 +45,6 @@ from .eq import Equalizer
 from .gain import Gain
 from .gate import NoiseGate
 from .limiter import Limiter
+from .param import Param
 
-__all__ = ["Processor", "Gain", "NoiseGate", "Compressor", "Equalizer", "Limiter", "Chain"]
+__all__ = ["Param", "Processor", "Gain", "NoiseGate", "Compressor", "Equalizer", "Limiter", "Chain"]

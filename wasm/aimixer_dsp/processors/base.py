@@ -21,7 +21,10 @@ from functools import lru_cache
 from typing import Any
 
 from .. import backend as _backend
-from ..errors import InvalidBufferError, InvalidSampleRateError, ParameterError
+from ..errors import InvalidBufferError, InvalidSampleRateError
+from .param import Param, check_bool, check_param
+
+__all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate"]
 
 np = _backend.np
 
@@ -51,34 +54,6 @@ def check_sample_rate(sample_rate: Any) -> int:
     return int(sample_rate)
 
 
-def check_param(name: str, value: Any, lo: float, hi: float) -> float:
-    """Return ``float(value)`` if it is a real number in ``[lo, hi]``, else raise ParameterError."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        if _backend.HAVE_NUMPY and isinstance(value, np.integer | np.floating):
-            value = value.item()
-        else:
-            raise ParameterError(
-                name,
-                value,
-                (lo, hi),
-                message=f"{name}={value!r} must be a number in [{_fmt(lo)}, {_fmt(hi)}]",
-            )
-    if not math.isfinite(value) or not (lo <= value <= hi):
-        raise ParameterError(name, value, (lo, hi))
-    return float(value)
-
-
-def check_bool(name: str, value: Any) -> bool:
-    """Return ``value`` if it is a bool, else raise ParameterError."""
-    if not isinstance(value, bool):
-        raise ParameterError(name, value, message=f"{name}={value!r} must be true or false")
-    return value
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(x)
-
-
 def time_coeff(ms: float, sample_rate: int) -> float:
     """One-pole coefficient ``exp(-1/(tau*fs))`` for a time constant of ``ms`` milliseconds."""
     return math.exp(-1000.0 / (ms * sample_rate))
@@ -102,12 +77,47 @@ class Processor:
     config_key: str = ""
     #: stateless processors accept any channel count at any time
     stateful: bool = True
+    #: this processor's parameters in declaration order (collected from its :class:`Param`
+    #: class attributes): constructor arguments, ``settings()``, ``__repr__``, presets, schema
+    PARAMS: tuple[Param, ...] = ()
+    #: ``False`` while the constructor runs (``on_change`` hooks then have no state to adjust)
+    _ready: bool = False
 
-    def __init__(self, *, sample_rate: int = 48000, enabled: bool = True) -> None:
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        params: dict[str, Param] = {}
+        for klass in reversed(cls.__mro__):
+            for value in vars(klass).values():
+                if isinstance(value, Param):
+                    params[value.attr] = value
+        cls.PARAMS = tuple(params.values())
+
+    def __init__(self, *args: Any, sample_rate: int = 48000, enabled: bool = True, **kwargs: Any) -> None:
+        """Parameters in :attr:`PARAMS` order (positional or by attribute name), then the
+        keyword-only ``sample_rate`` and ``enabled``. Every value is validated before any
+        ``on_change`` hook runs."""
         self._sample_rate = check_sample_rate(sample_rate)
         self._enabled = check_bool("enabled", enabled)
         self._channels: int | None = None
+        params = type(self).PARAMS
+        name = type(self).__name__
+        if len(args) > len(params):
+            raise TypeError(f"{name}() takes at most {len(params)} positional parameter(s), got {len(args)}")
+        values = {p.attr: p.default for p in params}
+        for p, value in zip(params, args, strict=False):
+            values[p.attr] = value
+        for key, value in kwargs.items():
+            if key not in values:
+                raise TypeError(f"{name}() got an unexpected keyword argument {key!r}")
+            if list(values).index(key) < len(args):
+                raise TypeError(f"{name}() got multiple values for argument {key!r}")
+            values[key] = value
+        for p in params:  # setattr, not self.__dict__: a materialised __dict__ slows every
+            setattr(self, p.private, p.check(values[p.attr]))  # attribute read in the DSP
+        for hook in dict.fromkeys(p.on_change for p in params if p.on_change is not None):
+            getattr(self, hook)()
         self._reset_state()
+        self._ready = True
 
     # -- public API ---------------------------------------------------------------------
     @property
@@ -160,7 +170,7 @@ class Processor:
 
     def settings(self) -> dict:
         """API-shaped applied settings of this stage (``config_key`` names its place)."""
-        return {"enabled": self._enabled}
+        return {"enabled": self._enabled, **{p.key: getattr(self, p.private) for p in self.PARAMS}}
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self._repr_params().items())
@@ -171,7 +181,7 @@ class Processor:
 
     # -- internals (also used by Chain, which validates once) ---------------------------
     def _repr_params(self) -> dict:
-        return {}
+        return {p.attr: getattr(self, p.private) for p in self.PARAMS}
 
     def _reset_state(self) -> None:
         pass

@@ -104,6 +104,18 @@ class Chain(Processor, MutableSequence):
                 return p
         return None
 
+    def known_peak(self, y: list) -> float | None:
+        """``max|y|`` of the pure-path output list ``y`` of the last :meth:`process` call when
+        the last stage (a limiter passing the block through) already measured it, else
+        ``None``. One answer per block: the measurement is consumed."""
+        procs = self._procs
+        last = procs[-1] if procs else None
+        lp = getattr(last, "last_peak", None)
+        if lp is not None and lp[0] is y:
+            last.last_peak = None  # type: ignore[union-attr]
+            return float(lp[1])
+        return None
+
     def reset(self) -> None:
         super().reset()
         for p in self._procs:

@@ -29,9 +29,9 @@ import math
 from typing import Any
 
 from .base import (
+    Param,
     Processor,
     apply_gain,
-    check_param,
     db_to_lin,
     decoupled_smoother,
     linked_level,
@@ -71,115 +71,37 @@ class Compressor(Processor):
 
     config_key = "compressor"
 
-    def __init__(
-        self,
-        threshold_db: float = -20.0,
-        ratio: float = 4.0,
-        attack_ms: float = 10.0,
-        release_ms: float = 100.0,
-        knee_db: float = 0.0,
-        makeup_db: float = 0.0,
-        *,
-        sample_rate: int = 48000,
-        enabled: bool = True,
-    ) -> None:
-        super().__init__(sample_rate=sample_rate, enabled=enabled)
-        self._knee_db = 0.0
-        self.threshold_db = threshold_db
-        self.ratio = ratio
-        self.attack_ms = attack_ms
-        self.release_ms = release_ms
-        self.knee_db = knee_db
-        self.makeup_db = makeup_db
+    threshold_db = Param("threshold", "dBFS", THRESHOLD_RANGE, -20.0, "Threshold", on_change="_update_knee")
+    ratio = Param("ratio", ":1", RATIO_RANGE, 4.0, "Ratio", on_change="_ratio_changed")
+    attack_ms = Param("attack", "ms", ATTACK_RANGE, 10.0, "Attack", on_change="_attack_changed")
+    release_ms = Param("release", "ms", RELEASE_RANGE, 100.0, "Release", on_change="_release_changed")
+    knee_db = Param("knee", "dB", KNEE_RANGE, 0.0, "Knee", on_change="_update_knee")
+    makeup_db = Param("makeup", "dB", MAKEUP_RANGE, 0.0, "Makeup", on_change="_makeup_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _threshold_db: float
+    _ratio: float
+    _attack_ms: float
+    _release_ms: float
+    _knee_db: float
+    _makeup_db: float
 
-    # -- parameters ---------------------------------------------------------------------
-    @property
-    def threshold_db(self) -> float:
-        """Threshold in dBFS, ``[-40, 0]``."""
-        return self._threshold_db
-
-    @threshold_db.setter
-    def threshold_db(self, value: float) -> None:
-        self._threshold_db = check_param("threshold_db", value, *THRESHOLD_RANGE)
-        self._update_knee()
-
-    @property
-    def ratio(self) -> float:
-        """Compression ratio, ``[1, 20]``."""
-        return self._ratio
-
-    @ratio.setter
-    def ratio(self, value: float) -> None:
-        self._ratio = check_param("ratio", value, *RATIO_RANGE)
-        self._slope = 1.0 - 1.0 / self._ratio
-
-    @property
-    def attack_ms(self) -> float:
-        """Attack time constant in ms, ``[0.1, 100]``."""
-        return self._attack_ms
-
-    @attack_ms.setter
-    def attack_ms(self, value: float) -> None:
-        self._attack_ms = check_param("attack_ms", value, *ATTACK_RANGE)
-        self._aA = time_coeff(self._attack_ms, self._sample_rate)
-
-    @property
-    def release_ms(self) -> float:
-        """Release time constant in ms, ``[10, 1000]``."""
-        return self._release_ms
-
-    @release_ms.setter
-    def release_ms(self, value: float) -> None:
-        self._release_ms = check_param("release_ms", value, *RELEASE_RANGE)
-        self._aR = time_coeff(self._release_ms, self._sample_rate)
-
-    @property
-    def knee_db(self) -> float:
-        """Soft-knee width in dB, ``[0, 24]`` (0 = hard knee)."""
-        return self._knee_db
-
-    @knee_db.setter
-    def knee_db(self, value: float) -> None:
-        self._knee_db = check_param("knee_db", value, *KNEE_RANGE)
-        self._update_knee()
-
-    @property
-    def makeup_db(self) -> float:
-        """Makeup gain in dB, ``[-12, 24]``."""
-        return self._makeup_db
-
-    @makeup_db.setter
-    def makeup_db(self, value: float) -> None:
-        self._makeup_db = check_param("makeup_db", value, *MAKEUP_RANGE)
-        self._makeup = db_to_lin(self._makeup_db)
-
+    # -- derived values -----------------------------------------------------------------
     def _update_knee(self) -> None:
-        if not hasattr(self, "_threshold_db"):
-            return
         # linear level below which the gain computer gives exactly 0 reduction
         self._lo_lin = db_to_lin(self._threshold_db - self._knee_db / 2.0)
         self._thr_lin = db_to_lin(self._threshold_db)
 
-    def settings(self) -> dict:
-        return {
-            "enabled": self._enabled,
-            "ratio": self._ratio,
-            "threshold": self._threshold_db,
-            "attack": self._attack_ms,
-            "release": self._release_ms,
-            "knee": self._knee_db,
-            "makeup": self._makeup_db,
-        }
+    def _ratio_changed(self) -> None:
+        self._slope = 1.0 - 1.0 / self._ratio
 
-    def _repr_params(self) -> dict:
-        return {
-            "threshold_db": self._threshold_db,
-            "ratio": self._ratio,
-            "attack_ms": self._attack_ms,
-            "release_ms": self._release_ms,
-            "knee_db": self._knee_db,
-            "makeup_db": self._makeup_db,
-        }
+    def _attack_changed(self) -> None:
+        self._aA = time_coeff(self._attack_ms, self._sample_rate)
+
+    def _release_changed(self) -> None:
+        self._aR = time_coeff(self._release_ms, self._sample_rate)
+
+    def _makeup_changed(self) -> None:
+        self._makeup = db_to_lin(self._makeup_db)
 
     def gain_reduction_db(self, level_db: float) -> float:
         """Static gain reduction (dB, >= 0) of the gain computer for a level in dBFS."""

@@ -26,7 +26,7 @@ from typing import Any
 from ..backend import KERNEL_MIN
 from ..backend import kernel as _kernel
 from . import biquad
-from .base import Processor, check_param, np
+from .base import Param, Processor, np
 
 GAIN_RANGE = (-12.0, 12.0)
 LOW_FREQ_HZ = 100.0
@@ -49,57 +49,19 @@ class Equalizer(Processor):
 
     config_key = "eq"
 
-    def __init__(
-        self,
-        low_db: float = 0.0,
-        mid_db: float = 0.0,
-        high_db: float = 0.0,
-        *,
-        sample_rate: int = 48000,
-        enabled: bool = True,
-    ) -> None:
-        super().__init__(sample_rate=sample_rate, enabled=enabled)
+    low_db = Param("low", "dB", GAIN_RANGE, 0.0, "Low shelf 100 Hz", on_change="_design")
+    mid_db = Param("mid", "dB", GAIN_RANGE, 0.0, "Mid bell 1 kHz", on_change="_design")
+    high_db = Param("high", "dB", GAIN_RANGE, 0.0, "High shelf 8 kHz", on_change="_design")
+    # the stored values (set by the Params above; the DSP reads these)
+    _low_db: float
+    _mid_db: float
+    _high_db: float
+
+    def _design(self) -> None:
         fs = self._sample_rate
         self.low_freq_hz = min(LOW_FREQ_HZ, 0.4 * fs)
         self.mid_freq_hz = min(MID_FREQ_HZ, 0.4 * fs)
         self.high_freq_hz = min(HIGH_FREQ_HZ, 0.4 * fs)
-        self._low_db = self._mid_db = self._high_db = 0.0
-        self.low_db = low_db
-        self.mid_db = mid_db
-        self.high_db = high_db
-
-    @property
-    def low_db(self) -> float:
-        """Low-shelf gain in dB, ``[-12, 12]``."""
-        return self._low_db
-
-    @low_db.setter
-    def low_db(self, value: float) -> None:
-        self._low_db = check_param("low_db", value, *GAIN_RANGE)
-        self._design()
-
-    @property
-    def mid_db(self) -> float:
-        """Mid-bell gain in dB, ``[-12, 12]``."""
-        return self._mid_db
-
-    @mid_db.setter
-    def mid_db(self, value: float) -> None:
-        self._mid_db = check_param("mid_db", value, *GAIN_RANGE)
-        self._design()
-
-    @property
-    def high_db(self) -> float:
-        """High-shelf gain in dB, ``[-12, 12]``."""
-        return self._high_db
-
-    @high_db.setter
-    def high_db(self, value: float) -> None:
-        self._high_db = check_param("high_db", value, *GAIN_RANGE)
-        self._design()
-
-    def _design(self) -> None:
-        fs = self._sample_rate
         self._sections = (
             biquad.low_shelf(self.low_freq_hz, self._low_db, SHELF_Q, fs),
             biquad.peaking(self.mid_freq_hz, self._mid_db, MID_Q, fs),
@@ -114,12 +76,6 @@ class Equalizer(Processor):
     def magnitude_db(self, freq_hz: float) -> float:
         """Analytic magnitude response of the cascade at ``freq_hz`` (dB)."""
         return sum(biquad.magnitude_db(c, freq_hz, self._sample_rate) for c in self._sections)
-
-    def settings(self) -> dict:
-        return {"enabled": self._enabled, "low": self._low_db, "mid": self._mid_db, "high": self._high_db}
-
-    def _repr_params(self) -> dict:
-        return {"low_db": self._low_db, "mid_db": self._mid_db, "high_db": self._high_db}
 
     # -- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:

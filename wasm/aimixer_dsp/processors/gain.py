@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Processor, check_param, db_to_lin
+from .base import Param, Processor, db_to_lin
 
 GAIN_RANGE = (-20.0, 20.0)
 
@@ -23,27 +23,14 @@ class Gain(Processor):
     config_key = "gain"
     stateful = False
 
-    def __init__(self, gain_db: float = 0.0, *, sample_rate: int = 48000, enabled: bool = True) -> None:
-        self.gain_db = gain_db
-        super().__init__(sample_rate=sample_rate, enabled=enabled)
+    gain_db = Param("gain", "dB", GAIN_RANGE, 0.0, "Input gain", on_change="_gain_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _gain_db: float
 
-    @property
-    def gain_db(self) -> float:
-        """Gain in dB, ``[-20, +20]``."""
-        return self._gain_db
-
-    @gain_db.setter
-    def gain_db(self, value: float) -> None:
-        self._gain_db = check_param("gain_db", value, *GAIN_RANGE)
+    def _gain_changed(self) -> None:
         self._g = db_to_lin(self._gain_db)
 
-    def settings(self) -> dict:
-        return {"enabled": self._enabled, "gain": self._gain_db}
-
-    def _repr_params(self) -> dict:
-        return {"gain_db": self._gain_db}
-
-    def _py(self, data: list) -> list:
+    def _py(self, data: list[float]) -> list[float]:
         g = self._g
         if g == 1.0:
             return data

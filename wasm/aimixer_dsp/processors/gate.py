@@ -22,9 +22,9 @@ from functools import lru_cache
 from typing import Any
 
 from .base import (
+    Param,
     Processor,
     apply_gain,
-    check_param,
     db_to_lin,
     decay_weights,
     decoupled_smoother,
@@ -62,108 +62,45 @@ class NoiseGate(Processor):
 
     config_key = "noiseGate"
 
-    def __init__(
-        self,
-        threshold_db: float = -50.0,
-        attack_ms: float = 1.0,
-        hold_ms: float = 50.0,
-        release_ms: float = 100.0,
-        range_db: float = -80.0,
-        *,
-        sample_rate: int = 48000,
-        enabled: bool = True,
-    ) -> None:
-        self._ready = False
-        super().__init__(sample_rate=sample_rate, enabled=enabled)
-        self.threshold_db = threshold_db
-        self.attack_ms = attack_ms
-        self.hold_ms = hold_ms
-        self.release_ms = release_ms
-        self.range_db = range_db
-        self._ready = True
-        self._reset_state()
+    threshold_db = Param(
+        "threshold", "dBFS", THRESHOLD_RANGE, -50.0, "Threshold", on_change="_threshold_changed"
+    )
+    attack_ms = Param("attack", "ms", ATTACK_RANGE, 1.0, "Attack", on_change="_attack_changed")
+    hold_ms = Param("hold", "ms", HOLD_RANGE, 50.0, "Hold", on_change="_hold_changed")
+    release_ms = Param("release", "ms", RELEASE_RANGE, 100.0, "Release", on_change="_release_changed")
+    range_db = Param("range", "dB", RANGE_RANGE, -80.0, "Range", on_change="_range_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _threshold_db: float
+    _attack_ms: float
+    _hold_ms: float
+    _release_ms: float
+    _range_db: float
 
-    # -- parameters ---------------------------------------------------------------------
-    @property
-    def threshold_db(self) -> float:
-        """Opening threshold in dBFS, ``[-60, 0]``."""
-        return self._threshold_db
-
-    @threshold_db.setter
-    def threshold_db(self, value: float) -> None:
-        self._threshold_db = check_param("threshold_db", value, *THRESHOLD_RANGE)
+    # -- derived values -----------------------------------------------------------------
+    def _threshold_changed(self) -> None:
         self._thr = db_to_lin(self._threshold_db)
 
-    @property
-    def attack_ms(self) -> float:
-        """Opening time constant in ms, ``[0.1, 100]``."""
-        return self._attack_ms
-
-    @attack_ms.setter
-    def attack_ms(self, value: float) -> None:
-        self._attack_ms = check_param("attack_ms", value, *ATTACK_RANGE)
+    def _attack_changed(self) -> None:
         self._aA = time_coeff(self._attack_ms, self._sample_rate)
 
-    @property
-    def hold_ms(self) -> float:
-        """Hold time in ms, ``[0, 1000]``."""
-        return self._hold_ms
-
-    @hold_ms.setter
-    def hold_ms(self, value: float) -> None:
-        self._hold_ms = check_param("hold_ms", value, *HOLD_RANGE)
+    def _hold_changed(self) -> None:
         hold = int(round(self._hold_ms * self._sample_rate / 1000.0))
         if self._ready:  # keep the state consistent with the new hold length
             self._since = min(self._since, hold + 1) if self._since <= self._hold else hold + 1
         self._hold = hold
 
-    @property
-    def release_ms(self) -> float:
-        """Closing time constant in ms, ``[1, 5000]``."""
-        return self._release_ms
-
-    @release_ms.setter
-    def release_ms(self, value: float) -> None:
-        self._release_ms = check_param("release_ms", value, *RELEASE_RANGE)
+    def _release_changed(self) -> None:
         self._aR = time_coeff(self._release_ms, self._sample_rate)
 
-    @property
-    def range_db(self) -> float:
-        """Attenuation of the closed gate in dB, ``[-120, 0]``."""
-        return self._range_db
-
-    @range_db.setter
-    def range_db(self, value: float) -> None:
-        self._range_db = check_param("range_db", value, *RANGE_RANGE)
+    def _range_changed(self) -> None:
         floor = db_to_lin(self._range_db)
         if self._ready:  # keep the state >= the new floor
             self._y1 = max(self._y1, floor)
             self._g = max(self._g, floor)
         self._floor = floor
 
-    def settings(self) -> dict:
-        return {
-            "enabled": self._enabled,
-            "threshold": self._threshold_db,
-            "attack": self._attack_ms,
-            "hold": self._hold_ms,
-            "release": self._release_ms,
-            "range": self._range_db,
-        }
-
-    def _repr_params(self) -> dict:
-        return {
-            "threshold_db": self._threshold_db,
-            "attack_ms": self._attack_ms,
-            "hold_ms": self._hold_ms,
-            "release_ms": self._release_ms,
-            "range_db": self._range_db,
-        }
-
     # -- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:
-        if not getattr(self, "_ready", False):
-            return
         self._since = self._hold + 1  # samples since the last above-threshold sample (capped)
         self._y1 = self._floor  # release stage
         self._g = self._floor  # smoothed gain

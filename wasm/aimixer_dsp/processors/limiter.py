@@ -50,10 +50,9 @@ from typing import Any
 
 from ..truepeak import TruePeakMeter
 from .base import (
+    Param,
     Processor,
     apply_gain,
-    check_bool,
-    check_param,
     db_to_lin,
     decay_weights,
     linked_level,
@@ -132,93 +131,45 @@ class Limiter(Processor):
 
     config_key = "limiter"
 
-    def __init__(
-        self,
-        ceiling_db: float = -1.0,
-        lookahead_ms: float = 1.5,
-        release_ms: float = 50.0,
-        *,
-        sample_rate: int = 48000,
-        enabled: bool = True,
-        true_peak: bool = False,
-    ) -> None:
-        self._L = None
-        self._true_peak = False
-        super().__init__(sample_rate=sample_rate, enabled=enabled)
-        self.ceiling_db = ceiling_db
-        self.release_ms = release_ms
-        self.lookahead_ms = lookahead_ms
-        self.true_peak = true_peak
+    ceiling_db = Param("ceiling", "dBFS", CEILING_RANGE, -1.0, "Ceiling", on_change="_ceiling_changed")
+    lookahead_ms = Param("lookahead", "ms", LOOKAHEAD_RANGE, 1.5, "Lookahead", on_change="_lookahead_changed")
+    release_ms = Param("release", "ms", RELEASE_RANGE, 50.0, "Release", on_change="_release_changed")
+    #: limit the true peak (dBTP, 4x over-sampled) instead of the sample peak; changing it resets
+    #: the state (the latency changes by ``TP_DELAY``)
+    true_peak = Param("truePeak", "", None, False, "True peak", on_change="_true_peak_changed")
+    # the stored values (set by the Params above; the DSP reads these)
+    _ceiling_db: float
+    _lookahead_ms: float
+    _release_ms: float
+    _true_peak: bool
 
-    @property
-    def true_peak(self) -> bool:
-        """Limit the true peak (dBTP, 4x over-sampled) instead of the sample peak. Changing it
-        resets the state (the latency changes by ``TP_DELAY``)."""
-        return self._true_peak
+    _L: int | None = None  # lookahead in samples (set by _lookahead_changed)
 
-    @true_peak.setter
-    def true_peak(self, value: bool) -> None:
-        value = check_bool("true_peak", value)
-        if value != self._true_peak:
-            self._true_peak = value
-            self.reset()
-
-    @property
-    def ceiling_db(self) -> float:
-        """Output ceiling in dBFS, ``[-3, 0]``."""
-        return self._ceiling_db
-
-    @ceiling_db.setter
-    def ceiling_db(self, value: float) -> None:
-        self._ceiling_db = check_param("ceiling_db", value, *CEILING_RANGE)
+    # -- derived values -----------------------------------------------------------------
+    def _ceiling_changed(self) -> None:
         self._c = db_to_lin(self._ceiling_db) * (1.0 - MARGIN)
 
-    @property
-    def lookahead_ms(self) -> float:
-        """Lookahead in ms, ``[0, 20]``. Changing it resets the state."""
-        return self._lookahead_ms
-
-    @lookahead_ms.setter
-    def lookahead_ms(self, value: float) -> None:
-        self._lookahead_ms = check_param("lookahead_ms", value, *LOOKAHEAD_RANGE)
+    def _lookahead_changed(self) -> None:
+        """Changing the lookahead (in samples) resets the state."""
         L = int(round(self._lookahead_ms * self._sample_rate / 1000.0))
         if L != self._L:
             self._L = L
             self._M = max(L, 1)
-            self.reset()
+            if self._ready:
+                self.reset()
 
-    @property
-    def release_ms(self) -> float:
-        """Release time constant in ms, ``[1, 1000]``."""
-        return self._release_ms
-
-    @release_ms.setter
-    def release_ms(self, value: float) -> None:
-        self._release_ms = check_param("release_ms", value, *RELEASE_RANGE)
+    def _release_changed(self) -> None:
         self._aR = time_coeff(self._release_ms, self._sample_rate)
+
+    def _true_peak_changed(self) -> None:
+        if self._ready:
+            self.reset()
 
     @property
     def latency_samples(self) -> int:
         """Lookahead delay in samples (``round(lookahead_ms * fs / 1000)``, plus ``TP_DELAY``
         in true-peak mode)."""
         return (self._L or 0) + (TP_DELAY if self._true_peak else 0)
-
-    def settings(self) -> dict:
-        return {
-            "enabled": self._enabled,
-            "ceiling": self._ceiling_db,
-            "lookahead": self._lookahead_ms,
-            "release": self._release_ms,
-            "truePeak": self._true_peak,
-        }
-
-    def _repr_params(self) -> dict:
-        return {
-            "ceiling_db": self._ceiling_db,
-            "lookahead_ms": self._lookahead_ms,
-            "release_ms": self._release_ms,
-            "true_peak": self._true_peak,
-        }
 
     # -- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:
