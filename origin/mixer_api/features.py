@@ -205,7 +205,9 @@ async def _read_request(svc: Any, *, audio_required: bool) -> tuple[dict[str, An
     if ctype == "application/octet-stream":
         if len(raw) > 4 * max_samples:
             raise _too_long(seconds, len(raw) / 4 / SAMPLE_RATE)
-        samples = parse_float32_bytes(raw, field="body", exact=None)
+        samples = parse_float32_bytes(
+            raw if isinstance(raw, bytes) else raw.encode(), field="body", exact=None
+        )
         return _options_from_query(), samples
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise APIError(

@@ -53,7 +53,7 @@ class AlertMonitor:
 
     def __init__(
         self,
-        emit: Callable[[dict], None],
+        emit: Callable[[dict[str, Any]], None],
         *,
         loudness_limit_lufs: float | None = None,
         loudness_seconds: int = 10,

@@ -232,7 +232,7 @@ class LoudnessLogger:
 # ---------------------------------------------------------------------- reading (studio API)
 
 
-def read_log(path: str, *, max_records: int = 400_000) -> Iterator[dict]:
+def read_log(path: str, *, max_records: int = 400_000) -> Iterator[dict[str, Any]]:
     """The records of a log (headers included, in order), skipping torn or over-long lines.
     At most ``max_records`` lines are read (a day of seconds is 86 400)."""
     with open(path, encoding="utf-8", errors="replace") as f:
@@ -253,7 +253,7 @@ def _num(v: Any) -> float | None:
     return float(v) if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) else None
 
 
-def summarize(records: list[dict], target_lufs: float) -> dict:
+def summarize(records: list[dict[str, Any]], target_lufs: float) -> dict[str, Any]:
     """A recording's summary from its records: the last I and LRA, TP/SP/M/S maxima, seconds of
     silence and clipping, and the share of seconds whose short-term loudness is above
     ``target_lufs``."""

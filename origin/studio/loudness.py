@@ -124,7 +124,7 @@ def downsample(records: list[dict], step: int) -> list[dict]:
         last = chunk[-1]
         b: dict[str, Any] = {"t": last.get("t"), "off": last.get("off")}
         for key in ("M", "S", "TP", "SP"):
-            vals = [r.get(key) for r in chunk if isinstance(r.get(key), int | float)]
+            vals = [float(r[key]) for r in chunk if isinstance(r.get(key), int | float)]
             b[key] = max(vals) if vals else None
         for key in ("I", "LRA", "TPmax", "SPmax"):
             b[key] = last.get(key)

@@ -110,7 +110,7 @@ async def set_active(source_id: str) -> Any:
     check_channels(cfg)
     restart = svc.supervisor.runtime(rid).running
     if restart:  # switch a running capture over: stop (file finalised), reconfigure, start again
-        from origin.studio.recorders import _not_supervising, _start
+        from origin.studio.recorders import _not_supervising
 
         _not_supervising()
         await svc.store.add_event(rid, "source", f"switching the recording to source {source_id}")
@@ -120,7 +120,7 @@ async def set_active(source_id: str) -> Any:
     await svc.store.add_event(rid, "source", f"active source set to {source_id}")
     if restart:
         rec["config"] = cfg
-        await _start(rec)
+        await svc.start_recorder(rec)
     return {"message": "Active source set", "active_source_id": source_id}
 
 
