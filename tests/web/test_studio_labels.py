@@ -11,21 +11,21 @@ from pathlib import Path
 import httpx
 import pytest
 from browserenv import CHROMIUM
+from liveserver import LiveServer
 from netutil import free_udp_port, unique_group
-from test_studio_ui import _serve, _shared_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 LABELS = ["L", "R", "C", "LFE", "Ls", "Rs"]
 
 
-def test_meters_carry_the_stream_labels(tmp_path):
+def test_meters_carry_the_stream_labels(tmp_path, shared_browser):
     if not Path(CHROMIUM).exists():
         pytest.skip("chromium not installed")
     from origin.app import create_app
     from origin.config import load_settings
 
-    srv = _serve(create_app(load_settings(env={}, data_dir=tmp_path / "data", dev_mode=True)))
+    srv = LiveServer(create_app(load_settings(env={}, data_dir=tmp_path / "data", dev_mode=True))).start(30)
     group, port = unique_group("239.75"), free_udp_port()
     sender = subprocess.Popen(
         [
@@ -63,7 +63,7 @@ def test_meters_carry_the_stream_labels(tmp_path):
         )
         assert r.status_code == 200, r.text
         assert c.post("/api/recorders/1/start").status_code == 200
-        ctx = _shared_browser().new_context()
+        ctx = shared_browser.new_context()
         page = ctx.new_page()
         page.goto(srv.url + "/studio/")
         card = page.locator('.rec[data-recorder-id="1"]')

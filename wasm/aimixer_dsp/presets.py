@@ -357,7 +357,8 @@ def controls() -> dict:
         ``{"stages": [{key, label, params: [{key, path, label, unit, min, max, default}]}],
         "gain": {...one param...}, "genres": [...], "presets": {genre: settings},
         "defaults": settings}``. ``stages`` are in chain order; each stage's ``enabled`` flag is
-        its bypass switch (not listed in ``params``).
+        its bypass switch (not listed in ``params``); its other on/off parameters are
+        ``switches: [{key, path, label, default}]``.
     """
 
     def param(path: str, rng: tuple, default: float) -> dict:
@@ -380,7 +381,14 @@ def controls() -> dict:
             for field, rng in spec.items()
             if rng != BOOL
         ]
-        stages.append({"key": key, "label": label, "params": params})
+        switches = [
+            {"key": p.key, "path": f"{key}.{p.key}", "label": p.label, "default": p.default}
+            for cls in _SECTIONS
+            if cls.config_key == key
+            for p in cls.PARAMS
+            if p.range is None
+        ]
+        stages.append({"key": key, "label": label, "params": params, "switches": switches})
     return {
         "gain": param("gain", SCHEMA["gain"], DEFAULT_SETTINGS["gain"]),
         "stages": stages,

@@ -126,6 +126,7 @@ function sanitize(o) {
     const sec = {};
     if (typeof v.enabled === "boolean") sec.enabled = v.enabled;
     for (const p of s.params) if (num(v[p.key])) sec[p.key] = clamp(v[p.key], p.min, p.max);
+    for (const p of s.switches || []) if (typeof v[p.key] === "boolean") sec[p.key] = v[p.key];
     if (Object.keys(sec).length) out[s.key] = sec;
   }
   return out;
@@ -208,6 +209,20 @@ function buildControls() {
     });
     head.append(h, lab);
     box.appendChild(head);
+    for (const p of stage.switches || []) {
+      const row = document.createElement("label");
+      row.className = "param switch-row";
+      const sw = document.createElement("input");
+      sw.type = "checkbox";
+      sw.id = `p-${p.path.replace(".", "-")}`;
+      sw.checked = !!s[stage.key][p.key];
+      row.append(sw, document.createTextNode(` ${p.label}`));
+      sw.addEventListener("change", () => {
+        st.overrides[stage.key] = { ...(st.overrides[stage.key] || {}), [p.key]: sw.checked };
+        changed();
+      });
+      box.appendChild(row);
+    }
     for (const p of stage.params) {
       const user = !!(st.overrides[stage.key] && p.key in st.overrides[stage.key]);
       box.appendChild(

@@ -29,10 +29,13 @@ def test_every_view_of_a_stage_lists_the_same_parameters(cls: type) -> None:
     schema = presets.config_json_schema()[cls.config_key]["properties"]
     assert list(schema) == ["enabled", *keys]
     for p in cls.PARAMS:
+        if p.range is None:  # an on/off parameter (e.g. the limiter's truePeak)
+            assert schema[p.key]["type"] == "boolean"
+            continue
         assert (schema[p.key]["minimum"], schema[p.key]["maximum"]) == p.range
         assert presets.UNITS[f"{cls.config_key}.{p.key}"] == (p.unit, p.label)
     stage = next(s for s in presets.controls()["stages"] if s["key"] == cls.config_key)
-    assert [c["key"] for c in stage["params"]] == keys
+    assert [c["key"] for c in stage["params"] + stage["switches"]] == keys
 
 
 def test_build_chain_and_apply_settings_go_through_the_table() -> None:
