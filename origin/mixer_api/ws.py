@@ -206,7 +206,9 @@ class _Connection:
                 {
                     "type": "websocket.http.response.start",
                     "status": resp.status_code,
-                    "headers": _header_list(resp.headers),
+                    # Hypercorn closes the connection after a refused upgrade: say so, so that a
+                    # client does not send its next request on it
+                    "headers": [*_header_list(resp.headers), (b"connection", b"close")],
                 }
             )
             body = await resp.get_data()

@@ -70,6 +70,8 @@ class RemoteRuntime:
         self.state: str = str(d.get("state", "stopped"))
         self.restarts: int = int(d.get("restarts", 0))
         self.current_file: str | None = d.get("current_file")
+        #: the worker's last stream counters, as the leader reported them
+        self.stats: dict[str, Any] = dict(d.get("stats") or {})
         self._running = bool(d.get("running", False))
         self._view: dict[str, Any] = d.get("view") or {
             "state": "stopped",
@@ -249,6 +251,7 @@ class StudioLeadership:
                 "restarts": rt.restarts,
                 "current_file": rt.current_file,
                 "view": rt.view(),
+                "stats": dict(rt.stats),
             }
         return out
 

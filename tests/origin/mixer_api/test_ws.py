@@ -6,6 +6,7 @@ import json
 import numpy as np
 import pytest
 import websockets
+import websockets.exceptions
 from aimixer_dsp.mixer import MixerSession
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
