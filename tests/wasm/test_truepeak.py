@@ -162,3 +162,40 @@ def test_mixer_metrics_have_true_peak() -> None:
     r = s.process([0.0] * 960, cfg)
     assert r["metrics"]["truePeak"] == -math.inf
     assert r["metrics"]["truePeakMax"] == pytest.approx(-6.0, abs=0.2)
+
+
+def test_truepeak_kernel_gives_the_same_readings() -> None:
+    """The browser installs the over-sampler as a JavaScript kernel (wasm/js/kernels.js): a Python
+    twin of its arithmetic gives the pure path's readings up to float rounding, and is used."""
+    import random
+    from array import array
+
+    from aimixer_dsp.backend import set_kernel
+
+    calls = []
+
+    def twin(buf: array, taps: array, T: int, out: array) -> None:
+        calls.append(len(buf))
+        x, g = list(buf), list(taps)
+        hi = 0.0
+        for t in range(T - 1, len(x)):
+            for p in range(len(g) // T):
+                acc = 0.0
+                for j in range(T):
+                    acc += g[p * T + j] * x[t - j]
+                hi = max(hi, abs(acc))
+        out[0] = hi
+
+    rng = random.Random(7)
+    frames = [[rng.uniform(-1.0, 1.0) * 0.7 for _ in range(960)] for _ in range(4)]
+    frames.append([0.5 * math.sin(2 * math.pi * 12000 * n / 48000 + 0.3) for n in range(960)])
+    want_m, got_m = TruePeakMeter(48000), TruePeakMeter(48000)
+    want = [want_m.push_checked(f) for f in frames]
+    set_kernel("truepeak", twin)
+    try:
+        got = [got_m.push_checked(f) for f in frames]
+    finally:
+        set_kernel("truepeak", None)
+    assert len(calls) == len(frames)
+    assert max(abs(a - b) for a, b in zip(got, want, strict=True)) < 1e-9
+    assert got_m.true_peak == pytest.approx(want_m.true_peak, abs=1e-9)

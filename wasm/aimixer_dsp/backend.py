@@ -102,8 +102,12 @@ _init_from_env()
 #:   (s1, s2, s3, s4, q1, q2, a1, a2, d1, d2)``; ``out = (acc, s1, s2, s3, s4)``;
 #: * ``cascade(x, coeffs, states, gain, out)``: the EQ's normalised biquad sections
 #:   (:mod:`aimixer_dsp.processors.eq`), ``coeffs`` 4 and ``states`` 2 per section (updated in
-#:   place), ``out[i] = gain * y_last[i]``.
-KERNEL_NAMES = ("spectrum", "kfilter", "cascade")
+#:   place), ``out[i] = gain * y_last[i]``;
+#: * ``truepeak(buf, taps, T, out)``: the true-peak over-sampler
+#:   (:class:`aimixer_dsp.truepeak.TruePeakMeter`): ``out[0] = max |sum_j taps[p T + j] buf[t - j]|``
+#:   over the phases ``p`` and ``t = T - 1 .. len(buf) - 1`` (the same result up to float rounding:
+#:   the pure path's integer products are exact to 2**-37 of the block's peak).
+KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak")
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
 _kernels: dict = {}

@@ -44,7 +44,8 @@ from functools import lru_cache
 from itertools import repeat
 from typing import Any
 
-from .backend import HAVE_NUMPY, check_list_finite, use_numpy
+from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, use_numpy
+from .backend import kernel as _kernel
 from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
 
 if HAVE_NUMPY:  # pragma: no branch
@@ -122,14 +123,15 @@ def _kaiser_phases(factor: int, taps_per_phase: int, beta: float, cutoff: float)
 
 
 @lru_cache(maxsize=4)
-def _filter_bank(oversample: int, wideband: bool) -> tuple[_Kronecker, Any, list]:
-    """(pure-path FIR, NumPy tap matrix or None, NumPy phases) for one filter, built once."""
+def _filter_bank(oversample: int, wideband: bool) -> tuple[_Kronecker, Any, list, array]:
+    """(pure-path FIR, NumPy tap matrix or None, NumPy phases, the phases' taps one after the
+    other for the ``truepeak`` kernel) for one filter, built once."""
     phases = _quantised_taps(true_peak_filter(oversample, wideband))
     # y_p[n] = sum_j g_p[j] x[n - j] = dot(g_p reversed, x[n - T + 1 .. n]): one column per phase.
     rev = [list(reversed(g)) for g in phases]
     mat = np.array(rev, dtype=np.float64).T.copy() if HAVE_NUMPY else None
     phases_np = [np.array(g, dtype=np.float64) for g in phases] if HAVE_NUMPY else []
-    return _Kronecker(phases), mat, phases_np
+    return _Kronecker(phases), mat, phases_np, array("d", [v for g in phases for v in g])
 
 
 @lru_cache(maxsize=4)
@@ -407,7 +409,13 @@ class TruePeakMeter:
         hn = -min(hist)
         amax = max(peak, hp, hn)
         if amax > 1e-280:  # below that (-5600 dBFS) the sample peak is the reading
-            ip = self._pure.peak(buf, n, amax)
+            kern = _kernel("truepeak") if n >= KERNEL_MIN else None
+            if kern is not None:  # the same FIR natively (see backend.KERNEL_NAMES)
+                out = array("d", bytes(8))
+                kern(array("d", buf), _filter_bank(self.oversample, self.wideband)[3], self._taps, out)
+                ip = out[0]
+            else:
+                ip = self._pure.peak(buf, n, amax)
             if ip > peak:
                 peak = ip
         self._hist[c] = buf[-(self._taps - 1) :]

@@ -175,9 +175,37 @@ export function cascadeKernel(x, coeffs, states, gain, out) {
   }
 }
 
+/** truepeak.TruePeakMeter's over-sampler: max |y| over the phases of the last samples of buf. */
+export function truepeakKernel(buf, taps, T, out) {
+  const bb = buf.getBuffer("f64");
+  const bt = taps.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  try {
+    const x = bb.data;
+    const g = bt.data;
+    const P = g.length / T;
+    let hi = 0.0;
+    for (let t = T - 1; t < x.length; t++) {
+      for (let p = 0; p < P; p++) {
+        const o = p * T;
+        let acc = 0.0;
+        for (let j = 0; j < T; j++) acc += g[o + j] * x[t - j];
+        const a = acc < 0 ? -acc : acc;
+        if (a > hi) hi = a;
+      }
+    }
+    bo.data[0] = hi;
+  } finally {
+    bb.release();
+    bt.release();
+    bo.release();
+  }
+}
+
 /** Install the kernels in the package (aimixer_dsp.backend.set_kernel). */
 export function installKernels(backend) {
   backend.set_kernel("spectrum", spectrumKernel);
   backend.set_kernel("kfilter", kfilterKernel);
   backend.set_kernel("cascade", cascadeKernel);
+  backend.set_kernel("truepeak", truepeakKernel);
 }
