@@ -142,6 +142,28 @@ def use_numpy(block: Any) -> bool:
     return isinstance(block, np.ndarray)
 
 
+def planar_columns(block: Any, channels: int) -> list[list[Any]] | None:
+    """The pure path's input as checked per-channel columns: a mono sequence of samples (or of
+    one-sample frames), or ``channels``-sample frames; ``None`` for an empty block.
+
+    Raises InvalidBufferError (wrong frame width) or NonFiniteInputError before any state changes.
+    """
+    data = block if isinstance(block, list) else list(block)
+    if not data:
+        return None
+    if channels == 1:
+        if isinstance(data[0], list | tuple):
+            data = [float(f[0]) for f in data]
+        check_list_finite(data)
+        return [data]
+    if not isinstance(data[0], list | tuple) or any(len(f) != channels for f in data):
+        raise InvalidBufferError(f"expected {channels} channels per frame")
+    cols = [[float(f[c]) for f in data] for c in range(channels)]
+    for col in cols:
+        check_list_finite(col)
+    return cols
+
+
 def check_list_finite(data: list) -> None:
     """Raise :class:`NonFiniteInputError` if a list of floats holds NaN or Inf."""
     try:

@@ -23,7 +23,7 @@ from functools import lru_cache
 from itertools import accumulate, repeat
 from typing import Any
 
-from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, use_numpy
+from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, planar_columns, use_numpy
 from .backend import kernel as _kernel
 from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
 from .processors import biquad as _biquad
@@ -540,21 +540,10 @@ class LoudnessMeter:
         return segs
 
     def _push_pure(self, block: Any) -> None:
-        data = block if isinstance(block, list) else list(block)
-        n = len(data)
-        if n == 0:
+        cols = planar_columns(block, self.channels)
+        if cols is None:
             return
-        if self.channels == 1:
-            if isinstance(data[0], list | tuple):
-                data = [float(f[0]) for f in data]
-            check_list_finite(data)
-            cols = [data]
-        else:
-            if not isinstance(data[0], list | tuple) or any(len(f) != self.channels for f in data):
-                raise InvalidBufferError(f"expected {self.channels} channels per frame")
-            cols = [[float(f[c]) for f in data] for c in range(self.channels)]
-            for col in cols:
-                check_list_finite(col)
+        n = len(cols[0])
         self._push_cols(cols, n)
 
     def push_planar(self, cols: list) -> None:

@@ -44,7 +44,7 @@ from functools import lru_cache
 from itertools import repeat
 from typing import Any
 
-from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, use_numpy
+from .backend import HAVE_NUMPY, KERNEL_MIN, planar_columns, use_numpy
 from .backend import kernel as _kernel
 from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
 
@@ -381,21 +381,9 @@ class TruePeakMeter:
         return lin_to_dbtp(self.last_block)
 
     def _push_pure(self, block: Any) -> list[float] | None:
-        data = block if isinstance(block, list) else list(block)
-        n = len(data)
-        if n == 0:
+        cols = planar_columns(block, self.channels)
+        if cols is None:
             return None
-        if self.channels == 1:
-            if isinstance(data[0], list | tuple):
-                data = [float(f[0]) for f in data]
-            check_list_finite(data)
-            cols = [data]
-        else:
-            if not isinstance(data[0], list | tuple) or any(len(f) != self.channels for f in data):
-                raise InvalidBufferError(f"expected {self.channels} channels per frame")
-            cols = [[float(f[c]) for f in data] for c in range(self.channels)]
-            for col in cols:
-                check_list_finite(col)
         return [self._channel_pure(c, col) for c, col in enumerate(cols)]
 
     def _channel_pure(self, c: int, col: list) -> float:
