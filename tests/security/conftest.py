@@ -199,4 +199,17 @@ def server_tools() -> Any:
     module cannot ``import conftest``: under xdist that name is ``tests/conftest.py``)."""
     from types import SimpleNamespace
 
-    return SimpleNamespace(start_server=start_server, make_keys=make_keys, ROOT=ROOT)
+    return SimpleNamespace(
+        start_server=start_server, make_keys=make_keys, start_sender=start_sender, ROOT=ROOT
+    )
+
+
+def start_sender(group: str, port: int, program: str) -> subprocess.Popen:
+    """A real ``aimixer sender`` of ``program`` to ``group:port`` on loopback (terminate it when done)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "origin.cli", "sender", "--dest", f"{group}:{port}"]
+        + ["--interface", "127.0.0.1", "--program", program],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )

@@ -6,8 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 
 import httpx
@@ -41,27 +39,12 @@ def _events(c: httpx.Client) -> list[dict]:
 
 
 def test_kill_9_of_the_origin_keeps_recording(tmp_path, server_tools) -> None:
-    start_server, make_keys, ROOT = server_tools.start_server, server_tools.make_keys, server_tools.ROOT
+    start_server, make_keys = server_tools.start_server, server_tools.make_keys
     data = tmp_path / "data"
     data.mkdir()
     keys, _ = make_keys(data)
     group, port = unique_group("239.71"), free_udp_port()
-    sender = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "origin.cli",
-            "sender",
-            "--dest",
-            f"{group}:{port}",
-            "--interface",
-            "127.0.0.1",
-        ]
-        + ["--program", "tone"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sender = server_tools.start_sender(group, port, "tone")
     srv = start_server(data)
     srv2 = None
     worker = None

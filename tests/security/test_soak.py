@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import subprocess
-import sys
 import threading
 import time
 
@@ -29,27 +27,12 @@ def _frame(i: int) -> list[float]:
 
 
 def test_soak_mixed_traffic(tmp_path, server_tools) -> None:
-    start_server, make_keys, ROOT = server_tools.start_server, server_tools.make_keys, server_tools.ROOT
+    start_server, make_keys = server_tools.start_server, server_tools.make_keys
     data = tmp_path / "data"
     data.mkdir()
     keys, _ = make_keys(data)
     group, port = unique_group("239.72"), free_udp_port()
-    sender = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "origin.cli",
-            "sender",
-            "--dest",
-            f"{group}:{port}",
-            "--interface",
-            "127.0.0.1",
-        ]
-        + ["--program", "pink"],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    sender = server_tools.start_sender(group, port, "pink")
     srv = start_server(data)
     admin = {"Authorization": f"Bearer {keys['admin']}"}
     statuses: dict[int, int] = {}
