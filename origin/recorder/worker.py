@@ -23,10 +23,22 @@ from typing import Any
 from .engine import RecorderConfig
 
 
-def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels: bool = True) -> list[str]:
-    """The ``record`` command line for ``config`` (validated first)."""
+def _arg(value: object) -> str:
+    """One flag value: floats without a trailing ``.0`` (``-40.0`` -> ``-40``), exact otherwise."""
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
+def record_argv(
+    config: RecorderConfig, *, python: str = sys.executable, levels: bool = True, check: bool = True
+) -> list[str]:
+    """The ``record`` command line for ``config`` (validated first unless ``check`` is false:
+    then the child validates it and reports the error)."""
     c = config
-    c.validate()
+    if check:
+        c.validate()
     argv = [
         python,
         "-m",
@@ -37,37 +49,37 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         "--payload",
         c.payload,
         "--rate",
-        str(c.sample_rate),
+        _arg(c.sample_rate),
         "--channels",
-        str(c.channels),
+        _arg(c.channels),
         "--channel-offset",
-        str(c.channel_offset),
+        _arg(c.channel_offset),
         "--ptime-us",
-        str(c.ptime_us),
+        _arg(c.ptime_us),
         "--pt",
-        str(c.payload_type),
+        _arg(c.payload_type),
         "--jitter-ms",
-        str(c.jitter_ms),
+        _arg(c.jitter_ms),
         "--relock-timeout",
-        str(c.relock_timeout),
+        _arg(c.relock_timeout),
         "--format",
         c.format,
         "--bits",
         c.bits,
         "--bitrate",
-        str(c.bitrate),
+        _arg(c.bitrate),
         "--sync-seconds",
-        str(c.sync_seconds),
+        _arg(c.sync_seconds),
         "--clock",
         c.clock,
         "--level-rate",
-        str(c.level_rate_hz),
+        _arg(c.level_rate_hz),
         "--silence-threshold-db",
-        str(c.silence_threshold_db),
+        _arg(c.silence_threshold_db),
         "--clock-source",
         c.clock_source,
         "--clock-warn-ms",
-        str(c.clock_warn_ms),
+        _arg(c.clock_warn_ms),
     ]
     if c.output is not None:
         argv += ["--output", c.output]
@@ -87,10 +99,22 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         "--redundant-source-filter": c.redundant_source_filter,
         "--mediaclk-offset": c.mediaclk_offset,
         "--loudness-limit": c.loudness_limit_lufs,
+        "--flac-level": c.flac_level if c.format == "flac" else None,
     }
+    if c.vox is not None:
+        optional.update(
+            {
+                "--vox-threshold-db": c.vox.threshold_db,
+                "--vox-release-db": c.vox.release_db,
+                "--vox-detection-ms": c.vox.detection_ms,
+                "--vox-hangover-ms": c.vox.hangover_ms,
+                "--vox-preroll-ms": c.vox.preroll_ms,
+                "--vox-level-mode": c.vox.level_mode,
+            }
+        )
     for flag, value in optional.items():
         if value is not None:
-            argv += [flag, str(value)]
+            argv += [flag, _arg(value)]
     for sp in c.splits or []:
         argv += [
             "--split",
@@ -100,9 +124,9 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         argv.append("--vad")
     argv += [
         "--loudness-seconds",
-        str(c.loudness_seconds),
+        _arg(c.loudness_seconds),
         "--stream-lost-seconds",
-        str(c.stream_lost_seconds),
+        _arg(c.stream_lost_seconds),
     ]
     if not c.loudness_log:
         argv.append("--no-loudness-log")
