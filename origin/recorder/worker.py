@@ -9,7 +9,6 @@ levels, stats and events; :func:`record_argv` builds the command line from a
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,9 +16,10 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import protocol
 from .engine import RecorderConfig
 
 
@@ -148,20 +148,20 @@ class RecorderProcess:
         config: RecorderConfig,
         *,
         python: str = sys.executable,
-        env: dict | None = None,
+        env: dict[str, str] | None = None,
         cwd: str | None = None,
-        on_line: Callable[[dict], None] | None = None,
+        on_line: Callable[[protocol.Message], None] | None = None,
     ) -> None:
         self.config = config
         self.argv = record_argv(config, python=python)
         self.env = env
         self.cwd = cwd
         self.on_line = on_line
-        self.proc: subprocess.Popen | None = None
-        self.levels: list[dict] = []
-        self.stats: dict[str, Any] = {}
-        self.final: dict[str, Any] | None = None
-        self.events: deque[dict] = deque(maxlen=200)
+        self.proc: subprocess.Popen[str] | None = None
+        self.levels: list[protocol.ChannelLevel] = []
+        self.stats: Mapping[str, Any] = {}
+        self.final: Mapping[str, Any] | None = None
+        self.events: deque[protocol.EventMessage] = deque(maxlen=200)
         self.stderr_tail: deque[str] = deque(maxlen=50)
         self.started_at: float | None = None
         self._threads: list[threading.Thread] = []
@@ -220,7 +220,7 @@ class RecorderProcess:
             time.sleep(0.02)
         return False
 
-    def stop(self, timeout: float = 10.0) -> dict | None:
+    def stop(self, timeout: float = 10.0) -> Mapping[str, Any] | None:
         """SIGTERM (the child finishes its file cleanly), wait, return the final stats line."""
         if self.proc is None:
             return self.final
@@ -244,18 +244,16 @@ class RecorderProcess:
     def _read_stdout(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
+            msg = protocol.parse(line)
+            if msg is None:
                 continue
-            kind = msg.get("type")
-            if kind == "levels":
+            if msg["type"] == protocol.LEVELS:
                 self.levels = msg.get("channels", [])
-            elif kind == "stats":
+            elif msg["type"] == protocol.STATS:
                 self.stats = msg
-            elif kind == "event":
+            elif msg["type"] == protocol.EVENT:
                 self.events.append(msg)
-            elif kind == "final":
+            elif msg["type"] == protocol.FINAL:
                 self.final = msg
             if self.on_line is not None:
                 try:
