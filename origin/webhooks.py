@@ -29,6 +29,7 @@ mid-retry — or a single origin restarted — loses no delivery, and the receiv
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import hmac
@@ -277,7 +278,9 @@ class WebhookEngine:
             await self._reload()
         return n > 0
 
-    async def deliveries(self, owner: str, hook_id: str, limit: int = 100) -> list[dict[str, Any]] | None:
+    async def deliveries(
+        self, owner: str, hook_id: str, limit: int = 100
+    ) -> builtins.list[dict[str, Any]] | None:  # ``list`` is the method above
         """Delivery log of a webhook (newest first), or ``None`` if it is not the owner's."""
         row = await self.storage.afetchone("SELECT id FROM webhooks WHERE id=? AND owner=?", (hook_id, owner))
         if row is None:

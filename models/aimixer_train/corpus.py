@@ -183,7 +183,8 @@ def _rock(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, in
     beats = int(seconds * tempo / 60) + 8
     bars = beats // 4 + 1
     chug = int(rng.choice([2, 2, 4, 1]))  # subdivisions per beat for the rhythm guitar
-    kick_pat = [[0, 2], [0, 2, 2.5], [0, 1.5, 2], [0, 0.75, 2, 3.5]][int(rng.integers(4))]
+    kick_pats: list[list[float]] = [[0, 2], [0, 2, 2.5], [0, 1.5, 2], [0, 0.75, 2, 3.5]]
+    kick_pat = kick_pats[int(rng.integers(4))]
     open_hat = bool(rng.random() < 0.3)
     ride = bool(rng.random() < 0.2)
     for bar in range(bars):
@@ -891,7 +892,7 @@ def make_clip(job: dict, seconds: float = 8.0, workdir: str | Path | None = None
     clip_seed = int(rng.integers(0, 2**31 - 1))
     rng = np.random.default_rng(clip_seed)
     own_tmp = workdir is None
-    wd = Path(tempfile.mkdtemp(prefix="aimixer-corpus-")) if own_tmp else Path(workdir)
+    wd = Path(tempfile.mkdtemp(prefix="aimixer-corpus-")) if workdir is None else Path(workdir)
     try:
         if label == "speech":
             x, meta = _speech_clip(rng, seconds, wd)

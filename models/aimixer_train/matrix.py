@@ -693,8 +693,8 @@ def calibrate_window_model(
         else:
             X, y, clips = dataset(real_items)
             cpath.parent.mkdir(parents=True, exist_ok=True)
-            with cpath.open("wb") as fh:
-                pickle.dump((X, y, clips), fh)
+            with cpath.open("wb") as out:
+                pickle.dump((X, y, clips), out)
     else:
         X, y, clips = dataset(real_items)
     temp = fit_temperature(raw(X), y) if len(set(y.tolist())) >= 2 else 1.0
@@ -713,11 +713,12 @@ def calibrate_window_model(
     conf = p_cal.max(axis=1)
     right = p_cal.argmax(axis=1) == yh
     above = known & (conf >= AUTO_MIN_CONFIDENCE)
+    real_held_out = _report(p_cal, yh)
     report = {
         "method": "temperature scaling in the ONNX graph",
         "temperature": temp,
         "fittedOn": "windows of the genre-labelled real train sources",
-        "realHeldOut": _report(p_cal, yh),
+        "realHeldOut": real_held_out,
         "realHeldOutUncalibratedEce": ece(p_raw[known], yh[known]) if known.any() else None,
         "autoThreshold": {
             "minConfidence": AUTO_MIN_CONFIDENCE,
@@ -730,7 +731,7 @@ def calibrate_window_model(
     meta["model"]["onnxBytes"] = len(data)
     meta["model"]["onnxSha256"] = hashlib.sha256(data).hexdigest()
     meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    r = report["realHeldOut"]
+    r = real_held_out
     _log(
         f"window model: T={temp:.3f}; real held-out 5-class {r.get('accuracy')}, speech/music "
         f"{r.get('speechVsMusic')}, ECE {r.get('ece')} (uncalibrated {report['realHeldOutUncalibratedEce']})",

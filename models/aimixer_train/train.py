@@ -296,8 +296,8 @@ def cross_validate(
         # Soft voting of the best three: fold by fold the mean of the members' probabilities is
         # exactly what a VotingClassifier fitted on that fold's training groups predicts.
         members = sorted(sorted(results), key=lambda n: -_score(results[n]))[:ENSEMBLE_SIZE]
-        prob3 = sum(probs[n][0] for n in members) / len(members)
-        prob5 = sum(probs[n][1] for n in members) / len(members)
+        prob3 = np.mean([probs[n][0] for n in members], axis=0)
+        prob5 = np.mean([probs[n][1] for n in members], axis=0)
         results[ENSEMBLE] = _scores(y, prob3, ds["y5"], prob5, mask5, folds)
         results[ENSEMBLE]["members"] = members
         r = results[ENSEMBLE]
