@@ -32,15 +32,19 @@ import math
 import struct
 import time
 from array import array
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import FRAME_SIZE
 from .mixer import NullGenreTracker, to_json_safe
 
+if TYPE_CHECKING:
+    from .genre import StreamingGenreClassifier
+    from .mixer import MixerSession
+
 __all__ = ["DeferredTracker", "FrameIO", "NullTracker", "dumps", "gain_reduction"]
 
 
-def _finite_or_none(d: dict) -> dict:
+def _finite_or_none(d: dict[str, Any]) -> dict[str, Any]:
     """A flat dict with its non-finite floats replaced by ``None`` (``to_json_safe``'s rule)."""
     isfinite = math.isfinite
     return {k: (None if type(v) is float and not isfinite(v) else v) for k, v in d.items()}
@@ -86,9 +90,9 @@ class DeferredTracker:
     the pending window each time it returns ``True``) before the session processes its next frame.
     """
 
-    def __init__(self, tracker: Any) -> None:
+    def __init__(self, tracker: StreamingGenreClassifier) -> None:
         self.tracker = tracker
-        self._blocks: list = []
+        self._blocks: list[Any] = []  # the sessions' input blocks, as given to push()
         self.flush_ms = 0.0  # time spent in the real push(), summed
 
     # -- what MixerSession uses
@@ -114,12 +118,12 @@ class DeferredTracker:
 
     # -- what the engine uses
     @property
-    def pending_features(self) -> Any:
+    def pending_features(self) -> list[float] | None:
         """The real tracker's pending window (``None`` when none is due)."""
         return self.tracker.pending_features
 
     @property
-    def probabilities(self) -> Any:
+    def probabilities(self) -> dict[str, float] | None:
         """The real tracker's latest probabilities."""
         return self.tracker.probabilities
 
@@ -128,7 +132,7 @@ class DeferredTracker:
         """Blocks waiting for :meth:`flush`."""
         return len(self._blocks)
 
-    def apply(self, probabilities: dict) -> bool:
+    def apply(self, probabilities: dict[str, float]) -> bool:
         """Forward the model's answer for the pending window to the real tracker."""
         return self.tracker.apply(probabilities)
 
@@ -186,14 +190,16 @@ class FrameIO:
         self._settings_json = ""
         #: ``run``'s metrics numbers: ``[flag, *NUMERIC]`` (see :meth:`run`)
         self.values = array("d", bytes(8 * (1 + len(_NUMERIC))))
-        self._head_key: tuple | None = None  # (genre, marshal of appliedSettings) -> its JSON
+        self._head_key: tuple[str | None, bytes] | None = (
+            None  # (genre, marshal of appliedSettings) -> its JSON
+        )
         self._head_json = ""
         self.frames = 0
         self.dsp_ms_total = 0.0
         self.dsp_ms_max = 0.0
         self.dsp_ms_last = 0.0
 
-    def read_input(self) -> list:
+    def read_input(self) -> list[float]:
         """The input buffer as a list of Python floats (the float32 values, exactly)."""
         return self.input.tolist()
 
@@ -207,7 +213,9 @@ class FrameIO:
             # beyond float32 range: the same C cast as array('f') (-> +-inf), in place
             self.output[:] = array("f", [float(v) for v in samples])
 
-    def process(self, session: Any, config_json: str | None = None, want_result: bool = True) -> str | None:
+    def process(
+        self, session: MixerSession, config_json: str | None = None, want_result: bool = True
+    ) -> str | None:
         """Process the frame in :attr:`input` with ``session`` (a ``MixerSession``).
 
         Parameters
@@ -228,7 +236,9 @@ class FrameIO:
         res = self._process(session, config_json)
         return self._dumps_result(res) if want_result else None
 
-    def run(self, session: Any, config_json: str | None = None, want_result: bool = True) -> str | None:
+    def run(
+        self, session: MixerSession, config_json: str | None = None, want_result: bool = True
+    ) -> str | None:
         """:meth:`process` with the metrics' numbers passed in :attr:`values` instead of as text.
 
         The engine's per-frame call: writing eight doubles into a buffer the engine reads
@@ -271,10 +281,10 @@ class FrameIO:
         values[0] = 0.0
         return self._dumps_result(res)
 
-    def decode(self, text: str) -> dict:
+    def decode(self, text: str) -> dict[str, Any]:
         """The result (``to_json_safe`` form, without ``processedBuffer``) from what :meth:`run`
         returned and :attr:`values`: what the engine builds in JS, for tests and Python callers."""
-        obj = json.loads(text)
+        obj: dict[str, Any] = json.loads(text)
         if self.values[0] != 1.0:
             return obj
         isfinite = math.isfinite
@@ -285,7 +295,7 @@ class FrameIO:
             metrics[k] = v if k == "genre" or isfinite(v) else None
         return {"metrics": metrics, "appliedSettings": obj["appliedSettings"]}
 
-    def _process(self, session: Any, config_json: str | None) -> dict:
+    def _process(self, session: MixerSession, config_json: str | None) -> dict[str, Any]:
         """Run ``session`` on :attr:`input`, write :attr:`output`; the result without samples."""
         x = self.read_input()
         if config_json is None:
@@ -296,7 +306,7 @@ class FrameIO:
             config = json.loads(config_json)
             self._config_json, self._config = config_json, config
         t0 = time.perf_counter()
-        res = session.process(x, config)
+        res: dict[str, Any] = session.process(x, config)
         ms = (time.perf_counter() - t0) * 1000.0
         self.frames += 1
         self.dsp_ms_total += ms
@@ -306,7 +316,7 @@ class FrameIO:
         self.write_output(res.pop("processedBuffer"))
         return res
 
-    def _dumps_result(self, res: dict) -> str:
+    def _dumps_result(self, res: dict[str, Any]) -> str:
         """``dumps(res)`` of ``{"metrics": dict, "appliedSettings": dict}``, reusing the JSON of
         the applied settings while they are exactly the last frame's (the same ``marshal``
         bytes: same keys, order, types and float bits), i.e. until the config changes.
@@ -345,7 +355,7 @@ class FrameIO:
         )
 
 
-def gain_reduction(session: Any) -> list:
+def gain_reduction(session: MixerSession) -> list[float]:
     """``[gate, compressor, limiter]`` gain reduction in dB (>= 0) after the session's last
     sample, read from the stages' state (0 for a disabled stage or a bypassed chain): the gate's
     smoothed gain, the compressor's smoothed reduction, the limiter's release stage. For the
