@@ -30,13 +30,13 @@ T = TypeVar("T")
 MIGRATION_LOCK = 0x41494D4958455201  # "AIMIXER" + 1
 
 
-class PgRow(tuple):
+class PgRow(tuple[Any, ...]):
     """A result row with index and column-name access (like :class:`sqlite3.Row`)."""
 
     __slots__ = ()
     _index: dict[str, int]
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self._index[key])

@@ -88,7 +88,8 @@ class SQLiteStorage(Storage):
     def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """First row of a query, or ``None``."""
         with self._lock:
-            return self.conn.execute(sql, params).fetchone()
+            row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+            return row
 
     def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
