@@ -42,7 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 __all__ = [
     "Schema",
@@ -56,9 +56,30 @@ __all__ = [
     "CORE_SCHEMA",
 ]
 
+if TYPE_CHECKING:
+    from origin.config import Settings
+
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 Step = str | Mapping[str, str]
+
+
+class Cursor(Protocol):
+    """What :meth:`Connection.execute` returns, on both backends."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What :meth:`Storage.transaction` hands its function: ``execute(sql, params)`` with ``?``
+    placeholders, on both backends."""
+
+    def execute(self, sql: str, params: Params = ..., /) -> Cursor: ...
 
 
 class StorageError(RuntimeError):
@@ -139,11 +160,11 @@ class Storage:
         """Close the connection, if any (called under the lock)."""
         raise NotImplementedError
 
-    def _lock_migrations(self, conn: Any) -> None:
+    def _lock_migrations(self, conn: Connection) -> None:
         """Inside a :meth:`transaction`: hold the lock that serialises migrating origins (none
         needed where the transaction itself is exclusive)."""
 
-    def _run_script(self, conn: Any, sql: str) -> None:  # pragma: no cover - abstract
+    def _run_script(self, conn: Connection, sql: str) -> None:  # pragma: no cover - abstract
         """Run one migration step's SQL (possibly several statements) on ``conn``."""
         raise NotImplementedError
 
@@ -194,7 +215,7 @@ class Storage:
         self.schemas = merge_schemas([*self.schemas.values(), *schemas])
         return {s.name: self._migrate_schema(s) for s in self.schemas.values()}
 
-    def _create_versions_table(self, conn: Any) -> None:
+    def _create_versions_table(self, conn: Connection) -> None:
         self._lock_migrations(conn)
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
@@ -205,7 +226,7 @@ class Storage:
         migration lock, after re-reading the version (another origin may have got there first)."""
         name = schema.name
 
-        def step(conn: Any, i: int) -> None:
+        def step(conn: Connection, i: int) -> None:
             self._lock_migrations(conn)
             row = conn.execute("SELECT version FROM schema_versions WHERE name=?", (name,)).fetchone()
             if row and row[0] > i:  # done before (by us or another origin)
@@ -247,7 +268,7 @@ class Storage:
         """All rows of a query."""
         raise NotImplementedError
 
-    def transaction(self, fn: Callable[[Any], T]) -> T:  # pragma: no cover - abstract
+    def transaction(self, fn: Callable[[Connection], T]) -> T:  # pragma: no cover - abstract
         """Run ``fn(conn)`` in one transaction (rollback on error)."""
         raise NotImplementedError
 
@@ -276,7 +297,7 @@ class Storage:
         """Async :meth:`fetchall`."""
         return await self.run(self.fetchall, sql, params)
 
-    async def atransaction(self, fn: Callable[[Any], T]) -> T:
+    async def atransaction(self, fn: Callable[[Connection], T]) -> T:
         """Async :meth:`transaction`."""
         return await self.run(self.transaction, fn)
 
@@ -329,7 +350,7 @@ def open_storage(target: str | Path, schemas: Iterable[Schema] = ()) -> Storage:
     return SQLiteStorage(target, schemas).open()
 
 
-def storage_for(settings: Any, schemas: Iterable[Schema] = ()) -> Storage:
+def storage_for(settings: Settings, schemas: Iterable[Schema] = ()) -> Storage:
     """The opened storage selected by ``settings.database_url`` (SQLite under ``data_dir`` if unset)."""
     url = getattr(settings, "database_url", None)
     return open_storage(url or settings.db_path, schemas)

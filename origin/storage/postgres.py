@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from origin.config import redact_url
-from origin.storage import Params, Schema, Storage, StorageError
+from origin.storage import Connection, Params, Schema, Storage, StorageError
 
 if TYPE_CHECKING:
     import psycopg
@@ -146,10 +146,10 @@ class PostgresStorage(Storage):
             self._raw = self._new_connection()
         return self._raw
 
-    def _lock_migrations(self, conn: _Conn) -> None:
+    def _lock_migrations(self, conn: Connection) -> None:
         conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
 
-    def _run_script(self, conn: _Conn, sql: str) -> None:
+    def _run_script(self, conn: Connection, sql: str) -> None:
         conn.execute(sql)  # no parameters: sent as is, several statements allowed
 
     def _driver_errors(self) -> tuple[type[BaseException], ...]:
@@ -180,7 +180,7 @@ class PostgresStorage(Storage):
         with self._lock:
             return self.conn.execute(*_query(sql, params)).fetchall()
 
-    def transaction(self, fn: Callable[[Any], T]) -> T:
+    def transaction(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in one transaction (rollback on error)."""
         with self._lock:
             conn = self.conn

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from origin.storage import Params, Schema, Storage, StorageError
+from origin.storage import Connection, Params, Schema, Storage, StorageError
 
 __all__ = ["SQLiteStorage"]
 
@@ -60,7 +60,7 @@ class SQLiteStorage(Storage):
         return self._conn
 
     # migrations run in transaction() (BEGIN IMMEDIATE: one writer at a time, no other lock needed)
-    def _run_script(self, conn: sqlite3.Connection, sql: str) -> None:
+    def _run_script(self, conn: Connection, sql: str) -> None:
         for stmt in split_sql(sql):
             conn.execute(stmt)
 
@@ -96,7 +96,7 @@ class SQLiteStorage(Storage):
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
-    def transaction(self, fn: Callable[[Any], T]) -> T:
+    def transaction(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` inside ``BEGIN IMMEDIATE``/``COMMIT`` (rollback on error)."""
         with self._lock:
             conn = self.conn
