@@ -38,11 +38,16 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from origin.recorder.alerts import ALERT_EVENTS
 from origin.storage import Schema, Storage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from origin.metrics import Metrics
 
 __all__ = [
     "EVENTS",
@@ -163,7 +168,7 @@ class WebhookEngine:
         max_attempts: int = 5,
         backoff: float = 1.0,
         queue_size: int = 1000,
-        metrics: Any = None,
+        metrics: Metrics | None = None,
         concurrency: int = 8,
         lease: float | None = None,
         sweep_interval: float = 2.0,
@@ -182,7 +187,7 @@ class WebhookEngine:
         self._hooks: dict[str, list[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sem: asyncio.Semaphore | None = None
-        self._client: Any = None
+        self._client: httpx.AsyncClient | None = None
         self.dropped = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -409,6 +414,8 @@ class WebhookEngine:
             retry = False
             try:
                 async with self._sem:
+                    if self._client is None:
+                        raise RuntimeError("the webhook engine is stopped")
                     resp = await self._client.post(hook["url"], content=body, headers=headers)
                 code, error = resp.status_code, None
                 if 200 <= code < 300:
