@@ -17,7 +17,7 @@ function fmt(db) {
 /** The dB scale under a card's meters (same columns as a meter row). */
 export function meterScale() {
   const el = document.createElement("div");
-  el.className = "meter meter-scale";
+  el.className = "meter-scale";
   el.setAttribute("aria-hidden", "true");
   const ticks = TICKS.map((t) => `<span style="left:${(frac(t) * 100).toFixed(2)}%">${t}</span>`).join("");
   el.innerHTML = `<span></span><div class="meter-ticks">${ticks}</div><span class="meter-db">RMS</span><span class="meter-tp">peak / TP</span>`;
