@@ -56,15 +56,25 @@ function yOf(v, top, h) {
 
 function line(ctx, pts, color, width) {
   ctx.strokeStyle = color;
+  ctx.fillStyle = color;
   ctx.lineWidth = width;
-  ctx.beginPath();
-  let started = false;
-  for (const [x, y] of pts) {
-    if (y === null) { started = false; continue; }
-    if (started) ctx.lineTo(x, y); else ctx.moveTo(x, y);
-    started = true;
+  // a run of one point (a lone reading between gaps) is drawn as a dot, so it is not lost
+  let run = [];
+  const flush = () => {
+    if (run.length === 1) ctx.fillRect(run[0][0] - width, run[0][1] - width, 2 * width, 2 * width);
+    else if (run.length > 1) {
+      ctx.beginPath();
+      ctx.moveTo(run[0][0], run[0][1]);
+      for (const [x, y] of run.slice(1)) ctx.lineTo(x, y);
+      ctx.stroke();
+    }
+    run = [];
+  };
+  for (const p of pts) {
+    if (p[1] === null) flush();
+    else run.push(p);
   }
-  ctx.stroke();
+  flush();
 }
 
 function hline(ctx, y, x0, x1, color, dash) {
