@@ -56,6 +56,17 @@ def test_studio_user_sees_own_studio_and_expired_session_is_handled(tmp_path, sh
             assert page.locator(".rec").count() == 1  # only its studio's recorder
             assert page.locator("#studios .chip").all_inner_texts() != []
             assert "Studio B" not in page.inner_text("#studios")
+            # it lands in its own studio: the selector shows it (nothing else to pick), and the
+            # selection is kept for it on the server
+            assert page.input_value("#studio-select") == a and page.locator("#studio-select").is_disabled()
+            assert "Studio B" not in page.inner_text("#studio-select")
+            page.wait_for_function(
+                "async (sid) => { const t = localStorage.getItem('aimixer.studio.token');"
+                " const r = await fetch('/api/studios/current-selection', {headers: {Authorization: 'Bearer ' + t}});"
+                " return (await r.json()).studio_id === sid; }",
+                arg=a,
+            )
+            assert page.locator("#tabs a[data-view=studios]").is_hidden()
             assert page.locator("#start-all").is_hidden() and page.locator("#new-studio").is_hidden()
             assert page.locator('.rec[data-recorder-id="2"] .act-start').is_hidden()
             page.goto(srv.url + "/studio/#/recorder/2")
