@@ -103,7 +103,7 @@ def test_loudness_panels_show_the_recorders_real_log(recording_server, shared_br
         shown_tp = _lufs(page.inner_text('#loudness-now [data-key="tp"]'))
         assert abs(shown_tp - tp_max) < 1.0
         assert abs(_lufs(page.inner_text('#loudness-now [data-key="st"]')) - s_api) < 1.0
-        page.select_option("#loudness-range", "1")  # another range redraws from the endpoint
+        page.select_option("#loudness-range", "60")  # another range redraws from the endpoint
         page.wait_for_function("() => Number(document.getElementById('loudness-chart').dataset.points) > 0")
 
         # player: the file's short-term curve over its waveform, and its R 128 report

@@ -177,8 +177,8 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
     ((events && events.events) || []).map((e) => eventItem(e)),
   );
   const range = el("select", { id: "loudness-range", "aria-label": "Loudness history range" },
-    [["1", "last hour"], ["3", "last 3 hours"], ["12", "last 12 hours"], ["24", "last 24 hours"]].map(([v, t]) =>
-      el("option", { value: v, text: t, selected: v === "3" })));
+    [["15", "last 15 minutes"], ["60", "last hour"], ["180", "last 3 hours"], ["720", "last 12 hours"], ["1440", "last 24 hours"]].map(([v, t]) =>
+      el("option", { value: v, text: t, selected: v === "180" })));
   const loudNow = el("div", { class: "loud-now", id: "loudness-now", role: "status", "aria-live": "off" });
   const loud = el("section", { class: "panel", id: "loudness-panel", "aria-label": "Loudness history" },
     el("div", { class: "panel-head" }, el("h3", { text: "Loudness" }), range, el("span", { class: "spacer" }),
@@ -210,10 +210,10 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
   // loudness history (GET /api/recorders/{id}/loudness): redrawn every 10 s while shown
   const loadLoudness = async () => {
     if (!loud.isConnected) return false;
-    const hours = Number(range.value);
+    const minutes = Number(range.value);
     const to = Date.now();
-    const from = to - hours * 3600e3;
-    const step = { 1: 5, 3: 10, 12: 60, 24: 120 }[hours];
+    const from = to - minutes * 60e3;
+    const step = { 15: 2, 60: 5, 180: 10, 720: 60, 1440: 120 }[minutes];
     try {
       const data = await api(`/api/recorders/${rid}/loudness?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&step=${step}`);
       const canvas = $("loudness-chart");
