@@ -26,6 +26,7 @@ const ALERT_CLEARS = {
   engine_path_down: "engine_path_up",
 };
 const TRANSIENT_ALERTS = ["recorder.loudness", "recorder.clipping"];
+const RECENT_FILES = 12;
 
 function isAdmin() {
   return !!state.user && (state.user.role === "admin" || (state.user.roles || []).includes("admin"));
@@ -367,7 +368,18 @@ function renderRecorders() {
     if (!card.el.isConnected) box.append(card.el);
     const st = studioById(rec.studio_id);
     card.el.style.setProperty("--studio", st ? st.color : "var(--line)");
-    card.el.querySelector(".rec-name").textContent = `${rec.name}${st ? ` · ${st.name}` : ""}`;
+    const nameEl = card.el.querySelector(".rec-name");
+    const label = `${rec.name}|${st ? st.name : ""}`;
+    if (nameEl.dataset.label !== label) {
+      nameEl.dataset.label = label;
+      nameEl.textContent = rec.name;
+      if (st) {
+        const sn = document.createElement("span");
+        sn.className = "rec-studio";
+        sn.textContent = st.name;
+        nameEl.append(" ", sn);
+      }
+    }
     setState(card, rec.state);
     const cfg = rec.config || {};
     const parts = [`${cfg.multicast_addr}:${cfg.port}`, (cfg.format || "").toUpperCase()];
@@ -494,9 +506,9 @@ async function loadAlerts() {
 function activeAlerts(rid) {
   const a = state.alerts.get(rid);
   if (!a) return [];
+  // an expired transient alert is kept (not shown): the loudness check may prolong it
   const now = Date.now();
-  for (const [k, v] of a) if (v.until < now) a.delete(k);
-  return [...a.entries()];
+  return [...a.entries()].filter(([, v]) => v.until >= now);
 }
 
 function renderAlerts(rid) {
@@ -521,7 +533,9 @@ function renderAlerts(rid) {
 
 /** Short-term / integrated loudness of each recording card from the recorder's loudness log. */
 async function refreshLoudness() {
-  const from = new Date(Date.now() - 15000).toISOString();
+  // the last 2 minutes: the log is written a second behind the audio, more on a loaded machine;
+  // a reading older than 10 s is shown as such
+  const from = new Date(Date.now() - 120000).toISOString();
   await Promise.all(state.recorders.filter((r) => r.state === "recording" && state.cards.has(r.id)).map(async (r) => {
     const data = await api(`/api/recorders/${r.id}/loudness?from=${from}&step=1`);
     const card = state.cards.get(r.id);
@@ -536,6 +550,23 @@ async function refreshLoudness() {
       span.append(l, ` ${v}`);
       return span;
     }));
+    // the loudness alarm fires once per excursion: its alert stays while the short-term loudness
+    // is still above the recorder's limit
+    const limit = (r.config || {}).loudness_limit_lufs;
+    const loudAlert = state.alerts.get(r.id)?.get("recorder.loudness");
+    if (loudAlert && typeof limit === "number" && typeof s.shortTerm === "number" && s.shortTerm > limit) {
+      loudAlert.until = Math.max(loudAlert.until, Date.now() + 10000);
+      renderAlerts(r.id);
+    }
+    const last = data.series.length ? Date.parse(data.series[data.series.length - 1].t) : NaN;
+    const age = (Date.now() - last) / 1000;
+    box.classList.toggle("stale", age > 10);
+    if (age > 10) {
+      const note = document.createElement("span");
+      note.className = "loud-age";
+      note.textContent = `${Math.round(age)} s ago`;
+      box.append(note);
+    }
     box.dataset.shortTerm = s.shortTerm === null ? "" : String(s.shortTerm);
   }));
 }
@@ -586,7 +617,12 @@ async function refreshRecordings() {
   }
   const data = await api(`/api/studios/${encodeURIComponent(sid)}/recordings`);
   body.textContent = "";
-  for (const f of data.recordings) {
+  // the overview lists the newest files; the archive has them all (calendar, search)
+  const shown = data.recordings.slice(0, RECENT_FILES);
+  const more = $("recordings-more");
+  more.classList.toggle("hidden", data.recordings.length <= shown.length);
+  more.textContent = `All ${data.recordings.length} files in the archive →`;
+  for (const f of shown) {
     const tr = document.createElement("tr");
     tr.dataset.path = f.path;
     const name = document.createElement("td");

@@ -3,7 +3,7 @@
 // readouts. Scale: -60 dBFS (empty) to 0 dBFS (full). Bars move by CSS transforms only.
 
 const MIN_DB = -60;
-const TICKS = [-60, -50, -40, -30, -20, -10, -6, -3, 0];
+const TICKS = [-60, -50, -40, -30, -20, -10, 0];
 
 function frac(db) {
   if (typeof db !== "number" || !isFinite(db)) return 0;

@@ -166,10 +166,10 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
   const counters = el(
     "dl",
     { class: "counters", id: "stream-counters" },
-    ["received", "lost", "late", "reordered", "duplicate", "foreign", "malformed", "relocks", "silence_frames", "seconds"].flatMap((k) => [
+    ["received", "lost", "late", "reordered", "duplicate", "foreign", "malformed", "relocks", "silence_frames", "seconds"].map((k) => el("div", { class: "fact" },
       el("dt", { text: k.replace("_", " ") }),
       el("dd", { text: st[k] === undefined ? "–" : String(st[k]) }),
-    ]),
+    )),
   );
   const evList = el(
     "ol",
@@ -485,7 +485,7 @@ function renderReport(box, rep, enc) {
       [["Loudness range", fmtLu(m.lra, "LU")], ["Max momentary", fmtLu(m.momentaryMax)], ["Max short-term", fmtLu(m.shortTermMax)],
         ["Max sample peak", fmtLu(m.samplePeakMax, "dBFS")], ["Seconds", String(m.seconds)], ["Silent s", String(m.silenceSeconds)],
         ["Clipping s", String(m.clippingSeconds)], ["Above target", `${(100 * m.aboveTargetShare).toFixed(0)} %`]]
-        .flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { text: v })])));
+        .map(([k, v]) => el("div", { class: "fact" }, el("dt", { text: k }), el("dd", { text: v })))));
 }
 
 function peaksOf(buf, n) {
