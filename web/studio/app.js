@@ -560,11 +560,11 @@ async function refreshLoudness() {
     }
     const last = data.series.length ? Date.parse(data.series[data.series.length - 1].t) : NaN;
     const age = (Date.now() - last) / 1000;
-    box.classList.toggle("stale", age > 10);
-    if (age > 10) {
+    box.classList.toggle("stale", !(age <= 10));
+    if (!(age <= 10)) {
       const note = document.createElement("span");
       note.className = "loud-age";
-      note.textContent = `${Math.round(age)} s ago`;
+      note.textContent = isFinite(age) ? `${Math.round(age)} s ago` : "no reading in the last 2 min";
       box.append(note);
     }
     box.dataset.shortTerm = s.shortTerm === null ? "" : String(s.shortTerm);
