@@ -30,6 +30,10 @@ def _setup(recording_server):
     _files(root, "recorder2", day, (20,))  # a recorder of no studio
     api = httpx.Client(base_url=recording_server.url, timeout=20)
     sid = next(s for s in api.get("/api/studios/").json() if s["name"] == "Studio A")["id"]
+    end = time.monotonic() + 30  # the recorder opens today's file with the first packets
+    while not any(f["recording"] for f in api.get("/api/assets/search").json()["files"]):
+        assert time.monotonic() < end, "the recorder did not open its file"
+        time.sleep(0.2)
     return api, day, sid
 
 
@@ -50,12 +54,7 @@ def test_calendar_api_counts_days_and_hours_by_studio(recording_server):
         (9, f"{day.isoformat()}-09.wav"),
     ]
     today = dt.date.today()  # the file being recorded now is today's (local clock layout)
-    end = time.monotonic() + 20  # the recorder opens its file with the first packets
-    while time.monotonic() < end:
-        now = api.get("/api/assets/calendar", params={"month": today.isoformat()[:7]}).json()["days"]
-        if today.isoformat() in now:
-            break
-        time.sleep(0.2)
+    now = api.get("/api/assets/calendar", params={"month": today.isoformat()[:7]}).json()["days"]
     assert now[today.isoformat()]["recording"] is True
     for params, words in (
         ({}, "either month"),
