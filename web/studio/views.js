@@ -66,12 +66,14 @@ const FIELDS = [
   ["vox_threshold_db", "VOX threshold (dBFS)", "number"],
   ["vox_hangover_ms", "VOX hangover (ms)", "number"],
   ["vox_preroll_ms", "VOX pre-roll (ms)", "number"],
-  ["silence_threshold_db", "Silence alarm level (dBFS)", "number"],
-  ["silence_seconds", "Silence alarm after (s, empty = off)", "nullable"],
-  ["loudness_limit_lufs", "Loudness alarm above (LUFS, empty = off)", "nullable"],
-  ["loudness_seconds", "Loudness alarm after (s)", "number"],
+  ["silence_threshold_db", "Silence level (dBFS)", "number"],
+  ["silence_seconds", "Silence after (s; empty: off)", "nullable"],
+  ["loudness_limit_lufs", "Loudness limit (LUFS; empty: off)", "nullable"],
+  ["loudness_seconds", "Loudness after (s)", "number"],
   ["stream_lost_seconds", "Stream lost after (s)", "number"],
 ];
+//: the form's groups: the field each one starts with, and its legend
+const GROUPS = { multicast_addr: "Stream", format: "Format", archive_layout: "Archive", vox_enabled: "Voice activation", silence_threshold_db: "Alarms" };
 
 /** An event's message (engine events carry JSON) as short "key value" text. */
 export function eventText(message, data) {
@@ -111,7 +113,7 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
     optional(`/api/recorders/${rid}/events?limit=50`),
   ]);
   const cfg = { ...DEFAULTS, ...(rec.config || {}) };
-  const form = el("form", { class: "cfg", "aria-label": `Recorder ${rid} configuration` });
+  const form = el("form", { class: "cfg-form", "aria-label": `Recorder ${rid} configuration` });
   const srcSel = el(
     "select",
     { id: "cfg-source_id", name: "source_id", disabled: !isAdmin },
@@ -120,9 +122,14 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
       el("option", { value: s.id, selected: s.id === cfg.source_id, text: `${s.name} (${s.multicast_addr}:${s.port})` }),
     ),
   );
-  form.append(el("label", { for: "cfg-source_id" }, "Source"), srcSel);
+  let group = null;
   for (const [key, label, kind, options] of FIELDS) {
     const id = `cfg-${key}`;
+    if (GROUPS[key]) {
+      group = el("fieldset", { class: "cfg" }, el("legend", { text: GROUPS[key] }));
+      form.append(group);
+      if (key === "multicast_addr") group.append(el("label", { for: "cfg-source_id" }, "Source"), srcSel);
+    }
     let input;
     if (kind === "select") {
       input = el("select", { id, name: key }, options.map((o) => el("option", { value: o, selected: String(cfg[key] ?? "") === o, text: o })));
@@ -133,7 +140,7 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
       input = el("input", { id, name: key, type: num ? "number" : kind, value: cfg[key] ?? "", step: num ? "any" : undefined });
     }
     if (!isAdmin) input.disabled = true;
-    form.append(el("label", { for: id }, label), input);
+    group.append(el("label", { for: id }, label), input);
   }
   const msg = el("p", { id: "cfg-message", class: "msg", role: "status", "aria-live": "polite" });
   const save = el("button", { class: "btn", type: "submit", disabled: !isAdmin || rec.state === "recording" }, "Save configuration");
