@@ -387,22 +387,26 @@ async def delete_bulk() -> Any:
 
 
 #: the start of a recording in its file name: ``YYYY-MM-DD`` then optionally ``-HH`` / ``_HH`` /
-#: ``THH`` (every archive layout names files so; a file without it falls back to its mtime)
+#: ``THH`` (the flat, combo, dailydir and accurate layouts), or in its folders: ``YYYY/MM/DD/HH/``
+#: (the hierarchy layout's ``archive.SUF``)
 _NAME_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[-_T ](\d{2}))?")
+_DIR_TIME = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:/(\d{2}))?/[^/]*$")
 
 
 def file_slot(f: dict[str, Any]) -> tuple[str, int]:
-    """(``YYYY-MM-DD``, hour) a recording belongs to: from its name (the archive clock of its
-    recorder), else its modification time in server local time."""
-    m = _NAME_TIME.search(f["name"])
-    if m:
+    """(``YYYY-MM-DD``, hour) a recording belongs to: from its name or its folders (the archive
+    clock of its recorder; a date without an hour is hour 0), else its modification time in
+    server local time."""
+    for m in (_NAME_TIME.search(f["name"]), _DIR_TIME.search(f.get("path", ""))):
+        if m is None:
+            continue
         try:
             day = _dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
-            hour = int(m[4]) if m[4] is not None else 0
-            if 0 <= hour <= 23:
-                return day, hour
         except ValueError:
-            pass
+            continue
+        hour = int(m[4]) if m[4] is not None else 0
+        if 0 <= hour <= 23:
+            return day, hour
     t = _dt.datetime.fromisoformat(f["modified"].replace("Z", "+00:00")).astimezone()
     return t.date().isoformat(), t.hour
 

@@ -123,3 +123,23 @@ def test_archive_calendar_in_the_browser(recording_server, shared_browser):
         assert not errors, errors
     finally:
         ctx.close()
+
+
+def test_file_slot_reads_the_name_and_falls_back_to_the_modification_time():
+    from origin.studio.assets import file_slot
+
+    mod = "2026-05-06T07:08:09Z"
+    local = dt.datetime(2026, 5, 6, 7, 8, 9, tzinfo=dt.UTC).astimezone()
+    fallback = (local.date().isoformat(), local.hour)
+    assert file_slot({"name": "2026-12-07-13.wav", "modified": mod}) == ("2026-12-07", 13)
+    assert file_slot({"name": "rec_2026-12-07T05-00-00.flac", "modified": mod}) == ("2026-12-07", 5)
+    assert file_slot({"name": "2026-12-07.wav", "modified": mod}) == ("2026-12-07", 0)
+    assert file_slot({"name": "2026-02-30-10.wav", "modified": mod}) == fallback  # no such day
+    assert file_slot({"name": "2026-12-07-99.wav", "modified": mod}) == fallback  # no such hour
+    assert file_slot({"name": "take one.wav", "modified": mod}) == fallback
+    hierarchy = {"name": "archive.wav", "path": "recorder1/2026/12/07/05/archive.wav", "modified": mod}
+    assert file_slot(hierarchy) == ("2026-12-07", 5)
+    assert (
+        file_slot({"name": "archive.wav", "path": "recorder1/9999/99/99/05/archive.wav", "modified": mod})
+        == fallback
+    )
