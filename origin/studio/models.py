@@ -7,10 +7,11 @@ reads the same model, so the document and the check cannot drift apart. Failures
 hand-written checks these models replace).
 
 Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{id}``,
-``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk`` and ``POST
-/api/sources/from-discovery``. The other bodies (sources typed in, recorder and control configs)
-are documented from their model here and still checked by hand in their modules
-(:func:`origin.studio.common.validate_recorder_config`, ``sources``, ``assets``).
+``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk``, ``POST
+/api/sources/from-discovery``, and the recorder and control configs (``PUT
+/api/recorders/{id}/config``, ``POST /api/control/config``: :mod:`origin.studio.recorder_config`,
+re-exported here). Sources typed in are documented from their model here; their format fields
+go through :class:`RecorderConfig`, the rest (name, description) is checked in ``sources``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from origin.errors import StudioError
 from origin.openapi import DETAIL_SCHEMA_NAME, doc
+from origin.studio.recorder_config import ControlConfig, RecorderConfig
 
 __all__ = [
     "studio_doc",
@@ -212,84 +214,9 @@ class BulkDelete(_Body):
         return body
 
 
-# -- recorders, control, sources (documented here, validated by origin.studio.common) -----------
+# -- sources (documented here; typed-in sources are checked in origin.studio.sources) ------------
 
 _Encoding = Literal["L16", "L24"]
-
-
-class RecorderConfig(_Body):
-    """A (partial) recorder configuration: every field optional; unknown fields are a 400."""
-
-    multicast_addr: str | None = Field(None, description="IPv4 multicast group")
-    port: int | None = Field(None, ge=1, le=65535)
-    sample_rate: int | None = None
-    channels: int | None = Field(None, ge=1, le=64)
-    format: str | None = Field(None, description="wav, flac, mp3, ogg, ...")
-    archive_root: str | None = Field(None, description="folder under the server archive root")
-    encoding: _Encoding | None = None
-    stream_channels: int | None = None
-    channel_offset: int | None = None
-    bitrate: int | None = None
-    archive_layout: str | None = None
-    archive_period: int | None = None
-    archive_clock: str | None = None
-    interface: str | None = None
-    payload_type: int | None = None
-    ptime_us: int | None = None
-    bits: str | None = None
-    redundant_multicast_addr: str | None = None
-    redundant_port: int | None = None
-    redundant_interface: str | None = None
-    channel_names: list[str] | None = None
-    clock_source: str | None = None
-    flac_compression: int | None = None
-    vox_enabled: bool | None = None
-    vox_threshold_db: float | None = None
-    vox_release_db: float | None = None
-    vox_detection_ms: int | None = None
-    vox_hangover_ms: int | None = None
-    vox_preroll_ms: int | None = None
-    vox_level_mode: str | None = None
-    silence_threshold_db: float | None = Field(None, ge=-90, le=0, description="alert: silence level")
-    silence_seconds: float | None = Field(None, description="alert: silence duration (null: off)")
-    silence_vad: bool | None = Field(None, description="alert: speech-aware silence")
-    loudness_limit_lufs: float | None = Field(None, description="alert: short-term limit (null: off)")
-    loudness_seconds: int | None = Field(None, ge=1, le=3600, description="alert: seconds above the limit")
-    stream_lost_seconds: float | None = Field(None, description="alert: seconds without packets")
-    bit_depth: Literal[16, 24, 32] | None = Field(None, description="Audyn's name; 32 is float")
-    source_type: Literal["aes67"] | None = None
-    source_id: str | None = Field(None, description="apply a configured source")
-    pipewire_target: str | None = None
-
-
-class ControlConfig(_Body):
-    """The control recorder's settings (Audyn's single-capture ``/api/control/config``): a subset
-    of :class:`RecorderConfig`, plus Audyn's appliance fields, accepted and ignored."""
-
-    source_type: Literal["aes67"] | None = None
-    multicast_addr: str | None = Field(None, description="IPv4 multicast group")
-    port: int | None = Field(None, ge=1, le=65535)
-    sample_rate: int | None = None
-    channels: int | None = Field(None, ge=1, le=64)
-    format: str | None = None
-    bitrate: int | None = None
-    archive_root: str | None = None
-    archive_layout: str | None = None
-    archive_period: int | None = None
-    archive_clock: str | None = None
-    encoding: _Encoding | None = None
-    stream_channels: int | None = None
-    channel_offset: int | None = None
-    interface: str | None = None
-    redundant_multicast_addr: str | None = None
-    redundant_port: int | None = None
-    redundant_interface: str | None = None
-    channel_names: list[str] | None = None
-    clock_source: str | None = None
-    ptp_interface: str | None = Field(None, description="appliance setting: ignored here")
-    aes67_interface: str | None = Field(None, description="appliance setting: ignored here")
-    vox_facility_enabled: bool | None = Field(None, description="appliance setting: ignored here")
-    local_playback_enabled: bool | None = Field(None, description="appliance setting: ignored here")
 
 
 class SourceCreate(_Body):
