@@ -32,7 +32,7 @@ from quart import Blueprint, Response, g, request
 
 from origin.errors import APIError, error_body
 from origin.jsonutil import dumps
-from origin.openapi import doc, schema
+from origin.openapi import doc
 from origin.sessions import SessionEntry, new_session_id
 
 from .common import (
@@ -40,41 +40,20 @@ from .common import (
     FRAME_SIZE,
     DSPError,
     config_from_headers,
-    parse_audio,
-    parse_config,
     parse_float32_bytes,
     principal_owner,
     read_json,
     service,
     session_id_from,
 )
-from .schemas import CONFIG_SCHEMA, PROCESS_RESPONSE
+from .models import ProcessAudioRequest, parse_model
+from .schemas import PROCESS_RESPONSE
 from .streaming import StreamTally
 
 __all__ = ["bp"]
 
 bp = Blueprint("mixer_audio", __name__)
 log = logging.getLogger("origin.mixer.audio")
-
-
-PROCESS_REQUEST = schema(
-    "ProcessAudioRequest",
-    {
-        "type": "object",
-        "required": ["audioBuffer"],
-        "properties": {
-            "audioBuffer": {
-                "type": "array",
-                "items": {"type": "number"},
-                "minItems": FRAME_SIZE,
-                "maxItems": FRAME_SIZE,
-                "description": "960 float32 samples at 48 kHz",
-            },
-            "config": CONFIG_SCHEMA,
-            "sessionId": {"type": "string", "pattern": "^[A-Za-z0-9._:\\-]{1,128}$"},
-        },
-    },
-)
 
 
 def _dsp_error_to_api(exc: Exception) -> APIError:
@@ -94,7 +73,7 @@ def json_result(result: dict[str, Any]) -> dict[str, Any]:
 @doc(
     summary="Process one 960-sample frame through the DSP chain",
     request_content={
-        "application/json": {"schema": PROCESS_REQUEST},
+        "application/json": {"schema": ProcessAudioRequest},
         "application/octet-stream": {
             "schema": {"type": "string", "format": "binary", "description": "960 float32 LE samples"}
         },
@@ -116,12 +95,12 @@ async def process_audio() -> Response:
         config = config_from_headers()
         sid = session_id_from(None)
     elif ctype in ("application/json", "") or ctype.endswith("+json"):
-        body = await read_json()
-        samples = parse_audio(body.get("audioBuffer"), exact=FRAME_SIZE)
-        config = parse_config(body.get("config"))
+        body = parse_model(ProcessAudioRequest, await read_json())
+        samples = body.audioBuffer
+        config = body.config
         if config is None:
             config = config_from_headers()
-        sid = session_id_from(body)
+        sid = session_id_from(body.sessionId)
     else:
         raise APIError(
             415,

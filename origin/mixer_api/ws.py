@@ -50,7 +50,8 @@ from origin.sessions import SESSION_ID_RE, new_session_id
 
 from .admission import admit
 from .audio import json_result
-from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_audio, parse_config
+from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_config
+from .models import FrameRequest, parse_model
 from .streaming import StreamTally
 
 if TYPE_CHECKING:
@@ -380,10 +381,11 @@ class _Connection:
         await self.send_json({"type": "pong", "id": msg_id, "data": {"timestamp": int(time.time() * 1000)}})
 
     async def do_process(self, msg_id: Any, data: dict[str, Any]) -> None:
-        samples = parse_audio(data.get("audioBuffer"), exact=FRAME_SIZE)
-        cfg = parse_config(data.get("config"))
+        frame = parse_model(FrameRequest, data)
         svc = self.svc
-        result, ms = await svc.process(samples, self.effective(cfg), entry=self.entry, owner=self.owner)
+        result, ms = await svc.process(
+            frame.audioBuffer, self.effective(frame.config), entry=self.entry, owner=self.owner
+        )
         svc.stats.record_processing(FRAME_SIZE, ms)
         await self.send_json({"type": "processed", "id": msg_id, "data": json_result(result)})
 

@@ -2,7 +2,7 @@
 
 :class:`RecorderConfig` (``PUT /api/recorders/{id}/config`` and the format fields of a source)
 and :class:`ControlConfig` (``POST /api/control/config``) are pydantic models whose fields are
-``Annotated[Any, check]``: each :class:`Check` is both the field's JSON Schema in
+``Annotated[Any, check]``: each :class:`origin.fieldcheck.Check` is both the field's JSON Schema in
 ``/openapi.json`` and its validator, so the document and the check are one declaration. A bad
 value raises :class:`origin.errors.StudioError` from inside the validator (pydantic lets it
 through), answered ``400 {"detail": "..."}`` with the messages these bodies have always had
@@ -17,22 +17,13 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    GetCoreSchemaHandler,
-    GetJsonSchemaHandler,
-    create_model,
-    model_validator,
-)
-from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import core_schema
+from pydantic import BaseModel, ConfigDict, create_model, model_validator
 
 from origin.errors import StudioError
+from origin.fieldcheck import Check
 
 __all__ = [
     "RecorderConfig",
@@ -130,33 +121,6 @@ def _archive_dir(key: str, v: Any) -> str:
     except PathError as exc:
         raise StudioError(exc.status, exc.detail) from None
     return relpath(root, real)
-
-
-@dataclass(frozen=True)
-class Check:
-    """A field's one declaration: its JSON Schema and its validator ``fn(field_name, value)``.
-
-    Used as ``Annotated[Any, Check(...)]`` metadata: pydantic runs ``fn`` (and nothing else) on a
-    value the body carries, and shows ``schema`` for the field in the OpenAPI document.
-    """
-
-    schema: Mapping[str, Any]
-    fn: Callable[[str, Any], Any] = field(compare=False)
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        fn = self.fn
-
-        def validate(value: Any, info: core_schema.ValidationInfo) -> Any:
-            return fn(info.field_name or "", value)
-
-        return core_schema.with_info_plain_validator_function(validate)
-
-    def __get_pydantic_json_schema__(
-        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
-        return dict(self.schema)
 
 
 def _nullable(schema: dict[str, Any], nullable: bool) -> dict[str, Any]:
