@@ -33,6 +33,7 @@ __all__ = [
     "parse_model",
     "FrameRequest",
     "ProcessAudioRequest",
+    "StreamRequest",
     "MobileSessionRequest",
     "MobileCapabilities",
     "WebhookRequest",
@@ -88,6 +89,26 @@ class FrameRequest(BaseModel):
 
     audioBuffer: Annotated[Any, AUDIO_FRAME] = None
     config: Annotated[Any, MIXER_CONFIG] = None
+
+
+def _metrics_every(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 100000:
+        raise APIError(
+            400, "INVALID_REQUEST", f"{name} must be an integer >= 0 (0 = no metrics)", {"field": name}
+        )
+    return v
+
+
+class StreamRequest(BaseModel):
+    """``/ws``'s ``stream`` message data: a config for the stream, and how often (in frames) an
+    ``audio`` metrics message follows a processed frame (``0``: never). Other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    config: Annotated[Any, MIXER_CONFIG] = None
+    metricsEvery: Annotated[
+        Any, Check({"type": "integer", "minimum": 0, "maximum": 100000}, _metrics_every)
+    ] = 1
 
 
 class ProcessAudioRequest(FrameRequest):

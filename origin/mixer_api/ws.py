@@ -51,7 +51,7 @@ from origin.sessions import SESSION_ID_RE, new_session_id
 from .admission import admit
 from .audio import json_result
 from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_config
-from .models import FrameRequest, parse_model
+from .models import FrameRequest, StreamRequest, parse_model
 from .streaming import StreamTally
 
 if TYPE_CHECKING:
@@ -390,11 +390,9 @@ class _Connection:
         await self.send_json({"type": "processed", "id": msg_id, "data": json_result(result)})
 
     async def do_stream(self, msg_id: Any, data: dict[str, Any]) -> None:
-        cfg = parse_config(data.get("config"))
-        every = data.get("metricsEvery", 1)
-        if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 100000:
-            raise APIError(400, "INVALID_REQUEST", "metricsEvery must be an integer >= 0 (0 = no metrics)")
-        config = self.effective(cfg)
+        req = parse_model(StreamRequest, data)
+        every: int = req.metricsEvery
+        config = self.effective(req.config)
         # the session's one-time set-up now, not on the first (real-time) frame
         await self.svc.prepare(self.entry, config)
         if self.stream is not None:

@@ -70,3 +70,17 @@ async def test_session_id_from_body_then_header(client):
     assert (await r.get_json())["sessionId"] == "b-1"
     r = await client.post("/process-audio", json=body, headers={"X-Session-Id": "bad id"})
     assert r.status_code == 400 and (await r.get_json())["error"]["details"]["field"] == "sessionId"
+
+
+@pytest.mark.parametrize("every", [-1, 100001, 1.5, True, None, "2"])
+async def test_ws_stream_message_checks_metrics_every(client, every):
+    async with client.websocket("/ws") as ws:
+        await ws.receive()  # connected
+        await ws.send(json.dumps({"type": "stream", "id": "s", "data": {"metricsEvery": every}}))
+        err = json.loads(await ws.receive())
+        assert err["type"] == "error" and err["id"] == "s"
+        assert err["error"]["code"] == "INVALID_REQUEST"
+        assert err["error"]["message"] == "metricsEvery must be an integer >= 0 (0 = no metrics)"
+        # the connection stays usable and a valid stream message starts the stream
+        await ws.send(json.dumps({"type": "stream", "id": "t", "data": {"metricsEvery": 100000}}))
+        assert json.loads(await ws.receive())["type"] == "stream.started"
