@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
-from quart import Quart, Response, websocket
+from quart import Quart, Response, g, websocket
 from werkzeug.datastructures import Headers
 
 from origin.auth import RECHECK_S, bearer_token, token_alive
@@ -182,8 +182,10 @@ class _Connection:
             requested = websocket.args.get("sessionId")
             if requested and not SESSION_ID_RE.match(requested):
                 raise APIError(400, "INVALID_REQUEST", "sessionId has invalid characters")
-        except APIError as exc:
-            return error_response(exc.status, exc.code, exc.message, exc.details, exc.headers)
+        except APIError as exc:  # with the X-RateLimit-* an HTTP refusal carries (after_request there)
+            rl = g.get("rl")
+            headers = {**(rl.headers() if rl is not None else {}), **exc.headers}
+            return error_response(exc.status, exc.code, exc.message, exc.details, headers)
         principal = admission.principal
         assert principal is not None  # admit() refuses a non-public caller without one
         self.principal = principal

@@ -346,6 +346,7 @@ async def test_ws_handshake_and_http_routes_share_one_admission(make_settings, s
             r = await c.get("/ws", headers=upgrade)
             assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
             assert "or ?token=" in r.json()["error"]["message"]
+            assert r.headers["X-RateLimit-Limit"] == "3"
         r = await c.get("/stats")
         assert r.status_code == 401 and "or ?token=" not in r.json()["error"]["message"]
         for r in (await c.get("/ws", headers=upgrade), await c.get("/stats")):
