@@ -13,7 +13,6 @@ All failures raise :class:`origin.errors.APIError` with a message that names the
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
@@ -292,13 +291,6 @@ def session_id_from(body_sid: str | None = None) -> str | None:
     if not SESSION_ID_RE.match(sid):
         raise APIError(400, "INVALID_REQUEST", _SESSION_ID_MESSAGE, {"field": "sessionId"})
     return sid
-
-
-def finite_or_none(x: Any) -> Any:
-    """``x`` if it is a finite float, else ``None`` (ints/others unchanged)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def public(fn: Any) -> Any:
