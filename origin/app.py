@@ -31,6 +31,7 @@ import secrets
 import time
 from typing import Any
 
+from aimixer_dsp.backend import set_backend
 from quart import Quart, Request, Response
 
 from origin import __version__
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
     Quart
     """
     settings = settings if settings is not None else load_settings()
+    set_backend(settings.dsp_backend)  # the DSP package reads no environment itself
     app = Quart("origin")
     app.request_class = _request_class()
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -74,9 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    from aimixer_dsp.backend import apply_env
     from aimixer_dsp.errors import DSPError
 
     try:
+        apply_env()  # $AIMIXER_DSP_BACKEND for the file commands (``serve`` has dsp_backend too)
         return int(args.func(args) or 0)
     except CLIError as exc:
         print(f"aimixer {args.command}: error: {exc}", file=sys.stderr)

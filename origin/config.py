@@ -39,6 +39,8 @@ model_path                  (genre module default)               ONNX genre mode
 (AIMIXER_MODEL_PATH)
 matrix_model_path           ``models/genre_mfcc.onnx``           ONNX genre model for MFCC matrices and audio
 (AIMIXER_MATRIX_MODEL_PATH)                                      (/classify-genre's spec flow)
+dsp_backend                 ``auto``                             DSP path: ``auto`` | ``numpy`` | ``pure``
+(AIMIXER_DSP_BACKEND)                                            (applied by the app factory)
 analysis_max_seconds        ``120``                              max audio per /extract-features and
                                                                  /classify-genre request (s); 413 beyond
 rate_limit_standard         ``1000``                             requests/minute per key, standard tier
@@ -137,6 +139,7 @@ class Settings:
     secret_key: str | None = None
     model_path: str | None = None
     matrix_model_path: str | None = None
+    dsp_backend: str = "auto"
     analysis_max_seconds: float = 120.0
     rate_limit_standard: int = 1000
     rate_limit_premium: int = 10000
@@ -215,6 +218,11 @@ class Settings:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0 (0 = unlimited)")
         if not (1.0 <= self.analysis_max_seconds <= 3600.0):
             raise ConfigError(f"analysis_max_seconds={self.analysis_max_seconds} is out of range [1, 3600]")
+        from aimixer_dsp.backend import BACKENDS
+
+        self.dsp_backend = str(self.dsp_backend).strip().lower()
+        if self.dsp_backend not in BACKENDS:
+            raise ConfigError(f"dsp_backend={self.dsp_backend!r} is not one of {list(BACKENDS)}")
 
     @property
     def db_path(self) -> Path:

@@ -46,6 +46,14 @@ def pytest_runtest_teardown(item: pytest.Item):
     yield from _hide_foreign_loop(item)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # the DSP package reads no environment at import: the suite applies $AIMIXER_DSP_BACKEND
+    # itself, as the CLI and the app factory do
+    from aimixer_dsp.backend import apply_env
+
+    apply_env()
+
+
 # -- real PostgreSQL and Redis servers (tests/servers.py) -----------------------------------------
 
 

@@ -13,35 +13,31 @@ module              routes
 ``hooks``           ``POST/GET /webhooks``, ``DELETE /webhooks/{id}``, ``GET /webhooks/{id}/deliveries``
 ==================  ===================================================================
 
-Auth and limits (a ``before_request`` hook on the mixer blueprints): ``Authorization: Bearer``
-with an API key or a mobile session token; ``/health`` and ``/openapi.json`` are public; dev mode
-accepts keyless requests as the dev principal. Each key (a mobile token counts against the key
-that created it; anonymous callers against their IP) may make ``rate_limit_<tier>`` requests per
-UTC minute; every non-studio response carries ``X-RateLimit-*``.
+Auth and limits: a ``before_request`` hook runs :func:`origin.mixer_api.admission.admit` (the
+step the ``/ws`` handshake runs too) on the mixer blueprints; ``/health`` and ``/openapi.json``
+are public. Every non-studio response carries ``X-RateLimit-*``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import time
-from typing import Any
 
+from prometheus_client import Counter, Histogram
 from quart import Quart, Response, current_app, g, request
 
 from origin.app import set_body_limit
-from origin.auth import add_authenticator, authenticate
+from origin.auth import add_authenticator
 from origin.auth.apikeys import make_authenticator
-from origin.errors import APIError, is_studio_path
+from origin.errors import is_studio_path
 from origin.jobs import JobService
 
 from . import audio, config, features, hooks, jobs, mobile, monitoring, ws
+from .admission import admit, client_bucket
 from .common import public
 from .service import MixerService
 
 __all__ = ["init_app", "BLUEPRINTS", "public"]
-
-log = logging.getLogger("origin.mixer")
 
 BLUEPRINTS = (audio.bp, features.bp, config.bp, monitoring.bp, mobile.bp, hooks.bp, jobs.bp)
 _BP_NAMES = {bp.name for bp in BLUEPRINTS}
@@ -59,10 +55,6 @@ def _endpoint_label() -> str:
         return "unmatched"
     r = rule.rule
     return r[3:] if r.startswith("/v1/") else r
-
-
-def _client_bucket() -> str:
-    return "ip:" + (request.remote_addr or "unknown")
 
 
 def init_app(app: Quart) -> None:
@@ -104,57 +96,12 @@ def init_app(app: Quart) -> None:
     async def _guard() -> None:
         g.t0 = time.perf_counter()
         g.mixer_route = is_mixer = _is_mixer_blueprint(request.blueprint)
-        if not is_mixer:
-            return None
-        view = current_app.view_functions.get(request.endpoint or "")
-        is_public = bool(getattr(view, "__public__", False))
-        principal = await authenticate()
-        if principal is None and not is_public:
-            rl = await _hit(_client_bucket(), settings.rate_limit_standard)
-            g.rl = rl
-            if not rl.allowed:
-                raise _limited(rl, f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s")
-            if g.get("token_rejected"):
-                msg = g.get("token_error") or "Invalid or revoked API key"
-            else:
-                msg = "Missing API key: send 'Authorization: Bearer <key>'"
-            raise APIError(401, "UNAUTHORIZED", msg, headers={"WWW-Authenticate": "Bearer"})
-        if principal is None:
-            bucket, limit = _client_bucket(), settings.rate_limit_standard
-        else:
-            bucket, limit = principal.owner, settings.rate_limit_for(principal.tier)
-        rl = await _hit(bucket, limit, fail_open=is_public)
-        g.rl = rl
-        if rl is not None and not rl.allowed:
-            raise _limited(
-                rl, f"Rate limit of {rl.limit} requests per minute exceeded; retry in {rl.retry_after} s"
-            )
-        return None
+        if is_mixer:
+            view = current_app.view_functions.get(request.endpoint or "")
+            await admit(svc, public=bool(getattr(view, "__public__", False)))
 
-    async def _hit(bucket: str, limit: int, fail_open: bool = False) -> Any:
-        try:
-            return await svc.limiter.ahit(bucket, limit)
-        except Exception as exc:  # the Redis limiter cannot count: refuse rather than guess
-            if svc.shared is None:
-                raise
-            log.warning("rate limiter unavailable: %s", exc)
-            if fail_open:  # public views (/health) still answer, so the edge sees the outage
-                return None
-            raise APIError(503, "SERVICE_UNAVAILABLE", "shared state (Redis) is unreachable; retry") from None
-
-    def _limited(rl: Any, message: str) -> APIError:
-        """The spec's 403 for a spent per-minute limit (counted in the metrics)."""
-        svc.metrics.rate_limited.inc()
-        return APIError(
-            403,
-            "RATE_LIMIT_EXCEEDED",
-            message,
-            {"limit": rl.limit, "reset": rl.reset, "retryAfter": rl.retry_after},
-            headers=rl.headers(),
-        )
-
-    counters: dict[tuple[str, str, int], object] = {}
-    durations: dict[str, object] = {}
+    counters: dict[tuple[str, str, int], Counter] = {}
+    durations: dict[str, Histogram] = {}
 
     @app.after_request
     async def _account(response: Response) -> Response:
@@ -168,7 +115,7 @@ def init_app(app: Quart) -> None:
                 if p is not None:
                     rl = await svc.limiter.apeek(p.owner, settings.rate_limit_for(p.tier))
                 else:
-                    rl = await svc.limiter.apeek(_client_bucket(), settings.rate_limit_standard)
+                    rl = await svc.limiter.apeek(client_bucket(), settings.rate_limit_standard)
         headers = response.headers
         if rl is not None and not any(k.lower() == "x-ratelimit-limit" for k, _ in headers.items()):
             headers.extend(rl.headers())

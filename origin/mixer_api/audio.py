@@ -32,7 +32,7 @@ from quart import Blueprint, Response, g, request
 
 from origin.errors import APIError, error_body
 from origin.jsonutil import dumps
-from origin.openapi import doc, schema
+from origin.openapi import doc
 from origin.sessions import SessionEntry, new_session_id
 
 from .common import (
@@ -40,40 +40,20 @@ from .common import (
     FRAME_SIZE,
     DSPError,
     config_from_headers,
-    parse_audio,
-    parse_config,
     parse_float32_bytes,
     principal_owner,
     read_json,
     service,
     session_id_from,
 )
-from .schemas import CONFIG_SCHEMA, PROCESS_RESPONSE
+from .models import ProcessAudioRequest, parse_model
+from .schemas import PROCESS_RESPONSE
+from .streaming import StreamTally
 
 __all__ = ["bp"]
 
 bp = Blueprint("mixer_audio", __name__)
 log = logging.getLogger("origin.mixer.audio")
-
-
-PROCESS_REQUEST = schema(
-    "ProcessAudioRequest",
-    {
-        "type": "object",
-        "required": ["audioBuffer"],
-        "properties": {
-            "audioBuffer": {
-                "type": "array",
-                "items": {"type": "number"},
-                "minItems": FRAME_SIZE,
-                "maxItems": FRAME_SIZE,
-                "description": "960 float32 samples at 48 kHz",
-            },
-            "config": CONFIG_SCHEMA,
-            "sessionId": {"type": "string", "pattern": "^[A-Za-z0-9._:\\-]{1,128}$"},
-        },
-    },
-)
 
 
 def _dsp_error_to_api(exc: Exception) -> APIError:
@@ -93,7 +73,7 @@ def json_result(result: dict[str, Any]) -> dict[str, Any]:
 @doc(
     summary="Process one 960-sample frame through the DSP chain",
     request_content={
-        "application/json": {"schema": PROCESS_REQUEST},
+        "application/json": {"schema": ProcessAudioRequest},
         "application/octet-stream": {
             "schema": {"type": "string", "format": "binary", "description": "960 float32 LE samples"}
         },
@@ -110,16 +90,17 @@ async def process_audio() -> Response:
     ctype = (request.mimetype or "").lower()
     owner = principal_owner()
     if ctype == "application/octet-stream":
-        samples = parse_float32_bytes(await request.get_data(), exact=FRAME_SIZE)
+        raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+        samples = parse_float32_bytes(raw, exact=FRAME_SIZE)
         config = config_from_headers()
         sid = session_id_from(None)
     elif ctype in ("application/json", "") or ctype.endswith("+json"):
-        body = await read_json()
-        samples = parse_audio(body.get("audioBuffer"), exact=FRAME_SIZE)
-        config = parse_config(body.get("config"))
+        body = parse_model(ProcessAudioRequest, await read_json())
+        samples = body.audioBuffer
+        config = body.config
         if config is None:
             config = config_from_headers()
-        sid = session_id_from(body)
+        sid = session_id_from(body.sessionId)
     else:
         raise APIError(
             415,
@@ -221,9 +202,7 @@ async def stream_audio() -> Response:
     async def events():
         buf = bytearray()
         index = 0
-        processed = 0
-        errors = 0
-        latency_sum = 0.0
+        tally = StreamTally()
         try:
             async for chunk in body:
                 buf += chunk
@@ -235,7 +214,7 @@ async def stream_audio() -> Response:
                         samples = parse_float32_bytes(frame, field=f"chunk {index}")
                         result, ms = await svc.process(samples, config, entry=entry, owner=owner)
                     except (APIError, DSPError) as exc:
-                        errors += 1
+                        tally.errors += 1
                         code = exc.code
                         err = error_body(code, getattr(exc, "message", str(exc)), getattr(exc, "details", {}))
                         err["error"]["details"]["index"] = index
@@ -243,8 +222,7 @@ async def stream_audio() -> Response:
                         yield _sse("error", {"index": index, "timestamp": ts, "processed": False, **err})
                         index += 1
                         continue
-                    latency_sum += ms
-                    processed += 1
+                    tally.processed(ms)
                     svc.stats.record_processing(FRAME_SIZE, ms)
                     out = json_result(result)
                     audio = base64.b64encode(out["processedBuffer"].astype("<f4").tobytes()).decode()
@@ -264,7 +242,7 @@ async def stream_audio() -> Response:
             from werkzeug.exceptions import RequestEntityTooLarge
 
             if isinstance(exc, RequestEntityTooLarge):
-                errors += 1
+                tally.errors += 1
                 yield _sse(
                     "error",
                     error_body(
@@ -275,7 +253,7 @@ async def stream_audio() -> Response:
             else:
                 raise
         if buf:
-            errors += 1
+            tally.errors += 1
             n = len(buf)
             msg = (
                 f"final chunk has {n} bytes ({n / 4:g} samples); streams must be whole 960-sample "
@@ -286,27 +264,7 @@ async def stream_audio() -> Response:
                 "error",
                 error_body("INVALID_BUFFER_SIZE", msg, {"bytes": n, "expected": FRAME_BYTES, "index": index}),
             )
-        tracker = getattr(entry.session, "genre_tracker", None)
-        summary = {
-            "totalChunks": processed,
-            "totalDuration": round(processed * FRAME_SIZE / 48000, 6),
-            "averageLatency": round(latency_sum / processed, 4) if processed else 0.0,
-            "sessionId": entry.id,
-            "errors": errors,
-        }
-        svc.webhooks.emit(
-            owner,
-            "processing.complete",
-            {
-                "sessionId": entry.id,
-                "duration": summary["totalDuration"],
-                "totalChunks": processed,
-                "averageLatency": summary["averageLatency"],
-                "genre": getattr(tracker, "genre", None),
-                "confidence": round(float(getattr(tracker, "confidence", 0.0) or 0.0), 4),
-                "source": "stream-audio",
-            },
-        )
+        summary = tally.complete(svc, owner, entry, "stream-audio")
         yield _sse("complete", summary)
 
     resp = Response(events(), content_type="text/event-stream")

@@ -13,7 +13,6 @@ All failures raise :class:`origin.errors.APIError` with a message that names the
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ __all__ = [
     "parse_float32_bytes",
     "parse_config",
     "session_id_from",
+    "session_id_value",
     "require",
     "service",
 ]
@@ -264,35 +264,33 @@ def config_from_headers() -> dict[str, Any] | None:
     return parse_config(value)
 
 
-def session_id_from(body: dict[str, Any] | None = None) -> str | None:
-    """``sessionId`` from the body, ``X-Session-Id`` or ``?sessionId=`` (validated)."""
-    sid = None
-    if body is not None and body.get("sessionId") is not None:
-        sid = body["sessionId"]
-        if not isinstance(sid, str):
-            raise APIError(400, "INVALID_REQUEST", "sessionId must be a string", {"field": "sessionId"})
-    sid = (
-        sid
-        or request.headers.get("X-Session-Id")
-        or (request.args.get("sessionId") if request.query_string else None)
+_SESSION_ID_MESSAGE = "sessionId must be 1-128 characters of letters, digits, '.', '_', ':' or '-'"
+
+
+def session_id_value(value: Any, *, field: str = "sessionId") -> str | None:
+    """A ``sessionId`` given in a body: a valid id, or ``None`` for absent/empty."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise APIError(400, "INVALID_REQUEST", "sessionId must be a string", {"field": field})
+    if value and not SESSION_ID_RE.match(value):
+        raise APIError(400, "INVALID_REQUEST", _SESSION_ID_MESSAGE, {"field": field})
+    return value or None
+
+
+def session_id_from(body_sid: str | None = None) -> str | None:
+    """The session id: ``body_sid`` (checked by :func:`session_id_value`), else ``X-Session-Id``
+    or ``?sessionId=`` (validated)."""
+    if body_sid:
+        return body_sid
+    sid = request.headers.get("X-Session-Id") or (
+        request.args.get("sessionId") if request.query_string else None
     )
     if sid is None:
         return None
     if not SESSION_ID_RE.match(sid):
-        raise APIError(
-            400,
-            "INVALID_REQUEST",
-            "sessionId must be 1-128 characters of letters, digits, '.', '_', ':' or '-'",
-            {"field": "sessionId"},
-        )
+        raise APIError(400, "INVALID_REQUEST", _SESSION_ID_MESSAGE, {"field": "sessionId"})
     return sid
-
-
-def finite_or_none(x: Any) -> Any:
-    """``x`` if it is a finite float, else ``None`` (ints/others unchanged)."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 def public(fn: Any) -> Any:

@@ -108,7 +108,7 @@ def make_token_authenticator(app: Quart):
         rk, rid = claims.get("rk"), claims.get("rid")
         if not isinstance(rk, str) or not isinstance(rid, str) or not await roots.alive(rk, rid):
             return None
-        role = claims.get("rol") if claims.get("rol") == "studio" and claims.get("std") else "none"
+        role = "studio" if claims.get("rol") == "studio" and claims.get("std") else "none"
         return Principal(
             kind="session",
             id=f"session:{claims['sid']}",
@@ -135,7 +135,7 @@ async def create_session() -> Response:
     svc = service()
     req = parse_model(MobileSessionRequest, await read_json())
     device, platform, sdk = req.deviceId, req.platform, req.sdkVersion
-    caps = req.capabilities or MobileCapabilities()
+    caps = req.capabilities or MobileCapabilities.model_validate({})
     channels, bits = caps.channels, caps.bitDepth
     p: Principal = g.principal
     try:

@@ -7,37 +7,118 @@ shape ``{"error": {"code", "message", "details", ...}}`` with the same code, mes
 validator even when absent (``validate_default``), so "X is required" is reported in field
 order, as before.
 
-Converted so far: ``POST /mobile/session`` (:class:`MobileSessionRequest`) and ``POST /webhooks``
-(:class:`WebhookRequest`, whose check is the webhook engine's own). The frame routes
-(``/process-audio``, ``/stream-audio``, ``/extract-features``) keep their tuned parsing in
-:mod:`origin.mixer_api.common` and their JSON Schemas in :mod:`origin.mixer_api.schemas`.
+Converted so far: ``POST /process-audio``'s JSON body and ``/ws``'s ``process`` message
+(:class:`ProcessAudioRequest`, :class:`FrameRequest`: each field an
+:class:`origin.fieldcheck.Check` whose check is the tuned parser of :mod:`origin.mixer_api.common`),
+``POST /mobile/session`` (:class:`MobileSessionRequest`) and ``POST /webhooks``
+(:class:`WebhookRequest`, whose check is the webhook engine's own). ``/stream-audio`` takes raw
+float32 (headers and query only); ``/extract-features``, ``/classify-genre`` and ``PUT /config``
+keep their JSON Schemas in :mod:`origin.mixer_api.schemas` beside their parsing.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from origin.errors import APIError
+from origin.fieldcheck import Check
 from origin.webhooks import EVENTS, WebhookEngine, WebhookError
 
-from .common import SAMPLE_RATE, require
+from .common import FRAME_SIZE, SAMPLE_RATE, DSPError, parse_audio, parse_config, require, session_id_value
+from .schemas import CONFIG_SCHEMA
 
-__all__ = ["parse_model", "MobileSessionRequest", "MobileCapabilities", "WebhookRequest"]
+__all__ = [
+    "parse_model",
+    "FrameRequest",
+    "ProcessAudioRequest",
+    "StreamRequest",
+    "MobileSessionRequest",
+    "MobileCapabilities",
+    "WebhookRequest",
+]
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def parse_model(model: type[M], data: Any) -> M:
     """``data`` (a parsed JSON object) validated into ``model``; a failure that no validator turned
-    into an :class:`APIError` is ``400 INVALID_REQUEST`` naming the field."""
+    into an :class:`APIError` is ``400 INVALID_REQUEST`` naming the field, except a DSP
+    ``ParameterError`` (``INVALID_PARAMETER``), which is raised as itself."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         err = exc.errors(include_url=False)[0]
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, DSPError):  # a ValueError to pydantic: the DSP's own 400 (code, details)
+            raise cause from None
         field = ".".join(str(p) for p in err.get("loc", ()))
         raise APIError(400, "INVALID_REQUEST", f"{field}: {err.get('msg')}", {"field": field}) from None
+
+
+# -- frames ------------------------------------------------------------------------------------------
+
+#: a 960-sample frame in JSON (the check: :func:`~origin.mixer_api.common.parse_audio`, C-speed
+#: type and finiteness scans; ``INVALID_BUFFER_SIZE`` / ``INVALID_AUDIO`` / ``INVALID_REQUEST``)
+AUDIO_FRAME = Check(
+    {
+        "type": "array",
+        "items": {"type": "number"},
+        "minItems": FRAME_SIZE,
+        "maxItems": FRAME_SIZE,
+        "description": f"{FRAME_SIZE} float32 samples at {SAMPLE_RATE // 1000} kHz",
+    },
+    lambda name, v: parse_audio(v, field=name, exact=FRAME_SIZE),
+)
+#: the DSP ``config`` (the check: :func:`aimixer_dsp.presets.validate_config`, ``INVALID_PARAMETER``)
+MIXER_CONFIG = Check(CONFIG_SCHEMA, lambda name, v: parse_config(v, field=name))
+SESSION_ID = Check(
+    {"type": "string", "pattern": "^[A-Za-z0-9._:\\-]{1,128}$"},
+    lambda name, v: session_id_value(v, field=name),
+)
+
+
+class FrameRequest(BaseModel):
+    """One frame and an optional config: ``/ws``'s ``process`` message data. Other fields are
+    ignored. ``audioBuffer`` is an ndarray (float64) once validated."""
+
+    model_config = ConfigDict(
+        extra="ignore", validate_default=True, json_schema_extra={"required": ["audioBuffer"]}
+    )
+
+    audioBuffer: Annotated[Any, AUDIO_FRAME] = None
+    config: Annotated[Any, MIXER_CONFIG] = None
+
+
+def _metrics_every(name: str, v: Any) -> int:
+    if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= 100000:
+        raise APIError(
+            400, "INVALID_REQUEST", f"{name} must be an integer >= 0 (0 = no metrics)", {"field": name}
+        )
+    return v
+
+
+class StreamRequest(BaseModel):
+    """``/ws``'s ``stream`` message data: a config for the stream, and how often (in frames) an
+    ``audio`` metrics message follows a processed frame (``0``: never). Other fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    config: Annotated[Any, MIXER_CONFIG] = None
+    metricsEvery: Annotated[
+        Any, Check({"type": "integer", "minimum": 0, "maximum": 100000}, _metrics_every)
+    ] = 1
+
+
+class ProcessAudioRequest(FrameRequest):
+    """``POST /process-audio`` (JSON): a frame, a config, and ``sessionId`` to keep state across
+    calls (else ``X-Session-Id`` or ``?sessionId=``; a config may also come in ``X-Config``)."""
+
+    sessionId: Annotated[Any, SESSION_ID] = None
+
+
+# -- mobile, webhooks --------------------------------------------------------------------------------
 
 
 def _str_field(name: str, max_len: int, v: Any) -> str:

@@ -8,7 +8,8 @@ Client -> server (JSON text): ``{"type": T, "id": ID, "data": {...}}``
   float32 LE audio (whole 960-sample frames) are answered, frame by frame, with a binary
   message of the processed frame and (every ``metricsEvery`` frames, 0 = never) an ``audio``
   message ``{seq, timestamp, chunkSize, processed, metrics}``
-* ``stop`` -> ``stream.complete`` ``{totalChunks, totalDuration, averageLatency}``
+* ``stop`` -> ``stream.complete`` ``{totalChunks, totalDuration, averageLatency, sessionId,
+  errors}`` (:class:`.streaming.StreamTally`, as ``/stream-audio``'s ``complete``)
 * ``config`` ``{...config}`` -> ``config`` ``{config}`` (merged into the connection's config)
 * ``ping`` -> ``pong`` ``{timestamp}``
 
@@ -35,19 +36,26 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
-from quart import Quart, g
+from hypercorn.typing import ASGIReceiveCallable, ASGISendCallable, Scope
+from quart import Quart, Response, g, websocket
 from werkzeug.datastructures import Headers
 
-from origin.auth import RECHECK_S, authenticate, bearer_token, token_alive
+from origin.auth import RECHECK_S, bearer_token, token_alive
 from origin.errors import APIError, error_body, error_response
 from origin.jsonutil import JSONLimitError, dumps, loads
 from origin.sessions import SESSION_ID_RE, new_session_id
 
+from .admission import admit
 from .audio import json_result
-from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_audio, parse_config
+from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_config
+from .models import FrameRequest, StreamRequest, parse_model
+from .streaming import StreamTally
+
+if TYPE_CHECKING:
+    from hypercorn.typing import WebsocketScope
 
 __all__ = ["WS_PATHS", "install"]
 
@@ -61,9 +69,10 @@ def install(app: Quart) -> None:
     """Serve ``/ws`` and ``/v1/ws`` on ``app`` through :func:`serve_ws` (an ``asgi_app`` wrapper)."""
     inner = app.asgi_app
 
-    async def asgi_app(scope: dict, receive: Any, send: Any) -> None:
+    async def asgi_app(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> None:
         if scope["type"] == "websocket" and scope["path"] in WS_PATHS:
-            await serve_ws(app, scope, receive, send)
+            # the message loop speaks plain ASGI dicts (the per-message path stays lean)
+            await serve_ws(app, cast(dict, scope), receive, send)
         else:
             await inner(scope, receive, send)
 
@@ -89,6 +98,19 @@ def _header_list(headers: Any) -> list[tuple[bytes, bytes]]:
     return [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()]
 
 
+class _Stream:
+    """The running ``stream`` of a connection: its message id, config, metrics period, start."""
+
+    __slots__ = ("id", "config", "every", "t0", "tally")
+
+    def __init__(self, msg_id: Any, config: dict[str, Any] | None, every: int, t0: int) -> None:
+        self.id = msg_id
+        self.config = config
+        self.every = every
+        self.t0 = t0
+        self.tally = StreamTally()
+
+
 class _Connection:
     def __init__(self, app: Quart, scope: dict, receive: Any, send: Any) -> None:
         self.app = app
@@ -99,7 +121,7 @@ class _Connection:
         self.accepted = False
         self.closed = False
         self.conn_config: dict[str, Any] | None = None
-        self.stream: dict[str, Any] | None = None
+        self.stream: _Stream | None = None
 
     # -- Quart context ------------------------------------------------------------------------
     def quart_websocket(self) -> Any:
@@ -121,7 +143,7 @@ class _Connection:
             self._send_data,
             self._accept,
             self._close,
-            scope=scope,
+            scope=cast("WebsocketScope", scope),
         )
 
     async def _receive_data(self) -> str | bytes:
@@ -152,46 +174,28 @@ class _Connection:
             await self.raw_send({"type": "websocket.close", "code": code, "reason": reason})
 
     # -- handshake ----------------------------------------------------------------------------
-    async def handshake(self) -> Any:
-        """Authenticate, rate-limit and pick the session; returns a refusal response or ``None``."""
-        svc = self.svc
-        settings = svc.settings
-        principal = await authenticate()
-        if principal is None:
-            if g.get("token_rejected"):
-                return error_response(
-                    401, "UNAUTHORIZED", g.get("token_error") or "Invalid or revoked API key"
-                )
-            return error_response(
-                401, "UNAUTHORIZED", "Missing API key: send 'Authorization: Bearer <key>' or ?token="
-            )
+    async def handshake(self) -> Response | None:
+        """Admit the caller (:func:`.admission.admit`, as every HTTP route) and pick the session;
+        returns the refusal in the mixer error shape, or ``None``."""
         try:
-            rl = await svc.limiter.ahit(principal.owner, settings.rate_limit_for(principal.tier))
-        except Exception:
-            if svc.shared is None:
-                raise
-            return error_response(503, "SERVICE_UNAVAILABLE", "shared state (Redis) is unreachable; retry")
-        if not rl.allowed:
-            svc.metrics.rate_limited.inc()
-            return error_response(
-                403,
-                "RATE_LIMIT_EXCEEDED",
-                f"Rate limit of {rl.limit} requests per minute exceeded",
-                headers=rl.headers(),
-            )
-        from quart import websocket
-
-        requested = websocket.args.get("sessionId")
-        if requested and not SESSION_ID_RE.match(requested):
-            return error_response(400, "INVALID_REQUEST", "sessionId has invalid characters")
+            admission = await admit(self.svc)
+            requested = websocket.args.get("sessionId")
+            if requested and not SESSION_ID_RE.match(requested):
+                raise APIError(400, "INVALID_REQUEST", "sessionId has invalid characters")
+        except APIError as exc:  # with the X-RateLimit-* an HTTP refusal carries (after_request there)
+            rl = g.get("rl")
+            headers = {**(rl.headers() if rl is not None else {}), **exc.headers}
+            return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+        principal = admission.principal
+        assert principal is not None  # admit() refuses a non-public caller without one
         self.principal = principal
         self.token = bearer_token()
         self.recheck_at = time.monotonic() + RECHECK_S
         self.owner = principal.owner
         self.requested = requested
         self.sid = requested or principal.session_id or new_session_id()
-        self.entry = svc.session(self.owner, self.sid)
-        self.accept_headers = rl.headers()
+        self.entry = self.svc.session(self.owner, self.sid)
+        self.accept_headers = admission.headers
         return None
 
     async def credential_alive(self) -> bool:
@@ -234,30 +238,11 @@ class _Connection:
         return extra or self.conn_config
 
     def finish_stream(self) -> dict[str, Any]:
+        """End the running stream: its summary, and the ``processing.complete`` webhook."""
         stream = self.stream
         assert stream is not None
-        n = stream["chunks"]
-        tracker = getattr(self.entry.session, "genre_tracker", None)
-        summary = {
-            "totalChunks": n,
-            "totalDuration": round(n * FRAME_SIZE / 48000, 6),
-            "averageLatency": round(stream["latency"] / n, 4) if n else 0.0,
-            "sessionId": self.sid,
-        }
-        self.svc.webhooks.emit(
-            self.owner,
-            "processing.complete",
-            {
-                "sessionId": self.sid,
-                "duration": summary["totalDuration"],
-                "totalChunks": n,
-                "averageLatency": summary["averageLatency"],
-                "genre": getattr(tracker, "genre", None),
-                "confidence": round(float(getattr(tracker, "confidence", 0.0) or 0.0), 4),
-                "source": "ws",
-            },
-        )
-        return summary
+        self.stream = None
+        return stream.tally.complete(self.svc, self.owner, self.entry, "ws")
 
     async def run(self) -> None:
         svc = self.svc
@@ -307,8 +292,9 @@ class _Connection:
             await self.send_error(None, "STREAM_NOT_STARTED", "binary audio needs a 'stream' message first")
             return
         if not msg or len(msg) % FRAME_BYTES:
+            stream.tally.errors += 1
             await self.send_error(
-                stream["id"],
+                stream.id,
                 "INVALID_BUFFER_SIZE",
                 f"binary message is {len(msg)} bytes; send whole 960-sample float32 LE frames "
                 f"({FRAME_BYTES} bytes each)",
@@ -317,37 +303,38 @@ class _Connection:
             return
         svc, send = self.svc, self.raw_send
         frombuffer, f64 = np.frombuffer, np.float64
-        every = stream["every"]
+        every, config, tally = stream.every, stream.config, stream.tally
         for off in range(0, len(msg), FRAME_BYTES):
-            seq = stream["chunks"]
+            seq = tally.frames
             report = bool(every) and seq % every == 0  # this frame's metrics are sent
             try:
                 # whole float32 frames (checked above); the session's own validation is the
                 # finiteness check (NaN/Inf -> INVALID_AUDIO with the sample index)
                 samples = frombuffer(msg, "<f4", FRAME_SIZE, off).astype(f64)
                 result, ms = await svc.process(
-                    samples, stream["config"], entry=self.entry, owner=self.owner, metrics=report
+                    samples, config, entry=self.entry, owner=self.owner, metrics=report
                 )
             except (APIError, DSPError) as exc:
+                tally.errors += 1
                 svc.emit_error(self.owner, exc.code, str(exc), sessionId=self.sid, endpoint="/ws")
-                await self.send_error(stream["id"], exc.code, getattr(exc, "message", str(exc)), exc.details)
+                await self.send_error(stream.id, exc.code, getattr(exc, "message", str(exc)), exc.details)
                 continue
             except Exception:  # a bug must not end the connection or leak a traceback
-                await self._internal_error(stream["id"])
+                tally.errors += 1
+                await self._internal_error(stream.id)
                 continue
             svc.stats.record_processing(FRAME_SIZE, ms)
-            stream["latency"] += ms
-            stream["chunks"] = seq + 1
+            tally.processed(ms)
             out = np.asarray(result["processedBuffer"], dtype="<f4").tobytes()
             await send({"type": "websocket.send", "bytes": out})
             if report:
                 await self.send_json(
                     {
                         "type": "audio",
-                        "id": stream["id"],
+                        "id": stream.id,
                         "data": {
                             "seq": seq,
-                            "timestamp": stream["t0"] + seq * 20,
+                            "timestamp": stream.t0 + seq * 20,
                             "chunkSize": FRAME_SIZE,
                             "processed": True,
                             "metrics": result["metrics"],
@@ -396,33 +383,24 @@ class _Connection:
         await self.send_json({"type": "pong", "id": msg_id, "data": {"timestamp": int(time.time() * 1000)}})
 
     async def do_process(self, msg_id: Any, data: dict[str, Any]) -> None:
-        samples = parse_audio(data.get("audioBuffer"), exact=FRAME_SIZE)
-        cfg = parse_config(data.get("config"))
+        frame = parse_model(FrameRequest, data)
         svc = self.svc
-        result, ms = await svc.process(samples, self.effective(cfg), entry=self.entry, owner=self.owner)
+        result, ms = await svc.process(
+            frame.audioBuffer, self.effective(frame.config), entry=self.entry, owner=self.owner
+        )
         svc.stats.record_processing(FRAME_SIZE, ms)
         await self.send_json({"type": "processed", "id": msg_id, "data": json_result(result)})
 
     async def do_stream(self, msg_id: Any, data: dict[str, Any]) -> None:
-        cfg = parse_config(data.get("config"))
-        every = data.get("metricsEvery", 1)
-        if isinstance(every, bool) or not isinstance(every, int) or not 0 <= every <= 100000:
-            raise APIError(400, "INVALID_REQUEST", "metricsEvery must be an integer >= 0 (0 = no metrics)")
-        config = self.effective(cfg)
+        req = parse_model(StreamRequest, data)
+        every: int = req.metricsEvery
+        config = self.effective(req.config)
         # the session's one-time set-up now, not on the first (real-time) frame
         await self.svc.prepare(self.entry, config)
         if self.stream is not None:
-            await self.send_json(
-                {"type": "stream.complete", "id": self.stream["id"], "data": self.finish_stream()}
-            )
-        self.stream = {
-            "id": msg_id,
-            "config": config,
-            "every": every,
-            "chunks": 0,
-            "latency": 0.0,
-            "t0": int(time.time() * 1000),
-        }
+            previous = self.stream.id
+            await self.send_json({"type": "stream.complete", "id": previous, "data": self.finish_stream()})
+        self.stream = _Stream(msg_id, config, every, int(time.time() * 1000))
         await self.send_json(
             {
                 "type": "stream.started",
@@ -435,7 +413,6 @@ class _Connection:
         if self.stream is None:
             raise APIError(400, "STREAM_NOT_STARTED", "no stream is running")
         summary = self.finish_stream()
-        self.stream = None
         await self.send_json({"type": "stream.complete", "id": msg_id, "data": summary})
 
     async def do_config(self, msg_id: Any, data: dict[str, Any]) -> None:
@@ -447,7 +424,7 @@ class _Connection:
         validate_config(conn_config)
         self.conn_config = conn_config
         if self.stream is not None:
-            self.stream["config"] = self.effective(None)
+            self.stream.config = self.effective(None)
         await self.send_json({"type": "config", "id": msg_id, "data": {"config": conn_config}})
 
 

@@ -456,6 +456,7 @@ async def calendar() -> Any:
                 out.append(f)
         out.sort(key=lambda f: (f["hour"], f["name"]))
         return {"date": day, "files": out[: MAX_LIMIT * 4]}
+    assert month is not None  # one of date/month is given (checked above)
     prefix = f"{month[0]:04d}-{month[1]:02d}-"
     days: dict[str, dict[str, Any]] = {}
     for f in files:

@@ -16,39 +16,13 @@ from quart import Blueprint
 
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
-from origin.studio.common import (
-    check_channels,
-    check_redundancy,
-    json_body,
-    service,
-    validate_recorder_config,
-)
-from origin.studio.models import ControlConfig, studio_doc
+from origin.studio.common import check_channels, check_redundancy, json_body, service
+from origin.studio.models import studio_doc
+from origin.studio.recorder_config import CONTROL_KEYS, IGNORED_KEYS, ControlConfig
+
+__all__ = ["bp", "CONTROL_KEYS", "IGNORED_KEYS"]
 
 bp = Blueprint("studio_control", __name__, url_prefix="/api/control")
-
-CONTROL_KEYS = (
-    "source_type",
-    "multicast_addr",
-    "port",
-    "sample_rate",
-    "channels",
-    "format",
-    "bitrate",
-    "archive_root",
-    "archive_layout",
-    "archive_period",
-    "archive_clock",
-    "encoding",
-    "stream_channels",
-    "channel_offset",
-    "interface",
-    "redundant_multicast_addr",
-    "redundant_port",
-    "redundant_interface",
-    "channel_names",
-    "clock_source",
-)
 
 
 async def _control_recorder() -> dict[str, Any]:
@@ -88,14 +62,6 @@ async def status() -> Any:
 
 #: Audyn's control-config fields that describe the appliance, not the capture: accepted and
 #: not applied (listed under ``ignored`` in the answer with the reason)
-IGNORED_KEYS = {
-    "ptp_interface": "PTP runs outside the origin (linuxptp); not configurable here",
-    "aes67_interface": "the multicast interface is set per recorder (interface, an IPv4 address)",
-    "vox_facility_enabled": "VOX is configured per recorder (vox_enabled and vox_* fields)",
-    "local_playback_enabled": "local-folder playback is a browser feature; nothing to store",
-}
-
-
 def control_config_view(cfg: dict[str, Any]) -> dict[str, Any]:
     """The control recorder's config in Audyn's control shape."""
     return {"source_type": "aes67", **service().public_config(cfg)}
@@ -124,20 +90,15 @@ async def config() -> Any:
 
     svc = service()
     body = await json_body()
-    unknown = set(body) - set(CONTROL_KEYS) - set(IGNORED_KEYS)
-    if unknown:
-        raise StudioError(400, f"Unknown config field {sorted(unknown)[0]!r}")
-    if body.get("source_type", "aes67") != "aes67":
-        raise StudioError(400, f"source_type={body['source_type']!r} is not supported (aes67)")
     ignored = {k: IGNORED_KEYS[k] for k in body if k in IGNORED_KEYS and body[k] not in (None, False, "")}
-    fields = {k: v for k, v in body.items() if k in CONTROL_KEYS and k != "source_type"}
-    if isinstance(fields.get("archive_root"), str) and fields["archive_root"].startswith("/"):
+    root = body.get("archive_root")
+    if isinstance(root, str) and root.startswith("/"):
         try:
-            resolve_archive_dir(svc.archive_root, fields["archive_root"])
+            resolve_archive_dir(svc.archive_root, root)
         except PathError as exc:
             ignored["archive_root"] = f"not applied: {exc.detail}"
-            del fields["archive_root"]
-    cleaned = validate_recorder_config(fields)
+            body = {k: v for k, v in body.items() if k != "archive_root"}
+    cleaned = ControlConfig.model_validate(body).cleaned()
     rec = await _control_recorder()
     if svc.supervisor.runtime(rec["id"]).running:
         raise StudioError(400, "Cannot update config while recording")

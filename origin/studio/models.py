@@ -7,22 +7,34 @@ reads the same model, so the document and the check cannot drift apart. Failures
 hand-written checks these models replace).
 
 Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{id}``,
-``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk`` and ``POST
-/api/sources/from-discovery``. The other bodies (sources typed in, recorder and control configs)
-are documented from their model here and still checked by hand in their modules
-(:func:`origin.studio.common.validate_recorder_config`, ``sources``, ``assets``).
+``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk``, ``POST
+/api/sources/from-discovery``, and the recorder and control configs (``PUT
+/api/recorders/{id}/config``, ``POST /api/control/config``: :mod:`origin.studio.recorder_config`,
+re-exported here). Sources typed in are documented from their model here; their format fields
+go through :class:`RecorderConfig`, the rest (name, description) is checked in ``sources``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
 from origin.errors import StudioError
+from origin.fieldcheck import Check
 from origin.openapi import DETAIL_SCHEMA_NAME, doc
+from origin.studio.recorder_config import ControlConfig, RecorderConfig
 
 __all__ = [
     "studio_doc",
@@ -212,115 +224,175 @@ class BulkDelete(_Body):
         return body
 
 
-# -- recorders, control, sources (documented here, validated by origin.studio.common) -----------
+# -- sources (documented here; typed-in sources are checked in origin.studio.sources) ------------
 
-_Encoding = Literal["L16", "L24"]
-
-
-class RecorderConfig(_Body):
-    """A (partial) recorder configuration: every field optional; unknown fields are a 400."""
-
-    multicast_addr: str | None = Field(None, description="IPv4 multicast group")
-    port: int | None = Field(None, ge=1, le=65535)
-    sample_rate: int | None = None
-    channels: int | None = Field(None, ge=1, le=64)
-    format: str | None = Field(None, description="wav, flac, mp3, ogg, ...")
-    archive_root: str | None = Field(None, description="folder under the server archive root")
-    encoding: _Encoding | None = None
-    stream_channels: int | None = None
-    channel_offset: int | None = None
-    bitrate: int | None = None
-    archive_layout: str | None = None
-    archive_period: int | None = None
-    archive_clock: str | None = None
-    interface: str | None = None
-    payload_type: int | None = None
-    ptime_us: int | None = None
-    bits: str | None = None
-    redundant_multicast_addr: str | None = None
-    redundant_port: int | None = None
-    redundant_interface: str | None = None
-    channel_names: list[str] | None = None
-    clock_source: str | None = None
-    flac_compression: int | None = None
-    vox_enabled: bool | None = None
-    vox_threshold_db: float | None = None
-    vox_release_db: float | None = None
-    vox_detection_ms: int | None = None
-    vox_hangover_ms: int | None = None
-    vox_preroll_ms: int | None = None
-    vox_level_mode: str | None = None
-    silence_threshold_db: float | None = Field(None, ge=-90, le=0, description="alert: silence level")
-    silence_seconds: float | None = Field(None, description="alert: silence duration (null: off)")
-    silence_vad: bool | None = Field(None, description="alert: speech-aware silence")
-    loudness_limit_lufs: float | None = Field(None, description="alert: short-term limit (null: off)")
-    loudness_seconds: int | None = Field(None, ge=1, le=3600, description="alert: seconds above the limit")
-    stream_lost_seconds: float | None = Field(None, description="alert: seconds without packets")
-    bit_depth: Literal[16, 24, 32] | None = Field(None, description="Audyn's name; 32 is float")
-    source_type: Literal["aes67"] | None = None
-    source_id: str | None = Field(None, description="apply a configured source")
-    pipewire_target: str | None = None
+#: source fields a client may set (``POST``/``PUT``)
+EDITABLE = (
+    "name",
+    "type",
+    "multicast_addr",
+    "port",
+    "enabled",
+    "sample_rate",
+    "channels",
+    "stream_channels",
+    "channel_offset",
+    "encoding",
+    "payload_type",
+    "description",
+    "redundant_multicast_addr",
+    "redundant_port",
+    "channel_names",
+)
+#: fields the API returns that a client may send back unchanged (Audyn's edit form sends the
+#: whole object): accepted and not applied (``id`` must be null or the source's own id)
+READ_ONLY = (
+    "id",
+    "discovered_id",
+    "discovered_name",
+    "source_filter",
+    "redundant_source_filter",
+    "mediaclk_offset",
+    "ptime_us",
+    "samples_per_packet",
+)
+#: the stream's format fields: :class:`RecorderConfig`'s declarations, null meaning "not given"
+SOURCE_FORMAT_KEYS = (
+    "sample_rate",
+    "channels",
+    "stream_channels",
+    "channel_offset",
+    "encoding",
+    "payload_type",
+    "redundant_multicast_addr",
+    "redundant_port",
+    "channel_names",
+)
 
 
-class ControlConfig(_Body):
-    """The control recorder's settings (Audyn's single-capture ``/api/control/config``): a subset
-    of :class:`RecorderConfig`, plus Audyn's appliance fields, accepted and ignored."""
-
-    source_type: Literal["aes67"] | None = None
-    multicast_addr: str | None = Field(None, description="IPv4 multicast group")
-    port: int | None = Field(None, ge=1, le=65535)
-    sample_rate: int | None = None
-    channels: int | None = Field(None, ge=1, le=64)
-    format: str | None = None
-    bitrate: int | None = None
-    archive_root: str | None = None
-    archive_layout: str | None = None
-    archive_period: int | None = None
-    archive_clock: str | None = None
-    encoding: _Encoding | None = None
-    stream_channels: int | None = None
-    channel_offset: int | None = None
-    interface: str | None = None
-    redundant_multicast_addr: str | None = None
-    redundant_port: int | None = None
-    redundant_interface: str | None = None
-    channel_names: list[str] | None = None
-    clock_source: str | None = None
-    ptp_interface: str | None = Field(None, description="appliance setting: ignored here")
-    aes67_interface: str | None = Field(None, description="appliance setting: ignored here")
-    vox_facility_enabled: bool | None = Field(None, description="appliance setting: ignored here")
-    local_playback_enabled: bool | None = Field(None, description="appliance setting: ignored here")
+def _recorder_check(key: str) -> Check:
+    """The :class:`RecorderConfig` field ``key``'s declaration."""
+    return next(m for m in RecorderConfig.model_fields[key].metadata if isinstance(m, Check))
 
 
-class SourceCreate(_Body):
-    """A typed-in AES67 source, or one made from a discovered stream (``discovered_id``)."""
+def _or_null(check: Check) -> Check:
+    def fn(key: str, v: Any) -> Any:
+        return None if v is None else check.fn(key, v)
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"required": ["name"]})
-
-    name: str = Field(description="1-200 characters")
-    type: Literal["aes67"] = "aes67"
-    multicast_addr: str | None = Field(None, description="required unless discovered_id")
-    port: int | None = Field(None, description="required unless discovered_id")
-    sample_rate: int | None = None
-    channels: int | None = None
-    stream_channels: int | None = None
-    channel_offset: int | None = None
-    encoding: _Encoding | None = None
-    payload_type: int | None = None
-    redundant_multicast_addr: str | None = None
-    redundant_port: int | None = None
-    channel_names: list[str] | None = None
-    description: str | None = None
-    enabled: bool = True
-    discovered_id: str | None = Field(None, description="make the source from this SAP stream")
+    return Check({**check.schema, "description": "null: not given"}, fn)
 
 
-class SourceUpdate(SourceCreate):
-    """The whole source, as ``GET`` returns it (read-only fields are ignored)."""
+def _required(check: Check) -> Check:
+    def fn(key: str, v: Any) -> Any:
+        if v is None:
+            raise StudioError(400, f"{key} is required")
+        return check.fn(key, v)
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={"required": ["name"]})
+    return Check(check.schema, fn)
 
-    id: str | None = None
+
+def _source_name(key: str, v: Any) -> str:
+    if not isinstance(v, str) or not v.strip() or len(v) > 200:
+        raise StudioError(400, "name must be a non-empty string of at most 200 characters")
+    return v.strip()
+
+
+def _source_description(key: str, v: Any) -> Any:
+    if v is not None and (not isinstance(v, str) or len(v) > 1000):
+        raise StudioError(400, "description must be a string of at most 1000 characters")
+    return v
+
+
+def _enabled(key: str, v: Any) -> bool:
+    if not isinstance(v, bool):
+        raise StudioError(400, "enabled must be true or false")
+    return v
+
+
+_READ_ONLY = Check({"description": "read-only: accepted and not applied"}, lambda k, v: v)
+
+
+class SourceUpdate(BaseModel):
+    """A typed-in AES67 source, the whole object as ``GET`` returns it (``PUT``, and ``POST``
+    without ``discovered_id``): read-only fields are accepted and not applied.
+
+    Validate with ``context={"source_id": id}`` (``None`` for a new source): ``id``, when given,
+    must be that id.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"required": ["name", "multicast_addr", "port"]}
+    )
+
+    # checked in this order: the stream, then description, name, enabled
+    multicast_addr: Annotated[Any, _required(_recorder_check("multicast_addr"))] = None
+    port: Annotated[Any, _required(_recorder_check("port"))] = None
+    sample_rate: Annotated[Any, _or_null(_recorder_check("sample_rate"))] = None
+    channels: Annotated[Any, _or_null(_recorder_check("channels"))] = None
+    stream_channels: Annotated[Any, _or_null(_recorder_check("stream_channels"))] = None
+    channel_offset: Annotated[Any, _or_null(_recorder_check("channel_offset"))] = None
+    encoding: Annotated[Any, _or_null(_recorder_check("encoding"))] = None
+    payload_type: Annotated[Any, _or_null(_recorder_check("payload_type"))] = None
+    redundant_multicast_addr: Annotated[Any, _or_null(_recorder_check("redundant_multicast_addr"))] = None
+    redundant_port: Annotated[Any, _or_null(_recorder_check("redundant_port"))] = None
+    channel_names: Annotated[Any, _or_null(_recorder_check("channel_names"))] = None
+    description: Annotated[
+        Any, Check({"type": ["string", "null"], "maxLength": 1000}, _source_description)
+    ] = None
+    name: Annotated[Any, Check({"type": "string", "minLength": 1, "maxLength": 200}, _source_name)] = None
+    enabled: Annotated[Any, Check({"type": "boolean"}, _enabled)] = True
+    type: Annotated[Any, Check({"enum": ["aes67"]}, lambda k, v: v)] = "aes67"
+    id: Annotated[Any, _READ_ONLY] = None
+    discovered_id: Annotated[Any, _READ_ONLY] = None
+    discovered_name: Annotated[Any, _READ_ONLY] = None
+    source_filter: Annotated[Any, _READ_ONLY] = None
+    redundant_source_filter: Annotated[Any, _READ_ONLY] = None
+    mediaclk_offset: Annotated[Any, _READ_ONLY] = None
+    ptime_us: Annotated[Any, _READ_ONLY] = None
+    samples_per_packet: Annotated[Any, _READ_ONLY] = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _check(cls, body: Any, info: ValidationInfo) -> Any:
+        if not isinstance(body, dict):
+            return body
+        unknown = set(body) - set(EDITABLE) - set(READ_ONLY)
+        if unknown:
+            raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
+        source_id = (info.context or {}).get("source_id")
+        if body.get("id") not in (None, source_id):
+            raise StudioError(400, f"id={body['id']!r} does not match the source ({source_id or 'new'})")
+        for req in ("name", "multicast_addr", "port"):
+            if req not in body:
+                raise StudioError(400, f"{req} is required")
+        type_ = body.get("type", "aes67")
+        if type_ != "aes67":
+            raise StudioError(400, f"type={type_!r} is not supported (aes67)")
+        return body
+
+    def format_fields(self) -> dict[str, Any]:
+        """The stream format fields given (not null), checked and normalised."""
+        return {k: v for k in SOURCE_FORMAT_KEYS if (v := getattr(self, k)) is not None}
+
+
+#: ``POST /api/sources/``: a typed-in source (:class:`SourceUpdate`'s field declarations; checked
+#: by that model) or one made from a discovered stream (``discovered_id``; ``name``,
+#: ``channel_offset``, ``channels``, ``enabled``, ``description``).
+_create_fields: dict[str, Any] = {
+    k: (Any, info) for k, info in SourceUpdate.model_fields.items() if k in EDITABLE
+}
+_create_fields["discovered_id"] = (
+    Annotated[
+        Any, Check({"type": "string", "description": "make the source from this SAP stream"}, lambda k, v: v)
+    ],
+    None,
+)
+SourceCreate = create_model(
+    "SourceCreate",
+    __config__=ConfigDict(extra="forbid", json_schema_extra={"required": ["name"]}),
+    __doc__="A typed-in AES67 source, or one made from a discovered stream (discovered_id).",
+    **_create_fields,
+)
 
 
 class SourceFromDiscovery(_Body):

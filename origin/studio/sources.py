@@ -21,8 +21,18 @@ from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
 from origin.studio.common import check_channels, json_body, service, validate_recorder_config
 from origin.studio.discovery import discovered, discovered_by_id
-from origin.studio.models import SourceCreate, SourceFromDiscovery, SourceUpdate, parse_body, studio_doc
+from origin.studio.models import (
+    EDITABLE,
+    READ_ONLY,
+    SourceCreate,
+    SourceFromDiscovery,
+    SourceUpdate,
+    parse_body,
+    studio_doc,
+)
 from origin.studio.store import SOURCE_DEFAULTS
+
+__all__ = ["bp", "apply_source", "EDITABLE", "READ_ONLY"]
 
 bp = Blueprint("studio_sources", __name__, url_prefix="/api/sources")
 
@@ -167,76 +177,16 @@ def _from_discovered(body: dict[str, Any]) -> tuple[str, str, int, dict[str, Any
     return name, d["multicast_addr"], int(d["port"]), extra
 
 
-#: source fields a client may set (``POST``/``PUT``)
-EDITABLE = (
-    "name",
-    "type",
-    "multicast_addr",
-    "port",
-    "enabled",
-    "sample_rate",
-    "channels",
-    "stream_channels",
-    "channel_offset",
-    "encoding",
-    "payload_type",
-    "description",
-    "redundant_multicast_addr",
-    "redundant_port",
-    "channel_names",
-)
-#: fields the API returns that a client may send back unchanged (Audyn's edit form sends the
-#: whole object): accepted and not applied (``id`` must be null or the source's own id)
-READ_ONLY = (
-    "id",
-    "discovered_id",
-    "discovered_name",
-    "source_filter",
-    "redundant_source_filter",
-    "mediaclk_offset",
-    "ptime_us",
-    "samples_per_packet",
-)
-
-
 def _manual_source(
     body: dict[str, Any], source_id: str | None = None
-) -> tuple[str, str, int, dict[str, Any]]:
-    """Validate a typed-in source (``POST``/``PUT`` body) -> name, address, port, extra fields."""
-    unknown = set(body) - set(EDITABLE) - set(READ_ONLY)
-    if unknown:
-        raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
-    if body.get("id") not in (None, source_id):
-        raise StudioError(400, f"id={body['id']!r} does not match the source ({source_id or 'new'})")
-    for req in ("name", "multicast_addr", "port"):
-        if req not in body:
-            raise StudioError(400, f"{req} is required")
-    type_ = body.get("type", "aes67")
-    if type_ != "aes67":
-        raise StudioError(400, f"type={type_!r} is not supported (aes67)")
-    fmt_keys = (
-        "multicast_addr",
-        "port",
-        "sample_rate",
-        "channels",
-        "stream_channels",
-        "channel_offset",
-        "encoding",
-        "payload_type",
-        "redundant_multicast_addr",
-        "redundant_port",
-        "channel_names",
-    )
-    fmt = validate_recorder_config({k: body[k] for k in fmt_keys if k in body and body[k] is not None})
-    addr, port = fmt.pop("multicast_addr"), fmt.pop("port")
-    extra: dict[str, Any] = {**SOURCE_DEFAULTS, **{k: v for k, v in fmt.items() if v is not None}}
-    desc = body.get("description")
-    if desc is not None:
-        if not isinstance(desc, str) or len(desc) > 1000:
-            raise StudioError(400, "description must be a string of at most 1000 characters")
-        if desc:
-            extra["description"] = desc
-    return body["name"], addr, port, extra
+) -> tuple[str, str, int, bool, dict[str, Any]]:
+    """A typed-in source (``POST``/``PUT`` body) checked by :class:`SourceUpdate` -> name,
+    address, port, enabled, extra fields."""
+    src = SourceUpdate.model_validate(body, context={"source_id": source_id})
+    extra: dict[str, Any] = {**SOURCE_DEFAULTS, **src.format_fields()}
+    if src.description:
+        extra["description"] = src.description
+    return src.name, src.multicast_addr, src.port, src.enabled, extra
 
 
 def _name_enabled(name: Any, body: dict[str, Any]) -> tuple[str, bool]:
@@ -271,9 +221,9 @@ async def create_source() -> Any:
         name, addr, port, extra = _from_discovered(body)
         if isinstance(body.get("description"), str) and body["description"]:
             extra["description"] = body["description"][:1000]
+        name, enabled = _name_enabled(name, body)
     else:
-        name, addr, port, extra = _manual_source(body)
-    name, enabled = _name_enabled(name, body)
+        name, addr, port, enabled, extra = _manual_source(body)
     src = await service().store.create_source(
         name, "aes67", addr, port, enabled, {k: v for k, v in extra.items() if v is not None}
     )
@@ -325,8 +275,7 @@ async def update_source(source_id: str) -> Any:
     if await svc.store.source(source_id) is None:
         raise StudioError(404, f"Source {source_id} not found")
     body = await json_body()
-    name, addr, port, extra = _manual_source(body, source_id)
-    name, enabled = _name_enabled(name, body)
+    name, addr, port, enabled, extra = _manual_source(body, source_id)
     kept = {
         k: v
         for k, v in (await svc.store.source_extra(source_id)).items()

@@ -240,6 +240,26 @@ def test_create_app_skips_missing_domain_packages(make_settings):
     assert app.extensions["secret_key"] == create_app(make_settings(), packages=()).extensions["secret_key"]
 
 
+def test_dsp_backend_is_a_setting_applied_by_the_app_factory_and_the_cli(make_settings, monkeypatch, capsys):
+    from aimixer_dsp import backend
+
+    from origin.cli import main
+
+    assert load_settings(env={}).dsp_backend == "auto"
+    assert load_settings(env={"AIMIXER_DSP_BACKEND": "Pure"}).dsp_backend == "pure"
+    with pytest.raises(ConfigError, match="dsp_backend='fast' is not one of"):
+        load_settings(env={"AIMIXER_DSP_BACKEND": "fast"})
+    with backend.using_backend("auto"):
+        create_app(make_settings(dsp_backend="pure"), packages=())
+        assert backend.get_backend() == "pure"
+        create_app(make_settings(), packages=())
+        assert backend.get_backend() == "numpy"
+        # the CLI applies $AIMIXER_DSP_BACKEND before any command: a bad value is its one-line error
+        monkeypatch.setenv("AIMIXER_DSP_BACKEND", "fast")
+        assert main(["keys", "list"]) == 2
+        assert "backend='fast' is not one of" in capsys.readouterr().err
+
+
 async def test_full_app_serves_every_domain_with_the_mixer(client):
     """The default fixture registers all domain packages; the mixer works alongside them."""
     r = await client.post("/v1/process-audio", json={"audioBuffer": [0.0] * 960})

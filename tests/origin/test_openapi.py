@@ -190,8 +190,9 @@ async def test_mixer_model_body_keeps_the_error_shape(full_app):
 
 
 def test_documented_config_models_list_the_accepted_fields():
-    """The models that only document a body (still checked by hand) name exactly the fields the
-    hand-written checks accept, so the document cannot drift from them."""
+    """The source models, which only document a body (still checked by hand), name exactly the
+    fields the hand-written checks accept; the key lists the recorder and control views use are
+    their models' fields (the models validate: tests/origin/studio/test_recorder_config.py)."""
     from origin.studio import sources
     from origin.studio.common import AUDYN_RECORDER_KEYS, USER_RECORDER_KEYS
     from origin.studio.control import CONTROL_KEYS, IGNORED_KEYS

@@ -44,11 +44,40 @@ def test_bad_backend_name():
         backend.set_backend("fast")
 
 
-def test_env_variable_sets_default():
-    code = "from aimixer_dsp import backend; print(backend.get_backend())"
+def test_import_reads_no_environment_apply_env_does():
+    # no work at import: the variable takes effect only where a program applies it
+    code = (
+        "from aimixer_dsp import backend; print(backend.get_backend()); "
+        "print(backend.apply_env()); print(backend.get_backend())"
+    )
     env = dict(os.environ, AIMIXER_DSP_BACKEND="pure")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "pure"
+    assert out.stdout.split() == ["numpy", "pure", "pure"]
+
+
+def test_apply_env_values():
+    assert backend.apply_env({}) is None
+    assert backend.apply_env({"AIMIXER_DSP_BACKEND": "  "}) is None
+    assert backend.get_backend() == "numpy"
+    assert backend.apply_env({"AIMIXER_DSP_BACKEND": "PURE"}) == "pure"
+    assert backend.get_backend() == "pure"
+    with pytest.raises(ParameterError, match="backend='fast' is not one of"):
+        backend.apply_env({"AIMIXER_DSP_BACKEND": "fast"})
+    assert backend.get_backend() == "pure"  # a refused value changes nothing
+
+
+def test_using_backend_restores_the_previous_setting():
+    with backend.using_backend("pure"):
+        assert isinstance(Gain(6).process(np.array([0.1])), list)
+    assert backend.get_backend() == "numpy"
+    backend.set_backend("pure")
+    with pytest.raises(RuntimeError), backend.using_backend("auto"):
+        assert backend.get_backend() == "numpy"
+        raise RuntimeError
+    assert backend.get_backend() == "pure"
+    with pytest.raises(ParameterError), backend.using_backend("fast"):
+        pass
+    assert backend.get_backend() == "pure"
 
 
 def test_validation_helpers():

@@ -5,8 +5,11 @@ A processor call takes the **NumPy path** when NumPy is importable, the backend 
 2-D ``(frames, channels)`` with linked detection). Otherwise it takes the **pure path**: any
 sequence of numbers in, ``list[float]`` out (mono only). This is the path that runs in Pyodide.
 
-The default backend is ``"auto"``; the environment variable ``AIMIXER_DSP_BACKEND``
-(``auto`` | ``numpy`` | ``pure``) sets it at import time, :func:`set_backend` at run time.
+The default backend is ``"auto"``. Importing this package reads no environment: a program
+chooses explicitly, with :func:`set_backend`, :func:`using_backend` (a context manager) or
+:func:`apply_env`, which applies ``$AIMIXER_DSP_BACKEND`` (``auto`` | ``numpy`` | ``pure``). The
+``aimixer`` CLI, the origin's app factory (its ``dsp_backend`` setting) and the test suite's
+set-up call it; Pyodide has no environment and keeps ``"auto"``.
 ``"pure"`` forces the pure path even for ndarray input (the result is then a list).
 ``"numpy"`` requires NumPy (``ParameterError`` otherwise) and also converts list input to an
 ndarray, returning an ndarray.
@@ -16,6 +19,8 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from .errors import InvalidBufferError, NonFiniteInputError, ParameterError
@@ -34,6 +39,9 @@ __all__ = [
     "BACKENDS",
     "get_backend",
     "set_backend",
+    "using_backend",
+    "apply_env",
+    "ENV_VAR",
     "is_ndarray",
     "use_numpy",
     "as_float_list",
@@ -78,16 +86,37 @@ def get_backend() -> str:
     return "numpy"
 
 
-def _init_from_env() -> None:
-    env = os.environ.get("AIMIXER_DSP_BACKEND", "").strip()
-    if env:
-        try:
-            set_backend(env)
-        except ParameterError:  # pragma: no cover - bad env value: keep the default
-            pass
+#: the environment variable :func:`apply_env` reads
+ENV_VAR = "AIMIXER_DSP_BACKEND"
 
 
-_init_from_env()
+@contextmanager
+def using_backend(name: str) -> Iterator[None]:
+    """Select the backend ``name`` for the ``with`` block, then restore the previous setting."""
+    global _backend
+    previous = _backend
+    set_backend(name)
+    try:
+        yield
+    finally:
+        _backend = previous
+
+
+def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
+    """Apply ``$AIMIXER_DSP_BACKEND`` (from ``environ``, default ``os.environ``) when it is set.
+
+    Returns the backend it selected, or ``None`` when the variable is unset or blank.
+
+    Raises
+    ------
+    ParameterError
+        The variable names no backend (or ``numpy`` without NumPy).
+    """
+    env = (os.environ if environ is None else environ).get(ENV_VAR, "").strip()
+    if not env:
+        return None
+    set_backend(env)
+    return env.lower()
 
 
 #: Loops of the pure path that a host may run natively (the browser engine installs JavaScript

@@ -132,3 +132,53 @@ async def test_unreachable_webhook_never_blocks_audio(make_settings, serve_app):
                 break
             await asyncio.sleep(0.05)
         assert log[0]["status"] == "failed" and log[0]["attempts"] == 2 and "Connect" in log[0]["error"]
+
+
+async def test_ws_and_stream_audio_end_with_the_same_summary_and_webhook(make_settings, serve_app):
+    import websockets
+
+    from origin.app import create_app
+
+    rapp, got = receiver()
+    rsrv = serve_app(rapp)
+    app = create_app(make_settings(), packages=("origin.mixer_api",))
+    srv = serve_app(app)
+    sig = (np.random.default_rng(5).standard_normal(960 * 3) * 0.1).astype("<f4")
+    async with httpx.AsyncClient(base_url=srv.url, timeout=30) as c:
+        await c.post("/webhooks", json={"url": f"{rsrv.url}/hook", "events": ["processing.complete"]})
+        r = await c.post(
+            "/stream-audio",
+            content=sig.tobytes(),
+            headers={"Content-Type": "application/octet-stream", "X-Session-Id": "sse-1"},
+        )
+        sse = json.loads(r.text.split("event: complete\ndata: ")[1].split("\n")[0])
+    async with websockets.connect(srv.ws_url + "/ws?sessionId=ws-1") as ws:
+        await ws.send(json.dumps({"type": "stream", "id": "s", "data": {"metricsEvery": 0}}))
+        await ws.send(sig.tobytes())
+        await ws.send(json.dumps({"type": "stop", "id": "e"}))
+        while True:
+            m = await asyncio.wait_for(ws.recv(), 20)
+            if isinstance(m, str) and json.loads(m)["type"] == "stream.complete":
+                wsd = json.loads(m)["data"]
+                break
+    for summary, sid in ((sse, "sse-1"), (wsd, "ws-1")):
+        assert set(summary) == {"totalChunks", "totalDuration", "averageLatency", "sessionId", "errors"}
+        assert summary["totalChunks"] == 3 and summary["errors"] == 0 and summary["sessionId"] == sid
+        assert summary["totalDuration"] == pytest.approx(0.06)
+    await _wait(lambda: len(got) >= 2)
+    hooks = {p["data"]["source"]: p["data"] for p in (json.loads(i["body"]) for i in got)}
+    assert set(hooks) == {"stream-audio", "ws"}
+    for source, summary in (("stream-audio", sse), ("ws", wsd)):
+        data = hooks[source]
+        assert set(data) == {
+            "sessionId",
+            "duration",
+            "totalChunks",
+            "averageLatency",
+            "genre",
+            "confidence",
+            "source",
+        }
+        assert data["sessionId"] == summary["sessionId"] and data["totalChunks"] == 3
+        assert data["duration"] == summary["totalDuration"]
+        assert data["averageLatency"] == summary["averageLatency"]

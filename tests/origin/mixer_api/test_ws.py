@@ -298,3 +298,57 @@ async def test_ws_stream_non_finite_frame_is_refused_and_the_stream_goes_on(live
         for g, k in zip(got, (0, 2), strict=True):
             want = ref.process(sig[k * 960 : (k + 1) * 960].astype(np.float64))["processedBuffer"]
             np.testing.assert_allclose(g, want, atol=1e-6)
+        # the summary counts it, as /stream-audio's complete event does
+        await ws.send(json.dumps({"type": "stop", "id": "end"}))
+        done = await _recv_json(ws)
+        assert done["type"] == "stream.complete"
+        assert done["data"]["totalChunks"] == 2 and done["data"]["errors"] == 1
+
+
+async def test_ws_handshake_and_http_routes_share_one_admission(make_settings, serve_app):
+    """One admission step: the /ws handshake counts against the same per-key and per-IP minute
+    as every HTTP route, and refuses with the same error (code, message, details, headers)."""
+    import httpx
+
+    from origin.app import create_app
+    from origin.auth.apikeys import create_key
+
+    app = create_app(make_settings(dev_mode=False, rate_limit_standard=3), packages=("origin.mixer_api",))
+    _, secret = create_key(app.extensions["storage"], "ws", "standard")
+    srv = serve_app(app)
+    auth = {"Authorization": f"Bearer {secret}"}
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    async with httpx.AsyncClient(base_url=srv.url) as c:
+        assert (await c.get("/stats", headers=auth)).status_code == 200  # 1 of 3
+        ws, _ = await _connect(srv, additional_headers={**auth, "X-Request-Id": "client-req.1"})  # 2 of 3
+        # the accepted upgrade carries the request id and the limit like an HTTP answer
+        assert ws.response.headers["X-Request-Id"] == "client-req.1"
+        assert ws.response.headers["X-RateLimit-Remaining"] == "1"
+        await ws.close()
+        assert (await c.get("/v1/stats", headers=auth)).status_code == 200  # 3 of 3
+        refused_ws = await c.get("/ws", headers={**upgrade, **auth})
+        refused_http = await c.get("/stats", headers=auth)
+        for r in (refused_ws, refused_http):
+            assert r.status_code == 403
+            err = r.json()["error"]
+            assert err["code"] == "RATE_LIMIT_EXCEEDED"
+            assert err["message"].startswith("Rate limit of 3 requests per minute exceeded; retry in ")
+            assert err["details"]["limit"] == 3 and err["details"]["retryAfter"] >= 1
+            assert r.headers["X-RateLimit-Remaining"] == "0" and "Retry-After" in r.headers
+            assert r.headers["X-Request-Id"] == err["requestId"]
+        # a caller without a key is counted against its address, on either path, before the 401
+        for _ in range(2):
+            r = await c.get("/ws", headers=upgrade)
+            assert r.status_code == 401 and r.headers["WWW-Authenticate"] == "Bearer"
+            assert "or ?token=" in r.json()["error"]["message"]
+            assert r.headers["X-RateLimit-Limit"] == "3"
+        r = await c.get("/stats")
+        assert r.status_code == 401 and "or ?token=" not in r.json()["error"]["message"]
+        for r in (await c.get("/ws", headers=upgrade), await c.get("/stats")):
+            assert r.status_code == 403
+            assert r.json()["error"]["message"].startswith("Too many requests: 3 per minute; retry in ")
