@@ -50,6 +50,8 @@ export class Engine {
     /** @type {Session | null} the stateless path's session */
     this._fresh = null;
     this._genreWarm = false;
+    /** the Python-side timing of frame paths already destroyed (stereo live sessions) */
+    this._retiredPy = { frames: 0, dspMsTotal: 0, dspMsMax: 0 };
     this.bootedFromSnapshot = false;
     /** @type {string | null} */
     this.snapshotError = null;
@@ -92,7 +94,7 @@ export class Engine {
   }) {
     const eng = new Engine();
     const t0 = now();
-    const emit = (/** @type {string} */ phase, /** @type {string} */ state, extra = {}) =>
+    const emit = (/** @type {string} */ phase, /** @type {"start" | "done" | "error"} */ state, extra = {}) =>
       onProgress({ phase, state, elapsedMs: now() - t0, ...extra });
     // the model downloads start right away, in parallel with the Pyodide boot
     eng.models = new GenreModels({ bundleUrl, manifest, loadModel });
@@ -160,9 +162,11 @@ export class Engine {
 
   /**
    * @param {boolean} [tracked]
+   * @param {number} [channels] 2: a stereo live session (jsbridge.LinkedSession, its own
+   *   PlanarFrameIO), linked as the file render links channels
    * @returns {Session}
    */
-  _newSession(tracked = true) {
+  _newSession(tracked = true, channels = 1) {
     // Like the origin: a session starts with the null tracker ("auto" runs on the defaults with
     // genre null) and gets the real genre tracker on its first frame whose config asks for
     // genre "auto", when the bundle has a model (see _trackIfAuto). Sessions that never use
@@ -178,10 +182,16 @@ export class Engine {
       genre_tracker: nullTracker,
       defer_metering: true,
     };
-    const session = this.mods.mixer.MixerSession.callKwargs(kwargs);
+    const session =
+      channels > 1
+        ? bridge.LinkedSession.callKwargs({ ...kwargs, channels })
+        : this.mods.mixer.MixerSession.callKwargs(kwargs);
     nullTracker.destroy();
     const trackable = !!(tracked && this.mods.genre && this.hasModel);
-    return { session, tracker: null, trackable, needsReset: false };
+    /** @type {Session} */
+    const s = { session, tracker: null, trackable, needsReset: false };
+    if (channels > 1) s.frames = new FramePath(this.py, this.mods, bridge.PlanarFrameIO(FRAME_SIZE, channels));
+    return s;
   }
 
   /**
@@ -209,7 +219,7 @@ export class Engine {
    */
   _run(s, samples, configJson, opts = {}) {
     const t = now();
-    const res = this.frames.run(s.session, samples, configJson, opts);
+    const res = (s.frames || this.frames).run(s.session, samples, configJson, opts);
     this.stats.record(now() - t);
     this._dirty.add(s);
     return res;
@@ -418,7 +428,7 @@ export class Engine {
         }
       }
       // typed-array rows (e.g. a Float32Array per frame) go to Python as lists, like JSON rows
-      const rows = Array.isArray(features) ? features.map((r) => (ArrayBuffer.isView(r) ? Array.from(r) : r)) : features;
+      const rows = Array.isArray(features) ? features.map((r) => (ArrayBuffer.isView(r) ? Array.from(/** @type {Float32Array} */ (r)) : r)) : features;
       const pyFeatures = this.py.toPy(rows === undefined ? null : rows);
       const pySettings = this.py.toPy(settings);
       try {
@@ -459,9 +469,17 @@ export class Engine {
     });
   }
 
-  /** Worker-side timing (see FrameStats.report). */
+  /** Worker-side timing (see FrameStats.report), over every frame path (mono, live stereo). */
   getStats() {
-    return this.stats.report(this.frames.pyStats());
+    const py = { ...this._retiredPy };
+    for (const path of [this.frames, this.live?.s.frames]) {
+      if (!path) continue;
+      const p = path.pyStats();
+      py.frames += p.frames;
+      py.dspMsTotal += p.dspMsTotal;
+      py.dspMsMax = Math.max(py.dspMsMax, p.dspMsMax);
+    }
+    return this.stats.report(py);
   }
 
   // ---- live audio: SharedArrayBuffer rings <-> 960-sample frames (live.js) ------------------
@@ -470,13 +488,20 @@ export class Engine {
    * Start consuming the worklet's input ring. `rings = {header: SAB(Int32), input: SAB(Float32),
    * output: SAB(Float32)}`. Frames are processed in a session with the given config; metrics are
    * posted through `postMetrics(obj)` (throttled to every `metricsEvery` frames).
+   * `channels` = 2: stereo (planar rings, a linked session).
    * @param {{rings: import("./protocol.js").LiveRings, config: MixConfig | null,
-   *   postMetrics?: (m: object) => void, metricsEvery?: number}} opts
+   *   postMetrics?: (m: object) => void, metricsEvery?: number, channels?: number}} opts
    * @returns {import("./protocol.js").LiveStartReply}
    */
-  liveStart({ rings, config, postMetrics = () => {}, metricsEvery = 5 }) {
+  liveStart({ rings, config, postMetrics = () => {}, metricsEvery = 5, channels = 1 }) {
+    if (channels !== 1 && channels !== 2) {
+      throw new AIMixerError("INVALID_PARAMETER", `channels=${channels}: live audio takes 1 or 2 channels`, {
+        field: "channels",
+        value: channels,
+      });
+    }
     this.liveStop();
-    const s = this._call(() => this._newSession());
+    const s = this._call(() => this._newSession(true, channels));
     this._call(() => this._trackIfAuto(s, config));
     if (s.tracker && !this._genreWarm && this.mods.genre) {
       // the first analysis frame of the engine fills the feature code's caches (windows, FFT
@@ -499,8 +524,9 @@ export class Engine {
       configJson: this._configJson(config),
       postMetrics,
       metricsEvery,
+      channels,
     });
-    return { ok: true };
+    return { ok: true, channels };
   }
 
   /** @returns {import("./live.js").LiveHost} */
@@ -510,6 +536,18 @@ export class Engine {
       settle: (s) => this._settle(s),
       forget: (s) => {
         this._dirty.delete(s);
+      },
+      release: (s) => {
+        this._dirty.delete(s);
+        if (s.frames) {
+          const p = s.frames.pyStats();
+          this._retiredPy.frames += p.frames;
+          this._retiredPy.dspMsTotal += p.dspMsTotal;
+          this._retiredPy.dspMsMax = Math.max(this._retiredPy.dspMsMax, p.dspMsMax);
+          s.frames.destroy();
+        }
+        s.session.destroy();
+        s.tracker?.destroy();
       },
       gainReduction: (s) => {
         try {
@@ -599,6 +637,7 @@ export function createHandler(post) {
           rings: d.rings,
           config: d.config,
           metricsEvery: d.metricsEvery || 5,
+          channels: d.channels ?? 1,
           postMetrics: (m) => post({ type: EVT.LIVE_METRICS, ...m }),
         });
       case MSG.LIVE_CONFIG:

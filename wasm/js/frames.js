@@ -3,7 +3,6 @@
 // metrics' numbers in a float64 buffer); anything else the generic path (samples as a Python
 // list, the result through to_json_safe). Same results and errors on both.
 
-import { FRAME_SIZE } from "./protocol.js";
 import { callPy, pySamples, toJs } from "./pycall.js";
 
 /** @typedef {import("./protocol.js").PyModules} PyModules */
@@ -36,7 +35,10 @@ function decodeValues(v, head) {
   };
 }
 
-/** The frame path over one `jsbridge.FrameIO` (mono: `frameSize` samples per call). */
+/**
+ * The frame path over one `jsbridge.FrameIO` (mono: `frameSize` samples per call) or
+ * `jsbridge.PlanarFrameIO` (`channels` planar channels of `frameSize` samples, back to back).
+ */
 export class FramePath {
   /**
    * @param {any} py the Pyodide instance
@@ -48,6 +50,9 @@ export class FramePath {
     this.mods = mods;
     this.io = io;
     this.frameSize = Number(io.frame_size);
+    this.channels = io.channels === undefined ? 1 : Number(io.channels);
+    /** samples per call on the buffer path */
+    this.size = this.frameSize * this.channels;
     /** @type {Record<string, any>} buffer views of io.input, io.output, io.values */
     this.views = { input: null, output: null, values: null };
     this.ioRun = null; // one bound-method proxy of io.run, reused (no attribute lookup + new proxy per frame)
@@ -84,7 +89,7 @@ export class FramePath {
   }
 
   /**
-   * Process `samples` (frameSize floats, in `io.input`'s layout) with `session`, synchronously.
+   * Process `samples` (`size` floats, in `io.input`'s layout) with `session`, synchronously.
    * `out` (optional Float32Array) receives the processed samples. Returns the result object, or
    * null when `wantResult` is false (live audio between metrics).
    * @param {any} session a MixerSession proxy (or any session `io.run` accepts)
@@ -106,8 +111,8 @@ export class FramePath {
   }
 
   /**
-   * One frame through `session`: the buffer path for a FRAME_SIZE Float32Array, else the
-   * generic path (same results and errors).
+   * One frame through `session`: the buffer path for a Float32Array of `size` samples, else the
+   * generic path (mono; same results and errors).
    * @param {any} session
    * @param {unknown} samples
    * @param {string | undefined} configJson
@@ -115,7 +120,7 @@ export class FramePath {
    * @returns {MixResult | null}
    */
   run(session, samples, configJson, opts = {}) {
-    if (samples instanceof Float32Array && samples.length === FRAME_SIZE && this.frameSize === FRAME_SIZE) {
+    if (samples instanceof Float32Array && samples.length === this.size) {
       return this.runBuffer(session, samples, configJson, opts);
     }
     const res = this.runGeneric(session, samples, configJson);

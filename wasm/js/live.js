@@ -1,5 +1,7 @@
 // Live audio in the worker: SharedArrayBuffer rings (written and read by worklet.js) <-> 960-sample
-// frames through one session. Each frame's output is published before the deferred work (genre
+// frames through one session. Stereo (`channels` = 2): one planar ring per channel in each buffer
+// (channel c at c * length / 2), a frame is both channels' 960 samples back to back, processed
+// by a linked session (jsbridge.LinkedSession). Each frame's output is published before the deferred work (genre
 // analysis, metering) of that frame runs; late frames are counted and logged.
 
 import { AIMixerError, FRAME_SIZE, RING } from "./protocol.js";
@@ -18,6 +20,7 @@ import { now } from "./startup.js";
  *   one frame through the session's chain, timed into the stats
  * @property {(s: Session) => Promise<void>} settle the session's deferred work
  * @property {(s: Session) => void} forget drop the session from the engine's deferred-work set
+ * @property {(s: Session) => void} release forget the session and destroy it (and its frame path)
  * @property {(s: Session) => number[] | null} gainReduction
  * @property {() => object} stats
  */
@@ -44,14 +47,22 @@ function writeRing(/** @type {Float32Array} */ ring, /** @type {number} */ pos, 
 export class LiveLoop {
   /**
    * @param {{host: LiveHost, session: Session, rings: LiveRings, config: MixConfig | null,
-   *   configJson: string | undefined, postMetrics: (m: object) => void, metricsEvery: number}} opts
+   *   configJson: string | undefined, postMetrics: (m: object) => void, metricsEvery: number,
+   *   channels?: number}} opts
    */
-  constructor({ host, session, rings, config, configJson, postMetrics, metricsEvery }) {
+  constructor({ host, session, rings, config, configJson, postMetrics, metricsEvery, channels = 1 }) {
     this.host = host;
     this.s = session;
+    this.channels = channels;
     this.header = new Int32Array(rings.header);
-    this.input = new Float32Array(rings.input);
-    this.output = new Float32Array(rings.output);
+    const input = new Float32Array(rings.input);
+    const output = new Float32Array(rings.output);
+    const cap = input.length / channels;
+    const part = (/** @type {Float32Array} */ a, /** @type {number} */ c) => a.subarray(c * cap, (c + 1) * cap);
+    /** @type {Float32Array[]} one ring per channel */
+    this.input = Array.from({ length: channels }, (_, c) => part(input, c));
+    /** @type {Float32Array[]} */
+    this.output = Array.from({ length: channels }, (_, c) => part(output, c));
     this.config = config;
     this.configJson = configJson;
     this.postMetrics = postMetrics;
@@ -63,8 +74,11 @@ export class LiveLoop {
     this.lateLog = []; // the first 100 late frames
     this.lastSettleMs = 0;
     this.lastFrameAt = 0;
-    this.frame = new Float32Array(FRAME_SIZE);
-    this.processed = new Float32Array(FRAME_SIZE);
+    this.frame = new Float32Array(FRAME_SIZE * channels); // planar: channel c at c * FRAME_SIZE
+    this.processed = new Float32Array(FRAME_SIZE * channels);
+    const slot = (/** @type {Float32Array} */ a, /** @type {number} */ c) => a.subarray(c * FRAME_SIZE, (c + 1) * FRAME_SIZE);
+    this.frameParts = this.input.map((_, c) => slot(this.frame, c));
+    this.processedParts = this.input.map((_, c) => slot(this.processed, c));
     this.latency = Atomics.load(this.header, RING.LATENCY);
     /** @type {Promise<void>} */
     this.done = this.loop();
@@ -82,7 +96,7 @@ export class LiveLoop {
     const t0 = now();
     // samples that arrived after this frame was complete: how late the worker picked it up
     const backlog = Atomics.load(header, RING.IN_WRITE) - (read + FRAME_SIZE);
-    readRing(this.input, read, this.frame);
+    for (let c = 0; c < this.channels; c++) readRing(this.input[c], read, this.frameParts[c]);
     Atomics.store(header, RING.IN_READ, read + FRAME_SIZE);
     const want = (this.frames + 1) % this.metricsEvery === 0;
     let res = null;
@@ -93,7 +107,7 @@ export class LiveLoop {
       this.processed.fill(0);
     }
     const ow = Atomics.load(header, RING.OUT_WRITE);
-    writeRing(this.output, ow, this.processed);
+    for (let c = 0; c < this.channels; c++) writeRing(this.output[c], ow, this.processedParts[c]);
     Atomics.store(header, RING.OUT_WRITE, ow + FRAME_SIZE);
     // late: the worklet already had to play (silence) where this frame's first samples go
     if (Atomics.load(header, RING.IN_WRITE) - this.latency > ow) {
@@ -171,11 +185,7 @@ export class LiveLoop {
       overruns: Atomics.load(this.header, RING.OVERRUNS),
     };
     const s = this.s;
-    Promise.resolve(this.done).finally(() => {
-      this.host.forget(s);
-      s.session.destroy();
-      s.tracker?.destroy();
-    });
+    Promise.resolve(this.done).finally(() => this.host.release(s));
     return out;
   }
 }
