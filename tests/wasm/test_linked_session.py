@@ -103,3 +103,19 @@ def test_planar_frame_io_round_trip_equals_the_session() -> None:
         )
     with pytest.raises(ValueError):
         PlanarFrameIO(N, 0)
+
+
+def test_deferred_metering_gives_the_same_readings() -> None:
+    """``defer_metering`` (the browser worker's mode) queues the K-weighting of frames that
+    complete no 100 ms block until ``flush_deferred``; every reading stays exactly the same."""
+    deferred, direct = LinkedSession(defer_metering=True), LinkedSession()
+    queued = 0
+    for k in range(23):
+        frame = _frame(k)
+        a = deferred.process(list(frame), {"genre": "rock"})["metrics"]
+        b = direct.process(list(frame), {"genre": "rock"})["metrics"]
+        for key in ("lufs", "momentaryLufs", "shortTermLufs", "truePeak", "truePeakMax", "peak", "rms"):
+            assert a[key] == b[key], (k, key)
+        if k % 7 == 3:
+            queued += deferred.flush_deferred()
+    assert queued > 0

@@ -414,12 +414,39 @@ class LinkedSession(MixerSession):
         self.linked = ChannelChain(None, channels, sample_rate=self.sample_rate)
         self.chain = self.linked.chain  # _configure applies the settings to it
         self._tps: list = []
+        self._unmetered: list = []  # defer_metering: planar output blocks not yet metered
+        self._unmetered_n = 0
+
+    def flush_deferred(self) -> bool:
+        """Meter the output blocks queued by ``defer_metering`` now; ``True`` if there were any."""
+        if not self._unmetered:
+            return False
+        blocks, self._unmetered, self._unmetered_n = self._unmetered, [], 0
+        for cols in blocks:
+            self._meter.push_planar(cols)
+        return True
+
+    def _meter_block(self, y: list) -> None:
+        """Feed the loudness meter, or (``defer_metering``) queue a block that completes no
+        100 ms sub-block: no reading depends on it until one is complete (see
+        ``LoudnessMeter.defer_partial``), so the readings are exactly those of an immediate push."""
+        meter = self._meter
+        n = len(y[0])
+        if self.defer_metering:
+            pos = (meter.samples_seen + self._unmetered_n) % meter._step
+            if pos + n < meter._step:
+                self._unmetered.append([c[:] for c in y])
+                self._unmetered_n += n
+                return
+        self.flush_deferred()
+        meter.push_planar(y)
 
     def reset(self) -> None:
         """Clear the chain (every channel's state), meters and tracker; keep the configuration."""
         super().reset()
         self.linked.reset()
         self._tps = []
+        self._unmetered, self._unmetered_n = [], 0
 
     def _planar(self, cols: Any) -> list:
         k = self.linked.channels
@@ -461,15 +488,16 @@ class LinkedSession(MixerSession):
         linked = self.linked
         linked.follow_settings()
         y = linked.run(cols)
-        if self.genre_tracker is not None:
+        tracker = self.genre_tracker
+        if tracker is not None and type(tracker) is not NullGenreTracker:
             k = len(cols)
             if k == 2:
                 mono = [(a + b) / 2 for a, b in zip(cols[0], cols[1], strict=True)]
             else:
                 mono = [sum(t) / k for t in zip(*cols, strict=True)]
-            self.genre_tracker.push(mono)
+            tracker.push(mono)
         self._meters()
-        self._meter.push_planar(y)
+        self._meter_block(y)
         n = len(y[0])
         peak = 0.0
         ss = 0.0
