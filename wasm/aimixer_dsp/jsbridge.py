@@ -375,23 +375,24 @@ class PlanarFrameIO(FrameIO):
         self.channels = channels
         self.input = array("f", bytes(4 * frame_size * channels))
         self.output = array("f", bytes(4 * frame_size * channels))
-        self._pack = struct.Struct(f"={frame_size * channels}f")
+        # self._pack (FrameIO's, one channel) writes each channel at its offset
 
     def read_input(self) -> list:
         """The input buffer as one list of Python floats per channel."""
-        x = self.input.tolist()
         n = self.frame_size
-        return [x[c * n : (c + 1) * n] for c in range(self.channels)]
+        x = self.input
+        return [x[c * n : (c + 1) * n].tolist() for c in range(self.channels)]
 
     def write_output(self, samples: Any) -> None:
         """Round the planar block ``samples`` (one list per channel) to float32 into the output."""
-        if len(samples) != self.channels or any(len(c) != self.frame_size for c in samples):
-            raise ValueError(f"processed block must be {self.channels} x {self.frame_size} samples")
-        flat = [v for c in samples for v in c]
-        try:
-            self._pack.pack_into(self.output, 0, *flat)
-        except (OverflowError, struct.error):
-            self.output[:] = array("f", [float(v) for v in flat])
+        n = self.frame_size
+        if len(samples) != self.channels or any(len(c) != n for c in samples):
+            raise ValueError(f"processed block must be {self.channels} x {n} samples")
+        for c, col in enumerate(samples):
+            try:
+                self._pack.pack_into(self.output, 4 * n * c, *col)
+            except (OverflowError, struct.error):
+                self.output[c * n : (c + 1) * n] = array("f", [float(v) for v in col])
 
 
 class LinkedSession(MixerSession):
