@@ -561,7 +561,7 @@ async function play() {
   src.buffer = cur.buffer;
   // B: the live chain in the worker (stereo, linked like the render; a mono file stays mono,
   // more channels are mixed down to stereo); A: the original, delayed by the same latency
-  const liveChannels = Math.min(2, cur.buffer.numberOfChannels);
+  const liveChannels = $("stereo-preview").checked ? Math.min(2, cur.buffer.numberOfChannels) : 1;
   audio.gainA = c.createGain();
   audio.gainB = c.createGain();
   audio.anIn = c.createAnalyser();
@@ -666,8 +666,11 @@ function matchDb() {
   if (st.render && !st.render.stale && num(st.render.report.output?.lufs)) return st.render.report.output.lufs - a.lufs;
   const m = meters.m;
   if (m && num(m.lufs)) {
-    // the live preview plays the file's channels (up to stereo), as the analysis measured them
-    return m.lufs - a.lufs;
+    // a stereo preview plays the file's channels as the analysis measured them; the mono
+    // preview is the mix played on every speaker: +3 dB for a stereo file
+    const mono = !audio.live || audio.live.channels === 1;
+    const chans = st.current.channels.length;
+    return m.lufs + (mono ? 10 * Math.log10(Math.min(2, chans)) : 0) - a.lufs;
   }
   return 0;
 }
@@ -716,7 +719,8 @@ function health(ev) {
   if (s.dropouts > 0 || late > 0) {
     const slow = ev.stats && ev.stats.maxFrameMs > 15;
     const reason = hiddenSince !== null ? "the tab lost focus (the browser slowed it down)" : slow ? "the worker was too slow for some frames" : "the worker was stalled (machine load)";
-    adv.textContent = `Dropouts: ${reason}. Try fewer stages (bypass the gate or EQ), close other tabs, or render offline instead.`;
+    const mono = live.channels > 1 ? "switch the preview to mono, " : "";
+    adv.textContent = `Dropouts: ${reason}. Try ${mono}fewer stages (bypass the gate or EQ), close other tabs, or render offline instead.`;
     adv.className = "hint warn";
   } else {
     adv.textContent = "No dropouts.";
@@ -1040,6 +1044,14 @@ function wire() {
     st.match = $("match").checked;
     persist();
     applyAB();
+  });
+  $("stereo-preview").addEventListener("change", async () => {
+    // takes effect at once: a file playing restarts its live chain where it is
+    if (!audio.src || !st.current) return;
+    const at = position();
+    await stopPlayback(false);
+    audio.offset = at;
+    await play();
   });
   $("genre").addEventListener("change", () => {
     st.genre = $("genre").value;
