@@ -25,7 +25,8 @@ LIVE_JS = """async ([left, right, config, seconds]) => {
   buf.copyToChannel(Float32Array.from(right), 1);
   const src = ctx.createBufferSource();
   src.buffer = buf;
-  const live = await mixer.connect(src, { config, capture: seconds + 1, channels: 2 });
+  // a wide jitter margin: the test is about the samples, not the latency (machine load)
+  const live = await mixer.connect(src, { config, capture: seconds + 1, channels: 2, maxLatencyMs: 250 });
   live.node.connect(ctx.destination);
   const metrics = [];
   live.onMetrics((m) => metrics.push(m));
@@ -76,6 +77,9 @@ def test_stereo_live_output_is_linked_and_matches_cpython(mixer_page) -> None:
         exp_r.extend(y[1])
     dropouts = res["stats"]["dropouts"]
     silent, matched = 0, 0
+    ok_l: list[float] = []  # the samples of matched quanta (a dropped quantum is silence)
+    ok_r: list[float] = []
+    ok_in_r: list[float] = []
     for q in range(ring // 128 + 1, (n + ring) // 128):
         lo, hi = q * 128, (q + 1) * 128
         got = out_l[lo:hi] + out_r[lo:hi]
@@ -83,6 +87,10 @@ def test_stereo_live_output_is_linked_and_matches_cpython(mixer_page) -> None:
         d = max(abs(a - b) for a, b in zip(got, want, strict=True))
         if d <= 1e-5:
             matched += 1
+            if lo - ring >= FRAME * 10:  # past the first frames (the gains settle)
+                ok_l += out_l[lo:hi]
+                ok_r += out_r[lo:hi]
+                ok_in_r += in_r[lo - ring : hi - ring]
         elif all(v == 0.0 for v in got):
             silent += 1
         else:
@@ -90,9 +98,9 @@ def test_stereo_live_output_is_linked_and_matches_cpython(mixer_page) -> None:
     assert silent <= dropouts
     assert matched > 0
     # both channels processed, and distinct: the right one is not a copy of the left
-    seg = slice(ring + FRAME * 10, n)
-    assert max(abs(v) for v in out_r[seg]) > 0.01  # not silence (-40 dBFS)
-    assert max(abs(a - b) for a, b in zip(out_l[seg], out_r[seg], strict=True)) > 0.05
+    assert len(ok_r) >= 128 * 8, "too few quanta came back in time to judge (machine load)"
+    assert max(abs(v) for v in ok_r) > 0.01  # not silence (-40 dBFS)
+    assert max(abs(a - b) for a, b in zip(ok_l, ok_r, strict=True)) > 0.05
     # processed: linked gain reduction moves the quiet right channel too (not its input level)
-    gain_r = max(abs(v) for v in out_r[seg]) / max(abs(v) for v in in_r[seg])
+    gain_r = max(abs(v) for v in ok_r) / max(abs(v) for v in ok_in_r)
     assert abs(20 * math.log10(gain_r)) > 0.5
