@@ -27,6 +27,9 @@ AES67 allows): loss, drain and CPU.
 ``--loudness N`` measures the added CPU of the per-second loudness log (EBU R128 meter + true
 peak + the JSON line per second): N streams with the log off and on, alternating, ``--repeat``
 times each; the difference per stream is printed (target <= 0.5 % of one core per stream).
+Beside it, the logger alone (:func:`logger_cpu`): the CPU time of ``LoudnessLogger.push`` fed the
+senders' stereo L24 tone in 1 ms packets, as the engine feeds it, per second of audio (the best
+of ``--repeat`` runs; free of the receive path's noise).
 
 ``python -m bench.bench_recorder [--seconds S] [--counts 8,16,32,48,64] [--loudness N --repeat R]``
 """
@@ -314,6 +317,31 @@ def run_once(n: int, seconds: float, loudness_log: bool = True) -> dict:
     }
 
 
+def logger_cpu(seconds: float, repeat: int) -> float:
+    """% of one core that :class:`origin.recorder.loudness_log.LoudnessLogger` spends on one
+    stereo stream: the senders' tone (L24, left-justified in int32) in 48-frame packets, written
+    to a log in a temporary directory; the best of ``repeat`` runs."""
+    import numpy as np
+
+    from origin.recorder.loudness_log import LoudnessLogger
+
+    t = np.arange(48000) / 48000
+    tone = np.round(0.25 * np.sin(2 * np.pi * 997 * t) * 8388607).astype(np.int32) << 8
+    packets = [np.repeat(tone[k * 48 : (k + 1) * 48, None], 2, axis=1) for k in range(1000)]
+    total = max(1, int(seconds * 1000))
+    best = float("inf")
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as d:
+            log = LoudnessLogger(2, 48000)
+            log.file_opened(os.path.join(d, "r.wav"), 0, time.time())
+            c0 = time.process_time()
+            for k in range(total):
+                log.push(packets[k % 1000], 48 * k)
+            best = min(best, time.process_time() - c0)
+            log.close()
+    return best / (total / 1000) * 100
+
+
 def run_children(n: int, seconds: float) -> dict:
     """The studio deployment: one ``aimixer record --levels`` child process per stream."""
     prefix = f"239.{random.randint(70, 99)}.{random.randint(1, 254)}"
@@ -394,6 +422,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--wide", action="store_true", help="one 64-channel 96 kHz stream in 125 us packets")
     p.add_argument("--loudness", type=int, default=0, help="streams for the loudness-log CPU comparison")
     p.add_argument("--repeat", type=int, default=3, help="runs per setting of the comparison")
+    p.add_argument(
+        "--loudness-alone",
+        action="store_true",
+        help="only the logger's CPU per stereo stream (see logger_cpu)",
+    )
     p.add_argument("--_sender", nargs=3, help=argparse.SUPPRESS)
     p.add_argument("--_spec", help=argparse.SUPPRESS)
     a = p.parse_args(argv if argv is not None else sys.argv[1:])
@@ -416,6 +449,15 @@ def main(argv: list[str] | None = None) -> int:
             f"off {med(off):.2f} % (runs {', '.join(f'{v:.2f}' for v in off)}), "
             f"on {med(on):.2f} % (runs {', '.join(f'{v:.2f}' for v in on)}); "
             f"added {med(on) - med(off):.2f} % of one core per stream (target <= 0.5 %)"
+        )
+        alone = logger_cpu(max(a.seconds, 10.0), max(a.repeat, 3))
+        print(
+            f"the logger alone, one stereo stream in 1 ms packets: {alone:.2f} % of one core (best of runs)"
+        )
+        return 0
+    if a.loudness_alone:
+        print(
+            f"the loudness logger alone, one stereo stream in 1 ms packets: {logger_cpu(a.seconds, a.repeat):.3f} % of one core"
         )
         return 0
     counts = [int(x) for x in a.counts.split(",")]

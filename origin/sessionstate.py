@@ -68,7 +68,7 @@ class SessionStateError(ValueError):
 
 
 @functools.lru_cache(maxsize=1)
-def _classes() -> dict[str, type]:
+def _classes() -> dict[str, type[Any]]:
     """Every class defined in the :mod:`aimixer_dsp` package, by qualified name."""
     import aimixer_dsp
 
@@ -153,7 +153,7 @@ def _encode(root: Any) -> Any:
 
 
 def _decode(node: Any) -> Any:
-    objs: dict[int, Any] = {}
+    objs: dict[int | None, Any] = {}
     classes = _classes()
 
     def dec(x: Any) -> Any:
@@ -170,7 +170,7 @@ def _decode(node: Any) -> Any:
             return {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}[x["f"]]
         if "t" in x:
             return tuple(dec(v) for v in x["t"])
-        n = x.get("id")
+        n: int | None = x.get("id")
         if "l" in x:
             out: Any = []
             objs[n] = out
@@ -205,7 +205,7 @@ def _decode(node: Any) -> Any:
             cls = classes.get(str(x["o"]))
             if cls is None:
                 raise SessionStateError(f"unknown class {x['o']!r} in session state")
-            out = objs[n] = cls.__new__(cls)
+            out = objs[n] = object.__new__(cls)  # state set below, no constructor run
             for k, v in x["s"].items():
                 object.__setattr__(out, str(k), dec(v))
             attr = _NO_KEY_ATTRS.get(cls.__qualname__)

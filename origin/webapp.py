@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from quart import Blueprint, Quart, Response, current_app, redirect
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from origin.errors import error_response
 
@@ -62,7 +63,7 @@ async def index() -> Response:
 
 
 @bp.get("/studio")
-async def studio_noslash() -> Response:
+async def studio_noslash() -> WerkzeugResponse:
     return redirect("/studio/", 308)
 
 

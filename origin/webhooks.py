@@ -29,6 +29,7 @@ mid-retry — or a single origin restarted — loses no delivery, and the receiv
 from __future__ import annotations
 
 import asyncio
+import builtins
 import contextlib
 import hashlib
 import hmac
@@ -37,11 +38,16 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from origin.recorder.alerts import ALERT_EVENTS
 from origin.storage import Schema, Storage
+
+if TYPE_CHECKING:
+    import httpx
+
+    from origin.metrics import Metrics
 
 __all__ = [
     "EVENTS",
@@ -162,7 +168,7 @@ class WebhookEngine:
         max_attempts: int = 5,
         backoff: float = 1.0,
         queue_size: int = 1000,
-        metrics: Any = None,
+        metrics: Metrics | None = None,
         concurrency: int = 8,
         lease: float | None = None,
         sweep_interval: float = 2.0,
@@ -181,7 +187,7 @@ class WebhookEngine:
         self._hooks: dict[str, list[dict[str, Any]]] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._sem: asyncio.Semaphore | None = None
-        self._client: Any = None
+        self._client: httpx.AsyncClient | None = None
         self.dropped = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -277,7 +283,9 @@ class WebhookEngine:
             await self._reload()
         return n > 0
 
-    async def deliveries(self, owner: str, hook_id: str, limit: int = 100) -> list[dict[str, Any]] | None:
+    async def deliveries(
+        self, owner: str, hook_id: str, limit: int = 100
+    ) -> builtins.list[dict[str, Any]] | None:  # ``list`` is the method above
         """Delivery log of a webhook (newest first), or ``None`` if it is not the owner's."""
         row = await self.storage.afetchone("SELECT id FROM webhooks WHERE id=? AND owner=?", (hook_id, owner))
         if row is None:
@@ -406,6 +414,8 @@ class WebhookEngine:
             retry = False
             try:
                 async with self._sem:
+                    if self._client is None:
+                        raise RuntimeError("the webhook engine is stopped")
                     resp = await self._client.post(hook["url"], content=body, headers=headers)
                 code, error = resp.status_code, None
                 if 200 <= code < 300:

@@ -43,8 +43,9 @@ def install(max_message_bytes: int = MAX_MESSAGE_BYTES) -> None:
     from hypercorn.protocol import ws_stream
 
     BoundedMessageBuffer.too_large = ws_stream.FrameTooLargeError
-    ws_stream.WebsocketBuffer = BoundedMessageBuffer  # type: ignore[misc]
-    ws_stream.PerMessageDeflate = _deflate_class()  # type: ignore[misc]
+    # Hypercorn has no hook for these: we replace its module's classes with our duck-typed ones
+    ws_stream.WebsocketBuffer = BoundedMessageBuffer  # type: ignore[misc,assignment]
+    ws_stream.PerMessageDeflate = _deflate_class()  # type: ignore[misc,assignment]
     _installed = True
 
 

@@ -164,7 +164,7 @@ def _setup_channel(
 # Each style writer returns (midi, params, programs, lead_program).
 
 
-def _rock(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, int]:
+def _rock(rng: np.random.Generator, seconds: float) -> tuple[Any, dict[str, Any], dict[str, Any], int]:
     tempo = float(rng.uniform(96, 170))
     key = int(rng.integers(38, 50))  # E2..B2 area
     guitar = int(rng.choice([29, 30, 29, 30, 27, 31]))  # overdriven, distortion, clean-ish, harmonics
@@ -183,7 +183,8 @@ def _rock(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, in
     beats = int(seconds * tempo / 60) + 8
     bars = beats // 4 + 1
     chug = int(rng.choice([2, 2, 4, 1]))  # subdivisions per beat for the rhythm guitar
-    kick_pat = [[0, 2], [0, 2, 2.5], [0, 1.5, 2], [0, 0.75, 2, 3.5]][int(rng.integers(4))]
+    kick_pats: list[list[float]] = [[0, 2], [0, 2, 2.5], [0, 1.5, 2], [0, 0.75, 2, 3.5]]
+    kick_pat = kick_pats[int(rng.integers(4))]
     open_hat = bool(rng.random() < 0.3)
     ride = bool(rng.random() < 0.2)
     for bar in range(bars):
@@ -226,7 +227,7 @@ def _rock(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, in
     return midi, params, programs, guitar
 
 
-def _jazz(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, int]:
+def _jazz(rng: np.random.Generator, seconds: float) -> tuple[Any, dict[str, Any], dict[str, Any], int]:
     tempo = float(rng.uniform(90, 230))
     key = int(rng.integers(36, 48))
     comp = int(rng.choice([0, 1, 0, 26, 4, 11]))  # piano, bright piano, jazz guitar, e-piano, vibes
@@ -323,7 +324,7 @@ def _jazz(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, in
     return midi, params, programs, comp
 
 
-def _electronic(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, int]:
+def _electronic(rng: np.random.Generator, seconds: float) -> tuple[Any, dict[str, Any], dict[str, Any], int]:
     tempo = float(rng.uniform(115, 140))
     key = int(rng.integers(33, 45))
     bass = int(rng.choice([38, 39, 87, 81]))
@@ -395,7 +396,7 @@ def _electronic(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, di
     return midi, params, programs, pad
 
 
-def _classical(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dict, int]:
+def _classical(rng: np.random.Generator, seconds: float) -> tuple[Any, dict[str, Any], dict[str, Any], int]:
     ensembles = {
         "strings": [48, 49, 40, 41, 42, 44],
         "woodwinds": [73, 68, 71, 70, 72],
@@ -503,7 +504,9 @@ def _classical(rng: np.random.Generator, seconds: float) -> tuple[Any, dict, dic
     return midi, params, programs, voices[0]
 
 
-STYLE_WRITERS: dict[str, Callable[[np.random.Generator, float], tuple[Any, dict, dict, int]]] = {
+STYLE_WRITERS: dict[
+    str, Callable[[np.random.Generator, float], tuple[Any, dict[str, Any], dict[str, Any], int]]
+] = {
     "rock": _rock,
     "jazz": _jazz,
     "electronic": _electronic,
@@ -541,7 +544,8 @@ def render_midi(midi: Any, workdir: Path, *, gain: float = 0.5, reverb: bool = T
     if res.returncode != 0 or not wav_path.is_file():
         raise CorpusError(f"fluidsynth failed: {res.stderr.strip()[:200]}")
     data, sr = sf.read(str(wav_path), dtype="float64", always_2d=True)
-    return data.mean(axis=1)
+    result: np.ndarray = data.mean(axis=1)
+    return result
 
 
 # ----------------------------------------------------------------------------- speech
@@ -654,7 +658,8 @@ def speak(text: str, voice: str, *, rate: int, pitch: int, workdir: Path, wordga
 
         g = gcd(sr, SAMPLE_RATE)
         mono = resample_poly(mono, SAMPLE_RATE // g, sr // g)
-    return mono
+    result: np.ndarray = mono
+    return result
 
 
 def vad_trim(x: np.ndarray, *, aggressiveness: int = 2, frame_ms: int = 30) -> np.ndarray:
@@ -711,7 +716,8 @@ def colored_noise(rng: np.random.Generator, n: int, color: str) -> np.ndarray:
         f[0] = 1.0
         spec = spec / (np.sqrt(f) if color == "pink" else f)
         out = np.fft.irfft(spec, n)
-    return out / (np.sqrt(np.mean(out**2)) + 1e-12)
+    result: np.ndarray = out / (np.sqrt(np.mean(out**2)) + 1e-12)
+    return result
 
 
 def add_noise(x: np.ndarray, rng: np.random.Generator, snr_db: float, color: str) -> np.ndarray:
@@ -727,7 +733,8 @@ def eq_tilt(x: np.ndarray, tilt_db: float) -> np.ndarray:
     low = lfilter([1 - a], [1, -a], x)
     high = x - low
     g = 10 ** (tilt_db / 40)
-    return low / g + high * g
+    result: np.ndarray = low / g + high * g
+    return result
 
 
 def phone_band(x: np.ndarray) -> np.ndarray:
@@ -742,7 +749,8 @@ def phone_band(x: np.ndarray) -> np.ndarray:
     c = np.sign(y / m) * np.log1p(mu * np.abs(y / m)) / np.log1p(mu)
     c = np.round(c * 127) / 127
     y = np.sign(c) * (np.expm1(np.abs(c) * np.log1p(mu)) / mu) * m
-    return resample_poly(y, 6, 1)[: len(x)]
+    result: np.ndarray = resample_poly(y, 6, 1)[: len(x)]
+    return result
 
 
 def opus_roundtrip(x: np.ndarray, compression_level: float) -> np.ndarray:
@@ -763,10 +771,11 @@ def opus_roundtrip(x: np.ndarray, compression_level: float) -> np.ndarray:
     y = y[: len(x)]
     if len(y) < len(x):
         y = np.pad(y, (0, len(x) - len(y)))
-    return y
+    result: np.ndarray = y
+    return result
 
 
-def augment(x: np.ndarray, rng: np.random.Generator, label: str) -> tuple[np.ndarray, dict]:
+def augment(x: np.ndarray, rng: np.random.Generator, label: str) -> tuple[np.ndarray, dict[str, Any]]:
     """Apply the random augmentation chain; returns audio and a record of what was done."""
     rec: dict[str, Any] = {}
     if rng.random() < 0.5:
@@ -805,7 +814,7 @@ def _fit(x: np.ndarray, n: int, rng: np.random.Generator | None = None) -> np.nd
 
 def _music_clip(
     style: str, rng: np.random.Generator, seconds: float, workdir: Path
-) -> tuple[np.ndarray, dict]:
+) -> tuple[np.ndarray, dict[str, Any]]:
     midi, params, programs, lead = STYLE_WRITERS[style](rng, seconds + 3.0)
     fs_gain = round(float(rng.uniform(0.3, 0.7)), 3)
     fs_reverb = bool(rng.random() < 0.7)
@@ -821,7 +830,9 @@ def _music_clip(
     return audio, meta
 
 
-def _speech_clip(rng: np.random.Generator, seconds: float, workdir: Path) -> tuple[np.ndarray, dict]:
+def _speech_clip(
+    rng: np.random.Generator, seconds: float, workdir: Path
+) -> tuple[np.ndarray, dict[str, Any]]:
     lang = str(rng.choice(sorted(LANG_VOICES)))
     variant = str(rng.choice(VARIANTS))
     voice = f"{LANG_VOICES[lang]}+{variant}"
@@ -877,21 +888,23 @@ def _speech_clip(rng: np.random.Generator, seconds: float, workdir: Path) -> tup
     return x, meta
 
 
-def plan_corpus(n_clips: int, seed: int = 0) -> list[dict]:
+def plan_corpus(n_clips: int, seed: int = 0) -> list[dict[str, Any]]:
     """The deterministic list of clip jobs: labels cycle through the five classes."""
     if n_clips < 1:
         raise ValueError(f"clips={n_clips} must be >= 1")
     return [{"index": i, "label": GENRES[i % len(GENRES)], "corpusSeed": int(seed)} for i in range(n_clips)]
 
 
-def make_clip(job: dict, seconds: float = 8.0, workdir: str | Path | None = None) -> tuple[np.ndarray, dict]:
+def make_clip(
+    job: dict[str, Any], seconds: float = 8.0, workdir: str | Path | None = None
+) -> tuple[np.ndarray, dict[str, Any]]:
     """Generate one clip (mono float32 at 48 kHz) and its metadata from a plan entry."""
     idx, label, seed = int(job["index"]), str(job["label"]), int(job["corpusSeed"])
     rng = np.random.default_rng([seed, idx])
     clip_seed = int(rng.integers(0, 2**31 - 1))
     rng = np.random.default_rng(clip_seed)
     own_tmp = workdir is None
-    wd = Path(tempfile.mkdtemp(prefix="aimixer-corpus-")) if own_tmp else Path(workdir)
+    wd = Path(tempfile.mkdtemp(prefix="aimixer-corpus-")) if workdir is None else Path(workdir)
     try:
         if label == "speech":
             x, meta = _speech_clip(rng, seconds, wd)
@@ -917,7 +930,7 @@ def make_clip(job: dict, seconds: float = 8.0, workdir: str | Path | None = None
     return x, meta
 
 
-def _worker(args: tuple[dict, float, str]) -> dict:
+def _worker(args: tuple[dict[str, Any], float, str]) -> dict[str, Any]:
     import soundfile as sf
 
     job, seconds, out_dir = args
@@ -949,7 +962,7 @@ def generate_corpus(
     out.mkdir(parents=True, exist_ok=True)
     plan = plan_corpus(clips, seed)
     tasks = [(job, float(seconds), str(out)) for job in plan]
-    metas: list[dict] = []
+    metas: list[dict[str, Any]] = []
     bar = _progress(len(tasks), "corpus", progress)
     if jobs <= 1 or len(tasks) < 4:
         for t in tasks:
@@ -1007,7 +1020,7 @@ def _progress(total: int, desc: str, enabled: bool) -> Any:
     return tqdm(total=total, desc=desc, unit="clip", file=sys.stderr, dynamic_ncols=True)
 
 
-def iter_manifest(manifest_path: str | Path) -> Iterable[dict]:
+def iter_manifest(manifest_path: str | Path) -> Iterable[dict[str, Any]]:
     """Yield manifest items with ``path`` resolved."""
     mp = Path(manifest_path)
     data = json.loads(mp.read_text())

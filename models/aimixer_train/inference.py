@@ -170,7 +170,8 @@ class GenreModel:
 
     def predict(self, features: Sequence[float]) -> dict[str, float]:
         """``features -> {genre: probability}`` for one vector (the streaming classifier's ``predict``)."""
-        return self.predict_proba(features)
+        result: dict[str, float] = self.predict_proba(features)
+        return result
 
     def classify(self, features: Sequence[float]) -> dict[str, Any]:
         """The ``/classify-genre`` response shape for one feature vector."""
@@ -257,7 +258,8 @@ def resample_to_48k(x: np.ndarray, sample_rate: int) -> np.ndarray:
         k = min(n_bins, len(spec))
         out[:k] = spec[:k]
         return np.fft.irfft(out, n_out) * (n_out / len(x))
-    return resample_poly(x, up, down)
+    result: np.ndarray = resample_poly(x, up, down)
+    return result
 
 
 def load_audio(path: str | Path) -> np.ndarray:

@@ -72,7 +72,7 @@ def _eval_segments(x: np.ndarray, seconds: float = EVAL_CLIP_S, max_segments: in
 
 
 def build_matrix_dataset(
-    items: list[dict],
+    items: list[dict[str, Any]],
     *,
     progress: bool = True,
     max_windows: int | None = 40,
@@ -94,7 +94,8 @@ def build_matrix_dataset(
         path = Path(cache_dir) / f"mfcc-{hashlib.sha256(key.encode()).hexdigest()[:16]}.pkl"
         if path.is_file():
             with path.open("rb") as fh:
-                return pickle.load(fh)
+                result: dict[str, Any] = pickle.load(fh)
+                return result
         ds = build_matrix_dataset(items, progress=progress, max_windows=max_windows, eval_clips=eval_clips)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
@@ -149,7 +150,8 @@ def _tempered(p: np.ndarray, t: float) -> np.ndarray:
     z = np.log(np.maximum(p, PROB_FLOOR)) / t
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    result: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return result
 
 
 def fit_temperature(p: np.ndarray, y: np.ndarray) -> float:
@@ -208,7 +210,7 @@ def _proba(model: Any, X: np.ndarray) -> np.ndarray:
     return out
 
 
-def _clip_probs(model: Any, clips: list, t: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
+def _clip_probs(model: Any, clips: list[Any], t: float = 1.0) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Per-clip probabilities (mean of the windows' calibrated probabilities, as /classify-genre)."""
     if not clips:
         return np.zeros((0, len(GENRES))), np.zeros(0, dtype=int), []
@@ -309,7 +311,8 @@ def export_matrix_onnx(model: Any, temperature: float, path: str | Path) -> byte
     onnx.checker.check_model(onx)
     data = onx.SerializeToString()
     Path(path).write_bytes(data)
-    return data
+    result: bytes = data
+    return result
 
 
 def onnx_parity(model: Any, temperature: float, onnx_bytes: bytes, X: np.ndarray) -> float:
@@ -335,15 +338,15 @@ def _oof_probs(model: Any, X: np.ndarray, y: np.ndarray, groups: np.ndarray, w: 
 
 
 def train_matrix_model(
-    corpus_items: list[dict],
-    real_items: list[dict],
+    corpus_items: list[dict[str, Any]],
+    real_items: list[dict[str, Any]],
     out_dir: str | Path,
     *,
     seed: int = 0,
     progress: bool = True,
     models: Iterable[str] | None = None,
     real_weight: float = 4.0,
-    sources: list[dict] | None = None,
+    sources: list[dict[str, Any]] | None = None,
     cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train, calibrate and export ``genre_mfcc.onnx`` + ``genre_mfcc.json``; returns the metadata.
@@ -432,8 +435,8 @@ def train_matrix_model(
         def score(n: str) -> float:
             r = results[n]["realHeldOut"]
             if not r.get("clips"):
-                return results[n]["crossValidationAccuracy"]
-            return (r["accuracy"] or 0.0) + r["speechVsMusic"]
+                return float(results[n]["crossValidationAccuracy"])
+            return float((r["accuracy"] or 0.0) + r["speechVsMusic"])
 
         best = max(sorted(results), key=score)
         final, temp = fitted[best]
@@ -636,7 +639,11 @@ def _window_clip_vectors(x: np.ndarray) -> list[list[float]]:
 
 
 def calibrate_window_model(
-    model_path: Path, real_items: list[dict], *, progress: bool = True, cache_dir: str | Path | None = None
+    model_path: Path,
+    real_items: list[dict[str, Any]],
+    *,
+    progress: bool = True,
+    cache_dir: str | Path | None = None,
 ) -> dict[str, Any]:
     """Temperature-scale the window model (``genre.onnx``, trained on synthetic audio only) for real audio.
 
@@ -665,10 +672,10 @@ def calibrate_window_model(
     def raw(X: np.ndarray) -> np.ndarray:
         return np.asarray(sess.run([raw_name], {"features": X.astype(np.float32)})[0], dtype=np.float64)
 
-    def dataset(items: list[dict]) -> tuple[np.ndarray, np.ndarray, list]:
+    def dataset(items: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray, list[Any]]:
         X: list[list[float]] = []
         y: list[int] = []
-        clips: list = []
+        clips: list[Any] = []
         for it in items:
             if it["label"] not in GENRES and it["split"] == "train":
                 continue
@@ -693,8 +700,8 @@ def calibrate_window_model(
         else:
             X, y, clips = dataset(real_items)
             cpath.parent.mkdir(parents=True, exist_ok=True)
-            with cpath.open("wb") as fh:
-                pickle.dump((X, y, clips), fh)
+            with cpath.open("wb") as out:
+                pickle.dump((X, y, clips), out)
     else:
         X, y, clips = dataset(real_items)
     temp = fit_temperature(raw(X), y) if len(set(y.tolist())) >= 2 else 1.0
@@ -713,11 +720,12 @@ def calibrate_window_model(
     conf = p_cal.max(axis=1)
     right = p_cal.argmax(axis=1) == yh
     above = known & (conf >= AUTO_MIN_CONFIDENCE)
+    real_held_out = _report(p_cal, yh)
     report = {
         "method": "temperature scaling in the ONNX graph",
         "temperature": temp,
         "fittedOn": "windows of the genre-labelled real train sources",
-        "realHeldOut": _report(p_cal, yh),
+        "realHeldOut": real_held_out,
         "realHeldOutUncalibratedEce": ece(p_raw[known], yh[known]) if known.any() else None,
         "autoThreshold": {
             "minConfidence": AUTO_MIN_CONFIDENCE,
@@ -730,7 +738,7 @@ def calibrate_window_model(
     meta["model"]["onnxBytes"] = len(data)
     meta["model"]["onnxSha256"] = hashlib.sha256(data).hexdigest()
     meta_path.write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
-    r = report["realHeldOut"]
+    r = real_held_out
     _log(
         f"window model: T={temp:.3f}; real held-out 5-class {r.get('accuracy')}, speech/music "
         f"{r.get('speechVsMusic')}, ECE {r.get('ece')} (uncalibrated {report['realHeldOutUncalibratedEce']})",
@@ -776,6 +784,6 @@ def train_matrix_from_packages(
     return meta
 
 
-def corpus_items(manifest: str | Path) -> list[dict]:
+def corpus_items(manifest: str | Path) -> list[dict[str, Any]]:
     """The synthetic corpus's clip items (see :func:`aimixer_train.train.items_from_manifest`)."""
     return items_from_manifest(manifest)

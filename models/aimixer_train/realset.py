@@ -207,12 +207,13 @@ def _decode(path: Path, raw_rate: int | None, max_seconds: float) -> np.ndarray:
 
 def load_clip(item: dict[str, Any]) -> np.ndarray:
     """The decoded audio of a manifest item (mono 48 kHz float64)."""
-    return np.load(item["path"])
+    result: np.ndarray = np.load(item["path"])
+    return result
 
 
 def build_realset(
-    cache_dir: str | Path, *, sources: list[dict] | None = None, progress: bool = True
-) -> list[dict]:
+    cache_dir: str | Path, *, sources: list[dict[str, Any]] | None = None, progress: bool = True
+) -> list[dict[str, Any]]:
     """Fetch, decode and cache every source; returns the items (``path``, ``label``, ``group``,
     ``split``, ``source``, ``file``). The manifest is written to ``cache_dir/manifest.json``."""
     if shutil.which("ffmpeg") is None:
@@ -230,8 +231,8 @@ def build_realset(
                 return list(m["items"])
         except (ValueError, KeyError):
             pass
-    items: list[dict] = []
-    used: list[dict] = []
+    items: list[dict[str, Any]] = []
+    used: list[dict[str, Any]] = []
     for src in srcs:
         if _reserved(src["package"]):
             raise RealsetError(f"{src['package']} is reserved for independent evaluation")

@@ -75,7 +75,7 @@ def clip_windows(
 # ----------------------------------------------------------------------------- datasets
 
 
-def items_from_manifest(manifest_path: str | Path) -> list[dict]:
+def items_from_manifest(manifest_path: str | Path) -> list[dict[str, Any]]:
     """Clip items (``path``, ``label``, ``group``) of a corpus manifest, sorted by file."""
     mp = Path(manifest_path)
     data = json.loads(mp.read_text())
@@ -86,7 +86,7 @@ def items_from_manifest(manifest_path: str | Path) -> list[dict]:
     return sorted(items, key=lambda it: it["file"])
 
 
-def items_from_folders(data_dir: str | Path) -> list[dict]:
+def items_from_folders(data_dir: str | Path) -> list[dict[str, Any]]:
     """Clip items from ``DIR/<genre>/<files>``; each file is its own CV group.
 
     Raises :class:`TrainError` when a genre folder is missing or empty, or an unknown folder
@@ -95,7 +95,7 @@ def items_from_folders(data_dir: str | Path) -> list[dict]:
     root = Path(data_dir)
     if not root.is_dir():
         raise TrainError(f"--data {root} is not a directory")
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     unknown = sorted(
         p.name
         for p in root.iterdir()
@@ -127,7 +127,7 @@ def _load(path: str) -> np.ndarray:
 
 
 def build_dataset(
-    items: list[dict],
+    items: list[dict[str, Any]],
     *,
     window_s: float = WINDOW_S,
     eval_window_s: float = EVAL_WINDOW_S,
@@ -144,7 +144,7 @@ def build_dataset(
     """
     from tqdm import tqdm
 
-    out: dict[str, list] = {k: [] for k in ("X", "y", "groups", "clip", "X5", "y5", "groups5", "clip5")}
+    out: dict[str, list[Any]] = {k: [] for k in ("X", "y", "groups", "clip", "X5", "y5", "groups5", "clip5")}
     skipped = []
     bar = tqdm(items, desc="features", unit="clip", file=sys.stderr, disable=not progress, dynamic_ncols=True)
     for ci, it in enumerate(bar):
@@ -296,8 +296,8 @@ def cross_validate(
         # Soft voting of the best three: fold by fold the mean of the members' probabilities is
         # exactly what a VotingClassifier fitted on that fold's training groups predicts.
         members = sorted(sorted(results), key=lambda n: -_score(results[n]))[:ENSEMBLE_SIZE]
-        prob3 = sum(probs[n][0] for n in members) / len(members)
-        prob5 = sum(probs[n][1] for n in members) / len(members)
+        prob3 = np.mean([probs[n][0] for n in members], axis=0)
+        prob5 = np.mean([probs[n][1] for n in members], axis=0)
         results[ENSEMBLE] = _scores(y, prob3, ds["y5"], prob5, mask5, folds)
         results[ENSEMBLE]["members"] = members
         r = results[ENSEMBLE]
@@ -318,7 +318,7 @@ def _proba(model: Any, X: np.ndarray) -> np.ndarray:
 
 
 def _scores(
-    y: np.ndarray, prob3: np.ndarray, y5: np.ndarray, prob5: np.ndarray, mask5: np.ndarray, folds: list
+    y: np.ndarray, prob3: np.ndarray, y5: np.ndarray, prob5: np.ndarray, mask5: np.ndarray, folds: list[Any]
 ) -> dict[str, Any]:
     p3 = prob3.argmax(axis=1)
     p5 = prob5.argmax(axis=1)
@@ -336,12 +336,12 @@ def _scores(
 
 def _score(r: dict[str, Any]) -> float:
     a5 = r["accuracy5s"] if r["accuracy5s"] is not None else r["accuracy3s"]
-    return (r["accuracy3s"] + a5) / 2
+    return float((r["accuracy3s"] + a5) / 2)
 
 
 def select_best(cv: dict[str, Any]) -> str:
     """The model with the best mean of 3 s and 5 s held-out accuracy (ties: name order)."""
-    return max(sorted(cv["models"]), key=lambda n: _score(cv["models"][n]))
+    return str(max(sorted(cv["models"]), key=lambda n: _score(cv["models"][n])))
 
 
 # ----------------------------------------------------------------------------- export
@@ -380,7 +380,8 @@ def export_onnx(model: Any, path: str | Path) -> bytes:
     onx.producer_version = MODEL_VERSION
     data = onx.SerializeToString()
     Path(path).write_bytes(data)
-    return data
+    result: bytes = data
+    return result
 
 
 def onnx_parity(model: Any, onnx_bytes: bytes, X: np.ndarray) -> float:
@@ -486,7 +487,7 @@ corpus and this model bit for bit on the same library versions ({meta["trainedWi
 
 
 def train(
-    items: list[dict],
+    items: list[dict[str, Any]],
     out_dir: str | Path,
     *,
     seed: int = 0,

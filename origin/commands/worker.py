@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         open_app_storage(settings).close()  # the schema is there before the first job
     except StorageError as exc:
         raise CLIError(str(exc)) from None
+    assert settings.jobs_dir is not None  # Settings fills it in ({data_dir}/jobs)
     settings.jobs_dir.mkdir(parents=True, exist_ok=True)
     set_worker_settings(settings)
     conn = redis.Redis.from_url(settings.redis_url)

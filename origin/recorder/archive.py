@@ -34,6 +34,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -179,7 +180,7 @@ class ArchiveWriter:
         name: str | None = None,
         single_file: str | None = None,
         retain_hours: float | None = None,
-        on_event: Callable[[dict], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
         now: Callable[[], float] = time.time,
     ) -> None:
         if single_file is None:

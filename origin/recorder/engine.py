@@ -9,13 +9,16 @@ meters levels, runs the silence alarm and publishes to subscribers without block
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import logging
 import queue
+import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,11 +29,12 @@ from .jitter import JitterBuffer
 from .levels import DEFAULT_RATE_HZ, LevelBroker, LevelMeter
 from .loudness_log import LoudnessLogger
 from .mediaclock import ClockWatch, MediaClock
+from .protocol import ChannelLevel
 from .receiver import ReceiverError, ReceiverHub, default_hub, open_rtp_socket
 from .redundancy import RedundantMerger
 from .silence import SilenceDetector
-from .sinks import RIFF_MAX, SinkError, make_sink
-from .vox import VoxConfig, VoxGate
+from .sinks import RIFF_MAX, Sink, SinkError, make_sink
+from .vox import VoxAction, VoxConfig, VoxGate
 
 log = logging.getLogger("origin.recorder")
 
@@ -238,11 +242,11 @@ class RecorderConfig:
             out.append((off, cnt))
         return out
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> RecorderConfig:
+    def from_dict(cls, d: Mapping[str, Any]) -> RecorderConfig:
         names = {f.name for f in fields(cls)}
         unknown = set(d) - names
         if unknown:
@@ -251,6 +255,11 @@ class RecorderConfig:
         if isinstance(d.get("vox"), dict):
             d["vox"] = VoxConfig(**d["vox"])
         return cls(**d)
+
+
+#: what the receive side hands the writer thread: a block (payload bytes, frame count, RTP
+#: timestamp of its first frame), an event of the jitter buffer or the merger, or None (stop)
+_WriterItem = tuple[bytes, int, int | None] | tuple[Literal["event"], dict[str, Any]] | None
 
 
 class Recorder:
@@ -272,7 +281,11 @@ class Recorder:
     """
 
     def __init__(
-        self, config: RecorderConfig, *, hub: ReceiverHub | None = None, now: Any = time.time
+        self,
+        config: RecorderConfig,
+        *,
+        hub: ReceiverHub | None = None,
+        now: Callable[[], float] = time.time,
     ) -> None:
         config.validate()
         self.config = config
@@ -282,15 +295,15 @@ class Recorder:
         self.state = "stopped"
         self.errors: list[str] = []
         self.start_time: _dt.datetime | None = None
-        self.levels_broker = LevelBroker()
-        self.events_broker = LevelBroker(maxsize=256)
-        self.recent_events: deque[dict] = deque(maxlen=100)
+        self.levels_broker: LevelBroker[list[ChannelLevel]] = LevelBroker()
+        self.events_broker: LevelBroker[dict[str, Any]] = LevelBroker(maxsize=256)
+        self.recent_events: deque[dict[str, Any]] = deque(maxlen=100)
         self.meter = LevelMeter(
             self.fmt.channels, self.fmt.sample_rate, rate_hz=config.level_rate_hz, names=config.channel_names
         )
-        self._q: queue.SimpleQueue = queue.SimpleQueue()
-        self._sock = None
-        self._sock2 = None
+        self._q: queue.SimpleQueue[_WriterItem] = queue.SimpleQueue()
+        self._sock: socket.socket | None = None
+        self._sock2: socket.socket | None = None
         self.merger: RedundantMerger | None = None
         self.media_clock: MediaClock | None = None
         self.clock_watch: ClockWatch | None = None
@@ -305,12 +318,12 @@ class Recorder:
         self.alerts: AlertMonitor | None = None
         self._watch: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._final: dict | None = None
+        self._final: dict[str, Any] | None = None
         self.vox: VoxGate | None = None
 
     # ------------------------------------------------------------------ public API
     @property
-    def levels(self) -> list[dict]:
+    def levels(self) -> list[ChannelLevel]:
         return self.meter.latest
 
     @property
@@ -321,10 +334,10 @@ class Recorder:
     def bytes_written(self) -> int:
         return self.archive.bytes_written if self.archive else 0
 
-    def subscribe_levels(self) -> queue.Queue:
+    def subscribe_levels(self) -> queue.Queue[list[ChannelLevel]]:
         return self.levels_broker.subscribe()
 
-    def subscribe_events(self) -> queue.Queue:
+    def subscribe_events(self) -> queue.Queue[dict[str, Any]]:
         return self.events_broker.subscribe()
 
     def start(self) -> None:
@@ -334,19 +347,24 @@ class Recorder:
                 return
             c = self.config
             self.errors = []
-            sink_kw = {
-                "bitrate": int(c.bitrate),
-                "sync_seconds": float(c.sync_seconds),
-                "rf64_threshold": int(c.rf64_threshold),
-                "flac_level": c.flac_level,
-            }
+
+            def any_sink() -> Sink:
+                return make_sink(
+                    c.format,
+                    c.bits,
+                    bitrate=int(c.bitrate),
+                    sync_seconds=float(c.sync_seconds),
+                    rf64_threshold=int(c.rf64_threshold),
+                    flac_level=c.flac_level,
+                )
+
             try:
-                make_sink(c.format, c.bits, **sink_kw)
+                any_sink()
             except SinkError as exc:
                 raise RecorderConfigError(str(exc)) from exc
 
-            def new_sink() -> Any:
-                sink = make_sink(c.format, c.bits, **sink_kw)
+            def new_sink() -> Sink:
+                sink = any_sink()
                 if c.vox is not None:  # each VOX activation is a file of its own, never appended
                     sink.can_append = lambda path, info: False  # type: ignore[method-assign]
                 return sink
@@ -381,7 +399,7 @@ class Recorder:
             for sp, (off, cnt) in zip(c.splits or [], c.split_formats(), strict=True):
                 tap = ArchiveWriter(
                     sp.get("archive_root"),
-                    lambda: make_sink(c.format, c.bits, **sink_kw),
+                    any_sink,
                     self.fmt.sample_rate,
                     cnt,
                     layout=c.layout,
@@ -390,7 +408,7 @@ class Recorder:
                     name=sp.get("name"),
                     single_file=sp.get("output"),
                     retain_hours=c.retain_hours,
-                    on_event=lambda ev, i=len(self.taps): self._event({**ev, "split": i}),
+                    on_event=functools.partial(self._split_event, len(self.taps)),
                     now=self.now,
                 )
                 self.taps.append(tap)
@@ -442,12 +460,13 @@ class Recorder:
                 batch_frames=max(1, self.fmt.sample_rate * BATCH_MS // 1000),
                 relock_timeout=c.relock_timeout,
             )
-            self._sock = open_rtp_socket(
+            self._sock = sock = open_rtp_socket(
                 c.source_addr, int(c.port), interface=c.interface, source=c.source_filter
             )
+            sock2: socket.socket | None = None
             if c.redundant_addr is not None:
                 try:
-                    self._sock2 = open_rtp_socket(
+                    self._sock2 = sock2 = open_rtp_socket(
                         c.redundant_addr,
                         int(c.redundant_port),  # type: ignore[arg-type]
                         interface=c.redundant_interface or c.interface,
@@ -475,16 +494,16 @@ class Recorder:
                 # a stall of both legs must not flush the tail the slower leg is still delivering
                 idle = max(idle, 0.5)
             merger = self.merger
-            if merger is None:
-                self.hub.add(self._sock, jb.push, lambda now: jb.tick(now, idle=idle))
+            if merger is None or sock2 is None:
+                self.hub.add(sock, jb.push, lambda now: jb.tick(now, idle=idle))
             else:
 
                 def tick(now: float) -> None:
                     jb.tick(now, idle=idle)
                     merger.tick(now)
 
-                self.hub.add(self._sock, merger.handler(0), tick, recv=merger.reader(0, self._sock))
-                self.hub.add(self._sock2, merger.handler(1), recv=merger.reader(1, self._sock2))
+                self.hub.add(sock, merger.handler(0), tick, recv=merger.reader(0, sock))
+                self.hub.add(sock2, merger.handler(1), recv=merger.reader(1, sock2))
             ev = {"event": "started", "source": f"{c.source_addr}:{c.port}"}
             if merger is not None:
                 ev["redundant"] = f"{c.redundant_addr}:{c.redundant_port}"
@@ -492,7 +511,7 @@ class Recorder:
             self._watch = threading.Thread(target=self._watch_loop, name="rec-alerts", daemon=True)
             self._watch.start()
 
-    def stop(self, timeout: float = 10.0) -> dict:
+    def stop(self, timeout: float = 10.0) -> dict[str, Any]:
         """Stop capturing, flush the buffer, finish the file. Returns the final stats."""
         with self._lock:
             if self._sock is None:
@@ -516,7 +535,7 @@ class Recorder:
             self._final = self.stats()
             return self._final
 
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         """Counters and status (JSON-safe)."""
         jb = self.jitter.counters() if self.jitter else {}
         frames = self.archive.position if self.archive else 0
@@ -555,7 +574,10 @@ class Recorder:
         }
 
     # ------------------------------------------------------------------ internals
-    def _event(self, ev: dict) -> None:
+    def _split_event(self, index: int, ev: dict[str, Any]) -> None:
+        self._event({**ev, "split": index})
+
+    def _event(self, ev: dict[str, Any]) -> None:
         if (
             ev.get("event") == "file_open"
             and "split" not in ev
@@ -576,7 +598,7 @@ class Recorder:
         else:
             log.info("recorder event: %s", ev)
 
-    def _vox_apply(self, archive: ArchiveWriter, t0: float, actions: list[tuple]) -> None:
+    def _vox_apply(self, archive: ArchiveWriter, t0: float, actions: list[VoxAction]) -> None:
         """Carry out the VOX gate's actions: each opening starts a new file whose first sample
         is the pre-roll's (timeline re-anchored there), each closing finishes the file."""
         rate = self.fmt.sample_rate
@@ -629,9 +651,10 @@ class Recorder:
             try:
                 full = _payload.decode(data, self.decode_fmt)
                 if placer is not None:  # media clock (VOX is refused with clock_source rtp)
-                    full = placer.place(full, ts)
-                    if full is None:
+                    placed = placer.place(full, ts)
+                    if placed is None:
                         continue
+                    full = placed
                     started = True
                     pos = archive.position
                     samples = out.write(full)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .rtp import RTPError, parse_header
 
@@ -59,7 +60,7 @@ class JitterBuffer:
         depth_frames: int,
         emit: Callable[[bytes, int], None],
         *,
-        on_event: Callable[[dict], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
         payload_type: int | None = 96,
         ssrc: int | None = None,
         relock_timeout: float = 1.0,

@@ -21,9 +21,14 @@ import math
 import queue
 import threading
 from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import numpy as np
 from aimixer_dsp.truepeak import TruePeakMeter
+
+from .protocol import ChannelLevel
+
+T = TypeVar("T")
 
 DEFAULT_RATE_HZ = 20.0
 PEAK_HOLD_S = 1.5
@@ -81,11 +86,11 @@ class LevelMeter:
         self._hold_tp = np.zeros(channels)
         self._hold_tp_until = np.zeros(channels, dtype=np.int64)
         self._clip_until = np.zeros(channels, dtype=np.int64)
-        self.latest: list[dict] = self._snapshot(np.zeros(channels), np.zeros(channels))
+        self.latest: list[ChannelLevel] = self._snapshot(np.zeros(channels), np.zeros(channels))
 
-    def push(self, samples: np.ndarray) -> list[list[dict]]:
+    def push(self, samples: np.ndarray) -> list[list[ChannelLevel]]:
         """Feed (frames, channels); returns the snapshots completed by this block (oldest first)."""
-        out = []
+        out: list[list[ChannelLevel]] = []
         n = samples.shape[0]
         i = 0
         while i < n:
@@ -111,7 +116,7 @@ class LevelMeter:
                 self._n = 0
         return out
 
-    def _finish(self, rms: np.ndarray, pk: np.ndarray) -> list[dict]:
+    def _finish(self, rms: np.ndarray, pk: np.ndarray) -> list[ChannelLevel]:
         now = self._frames
         renew = (pk >= self._hold_pk) | (now >= self._hold_until)
         self._hold_pk = np.where(renew, pk, self._hold_pk)
@@ -127,7 +132,7 @@ class LevelMeter:
 
     def _snapshot(
         self, rms: np.ndarray, pk: np.ndarray, clip: np.ndarray | None = None, tp: np.ndarray | None = None
-    ) -> list[dict]:
+    ) -> list[ChannelLevel]:
         if tp is None:
             tp = pk
         return [
@@ -143,8 +148,8 @@ class LevelMeter:
         ]
 
 
-class LevelBroker:
-    """Fans level snapshots out to subscribers without ever blocking the publisher.
+class LevelBroker(Generic[T]):
+    """Fans level snapshots (or any other items ``T``) out to subscribers without ever blocking the publisher.
 
     ``subscribe()`` returns a bounded queue; when a subscriber falls behind, its oldest
     snapshot is dropped. Callbacks registered with ``add_callback`` run on the publishing
@@ -153,31 +158,31 @@ class LevelBroker:
 
     def __init__(self, maxsize: int = 64) -> None:
         self.maxsize = maxsize
-        self._queues: list[queue.Queue] = []
-        self._callbacks: list[Callable[[list[dict]], None]] = []
+        self._queues: list[queue.Queue[T]] = []
+        self._callbacks: list[Callable[[T], None]] = []
         self._lock = threading.Lock()
         self.dropped = 0
         self.callback_errors = 0
 
-    def subscribe(self) -> queue.Queue:
-        q: queue.Queue = queue.Queue(self.maxsize)
+    def subscribe(self) -> queue.Queue[T]:
+        q: queue.Queue[T] = queue.Queue(self.maxsize)
         with self._lock:
             self._queues = [*self._queues, q]
         return q
 
-    def unsubscribe(self, q: queue.Queue) -> None:
+    def unsubscribe(self, q: queue.Queue[T]) -> None:
         with self._lock:
             self._queues = [x for x in self._queues if x is not q]
 
-    def add_callback(self, cb: Callable[[list[dict]], None]) -> None:
+    def add_callback(self, cb: Callable[[T], None]) -> None:
         with self._lock:
             self._callbacks = [*self._callbacks, cb]
 
-    def remove_callback(self, cb: Callable[[list[dict]], None]) -> None:
+    def remove_callback(self, cb: Callable[[T], None]) -> None:
         with self._lock:
             self._callbacks = [x for x in self._callbacks if x is not cb]
 
-    def publish(self, snapshot: list[dict]) -> None:
+    def publish(self, snapshot: T) -> None:
         for q in self._queues:
             try:
                 q.put_nowait(snapshot)

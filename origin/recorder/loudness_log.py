@@ -48,6 +48,7 @@ FORMAT_VERSION = 1
 CLIP_DBFS = -0.1
 MAX_LINE = 4096  # a reader ignores longer lines
 _SCALE = 1.0 / 2147483648.0
+_TP_PIECE = 16384  # >= the true-peak meter's long-block threshold (its per-tap loop, not np.convolve)
 
 
 def log_path_for(audio_path: str) -> str:
@@ -93,6 +94,7 @@ class LoudnessLogger:
         self.silence_threshold_db = float(silence_threshold_db)
         self.on_record = on_record
         self._metered = min(self.channels, 16)
+        self._all_metered = self._metered == self.channels
         self._file: IO[str] | None = None
         self.path: str | None = None
         self._pending: list[tuple[int, str, float, bool]] = []  # (timeline index, audio path, t, resumed)
@@ -133,6 +135,11 @@ class LoudnessLogger:
     def push(self, samples: np.ndarray, index: int) -> None:
         """Feed (frames, channels) samples whose first frame has timeline ``index``."""
         n = samples.shape[0]
+        if not self._pending and self._sec_n + n < self.rate:
+            # the common case (a packet inside the current second): keep it for the second's meter
+            self._sec_blocks.append(samples if self._all_metered else samples[:, : self._metered])
+            self._sec_n += n
+            return
         i = 0
         while i < n:
             if self._pending and self._pending[0][0] <= index + i:
@@ -183,10 +190,20 @@ class LoudnessLogger:
             return
         x = self._sec_blocks[0] if len(self._sec_blocks) == 1 else np.concatenate(self._sec_blocks)
         self._sec_blocks = []
-        f = x.astype(np.float64) * _SCALE if x.dtype == np.int32 else x.astype(np.float64, copy=False)
+        # int32: one pass (the cast and the exact power-of-two scale, as astype(float64) * _SCALE)
+        f = (
+            np.multiply(x, _SCALE, dtype=np.float64)
+            if x.dtype == np.int32
+            else x.astype(np.float64, copy=False)
+        )
         self.meter.push(f)
-        self.tp.push(f)
-        self._sec_tp = max(self._sec_tp, self.tp.last_block)
+        # the true peak in pieces of at least _TP_PIECE frames: the same readings (the meter
+        # streams exactly), with its per-tap arrays small enough to stay in cache
+        n = f.shape[0]
+        pieces = max(1, n // _TP_PIECE)
+        for k in range(pieces):
+            self.tp.push(f[k * n // pieces : (k + 1) * n // pieces])
+            self._sec_tp = max(self._sec_tp, self.tp.last_block)
         v = f.reshape(-1)
         self._sec_sq += float(np.einsum("i,i->", v, v))  # no BLAS call (its threads cost more)
         pk = max(float(v.max()), -float(v.min())) if v.size else 0.0

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 #: TAI - UTC in seconds since 2017-01-01 (IERS Bulletin C); PTP's timescale is TAI
 PTP_UTC_OFFSET_S = 37
@@ -104,7 +105,7 @@ class ClockWatch:
         self._min: float | None = None
         self._window_end: float | None = None
 
-    def observe(self, media_end_s: float, wall: float) -> dict | None:
+    def observe(self, media_end_s: float, wall: float) -> dict[str, Any] | None:
         d = wall - media_end_s - self.latency_s
         self._min = d if self._min is None else min(self._min, d)
         now = self.clock()

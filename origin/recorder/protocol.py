@@ -92,7 +92,7 @@ def _now() -> float:
     return round(time.time(), 3)
 
 
-def levels(channels: list[Any]) -> LevelsMessage:
+def levels(channels: list[ChannelLevel]) -> LevelsMessage:
     """A ``levels`` report of the channels' meters (``ChannelLevel`` dicts)."""
     return {"type": LEVELS, "time": _now(), "channels": channels}
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from typing import Any
 
 _CLOCK_ID = re.compile(r"^[0-9a-fA-F]{6}\.[0-9a-fA-F]{4}\.[0-9a-fA-F]{6}$")
 
@@ -18,7 +19,7 @@ class PTPError(RuntimeError):
     """pmc is missing, ptp4l did not answer, or the answer could not be read."""
 
 
-def ptp_status(*, uds: str = "/var/run/ptp4l", domain: int = 0, timeout: float = 3.0) -> dict:
+def ptp_status(*, uds: str = "/var/run/ptp4l", domain: int = 0, timeout: float = 3.0) -> dict[str, Any]:
     """``{"grandmaster": "001122.fffe.334455", "port_state": "SLAVE", "utc_offset": 37, ...}``."""
     if not 0 <= int(domain) <= 255:
         raise PTPError(f"domain={domain} is out of range [0, 255]")

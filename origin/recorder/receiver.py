@@ -19,6 +19,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from typing import Literal
 
 IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 IP_ADD_SOURCE_MEMBERSHIP = getattr(socket, "IP_ADD_SOURCE_MEMBERSHIP", 39)
@@ -92,6 +93,15 @@ def _join(s: socket.socket, group: str, interface: str, source: str | None) -> N
 
 
 Handler = Callable[[memoryview, int, float], None]
+#: a change for the hub thread: add a socket (handler, tick, reader) or remove one (then set)
+_Op = (
+    tuple[
+        Literal["add"],
+        socket.socket,
+        tuple[Handler, Callable[[float], None] | None, Callable[[bytearray], int]],
+    ]
+    | tuple[Literal["remove"], socket.socket, threading.Event]
+)
 
 
 class ReceiverHub:
@@ -111,7 +121,7 @@ class ReceiverHub:
         self._buf = bytearray(bufsize)
         self._view = memoryview(self._buf)
         self._lock = threading.Lock()
-        self._pending: list[tuple[str, socket.socket, object]] = []
+        self._pending: list[_Op] = []
         self._ticks: dict[int, Callable[[float], None]] = {}
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -152,9 +162,10 @@ class ReceiverHub:
     def _apply(self) -> None:
         with self._lock:
             ops, self._pending = self._pending, []
-        for op, sock, data in ops:
-            if op == "add":
-                handler, tick, recv = data  # type: ignore[misc]
+        for op in ops:
+            sock = op[1]
+            if op[0] == "add":
+                handler, tick, recv = op[2]
                 self._sel.register(sock, selectors.EVENT_READ, (recv, handler))
                 if tick is not None:
                     self._ticks[sock.fileno()] = tick
@@ -164,7 +175,7 @@ class ReceiverHub:
                     self._sel.unregister(sock)
                 except (KeyError, ValueError):
                     pass
-                data.set()  # type: ignore[attr-defined]
+                op[2].set()
 
     def _run(self) -> None:
         buf, view = self._buf, self._view

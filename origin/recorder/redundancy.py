@@ -25,6 +25,7 @@ from __future__ import annotations
 import socket
 import struct
 from collections.abc import Callable
+from typing import Any
 
 from .jitter import JitterBuffer
 from .rtp import RTPError, parse_header
@@ -71,7 +72,7 @@ class PathCounters:
             return 0
         return max(0, self.max_ext - self.first_ext + 1 - self.received)
 
-    def view(self) -> dict:
+    def view(self) -> dict[str, Any]:
         return {
             "path": self.name,
             "source": self.source,
@@ -124,7 +125,7 @@ class RedundantMerger:
         jitter: JitterBuffer,
         sources: tuple[str, str],
         *,
-        on_event: Callable[[dict], None] | None = None,
+        on_event: Callable[[dict[str, Any]], None] | None = None,
         down_after: float = 0.5,
     ) -> None:
         self.jitter = jitter
@@ -214,7 +215,7 @@ class RedundantMerger:
                 p.down = True
                 self.on_event({"event": "path_down", "path": p.name, "source": p.source})
 
-    def counters(self) -> dict:
+    def counters(self) -> dict[str, Any]:
         return {
             "paths": [p.view() for p in self.paths],
             "path_skew_ms": None if self.skew_s is None else round(self.skew_s * 1000.0, 3),

@@ -15,10 +15,14 @@ import socket
 import struct
 import threading
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from .receiver import IP_MULTICAST_ALL
 from .sdp import SDPError, SDPSession, channel_names_from_order, make_sdp, parse_sdp
+
+if TYPE_CHECKING:
+    from .engine import RecorderConfig
 
 SAP_GROUPS = ("239.255.255.255", "224.2.127.254")
 SAP_PORT = 9875
@@ -86,8 +90,9 @@ def _sap_socket(port: int, groups: tuple[str, ...], interfaces: list[str] | None
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     s.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
     s.bind(("", port))
+    ifaces: list[str | None] = [*interfaces] if interfaces else [None]
     for g in groups:
-        for iface in interfaces or [None]:
+        for iface in ifaces:
             try:
                 s.setsockopt(
                     socket.IPPROTO_IP,
@@ -328,7 +333,7 @@ class SAPAnnouncer:
 
 
 def config_from_sdp(
-    sdp: str | SDPSession | dict,
+    sdp: str | SDPSession | Mapping[str, Any],
     *,
     archive_root: str | None = None,
     output: str | None = None,
@@ -337,7 +342,7 @@ def config_from_sdp(
     interface: str | None = None,
     use_source_filter: bool = True,
     **overrides: Any,
-):
+) -> RecorderConfig:
     """Create a :class:`~origin.recorder.engine.RecorderConfig` for a discovered stream.
 
     ``channel_offset``/``channels`` select the recorded channels (default: all). Other
@@ -345,7 +350,7 @@ def config_from_sdp(
     """
     from .engine import RecorderConfig, RecorderConfigError
 
-    if isinstance(sdp, dict):
+    if isinstance(sdp, Mapping):
         sdp = sdp.get("raw") or ""
     sess = parse_sdp(sdp) if isinstance(sdp, str) else sdp
     if sess.encoding not in ("L16", "L24"):

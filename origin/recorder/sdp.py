@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from typing import Any, TypedDict
 
 from .payload import ENCODINGS, MAX_CHANNELS, MAX_PTIME_US, MIN_PTIME_US
 
@@ -60,6 +61,16 @@ class SDPError(ValueError):
     """An SDP description we cannot read at all (no audio media, no address)."""
 
 
+class RedundantLeg(TypedDict):
+    """The ST 2022-7 secondary leg of an :class:`SDPSession`."""
+
+    connection_addr: str
+    ttl: int | None
+    port: int
+    source_filter: list[str]
+    mid: str | None
+
+
 @dataclass
 class SDPSession:
     """One audio stream from an SDP (the first audio media, or the primary of a DUP pair)."""
@@ -82,12 +93,12 @@ class SDPSession:
     channel_order: str | None = None
     channel_names: list[str] | None = None
     #: the ST 2022-7 secondary leg: ``{"connection_addr", "port", "ttl", "source_filter", "mid"}``
-    redundant: dict | None = None
+    redundant: RedundantLeg | None = None
     #: why this stream cannot be recorded (``None`` when it can)
     unsupported: str | None = None
     raw: str = ""
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @property
@@ -204,8 +215,8 @@ def _conn(value: str) -> tuple[str, int | None] | None:
     return addr[0], ttl
 
 
-def _split(text: str) -> tuple[dict, list[_Media]]:
-    sess: dict = {"attrs": [], "conn": None}
+def _split(text: str) -> tuple[dict[str, Any], list[_Media]]:
+    sess: dict[str, Any] = {"attrs": [], "conn": None}
     media: list[_Media] = []
     for raw in text.replace("\r\n", "\n").split("\n"):
         line = raw.strip()
@@ -304,9 +315,9 @@ def parse_sdp(text: str) -> SDPSession:
         parts = val.split()
         if len(parts) >= 3 and parts[0] == "DUP":
             by_mid = {m.attr("mid"): m for m in audio if m.attr("mid")}
-            legs = [by_mid.get(mid) for mid in parts[1:3]]
-            if all(legs):
-                primary, secondary = legs[0], legs[1]
+            legs = [leg for mid in parts[1:3] if (leg := by_mid.get(mid)) is not None]
+            if len(legs) == 2:
+                primary, secondary = legs
                 break
     s = SDPSession(raw=text)
     o = (sess.get("o") or "").split()

@@ -36,11 +36,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import rtp
 from .payload import PayloadFormat, encode
+
+if TYPE_CHECKING:
+    from .sap import SAPAnnouncer
 
 FULL = 2147483647.0
 
@@ -81,6 +85,13 @@ class SenderConfig:
     mediaclk_offset: int = 0
     ts_refclk: str = "localmac=00-00-00-00-00-00"
     channel_names: list[str] | None = None
+
+    @property
+    def redundant_dest(self) -> tuple[str, int] | None:
+        """The ST 2022-7 secondary leg's ``(addr, port)``, or ``None``."""
+        if self.redundant_addr is None or self.redundant_port is None:
+            return None
+        return self.redundant_addr, int(self.redundant_port)
 
 
 @dataclass
@@ -180,7 +191,7 @@ def _read_file(path: str, rate: int, channels: int) -> np.ndarray:
     data, sr = sf.read(path, dtype="int32", always_2d=True)
     if sr != rate:
         raise ValueError(f"program file {path} is {sr} Hz, the sender runs at {rate} Hz")
-    return data
+    return np.asarray(data, dtype=np.int32)
 
 
 def _speech(rate: int) -> np.ndarray:
@@ -263,7 +274,7 @@ class Sender:
         self.stats = SenderStats(ssrc=self.ssrc)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.announcer = None
+        self.announcer: SAPAnnouncer | None = None
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, c.ttl)
         self.sock.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_LOOP, 1)
@@ -302,11 +313,7 @@ class Sender:
             channel_names=self.config.channel_names,
             mediaclk_offset=self.config.mediaclk_offset,
             ts_refclk=self.config.ts_refclk,
-            redundant=(
-                (self.config.redundant_addr, int(self.config.redundant_port))  # type: ignore[arg-type]
-                if self.config.redundant_addr
-                else None
-            ),
+            redundant=self.config.redundant_dest,
         )
 
     def start(self) -> None:
@@ -369,7 +376,7 @@ class Sender:
         if c.sap:
             from .sap import SAPAnnouncer
 
-            self.announcer = SAPAnnouncer(
+            self.announcer = announcer = SAPAnnouncer(
                 self.sdp(),
                 interval=c.sap_interval,
                 interface=c.interface,
@@ -377,7 +384,7 @@ class Sender:
                 port=c.sap_port,
                 ttl=c.ttl,
             )
-            self.announcer.start()
+            announcer.start()
         try:
             self._send_loop()
         finally:
@@ -410,21 +417,22 @@ class Sender:
             n_file = -(-pf // fpp)
             total = n_file if total is None else min(total, n_file)
         dest = (c.dest_addr, c.port)
-        send = self._send_first
+        send: Callable[[bytes, tuple[str, int]], int] = self._send_first
         held: bytes | None = None
         held_legs = (False, False)
-        dest2 = (c.redundant_addr, int(c.redundant_port)) if c.redundant_addr else None
+        dest2 = c.redundant_dest
         sock2 = self.sock2
         delay2 = c.redundant_delay_ms / 1000.0
         pending2: deque[tuple[float, bytes]] = deque()
         first2 = [True]
 
         def send2(pkt: bytes) -> None:
+            assert sock2 is not None and dest2 is not None  # called only with a redundant leg
             if first2[0]:
                 first2[0] = False
-                self._send_first(pkt, dest2, sock2)  # type: ignore[arg-type]
+                self._send_first(pkt, dest2, sock2)
             else:
-                sock2.sendto(pkt, dest2)  # type: ignore[union-attr]
+                sock2.sendto(pkt, dest2)
 
         def flush2(until: float) -> None:
             while pending2 and pending2[0][0] <= until:
@@ -506,7 +514,7 @@ def _local_ip() -> str:
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         s.connect(("192.0.2.1", 9))
-        return s.getsockname()[0]
+        return str(s.getsockname()[0])
     except OSError:
         return "127.0.0.1"
     finally:

@@ -15,7 +15,11 @@ Events are dicts: ``{"event": "silence_start" | "silence_end", "mode": "level" |
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+
+from .protocol import ChannelLevel
 
 VAD_RATES = (8000, 16000, 32000, 48000)
 
@@ -55,7 +59,7 @@ class SilenceDetector:
             self._vad_frame = self._vad_rate * 30 // 1000
             self._vad_buf = np.zeros(0, dtype=np.int16)
 
-    def update_levels(self, snapshot: list[dict], frames: int) -> list[dict]:
+    def update_levels(self, snapshot: list[ChannelLevel], frames: int) -> list[dict[str, Any]]:
         """Feed one level snapshot covering ``frames`` frames (plain mode)."""
         self._pos += frames
         if self._vad is not None:
@@ -63,7 +67,7 @@ class SilenceDetector:
         loud = any(ch["level_db"] > self.threshold_db for ch in snapshot)
         return self._step(loud, frames)
 
-    def update_audio(self, samples: np.ndarray) -> list[dict]:
+    def update_audio(self, samples: np.ndarray) -> list[dict[str, Any]]:
         """Feed audio (int32 left-justified, (frames, channels)) for the speech-aware mode."""
         if self._vad is None:
             return []
@@ -72,7 +76,7 @@ class SilenceDetector:
             n = int(len(mono) * self._vad_rate / self.rate)
             mono = np.interp(np.linspace(0, len(mono) - 1, n), np.arange(len(mono)), mono).astype(np.int16)
         buf = np.concatenate([self._vad_buf, mono])
-        events: list[dict] = []
+        events: list[dict[str, Any]] = []
         k = self._vad_frame
         step_frames = int(round(k * self.rate / self._vad_rate))
         i = 0
@@ -83,8 +87,8 @@ class SilenceDetector:
         self._vad_buf = buf[i:]
         return events
 
-    def _step(self, loud: bool, frames: int) -> list[dict]:
-        out: list[dict] = []
+    def _step(self, loud: bool, frames: int) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         if loud:
             self._quiet_since = None
             if self._loud_since is None:

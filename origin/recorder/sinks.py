@@ -23,7 +23,7 @@ import datetime as _dt
 import os
 import struct
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import numpy as np
 
@@ -125,7 +125,20 @@ def bext_chunk(info: SinkInfo, kind: str, coding_history: str | None = None) -> 
     return b"bext" + struct.pack("<I", len(payload)) + payload
 
 
-def parse_bext(payload: bytes) -> dict:
+class Bext(TypedDict):
+    """The fields of a ``bext`` chunk (EBU Tech 3285)."""
+
+    description: str
+    originator: str
+    originator_reference: str
+    origination_date: str
+    origination_time: str
+    time_reference: int
+    version: int
+    coding_history: str
+
+
+def parse_bext(payload: bytes) -> Bext:
     """Decode the fields of a ``bext`` chunk payload."""
     desc, orig, ref, date, tm, lo, hi, ver = struct.unpack_from("<256s32s32s10s8sIIH", payload, 0)
 
@@ -144,7 +157,7 @@ def parse_bext(payload: bytes) -> dict:
     }
 
 
-def bext_start_time(bext: dict | None, sample_rate: int, tz: _dt.tzinfo | None) -> float | None:
+def bext_start_time(bext: Bext | None, sample_rate: int, tz: _dt.tzinfo | None) -> float | None:
     """Wall-clock time of a file's first sample from its ``bext`` chunk (OriginationDate + TimeReference)."""
     if not bext:
         return None
@@ -160,7 +173,7 @@ def bext_start_time(bext: dict | None, sample_rate: int, tz: _dt.tzinfo | None) 
     return m.timestamp() + bext["time_reference"] / sample_rate
 
 
-def read_wav_chunks(path: str) -> dict:
+def read_wav_chunks(path: str) -> dict[str, Any]:
     """Walk a RIFF/RF64 WAV file's chunks.
 
     Returns a dict with ``form`` ("RIFF"/"RF64"), ``chunks`` (list of (id, offset, size)),
@@ -174,7 +187,7 @@ def read_wav_chunks(path: str) -> dict:
             raise SinkError(f"{path} is not a WAV file")
         chunks = []
         pos = 12
-        info: dict = {"form": head[:4].decode(), "file_size": size, "bext": None, "fmt": None}
+        info: dict[str, Any] = {"form": head[:4].decode(), "file_size": size, "bext": None, "fmt": None}
         ds64_data = None
         while pos + 8 <= size:
             f.seek(pos)
@@ -405,7 +418,7 @@ class SoundFileSink:
             raise SinkError(f"{self.fmt} files cannot be appended")
         if os.path.exists(path):
             raise SinkError(f"{path} exists; refusing to overwrite")
-        kw: dict = {}
+        kw: dict[str, float] = {}
         if self.fmt == "flac":
             fmt, sub = "FLAC", {"16": "PCM_16", "24": "PCM_24"}.get(self.bits, "PCM_24")
             if self.flac_level is not None:

@@ -23,16 +23,21 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["VoxConfig", "VoxGate", "LEVEL_MODES", "AUTO_RELEASE_DB"]
+__all__ = ["VoxConfig", "VoxGate", "VoxAction", "LEVEL_MODES", "AUTO_RELEASE_DB"]
 
 LEVEL_MODES = ("rms", "peak", "any")
 #: release level below the threshold when ``release_db`` is 0
 AUTO_RELEASE_DB = 5.0
 WINDOW_MS = 10
 _FULL_SCALE = 2147483648.0
+
+#: what :meth:`VoxGate.push` asks for: open a file at / close it at a stream frame index, or
+#: write (frames, channels) int32 samples
+VoxAction = tuple[Literal["open", "close"], int] | tuple[Literal["write"], np.ndarray]
 
 
 @dataclass
@@ -96,22 +101,22 @@ class VoxGate:
         self._below_ms = 0.0
         self.window_ms = self.window * 1000.0 / sample_rate
 
-    def push(self, samples: np.ndarray) -> list[tuple]:
+    def push(self, samples: np.ndarray) -> list[VoxAction]:
         """Feed (frames, channels) int32 audio; returns the actions for these frames."""
         if self._pending.shape[0]:
             samples = np.concatenate([self._pending, samples])
         n_full = samples.shape[0] // self.window * self.window
         self._pending = samples[n_full:].copy()
-        actions: list[tuple] = []
+        actions: list[VoxAction] = []
         start = self.position
         for i in range(0, n_full, self.window):
             self._step(samples[i : i + self.window], start + i, actions)
         self.position = start + n_full
         return _merge_writes(actions)
 
-    def flush(self) -> list[tuple]:
+    def flush(self) -> list[VoxAction]:
         """End of stream: write what is pending if open, then close."""
-        actions: list[tuple] = []
+        actions: list[VoxAction] = []
         if self.is_open:
             if self._pending.shape[0]:
                 actions.append(("write", self._pending))
@@ -121,7 +126,7 @@ class VoxGate:
         self._pending = np.zeros((0, self.channels), dtype=np.int32)
         return actions
 
-    def _step(self, win: np.ndarray, index: int, actions: list[tuple]) -> None:
+    def _step(self, win: np.ndarray, index: int, actions: list[VoxAction]) -> None:
         c = self.config
         level = window_level_db(win, c.level_mode)
         if not self.is_open:
@@ -162,8 +167,8 @@ class VoxGate:
             self._history_frames -= self._history.popleft().shape[0]
 
 
-def _merge_writes(actions: list[tuple]) -> list[tuple]:
-    out: list[tuple] = []
+def _merge_writes(actions: list[VoxAction]) -> list[VoxAction]:
+    out: list[VoxAction] = []
     run: list[np.ndarray] = []
     for a in actions:
         if a[0] == "write":

@@ -9,7 +9,6 @@ levels, stats and events; :func:`record_argv` builds the command line from a
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -17,16 +16,29 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import protocol
 from .engine import RecorderConfig
 
 
-def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels: bool = True) -> list[str]:
-    """The ``record`` command line for ``config`` (validated first)."""
+def _arg(value: object) -> str:
+    """One flag value: floats without a trailing ``.0`` (``-40.0`` -> ``-40``), exact otherwise."""
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
+def record_argv(
+    config: RecorderConfig, *, python: str = sys.executable, levels: bool = True, check: bool = True
+) -> list[str]:
+    """The ``record`` command line for ``config`` (validated first unless ``check`` is false:
+    then the child validates it and reports the error)."""
     c = config
-    c.validate()
+    if check:
+        c.validate()
     argv = [
         python,
         "-m",
@@ -37,37 +49,37 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         "--payload",
         c.payload,
         "--rate",
-        str(c.sample_rate),
+        _arg(c.sample_rate),
         "--channels",
-        str(c.channels),
+        _arg(c.channels),
         "--channel-offset",
-        str(c.channel_offset),
+        _arg(c.channel_offset),
         "--ptime-us",
-        str(c.ptime_us),
+        _arg(c.ptime_us),
         "--pt",
-        str(c.payload_type),
+        _arg(c.payload_type),
         "--jitter-ms",
-        str(c.jitter_ms),
+        _arg(c.jitter_ms),
         "--relock-timeout",
-        str(c.relock_timeout),
+        _arg(c.relock_timeout),
         "--format",
         c.format,
         "--bits",
         c.bits,
         "--bitrate",
-        str(c.bitrate),
+        _arg(c.bitrate),
         "--sync-seconds",
-        str(c.sync_seconds),
+        _arg(c.sync_seconds),
         "--clock",
         c.clock,
         "--level-rate",
-        str(c.level_rate_hz),
+        _arg(c.level_rate_hz),
         "--silence-threshold-db",
-        str(c.silence_threshold_db),
+        _arg(c.silence_threshold_db),
         "--clock-source",
         c.clock_source,
         "--clock-warn-ms",
-        str(c.clock_warn_ms),
+        _arg(c.clock_warn_ms),
     ]
     if c.output is not None:
         argv += ["--output", c.output]
@@ -87,10 +99,22 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         "--redundant-source-filter": c.redundant_source_filter,
         "--mediaclk-offset": c.mediaclk_offset,
         "--loudness-limit": c.loudness_limit_lufs,
+        "--flac-level": c.flac_level if c.format == "flac" else None,
     }
+    if c.vox is not None:
+        optional.update(
+            {
+                "--vox-threshold-db": c.vox.threshold_db,
+                "--vox-release-db": c.vox.release_db,
+                "--vox-detection-ms": c.vox.detection_ms,
+                "--vox-hangover-ms": c.vox.hangover_ms,
+                "--vox-preroll-ms": c.vox.preroll_ms,
+                "--vox-level-mode": c.vox.level_mode,
+            }
+        )
     for flag, value in optional.items():
         if value is not None:
-            argv += [flag, str(value)]
+            argv += [flag, _arg(value)]
     for sp in c.splits or []:
         argv += [
             "--split",
@@ -100,9 +124,9 @@ def record_argv(config: RecorderConfig, *, python: str = sys.executable, levels:
         argv.append("--vad")
     argv += [
         "--loudness-seconds",
-        str(c.loudness_seconds),
+        _arg(c.loudness_seconds),
         "--stream-lost-seconds",
-        str(c.stream_lost_seconds),
+        _arg(c.stream_lost_seconds),
     ]
     if not c.loudness_log:
         argv.append("--no-loudness-log")
@@ -124,20 +148,20 @@ class RecorderProcess:
         config: RecorderConfig,
         *,
         python: str = sys.executable,
-        env: dict | None = None,
+        env: dict[str, str] | None = None,
         cwd: str | None = None,
-        on_line: Callable[[dict], None] | None = None,
+        on_line: Callable[[protocol.Message], None] | None = None,
     ) -> None:
         self.config = config
         self.argv = record_argv(config, python=python)
         self.env = env
         self.cwd = cwd
         self.on_line = on_line
-        self.proc: subprocess.Popen | None = None
-        self.levels: list[dict] = []
-        self.stats: dict[str, Any] = {}
-        self.final: dict[str, Any] | None = None
-        self.events: deque[dict] = deque(maxlen=200)
+        self.proc: subprocess.Popen[str] | None = None
+        self.levels: list[protocol.ChannelLevel] = []
+        self.stats: Mapping[str, Any] = {}
+        self.final: Mapping[str, Any] | None = None
+        self.events: deque[protocol.EventMessage] = deque(maxlen=200)
         self.stderr_tail: deque[str] = deque(maxlen=50)
         self.started_at: float | None = None
         self._threads: list[threading.Thread] = []
@@ -196,7 +220,7 @@ class RecorderProcess:
             time.sleep(0.02)
         return False
 
-    def stop(self, timeout: float = 10.0) -> dict | None:
+    def stop(self, timeout: float = 10.0) -> Mapping[str, Any] | None:
         """SIGTERM (the child finishes its file cleanly), wait, return the final stats line."""
         if self.proc is None:
             return self.final
@@ -220,18 +244,16 @@ class RecorderProcess:
     def _read_stdout(self) -> None:
         assert self.proc is not None and self.proc.stdout is not None
         for line in self.proc.stdout:
-            try:
-                msg = json.loads(line)
-            except ValueError:
+            msg = protocol.parse(line)
+            if msg is None:
                 continue
-            kind = msg.get("type")
-            if kind == "levels":
+            if msg["type"] == protocol.LEVELS:
                 self.levels = msg.get("channels", [])
-            elif kind == "stats":
+            elif msg["type"] == protocol.STATS:
                 self.stats = msg
-            elif kind == "event":
+            elif msg["type"] == protocol.EVENT:
                 self.events.append(msg)
-            elif kind == "final":
+            elif msg["type"] == protocol.FINAL:
                 self.final = msg
             if self.on_line is not None:
                 try:

@@ -36,12 +36,13 @@ the event loop never blocks on I/O. ``transaction(fn)`` calls ``fn(conn)`` where
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, Self, TypeVar
 
 __all__ = [
     "Schema",
@@ -55,9 +56,30 @@ __all__ = [
     "CORE_SCHEMA",
 ]
 
+if TYPE_CHECKING:
+    from origin.config import Settings
+
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 Step = str | Mapping[str, str]
+
+
+class Cursor(Protocol):
+    """What :meth:`Connection.execute` returns, on both backends."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+
+class Connection(Protocol):
+    """What :meth:`Storage.transaction` hands its function: ``execute(sql, params)`` with ``?``
+    placeholders, on both backends."""
+
+    def execute(self, sql: str, params: Params = ..., /) -> Cursor: ...
 
 
 class StorageError(RuntimeError):
@@ -110,8 +132,10 @@ def merge_schemas(schemas: Iterable[Schema]) -> dict[str, Schema]:
 
 
 class Storage:
-    """The storage interface. Backends implement :meth:`open`, :meth:`close`, :meth:`migrate` and
-    the synchronous query methods; the asynchronous ones and the key/value helpers are shared.
+    """The storage interface. Backends implement the connection and migration hooks
+    (``_connect``, ``_disconnect``, ``_lock_migrations``, ``_run_script``, ``_driver_errors``) and
+    the synchronous query methods; :meth:`open`, :meth:`close`, the migration loop, the
+    asynchronous methods and the key/value helpers are shared.
 
     Parameters
     ----------
@@ -127,14 +151,52 @@ class Storage:
         self._executor: ThreadPoolExecutor | None = None
         self.closed = True
 
-    # -- lifecycle (backends override open/close/_migrate_one) ----------------------------------
-    def open(self) -> Storage:  # pragma: no cover - abstract
+    # -- lifecycle (backends implement _connect, _disconnect and the migration hooks) -----------
+    def _connect(self) -> None:  # pragma: no cover - abstract
+        """Open the connection (a :class:`StorageError` when the database cannot be reached)."""
         raise NotImplementedError
 
-    def close(self) -> None:  # pragma: no cover - abstract
+    def _disconnect(self) -> None:  # pragma: no cover - abstract
+        """Close the connection, if any (called under the lock)."""
         raise NotImplementedError
 
-    def __enter__(self) -> Storage:
+    def _lock_migrations(self, conn: Connection) -> None:
+        """Inside a :meth:`transaction`: hold the lock that serialises migrating origins (none
+        needed where the transaction itself is exclusive)."""
+
+    def _run_script(self, conn: Connection, sql: str) -> None:  # pragma: no cover - abstract
+        """Run one migration step's SQL (possibly several statements) on ``conn``."""
+        raise NotImplementedError
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:  # pragma: no cover - abstract
+        """The driver's exception classes, reported as :class:`StorageError` by migrations."""
+        raise NotImplementedError
+
+    def open(self) -> Self:
+        """Connect, create ``schema_versions`` and apply pending migrations. Returns ``self``."""
+        if not self.closed:
+            return self
+        self._connect()
+        self._start_executor()
+        self.closed = False
+        try:
+            self.transaction(self._create_versions_table)
+            self.migrate()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def close(self) -> None:
+        """Close the connection and the worker thread (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stop_executor()
+        with self._lock:
+            self._disconnect()
+
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:
@@ -153,8 +215,36 @@ class Storage:
         self.schemas = merge_schemas([*self.schemas.values(), *schemas])
         return {s.name: self._migrate_schema(s) for s in self.schemas.values()}
 
-    def _migrate_schema(self, schema: Schema) -> int:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _create_versions_table(self, conn: Connection) -> None:
+        self._lock_migrations(conn)
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
+        )
+
+    def _migrate_schema(self, schema: Schema) -> int:
+        """Bring ``schema`` to its last version: each step in its own transaction, under the
+        migration lock, after re-reading the version (another origin may have got there first)."""
+        name = schema.name
+
+        def step(conn: Connection, i: int) -> None:
+            self._lock_migrations(conn)
+            row = conn.execute("SELECT version FROM schema_versions WHERE name=?", (name,)).fetchone()
+            if row and row[0] > i:  # done before (by us or another origin)
+                return
+            self._run_script(conn, schema.step_sql(i, self.dialect))
+            conn.execute(
+                "INSERT INTO schema_versions(name, version) VALUES(?, ?) "
+                "ON CONFLICT(name) DO UPDATE SET version=excluded.version",
+                (name, i + 1),
+            )
+
+        with self._lock:
+            for i in range(self.schema_version(name), len(schema.steps)):
+                try:
+                    self.transaction(functools.partial(step, i=i))
+                except self._driver_errors() as exc:
+                    raise StorageError(f"migration {name} v{i + 1} failed: {exc}") from exc
+        return len(schema.steps)
 
     def schema_version(self, name: str) -> int:
         """Version of schema ``name`` in this database (0 if absent)."""
@@ -178,7 +268,7 @@ class Storage:
         """All rows of a query."""
         raise NotImplementedError
 
-    def transaction(self, fn: Callable[[Any], T]) -> T:  # pragma: no cover - abstract
+    def transaction(self, fn: Callable[[Connection], T]) -> T:  # pragma: no cover - abstract
         """Run ``fn(conn)`` in one transaction (rollback on error)."""
         raise NotImplementedError
 
@@ -207,7 +297,7 @@ class Storage:
         """Async :meth:`fetchall`."""
         return await self.run(self.fetchall, sql, params)
 
-    async def atransaction(self, fn: Callable[[Any], T]) -> T:
+    async def atransaction(self, fn: Callable[[Connection], T]) -> T:
         """Async :meth:`transaction`."""
         return await self.run(self.transaction, fn)
 
@@ -260,7 +350,7 @@ def open_storage(target: str | Path, schemas: Iterable[Schema] = ()) -> Storage:
     return SQLiteStorage(target, schemas).open()
 
 
-def storage_for(settings: Any, schemas: Iterable[Schema] = ()) -> Storage:
+def storage_for(settings: Settings, schemas: Iterable[Schema] = ()) -> Storage:
     """The opened storage selected by ``settings.database_url`` (SQLite under ``data_dir`` if unset)."""
     url = getattr(settings, "database_url", None)
     return open_storage(url or settings.db_path, schemas)

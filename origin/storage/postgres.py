@@ -13,10 +13,13 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from origin.config import redact_url
-from origin.storage import Params, Schema, Storage, StorageError
+from origin.storage import Connection, Params, Schema, Storage, StorageError
+
+if TYPE_CHECKING:
+    import psycopg
 
 __all__ = ["PostgresStorage", "PgRow", "to_pyformat", "MIGRATION_LOCK"]
 
@@ -27,13 +30,13 @@ T = TypeVar("T")
 MIGRATION_LOCK = 0x41494D4958455201  # "AIMIXER" + 1
 
 
-class PgRow(tuple):
+class PgRow(tuple[Any, ...]):
     """A result row with index and column-name access (like :class:`sqlite3.Row`)."""
 
     __slots__ = ()
-    _names: dict[str, int]
+    _index: dict[str, int]
 
-    def __getitem__(self, key: Any) -> Any:  # type: ignore[override]
+    def __getitem__(self, key: Any) -> Any:
         if isinstance(key, str):
             try:
                 return tuple.__getitem__(self, self._index[key])
@@ -50,7 +53,7 @@ def _row_class(names: tuple[str, ...]) -> type[PgRow]:
     return type("PgRow", (PgRow,), {"__slots__": (), "_index": {n: i for i, n in enumerate(names)}})
 
 
-def _row_factory(cursor: Any) -> Callable[[Sequence[Any]], PgRow]:
+def _row_factory(cursor: psycopg.Cursor[Any]) -> Callable[[Sequence[Any]], PgRow]:
     desc = cursor.description
     cls = _row_class(tuple(c.name for c in desc) if desc else ())
     return lambda values: cls(values)
@@ -88,10 +91,10 @@ class _Conn:
 
     __slots__ = ("raw",)
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: psycopg.Connection[PgRow]) -> None:
         self.raw = raw
 
-    def execute(self, sql: str, params: Params = ()) -> Any:
+    def execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[PgRow]:
         return self.raw.execute(*_query(sql, params))
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
@@ -108,13 +111,16 @@ class PostgresStorage(Storage):
         super().__init__(schemas)
         self.url = url
         self.connect_timeout = connect_timeout
-        self._raw: Any = None
+        self._raw: psycopg.Connection[PgRow] | None = None
 
     def __repr__(self) -> str:
         return f"PostgresStorage({redact_url(self.url)!r})"
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def _connect(self) -> Any:
+    def _connect(self) -> None:
+        self._raw = self._new_connection()
+
+    def _new_connection(self) -> psycopg.Connection[PgRow]:
         import psycopg
 
         try:
@@ -125,70 +131,31 @@ class PostgresStorage(Storage):
             reason = " ".join(str(exc).split())  # psycopg's message spans lines
             raise StorageError(f"cannot open database {redact_url(self.url)}: {reason}") from exc
 
-    def open(self) -> PostgresStorage:
-        """Connect and apply pending migrations. Returns ``self``."""
-        if not self.closed:
-            return self
-        self._raw = self._connect()
-        self._start_executor()
-        self.closed = False
-        try:
-            with self._lock, self._raw.transaction():
-                self._raw.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-                self._raw.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-                )
-            self.migrate()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def close(self) -> None:
-        """Close the connection and the worker thread (idempotent)."""
-        if self.closed:
-            return
-        self.closed = True
-        self._stop_executor()
-        with self._lock:
-            if self._raw is not None:
-                self._raw.close()
-                self._raw = None
+    def _disconnect(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+            self._raw = None
 
     @property
-    def conn(self) -> Any:
+    def conn(self) -> psycopg.Connection[PgRow]:
         """The live psycopg connection (reconnects once if the old one broke)."""
         if self._raw is None:
             raise StorageError("storage is closed")
         if self._raw.broken or self._raw.closed:
             log.warning("PostgreSQL connection lost; reconnecting")
-            self._raw = self._connect()
+            self._raw = self._new_connection()
         return self._raw
 
-    def _migrate_schema(self, schema: Schema) -> int:
+    def _lock_migrations(self, conn: Connection) -> None:
+        conn.execute("SELECT pg_advisory_xact_lock(?)", (MIGRATION_LOCK,))
+
+    def _run_script(self, conn: Connection, sql: str) -> None:
+        conn.execute(sql)  # no parameters: sent as is, several statements allowed
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
         import psycopg
 
-        name = schema.name
-        with self._lock:
-            conn = self.conn
-            for i in range(len(schema.steps)):
-                try:
-                    with conn.transaction():
-                        conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
-                        row = conn.execute(
-                            "SELECT version FROM schema_versions WHERE name=%s", (name,)
-                        ).fetchone()
-                        if row and row[0] > i:  # done before (by us or another origin)
-                            continue
-                        conn.execute(schema.step_sql(i, self.dialect))
-                        conn.execute(
-                            "INSERT INTO schema_versions(name, version) VALUES(%s, %s) "
-                            "ON CONFLICT(name) DO UPDATE SET version=excluded.version",
-                            (name, i + 1),
-                        )
-                except psycopg.Error as exc:
-                    raise StorageError(f"migration {name} v{i + 1} failed: {exc}") from exc
-        return len(schema.steps)
+        return (psycopg.Error,)
 
     # -- synchronous API ------------------------------------------------------------------------
     def execute(self, sql: str, params: Params = ()) -> int:
@@ -213,7 +180,7 @@ class PostgresStorage(Storage):
         with self._lock:
             return self.conn.execute(*_query(sql, params)).fetchall()
 
-    def transaction(self, fn: Callable[[Any], T]) -> T:
+    def transaction(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` in one transaction (rollback on error)."""
         with self._lock:
             conn = self.conn

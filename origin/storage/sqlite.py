@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from origin.storage import Params, Schema, Storage, StorageError
+from origin.storage import Connection, Params, Schema, Storage, StorageError
 
 __all__ = ["SQLiteStorage"]
 
@@ -33,10 +33,8 @@ class SQLiteStorage(Storage):
         return f"SQLiteStorage({self.path!r})"
 
     # -- lifecycle ------------------------------------------------------------------------------
-    def open(self) -> SQLiteStorage:
-        """Open the database, enable WAL and apply pending migrations. Returns ``self``."""
-        if not self.closed:
-            return self
+    def _connect(self) -> None:
+        """Open the database file and enable WAL."""
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -48,25 +46,12 @@ class SQLiteStorage(Storage):
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_versions (name TEXT PRIMARY KEY, version INTEGER NOT NULL)"
-        )
         self._conn = conn
-        self._start_executor()
-        self.closed = False
-        self.migrate()
-        return self
 
-    def close(self) -> None:
-        """Close the connection and the worker thread (idempotent)."""
-        if self.closed:
-            return
-        self.closed = True
-        self._stop_executor()
-        with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
+    def _disconnect(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -74,31 +59,13 @@ class SQLiteStorage(Storage):
             raise StorageError("storage is closed")
         return self._conn
 
-    def _migrate_schema(self, schema: Schema) -> int:
-        name = schema.name
-        with self._lock:
-            conn = self.conn
-            row = conn.execute("SELECT version FROM schema_versions WHERE name=?", (name,)).fetchone()
-            current = row[0] if row else 0
-            for i in range(current, len(schema.steps)):
-                try:
-                    conn.execute("BEGIN IMMEDIATE")
-                    row = conn.execute("SELECT version FROM schema_versions WHERE name=?", (name,)).fetchone()
-                    if row and row[0] > i:  # another process got there first
-                        conn.execute("COMMIT")
-                        continue
-                    for stmt in split_sql(schema.step_sql(i, self.dialect)):
-                        conn.execute(stmt)
-                    conn.execute(
-                        "INSERT INTO schema_versions(name, version) VALUES(?, ?) "
-                        "ON CONFLICT(name) DO UPDATE SET version=excluded.version",
-                        (name, i + 1),
-                    )
-                    conn.execute("COMMIT")
-                except sqlite3.Error as exc:
-                    conn.execute("ROLLBACK")
-                    raise StorageError(f"migration {name} v{i + 1} failed: {exc}") from exc
-        return len(schema.steps)
+    # migrations run in transaction() (BEGIN IMMEDIATE: one writer at a time, no other lock needed)
+    def _run_script(self, conn: Connection, sql: str) -> None:
+        for stmt in split_sql(sql):
+            conn.execute(stmt)
+
+    def _driver_errors(self) -> tuple[type[BaseException], ...]:
+        return (sqlite3.Error,)
 
     # -- synchronous API ------------------------------------------------------------------------
     def execute(self, sql: str, params: Params = ()) -> int:
@@ -121,14 +88,15 @@ class SQLiteStorage(Storage):
     def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """First row of a query, or ``None``."""
         with self._lock:
-            return self.conn.execute(sql, params).fetchone()
+            row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+            return row
 
     def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """All rows of a query."""
         with self._lock:
             return self.conn.execute(sql, params).fetchall()
 
-    def transaction(self, fn: Callable[[Any], T]) -> T:
+    def transaction(self, fn: Callable[[Connection], T]) -> T:
         """Run ``fn(conn)`` inside ``BEGIN IMMEDIATE``/``COMMIT`` (rollback on error)."""
         with self._lock:
             conn = self.conn

@@ -167,11 +167,9 @@ class StudioService:
 
     def build_command(self, rid: int, cfg: dict[str, Any]) -> list[str]:
         """argv of the worker for recorder ``rid`` (``python -m origin.cli record ... --levels``)."""
-        from origin.studio.workercmd import record_argv
+        from origin.studio.workercmd import worker_argv
 
-        return record_argv(
-            rid, cfg, self.abs_archive(cfg["archive_root"]), self.names.get(rid, f"Recorder {rid}")
-        )
+        return worker_argv(cfg, self.abs_archive(cfg["archive_root"]))
 
     # -- views ----------------------------------------------------------------------------------
     def public_config(self, cfg: dict[str, Any]) -> dict[str, Any]:

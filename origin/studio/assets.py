@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as _dt
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -383,3 +384,99 @@ async def delete_bulk() -> Any:
         except StudioError as exc:
             errors.append({"path": raw[:4096], "error": str(exc.detail)})
     return {"message": f"Deleted {len(deleted)} files", "deleted": deleted, "errors": errors}
+
+
+#: the start of a recording in its file name: ``YYYY-MM-DD`` then optionally ``-HH`` / ``_HH`` /
+#: ``THH`` (the flat, combo, dailydir and accurate layouts), or in its folders: ``YYYY/MM/DD/HH/``
+#: (the hierarchy layout's ``archive.SUF``)
+_NAME_TIME = re.compile(r"(\d{4})-(\d{2})-(\d{2})(?:[-_T ](\d{2}))?")
+_DIR_TIME = re.compile(r"(?:^|/)(\d{4})/(\d{2})/(\d{2})(?:/(\d{2}))?/[^/]*$")
+
+
+def file_slot(f: dict[str, Any]) -> tuple[str, int]:
+    """(``YYYY-MM-DD``, hour) a recording belongs to: from its name or its folders (the archive
+    clock of its recorder; a date without an hour is hour 0), else its modification time in
+    server local time."""
+    for m in (_NAME_TIME.search(f["name"]), _DIR_TIME.search(f.get("path", ""))):
+        if m is None:
+            continue
+        try:
+            day = _dt.date(int(m[1]), int(m[2]), int(m[3])).isoformat()
+        except ValueError:
+            continue
+        hour = int(m[4]) if m[4] is not None else 0
+        if 0 <= hour <= 23:
+            return day, hour
+    t = _dt.datetime.fromisoformat(f["modified"].replace("Z", "+00:00")).astimezone()
+    return t.date().isoformat(), t.hour
+
+
+def _month_arg() -> tuple[int, int] | None:
+    raw = request.args.get("month")
+    if raw is None or raw == "":
+        return None
+    if len(raw) != 7 or not re.fullmatch(r"\d{4}-\d{2}", raw) or not 1 <= int(raw[5:]) <= 12:
+        raise StudioError(400, f"month={raw[:20]!r} is not a month (YYYY-MM)")
+    return int(raw[:4]), int(raw[5:])
+
+
+@bp.get("/calendar")
+@studio_doc(summary="Which days and hours have recordings (extension)", tags=["assets"])
+@login_required
+async def calendar() -> Any:
+    """The archive by day and hour, for the caller's part of it (``studio_id`` narrows it).
+
+    ``?month=YYYY-MM``: ``{"month", "days": {"YYYY-MM-DD": {"files", "size", "hours": [24
+    counts], "recording"}}}``; ``?date=YYYY-MM-DD``: ``{"date", "files": [AudioFile + "hour",
+    "recording"]}`` (oldest first). A file belongs to the day and hour in its name (the archive
+    layouts all start names with the date and hour), else to its modification time.
+    """
+    svc = service()
+    month = _month_arg()
+    date = _date_arg("date")
+    if (month is None) == (date is None):
+        raise StudioError(400, "give either month=YYYY-MM or date=YYYY-MM-DD")
+    folders, empty = await _scope(request.args.get("studio_id") or None)
+    files = (
+        []
+        if empty
+        else await asyncio.get_running_loop().run_in_executor(
+            None, _all_files, str(svc.archive_root), folders
+        )
+    )
+    recording = svc.recording_files()
+    if date is not None:
+        day = date.isoformat()
+        out = []
+        for f in files:
+            d, h = file_slot(f)
+            if d == day:
+                f["hour"] = h
+                f["recording"] = os.path.realpath(svc.archive_root / f["path"]) in recording
+                out.append(f)
+        out.sort(key=lambda f: (f["hour"], f["name"]))
+        return {"date": day, "files": out[: MAX_LIMIT * 4]}
+    prefix = f"{month[0]:04d}-{month[1]:02d}-"
+    days: dict[str, dict[str, Any]] = {}
+    for f in files:
+        d, h = file_slot(f)
+        if not d.startswith(prefix):
+            continue
+        slot = days.setdefault(d, {"files": 0, "size": 0, "hours": [0] * 24, "recording": False})
+        slot["files"] += 1
+        slot["size"] += f["size"]
+        slot["hours"][h] += 1
+        if os.path.realpath(svc.archive_root / f["path"]) in recording:
+            slot["recording"] = True
+    return {"month": prefix[:-1], "days": dict(sorted(days.items()))}
+
+
+@bp.get("/disk")
+@studio_doc(summary="Space on the archive's file system (extension)", tags=["assets"])
+@login_required
+async def disk() -> Any:
+    """``{"total", "used", "free"}`` bytes of the file system holding the archive root."""
+    import shutil
+
+    u = shutil.disk_usage(service().archive_root)
+    return {"total": u.total, "used": u.used, "free": u.free}

@@ -83,6 +83,23 @@ def test_storage_migrations_and_async(storage_target):
         open_storage(storage_target, [v2, Schema("t_widgets", ["CREATE TABLE other (x INTEGER);"])])
 
 
+def test_storage_failed_migration_step_is_reported_and_rolled_back(storage_target):
+    v1 = Schema("t_steps", ["CREATE TABLE s1 (x INTEGER);"])
+    open_storage(storage_target, [v1]).close()
+    bad = Schema(
+        "t_steps",
+        [
+            "CREATE TABLE s1 (x INTEGER);",
+            "CREATE TABLE s2 (x INTEGER); INSERT INTO no_such_table VALUES (1);",
+        ],
+    )
+    with pytest.raises(StorageError, match="migration t_steps v2 failed"):
+        open_storage(storage_target, [bad])
+    with open_storage(storage_target, [v1]) as st:
+        assert st.schema_version("t_steps") == 1
+        st.execute("CREATE TABLE s2 (x INTEGER)")  # the failed step left no s2 behind
+
+
 def test_storage_dialect_steps_and_concurrent_start(storage_target):
     """A per-dialect step runs on its backend; origins opening the database at once migrate it
     exactly once (advisory lock on PostgreSQL, BEGIN IMMEDIATE on SQLite)."""

@@ -56,6 +56,39 @@ def test_studio_user_sees_own_studio_and_expired_session_is_handled(tmp_path, sh
             assert page.locator(".rec").count() == 1  # only its studio's recorder
             assert page.locator("#studios .chip").all_inner_texts() != []
             assert "Studio B" not in page.inner_text("#studios")
+            # it lands in its own studio: the selector shows it (nothing else to pick), and the
+            # selection is kept for it on the server
+            assert page.input_value("#studio-select") == a and page.locator("#studio-select").is_disabled()
+            assert "Studio B" not in page.inner_text("#studio-select")
+            page.wait_for_function(
+                "async (sid) => { const t = localStorage.getItem('aimixer.studio.token');"
+                " const r = await fetch('/api/studios/current-selection', {headers: {Authorization: 'Bearer ' + t}});"
+                " return (await r.json()).studio_id === sid; }",
+                arg=a,
+            )
+            assert page.locator("#tabs a[data-view=studios]").is_hidden()
+            assert page.inner_text("#error") == ""  # nothing it may not see was asked for
+            # the calendar shows it its studio's files only, and refuses another studio
+            root = app.extensions["settings"].archive_root
+            for rec in ("recorder1", "recorder2"):
+                f = root / rec / "2026-03-04" / "2026-03-04-10.wav"
+                f.parent.mkdir(parents=True, exist_ok=True)
+                f.write_bytes(b"RIFF")
+            anna = {
+                "Authorization": f"Bearer {provider.mint({'sub': 'anna', 'roles': ['studio'], 'studio_id': a})}"
+            }
+            cal = httpx.get(
+                f"{srv.url}/api/assets/calendar", params={"month": "2026-03"}, headers=anna, timeout=10
+            )
+            assert cal.json()["days"]["2026-03-04"]["files"] == 1  # recorder 2's, not recorder 1's
+            b = next(s["id"] for s in admin.get("/api/studios/").json() if s["name"] == "Studio B")
+            other = httpx.get(
+                f"{srv.url}/api/assets/calendar",
+                params={"month": "2026-03", "studio_id": b},
+                headers=anna,
+                timeout=10,
+            )
+            assert other.status_code == 403 and "detail" in other.json()
             assert page.locator("#start-all").is_hidden() and page.locator("#new-studio").is_hidden()
             assert page.locator('.rec[data-recorder-id="2"] .act-start').is_hidden()
             page.goto(srv.url + "/studio/#/recorder/2")

@@ -107,7 +107,14 @@ _init_from_env()
 #:   (:class:`aimixer_dsp.truepeak.TruePeakMeter`): ``out[0] = max |sum_j taps[p T + j] buf[t - j]|``
 #:   over the phases ``p`` and ``t = T - 1 .. len(buf) - 1`` (the same result up to float rounding:
 #:   the pure path's integer products are exact to 2**-37 of the block's peak).
-KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak")
+#: * ``stft(padded, window, hop, sample_rate, n_frames, bands, weights, mel_out, frames_out)``:
+#:   the per-frame work of :func:`aimixer_dsp.features._analyze_pure` for all frames at once (the
+#:   same results up to float rounding): frame ``t`` is ``padded[t hop : t hop + n_fft]``;
+#:   ``mel_out[t n_mels + b] = sum_j |X_{first_b + j}|^2 weights[off_b + j]`` (``bands`` holds
+#:   ``(first_b, count_b)`` per filter, ``off_b`` the counts before ``b``) and, when
+#:   ``frames_out`` is not empty, ``frames_out[4 t : 4 t + 4]`` = centroid (Hz), rolloff (Hz),
+#:   flux, zero-crossing rate as defined in :mod:`aimixer_dsp.features`.
+KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak", "stft")
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
 _kernels: dict = {}

@@ -18,6 +18,7 @@ class                       ``code``                 raised for
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 __all__ = [
@@ -66,14 +67,16 @@ class DSPError(Exception):
 
     code: str = "DSP_ERROR"
 
-    def __init__(self, message: str, *, code: str | None = None, details: dict | None = None) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, details: Mapping[str, Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
-        self.details: dict = dict(details or {})
+        self.details: dict[str, Any] = dict(details or {})
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """``{"code", "message", "details"}`` — the body of the API's ``error`` object."""
         return {"code": self.code, "message": self.message, "details": dict(self.details)}
 
@@ -101,7 +104,7 @@ class ParameterError(DSPError, ValueError):
         self,
         name: str,
         value: Any,
-        range: tuple | list | None = None,
+        range: Sequence[Any] | None = None,
         *,
         message: str | None = None,
     ) -> None:
@@ -146,7 +149,13 @@ class NonFiniteInputError(DSPError, ValueError):
 
     code = "INVALID_AUDIO"
 
-    def __init__(self, message: str | None = None, *, index: int | None = None, details: dict | None = None):
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        index: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         if message is None:
             message = "audio contains NaN or Inf"
             if index is not None:

@@ -528,10 +528,60 @@ def _analyze(
     return _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames)
 
 
+@lru_cache(maxsize=32)
+def _kernel_filters(sample_rate: int, n_fft: int, n_mels: int) -> tuple:
+    """:func:`_sparse_mel` for the ``stft`` kernel: ``(bands, weights)``, ``bands`` holding
+    ``(first_bin, count)`` per filter and ``weights`` the filters' weights one after the other."""
+    bands, weights = array("d"), array("d")
+    for first, w in _sparse_mel(sample_rate, n_fft, n_mels):
+        bands.extend((first, len(w)))
+        weights.extend(w)
+    return bands, weights
+
+
+def _analyze_kernel(
+    kern: Any,
+    x: list,
+    sr: int,
+    n_mfcc: int,
+    n_mels: int,
+    n_fft: int,
+    hop: int,
+    window: str,
+    want_mfcc: bool,
+    want_frames: bool,
+) -> tuple[list, dict | None]:
+    """:func:`_analyze_pure` with the per-frame work in the host's ``stft`` kernel (see
+    :data:`aimixer_dsp.backend.KERNEL_NAMES`): one call for all frames; the log, the top-dB clip
+    and the DCT stay here."""
+    n_frames = 1 + len(x) // hop
+    pad = bytes(8 * (n_fft // 2))
+    padded = array("d", pad)
+    padded.fromlist(x)
+    padded.frombytes(pad)
+    bands, weights = _kernel_filters(sr, n_fft, n_mels)
+    mel_out = array("d", bytes(8 * n_frames * n_mels)) if want_mfcc else array("d")
+    frames_out = array("d", bytes(32 * n_frames)) if want_frames else array("d")
+    kern(padded, _pure_tables(n_fft, window)[4], hop, sr, n_frames, bands, weights, mel_out, frames_out)
+    out = []
+    if want_mfcc:
+        log10 = math.log10
+        db = [10.0 * log10(e if e > AMIN else AMIN) for e in mel_out.tolist()]
+        out = _mfcc_rows([db[i : i + n_mels] for i in range(0, len(db), n_mels)], n_mfcc, n_mels)
+    frames = None
+    if want_frames:
+        f = frames_out.tolist()
+        frames = {"centroid": f[0::4], "rolloff": f[1::4], "flux": f[2::4], "zcr": f[3::4]}
+    return out, frames
+
+
 def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames):
     if not x:
         return [], ({"centroid": [], "rolloff": [], "flux": [], "zcr": []} if want_frames else None)
     x = [float(v) for v in x] if not isinstance(x[0], float) else x
+    kern = _kernel("stft")  # the host's native per-frame loop (the browser), if any
+    if kern is not None:
+        return _analyze_kernel(kern, x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames)
     filters = _pure_filters(sr, n_fft, n_mels)
     tables = _pure_tables(n_fft, window)
     pad = n_fft // 2

@@ -198,7 +198,7 @@ def _segment_row(seg: Any) -> list[float]:
     return row
 
 
-def _segment_row_pure(seg: list) -> list[float]:
+def _segment_row_pure(seg: list[float]) -> list[float]:
     """:func:`_segment_row` on the pure path, bit-identical to the two ``features`` calls.
 
     The calls' five centred frames hold three distinct ones: ``mfcc`` frame 0 (256 zeros, then
@@ -226,7 +226,9 @@ def _segment_row_pure(seg: list) -> list[float]:
     power0 = _pure_spectrum(first, 0, N_FFT, tables, True)
     mag = _pure_spectrum(padded, 2 * SUB_HOP, N_FFT, tables, False)
     prev = _pure_spectrum(padded, SUB_HOP, N_FFT, tables, False)
-    row = _mfcc_rows([_mel_db(power0, filters), _mel_db([v * v for v in mag], filters)], N_MFCC, N_MELS)[1]
+    row: list[float] = _mfcc_rows(
+        [_mel_db(power0, filters), _mel_db([v * v for v in mag], filters)], N_MFCC, N_MELS
+    )[1]
     freqs = [k * SAMPLE_RATE / N_FFT for k in range(N_FFT // 2 + 1)]
     centroid, rolloff = _centroid_rolloff(mag, freqs)
     neg = [v < 0.0 for v in padded[2 * SUB_HOP : 2 * SUB_HOP + N_FFT]]
@@ -534,8 +536,8 @@ class StreamingGenreClassifier:
                 self._challenger, self._challenges = None, 0
         else:
             self._challenger, self._challenges = None, 0
-        self._confidence = probs.get(self._genre, 0.0)
-        if changed and self.on_change is not None:
+        self._confidence = probs.get(self._genre, 0.0) if self._genre is not None else 0.0
+        if changed and self.on_change is not None and self._genre is not None:
             self.on_change(self._genre, self._confidence, dict(probs))
         return changed
 
@@ -683,7 +685,7 @@ def check_feature_settings(settings: dict[str, Any] | None) -> None:
         )
 
 
-def _finite_rows(value: list, width: int, *, kind: str) -> list[list[float]]:
+def _finite_rows(value: Sequence[Any], width: int, *, kind: str) -> list[list[float]]:
     rows: list[list[float]] = []
     for i, row in enumerate(value):
         if len(row) < width if kind == "mfccMatrix" else len(row) != width:
@@ -845,7 +847,8 @@ def audio_matrix(samples: Any) -> list[list[float]]:
     """The spec-default MFCC matrix of mono 48 kHz audio (what ``/extract-features`` returns)."""
     from .features import extract_features
 
-    return extract_features(samples)["features"]
+    rows: list[list[float]] = extract_features(samples)["features"]
+    return rows
 
 
 def verdict(

@@ -37,7 +37,7 @@ import math
 import struct
 import time
 from array import array
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import FRAME_SIZE
 from .backend import check_list_finite
@@ -46,6 +46,9 @@ from .meters import LoudnessMeter, _sum_squares
 from .mixer import MixerSession, NullGenreTracker, to_json_safe
 from .render import MAX_CHANNELS, ChannelChain
 from .truepeak import TruePeakMeter, lin_to_dbtp
+
+if TYPE_CHECKING:
+    from .genre import StreamingGenreClassifier
 
 __all__ = [
     "DeferredTracker",
@@ -58,7 +61,7 @@ __all__ = [
 ]
 
 
-def _finite_or_none(d: dict) -> dict:
+def _finite_or_none(d: dict[str, Any]) -> dict[str, Any]:
     """A flat dict with its non-finite floats replaced by ``None`` (``to_json_safe``'s rule)."""
     isfinite = math.isfinite
     return {k: (None if type(v) is float and not isfinite(v) else v) for k, v in d.items()}
@@ -104,9 +107,9 @@ class DeferredTracker:
     the pending window each time it returns ``True``) before the session processes its next frame.
     """
 
-    def __init__(self, tracker: Any) -> None:
+    def __init__(self, tracker: StreamingGenreClassifier) -> None:
         self.tracker = tracker
-        self._blocks: list = []
+        self._blocks: list[Any] = []  # the sessions' input blocks, as given to push()
         self.flush_ms = 0.0  # time spent in the real push(), summed
 
     # -- what MixerSession uses
@@ -132,12 +135,12 @@ class DeferredTracker:
 
     # -- what the engine uses
     @property
-    def pending_features(self) -> Any:
+    def pending_features(self) -> list[float] | None:
         """The real tracker's pending window (``None`` when none is due)."""
         return self.tracker.pending_features
 
     @property
-    def probabilities(self) -> Any:
+    def probabilities(self) -> dict[str, float] | None:
         """The real tracker's latest probabilities."""
         return self.tracker.probabilities
 
@@ -146,7 +149,7 @@ class DeferredTracker:
         """Blocks waiting for :meth:`flush`."""
         return len(self._blocks)
 
-    def apply(self, probabilities: dict) -> bool:
+    def apply(self, probabilities: dict[str, float]) -> bool:
         """Forward the model's answer for the pending window to the real tracker."""
         return self.tracker.apply(probabilities)
 
@@ -204,14 +207,16 @@ class FrameIO:
         self._settings_json = ""
         #: ``run``'s metrics numbers: ``[flag, *NUMERIC]`` (see :meth:`run`)
         self.values = array("d", bytes(8 * (1 + len(_NUMERIC))))
-        self._head_key: tuple | None = None  # (genre, marshal of appliedSettings) -> its JSON
+        self._head_key: tuple[str | None, bytes] | None = (
+            None  # (genre, marshal of appliedSettings) -> its JSON
+        )
         self._head_json = ""
         self.frames = 0
         self.dsp_ms_total = 0.0
         self.dsp_ms_max = 0.0
         self.dsp_ms_last = 0.0
 
-    def read_input(self) -> list:
+    def read_input(self) -> list[float]:
         """The input buffer as a list of Python floats (the float32 values, exactly)."""
         return self.input.tolist()
 
@@ -225,7 +230,9 @@ class FrameIO:
             # beyond float32 range: the same C cast as array('f') (-> +-inf), in place
             self.output[:] = array("f", [float(v) for v in samples])
 
-    def process(self, session: Any, config_json: str | None = None, want_result: bool = True) -> str | None:
+    def process(
+        self, session: MixerSession, config_json: str | None = None, want_result: bool = True
+    ) -> str | None:
         """Process the frame in :attr:`input` with ``session`` (a ``MixerSession``).
 
         Parameters
@@ -246,7 +253,9 @@ class FrameIO:
         res = self._process(session, config_json)
         return self._dumps_result(res) if want_result else None
 
-    def run(self, session: Any, config_json: str | None = None, want_result: bool = True) -> str | None:
+    def run(
+        self, session: MixerSession, config_json: str | None = None, want_result: bool = True
+    ) -> str | None:
         """:meth:`process` with the metrics' numbers passed in :attr:`values` instead of as text.
 
         The engine's per-frame call: writing eight doubles into a buffer the engine reads
@@ -289,10 +298,10 @@ class FrameIO:
         values[0] = 0.0
         return self._dumps_result(res)
 
-    def decode(self, text: str) -> dict:
+    def decode(self, text: str) -> dict[str, Any]:
         """The result (``to_json_safe`` form, without ``processedBuffer``) from what :meth:`run`
         returned and :attr:`values`: what the engine builds in JS, for tests and Python callers."""
-        obj = json.loads(text)
+        obj: dict[str, Any] = json.loads(text)
         if self.values[0] != 1.0:
             return obj
         isfinite = math.isfinite
@@ -303,7 +312,7 @@ class FrameIO:
             metrics[k] = v if k == "genre" or isfinite(v) else None
         return {"metrics": metrics, "appliedSettings": obj["appliedSettings"]}
 
-    def _process(self, session: Any, config_json: str | None) -> dict:
+    def _process(self, session: MixerSession, config_json: str | None) -> dict[str, Any]:
         """Run ``session`` on :attr:`input`, write :attr:`output`; the result without samples."""
         x = self.read_input()
         if config_json is None:
@@ -314,7 +323,7 @@ class FrameIO:
             config = json.loads(config_json)
             self._config_json, self._config = config_json, config
         t0 = time.perf_counter()
-        res = session.process(x, config)
+        res: dict[str, Any] = session.process(x, config)
         ms = (time.perf_counter() - t0) * 1000.0
         self.frames += 1
         self.dsp_ms_total += ms
@@ -324,7 +333,7 @@ class FrameIO:
         self.write_output(res.pop("processedBuffer"))
         return res
 
-    def _dumps_result(self, res: dict) -> str:
+    def _dumps_result(self, res: dict[str, Any]) -> str:
         """``dumps(res)`` of ``{"metrics": dict, "appliedSettings": dict}``, reusing the JSON of
         the applied settings while they are exactly the last frame's (the same ``marshal``
         bytes: same keys, order, types and float bits), i.e. until the config changes.
@@ -377,8 +386,8 @@ class PlanarFrameIO(FrameIO):
         self.output = array("f", bytes(4 * frame_size * channels))
         # self._pack (FrameIO's, one channel) writes each channel at its offset
 
-    def read_input(self) -> list:
-        """The input buffer as one list of Python floats per channel."""
+    def read_input(self) -> list[Any]:
+        """The input buffer as one list of Python floats per channel (``list[float]`` each)."""
         n = self.frame_size
         x = self.input
         return [x[c * n : (c + 1) * n].tolist() for c in range(self.channels)]
@@ -414,24 +423,25 @@ class LinkedSession(MixerSession):
             )
         self.linked = ChannelChain(None, channels, sample_rate=self.sample_rate)
         self.chain = self.linked.chain  # _configure applies the settings to it
-        self._tps: list = []
-        self._unmetered: list = []  # defer_metering: planar output blocks not yet metered
+        self._tps: list[TruePeakMeter] = []
+        self._unmetered: list[list[list[float]]] = []  # defer_metering: output blocks not yet metered
         self._unmetered_n = 0
 
     def flush_deferred(self) -> bool:
         """Meter the output blocks queued by ``defer_metering`` now; ``True`` if there were any."""
         if not self._unmetered:
             return False
+        meter = self._meters()
         blocks, self._unmetered, self._unmetered_n = self._unmetered, [], 0
         for cols in blocks:
-            self._meter.push_planar(cols)
+            meter.push_planar(cols)
         return True
 
-    def _meter_block(self, y: list) -> None:
+    def _meter_block(self, y: list[list[float]]) -> None:
         """Feed the loudness meter, or (``defer_metering``) queue a block that completes no
         100 ms sub-block: no reading depends on it until one is complete (see
         ``LoudnessMeter.defer_partial``), so the readings are exactly those of an immediate push."""
-        meter = self._meter
+        meter = self._meters()
         n = len(y[0])
         if self.defer_metering:
             pos = (meter.samples_seen + self._unmetered_n) % meter._step
@@ -449,11 +459,11 @@ class LinkedSession(MixerSession):
         self._tps = []
         self._unmetered, self._unmetered_n = [], 0
 
-    def _planar(self, cols: Any) -> list:
+    def _planar(self, cols: Any) -> list[list[float]]:
         k = self.linked.channels
         if not isinstance(cols, list | tuple) or len(cols) != k:
             raise InvalidBufferError(f"a linked session takes {k} channel lists", details={"expected": k})
-        out = []
+        out: list[list[float]] = []
         for c in cols:
             col = c if type(c) is list else list(c)
             if self.strict_frames and len(col) != self.frame_size:
@@ -467,20 +477,23 @@ class LinkedSession(MixerSession):
             raise InvalidBufferError("every channel needs the same length")
         return out
 
-    def prepare(self, config: dict | None = None, channels: int | None = None) -> None:
+    def prepare(self, config: dict[str, Any] | None = None, channels: int | None = None) -> None:
         """``MixerSession.prepare`` for this session's channel count (``channels`` is ignored)."""
         self._configure(config)
         self._meters()
 
-    def _meters(self) -> None:
-        """The loudness meter over the channels and one true-peak meter per channel, once."""
+    def _meters(self) -> LoudnessMeter:
+        """The loudness meter over the channels and one true-peak meter per channel, made once."""
         if self._meter is None:
             k = self.linked.channels
             self._meter = LoudnessMeter(self.sample_rate, channels=k)
             self._channels = k
             self._tps = [TruePeakMeter(self.sample_rate) for _ in range(k)]
+        return self._meter
 
-    def process(self, samples: Any, config: dict | None = None, *, metrics: bool = True) -> dict:
+    def process(
+        self, samples: Any, config: dict[str, Any] | None = None, *, metrics: bool = True
+    ) -> dict[str, Any]:
         """Process one planar block; ``{processedBuffer: [list per channel], metrics,
         appliedSettings}`` (see ``MixerSession.process``)."""
         t0 = time.perf_counter()
@@ -497,7 +510,6 @@ class LinkedSession(MixerSession):
             else:
                 mono = [sum(t) / k for t in zip(*cols, strict=True)]
             tracker.push(mono)
-        self._meters()
         self._meter_block(y)
         n = len(y[0])
         peak = 0.0
@@ -516,7 +528,7 @@ class LinkedSession(MixerSession):
         if not metrics:
             return {"processedBuffer": y, "metrics": None, "appliedSettings": None}
         count = n * len(y)
-        meter = self._meter
+        meter = self._meters()
         out = {
             "peak": 20.0 * math.log10(peak) if peak > 0.0 else -math.inf,
             "rms": 10.0 * math.log10(ss / count) if count and ss > 0.0 else -math.inf,
@@ -535,7 +547,7 @@ class LinkedSession(MixerSession):
         return {"processedBuffer": y, "metrics": out, "appliedSettings": applied}
 
 
-def gain_reduction(session: Any) -> list:
+def gain_reduction(session: MixerSession) -> list[float]:
     """``[gate, compressor, limiter]`` gain reduction in dB (>= 0) after the session's last
     sample, read from the stages' state (0 for a disabled stage or a bypassed chain): the gate's
     smoothed gain, the compressor's smoothed reduction, the limiter's release stage. For the

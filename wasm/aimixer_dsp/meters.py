@@ -47,6 +47,7 @@ _REL_GATE_INTEGRATED = 10.0 ** (-10.0 / 10.0)
 _REL_GATE_LRA = 10.0 ** (-20.0 / 10.0)
 
 _NP_BLOCK = 512  # block length of the NumPy block-IIR
+_NP_ROWS = 32  # blocks per FFT call of the block-IIR (about 250 kB of spectra: stays in cache)
 _SMALL_BLOCK = 2048  # up to this many samples the K-filter uses biquad.run_block's matrix plan
 
 
@@ -264,27 +265,30 @@ def _kfilter_np(x: Any, sample_rate: int, state: list[float]) -> Any:
         return y
     t = _block_iir_tables(sample_rate)
     m = t["m"]
-    n = x.shape[0]
     s = np.array(state, dtype=np.float64)
     y = np.empty(n)
     k = n // m
     if k:
-        xb = x[: k * m].reshape(k, m)
-        conv = np.fft.irfft(np.fft.rfft(xb, 2 * m, axis=1) * t["hf"], 2 * m, axis=1)[:, :m]
-        drive = (xb @ t["q"].T).tolist()
-        am = t["apow"][m].tolist()
-        r0, r1, r2, r3 = am
+        hf, q, obs = t["hf"], t["q"], t["obs"]
+        r0, r1, r2, r3 = t["apow"][m].tolist()
         s0, s1, s2, s3 = s.tolist()
-        starts = []
-        for dv in drive:
-            starts.append((s0, s1, s2, s3))
-            s0, s1, s2, s3 = (
-                r0[0] * s0 + r0[1] * s1 + r0[2] * s2 + r0[3] * s3 + dv[0],
-                r1[0] * s0 + r1[1] * s1 + r1[2] * s2 + r1[3] * s3 + dv[1],
-                r2[0] * s0 + r2[1] * s1 + r2[2] * s2 + r2[3] * s3 + dv[2],
-                r3[0] * s0 + r3[1] * s1 + r3[2] * s2 + r3[3] * s3 + dv[3],
-            )
-        y[: k * m] = (conv + np.asarray(starts) @ t["obs"].T).ravel()
+        # _NP_ROWS blocks at a time: the FFT work stays in cache (each block's numbers are the
+        # same as in one call over all blocks)
+        for b0 in range(0, k, _NP_ROWS):
+            xb = x[b0 * m : min(k, b0 + _NP_ROWS) * m].reshape(-1, m)
+            spec = np.fft.rfft(xb, 2 * m, axis=1)
+            spec *= hf
+            conv = np.fft.irfft(spec, 2 * m, axis=1)[:, :m]
+            starts = []
+            for dv in (xb @ q.T).tolist():
+                starts.append((s0, s1, s2, s3))
+                s0, s1, s2, s3 = (
+                    r0[0] * s0 + r0[1] * s1 + r0[2] * s2 + r0[3] * s3 + dv[0],
+                    r1[0] * s0 + r1[1] * s1 + r1[2] * s2 + r1[3] * s3 + dv[1],
+                    r2[0] * s0 + r2[1] * s1 + r2[2] * s2 + r2[3] * s3 + dv[2],
+                    r3[0] * s0 + r3[1] * s1 + r3[2] * s2 + r3[3] * s3 + dv[3],
+                )
+            np.add(conv, np.asarray(starts) @ obs.T, out=y[b0 * m : b0 * m + xb.size].reshape(-1, m))
         s = np.array([s0, s1, s2, s3])
     r = n - k * m
     if r:
@@ -669,13 +673,18 @@ class LoudnessMeter:
             y = _kfilter_np(np.ascontiguousarray(x[:, 0]), self.sample_rate, self._states[0])
             sq = y * y
         else:
-            sq = np.zeros(n)
-            for c in range(self.channels):
-                if self.weights[c] == 0.0:
-                    _kfilter_np(np.ascontiguousarray(x[:, c]), self.sample_rate, self._states[c])
-                    continue
+            sq = None
+            for c, w in enumerate(self.weights):
                 y = _kfilter_np(np.ascontiguousarray(x[:, c]), self.sample_rate, self._states[c])
-                sq += self.weights[c] * (y * y)
+                if w == 0.0:
+                    continue
+                e = y * y if w == 1.0 else w * (y * y)  # 1.0 * v == v: the same numbers
+                if sq is None:
+                    sq = e  # == 0.0 + e (e >= 0)
+                else:
+                    sq += e
+            if sq is None:
+                sq = np.zeros(n)
         if self.exact_max:
             self._fine_update(sq, n)
         start = 0

@@ -76,9 +76,13 @@ __all__ = [
     "controls",
     "config_json_schema",
     "STAGE_TYPES",
+    "Settings",
 ]
 
 BOOL = "bool"
+#: a settings or ``config`` object (JSON-like, possibly partial):
+#: ``{"gain": 0.0, "compressor": {"enabled": True, "ratio": 4.0, ...}, ..., "bypass": False}``
+Settings = dict[str, Any]
 
 #: the chain's stage types in order; each declares its parameters once (``PARAMS``, see
 #: :mod:`aimixer_dsp.processors.param`) and everything below derives from them.
@@ -93,14 +97,14 @@ def _field(p: Param) -> Any:
 
 
 #: field -> range (numbers) or BOOL, per section; ``gain`` and ``bypass`` are top-level scalars.
-SCHEMA: dict = {
+SCHEMA: dict[str, Any] = {
     "gain": _GAIN.range,
     **{cls.config_key: {"enabled": BOOL, **{p.key: _field(p) for p in cls.PARAMS}} for cls in _SECTIONS},
     "bypass": BOOL,
 }
 
 #: field path -> (unit, label) for every numeric field of :data:`SCHEMA` (what the UI shows).
-UNITS: dict = {
+UNITS: dict[str, tuple[str, str]] = {
     "gain": (_GAIN.unit, _GAIN.label),
     **{f"{cls.config_key}.{p.key}": (p.unit, p.label) for cls in _SECTIONS for p in cls.PARAMS if p.range},
 }
@@ -119,16 +123,21 @@ LOUDNESS_TARGETS: dict[str, tuple[float, float]] = {
 TARGET_RANGE = (-40.0, -5.0)
 
 #: stage key -> its name in the UI, in chain order
-STAGES: dict = {"noiseGate": "Noise gate", "compressor": "Compressor", "eq": "EQ", "limiter": "Limiter"}
+STAGES: dict[str, str] = {
+    "noiseGate": "Noise gate",
+    "compressor": "Compressor",
+    "eq": "EQ",
+    "limiter": "Limiter",
+}
 
 
-DEFAULT_SETTINGS: dict = {
+DEFAULT_SETTINGS: Settings = {
     "gain": _GAIN.default,
     **{cls.config_key: {"enabled": True, **{p.key: p.default for p in cls.PARAMS}} for cls in _SECTIONS},
     "bypass": False,
 }
 
-_PRESET_DELTAS: dict = {
+_PRESET_DELTAS: dict[str, Settings] = {
     "speech": {
         "noiseGate": {"threshold": -45.0, "hold": 100.0, "release": 150.0},
         "compressor": {"ratio": 3.0, "threshold": -20.0, "attack": 5.0, "release": 120.0, "knee": 6.0},
@@ -175,7 +184,7 @@ def _copy(value: Any) -> Any:
     return copy.deepcopy(value)
 
 
-def merge_config(base: dict | None, override: dict | None) -> dict:
+def merge_config(base: Settings | None, override: Settings | None) -> Settings:
     """Deep merge: a new dict where ``override`` wins field by field (``None`` = not set).
 
     Neither argument is modified. Nested dicts merge recursively; any other value in
@@ -194,10 +203,10 @@ def merge_config(base: dict | None, override: dict | None) -> dict:
     return out
 
 
-GENRE_PRESETS: dict = {g: merge_config(DEFAULT_SETTINGS, _PRESET_DELTAS[g]) for g in GENRES}
+GENRE_PRESETS: dict[str, Settings] = {g: merge_config(DEFAULT_SETTINGS, _PRESET_DELTAS[g]) for g in GENRES}
 
 
-def _check_number(path: str, value: Any, rng: tuple) -> None:
+def _check_number(path: str, value: Any, rng: tuple[float, float]) -> None:
     lo, hi = rng
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ParameterError(
@@ -263,7 +272,7 @@ def validate_config(config: Any) -> None:
             _check_field(key, val, spec)
 
 
-def resolve_settings(config: dict | None, genre: str | None) -> dict:
+def resolve_settings(config: Settings | None, genre: str | None) -> Settings:
     """Full settings: ``DEFAULT_SETTINGS`` <- ``GENRE_PRESETS[genre]`` <- ``config``.
 
     Parameters
@@ -281,17 +290,17 @@ def resolve_settings(config: dict | None, genre: str | None) -> dict:
     return merge_config(base, user)
 
 
-def _full(settings: dict | None) -> dict:
+def _full(settings: Settings | None) -> Settings:
     validate_config(settings)
     return merge_config(DEFAULT_SETTINGS, {k: v for k, v in (settings or {}).items() if k != "genre"})
 
 
-def _section(s: dict, cls: type[Processor]) -> dict:
+def _section(s: Settings, cls: type[Processor]) -> dict[str, Any]:
     """The settings section of stage type ``cls`` (the scalar ``gain`` as a section)."""
     return {"enabled": True, "gain": s["gain"]} if cls is Gain else s[cls.config_key]
 
 
-def build_chain(settings: dict | None = None, sample_rate: int = 48000) -> Chain:
+def build_chain(settings: Settings | None = None, sample_rate: int = 48000) -> Chain:
     """A new chain gain -> gate -> compressor -> EQ -> limiter for (possibly partial) settings."""
     s = _full(settings)
     stages = []
@@ -302,7 +311,7 @@ def build_chain(settings: dict | None = None, sample_rate: int = 48000) -> Chain
     return Chain(stages, bypass=s["bypass"])
 
 
-def apply_settings(chain: Chain, settings: dict | None) -> None:
+def apply_settings(chain: Chain, settings: Settings | None) -> None:
     """Change the parameters of a :func:`build_chain` chain in place, keeping its state.
 
     ``settings`` may be partial (missing fields take the defaults). Everything is validated
@@ -312,7 +321,7 @@ def apply_settings(chain: Chain, settings: dict | None) -> None:
     apply_full_settings(chain, _full(settings))
 
 
-def apply_full_settings(chain: Chain, s: dict) -> None:
+def apply_full_settings(chain: Chain, s: Settings) -> None:
     """:func:`apply_settings` of settings that are already complete and valid (what
     :func:`resolve_settings` returns), without validating and filling them in again."""
     stages = {type(p): p for p in chain}
@@ -333,10 +342,10 @@ def apply_full_settings(chain: Chain, s: dict) -> None:
     chain.bypass = s["bypass"]
 
 
-def config_json_schema() -> dict:
+def config_json_schema() -> dict[str, Any]:
     """The JSON Schema ``properties`` of the API's ``config`` object (every field optional),
     derived from the stages' parameter tables; the OpenAPI document uses it."""
-    props: dict = {
+    props: dict[str, Any] = {
         "genre": {"type": ["string", "null"], "enum": ["auto", *GENRES, None]},
         "bypass": {"type": "boolean", "description": "the whole chain is the identity"},
         "gain": _GAIN.json_schema(),
@@ -347,7 +356,7 @@ def config_json_schema() -> dict:
     return props
 
 
-def controls() -> dict:
+def controls() -> dict[str, Any]:
     """Every parameter as the UI needs it, derived from :data:`SCHEMA`, :data:`UNITS`,
     :data:`DEFAULT_SETTINGS` and :data:`GENRE_PRESETS` (JSON-safe).
 
@@ -361,7 +370,7 @@ def controls() -> dict:
         ``switches: [{key, path, label, default}]``.
     """
 
-    def param(path: str, rng: tuple, default: float) -> dict:
+    def param(path: str, rng: tuple[float, float], default: float) -> dict[str, Any]:
         unit, label = UNITS[path]
         return {
             "key": path.rsplit(".", 1)[-1],

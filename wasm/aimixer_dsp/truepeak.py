@@ -56,6 +56,8 @@ else:  # pragma: no cover - Pyodide without NumPy
 __all__ = ["TruePeakMeter", "true_peak_filter", "OVERSAMPLE_FACTORS", "lin_to_dbtp"]
 
 NEG_INF = float("-inf")
+#: the polyphase sub-filters of an interpolator: one tuple of taps per phase
+_Phases = tuple[tuple[float, ...], ...]
 OVERSAMPLE_FACTORS = (4, 8)
 
 # BS.1770-4 Annex 2: "one set of filter coefficients (for the order 48, 4-phase, FIR
@@ -100,21 +102,21 @@ def _bessel_i0(x: float) -> float:
     return total
 
 
-def _kaiser_phases(factor: int, taps_per_phase: int, beta: float, cutoff: float) -> tuple:
+def _kaiser_phases(factor: int, taps_per_phase: int, beta: float, cutoff: float) -> _Phases:
     """Polyphase sub-filters of a Kaiser-windowed sinc interpolator of ``factor * taps + 1``
     taps, cut-off ``cutoff`` x the input's Nyquist frequency, each phase scaled to unit DC
     gain. With ``cutoff == 1`` phase 0 is the input itself and is left out."""
     n_taps = factor * taps_per_phase + 1
     mid = (n_taps - 1) / 2.0
     i0b = _bessel_i0(beta)
-    h = []
+    h: list[float] = []
     for k in range(n_taps):
         t = k - mid
         arg = math.pi * cutoff * t / factor
         sinc = 1.0 if t == 0 else math.sin(arg) / arg
         r = t / mid
         h.append(sinc * _bessel_i0(beta * math.sqrt(max(0.0, 1.0 - r * r))) / i0b)
-    phases = []
+    phases: list[tuple[float, ...]] = []
     for p in range(1 if cutoff == 1.0 else 0, factor):
         taps = [h[factor * j + p] for j in range(taps_per_phase)]
         s = math.fsum(taps)
@@ -123,7 +125,7 @@ def _kaiser_phases(factor: int, taps_per_phase: int, beta: float, cutoff: float)
 
 
 @lru_cache(maxsize=4)
-def _filter_bank(oversample: int, wideband: bool) -> tuple[_Kronecker, Any, list, array]:
+def _filter_bank(oversample: int, wideband: bool) -> tuple[_Kronecker, Any, list[Any], array[float]]:
     """(pure-path FIR, NumPy tap matrix or None, NumPy phases, the phases' taps one after the
     other for the ``truepeak`` kernel) for one filter, built once."""
     phases = _quantised_taps(true_peak_filter(oversample, wideband))
@@ -178,7 +180,7 @@ _SLOT_BITS = 64  # one over-sampled value per 64-bit slot of the big-integer pro
 _SLOT_BIAS = 1 << 62
 
 
-def _quantised_taps(phases: tuple) -> tuple[tuple[float, ...], ...]:
+def _quantised_taps(phases: _Phases) -> _Phases:
     """The taps rounded to multiples of ``2**-_TAP_BITS`` (exact for the Annex 2 filter); both
     paths use these, so they compute the same over-sampled values up to the pure path's input
     quantisation."""
@@ -201,7 +203,7 @@ class _Kronecker:
     in Pyodide.
     """
 
-    def __init__(self, phases: tuple) -> None:
+    def __init__(self, phases: _Phases) -> None:
         self.T = len(phases[0])
         self.H = [
             sum(round(v * (1 << _TAP_BITS)) << (_SLOT_BITS * j) for j, v in enumerate(g)) for g in phases
@@ -219,7 +221,7 @@ class _Kronecker:
             c = self._consts[m] = (ones, bias)
         return c
 
-    def peak(self, buf: list, n: int, amax: float) -> float:
+    def peak(self, buf: list[float], n: int, amax: float) -> float:
         """max |y| of the over-sampled points of the last ``n`` samples of ``buf``;
         ``amax`` = max|buf| > 0."""
         m = len(buf)
@@ -244,7 +246,7 @@ class _Kronecker:
                 lo = v
         return math.ldexp(float(max(hi - _SLOT_BIAS, _SLOT_BIAS - lo)), -(_TAP_BITS + k))
 
-    def rows(self, buf: list, n: int, amax: float) -> list:
+    def rows(self, buf: list[float], n: int, amax: float) -> list[float]:
         """Per input sample of the last ``n`` of ``buf``: max over the phases of |y| (floats)."""
         m = len(buf)
         k = _SAMPLE_BITS - math.frexp(amax)[1]
@@ -255,11 +257,13 @@ class _Kronecker:
         a = int.from_bytes(packed, "little") - base * ones
         nbytes = 8 * (m + self.T)
         start = self.T - 1
-        best = None
+        best: list[int] | None = None
         for h in self.H:
             mv = memoryview((a * h + bias).to_bytes(nbytes, "little")).cast("Q")[start : start + n]
             mag = list(map(abs, map(operator.sub, mv, repeat(_SLOT_BIAS))))
             best = mag if best is None else list(map(max, best, mag))
+        if best is None:  # no phases
+            return [0.0] * n
         scale = math.ldexp(1.0, -(_TAP_BITS + k))
         return list(map(operator.mul, best, repeat(scale)))
 
@@ -329,7 +333,7 @@ class TruePeakMeter:
         return _filter_bank(self.oversample, self.wideband)[1]
 
     @property
-    def _phases_np(self) -> list:
+    def _phases_np(self) -> list[Any]:
         return _filter_bank(self.oversample, self.wideband)[2]
 
     def __repr__(self) -> str:
@@ -386,7 +390,7 @@ class TruePeakMeter:
             return None
         return [self._channel_pure(c, col) for c, col in enumerate(cols)]
 
-    def _channel_pure(self, c: int, col: list) -> float:
+    def _channel_pure(self, c: int, col: list[float]) -> float:
         n = len(col)
         hist = self._hist[c]
         buf = hist + col
@@ -409,7 +413,7 @@ class TruePeakMeter:
         self._hist[c] = buf[-(self._taps - 1) :]
         return peak
 
-    def push_checked(self, data: list) -> float:
+    def push_checked(self, data: list[float]) -> float:
         """:meth:`push` of a mono, non-empty list of finite floats (the caller checked them):
         the block's linear true peak, maxima updated. Used by the mixer session."""
         peak = self._channel_pure(0, data)
@@ -477,12 +481,11 @@ class TruePeakMeter:
             if amax <= 1e-280:
                 return [0.0] * n
             return self._pure.rows(buf, n, amax)
-        n = col.shape[0]
-        buf = np.concatenate([np.asarray(self._hist[c]), col])
-        self._hist[c] = buf[-(t - 1) :].tolist()
-        out = np.abs(_fir_np(buf, self._phases_np[0]))
+        arr = np.concatenate([np.asarray(self._hist[c]), col])
+        self._hist[c] = arr[-(t - 1) :].tolist()
+        out = np.abs(_fir_np(arr, self._phases_np[0]))
         for g in self._phases_np[1:]:
-            np.maximum(out, np.abs(_fir_np(buf, g)), out=out)
+            np.maximum(out, np.abs(_fir_np(arr, g)), out=out)
         return out
 
     def oversampled(self, block: Any) -> Any:
@@ -493,7 +496,7 @@ class TruePeakMeter:
         buf = np.concatenate([np.zeros(self._taps - 1), x])
         return np.lib.stride_tricks.sliding_window_view(buf, self._taps) @ self._mat
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """``{"truePeak": dBTP, "channelTruePeaks": [dBTP, ...], "oversample": L}``."""
         return {
             "truePeak": self.true_peak,

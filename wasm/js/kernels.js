@@ -3,8 +3,9 @@
 // float rounding). Installed by the engine after the package phase.
 //
 // The kernels and their Python twins are listed in aimixer_dsp.backend.KERNEL_NAMES:
-// spectrum (an FFT: equal up to float rounding), kfilter and cascade (the same arithmetic in the
-// same order as the Python loops: bit-identical). The arguments are Python array('d') objects;
+// spectrum (an FFT: equal up to float rounding), stft (the feature analysis' per-frame work for
+// all frames in one call: equal up to float rounding), kfilter and cascade (the same arithmetic in
+// the same order as the Python loops: bit-identical). The arguments are Python array('d') objects;
 // their buffers are used in place (no copies).
 
 const plans = new Map();
@@ -76,6 +77,179 @@ export function spectrumKernel(frame, window, squared, out) {
     bf.release();
     bw.release();
     bo.release();
+  }
+}
+
+const rplans = new Map();
+
+/**
+ * Tables of an n-point real FFT done as an h = n/2-point complex FFT (radix 2, cached per n):
+ * the bit reversal of h, the complex FFT's twiddles exp(-2 pi i k / h) and the split's
+ * exp(-2 pi i k / n), plus scratch buffers.
+ */
+function rplan(n) {
+  let p = rplans.get(n);
+  if (p) return p;
+  const h = n >> 1;
+  const bits = Math.round(Math.log2(h));
+  const rev = new Uint32Array(h);
+  for (let i = 0; i < h; i++) {
+    let r = 0;
+    for (let b = 0, v = i; b < bits; b++, v >>= 1) r = (r << 1) | (v & 1);
+    rev[i] = r;
+  }
+  const cos = new Float64Array(h >> 1);
+  const sin = new Float64Array(h >> 1);
+  for (let k = 0; k < h >> 1; k++) {
+    cos[k] = Math.cos((2 * Math.PI * k) / h);
+    sin[k] = Math.sin((2 * Math.PI * k) / h);
+  }
+  const rc = new Float64Array(h + 1);
+  const rs = new Float64Array(h + 1);
+  for (let k = 0; k <= h; k++) {
+    rc[k] = Math.cos((2 * Math.PI * k) / n);
+    rs[k] = Math.sin((2 * Math.PI * k) / n);
+  }
+  p = {
+    h, rev, cos, sin, rc, rs,
+    re: new Float64Array(h), im: new Float64Array(h),
+    pow: new Float64Array(h + 1), mag: new Float64Array(h + 1), prev: new Float64Array(h + 1),
+  };
+  rplans.set(n, p);
+  return p;
+}
+
+/**
+ * |X_k|^2, k = 0 .. n/2, of X = FFT(x[s .. s + n) * w) into p.pow: the even samples are the real
+ * part and the odd ones the imaginary part of an n/2-point complex FFT Z, and
+ * X[k] = E + exp(-2 pi i k / n) O with E = (Z[k] + conj(Z[h - k])) / 2, O = -i (Z[k] - conj(Z[h - k])) / 2.
+ */
+function powerSpectrum(p, x, s, w) {
+  const { h, rev, cos, sin, rc, rs, re, im, pow } = p;
+  for (let m = 0; m < h; m++) {
+    const j = rev[m];
+    re[j] = x[s + 2 * m] * w[2 * m];
+    im[j] = x[s + 2 * m + 1] * w[2 * m + 1];
+  }
+  for (let size = 2; size <= h; size <<= 1) {
+    const half = size >> 1;
+    const step = h / size;
+    for (let start = 0; start < h; start += size) {
+      for (let k = 0, t = 0; k < half; k++, t += step) {
+        const c = cos[t];
+        const sn = sin[t];
+        const a = start + k;
+        const b = a + half;
+        // (re + i im) * (c - i sn)
+        const tr = re[b] * c + im[b] * sn;
+        const ti = im[b] * c - re[b] * sn;
+        re[b] = re[a] - tr;
+        im[b] = im[a] - ti;
+        re[a] += tr;
+        im[a] += ti;
+      }
+    }
+  }
+  for (let k = 0; k <= h; k++) {
+    const a = k === h ? 0 : k;
+    const b = k === 0 ? 0 : h - k;
+    const ar = re[a];
+    const ai = im[a];
+    const br = re[b];
+    const bi = -im[b];
+    const er = 0.5 * (ar + br);
+    const ei = 0.5 * (ai + bi);
+    const or = 0.5 * (ai - bi);
+    const oi = -0.5 * (ar - br);
+    // (or + i oi) * (rc - i rs)
+    const xr = er + or * rc[k] + oi * rs[k];
+    const xi = ei + oi * rc[k] - or * rs[k];
+    pow[k] = xr * xr + xi * xi;
+  }
+}
+
+/**
+ * features._analyze_pure's per-frame work for all frames in one call (kernel "stft"): for frame t
+ * (samples x[t hop .. t hop + n), n = w.length) the mel energies sum_k |X_k|^2 weights into
+ * melOut[t nMels + b] (bands = (first bin, count) per filter, weights concatenated), and when
+ * framesOut is not empty its centroid (Hz), 85 % rolloff (Hz), flux and zero-crossing rate into
+ * framesOut[4 t .. 4 t + 4).
+ */
+export function stftInto(x, w, hop, sampleRate, nFrames, bands, weights, melOut, framesOut) {
+  const n = w.length;
+  const p = rplan(n);
+  const { h, pow, mag } = p;
+  let prev = p.prev;
+  let cur = mag;
+  const nb = h + 1;
+  const nMels = bands.length >> 1;
+  const wantMel = melOut.length > 0;
+  const wantFrames = framesOut.length > 0;
+  for (let t = 0; t < nFrames; t++) {
+    const s = t * hop;
+    powerSpectrum(p, x, s, w);
+    if (wantMel) {
+      for (let b = 0, off = 0; b < nMels; b++) {
+        const first = bands[2 * b];
+        const cnt = bands[2 * b + 1];
+        let acc = 0.0;
+        for (let j = 0; j < cnt; j++) acc += pow[first + j] * weights[off + j];
+        off += cnt;
+        melOut[t * nMels + b] = acc;
+      }
+    }
+    if (wantFrames) {
+      let total = 0.0;
+      let fsum = 0.0;
+      for (let k = 0; k < nb; k++) {
+        const m = Math.sqrt(pow[k]);
+        cur[k] = m;
+        total += m;
+        fsum += ((k * sampleRate) / n) * m;
+      }
+      let centroid = 0.0;
+      let rolloff = 0.0;
+      if (total > 0.0) {
+        centroid = fsum / total;
+        const thr = 0.85 * total;
+        let cum = 0.0;
+        let k = 0;
+        for (; k < nb; k++) {
+          cum += cur[k];
+          if (cum >= thr) break;
+        }
+        rolloff = (Math.min(k, nb - 1) * sampleRate) / n;
+      }
+      let flux = 0.0;
+      if (t > 0) {
+        for (let k = 0; k < nb; k++) {
+          const d = cur[k] - prev[k];
+          flux += d * d;
+        }
+        flux = Math.sqrt(flux);
+      }
+      let z = 0;
+      for (let j = s + 1; j < s + n; j++) if (x[j] < 0 !== x[j - 1] < 0) z++;
+      const o = 4 * t;
+      framesOut[o] = centroid;
+      framesOut[o + 1] = rolloff;
+      framesOut[o + 2] = flux;
+      framesOut[o + 3] = z / n;
+      const tmp = prev;
+      prev = cur;
+      cur = tmp;
+    }
+  }
+}
+
+/** The Python-callable "stft" kernel: the buffers are PyProxies of array('d'). */
+export function stftKernel(x, window, hop, sampleRate, nFrames, bands, weights, melOut, framesOut) {
+  const bufs = [x, window, bands, weights, melOut, framesOut].map((a) => a.getBuffer("f64"));
+  try {
+    const [bx, bw, bb, bwt, bm, bf] = bufs.map((b) => b.data);
+    stftInto(bx, bw, Number(hop), Number(sampleRate), Number(nFrames), bb, bwt, bm, bf);
+  } finally {
+    for (const b of bufs) b.release();
   }
 }
 
@@ -205,6 +379,7 @@ export function truepeakKernel(buf, taps, T, out) {
 /** Install the kernels in the package (aimixer_dsp.backend.set_kernel). */
 export function installKernels(backend) {
   backend.set_kernel("spectrum", spectrumKernel);
+  backend.set_kernel("stft", stftKernel);
   backend.set_kernel("kfilter", kfilterKernel);
   backend.set_kernel("cascade", cascadeKernel);
   backend.set_kernel("truepeak", truepeakKernel);

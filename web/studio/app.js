@@ -1,7 +1,9 @@
 // Studio monitor: studios, recorders with live meters, start/stop (admins), recordings.
 import { api, ApiError, fileUrl, getToken, LevelsSocket, setToken, takeTokenFromHash } from "./api.js";
-import { Meter } from "./meters.js";
-import { fmtDuration, renderArchive, renderRecorderDetail, renderSources } from "./views.js";
+import { fmtLu, seriesSummary } from "./loudness.js";
+import { Meter, meterScale } from "./meters.js";
+import { renderStudiosAdmin } from "./studios.js";
+import { eventText, fmtDuration, renderArchive, renderRecorderDetail, renderSources } from "./views.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -12,7 +14,19 @@ const state = {
   filter: null, // studio id shown in the recorder grid (null = all)
   cards: new Map(), // recorder id -> { el, meters: Meter[] }
   socket: null,
+  alerts: new Map(), // recorder id -> Map(alert kind -> { text, until })
+  lost: new Map(), // recorder id -> lost + late packets at the previous refresh
 };
+
+//: alert kinds that stay until their clearing event; the others show for a minute
+const ALERT_CLEARS = {
+  "recorder.silence": "recorder.silence_cleared",
+  "recorder.stream_lost": "recorder.stream_restored",
+  "recorder.error": "recorder.restarted",
+  engine_path_down: "engine_path_up",
+};
+const TRANSIENT_ALERTS = ["recorder.loudness", "recorder.clipping"];
+const RECENT_FILES = 12;
 
 function isAdmin() {
   return !!state.user && (state.user.role === "admin" || (state.user.roles || []).includes("admin"));
@@ -67,9 +81,15 @@ async function boot() {
   for (const el of document.querySelectorAll(".admin-only")) el.classList.toggle("hidden", !isAdmin());
   $("tabs").classList.remove("hidden");
   await refreshAll();
+  await restoreSelection();
+  await loadAlerts();
   state.socket = new LevelsSocket({ onMessage: onLevels, onStatus: setWsStatus });
   setInterval(() => refreshRecorders().catch(showError), 2000);
   setInterval(() => refreshRecordings().catch(showError), 5000);
+  setInterval(() => refreshLoudness().catch(showError), 2000);
+  setInterval(() => refreshDisk().catch(showError), 30000);
+  refreshLoudness().catch(showError);
+  refreshDisk().catch(showError);
   await route();
 }
 
@@ -90,7 +110,7 @@ function sessionExpired(err) {
 async function route() {
   const h = location.hash || "#/";
   const m = h.match(/^#\/recorder\/(\d+)/);
-  const view = m ? "recorder" : h.startsWith("#/archive") ? "archive" : h.startsWith("#/sources") ? "sources" : "monitor";
+  const view = m ? "recorder" : h.startsWith("#/archive") ? "archive" : h.startsWith("#/sources") ? "sources" : h.startsWith("#/studios") ? "studios" : "monitor";
   for (const a of document.querySelectorAll("#tabs a")) {
     if (a.dataset.view === view) a.setAttribute("aria-current", "page");
     else a.removeAttribute("aria-current");
@@ -98,10 +118,11 @@ async function route() {
   $("app").classList.toggle("hidden", view !== "monitor");
   $("view").classList.toggle("hidden", view === "monitor");
   if (view === "monitor") return;
-  const opts = { isAdmin: isAdmin(), onError: showError, studios: state.studios };
+  const opts = { isAdmin: isAdmin(), onError: showError, studios: state.studios, query: { studio_id: state.filter || "" }, onChanged: () => refreshAll().catch(showError) };
   try {
     if (view === "recorder") await renderRecorderDetail($("view"), Number(m[1]), opts);
     else if (view === "archive") await renderArchive($("view"), opts);
+    else if (view === "studios") await renderStudiosAdmin($("view"), { ...opts, recorders: state.recorders });
     else await renderSources($("view"), opts);
   } catch (err) {
     $("view").textContent = "";
@@ -146,8 +167,10 @@ async function refreshAll() {
   const [studios, count] = await Promise.all([api("/api/studios/"), api("/api/recorders/active-count")]);
   state.studios = studios;
   $("active-count").textContent = `${count.active_recorders} of ${count.max_recorders} recorders active`;
+  if (state.filter && !studioById(state.filter)) state.filter = null;
   renderStudios();
   renderStudioSelect();
+  renderStudioPicker();
   await refreshRecorders();
   await refreshRecordings();
 }
@@ -166,7 +189,8 @@ function renderStudios() {
   all.className = "chip";
   all.textContent = "All";
   all.setAttribute("aria-pressed", String(state.filter === null));
-  all.onclick = () => { state.filter = null; renderStudios(); renderRecorders(); };
+  all.onclick = () => selectStudio(null);
+  all.classList.toggle("hidden", !isAdmin());
   box.append(all);
   for (const s of state.studios) {
     const b = document.createElement("button");
@@ -181,13 +205,7 @@ function renderStudios() {
     label.textContent = `${s.name}${s.recorder_id ? ` · R${s.recorder_id}` : ""}`;
     b.title = s.description || "";
     b.append(sw, label);
-    b.onclick = () => {
-      state.filter = s.id;
-      $("rec-studio").value = s.id;
-      renderStudios();
-      renderRecorders();
-      refreshRecordings();
-    };
+    b.onclick = () => selectStudio(s.id);
     box.append(b);
   }
   if (!state.studios.length) {
@@ -197,6 +215,49 @@ function renderStudios() {
     box.append(p);
   }
 }
+
+/** The studio the app shows (null: all, admins only); kept per user on the server. */
+async function selectStudio(id, { persist = true } = {}) {
+  state.filter = id;
+  if (id) $("rec-studio").value = id;
+  renderStudios();
+  renderStudioPicker();
+  renderRecorders();
+  refreshRecordings().catch(showError);
+  if (!persist) return;
+  try {
+    if (id) await api(`/api/studios/select/${encodeURIComponent(id)}`, { method: "POST" });
+    else await api("/api/studios/clear-selection", { method: "POST" });
+  } catch (err) {
+    showError(err);
+  }
+}
+
+/** On login: the user's saved selection; a studio user without one lands in its own studio. */
+async function restoreSelection() {
+  let sel = null;
+  try {
+    sel = await api("/api/studios/current-selection");
+  } catch (err) {
+    showError(err);
+  }
+  if (sel && sel.studio_id) await selectStudio(sel.studio_id, { persist: false });
+  else if (!isAdmin() && state.user.studio_id && studioById(state.user.studio_id)) await selectStudio(state.user.studio_id);
+}
+
+function renderStudioPicker() {
+  const sel = $("studio-select");
+  sel.textContent = "";
+  if (isAdmin()) sel.append(new Option("All studios", ""));
+  for (const s of state.studios) sel.append(new Option(s.name, s.id));
+  sel.value = state.filter || "";
+  sel.disabled = !isAdmin() && state.studios.length <= 1;
+  $("studio-pick").classList.toggle("hidden", !state.studios.length);
+}
+$("studio-select").addEventListener("change", (ev) => {
+  selectStudio(ev.target.value || null);
+  if (location.hash.startsWith("#/archive")) route();
+});
 
 function renderStudioSelect() {
   const sel = $("rec-studio");
@@ -236,6 +297,8 @@ function cardFor(rec) {
     </div>
     <div class="rec-meta"></div>
     <div class="rec-health"></div>
+    <div class="rec-loud" aria-label="Programme loudness"></div>
+    <ul class="rec-alerts" aria-label="Alerts" aria-live="polite"></ul>
     <label class="rec-assign admin-only">Studio <select class="assign"></select></label>
     <div class="meters"></div>
     <div class="rec-errors"></div>`;
@@ -299,12 +362,24 @@ function renderRecorders() {
   for (const [id, card] of state.cards) {
     if (!keep.has(id)) { card.el.remove(); state.cards.delete(id); }
   }
+  renderSummary();
   for (const rec of visible) {
     const card = cardFor(rec);
     if (!card.el.isConnected) box.append(card.el);
     const st = studioById(rec.studio_id);
     card.el.style.setProperty("--studio", st ? st.color : "var(--line)");
-    card.el.querySelector(".rec-name").textContent = `${rec.name}${st ? ` · ${st.name}` : ""}`;
+    const nameEl = card.el.querySelector(".rec-name");
+    const label = `${rec.name}|${st ? st.name : ""}`;
+    if (nameEl.dataset.label !== label) {
+      nameEl.dataset.label = label;
+      nameEl.textContent = rec.name;
+      if (st) {
+        const sn = document.createElement("span");
+        sn.className = "rec-studio";
+        sn.textContent = st.name;
+        nameEl.append(" ", sn);
+      }
+    }
     setState(card, rec.state);
     const cfg = rec.config || {};
     const parts = [`${cfg.multicast_addr}:${cfg.port}`, (cfg.format || "").toUpperCase()];
@@ -321,6 +396,8 @@ function renderRecorders() {
         stt.lost !== undefined ? `lost ${stt.lost}` : null, stt.late !== undefined ? `late ${stt.late}` : null,
         rec.restarts ? `restarts ${rec.restarts}` : null].filter(Boolean).join(" · ");
     health.classList.toggle("warn", !!(stt.lost || stt.late || rec.restarts));
+    renderAlerts(rec.id);
+    if (rec.state === "stopped") card.el.querySelector(".rec-loud").textContent = "";
     const sel = card.el.querySelector(".assign");
     card.el.querySelector(".rec-assign").classList.toggle("hidden", !isAdmin());
     if (isAdmin() && document.activeElement !== sel) {
@@ -362,6 +439,7 @@ function setChannels(card, channels) {
       box.append(m.el);
       return m;
     });
+    if (channels.length) box.append(meterScale());
     card.names = names;
     if (!channels.length) {
       const p = document.createElement("div");
@@ -376,13 +454,11 @@ function setChannels(card, channels) {
 let pending = null;
 function onLevels(msg) {
   if (msg.type === "event") {
-    // recorder events pushed on the levels socket: live in the detail view, alarms on the card
+    // recorder alerts pushed on the levels socket: live in the detail view, on the card at once
     document.dispatchEvent(new CustomEvent("studio-event", { detail: msg }));
-    const card = state.cards.get(msg.recorder_id);
-    const kind = String(msg.kind || msg.event || "");
-    if (card && /silence|alarm|loud|clip|error|died/.test(kind)) {
-      card.el.querySelector(".rec-errors").textContent = `${kind}: ${msg.message || ""}`;
-    }
+    applyAlert(msg.recorder_id, msg.event, eventText(undefined, msg.data), msg.timestamp);
+    renderAlerts(msg.recorder_id);
+    renderSummary();
     return;
   }
   if (msg.type !== "all_levels") return;
@@ -402,6 +478,134 @@ function drawLevels() {
   }
 }
 
+// ---------------------------------------------------------------- alerts, loudness, summary
+function applyAlert(rid, kind, text, ts) {
+  if (!state.alerts.has(rid)) state.alerts.set(rid, new Map());
+  const a = state.alerts.get(rid);
+  const at = (ts || Date.now() / 1000) * 1000;
+  if (ALERT_CLEARS[kind]) a.set(kind, { text, until: Infinity, at });
+  else if (TRANSIENT_ALERTS.includes(kind)) a.set(kind, { text, until: at + 60000, at });
+  for (const [k, clear] of Object.entries(ALERT_CLEARS)) if (clear === kind) a.delete(k);
+  if (kind === "worker_started" || kind === "stop") a.clear();
+}
+
+/** Alerts still active at load: the recorders' recent events replayed oldest first. */
+async function loadAlerts() {
+  await Promise.all(state.recorders.map(async (r) => {
+    try {
+      const data = await api(`/api/recorders/${r.id}/events?limit=30`);
+      for (const e of [...data.events].reverse()) applyAlert(r.id, e.kind, eventText(e.message), e.timestamp);
+    } catch (err) {
+      showError(err);
+    }
+  }));
+  for (const r of state.recorders) renderAlerts(r.id);
+  renderSummary();
+}
+
+function activeAlerts(rid) {
+  const a = state.alerts.get(rid);
+  if (!a) return [];
+  // an expired transient alert is kept (not shown): the loudness check may prolong it
+  const now = Date.now();
+  return [...a.entries()].filter(([, v]) => v.until >= now);
+}
+
+function renderAlerts(rid) {
+  const card = state.cards.get(rid);
+  if (!card) return;
+  const list = card.el.querySelector(".rec-alerts");
+  const alerts = activeAlerts(rid);
+  const key = alerts.map(([k, v]) => k + v.at).join("|");
+  card.el.classList.toggle("alerting", alerts.length > 0);
+  if (list.dataset.key === key) return;
+  list.dataset.key = key;
+  list.replaceChildren(...alerts.map(([kind, v]) => {
+    const li = document.createElement("li");
+    li.dataset.kind = kind;
+    const b = document.createElement("b");
+    b.textContent = kind.replace(/^recorder\./, "").replace(/^engine_/, "").replace(/_/g, " ");
+    const t = new Date(v.at).toLocaleTimeString();
+    li.append(b, ` ${v.text ? `${v.text} · ` : ""}since ${t}`);
+    return li;
+  }));
+}
+
+/** Short-term / integrated loudness of each recording card from the recorder's loudness log. */
+async function refreshLoudness() {
+  // the last 2 minutes: the log is written a second behind the audio, more on a loaded machine;
+  // a reading older than 10 s is shown as such
+  const from = new Date(Date.now() - 120000).toISOString();
+  await Promise.all(state.recorders.filter((r) => r.state === "recording" && state.cards.has(r.id)).map(async (r) => {
+    const data = await api(`/api/recorders/${r.id}/loudness?from=${from}&step=1`);
+    const card = state.cards.get(r.id);
+    if (!card) return;
+    const s = seriesSummary(data.series);
+    const box = card.el.querySelector(".rec-loud");
+    box.replaceChildren(...[["S", fmtLu(s.shortTerm), "st"], ["M", fmtLu(s.momentary), "m"], ["I", fmtLu(s.integrated), "int"], ["TP max", fmtLu(s.truePeakMax, "dBTP"), "tp"]].map(([label, v, k]) => {
+      const span = document.createElement("span");
+      span.className = `loud loud-${k}`;
+      const l = document.createElement("small");
+      l.textContent = label;
+      span.append(l, ` ${v}`);
+      return span;
+    }));
+    // the loudness alarm fires once per excursion: its alert stays while the short-term loudness
+    // is still above the recorder's limit
+    const limit = (r.config || {}).loudness_limit_lufs;
+    const loudAlert = state.alerts.get(r.id)?.get("recorder.loudness");
+    if (loudAlert && typeof limit === "number" && typeof s.shortTerm === "number" && s.shortTerm > limit) {
+      loudAlert.until = Math.max(loudAlert.until, Date.now() + 10000);
+      renderAlerts(r.id);
+    }
+    const last = data.series.length ? Date.parse(data.series[data.series.length - 1].t) : NaN;
+    const age = (Date.now() - last) / 1000;
+    box.classList.toggle("stale", !(age <= 10));
+    if (!(age <= 10)) {
+      const note = document.createElement("span");
+      note.className = "loud-age";
+      note.textContent = isFinite(age) ? `${Math.round(age)} s ago` : "no reading in the last 2 min";
+      box.append(note);
+    }
+    box.dataset.shortTerm = s.shortTerm === null ? "" : String(s.shortTerm);
+  }));
+}
+
+async function refreshDisk() {
+  const d = await api("/api/assets/disk");
+  const freePct = d.total ? (100 * d.free) / d.total : 0;
+  $("sum-disk").textContent = fmtBytes(d.free);
+  $("sum-disk-label").textContent = `disk free of ${fmtBytes(d.total)} (${freePct.toFixed(0)} %)`;
+  $("sum-disk-bar").style.width = `${(100 - freePct).toFixed(1)}%`;
+  $("summary").querySelector('[data-key="disk"]').classList.toggle("warn", freePct < 10);
+}
+
+function renderSummary() {
+  const recs = state.recorders.filter((r) => state.filter === null || r.studio_id === state.filter);
+  const recording = recs.filter((r) => r.state === "recording");
+  const alerting = recs.filter((r) => activeAlerts(r.id).length > 0);
+  // a stream is healthy when it records, has no stream alert and its lost/late counters did not
+  // grow since the previous recorder refresh (2 s)
+  let healthy = 0;
+  for (const r of recording) {
+    const st = r.stats || {};
+    const bad = (st.lost || 0) + (st.late || 0);
+    const prev = state.lost.get(r.id);
+    state.lost.set(r.id, bad);
+    const a = state.alerts.get(r.id);
+    const streamAlert = !!a && (a.has("recorder.stream_lost") || a.has("engine_path_down"));
+    if (!streamAlert && !(prev !== undefined && bad > prev)) healthy += 1;
+  }
+  $("sum-recording").textContent = String(recording.length);
+  $("sum-idle").textContent = String(recs.filter((r) => r.state === "stopped").length);
+  $("sum-alerting").textContent = String(alerting.length + recs.filter((r) => r.state === "error" && !alerting.includes(r)).length);
+  $("sum-streams").textContent = `${healthy}/${recording.length}`;
+  const s = $("summary");
+  s.querySelector('[data-key="recording"]').classList.toggle("ok", recording.length > 0);
+  s.querySelector('[data-key="alerting"]').classList.toggle("bad", $("sum-alerting").textContent !== "0");
+  s.querySelector('[data-key="streams"]').classList.toggle("warn", healthy < recording.length);
+}
+
 // ---------------------------------------------------------------- recordings
 async function refreshRecordings() {
   const sid = $("rec-studio").value;
@@ -413,7 +617,12 @@ async function refreshRecordings() {
   }
   const data = await api(`/api/studios/${encodeURIComponent(sid)}/recordings`);
   body.textContent = "";
-  for (const f of data.recordings) {
+  // the overview lists the newest files; the archive has them all (calendar, search)
+  const shown = data.recordings.slice(0, RECENT_FILES);
+  const more = $("recordings-more");
+  more.classList.toggle("hidden", data.recordings.length <= shown.length);
+  more.textContent = `All ${data.recordings.length} files in the archive →`;
+  for (const f of shown) {
     const tr = document.createElement("tr");
     tr.dataset.path = f.path;
     const name = document.createElement("td");

@@ -1,8 +1,10 @@
 // The studio app's views beyond the monitor: recorder detail, archive, sources.
 // Plain ES modules and DOM APIs, no framework and no CDN (everything is served by the origin).
-// Panels whose endpoint answers 404 (features another part of the server adds later: loudness
-// history, per-file loudness) are hidden rather than shown broken.
-import { api, ApiError, fileUrl } from "./api.js";
+// A file without a loudness log (recorded before logging, or uploaded) answers 404 on the
+// per-file loudness endpoints: its panels say so instead of showing nothing.
+import { api, ApiError, fileUrl, getToken } from "./api.js";
+import { createCalendar, renderHours } from "./calendar.js";
+import { drawCurveOver, drawHistory, EBU_TARGET, fmtLu, seriesSummary } from "./loudness.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -64,13 +66,43 @@ const FIELDS = [
   ["vox_threshold_db", "VOX threshold (dBFS)", "number"],
   ["vox_hangover_ms", "VOX hangover (ms)", "number"],
   ["vox_preroll_ms", "VOX pre-roll (ms)", "number"],
+  ["silence_threshold_db", "Silence level (dBFS)", "number"],
+  ["silence_seconds", "Silence after (s; empty: off)", "nullable"],
+  ["loudness_limit_lufs", "Loudness limit (LUFS; empty: off)", "nullable"],
+  ["loudness_seconds", "Loudness after (s)", "number"],
+  ["stream_lost_seconds", "Stream lost after (s)", "number"],
 ];
+//: the form's groups: the field each one starts with, and its legend
+const GROUPS = { multicast_addr: "Stream", format: "Format", archive_layout: "Archive", vox_enabled: "Voice activation", silence_threshold_db: "Alarms" };
+
+/** An event's message (engine events carry JSON) as short "key value" text. */
+export function eventText(message, data) {
+  let d = data;
+  if (d === undefined && typeof message === "string" && message.startsWith("{")) {
+    try { d = JSON.parse(message); } catch { d = undefined; }
+  }
+  if (!d || typeof d !== "object") return message || "";
+  return Object.entries(d)
+    .filter(([k]) => k !== "time")
+    .map(([k, v]) => `${k.replace(/_/g, " ")} ${typeof v === "number" ? Math.round(v * 100) / 100 : typeof v === "object" ? JSON.stringify(v) : v}`)
+    .join(" · ");
+}
+
+function eventItem(e, extra = {}) {
+  const kind = e.kind || e.event || "event";
+  const t = e.timestamp ? new Date(e.timestamp * 1000) : new Date();
+  const level = /silence$|loudness|clipping|stream_lost|error|path_down|died/.test(kind) ? "alarm" : /cleared|restored|restarted|path_up/.test(kind) ? "clear" : "";
+  return el("li", { class: [level, extra.class].filter(Boolean).join(" ") || undefined, "data-kind": kind },
+    el("time", { datetime: t.toISOString(), text: t.toLocaleTimeString() }), " ",
+    el("b", { text: kind.replace(/^recorder\./, "") }), " ", eventText(e.message, e.data));
+}
 
 //: what the recorder uses when a field is not set (the worker's defaults)
 const DEFAULTS = {
   format: "wav", bits: "24", bitrate: 128000, archive_layout: "dailydir", archive_period: 3600,
   archive_clock: "localtime", channel_offset: 0, flac_compression: 5, vox_threshold_db: -30,
-  vox_hangover_ms: 2000, vox_preroll_ms: 500,
+  vox_hangover_ms: 2000, vox_preroll_ms: 500, silence_threshold_db: -50, loudness_seconds: 10,
+  stream_lost_seconds: 2,
 };
 
 export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
@@ -81,7 +113,7 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
     optional(`/api/recorders/${rid}/events?limit=50`),
   ]);
   const cfg = { ...DEFAULTS, ...(rec.config || {}) };
-  const form = el("form", { class: "cfg", "aria-label": `Recorder ${rid} configuration` });
+  const form = el("form", { class: "cfg-form", "aria-label": `Recorder ${rid} configuration` });
   const srcSel = el(
     "select",
     { id: "cfg-source_id", name: "source_id", disabled: !isAdmin },
@@ -90,19 +122,25 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
       el("option", { value: s.id, selected: s.id === cfg.source_id, text: `${s.name} (${s.multicast_addr}:${s.port})` }),
     ),
   );
-  form.append(el("label", { for: "cfg-source_id" }, "Source"), srcSel);
+  let group = null;
   for (const [key, label, kind, options] of FIELDS) {
     const id = `cfg-${key}`;
+    if (GROUPS[key]) {
+      group = el("fieldset", { class: "cfg" }, el("legend", { text: GROUPS[key] }));
+      form.append(group);
+      if (key === "multicast_addr") group.append(el("label", { for: "cfg-source_id" }, "Source"), srcSel);
+    }
     let input;
     if (kind === "select") {
       input = el("select", { id, name: key }, options.map((o) => el("option", { value: o, selected: String(cfg[key] ?? "") === o, text: o })));
     } else if (kind === "checkbox") {
       input = el("input", { id, name: key, type: "checkbox", checked: !!cfg[key] });
     } else {
-      input = el("input", { id, name: key, type: kind, value: cfg[key] ?? "", step: kind === "number" ? "any" : undefined });
+      const num = kind === "number" || kind === "nullable";
+      input = el("input", { id, name: key, type: num ? "number" : kind, value: cfg[key] ?? "", step: num ? "any" : undefined });
     }
     if (!isAdmin) input.disabled = true;
-    form.append(el("label", { for: id }, label), input);
+    group.append(el("label", { for: id }, label), input);
   }
   const msg = el("p", { id: "cfg-message", class: "msg", role: "status", "aria-live": "polite" });
   const save = el("button", { class: "btn", type: "submit", disabled: !isAdmin || rec.state === "recording" }, "Save configuration");
@@ -113,6 +151,7 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
     for (const [key, , kind] of FIELDS) {
       const input = form.elements[key];
       if (kind === "checkbox") body[key] = input.checked;
+      else if (kind === "nullable") body[key] = input.value === "" ? null : Number(input.value);
       else if (input.value === "") continue;
       else body[key] = kind === "number" ? Number(input.value) : input.value;
     }
@@ -134,20 +173,27 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
   const counters = el(
     "dl",
     { class: "counters", id: "stream-counters" },
-    ["received", "lost", "late", "reordered", "duplicate", "foreign", "malformed", "relocks", "silence_frames", "seconds"].flatMap((k) => [
+    ["received", "lost", "late", "reordered", "duplicate", "foreign", "malformed", "relocks", "silence_frames", "seconds"].map((k) => el("div", { class: "fact" },
       el("dt", { text: k.replace("_", " ") }),
       el("dd", { text: st[k] === undefined ? "–" : String(st[k]) }),
-    ]),
+    )),
   );
   const evList = el(
     "ol",
     { class: "events", id: "events" },
-    ((events && events.events) || []).map((e) =>
-      el("li", {}, el("time", { text: new Date(e.timestamp * 1000).toLocaleString() }), " ", el("b", { text: e.kind }), " ", e.message),
-    ),
+    ((events && events.events) || []).map((e) => eventItem(e)),
   );
-  const loud = el("section", { class: "panel hidden", id: "loudness-panel", "aria-label": "Loudness history" },
-    el("h3", { text: "Loudness (last 3 hours)" }), el("canvas", { id: "loudness-chart", width: 900, height: 180 }));
+  const range = el("select", { id: "loudness-range", "aria-label": "Loudness history range" },
+    [["15", "last 15 minutes"], ["60", "last hour"], ["180", "last 3 hours"], ["720", "last 12 hours"], ["1440", "last 24 hours"]].map(([v, t]) =>
+      el("option", { value: v, text: t, selected: v === "180" })));
+  const loudNow = el("div", { class: "loud-now", id: "loudness-now", role: "status", "aria-live": "off" });
+  const loud = el("section", { class: "panel", id: "loudness-panel", "aria-label": "Loudness history" },
+    el("div", { class: "panel-head" }, el("h3", { text: "Loudness" }), range, el("span", { class: "spacer" }),
+      el("span", { class: "legend" }, el("i", { class: "lg-m" }), "momentary ", el("i", { class: "lg-s" }), "short-term ",
+        el("i", { class: "lg-t" }), `target ${EBU_TARGET} LUFS`, cfg.loudness_limit_lufs != null ? el("span", {}, " ", el("i", { class: "lg-l" }), `alarm ${cfg.loudness_limit_lufs} LUFS`) : null)),
+    loudNow,
+    el("canvas", { id: "loudness-chart", role: "img", "aria-label": "Momentary and short-term loudness over time" }),
+    el("p", { class: "muted small", id: "loudness-empty" }));
   root.replaceChildren(
     el("div", { class: "panel-head" }, el("h2", { text: `${rec.name}` }), el("span", { class: `state state-${rec.state}`, text: rec.state }), el("span", { class: "spacer" }),
       el("a", { class: "btn btn-ghost", href: "#/" }, "Back to monitor")),
@@ -157,64 +203,44 @@ export async function renderRecorderDetail(root, rid, { isAdmin, onError }) {
         el("section", { class: "panel" }, el("h3", { text: "Stream counters" }), counters,
           el("p", { class: "muted", text: rec.current_file ? `Writing ${rec.current_file}` : "Not writing a file." })),
         el("section", { class: "panel" }, el("h3", { text: "Events" }), evList.children.length ? evList : el("p", { class: "muted", id: "events-empty", text: "No events yet." })))),
-    loud,
   );
+  root.insertBefore(loud, root.querySelector(".detail-grid"));
   // events pushed on the levels WebSocket ({"type": "event", ...}) appear at the top at once
   const onEvent = (ev) => {
     const e = ev.detail;
     if (e.recorder_id !== rid || !document.body.contains(evList)) return;
-    const t = e.timestamp ? new Date(e.timestamp * 1000) : new Date();
-    evList.prepend(el("li", { class: "new" }, el("time", { text: t.toLocaleString() }), " ", el("b", { text: e.kind || e.event || "event" }), " ", e.message || ""));
+    evList.prepend(eventItem(e, { class: "new" }));
     if (!evList.isConnected) document.querySelector("#events-empty")?.replaceWith(evList);
   };
   document.addEventListener("studio-event", onEvent);
   window.addEventListener("hashchange", () => document.removeEventListener("studio-event", onEvent), { once: true });
-  // loudness history (GET /api/recorders/{id}/loudness): drawn when the server has it
-  const now = Date.now() / 1000;
-  optional(`/api/recorders/${rid}/loudness?from=${Math.floor(now - 3 * 3600)}&to=${Math.floor(now)}&step=10`)
-    .then((data) => {
-      if (!data) return;
-      loud.classList.remove("hidden");
-      drawLoudness($("loudness-chart"), data);
-    })
-    .catch((err) => onError(err));
-}
-
-/** Momentary / short-term LUFS over time with the -23 LUFS target line. */
-export function drawLoudness(canvas, data) {
-  const pts = data.points || data.series || [];
-  const ctx = canvas.getContext("2d");
-  const w = canvas.width;
-  const h = canvas.height;
-  ctx.clearRect(0, 0, w, h);
-  const lo = -50;
-  const hi = -5;
-  const y = (v) => h - ((Math.max(lo, Math.min(hi, v)) - lo) / (hi - lo)) * h;
-  const target = data.target_lufs ?? -23;
-  ctx.strokeStyle = "#ffb300";
-  ctx.setLineDash([6, 4]);
-  ctx.beginPath();
-  ctx.moveTo(0, y(target));
-  ctx.lineTo(w, y(target));
-  ctx.stroke();
-  ctx.setLineDash([]);
-  if (!pts.length) return;
-  const t0 = pts[0].t ?? pts[0].time;
-  const t1 = pts[pts.length - 1].t ?? pts[pts.length - 1].time;
-  const x = (t) => ((t - t0) / Math.max(1, t1 - t0)) * w;
-  for (const [key, color] of [["momentary_lufs", "rgba(144,202,249,0.5)"], ["short_term_lufs", "#4caf50"]]) {
-    ctx.strokeStyle = color;
-    ctx.beginPath();
-    let started = false;
-    for (const p of pts) {
-      const v = p[key];
-      if (typeof v !== "number" || !isFinite(v)) { started = false; continue; }
-      const px = x(p.t ?? p.time);
-      if (started) ctx.lineTo(px, y(v)); else ctx.moveTo(px, y(v));
-      started = true;
+  // loudness history (GET /api/recorders/{id}/loudness): redrawn every 10 s while shown
+  const loadLoudness = async () => {
+    if (!loud.isConnected) return false;
+    const minutes = Number(range.value);
+    const to = Date.now();
+    const from = to - minutes * 60e3;
+    const step = { 15: 2, 60: 5, 180: 10, 720: 60, 1440: 120 }[minutes];
+    try {
+      const data = await api(`/api/recorders/${rid}/loudness?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}&step=${step}`);
+      const canvas = $("loudness-chart");
+      canvas.dataset.points = String(data.series.length);
+      drawHistory(canvas, data.series, { from, to, limit: cfg.loudness_limit_lufs });
+      const s = seriesSummary(data.series);
+      loudNow.replaceChildren(
+        ...[["Short-term now", fmtLu(s.shortTerm), "st"], ["Integrated (file)", fmtLu(s.integrated), "int"],
+          ["Max short-term", fmtLu(s.shortTermMax), "stmax"], ["Max true peak", fmtLu(s.truePeakMax, "dBTP"), "tp"],
+          ["Seconds clipping", String(s.clipping), "clip"], ["Seconds silent", String(s.silence), "sil"]]
+          .map(([label, v, key]) => el("div", { class: "stat", "data-key": key }, el("span", { class: "stat-label", text: label }), el("span", { class: "stat-value", text: v }))));
+      $("loudness-empty").textContent = data.series.length ? "" : "No loudness readings in this range (the recorder was not recording).";
+    } catch (err) {
+      onError(err);
     }
-    ctx.stroke();
-  }
+    return true;
+  };
+  range.addEventListener("change", loadLoudness);
+  await loadLoudness();
+  const timer = setInterval(async () => { if (!(await loadLoudness())) clearInterval(timer); }, 10000);
 }
 
 // ------------------------------------------------------------------------------ archive
@@ -239,8 +265,11 @@ export async function renderArchive(root, { studios, isAdmin, onError, query = {
     tbody);
   const player = el("section", { class: "panel hidden", id: "archive-player", "aria-label": "Player" });
   const timeline = el("section", { class: "timeline", id: "archive-timeline", "aria-label": "Hours with recordings" });
-  const status = el("p", { class: "muted", id: "archive-status" });
-  root.replaceChildren(el("div", { class: "panel-head" }, el("h2", { text: "Archive" })), filters, timeline, bulk, player, table, status);
+  const status = el("p", { class: "muted", id: "archive-status", role: "status" });
+  const cal = el("section", { class: "panel calendar", id: "archive-calendar", "aria-label": "Archive calendar" });
+  const dayHours = el("section", { class: "timeline", id: "day-hours", "aria-label": "Hours of the picked day" });
+  root.replaceChildren(el("div", { class: "panel-head" }, el("h2", { text: "Archive" })),
+    el("div", { class: "archive-top" }, cal, el("div", { class: "archive-side" }, filters, dayHours, timeline)), bulk, player, table, status);
 
   const selected = new Set();
   let files = [];
@@ -249,7 +278,38 @@ export async function renderArchive(root, { studios, isAdmin, onError, query = {
     $("bulk-download").disabled = selected.size === 0;
     if ($("bulk-delete")) $("bulk-delete").disabled = selected.size === 0;
   };
+  function showFiles(list, text) {
+    files = list;
+    status.textContent = text;
+    selected.clear();
+    $("sel-all").checked = false;
+    updateSel();
+    tbody.replaceChildren(...files.map((f) => {
+      const cb = el("input", { type: "checkbox", class: "sel", "aria-label": `Select ${f.name}` });
+      cb.addEventListener("change", () => { cb.checked ? selected.add(f.path) : selected.delete(f.path); updateSel(); });
+      return el("tr", { "data-path": f.path },
+        el("td", {}, cb),
+        el("td", {}, f.name, f.recording ? el("span", { class: "pill pill-rec", text: "recording" }) : null, el("div", { class: "muted small", text: f.path })),
+        el("td", { text: fmtBytes(f.size) }),
+        el("td", { text: new Date(f.modified).toLocaleString() }),
+        el("td", { class: "actions" },
+          el("button", { class: "btn btn-ghost act-open", type: "button", onclick: () => openPlayer(player, f, onError) }, "Play"),
+          el("a", { class: "btn btn-ghost", href: fileUrl("download", f.path), download: f.name }, "Download")));
+    }));
+  }
+  const calendar = createCalendar(cal, {
+    studioId: () => $("f-studio").value,
+    onError,
+    onDay: (date, list) => {
+      timeline.replaceChildren();
+      renderHours(dayHours, date, list, (h, fs) =>
+        showFiles(fs, `${fs.length} file${fs.length === 1 ? "" : "s"} on ${date} at ${String(h).padStart(2, "0")}:00`));
+      showFiles(list, `${list.length} file${list.length === 1 ? "" : "s"} on ${date}`);
+    },
+  });
+  $("f-studio").addEventListener("change", () => { calendar.load(); load(); });
   async function load() {
+    dayHours.replaceChildren();
     const q = new URLSearchParams();
     for (const [k, v] of new FormData(filters)) if (v) q.set(k, v);
     q.set("limit", "500");
@@ -263,21 +323,8 @@ export async function renderArchive(root, { studios, isAdmin, onError, query = {
       onError(err);
       return;
     }
-    selected.clear();
-    updateSel();
     renderTimeline(timeline, files, (f) => openPlayer(player, f, onError));
-    tbody.replaceChildren(...files.map((f) => {
-      const cb = el("input", { type: "checkbox", class: "sel", "aria-label": `Select ${f.name}` });
-      cb.addEventListener("change", () => { cb.checked ? selected.add(f.path) : selected.delete(f.path); updateSel(); });
-      return el("tr", { "data-path": f.path },
-        el("td", {}, cb),
-        el("td", {}, f.name, f.recording ? el("span", { class: "pill pill-rec", text: "recording" }) : null, el("div", { class: "muted small", text: f.path })),
-        el("td", { text: fmtBytes(f.size) }),
-        el("td", { text: new Date(f.modified).toLocaleString() }),
-        el("td", { class: "actions" },
-          el("button", { class: "btn btn-ghost act-open", type: "button", onclick: () => openPlayer(player, f, onError) }, "Play"),
-          el("a", { class: "btn btn-ghost", href: fileUrl("download", f.path), download: f.name }, "Download")));
-    }));
+    showFiles(files, status.textContent);
   }
   filters.addEventListener("submit", (ev) => { ev.preventDefault(); load(); });
   $("sel-all").addEventListener("change", (ev) => {
@@ -300,14 +347,14 @@ export async function renderArchive(root, { studios, isAdmin, onError, query = {
       try {
         const r = await api("/api/assets/delete-bulk", { method: "POST", body: { paths: [...selected] } });
         status.textContent = `${r.message}${r.errors.length ? `; not deleted: ${r.errors.map((e) => `${e.path} (${e.error})`).join(", ")}` : ""}`;
-        await load();
+        await Promise.all([load(), calendar.load()]);
         if (r.errors.length) onError(new Error(`${r.errors.length} file(s) not deleted`));
       } catch (err) {
         onError(err);
       }
     });
   }
-  await load();
+  await Promise.all([load(), calendar.load()]);
 }
 
 /** Day rows of 24 hour cells: an hour with a recording is filled (studio colour not needed:
@@ -353,7 +400,7 @@ export async function openPlayer(panel, f, onError) {
   const canvas = el("canvas", { id: "waveform", width: 1000, height: 120, role: "img", "aria-label": `Waveform of ${f.name}; click to seek` });
   const info = el("span", { class: "muted", id: "player-info" });
   const liveBtn = f.recording ? el("button", { class: "btn btn-ghost", type: "button", id: "listen-live" }, "Listen live (10 s behind)") : null;
-  const report = el("div", { id: "r128-report", class: "muted small" });
+  const report = el("div", { id: "r128-report", class: "r128", "aria-label": "EBU R 128 report" });
   panel.replaceChildren(el("div", { class: "panel-head" }, el("h3", { text: f.name }), f.recording ? el("span", { class: "pill pill-rec", text: "recording" }) : null, el("span", { class: "spacer" }), info, liveBtn),
     el("div", { class: "wave-wrap" }, canvas), audio, report);
   let meta = null;
@@ -385,7 +432,7 @@ export async function openPlayer(panel, f, onError) {
   }
   let peaks = null;
   let curve = null;
-  const draw = () => drawWave(canvas, peaks, curve, duration() ? audio.currentTime / duration() : 0);
+  const draw = () => drawWave(canvas, peaks, curve, duration() ? audio.currentTime / duration() : 0, duration());
   audio.addEventListener("timeupdate", draw);
   // waveform: decode (files up to 64 MB; larger ones show the loudness curve only); a file being
   // recorded is decoded as it is on disk now (follow=false: a snapshot, not the endless stream)
@@ -401,13 +448,51 @@ export async function openPlayer(panel, f, onError) {
     }
   }
   const enc = f.path.split("/").map(encodeURIComponent).join("/");
-  const loud = await optional(`/api/assets/loudness/${enc}`).catch(() => null);
-  if (loud) curve = loud;
-  const rep = await optional(`/api/assets/report/${enc}?target=ebu-r128`).catch(() => null);
-  if (rep) {
-    report.textContent = `R128: integrated ${rep.integrated_lufs ?? "–"} LUFS, LRA ${rep.loudness_range_lu ?? "–"} LU, true peak ${rep.true_peak_dbtp ?? "–"} dBTP${rep.passed === undefined ? "" : rep.passed ? " · passes" : " · fails"}`;
+  try {
+    const loud = await optional(`/api/assets/loudness/${enc}?step=1`);
+    if (loud) {
+      curve = loud.series;
+      canvas.dataset.curvePoints = String(curve.length);
+    }
+    const rep = loud ? await api(`/api/assets/report/${enc}?target=ebu-r128`) : null;
+    renderReport(report, rep, enc);
+  } catch (err) {
+    onError(err);
   }
   draw();
+}
+
+/** The per-file EBU R 128 report: verdict, checks, the measured facts, a printable page. */
+function renderReport(box, rep, enc) {
+  if (!rep) {
+    box.replaceChildren(el("p", { class: "muted", text: "No loudness log for this file: no R 128 report." }));
+    return;
+  }
+  const m = rep.measured;
+  const printable = el("button", { class: "btn btn-ghost btn-small", type: "button", id: "r128-print" }, "Printable report");
+  printable.addEventListener("click", async () => {
+    // fetched with the Authorization header (a new tab could not send it), shown from a blob
+    const headers = getToken() ? { Authorization: `Bearer ${getToken()}` } : {};
+    const resp = await fetch(`/api/assets/report/${enc}?target=ebu-r128&format=html`, { headers });
+    if (!resp.ok) { box.append(el("p", { class: "error", text: `Report failed: ${resp.status}` })); return; }
+    window.open(URL.createObjectURL(new Blob([await resp.text()], { type: "text/html" })), "_blank");
+  });
+  box.replaceChildren(
+    el("div", { class: "panel-head" },
+      el("h4", { text: `EBU R 128 (${rep.target.integrated} LUFS ± ${rep.target.tolerance} LU, ≤ ${rep.target.truePeak} dBTP)` }),
+      el("span", { class: `pill ${rep.compliant ? "pill-on" : "pill-bad"}`, id: "r128-verdict", text: rep.compliant ? "compliant" : "not compliant" }),
+      el("span", { class: "spacer" }), printable),
+    el("table", { class: "report" }, el("tbody", {},
+      rep.checks.map((c) => el("tr", { "data-check": c.name },
+        el("th", { text: c.name === "integrated" ? "Integrated" : "True peak max" }),
+        el("td", { text: fmtLu(c.value, c.name === "integrated" ? "LUFS" : "dBTP") }),
+        el("td", { class: "muted", text: c.limit }),
+        el("td", { class: c.pass ? "ok" : "bad", text: c.pass ? "pass" : "FAIL" }))))),
+    el("dl", { class: "counters" },
+      [["Loudness range", fmtLu(m.lra, "LU")], ["Max momentary", fmtLu(m.momentaryMax)], ["Max short-term", fmtLu(m.shortTermMax)],
+        ["Max sample peak", fmtLu(m.samplePeakMax, "dBFS")], ["Seconds", String(m.seconds)], ["Silent s", String(m.silenceSeconds)],
+        ["Clipping s", String(m.clippingSeconds)], ["Above target", `${(100 * m.aboveTargetShare).toFixed(0)} %`]]
+        .map(([k, v]) => el("div", { class: "fact" }, el("dt", { text: k }), el("dd", { text: v })))));
 }
 
 function peaksOf(buf, n) {
@@ -428,7 +513,7 @@ function peaksOf(buf, n) {
   return out;
 }
 
-function drawWave(canvas, peaks, curve, pos) {
+function drawWave(canvas, peaks, curve, pos, dur) {
   const ctx = canvas.getContext("2d");
   const w = canvas.width;
   const h = canvas.height;
@@ -444,20 +529,7 @@ function drawWave(canvas, peaks, curve, pos) {
     ctx.fillStyle = "#9aa5b1";
     ctx.fillText("waveform: decoding not available for this file", 10, 20);
   }
-  if (curve && (curve.points || []).length) {
-    const pts = curve.points;
-    const t0 = pts[0].t ?? 0;
-    const t1 = pts[pts.length - 1].t ?? 1;
-    ctx.strokeStyle = "#4caf50";
-    ctx.beginPath();
-    pts.forEach((p, i) => {
-      const v = p.short_term_lufs ?? p.momentary_lufs;
-      const x = ((p.t - t0) / Math.max(1e-9, t1 - t0)) * w;
-      const y = h - ((Math.max(-50, Math.min(-5, v ?? -50)) + 50) / 45) * h;
-      i ? ctx.lineTo(x, y) : ctx.moveTo(x, y);
-    });
-    ctx.stroke();
-  }
+  drawCurveOver(ctx, w, h, curve, dur);
   ctx.fillStyle = "#ffb300";
   ctx.fillRect(Math.round(pos * w), 0, 2, h);
 }

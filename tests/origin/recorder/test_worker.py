@@ -6,6 +6,7 @@ import soundfile as sf
 
 from origin.recorder import RecorderConfig
 from origin.recorder.sender import Sender, SenderConfig
+from origin.recorder.vox import VoxConfig
 from origin.recorder.worker import RecorderProcess, record_argv
 
 from .conftest import wait_for
@@ -39,6 +40,9 @@ def test_record_argv_round_trips_through_the_cli_parser(tmp_path):
         loudness_seconds=5,
         stream_lost_seconds=1.5,
         loudness_log=False,
+        flac_level=7,
+        vox=VoxConfig(threshold_db=-42.5, hangover_ms=1500, level_mode="peak"),
+        silence_threshold_db=-47.25,
     )
     argv = record_argv(cfg)
     assert argv[1:4] == ["-m", "origin.cli", "record"] and "--levels" in argv
@@ -67,6 +71,9 @@ def test_record_argv_round_trips_through_the_cli_parser(tmp_path):
         "stream_lost_seconds",
         "loudness_log",
         "vad",
+        "flac_level",
+        "vox",
+        "silence_threshold_db",
     ):
         assert getattr(back, field) == getattr(cfg, field), field
 
