@@ -18,6 +18,11 @@ call, with no per-frame proxies:
   (a verdict produced while processing frame N affects frame N+1) and all results are unchanged.
 * ``NullTracker`` is :class:`aimixer_dsp.mixer.NullGenreTracker`, the origin's null tracker (no JS
   callbacks per frame).
+* :class:`LinkedSession` and :class:`PlanarFrameIO`: the live preview in stereo. The pure path's
+  chain is mono per call; a linked session runs :class:`aimixer_dsp.render.ChannelChain` (the
+  file render's linked detection: the gate, compressor and limiter act on ``max_c |x_c|`` and
+  apply one gain to every channel) on planar frames, with the metrics of a multichannel
+  ``MixerSession`` (equal to the NumPy path's on a ``(frames, channels)`` array).
 
 Results are identical to the plain path: the input samples are the float32 values as Python
 floats, the output is rounded to float32 as before, and :func:`dumps` produces exactly the JSON
@@ -35,13 +40,25 @@ from array import array
 from typing import TYPE_CHECKING, Any
 
 from . import FRAME_SIZE
-from .mixer import NullGenreTracker, to_json_safe
+from .backend import check_list_finite
+from .errors import InvalidBufferError, ParameterError
+from .meters import LoudnessMeter, _sum_squares
+from .mixer import MixerSession, NullGenreTracker, to_json_safe
+from .render import MAX_CHANNELS, ChannelChain
+from .truepeak import TruePeakMeter, lin_to_dbtp
 
 if TYPE_CHECKING:
     from .genre import StreamingGenreClassifier
-    from .mixer import MixerSession
 
-__all__ = ["DeferredTracker", "FrameIO", "NullTracker", "dumps", "gain_reduction"]
+__all__ = [
+    "DeferredTracker",
+    "FrameIO",
+    "LinkedSession",
+    "NullTracker",
+    "PlanarFrameIO",
+    "dumps",
+    "gain_reduction",
+]
 
 
 def _finite_or_none(d: dict[str, Any]) -> dict[str, Any]:
@@ -353,6 +370,181 @@ class FrameIO:
         return json.dumps(
             {"frames": self.frames, "dspMsTotal": self.dsp_ms_total, "dspMsMax": self.dsp_ms_max}
         )
+
+
+class PlanarFrameIO(FrameIO):
+    """:class:`FrameIO` over planar multichannel frames: :attr:`input` and :attr:`output` hold
+    ``channels * frame_size`` floats, channel ``c`` at ``c * frame_size``; the session is a
+    :class:`LinkedSession` (planar lists in, planar lists out)."""
+
+    def __init__(self, frame_size: int = FRAME_SIZE, channels: int = 2) -> None:
+        super().__init__(frame_size)
+        if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= MAX_CHANNELS:
+            raise ValueError(f"channels={channels!r} must be an int in [1, {MAX_CHANNELS}]")
+        self.channels = channels
+        self.input = array("f", bytes(4 * frame_size * channels))
+        self.output = array("f", bytes(4 * frame_size * channels))
+        # self._pack (FrameIO's, one channel) writes each channel at its offset
+
+    def read_input(self) -> list[Any]:
+        """The input buffer as one list of Python floats per channel (``list[float]`` each)."""
+        n = self.frame_size
+        x = self.input
+        return [x[c * n : (c + 1) * n].tolist() for c in range(self.channels)]
+
+    def write_output(self, samples: Any) -> None:
+        """Round the planar block ``samples`` (one list per channel) to float32 into the output."""
+        n = self.frame_size
+        if len(samples) != self.channels or any(len(c) != n for c in samples):
+            raise ValueError(f"processed block must be {self.channels} x {n} samples")
+        for c, col in enumerate(samples):
+            try:
+                self._pack.pack_into(self.output, 4 * n * c, *col)
+            except (OverflowError, struct.error):
+                self.output[c * n : (c + 1) * n] = array("f", [float(v) for v in col])
+
+
+class LinkedSession(MixerSession):
+    """A :class:`~aimixer_dsp.mixer.MixerSession` over planar frames of ``channels`` channels on
+    the pure path, linked as the file render links them (:class:`~aimixer_dsp.render.ChannelChain`).
+
+    :meth:`process` takes one list of ``frame_size`` floats per channel and returns the processed
+    block in the same form. The settings, the genre (the tracker hears the mean of the channels),
+    the metrics and the errors are those of ``MixerSession.process`` on a ``(frames, channels)``
+    array: ``peak``/``rms`` over every sample of the frame, loudness and true peak over the
+    channels (BS.1770 weights 1.0). Nothing changes state on a bad frame or config.
+    """
+
+    def __init__(self, *, channels: int = 2, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if isinstance(channels, bool) or not isinstance(channels, int) or not 2 <= channels <= MAX_CHANNELS:
+            raise ParameterError(
+                "channels", channels, message=f"a linked session takes 2..{MAX_CHANNELS} channels"
+            )
+        self.linked = ChannelChain(None, channels, sample_rate=self.sample_rate)
+        self.chain = self.linked.chain  # _configure applies the settings to it
+        self._tps: list[TruePeakMeter] = []
+        self._unmetered: list[list[list[float]]] = []  # defer_metering: output blocks not yet metered
+        self._unmetered_n = 0
+
+    def flush_deferred(self) -> bool:
+        """Meter the output blocks queued by ``defer_metering`` now; ``True`` if there were any."""
+        if not self._unmetered:
+            return False
+        meter = self._meters()
+        blocks, self._unmetered, self._unmetered_n = self._unmetered, [], 0
+        for cols in blocks:
+            meter.push_planar(cols)
+        return True
+
+    def _meter_block(self, y: list[list[float]]) -> None:
+        """Feed the loudness meter, or (``defer_metering``) queue a block that completes no
+        100 ms sub-block: no reading depends on it until one is complete (see
+        ``LoudnessMeter.defer_partial``), so the readings are exactly those of an immediate push."""
+        meter = self._meters()
+        n = len(y[0])
+        if self.defer_metering:
+            pos = (meter.samples_seen + self._unmetered_n) % meter._step
+            if pos + n < meter._step:
+                self._unmetered.append([c[:] for c in y])
+                self._unmetered_n += n
+                return
+        self.flush_deferred()
+        meter.push_planar(y)
+
+    def reset(self) -> None:
+        """Clear the chain (every channel's state), meters and tracker; keep the configuration."""
+        super().reset()
+        self.linked.reset()
+        self._tps = []
+        self._unmetered, self._unmetered_n = [], 0
+
+    def _planar(self, cols: Any) -> list[list[float]]:
+        k = self.linked.channels
+        if not isinstance(cols, list | tuple) or len(cols) != k:
+            raise InvalidBufferError(f"a linked session takes {k} channel lists", details={"expected": k})
+        out: list[list[float]] = []
+        for c in cols:
+            col = c if type(c) is list else list(c)
+            if self.strict_frames and len(col) != self.frame_size:
+                raise InvalidBufferError(
+                    f"audio buffer must be {self.frame_size} samples, got {len(col)}",
+                    details={"expected": self.frame_size, "received": len(col)},
+                )
+            check_list_finite(col)
+            out.append(col)
+        if len({len(c) for c in out}) != 1:
+            raise InvalidBufferError("every channel needs the same length")
+        return out
+
+    def prepare(self, config: dict[str, Any] | None = None, channels: int | None = None) -> None:
+        """``MixerSession.prepare`` for this session's channel count (``channels`` is ignored)."""
+        self._configure(config)
+        self._meters()
+
+    def _meters(self) -> LoudnessMeter:
+        """The loudness meter over the channels and one true-peak meter per channel, made once."""
+        if self._meter is None:
+            k = self.linked.channels
+            self._meter = LoudnessMeter(self.sample_rate, channels=k)
+            self._channels = k
+            self._tps = [TruePeakMeter(self.sample_rate) for _ in range(k)]
+        return self._meter
+
+    def process(
+        self, samples: Any, config: dict[str, Any] | None = None, *, metrics: bool = True
+    ) -> dict[str, Any]:
+        """Process one planar block; ``{processedBuffer: [list per channel], metrics,
+        appliedSettings}`` (see ``MixerSession.process``)."""
+        t0 = time.perf_counter()
+        cols = self._planar(samples)
+        genre, confidence = self._configure(config)
+        linked = self.linked
+        linked.follow_settings()
+        y = linked.run(cols)
+        tracker = self.genre_tracker
+        if tracker is not None and type(tracker) is not NullGenreTracker:
+            k = len(cols)
+            if k == 2:
+                mono = [(a + b) / 2 for a, b in zip(cols[0], cols[1], strict=True)]
+            else:
+                mono = [sum(t) / k for t in zip(*cols, strict=True)]
+            tracker.push(mono)
+        self._meter_block(y)
+        n = len(y[0])
+        peak = 0.0
+        ss = 0.0
+        tp_last = 0.0
+        for col, tp in zip(y, self._tps, strict=True):
+            p = max(max(col), -min(col)) if col else 0.0
+            if p > peak:
+                peak = p
+            ss += _sum_squares(col)
+            if col:
+                v = tp.push_checked(col)
+                if v > tp_last:
+                    tp_last = v
+        self.frames += 1
+        if not metrics:
+            return {"processedBuffer": y, "metrics": None, "appliedSettings": None}
+        count = n * len(y)
+        meter = self._meters()
+        out = {
+            "peak": 20.0 * math.log10(peak) if peak > 0.0 else -math.inf,
+            "rms": 10.0 * math.log10(ss / count) if count and ss > 0.0 else -math.inf,
+            "lufs": meter.integrated,
+            "momentaryLufs": meter.momentary,
+            "shortTermLufs": meter.short_term,
+            "genre": genre,
+            "confidence": confidence,
+            "processingTime": 0.0,
+            "latencySamples": self.chain.latency_samples,
+            "truePeak": lin_to_dbtp(tp_last),
+            "truePeakMax": lin_to_dbtp(max(tp.true_peak_linear for tp in self._tps)),
+        }
+        applied = self.chain.settings()
+        out["processingTime"] = (time.perf_counter() - t0) * 1000.0
+        return {"processedBuffer": y, "metrics": out, "appliedSettings": applied}
 
 
 def gain_reduction(session: MixerSession) -> list[float]:

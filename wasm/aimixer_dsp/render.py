@@ -202,6 +202,46 @@ class ChannelChain:
                     m = list(map(mul, m, gains))
         return cols
 
+    def run(self, cols: list) -> list:
+        """One planar block through the linked chain, delayed by the chain's latency like the
+        mono chain (no compensation: a live stream reports the latency instead). The caller
+        checked the samples (finite floats, equal lengths). Call :meth:`follow_settings` first
+        when the chain's settings may have changed since the last block."""
+        return self._run(cols)
+
+    def follow_settings(self) -> None:
+        """Bring the per-channel parts up to the chain's current settings (a stream whose
+        settings change between blocks): the EQ copies of channels 2.. take the EQ's gains and
+        switch, and a changed limiter look-ahead restarts the delay lines (the limiter resets its
+        own state on that change too)."""
+        eq = self.chain.find(Equalizer)
+        for e in self._eqs:
+            if e.low_db != eq.low_db:
+                e.low_db = eq.low_db
+            if e.mid_db != eq.mid_db:
+                e.mid_db = eq.mid_db
+            if e.high_db != eq.high_db:
+                e.high_db = eq.high_db
+            if e.enabled != eq.enabled:
+                e.enabled = eq.enabled
+        n = self.chain.find(Limiter).latency_samples
+        if len(self._dm) != n:
+            self._dl = [[0.0] * n for _ in range(self.channels)]
+            self._dm = [0.0] * n
+
+    def reset(self) -> None:
+        """Forget the audio: the chain's state, the EQ copies' and the delay lines (a stream's
+        reset; the settings are kept)."""
+        self.chain.reset()
+        for e in self._eqs:
+            e.reset()
+        n = self.chain.find(Limiter).latency_samples
+        self._dl = [[0.0] * n for _ in range(self.channels)]
+        self._dm = [0.0] * n
+        self._drop = self.latency = int(self.chain.latency_samples)
+        self.seen = 0
+        self.written = 0
+
     def _emit(self, cols: list) -> list:
         if self._drop:
             cut = min(self._drop, len(cols[0]))

@@ -68,6 +68,21 @@ class Channel {
     return () => this.listeners[type].delete(fn);
   }
 
+  /**
+   * Deliver a message to the engine (WorkerChannel, LocalChannel).
+   * @param {object} msg
+   * @param {Transferable[]} [transfer]
+   */
+  _post(msg, transfer) {
+    throw new Error("Channel._post is abstract");
+  }
+
+  /**
+   * @param {string} type a MSG type
+   * @param {object} [payload]
+   * @param {Transferable[]} [transfer]
+   * @returns {Promise<any>}
+   */
   request(type, payload = {}, transfer = []) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -188,6 +203,7 @@ class OriginBackend {
   }
 
   async post(path, body, headers = {}) {
+    /** @type {Record<string, string>} */
     const h = { "Content-Type": "application/json", Accept: "application/json", ...headers };
     if (this.apiKey) h.Authorization = `Bearer ${this.apiKey}`;
     let r;
@@ -256,7 +272,13 @@ class OriginBackend {
   }
 
   /** `POST /stream-audio` of float32 samples (whole frames); resolves to the SSE events, parsed. */
+  /**
+   * @param {Float32Array} samples
+   * @param {object | null | undefined} config
+   * @param {{signal?: AbortSignal}} [opts]
+   */
   async stream(samples, config, { signal } = {}) {
+    /** @type {Record<string, string>} */
     const h = { "Content-Type": "application/octet-stream", Accept: "text/event-stream" };
     if (this.apiKey) h.Authorization = `Bearer ${this.apiKey}`;
     if (config !== undefined && config !== null) h["X-Config"] = JSON.stringify(config);
@@ -286,10 +308,15 @@ class OriginBackend {
     return events;
   }
 
+  /**
+   * @param {import("./protocol.js").ClassifyGenreRequest["features"]} features
+   * @param {import("./protocol.js").ClassifyGenreRequest["opts"]} [opts]
+   */
   classifyGenre(features, opts = {}) {
+    /** @type {Record<string, any>} */
     const body = { ...opts };
     if (features !== undefined && features !== null) {
-      body.features = Array.isArray(features) ? features.map((r) => (ArrayBuffer.isView(r) ? Array.from(r) : r)) : features;
+      body.features = Array.isArray(features) ? features.map((r) => (ArrayBuffer.isView(r) ? Array.from(/** @type {Float32Array} */ (r)) : r)) : features;
     }
     if (body.audioBuffer) body.audioBuffer = Array.from(body.audioBuffer);
     return this.post("/classify-genre", body);
@@ -334,17 +361,38 @@ export class MixerSession {
 
 /** A running live graph: `node` is the AudioWorkletNode to connect to the output. */
 export class LiveConnection {
+  /**
+   * @param {{mixer: AIMixer, node: AudioWorkletNode, source: AudioNode, header: Int32Array,
+   *   config: object | null, channels: number, ringLatencySamples: number, dspLatencySamples: number,
+   *   latencyMs: number}} fields
+   */
   constructor(fields) {
-    Object.assign(this, fields);
+    this.mixer = fields.mixer;
+    this.node = fields.node;
+    this.source = fields.source;
+    this.header = fields.header;
+    this.config = fields.config;
+    /** 1 (mono) or 2 (stereo, linked detection) */
+    this.channels = fields.channels;
+    this.ringLatencySamples = fields.ringLatencySamples;
+    this.dspLatencySamples = fields.dspLatencySamples;
+    /** added latency = ring latency (frame accumulation + jitter margin) + the chain's own latency */
+    this.latencyMs = fields.latencyMs;
+    /** @type {import("./protocol.js").LiveMetricsEvent | null} */
     this.metrics = null;
+    /** @type {Set<(m: import("./protocol.js").LiveMetricsEvent) => void>} */
     this.listeners = new Set();
+    /** @type {() => void} */
+    this.unsubscribe = () => {};
   }
 
+  /** @param {(m: import("./protocol.js").LiveMetricsEvent) => void} fn */
   onMetrics(fn) {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
   }
 
+  /** @param {import("./protocol.js").LiveMetricsEvent} m */
   _emit(m) {
     this.metrics = m;
     for (const fn of this.listeners) fn(m);
@@ -369,11 +417,18 @@ export class LiveConnection {
     await this.mixer._ch.request(MSG.LIVE_CONFIG, { config });
   }
 
-  /** Captured {input, output} Float32Arrays when connect() was given `capture` seconds. */
+  /**
+   * What the worklet received and played when connect() was given `capture` seconds: `input` and
+   * `output` (channel 0) and `inputs` / `outputs` (every channel), Float32Arrays.
+   * @returns {Promise<{input: Float32Array, output: Float32Array, inputs: Float32Array[], outputs: Float32Array[]}>}
+   */
   getCapture() {
     return new Promise((resolve) => {
       this.node.port.onmessage = (ev) => {
-        if (ev.data && ev.data.type === "capture") resolve({ input: ev.data.input, output: ev.data.output });
+        if (ev.data && ev.data.type === "capture") {
+          const { inputs, outputs } = ev.data;
+          resolve({ input: inputs[0], output: outputs[0], inputs, outputs });
+        }
       };
       this.node.port.postMessage({ type: "getCapture" });
     });
@@ -394,13 +449,33 @@ export class LiveConnection {
 
 // ---- the public entry point ------------------------------------------------------------------
 
+let jobCounter = 0; // file jobs started by this module (ids job-1, job-2, ...)
+/** @type {WeakSet<BaseAudioContext>} contexts that have loaded the worklet module */
+const workletContexts = new WeakSet();
+
+/** @typedef {{jobId?: string, phase: string, done: number, total: number, fraction?: number}} JobProgress */
+
 export class AIMixer {
   constructor() {
+    /** @type {"wasm" | "origin" | null} */
     this.path = null;
+    /** @type {string | null} */
     this.fallbackReason = null;
+    /** @type {Record<string, number>} */
     this.initTimings = {};
+    /** @type {import("./protocol.js").Manifest | null} */
     this.manifest = null;
+    /** @type {string | null} */
+    this.baseUrl = null;
+    /** @type {string | null} */
+    this.apiKey = null;
+    /** @type {string | null} */
+    this.bundleUrl = null;
+    /** @type {import("./protocol.js").InitReply | null} */
+    this.info = null;
+    /** @type {any} the engine channel (WorkerChannel or LocalChannel) */
     this._ch = null;
+    /** @type {OriginBackend | null} */
     this._origin = null;
   }
 
@@ -428,7 +503,8 @@ export class AIMixer {
    *                                  optimized the interpreter's wasm before real frames arrive
    *                                  (default 200 in browsers, 0 in Node; results unaffected);
    *                                  `modelReady()` also waits for it.
-   * @param {(ev: {phase, state, elapsedMs}) => void} [opts.onProgress]  init phases
+   * @param {typeof fetch} [opts.fetch]  the fetch of the origin fallback (default: globalThis.fetch)
+   * @param {(ev: {phase: string, state: string, elapsedMs: number, reason?: string}) => void} [opts.onProgress]  init phases
    *                                  runtime -> package -> model (plus "origin" on fallback).
    */
   static async create(opts = {}) {
@@ -542,9 +618,9 @@ export class AIMixer {
    * @param {Float32Array[]} channels  planar audio, 1..8 channels of one length
    * @param {number} sampleRate        Hz (genre "auto" needs 48000)
    * @param {object} [config]          the /process-audio config (genre, gain, stages, bypass)
-   * @param {object} [opts] {targetLufs: number | "streaming" | "podcast" | "ebu-r128" | "atsc-a85",
-   *                        truePeak: ceiling dB, onProgress({phase, done, total, fraction}),
-   *                        signal: AbortSignal (rejects with code CANCELLED)}
+   * @param {{targetLufs?: number | "streaming" | "podcast" | "ebu-r128" | "atsc-a85" | null,
+   *   truePeak?: number | null, onProgress?: (p: JobProgress) => void, signal?: AbortSignal,
+   *   block?: number}} [opts] `truePeak`: the ceiling in dB; `signal` rejects with code CANCELLED
    * @returns {Promise<{channels: Float32Array[], report: object}>}
    */
   async processFile(channels, sampleRate, config = null, opts = {}) {
@@ -567,13 +643,17 @@ export class AIMixer {
    * waveform overview (`overview`: min/max per bucket) and, at 48 kHz, the genre timeline and
    * verdict (`classification`). `voiceActivity` is null (no VAD in the browser).
    *
-   * @param {object} [opts] {genre = true, buckets = 1000, onProgress, signal}
+   * @param {Float32Array[]} channels
+   * @param {number} sampleRate
+   * @param {{genre?: boolean, buckets?: number, onProgress?: (p: JobProgress) => void, signal?: AbortSignal,
+   *   block?: number}} [opts]
    */
   async analyzeFile(channels, sampleRate, opts = {}) {
     const { genre = true, buckets = 1000, onProgress, signal, block } = opts;
     let out;
     if (this.path === "origin") {
-      out = await originAnalyzeFile(this._origin, channels, sampleRate, { genre, onProgress, signal });
+      const originOpts = { genre, onProgress, signal }; // (files.js declares only `genre`)
+      out = await originAnalyzeFile(this._origin, channels, sampleRate, originOpts);
     } else {
       const copies = copyChannels(channels);
       out = await this._job(
@@ -594,9 +674,15 @@ export class AIMixer {
     return this._ch.request(MSG.CONTROLS, {});
   }
 
+  /**
+   * @param {string} type
+   * @param {object} payload
+   * @param {Transferable[]} transfer
+   * @param {{onProgress?: (p: JobProgress) => void, signal?: AbortSignal}} [opts]
+   */
   async _job(type, payload, transfer, { onProgress, signal } = {}) {
     if (signal && signal.aborted) throw new AIMixerError("CANCELLED", "the job was cancelled");
-    const jobId = `job-${AIMixer._jobs = (AIMixer._jobs || 0) + 1}`;
+    const jobId = `job-${(jobCounter += 1)}`;
     const off = this._ch.on(EVT.JOB_PROGRESS, (p) => {
       if (p.jobId === jobId && onProgress) {
         onProgress({ phase: p.phase, done: p.done, total: p.total, fraction: p.total ? p.done / p.total : 0 });
@@ -637,8 +723,11 @@ export class AIMixer {
    * latency budget allows: ring + the chain's own latency = `maxLatencyMs` (50 ms).
    *
    * @param {AudioNode} audioNode   source (mic, media element, buffer source); its context must run at 48 kHz.
-   * @param {object} [opts] {config, maxLatencyMs = 50, latencyFrames = 1, marginSamples (overrides
-   *                        maxLatencyMs), capture = 0 (seconds), metricsEvery = 5 (frames)}
+   * @param {{config?: object | null, maxLatencyMs?: number, latencyFrames?: number, marginSamples?: number,
+   *   capture?: number, metricsEvery?: number, channels?: 1 | 2}} [opts] `maxLatencyMs` = 50,
+   *   `latencyFrames` = 1, `marginSamples` (overrides maxLatencyMs), `capture` = 0 (seconds of
+   *   input and output kept for getCapture), `metricsEvery` = 5 (frames), `channels` = 1 (2: stereo
+   *   with linked detection, as processFile renders files; the source is up/down-mixed to it)
    * @returns {Promise<LiveConnection>} `.node` (connect it to a destination), `.latencyMs`, `.stats()`, `.stop()`
    */
   async connect(audioNode, opts = {}) {
@@ -656,12 +745,18 @@ export class AIMixer {
     }
     const entry = this.manifest.files["worklet.js"];
     if (!entry) throw new AIMixerError("SERVICE_UNAVAILABLE", "bundle has no worklet.js");
-    if (!AIMixer._worklets) AIMixer._worklets = new WeakSet();
-    if (!AIMixer._worklets.has(ctx)) {
+    if (!workletContexts.has(ctx)) {
       await ctx.audioWorklet.addModule(new URL(entry.file, this.bundleUrl).href);
-      AIMixer._worklets.add(ctx);
+      workletContexts.add(ctx);
     }
     const config = opts.config || null;
+    const channels = opts.channels ?? 1;
+    if (channels !== 1 && channels !== 2) {
+      throw new AIMixerError("INVALID_PARAMETER", `channels=${channels}: live audio takes 1 or 2 channels`, {
+        field: "channels",
+        value: channels,
+      });
+    }
     // the chain's own latency under this config (limiter look-ahead), to size the ring
     const probe = await this.processFrame(new Float32Array(FRAME_SIZE), config);
     const dsp = (probe.metrics && probe.metrics.latencySamples) || 0;
@@ -670,11 +765,11 @@ export class AIMixer {
     const budget = Math.floor((maxLatencyMs * SAMPLE_RATE) / 1000) - dsp - latencyFrames * FRAME_SIZE;
     const margin = Math.max(0, Math.floor(opts.marginSamples ?? budget));
     const ringLatency = latencyFrames * FRAME_SIZE + margin;
-    const cap = SAMPLE_RATE * 2; // 2 s rings (a whole number of frames and of quanta)
+    const cap = SAMPLE_RATE * 2; // 2 s rings (a whole number of frames and of quanta), one per channel
     const rings = {
       header: new SharedArrayBuffer(RING.HEADER_INTS * 4),
-      input: new SharedArrayBuffer(cap * 4),
-      output: new SharedArrayBuffer(cap * 4),
+      input: new SharedArrayBuffer(channels * cap * 4),
+      output: new SharedArrayBuffer(channels * cap * 4),
     };
     const header = new Int32Array(rings.header);
     Atomics.store(header, RING.LATENCY, ringLatency);
@@ -685,14 +780,20 @@ export class AIMixer {
     const unsubscribe = this._ch.on(EVT.LIVE_METRICS, (m) => live && live._emit(m));
     let node;
     try {
-      await this._ch.request(MSG.LIVE_START, { rings, config, metricsEvery: opts.metricsEvery || 5 });
+      await this._ch.request(MSG.LIVE_START, { rings, config, metricsEvery: opts.metricsEvery || 5, channels });
       node = new AudioWorkletNode(ctx, "aimixer-processor", {
         numberOfInputs: 1,
         numberOfOutputs: 1,
-        outputChannelCount: [1],
-        channelCount: 1,
+        outputChannelCount: [channels],
+        channelCount: channels,
         channelCountMode: "explicit",
-        processorOptions: { rings, captureSamples: Math.round((opts.capture || 0) * SAMPLE_RATE), frameSize: FRAME_SIZE },
+        channelInterpretation: "speakers",
+        processorOptions: {
+          rings,
+          channels,
+          captureSamples: Math.round((opts.capture || 0) * SAMPLE_RATE),
+          frameSize: FRAME_SIZE,
+        },
       });
     } catch (e) {
       unsubscribe();
@@ -706,6 +807,7 @@ export class AIMixer {
       source: audioNode,
       header,
       config,
+      channels,
       ringLatencySamples: ringLatency,
       dspLatencySamples: dsp,
       // added latency = ring latency (frame accumulation + jitter margin) + the chain's own latency

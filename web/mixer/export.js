@@ -103,7 +103,12 @@ export async function canEncodeOpus(channels = 2) {
   }
 }
 
-/** Ogg Opus bytes of planar 48 kHz channels (1 or 2), encoded by WebCodecs' AudioEncoder. */
+/**
+ * Ogg Opus bytes of planar 48 kHz channels (1 or 2), encoded by WebCodecs' AudioEncoder.
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ * @param {{bitrate?: number, onProgress?: (fraction: number) => void}} [opts]
+ */
 export async function encodeOpus(channels, sampleRate, { bitrate = 160000, onProgress } = {}) {
   const ch = channels.length;
   if (ch > 2) throw new Error("Opus export supports mono and stereo; render a stereo mix for more channels");

@@ -6,7 +6,8 @@
 import { AIMixer } from "/wasm/aimixer.js";
 import { canEncodeOpus, encodeOpus, encodeWav } from "/mixer/export.js";
 
-const $ = (id) => document.getElementById(id);
+/** The page's element with this id (any: the page knows which kind of element each id is). */
+const $ = (/** @type {string} */ id) => /** @type {any} */ (document.getElementById(id));
 const SR = 48000;
 const STORE_KEY = "aimixer.mixer.v1";
 const MAX_SHARE = 4096;
@@ -305,7 +306,7 @@ async function start() {
     },
   });
   const m = st.mixer;
-  window.aimixer = m; // for tests and the console
+  /** @type {any} */ (window).aimixer = m; // for tests and the console
   $("path").textContent = m.path;
   $("path").className = `badge ${m.path}`;
   const priv = $("privacy");
@@ -558,12 +559,9 @@ async function play() {
   const cur = st.current;
   const src = c.createBufferSource();
   src.buffer = cur.buffer;
-  // B: the live chain (mono preview) in the worker; A: the original, delayed by the same latency
-  const mono = c.createGain();
-  mono.channelCount = 1;
-  mono.channelCountMode = "explicit";
-  mono.channelInterpretation = "speakers";
-  src.connect(mono);
+  // B: the live chain in the worker (stereo, linked like the render; a mono file stays mono,
+  // more channels are mixed down to stereo); A: the original, delayed by the same latency
+  const liveChannels = $("stereo-preview").checked ? Math.min(2, cur.buffer.numberOfChannels) : 1;
   audio.gainA = c.createGain();
   audio.gainB = c.createGain();
   audio.anIn = c.createAnalyser();
@@ -573,7 +571,7 @@ async function play() {
   src.connect(audio.anIn);
   let live = null;
   if (st.mixer.path === "wasm") {
-    live = await st.mixer.connect(mono, { config: config() });
+    live = await st.mixer.connect(src, { config: config(), channels: liveChannels });
     live.node.connect(audio.gainB);
     live.onMetrics(onLiveMetrics);
     $("m-latency").textContent = `${live.latencyMs.toFixed(1)} ms`;
@@ -668,9 +666,11 @@ function matchDb() {
   if (st.render && !st.render.stale && num(st.render.report.output?.lufs)) return st.render.report.output.lufs - a.lufs;
   const m = meters.m;
   if (m && num(m.lufs)) {
-    // the live preview is the mono mix played on every speaker: +3 dB for a stereo file
+    // a stereo preview plays the file's channels as the analysis measured them; the mono
+    // preview is the mix played on every speaker: +3 dB for a stereo file
+    const mono = !audio.live || audio.live.channels === 1;
     const chans = st.current.channels.length;
-    return m.lufs + 10 * Math.log10(Math.min(2, chans)) - a.lufs;
+    return m.lufs + (mono ? 10 * Math.log10(Math.min(2, chans)) : 0) - a.lufs;
   }
   return 0;
 }
@@ -719,7 +719,8 @@ function health(ev) {
   if (s.dropouts > 0 || late > 0) {
     const slow = ev.stats && ev.stats.maxFrameMs > 15;
     const reason = hiddenSince !== null ? "the tab lost focus (the browser slowed it down)" : slow ? "the worker was too slow for some frames" : "the worker was stalled (machine load)";
-    adv.textContent = `Dropouts: ${reason}. Try fewer stages (bypass the gate or EQ), close other tabs, or render offline instead.`;
+    const mono = live.channels > 1 ? "switch the preview to mono, " : "";
+    adv.textContent = `Dropouts: ${reason}. Try ${mono}fewer stages (bypass the gate or EQ), close other tabs, or render offline instead.`;
     adv.className = "hint warn";
   } else {
     adv.textContent = "No dropouts.";
@@ -738,6 +739,8 @@ async function startMic() {
   const c = await ensureCtx();
   const stream = await navigator.mediaDevices.getUserMedia({ audio: { echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
   const srcNode = c.createMediaStreamSource(stream);
+  const track = stream.getAudioTracks()[0];
+  const micChannels = Math.min(2, Math.max(1, (track && track.getSettings().channelCount) || 1));
   audio.mic = srcNode;
   audio.gainA = c.createGain();
   audio.gainB = c.createGain();
@@ -745,7 +748,7 @@ async function startMic() {
   audio.anOut = c.createAnalyser();
   audio.anOut.fftSize = 4096;
   srcNode.connect(audio.anIn);
-  const live = await st.mixer.connect(srcNode, { config: config() });
+  const live = await st.mixer.connect(srcNode, { config: config(), channels: micChannels });
   live.node.connect(audio.gainB).connect(c.destination);
   audio.gainB.connect(audio.anOut);
   live.onMetrics(onLiveMetrics);
@@ -796,6 +799,7 @@ function drawMeters() {
   if (ip >= meters.inHold || now - meters.holdAt[0] > 1500) [meters.inHold, meters.holdAt[0]] = [ip, now];
   if (op >= meters.outHold || now - meters.holdAt[1] > 1500) [meters.outHold, meters.holdAt[1]] = [op, now];
   const gr = meters.gr || { noiseGate: 0, compressor: 0, limiter: 0 };
+  /** @type {[string, number, number | null, number | null, boolean][]} label, peak, rms, hold, gain reduction */
   const bars = [
     ["IN", meters.inPeak, meters.inRms, meters.inHold, false],
     ["OUT", meters.outPeak, meters.outRms, meters.outHold, false],
@@ -1041,6 +1045,14 @@ function wire() {
     persist();
     applyAB();
   });
+  $("stereo-preview").addEventListener("change", async () => {
+    // takes effect at once: a file playing restarts its live chain where it is
+    if (!audio.src || !st.current) return;
+    const at = position();
+    await stopPlayback(false);
+    audio.offset = at;
+    await play();
+  });
   $("genre").addEventListener("change", () => {
     st.genre = $("genre").value;
     if (st.genre === "auto" && st.current && st.current.analysis && st.current.analysis.classification) {
@@ -1101,7 +1113,7 @@ function wire() {
     });
   });
   document.addEventListener("keydown", (e) => {
-    const tag = (e.target && e.target.tagName) || "";
+    const tag = (e.target instanceof Element && e.target.tagName) || "";
     if (["INPUT", "SELECT", "TEXTAREA", "BUTTON"].includes(tag) && e.key !== "Escape") return;
     if (e.key === " " && !$("play").disabled) {
       e.preventDefault();
@@ -1123,4 +1135,4 @@ if (!new URLSearchParams(location.search).has("noinit")) {
   start().catch((e) => status(errText(e), "bad"));
 }
 // for tests and the console
-window.mixerPage = { st, audio, addFiles, renderFile, exportAudio, config, effective, shareLink, applyAB, encodeWav };
+/** @type {any} */ (window).mixerPage = { st, audio, addFiles, renderFile, exportAudio, config, effective, shareLink, applyAB, encodeWav };
