@@ -203,9 +203,10 @@ def normalization_from_args(args: argparse.Namespace) -> tuple[float, float] | N
     return None if resolved is None else (resolved[1], resolved[2])
 
 
-def analyse_for_normalization(in_path: str, settings: dict) -> Any:
+def analyse_for_normalization(in_path: str, settings: dict, on_progress: Any = None) -> Any:
     """The analysis pass: the chain over ``in_path``, its output (latency compensated) into a
-    :class:`aimixer_dsp.loudnorm.NormalizationAnalysis`."""
+    :class:`aimixer_dsp.loudnorm.NormalizationAnalysis`. ``on_progress(done, frames)`` after
+    each block."""
     import numpy as np
     from aimixer_dsp.loudnorm import NormalizationAnalysis
     from aimixer_dsp.presets import build_chain
@@ -222,6 +223,8 @@ def analyse_for_normalization(in_path: str, settings: dict) -> Any:
             cut = min(drop, y.shape[0])
             drop -= cut
             analysis.push(y[cut:])
+            if on_progress is not None:
+                on_progress(total, f.frames)
         if chain.latency_samples and total:
             tail = _run_chain(chain, np.zeros((int(chain.latency_samples), f.channels)), f.channels)
             tail = tail.reshape(-1, f.channels) if tail.ndim == 1 else tail
@@ -256,7 +259,9 @@ def process_file(
     norm_info = None
     post = None
     if normalize is not None:
-        analysis = analyse_for_normalization(in_path, settings)
+        analysis = analyse_for_normalization(
+            in_path, settings, None if on_progress is None else lambda d, t: on_progress(d, 2 * t)
+        )
         gain_db, measured, predicted = analysis.gain_for(normalize[0], normalize[1])
         if not math.isfinite(measured):
             raise CLIError("cannot normalise: the (processed) input is silent or shorter than 400 ms")
@@ -316,7 +321,10 @@ def process_file(
                 emit(_run_chain(chain, block, channels, post))
                 bar.update(block.shape[0])
                 if on_progress is not None:
-                    on_progress(total_in, frames)
+                    if norm_info is None:
+                        on_progress(total_in, frames)
+                    else:  # the analysis pass was the first half
+                        on_progress(frames + total_in, 2 * frames)
             if latency and total_in:
                 import numpy as np
 
