@@ -51,8 +51,10 @@ __all__ = [
 #: chunks per 100 ms sub-block of the loudness meter (64 samples at 48 kHz)
 CHUNKS_PER_STEP = 75
 #: the secant iteration stops when the prediction is this close to the target (LU)
-SOLVE_TOLERANCE = 0.005
-SOLVE_MAX_ITER = 12
+SOLVE_TOLERANCE = 1e-6
+SOLVE_MAX_ITER = 40
+#: the most loudness the gain search lets the limiter take (dB of gain above target - measured)
+MAX_MAKEUP_DB = 20.0
 #: a reduction below this (relative) has released
 RELEASED = 1e-7
 
@@ -195,8 +197,9 @@ class NormalizationAnalysis:
         cuts = self._cuts(n)
         if cuts:
             idx = np.array([0] + cuts[:-1])
-            es = np.add.reduceat(sq, idx).tolist()
-            ps = np.maximum.reduceat(lvl, idx).tolist()
+            end = cuts[-1]
+            es = np.add.reduceat(sq[:end], idx).tolist()
+            ps = np.maximum.reduceat(lvl[:end], idx).tolist()
         else:
             es, ps = [], []
         rest = cuts[-1] if cuts else 0
@@ -312,24 +315,41 @@ class NormalizationAnalysis:
 
     def gain_for(self, target_lufs: float, ceiling_db: float) -> tuple[float, float, float]:
         """``(gain_db, measured_lufs, predicted_lufs)``: the gain that puts the limited output
-        at ``target_lufs`` by :meth:`predict` (``measured`` is the pass's integrated loudness)."""
+        at ``target_lufs`` by :meth:`predict` (``measured`` is the pass's integrated loudness).
+
+        ``predict`` grows monotonically with the gain, and the limiter only takes loudness
+        away, so the answer is at least ``g0 = target - measured``; it is searched in
+        ``[g0, g0 + MAX_MAKEUP_DB]`` (secant steps inside a bracket, bisection when a step
+        leaves it). A target the limiter does not let through even then gets that gain and
+        its (short) prediction."""
         measured = self.measured()
         if not math.isfinite(measured):
             return math.nan, measured, -math.inf
-        g0 = target_lufs - measured
-        l0 = self.predict(g0, ceiling_db)
-        if abs(l0 - target_lufs) <= SOLVE_TOLERANCE:
-            return g0, measured, l0
-        g1 = g0 + (target_lufs - l0)
-        l1 = self.predict(g1, ceiling_db)
+        lo = target_lufs - measured
+        llo = self.predict(lo, ceiling_db)
+        if target_lufs - llo <= SOLVE_TOLERANCE:
+            return lo, measured, llo
+        top = lo + MAX_MAKEUP_DB
+        hi = lhi = None
+        g = min(top, lo + (target_lufs - llo))
         for _ in range(SOLVE_MAX_ITER):
-            if abs(l1 - target_lufs) <= SOLVE_TOLERANCE or l1 == l0:
-                break
-            g2 = g1 + (target_lufs - l1) * (g1 - g0) / (l1 - l0)
-            g2 = min(g2, g1 + 12.0)  # the loss grows with the gain; keep the step sane
-            g0, l0 = g1, l1
-            g1, l1 = g2, self.predict(g2, ceiling_db)
-        return g1, measured, l1
+            lg = self.predict(g, ceiling_db)
+            if abs(lg - target_lufs) <= SOLVE_TOLERANCE:
+                return g, measured, lg
+            if lg < target_lufs:
+                if g >= top:
+                    return g, measured, lg  # not reachable under the ceiling
+                slope = (lg - llo) / (g - lo) if g > lo else 1.0
+                lo, llo = g, lg
+            else:
+                hi, lhi = g, lg
+            if hi is None:  # extrapolate from the last two points (the slope is at most 1)
+                g = min(top, lo + (target_lufs - llo) / max(slope, 0.05))
+            else:
+                g = lo + (target_lufs - llo) * (hi - lo) / (lhi - llo)
+                if not lo < g < hi:
+                    g = 0.5 * (lo + hi)
+        return g, measured, self.predict(g, ceiling_db)
 
 
 class Normalizer:
