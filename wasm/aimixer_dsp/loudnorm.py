@@ -317,38 +317,38 @@ class NormalizationAnalysis:
         """``(gain_db, measured_lufs, predicted_lufs)``: the gain that puts the limited output
         at ``target_lufs`` by :meth:`predict` (``measured`` is the pass's integrated loudness).
 
-        ``predict`` grows monotonically with the gain, and the limiter only takes loudness
-        away, so the answer is at least ``g0 = target - measured``; it is searched in
-        ``[g0, g0 + MAX_MAKEUP_DB]`` (secant steps inside a bracket, bisection when a step
-        leaves it). A target the limiter does not let through even then gets that gain and
-        its (short) prediction."""
+        ``predict`` grows monotonically with the gain. The search starts at ``g0 = target -
+        measured`` (the answer without limiting; the absolute gate at -70 LUFS can move it a
+        little for quiet passages), brackets the answer and refines it by secant steps inside
+        the bracket (bisection when a step leaves it), to :data:`SOLVE_TOLERANCE`. The gain is
+        at most ``g0 + MAX_MAKEUP_DB``: a target the limiter does not let through even then gets
+        that gain and its (short) prediction."""
         measured = self.measured()
         if not math.isfinite(measured):
             return math.nan, measured, -math.inf
-        lo = target_lufs - measured
-        llo = self.predict(lo, ceiling_db)
-        if target_lufs - llo <= SOLVE_TOLERANCE:
-            return lo, measured, llo
-        top = lo + MAX_MAKEUP_DB
-        hi = lhi = None
-        g = min(top, lo + (target_lufs - llo))
+        g0 = target_lufs - measured
+        top = g0 + MAX_MAKEUP_DB
+        lo = hi = None  # (gain, prediction) below / above the target
+        g = g0
         for _ in range(SOLVE_MAX_ITER):
             lg = self.predict(g, ceiling_db)
-            if abs(lg - target_lufs) <= SOLVE_TOLERANCE:
+            if not math.isfinite(lg) or abs(lg - target_lufs) <= SOLVE_TOLERANCE:
                 return g, measured, lg
             if lg < target_lufs:
                 if g >= top:
                     return g, measured, lg  # not reachable under the ceiling
-                slope = (lg - llo) / (g - lo) if g > lo else 1.0
-                lo, llo = g, lg
+                slope = (lg - lo[1]) / (g - lo[0]) if lo is not None and g > lo[0] else 1.0
+                lo = (g, lg)
             else:
-                hi, lhi = g, lg
-            if hi is None:  # extrapolate from the last two points (the slope is at most 1)
-                g = min(top, lo + (target_lufs - llo) / max(slope, 0.05))
+                hi = (g, lg)
+            if lo is not None and hi is not None:
+                g = lo[0] + (target_lufs - lo[1]) * (hi[0] - lo[0]) / (hi[1] - lo[1])
+                if not lo[0] < g < hi[0]:
+                    g = 0.5 * (lo[0] + hi[0])
+            elif lo is not None:  # extrapolate up (the slope is at most about 1)
+                g = min(top, lo[0] + (target_lufs - lo[1]) / max(slope, 0.05))
             else:
-                g = lo + (target_lufs - llo) * (hi - lo) / (lhi - llo)
-                if not lo < g < hi:
-                    g = 0.5 * (lo + hi)
+                g = hi[0] - (hi[1] - target_lufs) - 0.01
         return g, measured, self.predict(g, ceiling_db)
 
 
