@@ -59,7 +59,9 @@ MAX_MAKEUP_DB = 20.0
 RELEASED = 1e-7
 
 
-def resolve_normalization(target: Any = None, target_lufs: Any = None, ceiling: Any = None) -> tuple | None:
+def resolve_normalization(
+    target: Any = None, target_lufs: Any = None, ceiling: Any = None
+) -> tuple[str | None, float, float] | None:
     """``(name, lufs, ceiling_dbtp)`` of a normalisation request, or ``None`` for none.
 
     ``target``: a name of :data:`~aimixer_dsp.presets.LOUDNESS_TARGETS`; ``target_lufs``: LUFS
@@ -98,7 +100,7 @@ def resolve_normalization(target: Any = None, target_lufs: Any = None, ceiling: 
     return name, float(lufs), float(ceiling)
 
 
-def _number(name: str, value: Any, rng: tuple) -> float:
+def _number(name: str, value: Any, rng: tuple[float, float]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         shown = repr(value)[:40]
         raise ParameterError(
@@ -156,11 +158,11 @@ class NormalizationAnalysis:
             return
         self._push_py(cols)
 
-    def _push_py(self, cols: list) -> None:
+    def _push_py(self, cols: list[list[float]]) -> None:
         n = len(cols[0])
-        sq: list = []
-        lvl: list = []
-        rows: list = []
+        sq: list[float] = []
+        lvl: list[float] = []
+        rows: list[float] = []
         for c, col in enumerate(cols):
             z = _kfilter_sq_pure(col, self._coeffs, self._kstate[c])
             w = self._weights[c]
@@ -205,7 +207,7 @@ class NormalizationAnalysis:
         rest = cuts[-1] if cuts else 0
         self._close(es, ps, float(sq[rest:].sum()), float(lvl[rest:].max()) if rest < n else 0.0, n)
 
-    def _fold(self, sq: list, lvl: list, rows: list, n: int) -> None:
+    def _fold(self, sq: list[float], lvl: list[float], rows: list[float], n: int) -> None:
         """Chunk the per-sample energies and levels (pure path). ``rows[k]`` belongs to the
         point ``lead`` samples back; a chunk's peak takes the rows computed in it, so it may
         lag by ``lead`` (< one chunk) samples: within the span of ``P`` (see the module)."""
@@ -222,13 +224,13 @@ class NormalizationAnalysis:
             start = stop
         self._close(es, ps, math.fsum(sq[start:]), max(lvl[start:]) if start < n else 0.0, n)
 
-    def _cuts(self, n: int) -> list:
+    def _cuts(self, n: int) -> list[int]:
         """Offsets in the new block where chunks end (the first one closes the open chunk)."""
         f0 = self.frames
         bounds = self._bounds
         b, off = divmod(f0, self.step)
         k = bisect_right(bounds, off)
-        cuts = []
+        cuts: list[int] = []
         while True:
             at = b * self.step + bounds[k] - f0
             if at > n:
@@ -239,7 +241,7 @@ class NormalizationAnalysis:
                 b += 1
                 k = 1
 
-    def _close(self, es: list, ps: list, rest_e: float, rest_p: float, n: int) -> None:
+    def _close(self, es: list[float], ps: list[float], rest_e: float, rest_p: float, n: int) -> None:
         if es:
             es[0] += self._acc_e
             if self._acc_p > ps[0]:
@@ -278,7 +280,7 @@ class NormalizationAnalysis:
         blocks = [(subs[i - 3] + subs[i - 2] + subs[i - 1] + subs[i]) * norm for i in range(3, nsub)]
         return _gated_loudness(blocks)
 
-    def _losses(self, gain_db: float, ceiling_db: float, count: int) -> list:
+    def _losses(self, gain_db: float, ceiling_db: float, count: int) -> list[tuple[int, float]]:
         """``(j, e[j] (1 - (1 - U[j])^2))`` for every chunk ``j`` with a reduction ``U[j]``."""
         c, aR = _limiter_constants(self.sample_rate, ceiling_db)
         thr = c / 10.0 ** (gain_db / 20.0)  # a chunk peak above thr is limited
@@ -286,7 +288,7 @@ class NormalizationAnalysis:
         e = self.energy
         ab = aR ** (self.step / (len(self._bounds) - 1))  # the release over one chunk
         hot = list(compress(range(count), map(thr.__lt__, p[:count])))
-        out: list = []
+        out: list[tuple[int, float]] = []
         if not hot:
             return out
         h = 0
@@ -347,7 +349,7 @@ class NormalizationAnalysis:
                     g = 0.5 * (lo[0] + hi[0])
             elif lo is not None:  # extrapolate up (the slope is at most about 1)
                 g = min(top, lo[0] + (target_lufs - lo[1]) / max(slope, 0.05))
-            else:
+            elif hi is not None:
                 g = hi[0] - (hi[1] - target_lufs) - 0.01
         return g, measured, self.predict(g, ceiling_db)
 
@@ -375,7 +377,7 @@ class Normalizer:
             return [self.limiter.process(cols[0])]
         return self._planar(cols)
 
-    def _planar(self, cols: list) -> list:
+    def _planar(self, cols: list[list[float]]) -> list[list[float]]:
         """The limiter's true-peak mode over planar channels (its pure path takes mono lists):
         the same detector as :meth:`Limiter._tp_np` — ``max_c`` of ``|x|`` and both
         interpolators' row peaks — the same core and delays."""
@@ -384,13 +386,11 @@ class Normalizer:
         st = lim._tp_state(ch)
         n = len(cols[0])
         wide, annex = st["meters"]
-        rows = None
-        ra = None
-        for c, col in enumerate(cols):
-            w = wide.row_peaks(col, c)
-            a = annex.row_peaks(col, c)
-            rows = w if rows is None else list(map(max, rows, w))
-            ra = a if ra is None else list(map(max, ra, a))
+        rows: list[float] = wide.row_peaks(cols[0], 0)
+        ra: list[float] = annex.row_peaks(cols[0], 0)
+        for c in range(1, ch):
+            rows = list(map(max, rows, wide.row_peaks(cols[c], c)))
+            ra = list(map(max, ra, annex.row_peaks(cols[c], c)))
         ra = st["ha"] + ra
         st["ha"] = ra[n:]
         rows = list(map(max, rows, ra[:n]))
