@@ -35,7 +35,7 @@ from typing import Any
 
 from .backend import use_numpy
 from .errors import ParameterError
-from .meters import _gated_loudness, _kfilter_sq_pure, channel_weights, k_weighting_coefficients
+from .meters import _gated_loudness, _kfilter_sumsq_pure, channel_weights, k_weighting_coefficients
 from .presets import LOUDNESS_TARGETS, TARGET_RANGE
 from .processors.base import time_coeff
 from .processors.limiter import CEILING_RANGE, TP_DELAY, TP_MARGIN_DB, Limiter, _window_max_list
@@ -159,24 +159,35 @@ class NormalizationAnalysis:
         self._push_py(cols)
 
     def _push_py(self, cols: list[list[float]]) -> None:
+        """Pure path: the K-weighted energy of each chunk straight from the meter's filter loop
+        (per chunk and channel; no per-sample list), the levels per sample."""
         n = len(cols[0])
-        sq: list[float] = []
+        cuts = self._cuts(n)
+        bounds = [0, *cuts]
+        if not cuts or cuts[-1] != n:
+            bounds.append(n)
+        es = [0.0] * (len(bounds) - 1)
         lvl: list[float] = []
         rows: list[float] = []
         for c, col in enumerate(cols):
-            z = _kfilter_sq_pure(col, self._coeffs, self._kstate[c])
             w = self._weights[c]
-            if w != 1.0:
-                z = [w * v for v in z]
+            st = self._kstate[c]
+            for i in range(len(es)):
+                ss = _kfilter_sumsq_pure(col[bounds[i] : bounds[i + 1]], self._coeffs, st)
+                es[i] += w * ss
             r = self._tp.row_peaks(col, c)
             a = list(map(abs, col))
             if c:
-                sq = list(map(float.__add__, sq, z))
                 lvl = list(map(max, lvl, a))
                 rows = list(map(max, rows, r))
             else:
-                sq, lvl, rows = z, a, r
-        self._fold(sq, lvl, rows, n)
+                lvl, rows = a, r
+        rs = self._rows_hist + rows
+        self._rows_hist = rs[n:]
+        lvl = list(map(max, lvl, rs[:n]))
+        ps = [max(lvl[bounds[i] : bounds[i + 1]]) for i in range(len(es))]
+        k = len(cuts)
+        self._close(es[:k], ps[:k], es[k] if k < len(es) else 0.0, ps[k] if k < len(ps) else 0.0, n)
 
     def _push_np(self, x: Any) -> None:
         import numpy as np
@@ -206,23 +217,6 @@ class NormalizationAnalysis:
             es, ps = [], []
         rest = cuts[-1] if cuts else 0
         self._close(es, ps, float(sq[rest:].sum()), float(lvl[rest:].max()) if rest < n else 0.0, n)
-
-    def _fold(self, sq: list[float], lvl: list[float], rows: list[float], n: int) -> None:
-        """Chunk the per-sample energies and levels (pure path). ``rows[k]`` belongs to the
-        point ``lead`` samples back; a chunk's peak takes the rows computed in it, so it may
-        lag by ``lead`` (< one chunk) samples: within the span of ``P`` (see the module)."""
-        rs = self._rows_hist + rows
-        self._rows_hist = rs[n:]
-        lvl = list(map(max, lvl, rs[:n]))
-        cuts = self._cuts(n)
-        es = []
-        ps = []
-        start = 0
-        for stop in cuts:
-            es.append(math.fsum(sq[start:stop]))
-            ps.append(max(lvl[start:stop]))
-            start = stop
-        self._close(es, ps, math.fsum(sq[start:]), max(lvl[start:]) if start < n else 0.0, n)
 
     def _cuts(self, n: int) -> list[int]:
         """Offsets in the new block where chunks end (the first one closes the open chunk)."""
