@@ -118,3 +118,13 @@ def test_bad_targets_are_400_naming_the_field(live_server, make_settings, fields
     assert err["code"] in ("INVALID_PARAMETER", "INVALID_REQUEST")
     jobs_dir = make_settings().jobs_dir
     assert not jobs_dir.exists() or list(jobs_dir.iterdir()) == []  # nothing stored
+
+
+def test_silent_file_with_a_target_fails_with_the_reason(live_server) -> None:
+    data = io.BytesIO()
+    sf.write(data, np.zeros((SR, 2)), SR, format="WAV")
+    with httpx.Client(base_url=live_server.url, timeout=30) as c:
+        r = _submit(c, data.getvalue(), target="ebu-r128")
+        assert r.status_code == 202, r.text
+        done = _wait(c, r.json()["id"])
+    assert done["state"] == "failed" and "silent" in done["error"], done
