@@ -13,14 +13,16 @@ the file is longer than 30 s. ``--json`` prints one object:
 (no value = null).
 
 Loudness normalisation: ``--target-lufs L [--true-peak-ceiling C]`` or ``--target NAME``
-(``ebu-r128`` -23/-1, ``atsc-a85`` -24/-2, ``streaming`` -14/-1, ``podcast`` -16/-1): one
-analysis pass runs the chain and measures the integrated loudness of its output, then the
-output pass applies the chain, the gain ``L - measured`` and a true-peak limiter at ``C`` dBTP
-(default -1, or the named target's). When the limiter takes loudness away (a loud target for
-dynamic material), one or two more analysis passes through chain + gain + limiter correct the
-gain until the result is within 0.1 LU (``analysisPasses`` counts them). ``--true-peak`` switches the chain's own limiter to
-true-peak mode. The ``--json`` object then has ``normalization``: ``{targetLufs,
-truePeakCeiling, measuredLufs, gainDb, analysisPasses}``.
+(``ebu-r128`` -23/-1, ``atsc-a85`` -24/-2, ``streaming`` -14/-1, ``podcast`` -16/-1; L in
+``presets.TARGET_RANGE``): one analysis pass runs the chain and gathers, per 64-sample chunk of
+its output, the K-weighted energy and the true peak (:class:`aimixer_dsp.loudnorm.
+NormalizationAnalysis`); from those the gain that puts the output at L *after* the true-peak
+limiter at ``C`` dBTP (default -1, or the named target's) is solved for (the limiter's loudness
+loss is predicted, not measured); then the output pass applies the chain, that gain and the
+limiter (:class:`aimixer_dsp.loudnorm.Normalizer`). ``--true-peak`` switches the chain's own
+limiter to true-peak mode. The ``--json`` object then has ``normalization``: ``{targetLufs,
+ truePeakCeiling, measuredLufs, predictedLufs, gainDb, analysisPasses}``
+(``analysisPasses`` is 1).
 
 ``python -m origin.commands.process --make-demo PATH`` regenerates the bundled demo clip.
 """
@@ -69,7 +71,7 @@ def register(sub: Any) -> None:
         "--true-peak", action="store_true", help="limit the true peak (dBTP) instead of the sample peak"
     )
     p.add_argument(
-        "--target-lufs", type=float, metavar="LUFS", help="normalise to this loudness, -70..0 LUFS"
+        "--target-lufs", type=float, metavar="LUFS", help="normalise to this loudness, -40..-5 LUFS"
     )
     p.add_argument(
         "--true-peak-ceiling",
@@ -173,64 +175,61 @@ def _targets() -> dict:
     return LOUDNESS_TARGETS
 
 
-TARGET_LUFS_RANGE = (-70.0, 0.0)
+#: normalisation field -> the flag that sets it
+NORMALIZE_FLAGS = {
+    "target": "--target",
+    "targetLufs": "--target-lufs",
+    "truePeakCeiling": "--true-peak-ceiling",
+}
 
 
 def normalization_from_args(args: argparse.Namespace) -> tuple[float, float] | None:
     """``(target LUFS, true-peak ceiling dBTP)`` from the flags, or ``None`` (no normalisation)."""
-    from aimixer_dsp.processors.limiter import CEILING_RANGE
+    from aimixer_dsp.errors import ParameterError
+    from aimixer_dsp.loudnorm import resolve_normalization
 
     target = getattr(args, "target", None)
     lufs = getattr(args, "target_lufs", None)
     ceiling = getattr(args, "true_peak_ceiling", None)
     if target is not None and lufs is not None:
         raise CLIError("--target and --target-lufs are exclusive")
-    if target is not None:
-        lufs, default_ceiling = _targets()[target]
-        ceiling = default_ceiling if ceiling is None else ceiling
-    if lufs is None:
-        if ceiling is not None:
-            raise CLIError("--true-peak-ceiling needs --target-lufs or --target")
-        return None
-    if not math.isfinite(lufs) or not TARGET_LUFS_RANGE[0] <= lufs <= TARGET_LUFS_RANGE[1]:
-        raise CLIError(f"--target-lufs {lufs} is out of range [-70, 0]")
-    ceiling = -1.0 if ceiling is None else ceiling
-    if not math.isfinite(ceiling) or not CEILING_RANGE[0] <= ceiling <= CEILING_RANGE[1]:
-        raise CLIError(f"--true-peak-ceiling {ceiling} is out of range [-3, 0]")
-    return float(lufs), float(ceiling)
+    if target is None and lufs is None and ceiling is not None:
+        raise CLIError("--true-peak-ceiling needs --target-lufs or --target")
+    try:
+        resolved = resolve_normalization(target, lufs, ceiling)
+    except ParameterError as exc:
+        flag = NORMALIZE_FLAGS.get(exc.name, exc.name)
+        raise CLIError(f"{flag}: {exc}") from None
+    return None if resolved is None else (resolved[1], resolved[2])
 
 
-def _chain_loudness(in_path: str, settings: dict, post: Any = None) -> float:
-    """An analysis pass: integrated loudness (LUFS) of the chain's output for ``in_path`` (then
-    through ``post``, the normaliser, when given)."""
-    from aimixer_dsp.meters import LoudnessMeter
+def analyse_for_normalization(in_path: str, settings: dict, on_progress: Any = None) -> Any:
+    """The analysis pass: the chain over ``in_path``, its output (latency compensated) into a
+    :class:`aimixer_dsp.loudnorm.NormalizationAnalysis`. ``on_progress(done, frames)`` after
+    each block."""
+    import numpy as np
+    from aimixer_dsp.loudnorm import NormalizationAnalysis
     from aimixer_dsp.presets import build_chain
 
     with open_audio(in_path) as f:
         chain = build_chain(settings, sample_rate=f.samplerate)
-        meter = LoudnessMeter(f.samplerate, channels=min(f.channels, 16))
+        analysis = NormalizationAnalysis(f.samplerate, f.channels)
+        drop = int(chain.latency_samples)
+        total = 0
         for block in iter_blocks(f):
-            y = _run_chain(chain, block, f.channels, post)
+            total += block.shape[0]
+            y = _run_chain(chain, block, f.channels)
             y = y.reshape(-1, f.channels) if y.ndim == 1 else y
-            meter.push(y[:, :16])
-    return meter.integrated
-
-
-class _Normalizer:
-    """Gain then a true-peak limiter, after the chain (the output pass of normalisation)."""
-
-    def __init__(self, gain_db: float, ceiling: float, sample_rate: int) -> None:
-        from aimixer_dsp.processors import Limiter
-
-        self.gain = 10.0 ** (gain_db / 20.0)
-        self.limiter = Limiter(ceiling, sample_rate=sample_rate, true_peak=True)
-
-    @property
-    def latency_samples(self) -> int:
-        return self.limiter.latency_samples
-
-    def process(self, y: Any) -> Any:
-        return self.limiter.process(y * self.gain)
+            cut = min(drop, y.shape[0])
+            drop -= cut
+            analysis.push(y[cut:])
+            if on_progress is not None:
+                on_progress(total, f.frames)
+        if chain.latency_samples and total:
+            tail = _run_chain(chain, np.zeros((int(chain.latency_samples), f.channels)), f.channels)
+            tail = tail.reshape(-1, f.channels) if tail.ndim == 1 else tail
+            analysis.push(tail[: total - analysis.frames])
+    return analysis
 
 
 def process_file(
@@ -248,6 +247,7 @@ def process_file(
 
     ``on_progress(frames done, frames in all)`` is called after each block (file jobs); an
     exception it raises stops the work (the output file is removed)."""
+    from aimixer_dsp.loudnorm import Normalizer
     from aimixer_dsp.presets import build_chain, resolve_settings
 
     if Path(in_path).resolve() == Path(out_path).resolve():
@@ -259,34 +259,26 @@ def process_file(
     norm_info = None
     post = None
     if normalize is not None:
-        measured = _chain_loudness(in_path, settings)
+        analysis = analyse_for_normalization(
+            in_path, settings, None if on_progress is None else lambda d, t: on_progress(d, 2 * t)
+        )
+        gain_db, measured, predicted = analysis.gain_for(normalize[0], normalize[1])
         if not math.isfinite(measured):
             raise CLIError("cannot normalise: the (processed) input is silent or shorter than 400 ms")
-        gain_db = normalize[0] - measured
-        passes = 1
-        # The limiter takes loudness away when the gain pushes peaks over the ceiling: re-measure
-        # through the normaliser and correct the gain (at most twice) while that costs > 0.1 LU.
-        for _ in range(2):
-            with open_audio(in_path) as f:
-                sr0 = f.samplerate
-            got = _chain_loudness(in_path, settings, _Normalizer(gain_db, normalize[1], sr0))
-            passes += 1
-            if not math.isfinite(got) or abs(normalize[0] - got) <= 0.1:
-                break
-            gain_db += normalize[0] - got
         norm_info = {
             "targetLufs": normalize[0],
             "truePeakCeiling": normalize[1],
             "measuredLufs": measured,
+            "predictedLufs": predicted,
             "gainDb": gain_db,
-            "analysisPasses": passes,
+            "analysisPasses": 1,
         }
     fin = open_audio(in_path)
     with fin:
         sr, channels, frames = fin.samplerate, fin.channels, fin.frames
         chain = build_chain(settings, sample_rate=sr)
         if norm_info is not None:
-            post = _Normalizer(norm_info["gainDb"], norm_info["truePeakCeiling"], sr)
+            post = Normalizer(norm_info["gainDb"], norm_info["truePeakCeiling"], sr)
         latency = int(chain.latency_samples) + (post.latency_samples if post is not None else 0)
         in_stats = LevelStats(sr, channels)
         out_stats = LevelStats(sr, channels)
@@ -329,7 +321,10 @@ def process_file(
                 emit(_run_chain(chain, block, channels, post))
                 bar.update(block.shape[0])
                 if on_progress is not None:
-                    on_progress(total_in, frames)
+                    if norm_info is None:
+                        on_progress(total_in, frames)
+                    else:  # the analysis pass was the first half
+                        on_progress(frames + total_in, 2 * frames)
             if latency and total_in:
                 import numpy as np
 

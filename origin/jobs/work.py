@@ -18,11 +18,22 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["run_job", "job_dir", "input_path", "output_path", "HEARTBEAT_S", "set_worker_settings"]
+__all__ = [
+    "TARGET_KEY",
+    "run_job",
+    "job_dir",
+    "input_path",
+    "output_path",
+    "HEARTBEAT_S",
+    "set_worker_settings",
+]
 
 log = logging.getLogger("origin.jobs")
 
 HEARTBEAT_S = 1.0
+#: where a process job's loudness normalisation (``{target, targetLufs, truePeakCeiling}``) is
+#: kept in its stored config, beside the chain's fields (``POST /jobs`` puts it there)
+TARGET_KEY = "loudnessTarget"
 _SETTINGS: Any = None
 _STORAGE: Any = None
 
@@ -131,8 +142,14 @@ def _work(settings: Any, job: dict[str, Any], on_progress: Any) -> dict[str, Any
     from origin.commands.process import process_file
 
     genre = config.pop("genre", None)
+    target = config.pop(TARGET_KEY, None)
+    normalize = None if target is None else (target["targetLufs"], target["truePeakCeiling"])
     dst = output_path(jobs_dir, job["id"], job["output_format"])
-    out = process_file(str(src), str(dst), config, genre, progress=False, on_progress=on_progress)
+    out = process_file(
+        str(src), str(dst), config, genre, progress=False, on_progress=on_progress, normalize=normalize
+    )
+    if target is not None:
+        out["normalization"] = {"target": target["target"], **out["normalization"]}
     return _finite(out)
 
 

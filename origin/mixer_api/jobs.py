@@ -11,7 +11,19 @@ file        the audio file (any format soundfile reads; at most ``job_max_bytes`
 config      optional JSON object, the ``/process-audio`` config (``genre`` included)
 analysis    ``true``: loudness summary and genre timeline only, no output audio
 format      ``wav`` (default) or ``flac``: the processed file's format
+target      optional loudness target name: ``ebu-r128`` (-23 LUFS / -1 dBTP), ``atsc-a85``
+            (-24/-2), ``streaming`` (-14/-1), ``podcast`` (-16/-1)
+targetLufs  optional loudness target in LUFS (``presets.TARGET_RANGE``; exclusive with target)
+truePeakCeiling
+            optional true-peak ceiling of the normalisation in dBTP (-3..0; default the
+            named target's, else -1; needs target or targetLufs)
 ==========  ================================================================================
+
+A target normalises the output as ``aimixer process --target`` does (:mod:`aimixer_dsp.loudnorm`:
+one analysis pass, then the gain and a true-peak limiter); the result's ``normalization`` holds
+``{target, targetLufs, truePeakCeiling, measuredLufs, predictedLufs, gainDb, analysisPasses}``
+and ``input``/``output`` the loudness before and after. Bad names or numbers are ``400
+INVALID_PARAMETER`` naming the field.
 
 and answers ``202`` with the job (``Location: /jobs/{id}``). ``GET /jobs/{id}`` reports
 ``state`` (``queued``, ``running``, ``complete``, ``failed``, ``cancelled``), ``progress``
@@ -29,10 +41,11 @@ import re
 import secrets
 from typing import Any
 
+from aimixer_dsp.presets import LOUDNESS_TARGETS
 from quart import Blueprint, Response, current_app, request, send_file
 
 from origin.errors import APIError
-from origin.jobs.work import input_path, job_dir, output_path
+from origin.jobs.work import TARGET_KEY, input_path, job_dir, output_path
 from origin.jsonutil import dumps
 from origin.openapi import doc, schema
 
@@ -45,6 +58,21 @@ bp = Blueprint("mixer_jobs", __name__)
 MAX_ACTIVE_JOBS = 20
 JOB_ID_RE = re.compile(r"^job_[0-9a-f]{24}$")
 FORMATS = {"wav": "audio/wav", "flac": "audio/flac"}
+#: longest accepted text of a number field
+MAX_NUMBER_TEXT = 32
+
+JOB_TARGET = schema(
+    "JobLoudnessTarget",
+    {
+        "type": ["object", "null"],
+        "description": "the job's loudness normalisation (null: none)",
+        "properties": {
+            "target": {"type": "string", "description": "the target's name, or 'custom' for targetLufs"},
+            "targetLufs": {"type": "number"},
+            "truePeakCeiling": {"type": "number"},
+        },
+    },
+)
 
 JOB = schema(
     "Job",
@@ -59,6 +87,7 @@ JOB = schema(
             "attempts": {"type": "integer"},
             "error": {"type": ["string", "null"]},
             "format": {"enum": list(FORMATS)},
+            "target": JOB_TARGET,
             "createdAt": {"type": "integer"},
             "startedAt": {"type": ["integer", "null"]},
             "finishedAt": {"type": ["integer", "null"]},
@@ -75,6 +104,9 @@ JOB_UPLOAD = {
                 "config": {"type": "string", "description": "JSON object, as /process-audio's config"},
                 "analysis": {"type": "string", "enum": ["true", "false"]},
                 "format": {"type": "string", "enum": list(FORMATS)},
+                "target": {"type": "string", "enum": sorted(LOUDNESS_TARGETS)},
+                "targetLufs": {"type": "string", "description": "a number: LUFS, -40..-5"},
+                "truePeakCeiling": {"type": "string", "description": "a number: dBTP, -3..0"},
             },
         }
     }
@@ -90,6 +122,7 @@ def _ms(t: Any) -> int | None:
 
 
 def _view(row: dict[str, Any]) -> dict[str, Any]:
+    target = json.loads(row["config"] or "{}").get(TARGET_KEY)
     return {
         "id": row["id"],
         "kind": row["kind"],
@@ -98,6 +131,7 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
         "attempts": int(row["attempts"]),
         "error": row["error"],
         "format": row["output_format"],
+        "target": target,
         "createdAt": _ms(row["created_at"]),
         "startedAt": _ms(row["started_at"]),
         "finishedAt": _ms(row["finished_at"]),
@@ -110,6 +144,43 @@ async def _own_job(job_id: str) -> dict[str, Any]:
     if row is None or row["owner"] != principal_owner():
         raise APIError(404, "JOB_NOT_FOUND", f"no job {job_id[:80]!r}", {"jobId": job_id[:80]})
     return row
+
+
+def _number(form: Any, field: str) -> float | None:
+    """A number form field (``None`` when absent); text that is no number is a 400."""
+    text = form.get(field)
+    if text is None or text == "":
+        return None
+    if len(text) > MAX_NUMBER_TEXT:
+        raise APIError(
+            400, "INVALID_PARAMETER", f"{field} is longer than {MAX_NUMBER_TEXT} characters", {"field": field}
+        )
+    try:
+        return float(text)
+    except ValueError:
+        raise APIError(
+            400, "INVALID_PARAMETER", f"{field}={text!r} is not a number", {"field": field, "value": text}
+        ) from None
+
+
+def parse_target(form: Any) -> dict[str, Any] | None:
+    """The normalisation fields of ``POST /jobs`` -> ``{target, targetLufs, truePeakCeiling}``
+    or ``None``; a bad name, number or combination is a 400 naming the field."""
+    from aimixer_dsp.errors import ParameterError
+    from aimixer_dsp.loudnorm import resolve_normalization
+
+    name = form.get("target") or None
+    if name is not None and len(name) > 40:
+        raise APIError(400, "INVALID_PARAMETER", "target is longer than 40 characters", {"field": "target"})
+    lufs = _number(form, "targetLufs")
+    ceiling = _number(form, "truePeakCeiling")
+    try:
+        resolved = resolve_normalization(name, lufs, ceiling)
+    except ParameterError as exc:
+        raise APIError(400, "INVALID_PARAMETER", exc.message, {"field": exc.name}) from None
+    if resolved is None:
+        return None
+    return {"target": resolved[0], "targetLufs": resolved[1], "truePeakCeiling": resolved[2]}
 
 
 def _flag(value: Any, field: str) -> bool:
@@ -156,6 +227,16 @@ async def create_job() -> Response:
             raise APIError(400, "INVALID_REQUEST", "config is longer than 64 KiB", {"field": "config"})
         config = parse_config(parse_json_text(text, what="config"), field="config") or {}
     analysis = _flag(form.get("analysis"), "analysis")
+    target = parse_target(form)
+    if target is not None:
+        if analysis:
+            raise APIError(
+                400,
+                "INVALID_REQUEST",
+                "a loudness target applies to process jobs, not to analysis=true",
+                {"field": "target"},
+            )
+        config = {**config, TARGET_KEY: target}
     fmt = str(form.get("format") or "wav").lower()
     if fmt not in FORMATS:
         raise APIError(

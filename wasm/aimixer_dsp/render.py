@@ -13,10 +13,12 @@ Rendering, per :class:`FileJob`:
    the mean of the window probabilities picks the preset (:func:`aimixer_dsp.genre.verdict`).
 2. Pass 1: ``resolve_settings(config, genre)`` -> :class:`ChannelChain` over the file.
 3. Loudness target (optional; a name of :data:`LOUDNESS_TARGETS` or a number in
-   :data:`TARGET_RANGE` LUFS, with a ceiling in the limiter's range): pass 2 runs pass 1's output
-   through the chain config :func:`target_config` — gain ``target - integrated(pass 1)``
-   (clamped to the gain stage's range) and the limiter at the ceiling, every other stage off.
-   The ceiling is a sample-peak ceiling until the DSP has a true-peak limiter.
+   :data:`TARGET_RANGE` LUFS, with a true-peak ceiling in the limiter's range): pass 1 is also
+   the analysis pass of :mod:`aimixer_dsp.loudnorm` (its output feeds a
+   :class:`~aimixer_dsp.loudnorm.NormalizationAnalysis`); pass 2 runs pass 1's output through
+   :class:`~aimixer_dsp.loudnorm.Normalizer` — the gain solved for by the analysis (the limiter's
+   loudness loss predicted) and the true-peak limiter at the ceiling — as ``aimixer process
+   --target`` does. A ceiling without a target is a pass at 0 dB gain through that limiter.
 
 Input and output are metered as ``aimixer analyze`` does (peak, RMS, integrated loudness,
 LRA, maximum momentary and short-term loudness); the analysis also keeps the momentary and
@@ -39,6 +41,7 @@ from . import SAMPLE_RATE
 from .backend import check_list_finite
 from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
 from .genre import HOP, SEG, _segment_row, aggregate_rows, file_verdict, window_starts
+from .loudnorm import NormalizationAnalysis, Normalizer
 from .meters import LoudnessMeter, _sum_squares
 from .presets import LOUDNESS_TARGETS, SCHEMA, TARGET_RANGE, build_chain, resolve_settings, validate_config
 from .processors import Equalizer, Gain, Limiter
@@ -50,7 +53,6 @@ __all__ = [
     "MAX_CHANNELS",
     "MAX_SECONDS",
     "resolve_target",
-    "target_config",
     "ChannelChain",
     "FileMeter",
     "GenreAnalysis",
@@ -99,19 +101,6 @@ def resolve_target(target: Any = None, true_peak: Any = None) -> tuple:
     if lufs is None and ceiling is None:
         return None, None, None
     return name, lufs, ceiling
-
-
-def target_config(gain_db: float, ceiling_db: float) -> dict:
-    """The chain config of the loudness pass: gain, then the limiter at ``ceiling_db``."""
-    lo, hi = SCHEMA["gain"]
-    return {
-        "gain": min(hi, max(lo, gain_db)),
-        "noiseGate": {"enabled": False},
-        "compressor": {"enabled": False},
-        "eq": {"enabled": False},
-        "limiter": {"enabled": True, "ceiling": ceiling_db},
-        "bypass": False,
-    }
 
 
 def _linked(cols: list) -> list:
@@ -262,6 +251,34 @@ class ChannelChain:
         if not self.latency or not self.seen:
             return [[] for _ in range(self.channels)]
         tail = self._run([[0.0] * self.latency for _ in range(self.channels)])
+        need = self.seen - self.written + self._drop
+        return self._emit([c[:need] for c in tail])
+
+
+class NormalizePass:
+    """:class:`~aimixer_dsp.loudnorm.Normalizer` over planar blocks with its latency
+    compensated (the output has the input's length and alignment), like :class:`ChannelChain`."""
+
+    def __init__(self, gain_db: float, ceiling_db: float, channels: int, sample_rate: int) -> None:
+        self.normalizer = Normalizer(gain_db, ceiling_db, sample_rate)
+        self.channels = channels
+        self.latency = self.normalizer.latency_samples
+        self._drop = self.latency
+        self.seen = 0
+        self.written = 0
+
+    _emit = ChannelChain._emit
+
+    def process(self, cols: list) -> list:
+        if not cols[0]:
+            return cols
+        self.seen += len(cols[0])
+        return self._emit(self.normalizer.process(cols))
+
+    def finish(self) -> list:
+        if not self.latency or not self.seen:
+            return [[] for _ in range(self.channels)]
+        tail = self.normalizer.process([[0.0] * self.latency for _ in range(self.channels)])
         need = self.seen - self.written + self._drop
         return self._emit([c[:need] for c in tail])
 
@@ -452,8 +469,11 @@ class FileJob:
         self.output_meter: FileMeter | None = None
         self.settings: dict | None = None
         self.passes: list = []
-        self._chain: ChannelChain | None = None
+        self._chain: ChannelChain | NormalizePass | None = None
         self.target_gain: float | None = None
+        self.normalization: NormalizationAnalysis | None = None
+        self.measured_lufs: float | None = None
+        self.predicted_lufs: float | None = None
 
     # -- analysis -----------------------------------------------------------------------
     def _read(self, n: int) -> list:
@@ -510,14 +530,21 @@ class FileJob:
                 cfg, self.genre if self.wants_genre else self.config.get("genre")
             )
             settings = self.settings
-        elif index == 1 and self.ceiling is not None and self.output_meter is not None:
-            lufs = self.output_meter.meter.integrated
-            gain = self.target_lufs - lufs if self.target_lufs is not None and math.isfinite(lufs) else 0.0
-            settings = resolve_settings(target_config(gain, self.ceiling), None)
-            self.target_gain = settings["gain"]
+            self._chain = ChannelChain(settings, self.channels, self.sample_rate)
+            if self.target_lufs is not None:
+                self.normalization = NormalizationAnalysis(self.sample_rate, self.channels)
+        elif index == 1 and self.ceiling is not None and len(self.passes) == 1:
+            gain = 0.0
+            if self.normalization is not None and self.target_lufs is not None:
+                g, measured, predicted = self.normalization.gain_for(self.target_lufs, self.ceiling)
+                self.measured_lufs = measured
+                if math.isfinite(g):
+                    gain, self.predicted_lufs = g, predicted
+            self.normalization = None  # its chunk statistics are not needed any more
+            self.target_gain = gain
+            self._chain = NormalizePass(gain, self.ceiling, self.channels, self.sample_rate)
         else:
             raise ParameterError("pass", index, message=f"pass {index!r} is not available now")
-        self._chain = ChannelChain(settings, self.channels, self.sample_rate)
         self.output_meter = FileMeter(self.sample_rate, self.channels)
         self.passes.append({"latencySamples": self._chain.latency})
 
@@ -533,6 +560,8 @@ class FileJob:
         out = self._chain.process(cols)
         if out[0]:
             self.output_meter.push(out)
+            if self.normalization is not None:
+                self.normalization.push(out)
         return out
 
     def finish(self) -> int:
@@ -543,6 +572,8 @@ class FileJob:
         out = self._chain.finish()
         if out[0]:
             self.output_meter.push(out)
+            if self.normalization is not None:
+                self.normalization.push(out)
         return out
 
     def report(self) -> dict:
@@ -570,7 +601,9 @@ class FileJob:
                 "lufs": self.target_lufs,
                 "ceiling": self.ceiling,
                 "gainDb": self.target_gain,
-                "truePeakLimiter": False,  # a sample-peak limiter until the DSP has a true-peak one
+                "measuredLufs": self.measured_lufs,
+                "predictedLufs": self.predicted_lufs,
+                "truePeakLimiter": True,
             }
         if self.input_meter.curve is not None:
             out["curve"] = {"step": 0.1, "momentary": [m for m, _ in self.input_meter.curve],

@@ -1,5 +1,9 @@
 // Whole-file jobs of the engine: processFile (render: genre "auto" analysis, the mix pass, the
 // loudness pass) and analyzeFile (loudness, the 100 ms loudness curve, the genre timeline).
+// With a target (`targetLufs`: a name of presets.LOUDNESS_TARGETS or LUFS; `truePeak`: the ceiling
+// in dBTP) the mix pass is also the analysis pass of aimixer_dsp.loudnorm and the loudness pass
+// runs the mix through the solved gain and the true-peak limiter: the normalisation of
+// `aimixer process --target` and of the origin's file jobs (POST /jobs target/targetLufs/truePeakCeiling).
 // The work is aimixer_dsp.render.FileJob, driven block by block: each block's samples go
 // through the job's planar float32 buffers (one typed-array copy per channel each way), the
 // model runs on onnxruntime-web between the analysis and the mix. Between blocks the job yields
