@@ -34,10 +34,11 @@ from __future__ import annotations
 import bisect
 import math
 from array import array
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from itertools import accumulate, chain
 from operator import mul, ne, sub
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .backend import HAVE_NUMPY, check_list_finite, use_numpy
 from .backend import kernel as _kernel
@@ -48,6 +49,9 @@ if HAVE_NUMPY:  # pragma: no branch
     import numpy as np
 else:  # pragma: no cover - Pyodide without NumPy
     np = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
 
 __all__ = [
     "WINDOWS",
@@ -71,6 +75,21 @@ SAMPLE_RATE_RANGE = (1000, 384000)
 AMIN = 1e-10
 TOP_DB = 80.0
 ROLL_PERCENT = 0.85
+
+#: the pure path's mel filters: ``(first_bin, weights)`` and ``(first_bin, end_bin, weights)``
+_SparseFilters = tuple[tuple[int, tuple[float, ...]], ...]
+_BinFilters = tuple[tuple[int, int, tuple[float, ...]], ...]
+_Quad = tuple[complex, complex, complex, complex]
+#: ``(window, twiddles, r, r_quads, plain window)``, see :func:`_pure_tables`
+_PureTables = tuple[
+    list[tuple[float, ...]],
+    list[tuple[complex, ...]],
+    list[complex],
+    "list[_Quad] | None",
+    "array[float]",
+]
+#: MFCC rows and per-frame features of the pure path
+_PureResult = tuple[list[list[float]], "dict[str, list[float]] | None"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,14 +185,14 @@ def mel_to_hz(m: float) -> float:
 
 
 @lru_cache(maxsize=32)
-def _sparse_mel(sample_rate: int, n_fft: int, n_mels: int) -> tuple:
+def _sparse_mel(sample_rate: int, n_fft: int, n_mels: int) -> _SparseFilters:
     """Slaney-normalised triangular filters as ``((first_bin, (weights...)), ...)``."""
     n_bins = n_fft // 2 + 1
     fftfreqs = [k * sample_rate / n_fft for k in range(n_bins)]
     lo_mel, hi_mel = hz_to_mel(0.0), hz_to_mel(sample_rate / 2.0)
     mels = [lo_mel + (hi_mel - lo_mel) * i / (n_mels + 1) for i in range(n_mels + 2)]
     mel_f = [mel_to_hz(m) for m in mels]
-    filters = []
+    filters: list[tuple[int, tuple[float, ...]]] = []
     for i in range(n_mels):
         f0, f1, f2 = mel_f[i], mel_f[i + 1], mel_f[i + 2]
         enorm = 2.0 / (f2 - f0)
@@ -226,7 +245,9 @@ def dct_matrix(n_mfcc: int, n_mels: int) -> tuple[tuple[float, ...], ...]:
 
 
 @lru_cache(maxsize=16)
-def _np_tables(sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: str) -> tuple:
+def _np_tables(
+    sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: str
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     return (
         np.array(get_window(window, n_fft)),
         np.array(mel_filterbank(sample_rate, n_fft, n_mels)),
@@ -235,7 +256,7 @@ def _np_tables(sample_rate: int, n_fft: int, n_mels: int, n_mfcc: int, window: s
 
 
 @lru_cache(maxsize=16)
-def _pure_tables(n_fft: int, window: str) -> tuple:
+def _pure_tables(n_fft: int, window: str) -> _PureTables:
     """Tables for :func:`_pure_spectrum`: ``(window, twiddles, r, r_quads, plain window)``.
 
     The real FFT of a frame packs ``z[n] = (w[2n] x[2n] + i w[2n+1] x[2n+1]) / 2`` into an
@@ -259,14 +280,15 @@ def _pure_tables(n_fft: int, window: str) -> tuple:
     for p in range(4):
         cols += [even[p * q : (p + 1) * q], odd[p * q : (p + 1) * q]]
     tw = plan[0][1]  # h >= 32: a radix-4 stage with twiddles
+    assert tw is not None
     jtw = [[1j * w for w in wq] for wq in tw]  # exact: swaps and negates
     win_table = list(zip(*cols, strict=True))
     tw_table = list(zip(*tw, *jtw, strict=True))
-    r = []
+    r: list[complex] = []
     for k in range(n_fft // 4 + 1):
         w = complex(math.cos(2.0 * math.pi * k / n_fft), -math.sin(2.0 * math.pi * k / n_fft))
         r.append(-1j * w)
-    quads = None
+    quads: list[_Quad] | None = None
     if plan[-1][0] == 4:
         m = q
         quads = [(r[k], r[m + k], r[m - k], r[2 * m - k]) for k in range(1, m // 2)]
@@ -278,7 +300,9 @@ def _pure_tables(n_fft: int, window: str) -> tuple:
 # --------------------------------------------------------------------------------------------
 
 
-def _pure_spectrum(padded: list, s: int, n_fft: int, tables: tuple, squared: bool) -> list:
+def _pure_spectrum(
+    padded: list[float], s: int, n_fft: int, tables: _PureTables, squared: bool
+) -> list[float]:
     """``|X_k|^2`` (``squared``) or ``|X_k|``, ``k = 0 .. n_fft / 2``, of the windowed frame
     ``padded[s : s + n_fft]`` (pure path; ``tables = _pure_tables(n_fft, window)``).
 
@@ -348,7 +372,9 @@ def _pure_spectrum(padded: list, s: int, n_fft: int, tables: tuple, squared: boo
     return f[0::2] + f[2 * h2 - 1 :: -2]
 
 
-def _last_stage_spectrum(x: list, h: int, r: list, quads: list, squared: bool) -> list:
+def _last_stage_spectrum(
+    x: list[complex], h: int, r: list[complex], quads: list[_Quad], squared: bool
+) -> list[float]:
     """The last (radix-4, twiddle-free) FFT stage fused with the real-FFT split.
 
     ``x`` is the input of the last stage of the ``h``-point FFT (``m = h / 4``): butterfly ``k``
@@ -363,7 +389,7 @@ def _last_stage_spectrum(x: list, h: int, r: list, quads: list, squared: bool) -
     mh = m // 2
     mj = -1j
     x0, x1, x2, x3 = x[:m], x[m : 2 * m], x[2 * m : 3 * m], x[3 * m :]
-    out = []
+    out: list[tuple[float, ...]] = []
     app = out.append
     for a, b, c, d, a_, b_, c_, d_, (ra, rb, rc, rd) in zip(
         x0[1:mh],
@@ -413,8 +439,8 @@ def _last_stage_spectrum(x: list, h: int, r: list, quads: list, squared: bool) -
             app((p1 * p1, p5 * p5, p3 * p3, p7 * p7, p8 * p8, p4 * p4, p6 * p6, p2 * p2))
         else:
             app((p1, p5, p3, p7, p8, p4, p6, p2))
-    ends = []  # |X| at 0, h, m, 3m, 2m, 2m, m/2, 7m/2, 3m/2, 5m/2
-    zs = []
+    ends: list[float] = []  # |X| at 0, h, m, 3m, 2m, 2m, m/2, 7m/2, 3m/2, 5m/2
+    zs: list[_Quad] = []
     for k in (0, mh):
         a, b, c, d = x0[k], x1[k], x2[k], x3[k]
         t0 = a + c
@@ -453,12 +479,12 @@ def _last_stage_spectrum(x: list, h: int, r: list, quads: list, squared: bool) -
 
 
 @lru_cache(maxsize=32)
-def _pure_filters(sample_rate: int, n_fft: int, n_mels: int) -> tuple:
+def _pure_filters(sample_rate: int, n_fft: int, n_mels: int) -> _BinFilters:
     """:func:`_sparse_mel` as ``(first_bin, end_bin, weights)`` triples."""
     return tuple((first, first + len(w), w) for first, w in _sparse_mel(sample_rate, n_fft, n_mels))
 
 
-def _mel_db(power: list, filters: tuple) -> list:
+def _mel_db(power: list[float], filters: _BinFilters) -> list[float]:
     """``10 log10(max(AMIN, mel energy))`` per filter (``filters = _pure_filters(...)``)."""
     dot = _dot
     log10 = math.log10
@@ -468,7 +494,7 @@ def _mel_db(power: list, filters: tuple) -> list:
     ]
 
 
-def _centroid_rolloff(mag: list, freqs: list) -> tuple[float, float]:
+def _centroid_rolloff(mag: list[float], freqs: list[float]) -> tuple[float, float]:
     """Spectral centroid and 85 % rolloff (Hz) of one magnitude spectrum (0, 0 when silent)."""
     total = sum(mag)
     if total > 0.0:
@@ -478,17 +504,17 @@ def _centroid_rolloff(mag: list, freqs: list) -> tuple[float, float]:
     return 0.0, 0.0
 
 
-def _flux(mag: list, prev: list) -> float:
+def _flux(mag: list[float], prev: list[float]) -> float:
     d = list(map(sub, mag, prev))
     return math.sqrt(sum(map(mul, d, d)))
 
 
-def _mfcc_rows(logmel: list, n_mfcc: int, n_mels: int) -> list:
+def _mfcc_rows(logmel: list[list[float]], n_mfcc: int, n_mels: int) -> list[list[float]]:
     """Clip the log-mel rows at ``TOP_DB`` below their maximum and apply the DCT."""
     dot = _dot
     top = max(max(r) for r in logmel) - TOP_DB
     dct = dct_matrix(n_mfcc, n_mels)
-    out = []
+    out: list[list[float]] = []
     for row in logmel:
         row = [v if v > top else top for v in row]
         out.append([dot(c, row) for c in dct])
@@ -522,14 +548,15 @@ def _analyze(
     window: str,
     want_mfcc: bool,
     want_frames: bool,
-) -> tuple[Any, dict | None]:
+) -> tuple[Any, dict[str, Any] | None]:
+    """MFCC rows and per-frame features on either path: lists, or ndarrays on the NumPy path."""
     if numpy_path:
         return _analyze_np(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames)
     return _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames)
 
 
 @lru_cache(maxsize=32)
-def _kernel_filters(sample_rate: int, n_fft: int, n_mels: int) -> tuple:
+def _kernel_filters(sample_rate: int, n_fft: int, n_mels: int) -> tuple[array[float], array[float]]:
     """:func:`_sparse_mel` for the ``stft`` kernel: ``(bands, weights)``, ``bands`` holding
     ``(first_bin, count)`` per filter and ``weights`` the filters' weights one after the other."""
     bands, weights = array("d"), array("d")
@@ -541,7 +568,7 @@ def _kernel_filters(sample_rate: int, n_fft: int, n_mels: int) -> tuple:
 
 def _analyze_kernel(
     kern: Any,
-    x: list,
+    x: list[float],
     sr: int,
     n_mfcc: int,
     n_mels: int,
@@ -550,7 +577,7 @@ def _analyze_kernel(
     window: str,
     want_mfcc: bool,
     want_frames: bool,
-) -> tuple[list, dict | None]:
+) -> _PureResult:
     """:func:`_analyze_pure` with the per-frame work in the host's ``stft`` kernel (see
     :data:`aimixer_dsp.backend.KERNEL_NAMES`): one call for all frames; the log, the top-dB clip
     and the DCT stay here."""
@@ -563,7 +590,7 @@ def _analyze_kernel(
     mel_out = array("d", bytes(8 * n_frames * n_mels)) if want_mfcc else array("d")
     frames_out = array("d", bytes(32 * n_frames)) if want_frames else array("d")
     kern(padded, _pure_tables(n_fft, window)[4], hop, sr, n_frames, bands, weights, mel_out, frames_out)
-    out = []
+    out: list[list[float]] = []
     if want_mfcc:
         log10 = math.log10
         db = [10.0 * log10(e if e > AMIN else AMIN) for e in mel_out.tolist()]
@@ -575,7 +602,17 @@ def _analyze_kernel(
     return out, frames
 
 
-def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames):
+def _analyze_pure(
+    x: list[float],
+    sr: int,
+    n_mfcc: int,
+    n_mels: int,
+    n_fft: int,
+    hop: int,
+    window: str,
+    want_mfcc: bool,
+    want_frames: bool,
+) -> _PureResult:
     if not x:
         return [], ({"centroid": [], "rolloff": [], "flux": [], "zcr": []} if want_frames else None)
     x = [float(v) for v in x] if not isinstance(x[0], float) else x
@@ -586,10 +623,13 @@ def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_fra
     tables = _pure_tables(n_fft, window)
     pad = n_fft // 2
     padded = [0.0] * pad + x + [0.0] * pad
-    logmel = []
-    cent, roll, flux, zcr = [], [], [], []
+    logmel: list[list[float]] = []
+    cent: list[float] = []
+    roll: list[float] = []
+    flux: list[float] = []
+    zcr: list[float] = []
     freqs = [k * sr / n_fft for k in range(n_fft // 2 + 1)]
-    prev = None
+    prev: list[float] | None = None
     if want_frames:
         neg = [v < 0.0 for v in padded]
         # crossings[i] = number of sign changes between positions (j-1, j) for 1 <= j <= i
@@ -611,17 +651,28 @@ def _analyze_pure(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_fra
     return out, frames
 
 
-def _sum_of_products(a: list, b: list) -> float:
-    return sum(map(mul, a, b))
+def _sum_of_products(a: Sequence[float], b: Sequence[float]) -> float:
+    total: float = sum(map(mul, a, b))
+    return total
 
 
 # math.sumprod (Python >= 3.12, e.g. Pyodide) is several times faster than sum(map(mul, ...)).
-_dot = getattr(math, "sumprod", _sum_of_products)
+_dot: Callable[[Sequence[float], Sequence[float]], float] = getattr(math, "sumprod", _sum_of_products)
 
 _NP_CHUNK = 16  # frames per NumPy STFT chunk: ~260 kB of spectrum, stays in cache (as librosa)
 
 
-def _analyze_np(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frames):
+def _analyze_np(
+    x: NDArray[np.float64],
+    sr: int,
+    n_mfcc: int,
+    n_mels: int,
+    n_fft: int,
+    hop: int,
+    window: str,
+    want_mfcc: bool,
+    want_frames: bool,
+) -> tuple[NDArray[np.float64] | None, dict[str, NDArray[np.float64]] | None]:
     n = x.shape[0]
     if n == 0:
         empty = np.zeros(0)
@@ -633,7 +684,7 @@ def _analyze_np(x, sr, n_mfcc, n_mels, n_fft, hop, window, want_mfcc, want_frame
     xp = np.pad(x, pad)
     frames_all = np.lib.stride_tricks.sliding_window_view(xp, n_fft)[::hop]
     n_frames = frames_all.shape[0]
-    mels = np.empty((n_frames, n_mels)) if want_mfcc else None
+    mels = np.empty((n_frames if want_mfcc else 0, n_mels))
     freqs = np.arange(n_fft // 2 + 1) * (sr / n_fft)
     if want_frames:
         cent = np.empty(n_frames)
@@ -739,7 +790,7 @@ def frame_features(
     n_fft: int = 2048,
     hop_length: int = 512,
     window: str = "hann",
-) -> dict:
+) -> dict[str, Any]:
     """Per-frame spectral centroid (Hz), rolloff (85 %, Hz), flux and zero-crossing rate.
 
     Returns
@@ -751,10 +802,11 @@ def frame_features(
     sr, _, nm, nfft, hop, win = _validate(_LIBROSA_NAMES, sample_rate, 1, 1, n_fft, hop_length, window)
     numpy_path, x = _check_samples(samples)
     _, frames = _analyze(numpy_path, x, sr, 1, nm, nfft, hop, win, False, True)
+    assert frames is not None  # want_frames
     return frames
 
 
-def _mean(values: Any) -> float:
+def _mean(values: list[float] | NDArray[np.float64]) -> float:
     n = len(values)
     if n == 0:
         return 0.0
@@ -770,7 +822,7 @@ def extract_features(
     fftSize: int = 2048,  # noqa: N803
     hopSize: int = 512,  # noqa: N803
     windowType: str = "hann",  # noqa: N803
-) -> dict:
+) -> dict[str, Any]:
     """The ``/extract-features`` response for ``samples``.
 
     Returns
@@ -787,6 +839,7 @@ def extract_features(
     )
     numpy_path, x = _check_samples(samples)
     feats, fr = _analyze(numpy_path, x, sr, nc, nm, nfft, hop, win, True, True)
+    assert fr is not None  # want_frames
     if numpy_path:
         feats = feats.tolist()
         fr = {k: v.tolist() for k, v in fr.items()}

@@ -20,11 +20,15 @@ from __future__ import annotations
 
 import cmath
 import math
+from collections.abc import Sequence
 from functools import lru_cache
 from itertools import chain
 from operator import add, mul
 
 __all__ = ["fft", "rfft", "rfft_packed", "rfft_magnitude", "is_power_of_two"]
+
+#: one Stockham stage: ``(radix, twiddles or None, moves or None)`` (see :func:`_plan`)
+_Stage = tuple[int, tuple[list[complex], ...] | None, tuple[tuple[slice, slice], ...] | None]
 
 
 def is_power_of_two(n: int) -> bool:
@@ -47,7 +51,7 @@ def _twiddle(k: int, n: int) -> complex:
 
 
 @lru_cache(maxsize=32)
-def _plan(n: int) -> tuple:
+def _plan(n: int) -> tuple[_Stage, ...]:
     """Stockham stages for an ``n``-point complex FFT, radix 4 (plus one radix-2 stage when
     ``log2 n`` is odd): ``(radix, twiddles or None, moves)``.
 
@@ -62,10 +66,12 @@ def _plan(n: int) -> tuple:
     order is already right). The radix-2 stage is the last one (``g = 1``, no twiddles):
     ``y[k] = x_0 + x_1``, ``y[n/2 + k] = x_0 - x_1``.
     """
-    stages = []
+    stages: list[_Stage] = []
     groups, m = n, 1
     while groups >= 4:
         groups //= 4
+        tw: tuple[list[complex], ...] | None
+        moves: tuple[tuple[slice, slice], ...] | None
         if groups == 1:
             tw = None
         else:
@@ -91,7 +97,7 @@ def _plan(n: int) -> tuple:
     return tuple(stages)
 
 
-def fft(x: list) -> list:
+def fft(x: Sequence[complex]) -> list[complex]:
     """Forward complex DFT ``X[k] = sum_n x[n] exp(-2 pi i k n / N)`` of a power-of-two length.
 
     Parameters
@@ -112,7 +118,7 @@ def fft(x: list) -> list:
     return _fft(x, n)
 
 
-def _fft(x, n: int, start: int = 0, stop: int | None = None) -> list:
+def _fft(x: Sequence[complex], n: int, start: int = 0, stop: int | None = None) -> list[complex]:
     """:func:`fft` of a sequence of length ``n >= 2`` (a power of two); ``x`` is not modified.
 
     Runs only the stages ``_plan(n)[start:stop]``: the caller runs the others (``features``
@@ -163,11 +169,11 @@ def _fft(x, n: int, start: int = 0, stop: int | None = None) -> list:
             x = [0j] * n
             for dst, src in moves:
                 x[dst] = f[src]
-    return x
+    return x if isinstance(x, list) else list(x)  # x is still the input when no stage ran
 
 
 @lru_cache(maxsize=32)
-def _rfft_tables(n: int) -> tuple:
+def _rfft_tables(n: int) -> tuple[list[complex], list[complex]]:
     """Untangling tables for an ``n``-point real FFT via an ``n/2``-point complex FFT.
 
     ``X[k] = Z[k] (1 - i w_k) / 2 + conj(Z[h - k]) (1 + i w_k) / 2`` for ``k = 0..h``,
@@ -183,7 +189,7 @@ def _rfft_tables(n: int) -> tuple:
     return p, q
 
 
-def rfft_packed(even: list, odd: list) -> list:
+def rfft_packed(even: Sequence[float], odd: Sequence[float]) -> list[complex]:
     """Real FFT of the signal whose even samples are ``even`` and odd samples ``odd``.
 
     Taking the halves separately lets callers window and de-interleave with slices in one
@@ -203,7 +209,7 @@ def rfft_packed(even: list, odd: list) -> list:
     return list(map(add, map(mul, z + z0, p), map(mul, zc, q)))
 
 
-def rfft(x: list) -> list:
+def rfft(x: Sequence[float]) -> list[complex]:
     """Real-input FFT of a power-of-two length >= 2, like ``numpy.fft.rfft``."""
     n = len(x)
     if n < 2 or n & (n - 1):
@@ -211,6 +217,6 @@ def rfft(x: list) -> list:
     return rfft_packed(x[0::2], x[1::2])
 
 
-def rfft_magnitude(x: list) -> list:
+def rfft_magnitude(x: Sequence[float]) -> list[float]:
     """``|rfft(x)|`` as a list of floats."""
     return list(map(abs, rfft(x)))

@@ -19,9 +19,10 @@ import math
 import operator
 from array import array
 from collections import deque
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import accumulate, repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, planar_columns, use_numpy
 from .backend import kernel as _kernel
@@ -32,6 +33,13 @@ if HAVE_NUMPY:  # pragma: no branch
     import numpy as np
 else:  # pragma: no cover - Pyodide without NumPy
     np = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from .processors.biquad import Coeffs
+
+    _Array = NDArray[np.float64]
 
 __all__ = ["peak_db", "rms_db", "LoudnessMeter", "k_weighting_coefficients", "channel_weights"]
 
@@ -55,12 +63,12 @@ def _energy_to_lufs(z: float) -> float:
     return _LUFS_OFFSET + 10.0 * math.log10(z) if z > 0.0 else NEG_INF
 
 
-def _check_finite_np(x: Any) -> None:
+def _check_finite_np(x: _Array) -> None:
     if x.size and not np.isfinite(x).all():
         raise NonFiniteInputError(index=int(np.argmin(np.isfinite(x).ravel())))
 
 
-def _as_float_array(block: Any) -> Any:
+def _as_float_array(block: Any) -> _Array:
     x = np.asarray(block, dtype=np.float64)
     _check_finite_np(x)
     return x
@@ -131,16 +139,16 @@ def rms_db(block: Any) -> float:
     return 10.0 * math.log10(ms) if ms > 0.0 else NEG_INF
 
 
-def _sum_squares(vals: list) -> float:
+def _sum_squares(vals: list[float]) -> float:
     """Accurately rounded sum of squares: ``math.sumprod`` (Python >= 3.12, e.g. Pyodide; extended
     precision, several times faster) or ``math.fsum`` of the products."""
-    sumprod = getattr(math, "sumprod", None)
+    sumprod: Callable[[list[float], list[float]], float] | None = getattr(math, "sumprod", None)
     if sumprod is not None:
         return sumprod(vals, vals)
     return math.fsum(map(operator.mul, vals, vals))
 
 
-def _flatten_pure(block: Any) -> list:
+def _flatten_pure(block: Any) -> list[float]:
     vals = block if isinstance(block, list) else list(block)
     if vals and isinstance(vals[0], list | tuple):
         return [float(v) for frame in vals for v in frame]
@@ -153,7 +161,7 @@ def _flatten_pure(block: Any) -> list:
 
 
 @lru_cache(maxsize=32)
-def k_weighting_coefficients(sample_rate: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+def k_weighting_coefficients(sample_rate: int) -> tuple[Coeffs, Coeffs]:
     """Biquad coefficients of the K-weighting filter at ``sample_rate``.
 
     Returns ``((b0, b1, b2, a1, a2) of the pre-filter (shelf), (b0, b1, b2, a1, a2) of the RLB
@@ -211,8 +219,20 @@ def channel_weights(channels: int) -> tuple[float, ...]:
     return (1.0, 1.0, 1.0) + (1.41,) * (channels - 3)
 
 
+class _IirTables(TypedDict):
+    """:func:`_block_iir_tables`: ``A^i`` (i = 0..M), ``C A^i``, ``A^(M-1-j) B`` by column,
+    the impulse response, its spectrum (``2M`` points) and the block length ``M``."""
+
+    apow: NDArray[np.float64]
+    obs: NDArray[np.float64]
+    q: NDArray[np.float64]
+    h: NDArray[np.float64]
+    hf: NDArray[np.complex128]
+    m: int
+
+
 @lru_cache(maxsize=16)
-def _block_iir_tables(sample_rate: int) -> dict:
+def _block_iir_tables(sample_rate: int) -> _IirTables:
     """State-space form of the cascaded K-filter and the tables of the exact block IIR.
 
     The cascade of the two transposed-direct-form-II biquads is the 4-state system
@@ -250,7 +270,7 @@ def _block_iir_tables(sample_rate: int) -> dict:
     return {"apow": apow, "obs": obs, "q": q, "h": h, "hf": hf, "m": m}
 
 
-def _kfilter_np(x: Any, sample_rate: int, state: list[float]) -> Any:
+def _kfilter_np(x: _Array, sample_rate: int, state: list[float]) -> _Array:
     """K-weight one channel (1-D float64 array) exactly; updates ``state`` (4 floats) in place.
 
     Blocks up to ``_SMALL_BLOCK`` samples (the API's 960-sample frames) use the cached matrix
@@ -304,7 +324,7 @@ def _kfilter_np(x: Any, sample_rate: int, state: list[float]) -> Any:
     return y
 
 
-def _kfilter_sumsq_pure(x: Any, coeffs: tuple, state: list[float]) -> float:
+def _kfilter_sumsq_pure(x: Sequence[float], coeffs: tuple[Coeffs, Coeffs], state: list[float]) -> float:
     """K-weight ``x`` (sequence of floats) through both biquads; return sum of y^2, update state.
 
     Transposed direct form II, per stage: ``y = b0 x + s1; s1 = b1 x - a1 y + s2;
@@ -337,7 +357,10 @@ def _kfilter_sumsq_pure(x: Any, coeffs: tuple, state: list[float]) -> float:
     return acc * (b0 * b0)
 
 
-def _kfilter_loop(v, y, z, acc, s1, s2, s3, s4, q1, q2, a1, a2, d1, d2, x) -> tuple:
+def _kfilter_loop(
+    v: float, y: float, z: float, acc: float, s1: float, s2: float, s3: float, s4: float,
+    q1: float, q2: float, a1: float, a2: float, d1: float, d2: float, x: Iterable[float],
+) -> tuple[float, float, float, float, float]:  # fmt: skip
     """The per-sample loop of :func:`_kfilter_sumsq_pure`: ``(acc, s1, s2, s3, s4)``.
 
     Its parameters are its locals, hottest first (``v, y, z, acc`` are dummies): CPython 3.13+
@@ -355,12 +378,12 @@ def _kfilter_loop(v, y, z, acc, s1, s2, s3, s4, q1, q2, a1, a2, d1, d2, x) -> tu
     return acc, s1, s2, s3, s4
 
 
-def _kfilter_sq_pure(x: Any, coeffs: tuple, state: list[float]) -> list:
+def _kfilter_sq_pure(x: Sequence[float], coeffs: tuple[Coeffs, Coeffs], state: list[float]) -> list[float]:
     """K-weight ``x`` and return the squared output per sample (``exact_max``); updates state.
     The same recursion as :func:`_kfilter_sumsq_plain`."""
     (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = coeffs
     s1, s2, s3, s4 = state
-    out = []
+    out: list[float] = []
     app = out.append
     for v in x:
         y = b0 * v + s1
@@ -377,7 +400,9 @@ def _kfilter_sq_pure(x: Any, coeffs: tuple, state: list[float]) -> list:
     return out
 
 
-def _kfilter_sumsq_plain(x: Any, coeffs: tuple, state: list[float]) -> float:  # pragma: no cover
+def _kfilter_sumsq_plain(
+    x: Sequence[float], coeffs: tuple[Coeffs, Coeffs], state: list[float]
+) -> float:  # pragma: no cover
     (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = coeffs
     s1, s2, s3, s4 = state
     acc = 0.0
@@ -436,7 +461,12 @@ class LoudnessMeter:
     """
 
     def __init__(
-        self, sample_rate: int = 48000, channels: int = 1, weights: Any = None, *, exact_max: bool = False
+        self,
+        sample_rate: int = 48000,
+        channels: int = 1,
+        weights: Iterable[float] | None = None,
+        *,
+        exact_max: bool = False,
     ) -> None:
         if (
             isinstance(sample_rate, bool)
@@ -479,9 +509,9 @@ class LoudnessMeter:
         self._samples = 0
         self._cache_integrated: tuple[int, float] | None = None
         self._cache_lra: tuple[int, float] | None = None
-        self._pending: list = []  # deferred blocks (see defer_partial), oldest first
+        self._pending: list[list[float]] = []  # deferred blocks (see defer_partial), oldest first
         self._pending_n = 0
-        self._fine_tail: Any = []  # exact_max: the last (3 s - 1) weighted squared samples
+        self._fine_tail: list[float] | _Array = []  # exact_max: the last (3 s - 1) weighted squared samples
         self._fine_m = 0.0  # exact_max: largest 400 ms / 3 s window energy sums so far
         self._fine_s = 0.0
 
@@ -550,7 +580,7 @@ class LoudnessMeter:
         n = len(cols[0])
         self._push_cols(cols, n)
 
-    def push_planar(self, cols: list) -> None:
+    def push_planar(self, cols: list[list[float]]) -> None:
         """Feed one list of floats per channel (equal lengths; the pure path's multichannel
         form, without building per-frame tuples). Raises like :meth:`push`."""
         if len(cols) != self.channels:
@@ -564,7 +594,7 @@ class LoudnessMeter:
             check_list_finite(col)
         self._push_cols(cols, n)
 
-    def push_validated(self, data: list) -> None:
+    def push_validated(self, data: list[float]) -> None:
         """:meth:`push` of a mono, non-empty list of floats already known to be finite (the
         caller checked it, and does not mutate it later); the same result as ``push(data)``."""
         n = len(data)
@@ -574,7 +604,7 @@ class LoudnessMeter:
             return
         self._push_cols([data], n)
 
-    def _push_cols(self, cols: list, n: int) -> None:
+    def _push_cols(self, cols: Sequence[Sequence[float]], n: int) -> None:
         if self._pending:
             self._drain()
         if self.exact_max:
@@ -590,7 +620,7 @@ class LoudnessMeter:
                 acc += weights[c] * ss
             self._add(acc, stop - start)
 
-    def _push_cols_exact(self, cols: list, n: int) -> None:
+    def _push_cols_exact(self, cols: Sequence[Sequence[float]], n: int) -> None:
         """The pure path with ``exact_max``: K-weighted squares per sample, then the sums."""
         sq = [0.0] * n
         for c, col in enumerate(cols):
@@ -602,7 +632,7 @@ class LoudnessMeter:
         for a, b in self._segments(n):
             self._add(math.fsum(sq[a:b]), b - a)
 
-    def _fine_update(self, sq: Any, n: int) -> None:
+    def _fine_update(self, sq: list[float] | _Array, n: int) -> None:
         """exact_max: fold the windows ending at each of the ``n`` new samples into the maxima.
 
         With ``c`` the cumulative sum of (tail + new squares), the window of length ``W``
@@ -613,16 +643,16 @@ class LoudnessMeter:
         off = seen - len(tail)  # global index of ext[0]
         total = seen + n
         if use_numpy(sq) or (np is not None and isinstance(tail, np.ndarray)):
-            ext = np.concatenate([np.asarray(tail, dtype=np.float64), np.asarray(sq, dtype=np.float64)])
-            c = np.concatenate([[0.0], np.cumsum(ext)])
+            arr = np.concatenate([np.asarray(tail, dtype=np.float64), np.asarray(sq, dtype=np.float64)])
+            cum = np.concatenate([[0.0], np.cumsum(arr)])
             for win, attr in ((self._win_m, "_fine_m"), (self._win_s, "_fine_s")):
                 lo = max(win, seen + 1) - off
                 hi = total - off
                 if lo <= hi:
-                    v = float((c[lo : hi + 1] - c[lo - win : hi + 1 - win]).max())
+                    v = float((cum[lo : hi + 1] - cum[lo - win : hi + 1 - win]).max())
                     if v > getattr(self, attr):
                         setattr(self, attr, v)
-            self._fine_tail = ext[-(self._win_s - 1) :].copy()
+            self._fine_tail = arr[-(self._win_s - 1) :].copy()
             return
         ext = list(tail) + list(sq)
         c = [0.0]
@@ -636,7 +666,7 @@ class LoudnessMeter:
                     setattr(self, attr, v)
         self._fine_tail = ext[-(self._win_s - 1) :]
 
-    def _push_np_checked(self, y: Any) -> None:
+    def _push_np_checked(self, y: _Array) -> None:
         """:meth:`push` of a mono, non-empty, C-contiguous float64 1-D array already known to be
         finite (the caller checked it); the same readings as ``push(y)`` up to rounding (the
         energy of a block is one dot product here). Other shapes take :meth:`push`."""
@@ -668,6 +698,7 @@ class LoudnessMeter:
         if n < 64 and not self.exact_max:  # tiny blocks: the scalar loop is cheaper, same numbers
             self._push_pure(x[:, 0].tolist() if self.channels == 1 else x.tolist())
             return
+        sq: _Array | None
         if self.channels == 1 and self.weights[0] == 1.0:
             # mono, unit weight: the same numbers as the general loop (0 + 1.0 * y^2 == y^2)
             y = _kfilter_np(np.ascontiguousarray(x[:, 0]), self.sample_rate, self._states[0])
@@ -777,7 +808,7 @@ class LoudnessMeter:
         self._cache_lra = (n, value)
         return value
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, float]:
         """All readings as a dict (``-inf`` kept; use ``to_json_safe`` for JSON)."""
         return {
             "integrated": self.integrated,
@@ -865,7 +896,7 @@ class _GateHistogram:
         """Relative threshold energy and the bins (ascending) with their members above it."""
         rel = self.total / self.count * factor
         edge = self._index(rel) if rel > _ABS_GATE_Z else -(10**9)
-        out = []
+        out: list[tuple[int, list[float]]] = []
         for i in sorted(self.bins):
             if i < edge - 1:
                 continue

@@ -27,17 +27,43 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import FRAME_SIZE, SAMPLE_RATE
 from . import backend as _backend
 from .errors import InvalidBufferError, ParameterError
 from .meters import LoudnessMeter, _sum_squares, peak_db, rms_db
-from .presets import apply_full_settings, build_chain, merge_config, resolve_settings, validate_config
+from .presets import (
+    Settings,
+    apply_full_settings,
+    build_chain,
+    merge_config,
+    resolve_settings,
+    validate_config,
+)
 from .processors.base import check_sample_rate
 from .truepeak import TruePeakMeter, lin_to_dbtp
 
-__all__ = ["MixerSession", "NullGenreTracker", "to_json_safe", "config_cache_key"]
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+__all__ = ["MixerSession", "GenreTracker", "NullGenreTracker", "to_json_safe", "config_cache_key"]
+
+
+class GenreTracker(Protocol):
+    """What a session needs of its genre tracker (``genre_tracker``): the verdict so far, fed
+    with each block's input samples (``push`` returns ``True`` when the verdict changed)."""
+
+    @property
+    def genre(self) -> str | None: ...
+
+    @property
+    def confidence(self) -> float: ...
+
+    def push(self, samples: Any) -> bool: ...
+
+    def reset(self) -> None: ...
 
 
 class NullGenreTracker:
@@ -85,8 +111,8 @@ class MixerSession:
         sample_rate: int = SAMPLE_RATE,
         frame_size: int = FRAME_SIZE,
         strict_frames: bool = True,
-        genre_tracker: Any = None,
-        base_config: dict | None = None,
+        genre_tracker: GenreTracker | None = None,
+        base_config: Settings | None = None,
         defer_metering: bool = False,
     ) -> None:
         self.sample_rate = check_sample_rate(sample_rate)
@@ -100,13 +126,13 @@ class MixerSession:
         validate_config(base_config)
         self.base_config = merge_config(None, base_config)
         self.chain = build_chain(None, sample_rate=self.sample_rate)
-        self._applied: dict | None = None
+        self._applied: Settings | None = None
         # Settings cache: the exact key (see config_cache_key) of the last valid (base, config) pair,
         # the merged config and the resolved settings per genre. A hit skips re-validation and
         # the deep-copying merges; any change of the config (or of base_config) is a miss.
-        self._cfg_key: Any = _NO_KEY
-        self._cfg_merged: dict = {}
-        self._resolved: dict = {}
+        self._cfg_key: object = _NO_KEY
+        self._cfg_merged: Settings = {}
+        self._resolved: dict[str | None, Settings] = {}
         self._meter: LoudnessMeter | None = None
         self._tp: TruePeakMeter | None = None
         self._channels: int | None = None
@@ -134,7 +160,7 @@ class MixerSession:
         return self.chain.latency_samples
 
     # ------------------------------------------------------------------------------------
-    def _validate(self, samples: Any) -> tuple:
+    def _validate(self, samples: Any) -> tuple[list[float] | NDArray[np.float64], int]:
         if _backend.use_numpy(samples):
             x = _backend.as_array(samples)
             n, ch = x.shape[0], (1 if x.ndim == 1 else x.shape[1])
@@ -153,7 +179,7 @@ class MixerSession:
             )
         return x, ch
 
-    def _genre(self, genre: Any) -> tuple:
+    def _genre(self, genre: Any) -> tuple[str | None, float]:
         if genre is None:
             return None, 0.0
         if genre == "auto":
@@ -168,12 +194,12 @@ class MixerSession:
             return verdict, float(tr.confidence)
         return genre, 1.0
 
-    def _known_peak(self, y: list) -> float | None:
+    def _known_peak(self, y: list[float]) -> float | None:
         """``max|y|`` when the chain's last stage (a limiter passing the block through) already
         measured it for this very output list, else ``None``."""
         return self.chain.known_peak(y)
 
-    def _configure(self, config: dict | None) -> tuple:
+    def _configure(self, config: Settings | None) -> tuple[str | None, float]:
         """Validate ``config`` (cached per exact config), apply its settings to the chain if
         they changed; returns ``(genre, confidence)`` for the metrics."""
         key = config_cache_key(config)
@@ -201,7 +227,7 @@ class MixerSession:
             self._applied = settings
         return genre, confidence
 
-    def prepare(self, config: dict | None = None, channels: int = 1) -> None:
+    def prepare(self, config: Settings | None = None, channels: int = 1) -> None:
         """A stream's one-time set-up, done before its first frame arrives: validate ``config``
         and apply its settings (as :meth:`process` would for that config) and create the
         loudness meter for ``channels``. Optional (the first :meth:`process` does the same); a
@@ -216,7 +242,9 @@ class MixerSession:
             self._tp = TruePeakMeter(self.sample_rate, channels=channels)
             self._channels = channels
 
-    def process(self, samples: Any, config: dict | None = None, *, metrics: bool = True) -> dict:
+    def process(
+        self, samples: Any, config: Settings | None = None, *, metrics: bool = True
+    ) -> dict[str, Any]:
         """Process one block; returns ``{processedBuffer, metrics, appliedSettings}``.
 
         ``metrics=False`` (a stream that reports no metrics for this frame) skips the readings:
@@ -241,6 +269,8 @@ class MixerSession:
             self._channels = ch
         meter = self._meter
         tp = self._tp
+        assert tp is not None  # created with the meter
+        levels: tuple[float, ...] | None
         if type(y) is list:
             levels = _list_levels(y, self._known_peak(y))
             if levels is None:
@@ -265,7 +295,7 @@ class MixerSession:
         self.frames += 1
         if not metrics:
             return {"processedBuffer": y, "metrics": None, "appliedSettings": None}
-        metrics = {
+        readings = {
             "peak": levels[0],
             "rms": levels[1],
             "lufs": meter.integrated,
@@ -279,15 +309,15 @@ class MixerSession:
             "truePeakMax": tp.true_peak,
         }
         applied = self.chain.settings()
-        metrics["processingTime"] = (time.perf_counter() - t0) * 1000.0
-        return {"processedBuffer": y, "metrics": metrics, "appliedSettings": applied}
+        readings["processingTime"] = (time.perf_counter() - t0) * 1000.0
+        return {"processedBuffer": y, "metrics": readings, "appliedSettings": applied}
 
 
 _NO_KEY = object()
 _SCALAR_TYPES = frozenset((float, int, bool, str, type(None)))
 
 
-def config_cache_key(config: Any) -> tuple | None:
+def config_cache_key(config: Any) -> tuple[object, ...] | None:
     """An exact, hashable form of a config dict (two levels, as the API's), or ``None``.
 
     Equal keys mean the same fields in the same order with equal values *of the same types*
@@ -300,11 +330,11 @@ def config_cache_key(config: Any) -> tuple | None:
     if type(config) is not dict:
         return None
     scalars = _SCALAR_TYPES
-    out = []
+    out: list[tuple[object, type, object]] = []
     for k, v in config.items():
         t = type(v)
         if t is dict:
-            inner = []
+            inner: list[tuple[object, type, object]] = []
             for k2, v2 in v.items():
                 t2 = type(v2)
                 if t2 not in scalars:
@@ -318,7 +348,7 @@ def config_cache_key(config: Any) -> tuple | None:
     return tuple(out)
 
 
-def _list_levels(y: list, peak: float | None = None) -> tuple | None:
+def _list_levels(y: list[float], peak: float | None = None) -> tuple[float, float] | None:
     """``(peak_db(y), rms_db(y))`` of a non-empty mono list of floats in three C-level passes
     (the sum of squares, ``max``, ``min``; the last two skipped when ``peak = max|y|`` is
     given), or ``None`` when ``y`` is empty or not all finite (then the caller takes the
@@ -347,7 +377,7 @@ def _list_levels(y: list, peak: float | None = None) -> tuple | None:
     return _db_pair(p, ss / n)
 
 
-def _array_levels(y: Any, want: bool = True) -> tuple | None:
+def _array_levels(y: NDArray[np.float64], want: bool = True) -> tuple[float, ...] | None:
     """``(peak_db(y), rms_db(y))`` of a float64 ndarray (any shape), or ``None`` when it is
     empty or not all finite. The sum of squares doubles as the finiteness check (it is finite
     exactly when every sample is, unless the squares overflow: then ``None`` as well). With
@@ -365,7 +395,7 @@ def _array_levels(y: Any, want: bool = True) -> tuple | None:
     return _db_pair(max(float(np.maximum.reduce(v)), -float(np.minimum.reduce(v))), ss / n)
 
 
-def _db_pair(peak: float, mean_square: float) -> tuple:
+def _db_pair(peak: float, mean_square: float) -> tuple[float, float]:
     """``(peak dBFS, RMS dBFS)`` as :func:`peak_db` / :func:`rms_db` compute them (-inf for 0)."""
     return (
         20.0 * math.log10(peak) if peak > 0.0 else -math.inf,

@@ -20,12 +20,20 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from .. import backend as _backend
 
 np = _backend.np
 
-Coeffs = tuple  # (b0, b1, b2, a1, a2)
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
+    #: :func:`block_plan`'s ``(b, k, T, R, G, Ob, F, An)``
+    _Plan = tuple[int, int, _Array, _Array, _Array, _Array, _Array | None, _Array | None]
+
+Coeffs = tuple[float, float, float, float, float]  # (b0, b1, b2, a1, a2)
 
 IDENTITY: Coeffs = (1.0, 0.0, 0.0, 0.0, 0.0)
 
@@ -98,7 +106,7 @@ def magnitude_db(coeffs: Coeffs, freq_hz: float, sample_rate: float) -> float:
 # ---------------------------------------------------------------------------------------
 
 
-def state_space(sections: tuple) -> tuple:
+def state_space(sections: tuple[Coeffs, ...]) -> tuple[_Array, _Array, _Array, float]:
     """``(A, B, C, D)`` of a cascade; state order ``[s1_0, s2_0, s1_1, s2_1, ...]``."""
     Ac = np.zeros((0, 0))
     Bc = np.zeros(0)
@@ -120,7 +128,7 @@ def state_space(sections: tuple) -> tuple:
     return Ac, Bc, Cc, Dc
 
 
-def _powers_rows(C: object, A: object, n: int) -> object:
+def _powers_rows(C: _Array, A: _Array, n: int) -> _Array:
     """Rows ``C A^j`` for ``j < n`` by doubling, shape ``(n, order)``."""
     rows = C.reshape(1, -1)
     P = A
@@ -130,7 +138,7 @@ def _powers_rows(C: object, A: object, n: int) -> object:
     return rows[:n]
 
 
-def _powers_cols(A: object, B: object, n: int) -> object:
+def _powers_cols(A: _Array, B: _Array, n: int) -> _Array:
     """Columns ``A^j B`` for ``j < n`` by doubling, shape ``(order, n)``."""
     cols = B.reshape(-1, 1)
     P = A
@@ -144,7 +152,7 @@ SUB = 48  # sub-block length of the block evaluation
 
 
 @lru_cache(maxsize=128)
-def block_plan(sections: tuple, n: int) -> tuple:
+def block_plan(sections: tuple[Coeffs, ...], n: int) -> _Plan:
     """Matrices that evaluate the cascade over ``n`` samples (cached).
 
     Returns ``(b, k, T, R, G, Ob, F, An)`` for sub-blocks of ``b`` samples, ``k = ceil(n/b)``:
@@ -193,7 +201,7 @@ def block_plan(sections: tuple, n: int) -> tuple:
     return b, k, T, R, G, Ob, F, An
 
 
-def run_block(sections: tuple, x: object, s0: object) -> tuple:
+def run_block(sections: tuple[Coeffs, ...], x: _Array, s0: _Array) -> tuple[_Array, _Array]:
     """Filter one channel ``x`` (1-D float64) from state ``s0``; returns ``(y, s_end)``."""
     n = x.shape[0]
     b, k, T, R, G, Ob, F, An = block_plan(sections, n)
@@ -213,6 +221,7 @@ def run_block(sections: tuple, x: object, s0: object) -> tuple:
     Y += dot(X, T)
     if F is None:
         return Y.reshape(-1), S[kp:]
+    assert An is not None  # F and An are both set or both None
     return Y.reshape(-1)[:n], dot(An, s0) + dot(F, x)
 
 
@@ -220,7 +229,7 @@ GROUP = 16  # run_long: sub-blocks per group
 
 
 @lru_cache(maxsize=16)
-def _scan_matrix(T: tuple, p: int, k: int) -> object:
+def _scan_matrix(T: tuple[float, ...], p: int, k: int) -> _Array:
     """``((k+1)p, (k+1)p)`` matrix mapping ``[e_0 .. e_(k-1), u_0]`` to ``[u_0 .. u_k]`` for
     ``u_(j+1) = M u_j + e_j`` (``T`` is ``M`` as a flat tuple)."""
     M = np.array(T).reshape(p, p)
@@ -236,7 +245,7 @@ def _scan_matrix(T: tuple, p: int, k: int) -> object:
     return out
 
 
-def run_long(sections: tuple, x: object, s0: object) -> tuple:
+def run_long(sections: tuple[Coeffs, ...], x: _Array, s0: _Array) -> tuple[_Array, _Array]:
     """:func:`run_block` for a block of ``J`` whole groups (``len(x) = J * GROUP * SUB``):
     the same sub-block products for all sub-blocks at once, then two levels of state
     propagation — inside each group of ``GROUP`` sub-blocks from zero (one matrix product over

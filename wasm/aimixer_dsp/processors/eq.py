@@ -21,12 +21,19 @@ path fuses them into one loop, the NumPy path evaluates the cascade over each bl
 from __future__ import annotations
 
 from array import array
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from ..backend import KERNEL_MIN
+from ..backend import KERNEL_MIN, np
 from ..backend import kernel as _kernel
 from . import biquad
-from .base import Param, Processor, np
+from .base import Param, Processor
+from .biquad import Coeffs
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 GAIN_RANGE = (-12.0, 12.0)
 LOW_FREQ_HZ = 100.0
@@ -36,6 +43,15 @@ SHELF_Q = 0.7071067811865476
 MID_Q = 1.0
 _MAX_NP_BLOCK = 1920  # NumPy path: longer blocks go through biquad.run_long
 _LONG_GROUPS = 32  # NumPy path: at most this many groups per biquad.run_long call
+
+#: the pure path's normalised sections ``(b1/b0, b2/b0, a1, a2)`` and their states ``(s1, s2)``
+_NormCoeffs = tuple[float, float, float, float]
+_NormState = tuple[float, float]
+#: :func:`_normalise`'s ``(coeffs, states, scales)``
+_Normalised = tuple[list[_NormCoeffs], list[_NormState], list[float]]
+#: a cascade's output block and its new per-section states
+_CascadeResult = tuple[list[float], list[list[float]]]
+_NormCascadeResult = tuple[list[float], list[_NormState]]
 
 
 class Equalizer(Processor):
@@ -69,7 +85,7 @@ class Equalizer(Processor):
         )
 
     @property
-    def sections(self) -> tuple:
+    def sections(self) -> tuple[Coeffs, Coeffs, Coeffs]:
         """The three ``(b0, b1, b2, a1, a2)`` sections (low, mid, high)."""
         return self._sections
 
@@ -79,9 +95,9 @@ class Equalizer(Processor):
 
     # -- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:
-        self._state: list = []  # per channel: [s1_low, s2_low, s1_mid, s2_mid, s1_high, s2_high]
+        self._state: list[list[float]] = []  # per channel: [s1_low, s2_low, s1_mid, s2_mid, s1_high, s2_high]
 
-    def _chan_states(self, channels: int) -> list:
+    def _chan_states(self, channels: int) -> list[list[float]]:
         if not self._state:
             self._state = [[0.0] * 6 for _ in range(channels)]
         return self._state
@@ -90,7 +106,7 @@ class Equalizer(Processor):
         return all(c == biquad.IDENTITY for c in self._sections) and not any(any(s) for s in self._state)
 
     # -- pure path ----------------------------------------------------------------------
-    def _py(self, data: list) -> list:
+    def _py(self, data: list[float]) -> list[float]:
         if self._idle():
             return data
         st = self._chan_states(1)[0]
@@ -107,7 +123,7 @@ class Equalizer(Processor):
             st[2 * i : 2 * i + 2] = pair
         return out
 
-    def _fused_setup(self) -> tuple | None:
+    def _fused_setup(self) -> _Normalised | None:
         """For a fused compressor -> EQ loop (chain pure path): ``(coeffs, states, scales)`` of
         the normalised cascade when all three sections run, else ``None``."""
         if self._idle():
@@ -118,11 +134,11 @@ class Equalizer(Processor):
                 return None
         return _normalise(list(self._sections), [st[0:2], st[2:4], st[4:6]])
 
-    def _fused_store(self, new: list, scales: list) -> None:
+    def _fused_store(self, new: list[_NormState], scales: list[float]) -> None:
         self._state[0][:] = [v * p for pair, p in zip(new, scales, strict=True) for v in pair]
 
     # -- NumPy path ---------------------------------------------------------------------
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         secs = self._sections
         if secs is not self._np_secs:  # sections changed: is the cascade the identity?
             self._np_secs = secs
@@ -150,12 +166,12 @@ class Equalizer(Processor):
 
     #: NumPy path: the sections last seen and whether all are the identity; the state of the
     #: last mono block as ``(list, copy of its values, ndarray)`` (reused while unchanged)
-    _np_secs: tuple | None = None
+    _np_secs: tuple[Coeffs, ...] | None = None
     _np_ident = False
-    _np_cache: tuple | None = None
+    _np_cache: tuple[list[float], list[float], _Array] | None = None
 
 
-def _run(secs: tuple, x: Any, s: Any) -> tuple:
+def _run(secs: tuple[Coeffs, ...], x: _Array, s: _Array) -> tuple[_Array, _Array]:
     """Filter a 1-D block from a 6-float state array; returns ``(y, new_state_array)``.
     Blocks longer than ``_MAX_NP_BLOCK`` run as whole groups through :func:`biquad.run_long`
     (at most ``_LONG_GROUPS`` per call) and the rest through :func:`biquad.run_block`."""
@@ -183,12 +199,12 @@ def _run(secs: tuple, x: Any, s: Any) -> tuple:
 # the same filter up to rounding; the stored state stays the plain TDF-II state.
 
 
-def _normalise(secs: list, sts: list) -> tuple:
+def _normalise(secs: Sequence[Coeffs], sts: Sequence[Sequence[float]]) -> _Normalised | None:
     """``(coeffs, states, scales)``: per section ``(b1/b0, b2/b0, a1, a2)``, the scaled states
     and the running products ``P_k``; ``None`` if a section has ``b0 == 0``."""
-    coeffs = []
-    states = []
-    scales = []
+    coeffs: list[_NormCoeffs] = []
+    states: list[_NormState] = []
+    scales: list[float] = []
     p = 1.0
     for (b0, b1, b2, a1, a2), (s1, s2) in zip(secs, sts, strict=True):
         if b0 == 0.0:
@@ -200,7 +216,7 @@ def _normalise(secs: list, sts: list) -> tuple:
     return coeffs, states, scales
 
 
-def _run_cascade(data: list, secs: list, sts: list) -> tuple:
+def _run_cascade(data: list[float], secs: list[Coeffs], sts: list[list[float]]) -> _CascadeResult:
     norm = _normalise(secs, sts)
     if norm is None:
         return _CASCADES_PLAIN[len(secs)](data, secs, sts)
@@ -216,7 +232,9 @@ def _run_cascade(data: list, secs: list, sts: list) -> tuple:
     return out, [[s1 * p, s2 * p] for (s1, s2), p in zip(new, scales, strict=True)]
 
 
-def _ncascade1(data: list, coeffs: list, states: list, gain: float) -> tuple:
+def _ncascade1(
+    data: list[float], coeffs: list[_NormCoeffs], states: list[_NormState], gain: float
+) -> _NormCascadeResult:
     ((b1, b2, a1, a2),) = coeffs
     ((s1, s2),) = states
     out = [0.0] * len(data)
@@ -230,7 +248,9 @@ def _ncascade1(data: list, coeffs: list, states: list, gain: float) -> tuple:
     return out, [(s1, s2)]
 
 
-def _ncascade2(data: list, coeffs: list, states: list, gain: float) -> tuple:
+def _ncascade2(
+    data: list[float], coeffs: list[_NormCoeffs], states: list[_NormState], gain: float
+) -> _NormCascadeResult:
     (b1, b2, a1, a2), (c1, c2, d1, d2) = coeffs
     (s1, s2), (t1, t2) = states
     out = [0.0] * len(data)
@@ -247,7 +267,9 @@ def _ncascade2(data: list, coeffs: list, states: list, gain: float) -> tuple:
     return out, [(s1, s2), (t1, t2)]
 
 
-def _ncascade3(data: list, coeffs: list, states: list, gain: float) -> tuple:
+def _ncascade3(
+    data: list[float], coeffs: list[_NormCoeffs], states: list[_NormState], gain: float
+) -> _NormCascadeResult:
     (b1, b2, a1, a2), (c1, c2, d1, d2), (e1, e2, f1, f2) = coeffs
     (s1, s2), (t1, t2), (u1, u2) = states
     out, s1, s2, t1, t2, u1, u2 = _ncascade3_loop(
@@ -258,13 +280,16 @@ def _ncascade3(data: list, coeffs: list, states: list, gain: float) -> tuple:
 
 
 def _ncascade3_loop(
-    x, y, z, w, b1, a1, b2, a2, c1, d1, c2, d2, e1, f1, e2, f2, s1, s2, t1, t2, u1, u2, gain, data
-) -> tuple:
+    x: float, y: float, z: float, w: float,
+    b1: float, a1: float, b2: float, a2: float, c1: float, d1: float, c2: float, d2: float,
+    e1: float, f1: float, e2: float, f2: float,
+    s1: float, s2: float, t1: float, t2: float, u1: float, u2: float, gain: float, data: list[float],
+) -> tuple[list[float], float, float, float, float, float, float]:  # fmt: skip
     """The loop of :func:`_ncascade3`. Its parameters are its locals, hottest first (``x, y, z,
     w`` are dummies): CPython 3.13+ fuses two consecutive loads of locals into one instruction
     only when both slot indices are below 16, so the signal values and the twelve coefficients
     (most of the loop's load pairs) take slots 0-15. Same operations in the same order."""
-    out: list = []
+    out: list[float] = []
     for x in data:
         y = x + s1
         s1 = b1 * x - a1 * y + s2
@@ -282,10 +307,10 @@ def _ncascade3_loop(
 # plain TDF-II loops (used only if a section has b0 == 0)
 
 
-def _cascade1(data: list, secs: list, sts: list) -> tuple:
+def _cascade1(data: list[float], secs: list[Coeffs], sts: list[list[float]]) -> _CascadeResult:
     (b0, b1, b2, a1, a2) = secs[0]
     s1, s2 = sts[0]
-    out = []
+    out: list[float] = []
     app = out.append
     for x in data:
         y = b0 * x + s1
@@ -295,10 +320,10 @@ def _cascade1(data: list, secs: list, sts: list) -> tuple:
     return out, [[s1, s2]]
 
 
-def _cascade2(data: list, secs: list, sts: list) -> tuple:
+def _cascade2(data: list[float], secs: list[Coeffs], sts: list[list[float]]) -> _CascadeResult:
     (b0, b1, b2, a1, a2), (c0, c1, c2, d1, d2) = secs
     (s1, s2), (t1, t2) = sts
-    out = []
+    out: list[float] = []
     app = out.append
     for x in data:
         y = b0 * x + s1
@@ -311,10 +336,10 @@ def _cascade2(data: list, secs: list, sts: list) -> tuple:
     return out, [[s1, s2], [t1, t2]]
 
 
-def _cascade3(data: list, secs: list, sts: list) -> tuple:
+def _cascade3(data: list[float], secs: list[Coeffs], sts: list[list[float]]) -> _CascadeResult:
     (b0, b1, b2, a1, a2), (c0, c1, c2, d1, d2), (e0, e1, e2, f1, f2) = secs
     (s1, s2), (t1, t2), (u1, u2) = sts
-    out = []
+    out: list[float] = []
     app = out.append
     for x in data:
         y = b0 * x + s1
