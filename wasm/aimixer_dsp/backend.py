@@ -107,7 +107,23 @@ _init_from_env()
 #:   (:class:`aimixer_dsp.truepeak.TruePeakMeter`): ``out[0] = max |sum_j taps[p T + j] buf[t - j]|``
 #:   over the phases ``p`` and ``t = T - 1 .. len(buf) - 1`` (the same result up to float rounding:
 #:   the pure path's integer products are exact to 2**-37 of the block's peak).
-KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak")
+#:
+#: The dynamics kernels (``wasm/js/kernels_dynamics.js``) take a planar block ``x`` of ``ch``
+#: channels (channel ``c`` at ``[c n, (c + 1) n)``), detect on the linked level ``max_c |x_c|``
+#: and apply one gain to every channel (``ch = 1``: the mono pure path; ``ch > 1``: the render's
+#: linked channels, :class:`aimixer_dsp.render.ChannelChain`); the same arithmetic as the Python
+#: loops, which call ``exp``/``log`` where JavaScript's ``Math`` may differ by an ulp:
+#:
+#: * ``gate(x, ch, params, state, out)``: :meth:`aimixer_dsp.processors.gate.NoiseGate._py`,
+#:   ``params = (thr, hold, floor, aR, aA)``, ``state = (since, y1, g)``;
+#: * ``compressor(x, ch, params, state, eq, out)``: the compressor's loop in gain nepers
+#:   (:meth:`aimixer_dsp.processors.compressor.Compressor._py`), ``params = (ns, c1, lhi, llo,
+#:   nk, aR, aA, lo, makeup)``, ``state = (W, G)``; with ``eq`` (12 coefficients, 6 states, the
+#:   output gain; mono) the loop fused with the EQ (``_comp_eq3_loop``);
+#: * ``limiter(x, ch, delay, params, hist, state, out)``: the sample-peak limiter
+#:   (:meth:`aimixer_dsp.processors.limiter.Limiter._py`), ``delay`` planar ``ch x L``,
+#:   ``params = (L, M, c, aR, sum(hist))``, ``hist`` the last ``M - 1`` reductions, ``state = (u,)``.
+KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak", "gate", "compressor", "limiter")
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
 _kernels: dict = {}

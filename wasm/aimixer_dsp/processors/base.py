@@ -17,6 +17,7 @@ Conventions shared by every processor
 from __future__ import annotations
 
 import math
+from array import array
 from functools import lru_cache
 from typing import Any
 
@@ -24,7 +25,7 @@ from .. import backend as _backend
 from ..errors import InvalidBufferError, InvalidSampleRateError
 from .param import Param, check_bool, check_param
 
-__all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate"]
+__all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate", "planar", "unplanar"]
 
 np = _backend.np
 
@@ -212,8 +213,34 @@ class Processor:
     def _py(self, data: list) -> list:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def linked_kernel(self, cols: list) -> list | None:
+        """Pure path with several linked channels (planar lists of one length, finite): the
+        stage's native kernel (``backend.KERNEL_NAMES``) detects on ``max_c |x_c|`` and scales
+        every channel by the same gain, in one call per block; ``None`` (nothing changed) when
+        this stage has no kernel installed, is disabled or the block is short."""
+        return None
+
     def _np(self, x: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def planar(cols: list) -> array:
+    """Planar channel lists as one ``array('d')`` (channel ``c`` at ``[c n, (c + 1) n)``), the
+    layout of the dynamics kernels."""
+    if len(cols) == 1:
+        return array("d", cols[0])
+    out = array("d", cols[0])
+    for c in cols[1:]:
+        out.extend(c)
+    return out
+
+
+def unplanar(buf: array, channels: int) -> list:
+    """The channel lists of a planar ``array('d')`` (:func:`planar`'s inverse)."""
+    if channels == 1:
+        return [buf.tolist()]
+    n = len(buf) // channels
+    return [buf[c * n : (c + 1) * n].tolist() for c in range(channels)]
 
 
 # ---------------------------------------------------------------------------------------

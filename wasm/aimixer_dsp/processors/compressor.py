@@ -26,8 +26,11 @@ In steady state on a sine of peak level ``L > T + W/2`` the output peak is
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any
 
+from ..backend import KERNEL_MIN
+from ..backend import kernel as _kernel
 from .base import (
     Param,
     Processor,
@@ -36,8 +39,10 @@ from .base import (
     decoupled_smoother,
     linked_level,
     np,
+    planar,
     smoother_weights,
     time_coeff,
+    unplanar,
 )
 
 THRESHOLD_RANGE = (-40.0, 0.0)
@@ -148,6 +153,9 @@ class Compressor(Processor):
         mk = self._makeup
         if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
             return data if mk == 1.0 else [v * mk for v in data]
+        kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
+        if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
+            return unplanar(self._run_kernel(kern, array("d", data), 1, None), 1)[0]
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA
@@ -194,6 +202,27 @@ class Compressor(Processor):
             return [v * mk for v in out]
         return out
 
+    def _run_kernel(self, kern: Any, x: array, channels: int, eq: array | None) -> array:
+        """The ``compressor`` kernel over a planar block (see :data:`backend.KERNEL_NAMES`), with
+        the constants of :meth:`_py`; stores the state and returns the output."""
+        ns, c1, lhi, llo, nk = self._py_params()
+        aA = self._aA
+        bA = 1.0 - aA
+        K = _K
+        p = array("d", (ns * bA, c1 * bA, lhi, llo, nk * bA, self._aR, aA, self._lo_lin, self._makeup))
+        st = array("d", (-self._y1 / K * bA, -self._g / K))
+        out = array("d", bytes(8 * len(x)))
+        kern(x, channels, p, st, eq, out)
+        self._store(-K * (st[0] / bA), -K * st[1])
+        return out
+
+    def linked_kernel(self, cols: list) -> list | None:
+        kern = _kernel("compressor") if len(cols[0]) >= KERNEL_MIN and self._enabled else None
+        if kern is None:
+            return None
+        self._check_channels(1)  # the detector's state is one linked channel
+        return unplanar(self._run_kernel(kern, planar(cols), len(cols), None), len(cols))
+
     def _py_eq3(self, data: list, coeffs: list, states: list, gain: float) -> tuple | None:
         """Compressor fused with a following 3-section equalizer (normalised sections, see
         :mod:`.eq`): one loop instead of two, the same arithmetic as :meth:`_py` then the EQ's
@@ -219,6 +248,11 @@ class Compressor(Processor):
         """The fused loop (EQ in transposed direct form II); see :func:`_comp_eq3_loop`."""
         (b1, b2, a1, a2), (c1_, c2, d1, d2), (e1, e2, f1, f2) = coeffs
         (s1, s2), (t1, t2), (u1, u2) = states
+        kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
+        if kern is not None:  # the same loop natively (see backend.KERNEL_NAMES)
+            eq = array("d", (b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2, s1, s2, t1, t2, u1, u2, gain))
+            out = self._run_kernel(kern, array("d", data), 1, eq)
+            return out.tolist(), [(eq[12], eq[13]), (eq[14], eq[15]), (eq[16], eq[17])]
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA

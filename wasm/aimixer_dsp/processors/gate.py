@@ -18,9 +18,12 @@ Behaviour (both paths, sample by sample):
 
 from __future__ import annotations
 
+from array import array
 from functools import lru_cache
 from typing import Any
 
+from ..backend import KERNEL_MIN
+from ..backend import kernel as _kernel
 from .base import (
     Param,
     Processor,
@@ -30,8 +33,10 @@ from .base import (
     decoupled_smoother,
     linked_level,
     np,
+    planar,
     subblock_len,
     time_coeff,
+    unplanar,
 )
 
 THRESHOLD_RANGE = (-60.0, 0.0)
@@ -149,6 +154,9 @@ class NoiseGate(Processor):
                     j1 -= 1
                 self._since = n - 1 - j1
                 return data
+        kern = _kernel("gate") if n >= KERNEL_MIN else None
+        if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
+            return self._run_kernel(kern, [data])[0]
         out = []
         app = out.append
         for v in data:
@@ -168,6 +176,27 @@ class NoiseGate(Processor):
         self._since = since
         self._snap(y1, g)
         return out
+
+    def _run_kernel(self, kern: Any, cols: list) -> list:
+        out = array("d", bytes(8 * len(cols) * len(cols[0])))
+        st = array("d", (self._since, self._y1, self._g))
+        kern(
+            planar(cols),
+            len(cols),
+            array("d", (self._thr, self._hold, self._floor, self._aR, self._aA)),
+            st,
+            out,
+        )
+        self._since = int(st[0])
+        self._snap(st[1], st[2])
+        return unplanar(out, len(cols))
+
+    def linked_kernel(self, cols: list) -> list | None:
+        kern = _kernel("gate") if self._enabled and len(cols[0]) >= KERNEL_MIN else None
+        if kern is None:
+            return None
+        self._check_channels(1)  # the detector's state is one linked channel
+        return self._run_kernel(kern, cols)
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:

@@ -46,8 +46,11 @@ does a long block outside the short stretch around its samples over the ceiling)
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Any
 
+from ..backend import KERNEL_MIN
+from ..backend import kernel as _kernel
 from ..truepeak import TruePeakMeter
 from .base import (
     Param,
@@ -58,8 +61,10 @@ from .base import (
     linked_level,
     max_decay,
     np,
+    planar,
     subblock_len,
     time_coeff,
+    unplanar,
 )
 
 CEILING_RANGE = (-3.0, 0.0)
@@ -301,6 +306,9 @@ class Limiter(Processor):
         self._delay[0] = buf[n:] if L else []
         if n <= L and self._quiet(dmax) and max(data) <= c and -min(data) <= c:
             return delayed
+        kern = _kernel("limiter") if n >= KERNEL_MIN else None
+        if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
+            return self._run_kernel(kern, array("d", data), 1, array("d", dl)).tolist()
         aR = self._aR
         u = self._u
         uall = self._uh[:]
@@ -356,6 +364,38 @@ class Limiter(Processor):
             i += 1
         self._store(u, uall[len(uall) - (M - 1) :] if M > 1 else [])
         return out
+
+    def _run_kernel(self, kern: Any, x: array, channels: int, dl: array) -> array:
+        """The ``limiter`` kernel over a planar block and the planar delay lines ``dl`` (updated
+        in place), from and to this limiter's release state; returns the output."""
+        uh = array("d", self._uh)
+        st = array("d", (self._u,))
+        out = array("d", bytes(8 * len(x)))
+        kern(x, channels, dl, array("d", (self._L, self._M, self._c, self._aR, sum(self._uh))), uh, st, out)
+        self._store(st[0], uh.tolist())
+        return out
+
+    def linked_kernel(self, cols: list, delays: list | None = None) -> list | None:
+        """:meth:`Processor.linked_kernel` for the sample-peak mode; the output is the input
+        delayed by ``L`` samples. ``delays`` are the channels' delay lines (``L`` samples each,
+        oldest first), replaced by the block's last ``L`` samples (the limiter's own delay line
+        then holds their linked level)."""
+        if self._true_peak or not self._enabled or len(cols[0]) < KERNEL_MIN:
+            return None
+        kern = _kernel("limiter")
+        if kern is None:
+            return None
+        self._check_channels(1)  # the detector's state is one linked channel
+        ch = len(cols)
+        L = self._L
+        if delays is None:
+            delays = [[0.0] * L for _ in range(ch)]
+        dl = planar(delays) if L else array("d")
+        y = self._run_kernel(kern, planar(cols), ch, dl)
+        delays[:] = unplanar(dl, ch) if L else [[] for _ in range(ch)]
+        self._delay = [[max(map(abs, t)) for t in zip(*delays, strict=True)]]
+        self.last_peak = None
+        return unplanar(y, ch)
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:
