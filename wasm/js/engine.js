@@ -774,6 +774,7 @@ export class Engine {
       frames,
       meanFrameMs,
       maxFrameMs: maxMs,
+      p50FrameMs: this._percentile(0.5),
       p99FrameMs: this._percentile(0.99),
       dspFrames: py.frames,
       meanDspMs,

@@ -12,34 +12,46 @@
 // results by ~1e-16 relative. With ch > 1 the gain is applied as x_c * g instead of x_c * (m g / m)
 // (one rounding less). The Python twins are in tests/wasm/processors/test_dynamics_kernels.py.
 //
-// Arguments are PyProxies of array('d') (used in place through getBuffer) and numbers.
+// Each kernel takes ONE array('d') (a PyProxy, used in place through one getBuffer: the buffer
+// request costs more than a whole frame's loop, so parameters, state and samples travel together)
+// and plain numbers: `buf = [constants, state, (more state), x]`, the output overwrites x.
 
-function withBuffers(arrays, fn) {
-  const bufs = arrays.map((a) => (a === null || a === undefined ? null : a.getBuffer("f64")));
+function inPlace(buf, fn) {
+  const b = buf.getBuffer("f64");
   try {
-    return fn(...bufs.map((b) => (b ? b.data : null)));
+    fn(b.data);
   } finally {
-    for (const b of bufs) if (b) b.release();
+    b.release();
   }
 }
 
+/** The linked level max_c |x_c[i]| of planar data at `off` (ch channels of n samples). */
+function level(d, off, n, ch, i) {
+  let a = d[off + i] < 0 ? -d[off + i] : d[off + i];
+  for (let c = 1; c < ch; c++) {
+    const v = d[off + c * n + i];
+    const b = v < 0 ? -v : v;
+    if (b > a) a = b;
+  }
+  return a;
+}
+
 /**
- * processors.gate.NoiseGate._py: `p = (thr, hold, floor, aR, aA)`, `st = (since, y1, g)`
- * (updated; the Python side snaps y1 and g). out_c[i] = x_c[i] * g[i].
+ * processors.gate.NoiseGate._py: `buf = [thr, hold, floor, aR, aA, since, y1, g, x...]`; state
+ * (since, y1, g) updated (the Python side snaps y1 and g); x_c[i] *= g[i].
  */
-export function gateKernel(x, ch, p, st, out) {
-  withBuffers([x, p, st, out], (xd, pd, sd, od) => {
-    const [thr, hold, floor, aR, aA] = pd;
+export function gateKernel(buf, ch) {
+  inPlace(buf, (d) => {
+    const [thr, hold, floor, aR, aA] = d;
     const bA = 1.0 - aA;
     const closed = hold + 1;
-    let [since, y1, g] = sd;
-    const n = xd.length / ch;
+    let since = d[5];
+    let y1 = d[6];
+    let g = d[7];
+    const off = 8;
+    const n = (d.length - off) / ch;
     for (let i = 0; i < n; i++) {
-      let v = xd[i] < 0 ? -xd[i] : xd[i];
-      for (let c = 1; c < ch; c++) {
-        const a = xd[c * n + i] < 0 ? -xd[c * n + i] : xd[c * n + i];
-        if (a > v) v = a;
-      }
+      const v = level(d, off, n, ch, i);
       if (v >= thr) {
         since = 0;
         y1 = 1.0;
@@ -52,36 +64,38 @@ export function gateKernel(x, ch, p, st, out) {
         if (y1 < floor) y1 = floor;
       }
       g = aA * g + bA * y1;
-      for (let c = 0; c < ch; c++) od[c * n + i] = xd[c * n + i] * g;
+      for (let c = 0; c < ch; c++) d[off + c * n + i] *= g;
     }
-    sd[0] = since;
-    sd[1] = y1;
-    sd[2] = g;
+    d[5] = since;
+    d[6] = y1;
+    d[7] = g;
   });
 }
 
 /**
  * processors.compressor's loop in gain nepers (Compressor._py / _comp_eq3_loop):
- * `p = (ns, c1, lhi, llo, nk, aR, aA, lo, mk)` (ns, c1, nk pre-scaled by 1 - aA as in Python),
- * `st = (W, G)` (updated). Without `eq`: out_c[i] = x_c[i] * e**G[i] (then * mk when mk != 1).
- * With `eq` (mono only; 12 coefficients, 6 states (updated), the output gain): the fused loop,
- * x = e**G * v through the three normalised sections, out = gain * w; mk is folded in by Python.
+ * `buf = [ns, c1, lhi, llo, nk, aR, aA, lo, mk, W, G, (eq), x...]` (ns, c1, nk pre-scaled by
+ * 1 - aA as in Python; W, G updated). Without eq: x_c[i] = x_c[i] * e**G[i] (then * mk when
+ * mk != 1). With `eq` true (mono only), 19 values follow G: the EQ's 12 coefficients, its 6
+ * states (updated) and its output gain: the fused loop, x0 = e**G * v through the three normalised
+ * sections, x[i] = gain * w (mk is folded into the EQ by Python).
  * The Python loop skips the log of samples that cannot raise the reduction (a level test per run
  * of 64 samples); here every sample above `lo` (where the static curve starts) takes the log: the
  * same values, since a skipped sample changes nothing.
  */
-export function compressorKernel(x, ch, p, st, eq, out) {
-  withBuffers([x, p, st, eq, out], (xd, pd, sd, ed, od) => {
-    const [ns, c1, lhi, llo, nk, aR, aA, lo, mk] = pd;
-    const E = Math.E;
-    let [W, G] = sd;
-    const n = xd.length / ch;
-    if (ed) {
-      const [b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2] = ed;
-      let [s1, s2, t1, t2, u1, u2] = ed.subarray(12, 18);
-      const gain = ed[18];
+export function compressorKernel(buf, ch, eq) {
+  inPlace(buf, (d) => {
+    const [ns, c1, lhi, llo, nk, aR, aA, lo, mk] = d;
+    let W = d[9];
+    let G = d[10];
+    if (eq) {
+      const off = 30;
+      const n = d.length - off;
+      const [b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2] = d.subarray(11, 23);
+      let [s1, s2, t1, t2, u1, u2] = d.subarray(23, 29);
+      const gain = d[29];
       for (let i = 0; i < n; i++) {
-        const v = xd[i];
+        const v = d[off + i];
         W = aR * W;
         const a = v < 0 ? -v : v;
         if (a > lo) {
@@ -90,13 +104,13 @@ export function compressorKernel(x, ch, p, st, eq, out) {
             const gr = ns * la + c1;
             if (gr < W) W = gr;
           } else if (la > llo) {
-            const d = la - llo;
-            const gr = nk * d * d;
+            const dd = la - llo;
+            const gr = nk * dd * dd;
             if (gr < W) W = gr;
           }
         }
         G = aA * G + W;
-        const x0 = E ** G * v;
+        const x0 = Math.exp(G) * v;
         const y = x0 + s1;
         s1 = b1 * x0 - a1 * y + s2;
         s2 = b2 * x0 - a2 * y;
@@ -106,21 +120,19 @@ export function compressorKernel(x, ch, p, st, eq, out) {
         const w = z + u1;
         u1 = e1 * z - f1 * w + u2;
         u2 = e2 * z - f2 * w;
-        od[i] = gain * w;
+        d[off + i] = gain * w;
       }
-      ed[12] = s1;
-      ed[13] = s2;
-      ed[14] = t1;
-      ed[15] = t2;
-      ed[16] = u1;
-      ed[17] = u2;
+      d[23] = s1;
+      d[24] = s2;
+      d[25] = t1;
+      d[26] = t2;
+      d[27] = u1;
+      d[28] = u2;
     } else {
+      const off = 11;
+      const n = (d.length - off) / ch;
       for (let i = 0; i < n; i++) {
-        let a = xd[i] < 0 ? -xd[i] : xd[i];
-        for (let c = 1; c < ch; c++) {
-          const b = xd[c * n + i] < 0 ? -xd[c * n + i] : xd[c * n + i];
-          if (b > a) a = b;
-        }
+        const a = level(d, off, n, ch, i);
         W = aR * W;
         if (a > lo) {
           const la = Math.log(a);
@@ -128,55 +140,54 @@ export function compressorKernel(x, ch, p, st, eq, out) {
             const gr = ns * la + c1;
             if (gr < W) W = gr;
           } else if (la > llo) {
-            const d = la - llo;
-            const gr = nk * d * d;
+            const dd = la - llo;
+            const gr = nk * dd * dd;
             if (gr < W) W = gr;
           }
         }
         G = aA * G + W;
-        const e = E ** G;
-        if (mk !== 1.0) for (let c = 0; c < ch; c++) od[c * n + i] = xd[c * n + i] * e * mk;
-        else for (let c = 0; c < ch; c++) od[c * n + i] = xd[c * n + i] * e;
+        const e = Math.exp(G);
+        if (mk !== 1.0) for (let c = 0; c < ch; c++) d[off + c * n + i] = d[off + c * n + i] * e * mk;
+        else for (let c = 0; c < ch; c++) d[off + c * n + i] *= e;
       }
     }
-    sd[0] = W;
-    sd[1] = G;
+    d[9] = W;
+    d[10] = G;
   });
 }
 
 /**
- * processors.limiter.Limiter._py (sample-peak mode): `x` the block (planar, ch channels, n
- * frames), `dl` the delay lines (planar, ch x L, oldest first; updated to the block's last L
- * samples), `p = (L, M, c, aR, acc0)` (acc0 = Python's sum of the history), `uh` the last M - 1
- * reductions (oldest first; updated), `st = (u)` (updated). The sliding minimum of the required
- * gain runs in a monotonic deque seeded from the delay line, as in Python.
- * out_c[i] = clip(delayed_c[i] * (1 - acc / M), +-c).
+ * processors.limiter.Limiter._py (sample-peak mode):
+ * `buf = [L, M, c, aR, acc0, u, hist (M - 1), delay (ch x L planar), x (ch x n planar)]` with
+ * acc0 = Python's sum of the history (its compensated sum), hist the last M - 1 reductions
+ * (oldest first) and the delay lines' oldest samples first; u, hist and the delay lines (now
+ * the block's last L samples) are updated; x becomes the output
+ * x_c[i] = clip(delayed_c[i] * (1 - acc / M), +-c), delayed_c = (delay_c + x_c)[i].
+ * The sliding minimum of the required gain runs in a monotonic deque seeded from the delay
+ * lines, as in Python.
  */
-export function limiterKernel(x, ch, dl, p, uh, st, out) {
-  withBuffers([x, dl, p, uh, st, out], (xd, dd, pd, hd, sd, od) => {
-    const L = pd[0] | 0;
-    const M = pd[1] | 0;
-    const c = pd[2];
-    const aR = pd[3];
-    let acc = pd[4];
+export function limiterKernel(buf, ch) {
+  inPlace(buf, (d) => {
+    const L = d[0] | 0;
+    const M = d[1] | 0;
+    const c = d[2];
+    const aR = d[3];
+    let acc = d[4];
+    let u = d[5];
     const nc = -c;
-    const n = xd.length / ch;
+    const hist = M - 1;
+    const offH = 6;
+    const offD = offH + hist;
+    const offX = offD + ch * L;
+    const n = (d.length - offX) / ch;
     const inv = 1.0 / M;
-    const level = (arr, off, len, i) => {
-      let a = arr[off + i] < 0 ? -arr[off + i] : arr[off + i];
-      for (let k = 1; k < ch; k++) {
-        const b = arr[k * len + off + i] < 0 ? -arr[k * len + off + i] : arr[k * len + off + i];
-        if (b > a) a = b;
-      }
-      return a;
-    };
-    // the deque: positions and required gains
+    const src = d.slice(offD, d.length); // delay lines + input, read while x is overwritten
     const qp = new Int32Array(n + L + 1);
     const qv = new Float64Array(n + L + 1);
     let len = 0;
     let head = 0;
     for (let j = 0; j < L; j++) {
-      const a = level(dd, 0, L, j);
+      const a = level(src, 0, L, ch, j);
       if (a > c) {
         const r = c / a;
         while (len > 0 && qv[len - 1] >= r) len--;
@@ -185,12 +196,11 @@ export function limiterKernel(x, ch, dl, p, uh, st, out) {
         len++;
       }
     }
-    const hist = M - 1;
     const uall = new Float64Array(hist + n);
-    uall.set(hd);
-    let u = sd[0];
+    uall.set(d.subarray(offH, offH + hist));
+    const xs = ch * L; // the block's offset in src
     for (let i = 0; i < n; i++) {
-      const a = level(xd, 0, n, i);
+      const a = level(src, xs, n, ch, i);
       if (a > c) {
         const r = c / a;
         while (len > head && qv[len - 1] >= r) len--;
@@ -212,25 +222,21 @@ export function limiterKernel(x, ch, dl, p, uh, st, out) {
       const gn = 1.0 - acc * inv;
       acc -= uall[i];
       for (let k = 0; k < ch; k++) {
-        // the delayed sample: from the delay line for i < L, else from the block
-        const xv = i < L ? dd[k * L + i] : xd[k * n + i - L];
+        const xv = i < L ? src[k * L + i] : src[xs + k * n + i - L];
         let y = xv * gn;
         if (y > c) y = c;
         else if (y < nc) y = nc;
-        od[k * n + i] = y;
+        d[offX + k * n + i] = y;
       }
     }
-    // new delay lines: the last L samples of (delay line + block)
     for (let k = 0; k < ch; k++) {
-      if (n >= L) {
-        for (let j = 0; j < L; j++) dd[k * L + j] = xd[k * n + n - L + j];
-      } else {
-        dd.copyWithin(k * L, k * L + n, k * L + L);
-        for (let j = 0; j < n; j++) dd[k * L + L - n + j] = xd[k * n + j];
+      for (let j = 0; j < L; j++) {
+        const t = n - L + j; // index into the block (negative: still in the old delay line)
+        d[offD + k * L + j] = t >= 0 ? src[xs + k * n + t] : src[k * L + L + t];
       }
     }
-    hd.set(uall.subarray(n, n + hist));
-    sd[0] = u;
+    d.set(uall.subarray(n, n + hist), offH);
+    d[5] = u;
   });
 }
 

@@ -21,23 +21,22 @@ from .conftest import FACTORIES, make_signal
 E = math.e
 
 
-def _level(x: array, ch: int, n: int, i: int) -> float:
-    a = abs(x[i])
+def _level(d: array, off: int, n: int, ch: int, i: int) -> float:
+    a = abs(d[off + i])
     for c in range(1, ch):
-        b = abs(x[c * n + i])
+        b = abs(d[off + c * n + i])
         if b > a:
             a = b
     return a
 
 
-def gate_twin(x: array, ch: int, p: array, st: array, out: array) -> None:
-    thr, hold, floor, aR, aA = p
+def gate_twin(d: array, ch: int) -> None:
+    thr, hold, floor, aR, aA, since, y1, g = d[:8]
     bA = 1.0 - aA
     closed = hold + 1
-    since, y1, g = st
-    n = len(x) // ch
+    n = (len(d) - 8) // ch
     for i in range(n):
-        v = _level(x, ch, n, i)
+        v = _level(d, 8, n, ch, i)
         if v >= thr:
             since = 0
             y1 = 1.0
@@ -51,20 +50,20 @@ def gate_twin(x: array, ch: int, p: array, st: array, out: array) -> None:
                 y1 = floor
         g = aA * g + bA * y1
         for c in range(ch):
-            out[c * n + i] = x[c * n + i] * g
-    st[0], st[1], st[2] = since, y1, g
+            d[8 + c * n + i] *= g
+    d[5], d[6], d[7] = since, y1, g
 
 
-def compressor_twin(x: array, ch: int, p: array, st: array, eq: array | None, out: array) -> None:
-    ns, c1, lhi, llo, nk, aR, aA, lo, mk = p
-    W, G = st
-    n = len(x) // ch
-    if eq is not None:
-        b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2 = eq[:12]
-        s1, s2, t1, t2, u1, u2 = eq[12:18]
-        gain = eq[18]
+def compressor_twin(d: array, ch: int, eq: bool) -> None:
+    ns, c1, lhi, llo, nk, aR, aA, lo, mk, W, G = d[:11]
+    off = 30 if eq else 11
+    n = (len(d) - off) // ch
+    if eq:
+        b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2 = d[11:23]
+        s1, s2, t1, t2, u1, u2 = d[23:29]
+        gain = d[29]
     for i in range(n):
-        a = _level(x, ch, n, i)
+        a = _level(d, off, n, ch, i)
         W = aR * W
         if a > lo:
             la = math.log(a)
@@ -73,17 +72,18 @@ def compressor_twin(x: array, ch: int, p: array, st: array, eq: array | None, ou
                 if gr < W:
                     W = gr
             elif la > llo:
-                d = la - llo
-                gr = nk * d * d
+                dd = la - llo
+                gr = nk * dd * dd
                 if gr < W:
                     W = gr
         G = aA * G + W
-        if eq is None:
+        if not eq:
             e = E**G
             for c in range(ch):
-                out[c * n + i] = x[c * n + i] * e * mk if mk != 1.0 else x[c * n + i] * e
+                j = off + c * n + i
+                d[j] = d[j] * e * mk if mk != 1.0 else d[j] * e
             continue
-        x0 = E**G * x[i]
+        x0 = E**G * d[off + i]
         y = x0 + s1
         s1 = b1 * x0 - a1 * y + s2
         s2 = b2 * x0 - a2 * y
@@ -93,20 +93,25 @@ def compressor_twin(x: array, ch: int, p: array, st: array, eq: array | None, ou
         w = z + u1
         u1 = e1 * z - f1 * w + u2
         u2 = e2 * z - f2 * w
-        out[i] = gain * w
-    if eq is not None:
-        eq[12:18] = array("d", (s1, s2, t1, t2, u1, u2))
-    st[0], st[1] = W, G
+        d[off + i] = gain * w
+    if eq:
+        d[23:29] = array("d", (s1, s2, t1, t2, u1, u2))
+    d[9], d[10] = W, G
 
 
-def limiter_twin(x: array, ch: int, dl: array, p: array, uh: array, st: array, out: array) -> None:
-    L, M, c, aR, acc = int(p[0]), int(p[1]), p[2], p[3], p[4]
-    n = len(x) // ch
+def limiter_twin(d: array, ch: int) -> None:
+    L, M, c, aR, acc, u = int(d[0]), int(d[1]), d[2], d[3], d[4], d[5]
+    hist = M - 1
+    offD = 6 + hist
+    offX = offD + ch * L
+    n = (len(d) - offX) // ch
     inv = 1.0 / M
+    src = d[offD:]
+    xs = ch * L
     qp: list = []
     qv: list = []
     for j in range(L):
-        a = _level(dl, ch, L, j)
+        a = _level(src, 0, L, ch, j)
         if a > c:
             r = c / a
             while qv and qv[-1] >= r:
@@ -115,11 +120,9 @@ def limiter_twin(x: array, ch: int, dl: array, p: array, uh: array, st: array, o
             qp.append(j - L)
             qv.append(r)
     head = 0
-    hist = M - 1
-    uall = list(uh) + [0.0] * n
-    u = st[0]
+    uall = list(d[6:offD]) + [0.0] * n
     for i in range(n):
-        a = _level(x, ch, n, i)
+        a = _level(src, xs, n, ch, i)
         if a > c:
             r = c / a
             while len(qv) > head and qv[-1] >= r:
@@ -141,13 +144,13 @@ def limiter_twin(x: array, ch: int, dl: array, p: array, uh: array, st: array, o
         gn = 1.0 - acc * inv
         acc -= uall[i]
         for k in range(ch):
-            xv = dl[k * L + i] if i < L else x[k * n + i - L]
-            out[k * n + i] = min(c, max(-c, xv * gn))
+            xv = src[k * L + i] if i < L else src[xs + k * n + i - L]
+            d[offX + k * n + i] = min(c, max(-c, xv * gn))
     for k in range(ch):
-        line = list(dl[k * L : (k + 1) * L]) + list(x[k * n : (k + 1) * n])
-        dl[k * L : (k + 1) * L] = array("d", line[len(line) - L :] if L else [])
-    uh[:] = array("d", uall[n : n + hist])
-    st[0] = u
+        line = list(src[k * L : (k + 1) * L]) + list(src[xs + k * n : xs + (k + 1) * n])
+        d[offD + k * L : offD + (k + 1) * L] = array("d", line[len(line) - L :] if L else [])
+    d[6:offD] = array("d", uall[n : n + hist])
+    d[5] = u
 
 
 TWINS = {"gate": gate_twin, "compressor": compressor_twin, "limiter": limiter_twin}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from array import array
 from functools import lru_cache
+from struct import pack as _pack
 from typing import Any
 
 from .. import backend as _backend
@@ -224,23 +225,20 @@ class Processor:
         raise NotImplementedError
 
 
-def planar(cols: list) -> array:
-    """Planar channel lists as one ``array('d')`` (channel ``c`` at ``[c n, (c + 1) n)``), the
-    layout of the dynamics kernels."""
-    if len(cols) == 1:
-        return array("d", cols[0])
-    out = array("d", cols[0])
-    for c in cols[1:]:
-        out.extend(c)
+def planar(head: Any, cols: list) -> array:
+    """``head`` (numbers) then the channel lists one after the other, as one ``array('d')``: the
+    layout of the dynamics kernels (channel ``c`` at ``len(head) + c n``)."""
+    out = array("d", head)
+    for c in cols:
+        # struct packs a list of floats several times faster than array.extend/fromlist (Pyodide)
+        out.frombytes(_pack(f"{len(c)}d", *c))
     return out
 
 
-def unplanar(buf: array, channels: int) -> list:
-    """The channel lists of a planar ``array('d')`` (:func:`planar`'s inverse)."""
-    if channels == 1:
-        return [buf.tolist()]
-    n = len(buf) // channels
-    return [buf[c * n : (c + 1) * n].tolist() for c in range(channels)]
+def unplanar(buf: array, channels: int, off: int) -> list:
+    """The channel lists of a planar ``array('d')`` from ``off`` on (:func:`planar`'s inverse)."""
+    n = (len(buf) - off) // channels
+    return [buf[off + c * n : off + (c + 1) * n].tolist() for c in range(channels)]
 
 
 # ---------------------------------------------------------------------------------------

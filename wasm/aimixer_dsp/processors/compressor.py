@@ -26,7 +26,6 @@ In steady state on a sine of peak level ``L > T + W/2`` the output peak is
 from __future__ import annotations
 
 import math
-from array import array
 from typing import Any
 
 from ..backend import KERNEL_MIN
@@ -155,7 +154,7 @@ class Compressor(Processor):
             return data if mk == 1.0 else [v * mk for v in data]
         kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
         if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
-            return unplanar(self._run_kernel(kern, array("d", data), 1, None), 1)[0]
+            return self._run_kernel(kern, [data])[0]
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA
@@ -202,26 +201,29 @@ class Compressor(Processor):
             return [v * mk for v in out]
         return out
 
-    def _run_kernel(self, kern: Any, x: array, channels: int, eq: array | None) -> array:
-        """The ``compressor`` kernel over a planar block (see :data:`backend.KERNEL_NAMES`), with
-        the constants of :meth:`_py`; stores the state and returns the output."""
+    def _run_kernel(self, kern: Any, cols: list, eq: tuple = ()) -> list:
+        """The ``compressor`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`) with
+        the constants of :meth:`_py`, fused with the EQ sections ``eq`` (mono; 12 coefficients,
+        6 states, the output gain) when given; stores the state and returns the output channels
+        (and the EQ's new states)."""
         ns, c1, lhi, llo, nk = self._py_params()
         aA = self._aA
         bA = 1.0 - aA
         K = _K
-        p = array("d", (ns * bA, c1 * bA, lhi, llo, nk * bA, self._aR, aA, self._lo_lin, self._makeup))
-        st = array("d", (-self._y1 / K * bA, -self._g / K))
-        out = array("d", bytes(8 * len(x)))
-        kern(x, channels, p, st, eq, out)
-        self._store(-K * (st[0] / bA), -K * st[1])
-        return out
+        head = (ns * bA, c1 * bA, lhi, llo, nk * bA, self._aR, aA, self._lo_lin, self._makeup,
+                -self._y1 / K * bA, -self._g / K, *eq)  # fmt: skip
+        buf = planar(head, cols)
+        kern(buf, len(cols), bool(eq))
+        self._store(-K * (buf[9] / bA), -K * buf[10])
+        out = unplanar(buf, len(cols), len(head))
+        return (out, buf[23:29]) if eq else out
 
     def linked_kernel(self, cols: list) -> list | None:
-        kern = _kernel("compressor") if len(cols[0]) >= KERNEL_MIN and self._enabled else None
+        kern = _kernel("compressor") if self._enabled and len(cols[0]) >= KERNEL_MIN else None
         if kern is None:
             return None
         self._check_channels(1)  # the detector's state is one linked channel
-        return unplanar(self._run_kernel(kern, planar(cols), len(cols), None), len(cols))
+        return self._run_kernel(kern, cols)
 
     def _py_eq3(self, data: list, coeffs: list, states: list, gain: float) -> tuple | None:
         """Compressor fused with a following 3-section equalizer (normalised sections, see
@@ -250,9 +252,9 @@ class Compressor(Processor):
         (s1, s2), (t1, t2), (u1, u2) = states
         kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
         if kern is not None:  # the same loop natively (see backend.KERNEL_NAMES)
-            eq = array("d", (b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2, s1, s2, t1, t2, u1, u2, gain))
-            out = self._run_kernel(kern, array("d", data), 1, eq)
-            return out.tolist(), [(eq[12], eq[13]), (eq[14], eq[15]), (eq[16], eq[17])]
+            eq = (b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2, s1, s2, t1, t2, u1, u2, gain)
+            out, st = self._run_kernel(kern, [data], eq)
+            return out[0], [(st[0], st[1]), (st[2], st[3]), (st[4], st[5])]
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA

@@ -18,7 +18,6 @@ Behaviour (both paths, sample by sample):
 
 from __future__ import annotations
 
-from array import array
 from functools import lru_cache
 from typing import Any
 
@@ -178,18 +177,13 @@ class NoiseGate(Processor):
         return out
 
     def _run_kernel(self, kern: Any, cols: list) -> list:
-        out = array("d", bytes(8 * len(cols) * len(cols[0])))
-        st = array("d", (self._since, self._y1, self._g))
-        kern(
-            planar(cols),
-            len(cols),
-            array("d", (self._thr, self._hold, self._floor, self._aR, self._aA)),
-            st,
-            out,
-        )
-        self._since = int(st[0])
-        self._snap(st[1], st[2])
-        return unplanar(out, len(cols))
+        """The ``gate`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`)."""
+        head = (self._thr, self._hold, self._floor, self._aR, self._aA, self._since, self._y1, self._g)
+        buf = planar(head, cols)
+        kern(buf, len(cols))
+        self._since = int(buf[5])
+        self._snap(buf[6], buf[7])
+        return unplanar(buf, len(cols), 8)
 
     def linked_kernel(self, cols: list) -> list | None:
         kern = _kernel("gate") if self._enabled and len(cols[0]) >= KERNEL_MIN else None

@@ -46,7 +46,6 @@ does a long block outside the short stretch around its samples over the ceiling)
 from __future__ import annotations
 
 import math
-from array import array
 from typing import Any
 
 from ..backend import KERNEL_MIN
@@ -308,7 +307,7 @@ class Limiter(Processor):
             return delayed
         kern = _kernel("limiter") if n >= KERNEL_MIN else None
         if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
-            return self._run_kernel(kern, array("d", data), 1, array("d", dl)).tolist()
+            return self._run_kernel(kern, [data], [dl])[0][0]
         aR = self._aR
         u = self._u
         uall = self._uh[:]
@@ -365,15 +364,18 @@ class Limiter(Processor):
         self._store(u, uall[len(uall) - (M - 1) :] if M > 1 else [])
         return out
 
-    def _run_kernel(self, kern: Any, x: array, channels: int, dl: array) -> array:
-        """The ``limiter`` kernel over a planar block and the planar delay lines ``dl`` (updated
-        in place), from and to this limiter's release state; returns the output."""
-        uh = array("d", self._uh)
-        st = array("d", (self._u,))
-        out = array("d", bytes(8 * len(x)))
-        kern(x, channels, dl, array("d", (self._L, self._M, self._c, self._aR, sum(self._uh))), uh, st, out)
-        self._store(st[0], uh.tolist())
-        return out
+    def _run_kernel(self, kern: Any, cols: list, delays: list) -> tuple:
+        """The ``limiter`` kernel over planar channels and their delay lines (see
+        :data:`backend.KERNEL_NAMES`), from and to this limiter's release state; returns the
+        output channels and the new delay lines."""
+        ch = len(cols)
+        head = (self._L, self._M, self._c, self._aR, sum(self._uh), self._u, *self._uh)
+        buf = planar(head, delays + cols)
+        kern(buf, ch)
+        h = len(head)
+        self._store(buf[5], buf[6:h].tolist())
+        L = self._L
+        return unplanar(buf, ch, h + ch * L), [buf[h + c * L : h + (c + 1) * L].tolist() for c in range(ch)]
 
     def linked_kernel(self, cols: list, delays: list | None = None) -> list | None:
         """:meth:`Processor.linked_kernel` for the sample-peak mode; the output is the input
@@ -386,16 +388,13 @@ class Limiter(Processor):
         if kern is None:
             return None
         self._check_channels(1)  # the detector's state is one linked channel
-        ch = len(cols)
-        L = self._L
         if delays is None:
-            delays = [[0.0] * L for _ in range(ch)]
-        dl = planar(delays) if L else array("d")
-        y = self._run_kernel(kern, planar(cols), ch, dl)
-        delays[:] = unplanar(dl, ch) if L else [[] for _ in range(ch)]
-        self._delay = [[max(map(abs, t)) for t in zip(*delays, strict=True)]]
+            delays = [[0.0] * self._L for _ in cols]
+        y, new = self._run_kernel(kern, cols, delays)
+        delays[:] = new
+        self._delay = [[max(map(abs, t)) for t in zip(*new, strict=True)]]
         self.last_peak = None
-        return unplanar(y, ch)
+        return y
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:
