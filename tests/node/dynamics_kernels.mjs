@@ -34,6 +34,8 @@ CONFIGS = {
                "limiter": {"enabled": True, "ceiling": -0.5, "lookahead": 20.0, "release": 1.0}},
     "limit": {"gain": 12.0, "compressor": {"enabled": False}, "noiseGate": {"enabled": False},
               "limiter": {"enabled": True, "ceiling": -1.0, "lookahead": 5.0, "release": 20.0}},
+    "truepeak": {"gain": 9.0, "compressor": {"enabled": False},
+                 "limiter": {"enabled": True, "ceiling": -1.0, "truePeak": True}},
     "nolimit": {"gain": 10.0, "limiter": {"enabled": False}, "compressor": {"enabled": True, "knee": 24.0}},
 }
 
