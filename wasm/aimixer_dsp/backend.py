@@ -108,21 +108,22 @@ _init_from_env()
 #:   over the phases ``p`` and ``t = T - 1 .. len(buf) - 1`` (the same result up to float rounding:
 #:   the pure path's integer products are exact to 2**-37 of the block's peak).
 #:
-#: The dynamics kernels (``wasm/js/kernels_dynamics.js``) take a planar block ``x`` of ``ch``
-#: channels (channel ``c`` at ``[c n, (c + 1) n)``), detect on the linked level ``max_c |x_c|``
-#: and apply one gain to every channel (``ch = 1``: the mono pure path; ``ch > 1``: the render's
-#: linked channels, :class:`aimixer_dsp.render.ChannelChain`); the same arithmetic as the Python
-#: loops, which call ``exp``/``log`` where JavaScript's ``Math`` may differ by an ulp:
+#: The dynamics kernels (``wasm/js/kernels_dynamics.js``) take ONE ``array('d')`` ``buf``
+#: (constants, state, then a planar block ``x`` of ``ch`` channels, channel ``c`` at ``off + c n``;
+#: the state is updated and the output overwrites ``x``): one buffer request per call. They detect
+#: on the linked level ``max_c |x_c|`` and apply one gain to every channel (``ch = 1``: the mono
+#: pure path; ``ch > 1``: the render's linked channels, :class:`aimixer_dsp.render.ChannelChain`),
+#: with the same arithmetic as the Python loops, which call ``exp``/``log`` where JavaScript's
+#: ``Math`` may differ by an ulp:
 #:
-#: * ``gate(x, ch, params, state, out)``: :meth:`aimixer_dsp.processors.gate.NoiseGate._py`,
-#:   ``params = (thr, hold, floor, aR, aA)``, ``state = (since, y1, g)``;
-#: * ``compressor(x, ch, params, state, eq, out)``: the compressor's loop in gain nepers
-#:   (:meth:`aimixer_dsp.processors.compressor.Compressor._py`), ``params = (ns, c1, lhi, llo,
-#:   nk, aR, aA, lo, makeup)``, ``state = (W, G)``; with ``eq`` (12 coefficients, 6 states, the
-#:   output gain; mono) the loop fused with the EQ (``_comp_eq3_loop``);
-#: * ``limiter(x, ch, delay, params, hist, state, out)``: the sample-peak limiter
-#:   (:meth:`aimixer_dsp.processors.limiter.Limiter._py`), ``delay`` planar ``ch x L``,
-#:   ``params = (L, M, c, aR, sum(hist))``, ``hist`` the last ``M - 1`` reductions, ``state = (u,)``.
+#: * ``gate(buf, ch)``: :meth:`aimixer_dsp.processors.gate.NoiseGate._py`,
+#:   ``buf = (thr, hold, floor, aR, aA, since, y1, g, x...)``;
+#: * ``compressor(buf, ch, eq)``: the compressor's loop in gain nepers
+#:   (:meth:`aimixer_dsp.processors.compressor.Compressor._py`), ``buf = (ns, c1, lhi, llo, nk,
+#:   aR, aA, lo, makeup, W, G, x...)``; with ``eq`` true (mono) 19 values follow ``G`` (the EQ's
+#:   12 coefficients, 6 states, output gain): the loop fused with the EQ (``_comp_eq3_loop``);
+#: * ``limiter(buf, ch)``: the sample-peak limiter (:meth:`aimixer_dsp.processors.limiter.Limiter._py`),
+#:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``.
 KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak", "gate", "compressor", "limiter")
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
