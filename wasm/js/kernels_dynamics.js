@@ -13,7 +13,8 @@
 // (one rounding less). The Python twins are in tests/wasm/processors/test_dynamics_kernels.py.
 //
 // Each kernel takes ONE array('d') (a PyProxy, used in place through one getBuffer: the buffer
-// request costs more than a whole frame's loop, so parameters, state and samples travel together)
+// request costs about as much as a whole frame's loop, so parameters, state and samples travel
+// together)
 // and plain numbers: `buf = [constants, state, (more state), x]`, the output overwrites x.
 
 function inPlace(buf, fn) {
