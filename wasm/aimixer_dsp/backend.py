@@ -143,7 +143,24 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   ``(first_b, count_b)`` per filter, ``off_b`` the counts before ``b``) and, when
 #:   ``frames_out`` is not empty, ``frames_out[4 t : 4 t + 4]`` = centroid (Hz), rolloff (Hz),
 #:   flux, zero-crossing rate as defined in :mod:`aimixer_dsp.features`.
-KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak", "stft")
+#:
+#: The dynamics kernels (``wasm/js/kernels_dynamics.js``) take ONE ``array('d')`` ``buf``
+#: (constants, state, then a planar block ``x`` of ``ch`` channels, channel ``c`` at ``off + c n``;
+#: the state is updated and the output overwrites ``x``): one buffer request per call. They detect
+#: on the linked level ``max_c |x_c|`` and apply one gain to every channel (``ch = 1``: the mono
+#: pure path; ``ch > 1``: the render's linked channels, :class:`aimixer_dsp.render.ChannelChain`),
+#: with the same arithmetic as the Python loops, which call ``exp``/``log`` where JavaScript's
+#: ``Math`` may differ by an ulp:
+#:
+#: * ``gate(buf, ch)``: :meth:`aimixer_dsp.processors.gate.NoiseGate._py`,
+#:   ``buf = (thr, hold, floor, aR, aA, since, y1, g, x...)``;
+#: * ``compressor(buf, ch, eq)``: the compressor's loop in gain nepers
+#:   (:meth:`aimixer_dsp.processors.compressor.Compressor._py`), ``buf = (ns, c1, lhi, llo, nk,
+#:   aR, aA, lo, makeup, W, G, x...)``; with ``eq`` true (mono) 19 values follow ``G`` (the EQ's
+#:   12 coefficients, 6 states, output gain): the loop fused with the EQ (``_comp_eq3_loop``);
+#: * ``limiter(buf, ch)``: the sample-peak limiter (:meth:`aimixer_dsp.processors.limiter.Limiter._py`),
+#:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``.
+KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak", "stft", "gate", "compressor", "limiter")
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
 _kernels: dict = {}

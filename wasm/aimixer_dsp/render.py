@@ -169,6 +169,12 @@ class ChannelChain:
                 cols = [p._run_py(cols[0])] + [e._run_py(c) for e, c in zip(self._eqs, cols[1:], strict=True)]
                 m = None
             elif t is Limiter:
+                y = p.linked_kernel(cols, self._dl)  # natively, delays included (or None)
+                if y is not None:
+                    cols = y
+                    self._dm = _linked(self._dl)
+                    m = None
+                    continue
                 if m is None:
                     m = _linked(cols)
                 n = len(cols[0])
@@ -182,6 +188,11 @@ class ChannelChain:
                 cols = [list(map(mul, d, gains)) for d in delayed]
                 m = None
             else:  # gate, compressor: a gain computed from the linked level
+                y = p.linked_kernel(cols)  # natively (or None)
+                if y is not None:
+                    cols = y
+                    m = None
+                    continue
                 if m is None:
                     m = _linked(cols)
                 y = p._run_py(m)

@@ -8,6 +8,8 @@
 // the same order as the Python loops: bit-identical). The arguments are Python array('d') objects;
 // their buffers are used in place (no copies).
 
+import { installDynamicsKernels } from "./kernels_dynamics.js";
+
 const plans = new Map();
 
 /** Bit-reversal permutation and twiddles of an n-point complex FFT (radix 2), cached per n. */
@@ -383,4 +385,5 @@ export function installKernels(backend) {
   backend.set_kernel("kfilter", kfilterKernel);
   backend.set_kernel("cascade", cascadeKernel);
   backend.set_kernel("truepeak", truepeakKernel);
+  installDynamicsKernels(backend); // gate, compressor, limiter (kernels_dynamics.js)
 }

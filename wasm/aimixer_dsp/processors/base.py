@@ -17,14 +17,16 @@ Conventions shared by every processor
 from __future__ import annotations
 
 import math
+from array import array
 from functools import lru_cache
+from struct import pack as _pack
 from typing import Any
 
 from .. import backend as _backend
 from ..errors import InvalidBufferError, InvalidSampleRateError
 from .param import Param, check_bool, check_param
 
-__all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate"]
+__all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate", "planar", "unplanar"]
 
 np = _backend.np
 
@@ -212,8 +214,31 @@ class Processor:
     def _py(self, data: list) -> list:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def linked_kernel(self, cols: list) -> list | None:
+        """Pure path with several linked channels (planar lists of one length, finite): the
+        stage's native kernel (``backend.KERNEL_NAMES``) detects on ``max_c |x_c|`` and scales
+        every channel by the same gain, in one call per block; ``None`` (nothing changed) when
+        this stage has no kernel installed, is disabled or the block is short."""
+        return None
+
     def _np(self, x: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def planar(head: Any, cols: list) -> array:
+    """``head`` (numbers) then the channel lists one after the other, as one ``array('d')``: the
+    layout of the dynamics kernels (channel ``c`` at ``len(head) + c n``)."""
+    out = array("d", head)
+    for c in cols:
+        # struct packs a list of floats several times faster than array.extend/fromlist (Pyodide)
+        out.frombytes(_pack(f"{len(c)}d", *c))
+    return out
+
+
+def unplanar(buf: array, channels: int, off: int) -> list:
+    """The channel lists of a planar ``array('d')`` from ``off`` on (:func:`planar`'s inverse)."""
+    n = (len(buf) - off) // channels
+    return [buf[off + c * n : off + (c + 1) * n].tolist() for c in range(channels)]
 
 
 # ---------------------------------------------------------------------------------------

@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..backend import KERNEL_MIN
+from ..backend import kernel as _kernel
 from .base import (
     Param,
     Processor,
@@ -36,8 +38,10 @@ from .base import (
     decoupled_smoother,
     linked_level,
     np,
+    planar,
     smoother_weights,
     time_coeff,
+    unplanar,
 )
 
 THRESHOLD_RANGE = (-40.0, 0.0)
@@ -148,6 +152,9 @@ class Compressor(Processor):
         mk = self._makeup
         if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
             return data if mk == 1.0 else [v * mk for v in data]
+        kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
+        if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
+            return self._run_kernel(kern, [data])[0][0]
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA
@@ -194,6 +201,30 @@ class Compressor(Processor):
             return [v * mk for v in out]
         return out
 
+    def _run_kernel(self, kern: Any, cols: list, eq: tuple = ()) -> tuple[list, Any]:
+        """The ``compressor`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`) with
+        the constants of :meth:`_py`, fused with the EQ sections ``eq`` (mono; 12 coefficients,
+        6 states, the output gain) when given; stores the state and returns the output channels
+        and the EQ's new states (empty without ``eq``)."""
+        ns, c1, lhi, llo, nk = self._py_params()
+        aA = self._aA
+        bA = 1.0 - aA
+        K = _K
+        head = (ns * bA, c1 * bA, lhi, llo, nk * bA, self._aR, aA, self._lo_lin, self._makeup,
+                -self._y1 / K * bA, -self._g / K, *eq)  # fmt: skip
+        buf = planar(head, cols)
+        kern(buf, len(cols), bool(eq))
+        self._store(-K * (buf[9] / bA), -K * buf[10])
+        out = unplanar(buf, len(cols), len(head))
+        return out, (buf[23:29] if eq else ())
+
+    def linked_kernel(self, cols: list) -> list | None:
+        kern = _kernel("compressor") if self._enabled and len(cols[0]) >= KERNEL_MIN else None
+        if kern is None:
+            return None
+        self._check_channels(1)  # the detector's state is one linked channel
+        return self._run_kernel(kern, cols)[0]
+
     def _py_eq3(self, data: list, coeffs: list, states: list, gain: float) -> tuple | None:
         """Compressor fused with a following 3-section equalizer (normalised sections, see
         :mod:`.eq`): one loop instead of two, the same arithmetic as :meth:`_py` then the EQ's
@@ -219,6 +250,11 @@ class Compressor(Processor):
         """The fused loop (EQ in transposed direct form II); see :func:`_comp_eq3_loop`."""
         (b1, b2, a1, a2), (c1_, c2, d1, d2), (e1, e2, f1, f2) = coeffs
         (s1, s2), (t1, t2), (u1, u2) = states
+        kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
+        if kern is not None:  # the same loop natively (see backend.KERNEL_NAMES)
+            eq = (b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2, s1, s2, t1, t2, u1, u2, gain)
+            out, st = self._run_kernel(kern, [data], eq)
+            return out[0], [(st[0], st[1]), (st[2], st[3]), (st[4], st[5])]
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA

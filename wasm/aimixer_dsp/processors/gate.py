@@ -21,6 +21,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from ..backend import KERNEL_MIN
+from ..backend import kernel as _kernel
 from .base import (
     Param,
     Processor,
@@ -30,8 +32,10 @@ from .base import (
     decoupled_smoother,
     linked_level,
     np,
+    planar,
     subblock_len,
     time_coeff,
+    unplanar,
 )
 
 THRESHOLD_RANGE = (-60.0, 0.0)
@@ -149,6 +153,9 @@ class NoiseGate(Processor):
                     j1 -= 1
                 self._since = n - 1 - j1
                 return data
+        kern = _kernel("gate") if n >= KERNEL_MIN else None
+        if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
+            return self._run_kernel(kern, [data])[0]
         out = []
         app = out.append
         for v in data:
@@ -168,6 +175,22 @@ class NoiseGate(Processor):
         self._since = since
         self._snap(y1, g)
         return out
+
+    def _run_kernel(self, kern: Any, cols: list) -> list:
+        """The ``gate`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`)."""
+        head = (self._thr, self._hold, self._floor, self._aR, self._aA, self._since, self._y1, self._g)
+        buf = planar(head, cols)
+        kern(buf, len(cols))
+        self._since = int(buf[5])
+        self._snap(buf[6], buf[7])
+        return unplanar(buf, len(cols), 8)
+
+    def linked_kernel(self, cols: list) -> list | None:
+        kern = _kernel("gate") if self._enabled and len(cols[0]) >= KERNEL_MIN else None
+        if kern is None:
+            return None
+        self._check_channels(1)  # the detector's state is one linked channel
+        return self._run_kernel(kern, cols)
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:

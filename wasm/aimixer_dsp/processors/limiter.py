@@ -48,6 +48,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..backend import KERNEL_MIN
+from ..backend import kernel as _kernel
 from ..truepeak import TruePeakMeter
 from .base import (
     Param,
@@ -58,8 +60,10 @@ from .base import (
     linked_level,
     max_decay,
     np,
+    planar,
     subblock_len,
     time_coeff,
+    unplanar,
 )
 
 CEILING_RANGE = (-3.0, 0.0)
@@ -301,6 +305,9 @@ class Limiter(Processor):
         self._delay[0] = buf[n:] if L else []
         if n <= L and self._quiet(dmax) and max(data) <= c and -min(data) <= c:
             return delayed
+        kern = _kernel("limiter") if n >= KERNEL_MIN else None
+        if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
+            return self._run_kernel(kern, [data], [dl])[0][0]
         aR = self._aR
         u = self._u
         uall = self._uh[:]
@@ -356,6 +363,38 @@ class Limiter(Processor):
             i += 1
         self._store(u, uall[len(uall) - (M - 1) :] if M > 1 else [])
         return out
+
+    def _run_kernel(self, kern: Any, cols: list, delays: list) -> tuple:
+        """The ``limiter`` kernel over planar channels and their delay lines (see
+        :data:`backend.KERNEL_NAMES`), from and to this limiter's release state; returns the
+        output channels and the new delay lines."""
+        ch = len(cols)
+        head = (self._L, self._M, self._c, self._aR, sum(self._uh), self._u, *self._uh)
+        buf = planar(head, delays + cols)
+        kern(buf, ch)
+        h = len(head)
+        self._store(buf[5], buf[6:h].tolist())
+        L = self._L
+        return unplanar(buf, ch, h + ch * L), [buf[h + c * L : h + (c + 1) * L].tolist() for c in range(ch)]
+
+    def linked_kernel(self, cols: list, delays: list | None = None) -> list | None:
+        """:meth:`Processor.linked_kernel` for the sample-peak mode; the output is the input
+        delayed by ``L`` samples. ``delays`` are the channels' delay lines (``L`` samples each,
+        oldest first), replaced by the block's last ``L`` samples (the limiter's own delay line
+        then holds their linked level)."""
+        if self._true_peak or not self._enabled or len(cols[0]) < KERNEL_MIN:
+            return None
+        kern = _kernel("limiter")
+        if kern is None:
+            return None
+        self._check_channels(1)  # the detector's state is one linked channel
+        if delays is None:
+            delays = [[0.0] * self._L for _ in cols]
+        y, new = self._run_kernel(kern, cols, delays)
+        delays[:] = new
+        self._delay = [[max(map(abs, t)) for t in zip(*new, strict=True)]]
+        self.last_peak = None
+        return y
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: Any) -> Any:

@@ -1,0 +1,249 @@
+// JavaScript kernels of the dynamics stages (gate, compressor, the compressor fused with the
+// 3-section EQ, limiter): the per-sample recursions of aimixer_dsp.processors.{gate,compressor,
+// limiter}, run natively behind the same Python functions (aimixer_dsp.backend.KERNEL_NAMES).
+// Installed by kernels.js's installKernels.
+//
+// Each kernel does the same operations in the same order as its Python loop, on planar blocks of
+// `ch` channels (channel c at [c * n, (c + 1) * n)): the detector reads the linked level
+// max_c |x_c[i]| and every channel gets the same gain, so one call processes a whole block of a
+// multichannel file (the render's ChannelChain) and ch = 1 is the mono pure path itself. Results
+// equal the Python loops bit for bit in mono, except where a loop calls exp/log: JavaScript's
+// Math.exp/Math.log (V8's fdlibm port) may differ from the C library's by an ulp, which moves
+// results by ~1e-16 relative. With ch > 1 the gain is applied as x_c * g instead of x_c * (m g / m)
+// (one rounding less). The Python twins are in tests/wasm/processors/test_dynamics_kernels.py.
+//
+// Each kernel takes ONE array('d') (a PyProxy, used in place through one getBuffer: the buffer
+// request costs about as much as a whole frame's loop, so parameters, state and samples travel
+// together)
+// and plain numbers: `buf = [constants, state, (more state), x]`, the output overwrites x.
+
+function inPlace(buf, fn) {
+  const b = buf.getBuffer("f64");
+  try {
+    fn(b.data);
+  } finally {
+    b.release();
+  }
+}
+
+/** The linked level max_c |x_c[i]| of planar data at `off` (ch channels of n samples). */
+function level(d, off, n, ch, i) {
+  let a = d[off + i] < 0 ? -d[off + i] : d[off + i];
+  for (let c = 1; c < ch; c++) {
+    const v = d[off + c * n + i];
+    const b = v < 0 ? -v : v;
+    if (b > a) a = b;
+  }
+  return a;
+}
+
+/**
+ * processors.gate.NoiseGate._py: `buf = [thr, hold, floor, aR, aA, since, y1, g, x...]`; state
+ * (since, y1, g) updated (the Python side snaps y1 and g); x_c[i] *= g[i].
+ */
+export function gateKernel(buf, ch) {
+  inPlace(buf, (d) => {
+    const [thr, hold, floor, aR, aA] = d;
+    const bA = 1.0 - aA;
+    const closed = hold + 1;
+    let since = d[5];
+    let y1 = d[6];
+    let g = d[7];
+    const off = 8;
+    const n = (d.length - off) / ch;
+    for (let i = 0; i < n; i++) {
+      const v = level(d, off, n, ch, i);
+      if (v >= thr) {
+        since = 0;
+        y1 = 1.0;
+      } else if (since < hold) {
+        since += 1;
+        y1 = 1.0;
+      } else {
+        since = closed;
+        y1 = aR * y1;
+        if (y1 < floor) y1 = floor;
+      }
+      g = aA * g + bA * y1;
+      for (let c = 0; c < ch; c++) d[off + c * n + i] *= g;
+    }
+    d[5] = since;
+    d[6] = y1;
+    d[7] = g;
+  });
+}
+
+/**
+ * processors.compressor's loop in gain nepers (Compressor._py / _comp_eq3_loop):
+ * `buf = [ns, c1, lhi, llo, nk, aR, aA, lo, mk, W, G, (eq), x...]` (ns, c1, nk pre-scaled by
+ * 1 - aA as in Python; W, G updated). Without eq: x_c[i] = x_c[i] * e**G[i] (then * mk when
+ * mk != 1). With `eq` true (mono only), 19 values follow G: the EQ's 12 coefficients, its 6
+ * states (updated) and its output gain: the fused loop, x0 = e**G * v through the three normalised
+ * sections, x[i] = gain * w (mk is folded into the EQ by Python).
+ * The Python loop skips the log of samples that cannot raise the reduction (a level test per run
+ * of 64 samples); here every sample above `lo` (where the static curve starts) takes the log: the
+ * same values, since a skipped sample changes nothing.
+ */
+export function compressorKernel(buf, ch, eq) {
+  inPlace(buf, (d) => {
+    const [ns, c1, lhi, llo, nk, aR, aA, lo, mk] = d;
+    let W = d[9];
+    let G = d[10];
+    if (eq) {
+      const off = 30;
+      const n = d.length - off;
+      const [b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2] = d.subarray(11, 23);
+      let [s1, s2, t1, t2, u1, u2] = d.subarray(23, 29);
+      const gain = d[29];
+      for (let i = 0; i < n; i++) {
+        const v = d[off + i];
+        W = aR * W;
+        const a = v < 0 ? -v : v;
+        if (a > lo) {
+          const la = Math.log(a);
+          if (la > lhi) {
+            const gr = ns * la + c1;
+            if (gr < W) W = gr;
+          } else if (la > llo) {
+            const dd = la - llo;
+            const gr = nk * dd * dd;
+            if (gr < W) W = gr;
+          }
+        }
+        G = aA * G + W;
+        const x0 = Math.exp(G) * v;
+        const y = x0 + s1;
+        s1 = b1 * x0 - a1 * y + s2;
+        s2 = b2 * x0 - a2 * y;
+        const z = y + t1;
+        t1 = c1_ * y - d1 * z + t2;
+        t2 = c2 * y - d2 * z;
+        const w = z + u1;
+        u1 = e1 * z - f1 * w + u2;
+        u2 = e2 * z - f2 * w;
+        d[off + i] = gain * w;
+      }
+      d[23] = s1;
+      d[24] = s2;
+      d[25] = t1;
+      d[26] = t2;
+      d[27] = u1;
+      d[28] = u2;
+    } else {
+      const off = 11;
+      const n = (d.length - off) / ch;
+      for (let i = 0; i < n; i++) {
+        const a = level(d, off, n, ch, i);
+        W = aR * W;
+        if (a > lo) {
+          const la = Math.log(a);
+          if (la > lhi) {
+            const gr = ns * la + c1;
+            if (gr < W) W = gr;
+          } else if (la > llo) {
+            const dd = la - llo;
+            const gr = nk * dd * dd;
+            if (gr < W) W = gr;
+          }
+        }
+        G = aA * G + W;
+        const e = Math.exp(G);
+        if (mk !== 1.0) for (let c = 0; c < ch; c++) d[off + c * n + i] = d[off + c * n + i] * e * mk;
+        else for (let c = 0; c < ch; c++) d[off + c * n + i] *= e;
+      }
+    }
+    d[9] = W;
+    d[10] = G;
+  });
+}
+
+/**
+ * processors.limiter.Limiter._py (sample-peak mode):
+ * `buf = [L, M, c, aR, acc0, u, hist (M - 1), delay (ch x L planar), x (ch x n planar)]` with
+ * acc0 = Python's sum of the history (its compensated sum), hist the last M - 1 reductions
+ * (oldest first) and the delay lines' oldest samples first; u, hist and the delay lines (now
+ * the block's last L samples) are updated; x becomes the output
+ * x_c[i] = clip(delayed_c[i] * (1 - acc / M), +-c), delayed_c = (delay_c + x_c)[i].
+ * The sliding minimum of the required gain runs in a monotonic deque seeded from the delay
+ * lines, as in Python.
+ */
+export function limiterKernel(buf, ch) {
+  inPlace(buf, (d) => {
+    const L = d[0] | 0;
+    const M = d[1] | 0;
+    const c = d[2];
+    const aR = d[3];
+    let acc = d[4];
+    let u = d[5];
+    const nc = -c;
+    const hist = M - 1;
+    const offH = 6;
+    const offD = offH + hist;
+    const offX = offD + ch * L;
+    const n = (d.length - offX) / ch;
+    const inv = 1.0 / M;
+    const src = d.slice(offD, d.length); // delay lines + input, read while x is overwritten
+    const qp = new Int32Array(n + L + 1);
+    const qv = new Float64Array(n + L + 1);
+    let len = 0;
+    let head = 0;
+    for (let j = 0; j < L; j++) {
+      const a = level(src, 0, L, ch, j);
+      if (a > c) {
+        const r = c / a;
+        while (len > 0 && qv[len - 1] >= r) len--;
+        qp[len] = j - L;
+        qv[len] = r;
+        len++;
+      }
+    }
+    const uall = new Float64Array(hist + n);
+    uall.set(d.subarray(offH, offH + hist));
+    const xs = ch * L; // the block's offset in src
+    for (let i = 0; i < n; i++) {
+      const a = level(src, xs, n, ch, i);
+      if (a > c) {
+        const r = c / a;
+        while (len > head && qv[len - 1] >= r) len--;
+        qp[len] = i;
+        qv[len] = r;
+        len++;
+      }
+      let w;
+      if (len > head) {
+        if (qp[head] < i - L) head++;
+        w = len > head ? 1.0 - qv[head] : 0.0;
+      } else {
+        w = 0.0;
+      }
+      u = aR * u;
+      if (w > u) u = w;
+      uall[hist + i] = u;
+      acc += u;
+      const gn = 1.0 - acc * inv;
+      acc -= uall[i];
+      for (let k = 0; k < ch; k++) {
+        const xv = i < L ? src[k * L + i] : src[xs + k * n + i - L];
+        let y = xv * gn;
+        if (y > c) y = c;
+        else if (y < nc) y = nc;
+        d[offX + k * n + i] = y;
+      }
+    }
+    for (let k = 0; k < ch; k++) {
+      for (let j = 0; j < L; j++) {
+        const t = n - L + j; // index into the block (negative: still in the old delay line)
+        d[offD + k * L + j] = t >= 0 ? src[xs + k * n + t] : src[k * L + L + t];
+      }
+    }
+    d.set(uall.subarray(n, n + hist), offH);
+    d[5] = u;
+  });
+}
+
+/** Install the dynamics kernels in the package (aimixer_dsp.backend.set_kernel). */
+export function installDynamicsKernels(backend) {
+  backend.set_kernel("gate", gateKernel);
+  backend.set_kernel("compressor", compressorKernel);
+  backend.set_kernel("limiter", limiterKernel);
+}
