@@ -652,8 +652,7 @@ export class AIMixer {
     const { genre = true, buckets = 1000, onProgress, signal, block } = opts;
     let out;
     if (this.path === "origin") {
-      const originOpts = { genre, onProgress, signal }; // (files.js declares only `genre`)
-      out = await originAnalyzeFile(this._origin, channels, sampleRate, originOpts);
+      out = await originAnalyzeFile(this._origin, channels, sampleRate, { genre, onProgress, signal });
     } else {
       const copies = copyChannels(channels);
       out = await this._job(
