@@ -7,7 +7,8 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { AIMixer } from "../../wasm/js/aimixer.js";
 
 const job = JSON.parse(readFileSync(process.argv[2], "utf-8"));
-const raw = new Float32Array(readFileSync(job.raw).buffer.slice(0));
+const rb = readFileSync(job.raw);
+const raw = new Float32Array(rb.buffer.slice(rb.byteOffset, rb.byteOffset + rb.byteLength));
 const chans = [];
 for (let c = 0; c < job.channels; c++) chans.push(raw.slice(c * job.frames, (c + 1) * job.frames));
 const base = process.env.AIMIXER_BASE_URL;

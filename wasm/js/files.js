@@ -34,6 +34,8 @@ import { AIMixerError } from "./protocol.js";
 const SR = 48000;
 const FRAME = 960;
 const MAX_CHANNELS = 8;
+/** Longest file of the twins, s (the wasm path's bound: aimixer_dsp.render.MAX_SECONDS). */
+const MAX_SECONDS = 3600;
 
 function checkChannels(channels) {
   if (!Array.isArray(channels) || channels.length < 1 || channels.length > MAX_CHANNELS) {
@@ -162,10 +164,17 @@ async function streamChannel(origin, x, config, signal) {
   return { audio: out.slice(L, L + x.length), momentary, shortTerm };
 }
 
-/** A sample rate a WAV header can carry (the origin decides what it processes). */
-function checkRate(sampleRate) {
+/** A sample rate a WAV header can carry (the origin decides what it processes) and at most
+ * MAX_SECONDS of audio. */
+function checkRate(sampleRate, n) {
   if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 768000) {
     throw new AIMixerError("INVALID_SAMPLE_RATE", `sampleRate=${String(sampleRate).slice(0, 40)} must be an integer in Hz`);
+  }
+  if (n > MAX_SECONDS * sampleRate) {
+    throw new AIMixerError("INVALID_BUFFER_SIZE", `${(n / sampleRate).toFixed(0)} s of audio; at most ${MAX_SECONDS} s`, {
+      field: "channels",
+      maxSeconds: MAX_SECONDS,
+    });
   }
 }
 
@@ -596,7 +605,7 @@ function side(s) {
 export async function originProcessFile(origin, channels, sampleRate, config, opts = {}) {
   const { targetLufs, truePeak, onProgress, signal } = opts;
   const n = checkChannels(channels);
-  checkRate(sampleRate);
+  checkRate(sampleRate, n);
   if ((targetLufs === null || targetLufs === undefined) && truePeak !== null && truePeak !== undefined) {
     // the jobs API normalises only towards a target; a bare ceiling is the streamed path's pass
     return streamProcessFile(origin, channels, sampleRate, config, opts);
@@ -655,7 +664,7 @@ export async function originProcessFile(origin, channels, sampleRate, config, op
 export async function originAnalyzeFile(origin, channels, sampleRate, opts = {}) {
   const { genre = true, onProgress, signal } = opts;
   const n = checkChannels(channels);
-  checkRate(sampleRate);
+  checkRate(sampleRate, n);
   const job = await runJob(origin, channels, sampleRate, { analysis: "true" }, { analysis: true, phase: () => "analyse", onProgress, signal });
   if (job === null) return streamAnalyzeFile(origin, channels, sampleRate, opts);
   const m = job.metrics || {};
