@@ -99,7 +99,10 @@ def test_jobs_process_file_equals_cli_and_wasm_renderer(
     node_run, name, config, genre, normalize, target, peak
 ):
     run = node_run["summary"][name]
-    assert _paths(run, "POST") == ["/jobs"] and not any("/stream-audio" in p for _, p in run["requests"])
+    # the probe (does the origin have /jobs?) and the upload; nothing streamed
+    assert _paths(run, "POST") == ["/jobs", "/jobs"] and not any(
+        "/stream-audio" in p for _, p in run["requests"]
+    )
     got = node_run["audio"](name)
     want, cli = _cli(node_run["tmp"], "in.wav", name, config, genre, normalize)
     assert got.shape == want.shape == node_run["x"].shape

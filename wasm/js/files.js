@@ -379,8 +379,8 @@ async function streamAnalyzeFile(origin, channels, sampleRate, { genre = true, o
 
 // ---- the file jobs API (POST /jobs ...) -------------------------------------------------------
 
-/** Origins seen to answer 404 to POST /jobs: they stream instead. */
-const noJobs = new WeakSet();
+/** Whether an origin has file jobs (asked once per origin backend). */
+const jobsKnown = new WeakMap();
 const POLL_MS = [50, 100, 200, 400, 700, 1000];
 /** Longest wait for a job, ms (the origin's heartbeat keeps a live job's progress moving). */
 const MAX_WAIT_MS = 6 * 3600 * 1000;
@@ -512,6 +512,27 @@ function sleep(ms, signal) {
 }
 
 /**
+ * Whether the origin has file jobs: an empty non-multipart POST /jobs is answered 415 (or 400,
+ * 401, ...) by an origin with the route and 404/405 by one without. Asked before the upload
+ * because an origin without the route may answer a large upload's 404 by closing the connection.
+ * @param {any} origin
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<boolean>}
+ */
+async function hasJobs(origin, signal) {
+  if (jobsKnown.has(origin)) return jobsKnown.get(origin);
+  let ok = true;
+  try {
+    await jobsFetch(origin, "POST", "/jobs", { body: "", signal });
+  } catch (e) {
+    if (e.code === "CANCELLED" || e.status === undefined) throw e; // cancelled, or no origin at all
+    ok = e.status !== 404 && e.status !== 405;
+  }
+  jobsKnown.set(origin, ok);
+  return ok;
+}
+
+/**
  * Run one file job: upload, poll, and hand back `{id, metrics, audio}` (audio: the result file's
  * bytes, for process jobs), or `null` when the origin has no /jobs. The job is deleted at the end
  * (done, failed or cancelled).
@@ -524,9 +545,9 @@ function sleep(ms, signal) {
  * @returns {Promise<{id: string, metrics: any, audio: ArrayBuffer | null} | null>}
  */
 async function runJob(origin, channels, sampleRate, fields, { analysis, phase, onProgress, signal }) {
-  if (noJobs.has(origin)) return null;
   const cancelled = () => new AIMixerError("CANCELLED", "the job was cancelled");
   if (signal && signal.aborted) throw cancelled();
+  if (!(await hasJobs(origin, signal))) return null;
   const form = new FormData();
   form.append("file", new Blob([encodeWavFloat32(channels, sampleRate)], { type: "audio/wav" }), "input.wav");
   for (const [k, val] of Object.entries(fields)) form.append(k, val);
@@ -535,7 +556,7 @@ async function runJob(origin, channels, sampleRate, fields, { analysis, phase, o
     job = await (await jobsFetch(origin, "POST", "/jobs", { body: form, signal })).json();
   } catch (e) {
     if (e && (e.status === 404 || e.status === 405)) {
-      noJobs.add(origin);
+      jobsKnown.set(origin, false);
       return null;
     }
     throw e;
