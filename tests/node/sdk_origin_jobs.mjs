@@ -38,7 +38,8 @@ for (const run of job.runs) {
   const m = await AIMixer.create({ baseUrl: base, apiKey: key, prefer: "origin", fallback: false, fetch: rec.impl });
   const progress = [];
   const onProgress = (p) => progress.push(p);
-  const input = run.channels ? chans.slice(0, run.channels) : chans;
+  let input = run.channels ? chans.slice(0, run.channels) : chans;
+  if (run.silent) input = input.map((c) => new Float32Array(c.length));
   const out = {};
   if (run.kind === "analyze") {
     out.result = await m.analyzeFile(input, job.sampleRate, { onProgress });

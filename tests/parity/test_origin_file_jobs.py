@@ -32,6 +32,7 @@ RUNS = [
     {"name": "cancel", "kind": "cancel", "config": {"genre": "rock"}, "targetLufs": -14},
     {"name": "bad_target", "kind": "error", "config": None, "targetLufs": "loud"},
     {"name": "bad_ratio", "kind": "error", "config": {"compressor": {"ratio": 99}}},
+    {"name": "silent", "kind": "error", "silent": True, "config": None, "targetLufs": -14},
     {"name": "stream_mono", "channels": 1, "noJobs": True, "config": {"genre": "speech", "eq": {"high": 4}}},
 ]
 
@@ -188,3 +189,10 @@ def test_origin_without_jobs_streams(node_run) -> None:
     assert got.shape == want.shape
     assert np.abs(got - want).max() <= 1e-5
     assert run["report"]["path"] == "origin" and "jobId" not in run["report"]
+
+
+def test_a_failed_job_rejects_with_its_reason_and_is_deleted(node_run) -> None:
+    run = node_run["summary"]["silent"]
+    assert run["error"]["code"] == "JOB_FAILED" and "silent" in run["error"]["message"]
+    assert run["error"]["details"]["state"] == "failed"
+    assert len(run["jobIds"]) == 1 and run["jobStatusAfter"] == [404]
