@@ -1,7 +1,7 @@
 """``mixer.processFile`` / ``analyzeFile`` / ``controls`` of the JS SDK in Node: the wasm path
 (Pyodide in-process) equals ``aimixer process`` / ``aimixer analyze`` and CPython's
-``aimixer_dsp.render`` within 1e-5; the origin path (``/stream-audio``) equals the CLI for mono;
-cancellation, bad input and the controls from the one declaration."""
+``aimixer_dsp.render`` within 1e-5; the origin path (file jobs: test_origin_file_jobs.py) equals
+the CLI for mono; cancellation, bad input and the controls from the one declaration."""
 
 from __future__ import annotations
 

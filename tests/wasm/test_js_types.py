@@ -15,9 +15,7 @@ TSC = ROOT / "node_modules" / ".bin" / "tsc"
 
 #: Files whose type errors do not fail the run yet, with the reason; the list only shrinks.
 PENDING = {
-    # edited by a concurrent change this round (normalisation); their JSDoc option types are
-    # narrower than what their callers pass (files.js) and a resolve() lacks its hint (filejobs.js)
-    "wasm/js/files.js": "JSDoc option types narrower than the callers' (onProgress, signal, ...)",
+    # edited by a concurrent change this round (normalisation): a resolve() lacks its hint
     "wasm/js/filejobs.js": "new Promise() without a JSDoc hint for resolve()",
 }
 

@@ -614,6 +614,7 @@ export class AIMixer {
    * process`; the limiter's look-ahead compensated, so the output has the input's length), with
    * genre "auto" classifying the file first, and an optional loudness target: a second pass of
    * gain + limiter at the ceiling. In the worker on the wasm path: no audio leaves the machine.
+   * On the origin path the file is uploaded as a file job (`POST /jobs`; see files.js).
    *
    * @param {Float32Array[]} channels  planar audio, 1..8 channels of one length
    * @param {number} sampleRate        Hz (genre "auto" needs 48000)
@@ -652,8 +653,7 @@ export class AIMixer {
     const { genre = true, buckets = 1000, onProgress, signal, block } = opts;
     let out;
     if (this.path === "origin") {
-      const originOpts = { genre, onProgress, signal }; // (files.js declares only `genre`)
-      out = await originAnalyzeFile(this._origin, channels, sampleRate, originOpts);
+      out = await originAnalyzeFile(this._origin, channels, sampleRate, { genre, onProgress, signal });
     } else {
       const copies = copyChannels(channels);
       out = await this._job(

@@ -1,17 +1,41 @@
 // Whole files in the SDK, outside the worker: the waveform overview and the origin-path twins of
-// processFile / analyzeFile. The origin has no file-job API, so the twins stream each channel
-// through POST /stream-audio (48 kHz, whole 960-sample frames) and classify through
+// processFile / analyzeFile.
+//
+// The twins use the origin's file jobs (POST /jobs, GET /jobs/{id}, GET /jobs/{id}/result,
+// DELETE /jobs/{id}) where the origin has them: the planar channels are uploaded as one float32
+// WAV (lossless) with the config and the loudness target (`target` / `targetLufs` /
+// `truePeakCeiling`), the job is polled (its progress goes to onProgress; an aborted `signal`
+// deletes it), the float32 WAV result is decoded and the job is deleted. The job renders as
+// `aimixer process` does — linked detection across channels, the one-pass loudness
+// normalisation with the true-peak limiter, genre "auto" over the whole file — so the result
+// equals the wasm path's. Its report has the wasm path's shape; what the job does not measure
+// is null (momentaryMax / shortTermMax of a processed file, the loudness curve of an analysis)
+// and a processed file's genre comes without the window timeline.
+//
+// An origin without /jobs (404) gets the older path: each channel streamed through
+// POST /stream-audio (48 kHz, whole 960-sample frames) and "auto" classified through
 // POST /classify-genre. Differences from the wasm path, by construction: channels are processed
 // one by one (no linked detection across channels), the loudness of several channels is combined
 // from the per-channel 100 ms readings (momentary and short-term exactly; the integrated value
-// and LRA are gated from those readings), and "auto" classifies at most 8 windows of 3 s.
-// The audio is uploaded to the origin on this path.
+// and LRA are gated from those readings), a target is a second pass of gain + sample-peak limiter,
+// and "auto" classifies at most 8 windows of 3 s.
+//
+// On both paths the audio is uploaded to the origin.
 
 import { AIMixerError } from "./protocol.js";
+
+/**
+ * @typedef {{phase: string, done: number, total: number, fraction: number}} FileProgress
+ * @typedef {{targetLufs?: number | string | null, truePeak?: number | null,
+ *   onProgress?: (p: FileProgress) => void, signal?: AbortSignal}} FileOptions
+ * @typedef {{genre?: boolean, onProgress?: (p: FileProgress) => void, signal?: AbortSignal}} AnalyzeOptions
+ */
 
 const SR = 48000;
 const FRAME = 960;
 const MAX_CHANNELS = 8;
+/** Longest file of the twins, s (the wasm path's bound: aimixer_dsp.render.MAX_SECONDS). */
+const MAX_SECONDS = 3600;
 
 function checkChannels(channels) {
   if (!Array.isArray(channels) || channels.length < 1 || channels.length > MAX_CHANNELS) {
@@ -140,6 +164,20 @@ async function streamChannel(origin, x, config, signal) {
   return { audio: out.slice(L, L + x.length), momentary, shortTerm };
 }
 
+/** A sample rate a WAV header can carry (the origin decides what it processes) and at most
+ * MAX_SECONDS of audio. */
+function checkRate(sampleRate, n) {
+  if (!Number.isInteger(sampleRate) || sampleRate < 1 || sampleRate > 768000) {
+    throw new AIMixerError("INVALID_SAMPLE_RATE", `sampleRate=${String(sampleRate).slice(0, 40)} must be an integer in Hz`);
+  }
+  if (n > MAX_SECONDS * sampleRate) {
+    throw new AIMixerError("INVALID_BUFFER_SIZE", `${(n / sampleRate).toFixed(0)} s of audio; at most ${MAX_SECONDS} s`, {
+      field: "channels",
+      maxSeconds: MAX_SECONDS,
+    });
+  }
+}
+
 function mono(channels) {
   const n = channels[0].length;
   const m = new Float32Array(n);
@@ -212,8 +250,15 @@ function resolveTarget(controls, targetLufs, truePeak) {
   return { name, lufs: lufsT, ceiling, gainRange: [controls.gain.min, controls.gain.max] };
 }
 
-/** The origin twin of processFile (see the module comment for how it differs). */
-export async function originProcessFile(origin, channels, sampleRate, config, { targetLufs, truePeak, onProgress, signal } = {}) {
+/**
+ * processFile through /stream-audio (origins without /jobs; see the module comment).
+ * @param {any} origin
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ * @param {object | null} config
+ * @param {FileOptions} [opts]
+ */
+async function streamProcessFile(origin, channels, sampleRate, config, { targetLufs, truePeak, onProgress, signal } = {}) {
   const n = checkChannels(channels);
   if (sampleRate !== SR) {
     throw new AIMixerError("INVALID_SAMPLE_RATE", `the origin path streams ${SR} Hz audio; got ${sampleRate} Hz (resample first)`);
@@ -286,8 +331,14 @@ export async function originProcessFile(origin, channels, sampleRate, config, { 
   return { channels: audio, report };
 }
 
-/** The origin twin of analyzeFile: each channel streamed with the chain bypassed. */
-export async function originAnalyzeFile(origin, channels, sampleRate, { genre = true, onProgress, signal } = {}) {
+/**
+ * analyzeFile through /stream-audio: each channel streamed with the chain bypassed.
+ * @param {any} origin
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ * @param {AnalyzeOptions} [opts]
+ */
+async function streamAnalyzeFile(origin, channels, sampleRate, { genre = true, onProgress, signal } = {}) {
   const n = checkChannels(channels);
   if (sampleRate !== SR) {
     throw new AIMixerError("INVALID_SAMPLE_RATE", `the origin path streams ${SR} Hz audio; got ${sampleRate} Hz (resample first)`);
@@ -311,6 +362,7 @@ export async function originAnalyzeFile(origin, channels, sampleRate, { genre = 
       classificationError = AIMixerError.from(e).toJSON();
     }
   }
+  /** @type {Record<string, any>} */
   const out = {
     ...levels(channels),
     ...loud,
@@ -322,5 +374,335 @@ export async function originAnalyzeFile(origin, channels, sampleRate, { genre = 
     path: "origin",
   };
   if (classificationError) out.classificationError = classificationError;
+  return out;
+}
+
+// ---- the file jobs API (POST /jobs ...) -------------------------------------------------------
+
+/** Whether an origin has file jobs (asked once per origin backend). */
+const jobsKnown = new WeakMap();
+const POLL_MS = [50, 100, 200, 400, 700, 1000];
+/** Longest wait for a job, ms (the origin's heartbeat keeps a live job's progress moving). */
+const MAX_WAIT_MS = 6 * 3600 * 1000;
+
+/** 32-bit float WAV (format 3) of planar channels, interleaved little-endian. */
+export function encodeWavFloat32(channels, sampleRate) {
+  const nc = channels.length;
+  const n = channels[0].length;
+  const dataBytes = 4 * nc * n;
+  const buf = new ArrayBuffer(58 + dataBytes);
+  const v = new DataView(buf);
+  const tag = (at, s) => {
+    for (let i = 0; i < 4; i++) v.setUint8(at + i, s.charCodeAt(i));
+  };
+  tag(0, "RIFF");
+  v.setUint32(4, 50 + dataBytes, true);
+  tag(8, "WAVE");
+  tag(12, "fmt ");
+  v.setUint32(16, 18, true);
+  v.setUint16(20, 3, true); // WAVE_FORMAT_IEEE_FLOAT
+  v.setUint16(22, nc, true);
+  v.setUint32(24, sampleRate, true);
+  v.setUint32(28, sampleRate * nc * 4, true);
+  v.setUint16(32, nc * 4, true);
+  v.setUint16(34, 32, true);
+  v.setUint16(36, 0, true);
+  tag(38, "fact");
+  v.setUint32(42, 4, true);
+  v.setUint32(46, n, true);
+  tag(50, "data");
+  v.setUint32(54, dataBytes, true);
+  let at = 58;
+  for (let i = 0; i < n; i++) {
+    for (let c = 0; c < nc; c++) {
+      v.setFloat32(at, channels[c][i], true);
+      at += 4;
+    }
+  }
+  return buf;
+}
+
+/**
+ * Planar Float32Arrays of a WAV file (PCM 16/24/32-bit or float32, plain or extensible).
+ * @param {ArrayBuffer} buf
+ * @returns {{channels: Float32Array[], sampleRate: number}}
+ */
+export function decodeWav(buf) {
+  const bad = (why) => new AIMixerError("INVALID_AUDIO", `the origin's result is not a WAV this SDK reads: ${why}`);
+  const v = new DataView(buf);
+  const tag = (at) => String.fromCharCode(v.getUint8(at), v.getUint8(at + 1), v.getUint8(at + 2), v.getUint8(at + 3));
+  if (buf.byteLength < 12 || tag(0) !== "RIFF" || tag(8) !== "WAVE") throw bad("no RIFF/WAVE header");
+  let fmt = null;
+  let at = 12;
+  while (at + 8 <= buf.byteLength) {
+    const id = tag(at);
+    const size = v.getUint32(at + 4, true);
+    const body = at + 8;
+    if (id === "fmt ") {
+      if (size < 16 || body + size > buf.byteLength) throw bad("short fmt chunk");
+      let format = v.getUint16(body, true);
+      if (format === 0xfffe && size >= 26) format = v.getUint16(body + 24, true); // the sub-format GUID
+      fmt = { format, nc: v.getUint16(body + 2, true), rate: v.getUint32(body + 4, true), bits: v.getUint16(body + 14, true) };
+    } else if (id === "data") {
+      if (!fmt) throw bad("data before fmt");
+      const { format, nc, rate, bits } = fmt;
+      const width = bits / 8;
+      const ok = (format === 3 && bits === 32) || (format === 1 && (bits === 16 || bits === 24 || bits === 32));
+      if (!ok || nc < 1 || nc > MAX_CHANNELS) throw bad(`format ${format}, ${bits} bits, ${nc} channels`);
+      const bytes = Math.min(size, buf.byteLength - body);
+      const n = Math.floor(bytes / (width * nc));
+      const out = Array.from({ length: nc }, () => new Float32Array(n));
+      let p = body;
+      for (let i = 0; i < n; i++) {
+        for (let c = 0; c < nc; c++) {
+          let x;
+          if (format === 3) x = v.getFloat32(p, true);
+          else if (bits === 16) x = v.getInt16(p, true) / 32768;
+          else if (bits === 24) x = ((v.getUint8(p) | (v.getUint8(p + 1) << 8) | (v.getInt8(p + 2) << 16)) / 8388608);
+          else x = v.getInt32(p, true) / 2147483648;
+          out[c][i] = x;
+          p += width;
+        }
+      }
+      return { channels: out, sampleRate: rate };
+    }
+    at = body + size + (size & 1);
+  }
+  throw bad("no data chunk");
+}
+
+/**
+ * One request to the origin's jobs API; a non-2xx answer is thrown as the API's error.
+ * @param {any} origin
+ * @param {string} method
+ * @param {string} path
+ * @param {{body?: any, accept?: string, signal?: AbortSignal}} [opts]
+ * @returns {Promise<Response>}
+ */
+async function jobsFetch(origin, method, path, { body, accept = "application/json", signal } = {}) {
+  /** @type {Record<string, string>} */
+  const h = { Accept: accept };
+  if (origin.apiKey) h.Authorization = `Bearer ${origin.apiKey}`;
+  let r;
+  try {
+    r = await origin.fetch(origin.baseUrl + path, { method, headers: h, body, signal });
+  } catch (e) {
+    if (e && e.name === "AbortError") throw new AIMixerError("CANCELLED", "the job was cancelled");
+    throw new AIMixerError("SERVICE_UNAVAILABLE", `origin unreachable: ${e && e.message}`);
+  }
+  if (!r.ok) {
+    const data = await r.json().catch(() => null);
+    const err = data && data.error ? data.error : { code: "HTTP_ERROR", message: `HTTP ${r.status}` };
+    throw new AIMixerError(err.code, err.message, err.details || {}, r.status);
+  }
+  return r;
+}
+
+/** Sleep `ms`, waking early when `signal` aborts. */
+function sleep(ms, signal) {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      if (signal) signal.removeEventListener("abort", done);
+      resolve(undefined);
+    }
+    if (signal) signal.addEventListener("abort", done, { once: true });
+  });
+}
+
+/**
+ * Whether the origin has file jobs: an empty non-multipart POST /jobs is answered 415 (or 400,
+ * 401, ...) by an origin with the route and 404/405 by one without. Asked before the upload
+ * because an origin without the route may answer a large upload's 404 by closing the connection.
+ * @param {any} origin
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<boolean>}
+ */
+async function hasJobs(origin, signal) {
+  if (jobsKnown.has(origin)) return jobsKnown.get(origin);
+  let ok = true;
+  try {
+    await jobsFetch(origin, "POST", "/jobs", { body: "", signal });
+  } catch (e) {
+    if (e.code === "CANCELLED" || e.status === undefined) throw e; // cancelled, or no origin at all
+    ok = e.status !== 404 && e.status !== 405;
+  }
+  jobsKnown.set(origin, ok);
+  return ok;
+}
+
+/**
+ * Run one file job: upload, poll, and hand back `{id, metrics, audio}` (audio: the result file's
+ * bytes, for process jobs), or `null` when the origin has no /jobs. The job is deleted at the end
+ * (done, failed or cancelled).
+ * @param {any} origin
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ * @param {Record<string, string>} fields   form fields besides `file`
+ * @param {{analysis: boolean, phase: (fraction: number) => string, onProgress?: (p: FileProgress) => void,
+ *   signal?: AbortSignal}} opts
+ * @returns {Promise<{id: string, metrics: any, audio: ArrayBuffer | null} | null>}
+ */
+async function runJob(origin, channels, sampleRate, fields, { analysis, phase, onProgress, signal }) {
+  const cancelled = () => new AIMixerError("CANCELLED", "the job was cancelled");
+  if (signal && signal.aborted) throw cancelled();
+  if (!(await hasJobs(origin, signal))) return null;
+  const form = new FormData();
+  form.append("file", new Blob([encodeWavFloat32(channels, sampleRate)], { type: "audio/wav" }), "input.wav");
+  for (const [k, val] of Object.entries(fields)) form.append(k, val);
+  let job;
+  try {
+    job = await (await jobsFetch(origin, "POST", "/jobs", { body: form, signal })).json();
+  } catch (e) {
+    if (e && (e.status === 404 || e.status === 405)) {
+      jobsKnown.set(origin, false);
+      return null;
+    }
+    throw e;
+  }
+  const id = String(job.id);
+  if (!/^job_[0-9a-f]{1,64}$/.test(id)) throw new AIMixerError("INTERNAL_ERROR", "the origin answered POST /jobs without a job id");
+  const path = `/jobs/${id}`;
+  const remove = () => jobsFetch(origin, "DELETE", path).catch(() => {});
+  const report = (f) => {
+    if (onProgress) onProgress({ phase: phase(f), done: f, total: 1, fraction: f });
+  };
+  try {
+    const started = Date.now();
+    let last = -1;
+    for (let k = 0; ; k++) {
+      if (signal && signal.aborted) throw cancelled();
+      if (job.state === "complete") break;
+      if (job.state === "failed" || job.state === "cancelled") {
+        throw new AIMixerError("JOB_FAILED", `the origin's job ${job.state}: ${job.error || "no reason given"}`, { jobId: id, state: job.state });
+      }
+      const f = Math.max(0, Math.min(1, Number(job.progress) || 0));
+      if (f > last) {
+        report(f);
+        last = f;
+      }
+      if (Date.now() - started > MAX_WAIT_MS) throw new AIMixerError("TIMEOUT", `the origin's job ${id} did not finish`, { jobId: id });
+      await sleep(POLL_MS[Math.min(k, POLL_MS.length - 1)], signal);
+      if (signal && signal.aborted) throw cancelled();
+      job = await (await jobsFetch(origin, "GET", path, { signal })).json();
+    }
+    const metrics = await (await jobsFetch(origin, "GET", `${path}/result`, { signal })).json();
+    const audio = analysis ? null : await (await jobsFetch(origin, "GET", `${path}/result`, { accept: "audio/wav", signal })).arrayBuffer();
+    report(1);
+    return { id, metrics, audio };
+  } finally {
+    await remove();
+  }
+}
+
+/** The loudness target as /jobs form fields (the origin validates them and names the field). */
+function targetFields(targetLufs, truePeak) {
+  /** @type {Record<string, string>} */
+  const f = {};
+  if (typeof targetLufs === "string") f.target = targetLufs;
+  else if (targetLufs !== null && targetLufs !== undefined) f.targetLufs = String(targetLufs);
+  if (truePeak !== null && truePeak !== undefined) f.truePeakCeiling = String(truePeak);
+  return f;
+}
+
+/** A loudness summary of the job in the wasm report's shape (what the job lacks is null). */
+function side(s) {
+  if (!s) return null;
+  const keys = ["peak", "rms", "lufs", "momentaryMax", "shortTermMax", "lra", "truePeak"];
+  return Object.fromEntries(keys.map((k) => [k, s[k] ?? null]));
+}
+
+/**
+ * The origin twin of processFile: a /jobs process job where the origin has one, else
+ * /stream-audio (see the module comment).
+ * @param {any} origin
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ * @param {object | null} config
+ * @param {FileOptions} [opts]
+ * @returns {Promise<{channels: Float32Array[], report: Record<string, any>}>}
+ */
+export async function originProcessFile(origin, channels, sampleRate, config, opts = {}) {
+  const { targetLufs, truePeak, onProgress, signal } = opts;
+  const n = checkChannels(channels);
+  checkRate(sampleRate, n);
+  if ((targetLufs === null || targetLufs === undefined) && truePeak !== null && truePeak !== undefined) {
+    // the jobs API normalises only towards a target; a bare ceiling is the streamed path's pass
+    return streamProcessFile(origin, channels, sampleRate, config, opts);
+  }
+  /** @type {Record<string, string>} */
+  const fields = { ...targetFields(targetLufs, truePeak), format: "wav" };
+  if (config) fields.config = JSON.stringify(config);
+  const normalizing = fields.target !== undefined || fields.targetLufs !== undefined;
+  const phase = (f) => (normalizing && f >= 0.5 ? "loudness" : "render");
+  const job = await runJob(origin, channels, sampleRate, fields, { analysis: false, phase, onProgress, signal });
+  if (job === null) return streamProcessFile(origin, channels, sampleRate, config, opts);
+  const wav = decodeWav(/** @type {ArrayBuffer} */ (job.audio));
+  if (wav.channels.length !== channels.length || wav.channels[0].length !== n) {
+    throw new AIMixerError("INTERNAL_ERROR", `the origin returned ${wav.channels.length} x ${wav.channels[0].length} samples for ${channels.length} x ${n}`);
+  }
+  const m = job.metrics;
+  /** @type {Record<string, any>} */
+  const report = {
+    input: side(m.input),
+    output: side(m.output),
+    appliedSettings: m.appliedSettings ?? null,
+    genre: m.genre ?? null,
+    latencySamples: m.latencySamples ?? null,
+    sampleRate,
+    channels: channels.length,
+    duration: n / sampleRate,
+    path: "origin",
+    linked: true,
+    jobId: job.id,
+  };
+  if (m.confidence !== undefined && m.confidence !== null) report.confidence = m.confidence;
+  const norm = m.normalization;
+  if (norm) {
+    report.target = {
+      name: norm.target ?? null,
+      lufs: norm.targetLufs,
+      ceiling: norm.truePeakCeiling,
+      gainDb: norm.gainDb,
+      measuredLufs: norm.measuredLufs ?? null,
+      predictedLufs: norm.predictedLufs ?? null,
+      truePeakLimiter: true,
+    };
+  }
+  return { channels: wav.channels, report };
+}
+
+/**
+ * The origin twin of analyzeFile: a /jobs analysis job where the origin has one (no loudness
+ * curve: `curve` is null), else each channel streamed through /stream-audio.
+ * @param {any} origin
+ * @param {Float32Array[]} channels
+ * @param {number} sampleRate
+ * @param {AnalyzeOptions} [opts]
+ * @returns {Promise<Record<string, any>>}
+ */
+export async function originAnalyzeFile(origin, channels, sampleRate, opts = {}) {
+  const { genre = true, onProgress, signal } = opts;
+  const n = checkChannels(channels);
+  checkRate(sampleRate, n);
+  const job = await runJob(origin, channels, sampleRate, { analysis: "true" }, { analysis: true, phase: () => "analyse", onProgress, signal });
+  if (job === null) return streamAnalyzeFile(origin, channels, sampleRate, opts);
+  const m = job.metrics || {};
+  const loud = side(m.loudness) || {};
+  /** @type {Record<string, any>} */
+  const out = {
+    ...loud,
+    duration: n / sampleRate,
+    sampleRate,
+    channels: channels.length,
+    curve: null,
+    classification: genre !== false ? (m.genre ?? null) : null,
+    voiceActivity: null,
+    path: "origin",
+  };
+  if (genre !== false && !m.genre) {
+    out.classificationError = { code: "SERVICE_UNAVAILABLE", message: String(m.genreError || "the origin did not classify the file"), details: { component: "ai" } };
+  }
   return out;
 }
