@@ -51,7 +51,7 @@ def test_recorder_detail_archive_and_sources(recording_server, shared_browser):
         assert received != "–" and int(received) > 0
         assert page.locator("#events li").count() > 0
         assert page.get_by_role("button", name="Save configuration").is_disabled()
-        # the loudness history panel is shown (its readings: test_studio_loudness.py)
+        # the loudness history panel is shown (its readings: test_studio_app_loudness.py)
         assert page.locator("#loudness-panel").is_visible()
 
         # archive: search, multi-select, delete; the player draws the waveform

@@ -80,8 +80,11 @@ async function boot() {
   $("logout").classList.toggle("hidden", !getToken());
   for (const el of document.querySelectorAll(".admin-only")) el.classList.toggle("hidden", !isAdmin());
   $("tabs").classList.remove("hidden");
+  // the saved studio is known before the first render: the page lands in it, with no flash of all studios
+  const saved = await savedSelection();
+  if (saved) state.filter = saved;
   await refreshAll();
-  await restoreSelection();
+  await restoreSelection(saved);
   await loadAlerts();
   state.socket = new LevelsSocket({ onMessage: onLevels, onStatus: setWsStatus });
   setInterval(() => refreshRecorders().catch(showError), 2000);
@@ -233,16 +236,22 @@ async function selectStudio(id, { persist = true } = {}) {
   }
 }
 
-/** On login: the user's saved selection; a studio user without one lands in its own studio. */
-async function restoreSelection() {
-  let sel = null;
+/** The user's saved studio selection (per user, on the server), or null. */
+async function savedSelection() {
   try {
-    sel = await api("/api/studios/current-selection");
+    const sel = await api("/api/studios/current-selection");
+    return (sel && sel.studio_id) || null;
   } catch (err) {
     showError(err);
+    return null;
   }
-  if (sel && sel.studio_id) await selectStudio(sel.studio_id, { persist: false });
+}
+
+/** On login: the user's saved selection; a studio user without one lands in its own studio. */
+async function restoreSelection(saved) {
+  if (saved && studioById(saved)) await selectStudio(saved, { persist: false });
   else if (!isAdmin() && state.user.studio_id && studioById(state.user.studio_id)) await selectStudio(state.user.studio_id);
+  else if (saved) await selectStudio(null, { persist: false }); // the saved studio is gone
 }
 
 function renderStudioPicker() {
