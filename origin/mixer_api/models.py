@@ -367,10 +367,16 @@ class ExtractFeaturesRequest(BaseModel):
 EXTRACT_SETTINGS = ("numCoefficients", "numFilters", "fftSize", "hopSize", "windowType")
 
 
-def _declared(what: str) -> Check:
+def _declared(what: int | str) -> Check:
     """A declared MFCC setting of ``/classify-genre``: checked with the features (only for an
     MFCC matrix: :func:`aimixer_dsp.genre.check_feature_settings`)."""
-    return Check({"description": f"declared MFCC setting; only {what} is supported"}, lambda k, v: v)
+    return Check(
+        {
+            "type": "string" if isinstance(what, str) else "integer",
+            "description": f"declared MFCC setting; only {what} is supported",
+        },
+        lambda k, v: v,
+    )
 
 
 def _classify_input(name: str, v: Any, data: dict[str, Any]) -> Any:
@@ -404,8 +410,10 @@ CLASSIFY_SETTINGS = ("numFilters", "fftSize", "hopSize", "sampleRate", "windowTy
 
 class ClassifyGenreRequest(BaseModel):
     """``POST /classify-genre``: the MFCC matrix of ``/extract-features`` (or window vectors, or,
-    as an extension, raw audio). ``features`` is checked by :func:`aimixer_dsp.genre.parse_features`
-    (the Python the browser SDK runs) and becomes ``(input kind, vectors)``. Other fields are ignored."""
+    as an extension, raw audio instead of features). Other fields are ignored."""
+
+    # ``features`` is checked by aimixer_dsp.genre.parse_features (the Python the browser SDK
+    # runs) and becomes (input kind, model input vectors)
 
     model_config = ConfigDict(extra="ignore", validate_default=True)
 
@@ -423,10 +431,10 @@ class ClassifyGenreRequest(BaseModel):
             lambda k, v: require({k: v}, k, bool, optional=True) or False,
         ),
     ] = False
-    numFilters: Annotated[Any, _declared("40")] = None
-    fftSize: Annotated[Any, _declared("2048")] = None
-    hopSize: Annotated[Any, _declared("512")] = None
-    sampleRate: Annotated[Any, _declared("48000")] = None
+    numFilters: Annotated[Any, _declared(40)] = None
+    fftSize: Annotated[Any, _declared(2048)] = None
+    hopSize: Annotated[Any, _declared(512)] = None
+    sampleRate: Annotated[Any, _declared(48000)] = None
     windowType: Annotated[Any, _declared("hann")] = None
     features: Annotated[
         Any,
