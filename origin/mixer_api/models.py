@@ -349,6 +349,7 @@ class ExtractFeaturesRequest(BaseModel):
         if isinstance(body, dict):
             unknown = sorted(set(body) - set(cls.model_fields))
             if unknown:
+                _analysis_audio("audioBuffer", body.get("audioBuffer"))  # a bad buffer is reported first
                 names = ", ".join(cls.model_fields)
                 raise APIError(
                     400,

@@ -10,8 +10,9 @@ Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{i
 ``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk``, ``POST
 /api/sources/from-discovery``, and the recorder and control configs (``PUT
 /api/recorders/{id}/config``, ``POST /api/control/config``: :mod:`origin.studio.recorder_config`,
-re-exported here). Sources typed in are documented from their model here; their format fields
-go through :class:`RecorderConfig`, the rest (name, description) is checked in ``sources``.
+re-exported here), typed-in sources (:class:`SourceUpdate`, whose format fields are
+:class:`RecorderConfig`'s declarations) and sources made from a discovered stream
+(:class:`SourceFromStream`, ``POST /api/sources/`` with ``discovered_id``).
 """
 
 from __future__ import annotations

@@ -103,6 +103,22 @@ async def test_extract_features_errors_keep_their_texts(client, patch, code, mes
         )
 
 
+async def test_extract_features_checks_in_the_old_order(client):
+    # a bad buffer, then unknown fields, then an empty buffer, then the settings in field order
+    for body, code, field in (
+        ({"audioBuffer": [0.0, "x"], "sampleRate": 1, "hopSize": 0}, "INVALID_AUDIO", "audioBuffer"),
+        ({"audioBuffer": [], "sampleRate": 1, "hopSize": 0}, "INVALID_REQUEST", "sampleRate"),
+        ({"audioBuffer": [], "hopSize": 0}, "INVALID_BUFFER_SIZE", "audioBuffer"),
+        (
+            {"audioBuffer": [0.0], "windowType": 1, "numCoefficients": "a"},
+            "INVALID_REQUEST",
+            "numCoefficients",
+        ),
+    ):
+        status, err = await _error(await client.post("/extract-features", json=body))
+        assert (status, err["code"], err["details"]["field"]) == (400, code, field), body
+
+
 async def test_extract_features_octet_stream_options_go_through_the_same_model(client):
     audio = np.asarray(frame(0), dtype="<f4")
     for query, json_extra in (
