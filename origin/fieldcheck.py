@@ -30,7 +30,10 @@ class Check:
     """
 
     schema: Mapping[str, Any]
-    fn: Callable[[str, Any], Any] = field(compare=False)
+    fn: Callable[..., Any] = field(compare=False)
+    #: ``fn(field_name, value, data)``: ``data`` holds the fields declared (and checked) before
+    #: this one, for a check that depends on them (e.g. declared settings)
+    with_data: bool = False
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler
@@ -40,7 +43,12 @@ class Check:
         def validate(value: Any, info: core_schema.ValidationInfo) -> Any:
             return fn(info.field_name or "", value)
 
-        return core_schema.with_info_plain_validator_function(validate)
+        def validate_with_data(value: Any, info: core_schema.ValidationInfo) -> Any:
+            return fn(info.field_name or "", value, info.data)
+
+        return core_schema.with_info_plain_validator_function(
+            validate_with_data if self.with_data else validate
+        )
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler

@@ -1,7 +1,7 @@
 """``GET /config`` and ``PUT /config``: the server's DSP defaults, persisted in the database.
 ``GET /config/controls``: every parameter's unit, range and default (``aimixer_dsp.presets.controls``).
 
-``PUT`` takes a partial document ``{"dsp": {...}}`` (the ``dsp`` object uses the
+``PUT`` takes a partial document ``{"dsp": {...}}`` (:class:`.models.ServerConfigUpdate`; the ``dsp`` object uses the
 ``/process-audio`` config fields: ``gain``, ``noiseGate``, ``compressor``, ``eq``, ``limiter``,
 ``bypass``, ``genre``). It is deep-merged into the stored overrides and validated as a whole; an
 out-of-range value gets ``400 INVALID_PARAMETER`` naming the field (``dsp.compressor.ratio``).
@@ -22,8 +22,8 @@ from origin.errors import APIError
 from origin.jsonutil import dumps
 from origin.openapi import doc, schema
 
-from .common import FRAME_SIZE, SAMPLE_RATE, read_json, service
-from .schemas import CONFIG_SCHEMA
+from .common import read_json, service
+from .models import FIXED_AUDIO, ServerConfigUpdate, parse_model, prefix_param_error
 
 __all__ = ["bp"]
 
@@ -40,23 +40,6 @@ CONFIG_DOC = schema(
         },
     },
 )
-CONFIG_UPDATE = schema(
-    "ServerConfigUpdate",
-    {
-        "type": "object",
-        "properties": {
-            "dsp": CONFIG_SCHEMA,
-            "audio": {
-                "type": "object",
-                "properties": {
-                    "sampleRate": {"const": SAMPLE_RATE},
-                    "frameSize": {"const": FRAME_SIZE},
-                    "bitDepth": {"const": 32},
-                },
-            },
-        },
-    },
-)
 
 
 def _document() -> dict[str, Any]:
@@ -64,7 +47,7 @@ def _document() -> dict[str, Any]:
 
     svc = service()
     return {
-        "audio": {"sampleRate": SAMPLE_RATE, "frameSize": FRAME_SIZE, "bitDepth": 32},
+        "audio": dict(FIXED_AUDIO),
         "dsp": svc.config.full(),
         "ai": {
             "modelVersion": svc.genre.version,
@@ -94,20 +77,10 @@ async def get_controls() -> Response:
     return Response(dumps(controls()), content_type="application/json")
 
 
-def _prefix_param_error(exc: Exception) -> APIError:
-    name = getattr(exc, "name", None)
-    msg = str(exc)
-    details = dict(getattr(exc, "details", {}) or {})
-    if name:
-        details["parameter"] = f"dsp.{name}"
-        msg = msg.replace(name, f"dsp.{name}", 1) if not msg.startswith("dsp.") else msg
-    return APIError(400, getattr(exc, "code", "INVALID_PARAMETER"), msg, details)
-
-
 @bp.put("/config")
 @doc(
     summary="Update the server configuration (deep-merged partial update)",
-    request=CONFIG_UPDATE,
+    request=ServerConfigUpdate,
     responses={200: CONFIG_DOC},
     tags=["config"],
 )
@@ -122,42 +95,10 @@ async def put_config() -> Response:
             "FORBIDDEN",
             "changing the server configuration needs a mixer or admin key (not a session token)",
         )
-    body = await read_json()
-    unknown = sorted(set(body) - {"dsp", "audio", "ai"})
-    if unknown:
-        raise APIError(
-            400,
-            "INVALID_PARAMETER",
-            f"{unknown[0]} is not a configuration section (use dsp; audio and ai are read-only)",
-            {"parameter": unknown[0]},
-        )
-    audio = body.get("audio")
-    if audio is not None:
-        if not isinstance(audio, dict):
-            raise APIError(400, "INVALID_PARAMETER", "audio must be an object", {"parameter": "audio"})
-        fixed = {"sampleRate": SAMPLE_RATE, "frameSize": FRAME_SIZE, "bitDepth": 32}
-        for k, v in audio.items():
-            if k not in fixed:
-                raise APIError(
-                    400, "INVALID_PARAMETER", f"audio.{k} is not a setting", {"parameter": f"audio.{k}"}
-                )
-            if v != fixed[k] or isinstance(v, bool):
-                code = "INVALID_SAMPLE_RATE" if k == "sampleRate" else "INVALID_PARAMETER"
-                raise APIError(
-                    400,
-                    code,
-                    f"audio.{k}={v!r} is fixed at {fixed[k]}",
-                    {"parameter": f"audio.{k}", "value": v if isinstance(v, int | float | str) else None},
-                )
-    ai = body.get("ai")
-    if ai is not None and ai != {}:
-        raise APIError(400, "INVALID_PARAMETER", "ai settings are read-only", {"parameter": "ai"})
-    dsp = body.get("dsp")
-    if dsp is not None:
-        if not isinstance(dsp, dict):
-            raise APIError(400, "INVALID_PARAMETER", "dsp must be an object", {"parameter": "dsp"})
+    body = parse_model(ServerConfigUpdate, await read_json())
+    if body.dsp is not None:
         try:
-            await svc.config.update(dsp)
-        except DSPError as exc:
-            raise _prefix_param_error(exc) from None
+            await svc.config.update(body.dsp)
+        except DSPError as exc:  # the merge with the stored overrides, checked as a whole
+            raise prefix_param_error(exc) from None
     return Response(dumps(_document()), content_type="application/json")

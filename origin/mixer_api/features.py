@@ -26,7 +26,8 @@ from origin.errors import APIError
 from origin.jsonutil import dumps
 from origin.openapi import doc, schema
 
-from .common import SAMPLE_RATE, parse_audio, parse_float32_bytes, parse_json_text, require, service
+from .common import SAMPLE_RATE, parse_float32_bytes, parse_json_text, service
+from .models import ClassifyGenreRequest, ExtractFeaturesRequest, parse_model
 from .schemas import GENRE_ENUM
 
 __all__ = ["bp", "feature_size", "analysis_body_limit", "JSON_BYTES_PER_SAMPLE"]
@@ -44,31 +45,6 @@ def analysis_body_limit(max_seconds: float) -> int:
     """Body size limit (bytes) of ``/extract-features`` and ``/classify-genre``."""
     return int(max_seconds * SAMPLE_RATE) * JSON_BYTES_PER_SAMPLE + 3 * _BODY_SLACK
 
-
-EXTRACT_REQUEST = schema(
-    "ExtractFeaturesRequest",
-    {
-        "type": "object",
-        "required": ["audioBuffer"],
-        "properties": {
-            "audioBuffer": {
-                "type": "array",
-                "items": {"type": "number"},
-                "minItems": 1,
-                "description": "mono 48 kHz samples; at most analysis_max_seconds (default 120 s)",
-            },
-            "numCoefficients": {"type": "integer", "minimum": 1, "maximum": 256, "default": 13},
-            "numFilters": {"type": "integer", "minimum": 1, "maximum": 256, "default": 40},
-            "fftSize": {
-                "type": "integer",
-                "enum": [64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384],
-                "default": 2048,
-            },
-            "hopSize": {"type": "integer", "minimum": 1, "maximum": 65536, "default": 512},
-            "windowType": {"type": "string", "enum": ["hann", "hamming", "blackman"], "default": "hann"},
-        },
-    },
-)
 
 EXTRACT_RESPONSE = schema(
     "ExtractFeaturesResponse",
@@ -91,37 +67,6 @@ EXTRACT_RESPONSE = schema(
     },
 )
 
-CLASSIFY_REQUEST = schema(
-    "ClassifyGenreRequest",
-    {
-        "type": "object",
-        "properties": {
-            "features": {
-                "type": "array",
-                "minItems": 1,
-                "items": {"type": "array", "items": {"type": "number"}},
-                "description": "the MFCC matrix of /extract-features ([frames][coefficients], default "
-                "settings, >= 282 frames = 3 s), or rows of 48-value window vectors "
-                "(aimixer_dsp.genre.feature_vector)",
-            },
-            "audioBuffer": {
-                "type": "array",
-                "items": {"type": "number"},
-                "description": "extension: raw 48 kHz audio (>= 3 s) instead of features",
-            },
-            "numFilters": {"type": "integer", "description": "declared MFCC setting; only 40 is supported"},
-            "fftSize": {"type": "integer", "description": "declared MFCC setting; only 2048 is supported"},
-            "hopSize": {"type": "integer", "description": "declared MFCC setting; only 512 is supported"},
-            "sampleRate": {
-                "type": "integer",
-                "description": "declared MFCC setting; only 48000 is supported",
-            },
-            "windowType": {"type": "string", "description": "declared MFCC setting; only hann is supported"},
-            "returnProbabilities": {"type": "boolean", "default": False},
-        },
-    },
-)
-
 CLASSIFY_RESPONSE = schema(
     "ClassifyGenreResponse",
     {
@@ -139,8 +84,6 @@ CLASSIFY_RESPONSE = schema(
     },
 )
 
-_EXTRACT_PARAMS = ("numCoefficients", "numFilters", "fftSize", "hopSize", "windowType")
-_SETTING_PARAMS = ("numFilters", "fftSize", "hopSize", "sampleRate", "windowType")
 _INT_PARAMS = frozenset(("numCoefficients", "numFilters", "fftSize", "hopSize", "sampleRate"))
 _MAX_QUERY_VALUE = 64
 
@@ -188,12 +131,11 @@ def _options_from_query() -> dict[str, Any]:
     return out
 
 
-async def _read_request(svc: Any, *, audio_required: bool) -> tuple[dict[str, Any], np.ndarray | None]:
-    """The request's fields and its audio (``None`` when a JSON body has no ``audioBuffer``).
-
-    JSON bodies and float32 octet-stream bodies; audio longer than ``analysis_max_seconds`` is a
-    413 that names the limit in seconds.
-    """
+async def _read_request(svc: Any) -> dict[str, Any]:
+    """The request's fields, for the route's model: a JSON body's object (audio longer than
+    ``analysis_max_seconds`` is a 413 that names the limit in seconds), or a float32
+    octet-stream body's samples (an ndarray) as ``audioBuffer`` with the other fields from the
+    query or ``X-Options``."""
     from werkzeug.exceptions import RequestEntityTooLarge
 
     max_samples, seconds = _max_samples(svc)
@@ -208,7 +150,7 @@ async def _read_request(svc: Any, *, audio_required: bool) -> tuple[dict[str, An
         samples = parse_float32_bytes(
             raw if isinstance(raw, bytes) else raw.encode(), field="body", exact=None
         )
-        return _options_from_query(), samples
+        return {**_options_from_query(), "audioBuffer": samples}
     if ctype not in ("application/json", "") and not ctype.endswith("+json"):
         raise APIError(
             415,
@@ -220,18 +162,16 @@ async def _read_request(svc: Any, *, audio_required: bool) -> tuple[dict[str, An
     if not isinstance(body, dict):
         raise APIError(400, "INVALID_JSON", f"request body must be a JSON object, got {type(body).__name__}")
     value = body.get("audioBuffer")
-    if value is None and not audio_required:
-        return body, None
     if isinstance(value, list) and len(value) > max_samples:
         raise _too_long(seconds, len(value) / SAMPLE_RATE)
-    return body, parse_audio(value, exact=None)
+    return body
 
 
 @bp.post("/extract-features")
 @doc(
     summary="MFCC and spectral features of an audio buffer",
     request_content={
-        "application/json": {"schema": EXTRACT_REQUEST},
+        "application/json": {"schema": ExtractFeaturesRequest},
         "application/octet-stream": {
             "schema": {"type": "string", "format": "binary", "description": "float32 LE samples"}
         },
@@ -244,23 +184,8 @@ async def extract_features() -> Response:
     from aimixer_dsp.features import extract_features as _extract
 
     svc = service()
-    body, samples = await _read_request(svc, audio_required=True)
-    assert samples is not None
-    unknown = sorted(set(body) - {"audioBuffer", *_EXTRACT_PARAMS})
-    if unknown:  # e.g. sampleRate: silently ignoring it would hide a client's wrong assumption
-        raise APIError(
-            400,
-            "INVALID_REQUEST",
-            f"{unknown[0]} is not a field of /extract-features (audio is 48 kHz mono; fields: "
-            f"audioBuffer, {', '.join(_EXTRACT_PARAMS)})",
-            {"field": unknown[0]},
-        )
-    if samples.shape[0] == 0:
-        raise APIError(400, "INVALID_BUFFER_SIZE", "audioBuffer is empty", {"field": "audioBuffer"})
-    kwargs: dict[str, Any] = {}
-    for name in _EXTRACT_PARAMS:
-        if body.get(name) is not None:
-            kwargs[name] = require(body, name, str if name == "windowType" else int)
+    req = parse_model(ExtractFeaturesRequest, await _read_request(svc))
+    samples, kwargs = req.audioBuffer, req.settings()
     if samples.shape[0] > OFFLOAD_SAMPLES:
         result = await svc.run_blocking(_extract, samples, **kwargs)
     else:
@@ -288,7 +213,7 @@ def _unavailable(error: str | None) -> APIError:
 @doc(
     summary="Classify genre from the MFCC matrix of /extract-features (or window vectors, or raw audio)",
     request_content={
-        "application/json": {"schema": CLASSIFY_REQUEST},
+        "application/json": {"schema": ClassifyGenreRequest},
         "application/octet-stream": {
             "schema": {"type": "string", "format": "binary", "description": "float32 LE samples (>= 3 s)"}
         },
@@ -298,38 +223,23 @@ def _unavailable(error: str | None) -> APIError:
     errors=(400, 401, 403, 413, 415, 503),
 )
 async def classify_genre() -> Response:
-    from aimixer_dsp.genre import MFCC_SPEC, audio_matrix, matrix_vectors, parse_features, verdict
+    from aimixer_dsp.genre import audio_matrix, matrix_vectors, verdict
 
     svc = service()
-    body, samples = await _read_request(svc, audio_required=False)
-    want_probs = require(body, "returnProbabilities", bool, optional=True) or False
-    settings = {k: body.get(k) for k in _SETTING_PARAMS if body.get(k) is not None}
-    if body.get("features") is None and samples is not None:
-        kind = "audioBuffer"
-        need = (int(MFCC_SPEC["minFrames"]) - 1) * int(MFCC_SPEC["hopSize"])
-        if samples.shape[0] < need:
-            raise APIError(
-                400,
-                "INVALID_BUFFER_SIZE",
-                f"audioBuffer has {samples.shape[0]} samples ({samples.shape[0] / SAMPLE_RATE:.3f} s); "
-                f"classification needs at least {need} ({need / SAMPLE_RATE:g} s)",
-                {"field": "audioBuffer", "min": need},
-            )
-        if settings.get("sampleRate") not in (None, SAMPLE_RATE):
-            from aimixer_dsp.genre import check_feature_settings
-
-            check_feature_settings({"sampleRate": settings["sampleRate"]})
+    fields = await _read_request(svc)
+    features = fields.get("features")
+    if isinstance(features, list) and len(features) > 8:  # parse_features off the event loop
+        req = await svc.run_blocking(parse_model, ClassifyGenreRequest, fields)
+    else:
+        req = parse_model(ClassifyGenreRequest, fields)
+    kind, vectors = req.features
+    if vectors is None:  # audioBuffer: the server extracts the MFCC matrix
+        samples = req.audioBuffer
 
         def vectors_of_audio() -> list[list[float]]:
             return matrix_vectors(audio_matrix(samples))
 
         vectors = await svc.run_blocking(vectors_of_audio)
-    else:
-        features = body.get("features")
-        if isinstance(features, list) and len(features) > 8:
-            kind, vectors = await svc.run_blocking(parse_features, features, settings)
-        else:
-            kind, vectors = parse_features(features, settings)
     if not await svc.genre.ensure():
         raise _unavailable(svc.genre.error)
     model = svc.genre.model if kind == "windowVectors" else svc.genre.matrix_model
@@ -340,6 +250,8 @@ async def classify_genre() -> Response:
         return model.predict_proba(np.asarray(vectors, dtype=np.float64))
 
     probs = await svc.run_blocking(predict_all) if len(vectors) > 4 else predict_all()
-    out = verdict(probs, model_version=model.version, input_kind=kind, return_probabilities=want_probs)
+    out = verdict(
+        probs, model_version=model.version, input_kind=kind, return_probabilities=req.returnProbabilities
+    )
     svc.stats.record_genre(out["genre"])
     return Response(dumps(out), content_type="application/json")

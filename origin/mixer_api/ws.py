@@ -50,8 +50,8 @@ from origin.sessions import SESSION_ID_RE, new_session_id
 
 from .admission import admit
 from .audio import json_result
-from .common import FRAME_BYTES, FRAME_SIZE, DSPError, parse_config
-from .models import FrameRequest, StreamRequest, parse_model
+from .common import FRAME_BYTES, FRAME_SIZE, DSPError
+from .models import ConfigMessage, FrameRequest, StreamRequest, parse_model
 from .streaming import StreamTally
 
 if TYPE_CHECKING:
@@ -418,8 +418,7 @@ class _Connection:
     async def do_config(self, msg_id: Any, data: dict[str, Any]) -> None:
         from aimixer_dsp.presets import merge_config, validate_config
 
-        cfg = data.get("config", data) if isinstance(data.get("config"), dict) else data
-        cfg = parse_config(cfg)
+        cfg = parse_model(ConfigMessage, data).config
         conn_config = merge_config(self.conn_config or {}, cfg or {})
         validate_config(conn_config)
         self.conn_config = conn_config

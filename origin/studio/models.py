@@ -10,8 +10,9 @@ Validated through the model today: ``POST /api/studios/``, ``PUT /api/studios/{i
 ``POST /api/studios/{id}/assign``, ``POST /api/assets/delete-bulk``, ``POST
 /api/sources/from-discovery``, and the recorder and control configs (``PUT
 /api/recorders/{id}/config``, ``POST /api/control/config``: :mod:`origin.studio.recorder_config`,
-re-exported here). Sources typed in are documented from their model here; their format fields
-go through :class:`RecorderConfig`, the rest (name, description) is checked in ``sources``.
+re-exported here), typed-in sources (:class:`SourceUpdate`, whose format fields are
+:class:`RecorderConfig`'s declarations) and sources made from a discovered stream
+(:class:`SourceFromStream`, ``POST /api/sources/`` with ``discovered_id``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,9 @@ __all__ = [
     "ControlConfig",
     "SourceCreate",
     "SourceFromDiscovery",
+    "SourceFromStream",
     "SourceUpdate",
+    "stream_selection",
 ]
 
 M = TypeVar("M", bound=BaseModel)
@@ -373,6 +376,137 @@ class SourceUpdate(BaseModel):
     def format_fields(self) -> dict[str, Any]:
         """The stream format fields given (not null), checked and normalised."""
         return {k: v for k in SOURCE_FORMAT_KEYS if (v := getattr(self, k)) is not None}
+
+
+# -- a source made from a discovered stream -------------------------------------------------------
+
+#: a field the body does not carry (``null`` is a value here: a null ``channels`` is refused)
+_ABSENT: Any = type("Absent", (), {"__repr__": lambda self: "absent"})()
+
+
+def _announced(key: str, v: Any) -> dict[str, Any]:
+    """The SAP announcement ``v`` names: 404 when it is not announced now, 400 when it cannot be
+    recorded (the field's value becomes the announcement)."""
+    from origin.studio.common import service
+    from origin.studio.discovery import discovered_by_id
+
+    d = discovered_by_id(service(), str(v))
+    if d is None:
+        raise StudioError(404, f"Discovered stream {v} not found (not announced now)")
+    if d.get("unsupported"):
+        raise StudioError(400, f"Stream cannot be recorded: {d['unsupported']}")
+    if d.get("encoding") not in ("L16", "L24"):
+        raise StudioError(400, f"Stream encoding {d.get('encoding')!r} is not L16 or L24")
+    return d
+
+
+def stream_selection(d: dict[str, Any], offset: int | None, count: int | None) -> tuple[int, int]:
+    """``(channel_offset, channels)`` of announced stream ``d`` (defaults: from channel 0, the rest
+    of the stream); 400 when they do not fit its channels."""
+    total = int(d.get("channels") or 1)
+    offset = 0 if offset is None else offset
+    count = total - offset if count is None else count
+    if offset >= total or count < 1 or offset + count > total:
+        raise StudioError(
+            400, f"channels [{offset}, {offset + count}) do not fit the stream's {total} channels"
+        )
+    return offset, count
+
+
+def _selected_channels(key: str, v: Any) -> Any:
+    return None if v is _ABSENT else _recorder_check(key).fn(key, v)
+
+
+def _selected_offset(key: str, v: Any, data: dict[str, Any]) -> int:
+    offset = None if v is _ABSENT else _recorder_check(key).fn(key, v)
+    return stream_selection(data["discovered_id"], offset, data["channels"])[0]
+
+
+def _stream_source_name(key: str, v: Any, data: dict[str, Any]) -> str:
+    if v is _ABSENT or v is None:
+        d = data["discovered_id"]
+        offset, count = stream_selection(d, data["channel_offset"], data["channels"])
+        total = int(d.get("channels") or 1)
+        v = d["name"] if (offset, count) == (0, total) else f"{d['name']} ch {offset + 1}-{offset + count}"
+    return _source_name(key, v)
+
+
+def _kept_description(key: str, v: Any) -> str | None:
+    return v[:1000] if isinstance(v, str) and v else None
+
+
+class SourceFromStream(BaseModel):
+    """``POST /api/sources/`` with ``discovered_id``: a source made from a stream announced over
+    SAP now, recording channels ``[channel_offset, channel_offset + channels)`` of it (default: all).
+
+    Checked in this order: unknown fields, the announcement (404 when not announced now, 400 when
+    it cannot be recorded), ``channels`` and ``channel_offset`` (:class:`RecorderConfig`'s
+    declarations, then whether they fit the stream), ``description``, ``name``, ``enabled``.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"required": ["discovered_id"], "additionalProperties": False},
+    )
+
+    discovered_id: Annotated[
+        Any,
+        Check(
+            {"type": "string", "description": "the id of a stream in GET /api/sources/discovered"}, _announced
+        ),
+    ] = None
+    channels: Annotated[
+        Any,
+        Check(
+            {**_recorder_check("channels").schema, "description": "default: the rest of the stream"},
+            _selected_channels,
+        ),
+    ] = None
+    channel_offset: Annotated[
+        Any,
+        Check(
+            {**_recorder_check("channel_offset").schema, "description": "first channel, counted from 0"},
+            _selected_offset,
+            with_data=True,
+        ),
+    ] = 0
+    description: Annotated[
+        Any,
+        Check(
+            {"type": ["string", "null"], "description": "the first 1000 characters are kept"},
+            _kept_description,
+        ),
+    ] = None
+    name: Annotated[
+        Any,
+        Check(
+            {
+                "type": ["string", "null"],
+                "minLength": 1,
+                "maxLength": 200,
+                "description": "default: the stream's name (with the channels when not all)",
+            },
+            _stream_source_name,
+            with_data=True,
+        ),
+    ] = None
+    enabled: Annotated[Any, Check({"type": "boolean"}, _enabled)] = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _given(cls, body: Any) -> Any:
+        if not isinstance(body, dict):
+            return body
+        unknown = set(body) - set(cls.model_fields)
+        if unknown:
+            raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
+        if "discovered_id" not in body:
+            raise StudioError(400, "discovered_id is required")
+        return {"channels": _ABSENT, "channel_offset": _ABSENT, "name": _ABSENT, **body}
+
+    def selection(self) -> tuple[int, int]:
+        """``(channel_offset, channels)`` of the stream recorded."""
+        return stream_selection(self.discovered_id, self.channel_offset, self.channels)
 
 
 #: ``POST /api/sources/``: a typed-in source (:class:`SourceUpdate`'s field declarations; checked

@@ -4,7 +4,8 @@ Extensions (documented in the README):
 
 * ``GET /api/sources/discovered`` lists streams announced over SAP.
 * ``POST /api/sources/`` also accepts ``{"discovered_id": "sap-...", "name"?, "channel_offset"?,
-  "channels"?}``: a source created from a discovered stream, recording channels
+  "channels"?, "enabled"?, "description"?}`` (:class:`~origin.studio.models.SourceFromStream`): a
+  source created from a discovered stream, recording channels
   ``[channel_offset, channel_offset + channels)`` of it (default: all).
 * Setting the active source applies its address/port/format to the control recorder (the
   recorder behind ``/api/control``). While that recorder records, it is switched over: stopped
@@ -19,13 +20,14 @@ from quart import Blueprint
 
 from origin.errors import StudioError
 from origin.studio.authz import admin_required, check_recorder, login_required, principal
-from origin.studio.common import check_channels, json_body, service, validate_recorder_config
-from origin.studio.discovery import discovered, discovered_by_id
+from origin.studio.common import check_channels, json_body, service
+from origin.studio.discovery import discovered
 from origin.studio.models import (
     EDITABLE,
     READ_ONLY,
     SourceCreate,
     SourceFromDiscovery,
+    SourceFromStream,
     SourceUpdate,
     parse_body,
     studio_doc,
@@ -134,33 +136,17 @@ async def set_active(source_id: str) -> Any:
     return {"message": "Active source set", "active_source_id": source_id}
 
 
-def _from_discovered(body: dict[str, Any]) -> tuple[str, str, int, dict[str, Any]]:
-    d = discovered_by_id(service(), str(body["discovered_id"]))
-    if d is None:
-        raise StudioError(404, f"Discovered stream {body['discovered_id']} not found (not announced now)")
-    if d.get("unsupported"):
-        raise StudioError(400, f"Stream cannot be recorded: {d['unsupported']}")
-    if d.get("encoding") not in ("L16", "L24"):
-        raise StudioError(400, f"Stream encoding {d.get('encoding')!r} is not L16 or L24")
-    total = int(d.get("channels") or 1)
-    sel = validate_recorder_config(
-        {k: body[k] for k in ("channel_offset", "channels") if k in body},
-        allow=("channel_offset", "channels"),
-    )
-    offset = sel.get("channel_offset", 0)
-    count = sel.get("channels", total - offset)
-    if offset >= total or count < 1 or offset + count > total:
-        raise StudioError(
-            400, f"channels [{offset}, {offset + count}) do not fit the stream's {total} channels"
-        )
-    name = body.get("name")
-    if name is None:
-        name = d["name"] if (offset, count) == (0, total) else f"{d['name']} ch {offset + 1}-{offset + count}"
+def _from_stream(body: dict[str, Any]) -> tuple[str, str, int, bool, dict[str, Any]]:
+    """A source made from a discovered stream, checked by :class:`SourceFromStream` -> name,
+    address, port, enabled, extra fields."""
+    req = SourceFromStream.model_validate(body)
+    d: dict[str, Any] = req.discovered_id
+    offset, count = req.selection()
     names = d.get("channel_names")
     extra = {
         "sample_rate": d.get("sample_rate"),
         "channels": count,
-        "stream_channels": total,
+        "stream_channels": int(d.get("channels") or 1),
         "channel_offset": offset,
         "encoding": d.get("encoding"),
         "payload_type": d.get("payload_type"),
@@ -173,8 +159,9 @@ def _from_discovered(body: dict[str, Any]) -> tuple[str, str, int, dict[str, Any
         "mediaclk_offset": d.get("mediaclk_offset"),
         "discovered_id": d["id"],
         "discovered_name": d["name"],
+        "description": req.description,
     }
-    return name, d["multicast_addr"], int(d["port"]), extra
+    return req.name, d["multicast_addr"], int(d["port"]), req.enabled, extra
 
 
 def _manual_source(
@@ -189,18 +176,11 @@ def _manual_source(
     return src.name, src.multicast_addr, src.port, src.enabled, extra
 
 
-def _name_enabled(name: Any, body: dict[str, Any]) -> tuple[str, bool]:
-    if not isinstance(name, str) or not name.strip() or len(name) > 200:
-        raise StudioError(400, "name must be a non-empty string of at most 200 characters")
-    enabled = body.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise StudioError(400, "enabled must be true or false")
-    return name.strip(), enabled
-
-
 @bp.post("/")
 @studio_doc(
-    summary="Create a source (typed in, or from a discovered stream)", request=SourceCreate, tags=["sources"]
+    summary="Create a source (typed in, or from a discovered stream)",
+    request_content={"application/json": {"schema": {"anyOf": [SourceCreate, SourceFromStream]}}},
+    tags=["sources"],
 )
 @admin_required
 async def create_source() -> Any:
@@ -208,20 +188,7 @@ async def create_source() -> Any:
     to 48000/2), or from a discovered stream (``discovered_id``)."""
     body = await json_body()
     if "discovered_id" in body:
-        unknown = set(body) - {
-            "discovered_id",
-            "name",
-            "channel_offset",
-            "channels",
-            "enabled",
-            "description",
-        }
-        if unknown:
-            raise StudioError(400, f"Unknown source field {sorted(unknown)[0]!r}")
-        name, addr, port, extra = _from_discovered(body)
-        if isinstance(body.get("description"), str) and body["description"]:
-            extra["description"] = body["description"][:1000]
-        name, enabled = _name_enabled(name, body)
+        name, addr, port, enabled, extra = _from_stream(body)
     else:
         name, addr, port, enabled, extra = _manual_source(body)
     src = await service().store.create_source(
@@ -239,18 +206,15 @@ async def create_from_discovery() -> Any:
     match the announced stream)."""
     body = (await parse_body(SourceFromDiscovery)).fields()
     req: dict[str, Any] = {"discovered_id": body["stream_id"]}
-    for k in ("name", "channels", "channel_offset"):
+    for k in ("name", "channels", "channel_offset", "description"):
         if body.get(k) is not None:
             req[k] = body[k]
-    name, addr, port, extra = _from_discovered(req)
+    name, addr, port, enabled, extra = _from_stream(req)
     sc = body.get("stream_channels")
     if sc is not None and sc != extra["stream_channels"]:
         raise StudioError(
             400, f"stream_channels={sc!r} does not match the announced stream ({extra['stream_channels']})"
         )
-    if isinstance(body.get("description"), str) and body["description"]:
-        extra["description"] = body["description"][:1000]
-    name, enabled = _name_enabled(name, {})
     src = await service().store.create_source(
         name, "aes67", addr, port, enabled, {k: v for k, v in extra.items() if v is not None}
     )
