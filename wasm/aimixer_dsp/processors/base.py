@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Iterable
 from functools import lru_cache
 from struct import pack as _pack
 from typing import Any
@@ -63,7 +64,7 @@ def time_coeff(ms: float, sample_rate: int) -> float:
 
 def db_to_lin(db: float) -> float:
     """``10 ** (db / 20)``."""
-    return 10.0 ** (db / 20.0)
+    return float(10.0 ** (db / 20.0))
 
 
 class Processor:
@@ -170,7 +171,7 @@ class Processor:
         self._channels = None
         self._reset_state()
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """API-shaped applied settings of this stage (``config_key`` names its place)."""
         return {"enabled": self._enabled, **{p.key: getattr(self, p.private) for p in self.PARAMS}}
 
@@ -182,7 +183,7 @@ class Processor:
         )
 
     # -- internals (also used by Chain, which validates once) ---------------------------
-    def _repr_params(self) -> dict:
+    def _repr_params(self) -> dict[str, Any]:
         return {p.attr: getattr(self, p.private) for p in self.PARAMS}
 
     def _reset_state(self) -> None:
@@ -199,7 +200,7 @@ class Processor:
                 f"{channels}; call reset() first"
             )
 
-    def _run_py(self, data: list) -> list:
+    def _run_py(self, data: list[float]) -> list[float]:
         if not self._enabled or not data:
             return data
         self._check_channels(1)
@@ -211,10 +212,10 @@ class Processor:
         self._check_channels(1 if x.ndim == 1 else x.shape[1])
         return self._np(x)
 
-    def _py(self, data: list) -> list:  # pragma: no cover - abstract
+    def _py(self, data: list[float]) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def linked_kernel(self, cols: list) -> list | None:
+    def linked_kernel(self, cols: list[list[float]]) -> list[list[float]] | None:
         """Pure path with several linked channels (planar lists of one length, finite): the
         stage's native kernel (``backend.KERNEL_NAMES``) detects on ``max_c |x_c|`` and scales
         every channel by the same gain, in one call per block; ``None`` (nothing changed) when
@@ -225,7 +226,7 @@ class Processor:
         raise NotImplementedError
 
 
-def planar(head: Any, cols: list) -> array:
+def planar(head: Iterable[float], cols: list[list[float]]) -> array[float]:
     """``head`` (numbers) then the channel lists one after the other, as one ``array('d')``: the
     layout of the dynamics kernels (channel ``c`` at ``len(head) + c n``)."""
     out = array("d", head)
@@ -235,7 +236,7 @@ def planar(head: Any, cols: list) -> array:
     return out
 
 
-def unplanar(buf: array, channels: int, off: int) -> list:
+def unplanar(buf: array[float], channels: int, off: int) -> list[list[float]]:
     """The channel lists of a planar ``array('d')`` from ``off`` on (:func:`planar`'s inverse)."""
     n = (len(buf) - off) // channels
     return [buf[off + c * n : off + (c + 1) * n].tolist() for c in range(channels)]
@@ -256,7 +257,7 @@ def subblock_len(a: float) -> int:
 
 
 @lru_cache(maxsize=128)
-def decay_weights(a: float, m: int) -> tuple:
+def decay_weights(a: float, m: int) -> tuple[Any, Any]:
     """``(W, P)`` with ``W[j] = a**-(j+1)`` and ``P[j] = a**(j+1)`` for ``j < m`` (read-only)."""
     k = np.arange(1, m + 1, dtype=np.float64) * math.log(a)
     w = np.exp(-k)
@@ -266,7 +267,7 @@ def decay_weights(a: float, m: int) -> tuple:
     return w, p
 
 
-def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple:
+def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple[Any, float]:
     """Vectorised ``y[n] = max(v[n], a * y[n-1])`` with ``y[-1] = carry`` (``v >= 0``).
 
     Unrolled: ``y[n] = a**(n+1) * max(carry, max_{j<=n} v[j] * a**-(j+1))`` — a running
@@ -295,7 +296,7 @@ def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple:
     return out, carry
 
 
-def one_pole(v: Any, a: float, carry: float) -> tuple:
+def one_pole(v: Any, a: float, carry: float) -> tuple[Any, float]:
     """Vectorised ``y[n] = a * y[n-1] + (1 - a) * v[n]`` with ``y[-1] = carry``.
 
     Unrolled: ``y[n] = a**(n+1) * (carry + (1-a) * sum_{j<=n} v[j] * a**-(j+1))`` — one
@@ -319,7 +320,7 @@ def one_pole(v: Any, a: float, carry: float) -> tuple:
 
 
 @lru_cache(maxsize=128)
-def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple:
+def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple[Any, Any, Any, Any]:
     """``(WR, Q, PA*post, PR)`` for :func:`decoupled_smoother` sub-blocks of length ``m``."""
     wr, pr = decay_weights(aR, m)
     wa, pa = decay_weights(aA, m)
@@ -330,7 +331,9 @@ def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple:
     return wr, q, pap, pr
 
 
-def smoother_weights(aR: float, aA: float, n: int, post: float) -> tuple:
+def smoother_weights(
+    aR: float, aA: float, n: int, post: float
+) -> tuple[Any, Any, Any, float] | tuple[None, None, None, None]:
     """:func:`decoupled_smoother`'s weights for a block of ``n <= min(subblock_len(aR),
     subblock_len(aA))`` samples (one sub-block): ``(WR, Q, PA*post, PR[n-1])`` cut to ``n``
     (read-only arrays), or four ``None`` for a longer block. For callers that inline it."""
@@ -341,7 +344,9 @@ def smoother_weights(aR: float, aA: float, n: int, post: float) -> tuple:
     return wr[:n], q[:n], pap[:n], float(pr[n - 1])
 
 
-def decoupled_smoother(v: Any, aR: float, aA: float, y1: float, g: float, post: float = 1.0) -> tuple:
+def decoupled_smoother(
+    v: Any, aR: float, aA: float, y1: float, g: float, post: float = 1.0
+) -> tuple[Any, float, float]:
     """Decoupled peak detector (Giannoulis, Massberg & Reiss 2012), vectorised and fused.
 
     ``y1[n] = max(v[n], aR * y1[n-1])`` (release), ``g[n] = aA * g[n-1] + (1-aA) * y1[n]``

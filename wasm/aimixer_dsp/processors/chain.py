@@ -19,7 +19,7 @@ from .eq import Equalizer
 CHUNK = 21 * biquad.GROUP * biquad.SUB
 
 
-class Chain(Processor, MutableSequence):
+class Chain(Processor, MutableSequence[Processor]):
     """Run processors in order.
 
     Parameters
@@ -104,7 +104,7 @@ class Chain(Processor, MutableSequence):
                 return p
         return None
 
-    def known_peak(self, y: list) -> float | None:
+    def known_peak(self, y: list[float]) -> float | None:
         """``max|y|`` of the pure-path output list ``y`` of the last :meth:`process` call when
         the last stage (a limiter passing the block through) already measured it, else
         ``None``. One answer per block: the measurement is consumed."""
@@ -121,9 +121,9 @@ class Chain(Processor, MutableSequence):
         for p in self._procs:
             p.reset()
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """API-shaped settings: ``{gain, noiseGate, compressor, eq, limiter, bypass}``."""
-        out: dict = {}
+        out: dict[str, Any] = {}
         for i, p in enumerate(self._procs):
             key = p.config_key or type(p).__name__
             if key in out:
@@ -140,7 +140,7 @@ class Chain(Processor, MutableSequence):
         inner = ", ".join(repr(p) for p in self._procs)
         return f"Chain([{inner}], bypass={self._bypass!r}, enabled={self._enabled!r})"
 
-    def _run_py(self, data: list) -> list:
+    def _run_py(self, data: list[float]) -> list[float]:
         if self._bypass or not self._enabled or not data:
             return data
         self._check_channels(1)
@@ -149,8 +149,8 @@ class Chain(Processor, MutableSequence):
         n = len(procs)
         while i < n:
             p = procs[i]
-            if i + 1 < n and type(p) is Compressor and type(procs[i + 1]) is Equalizer:
-                out = _fused_compressor_eq(p, procs[i + 1], data)
+            if i + 1 < n and type(p) is Compressor and type(q := procs[i + 1]) is Equalizer:
+                out = _fused_compressor_eq(p, q, data)
                 if out is not None:
                     data = out
                     i += 2
@@ -216,7 +216,7 @@ def _all_finite(x: Any) -> bool:
     return True
 
 
-def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: list) -> list | None:
+def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: list[float]) -> list[float] | None:
     """Pure path: compressor then EQ in one loop (same result as running them in turn, up to
     rounding); ``None`` when the case is not covered, with no state changed."""
     if not (comp._enabled and eq._enabled) or not data:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from ..backend import KERNEL_MIN
+from ..backend import KERNEL_MIN, Kernel
 from ..backend import kernel as _kernel
 from .base import (
     Param,
@@ -79,6 +79,15 @@ class NoiseGate(Processor):
     _hold_ms: float
     _release_ms: float
     _range_db: float
+    # derived values (set by the on_change hooks) and the state (set by _reset_state)
+    _thr: float  # threshold, linear
+    _aA: float  # attack coefficient
+    _hold: int  # hold time in samples
+    _aR: float  # release coefficient
+    _floor: float  # range floor, linear
+    _since: int  # samples since the last above-threshold sample (capped at _hold + 1)
+    _y1: float  # release stage
+    _g: float  # smoothed gain
 
     # -- derived values -----------------------------------------------------------------
     def _threshold_changed(self) -> None:
@@ -123,7 +132,7 @@ class NoiseGate(Processor):
         self._g = g
 
     # -- pure path ----------------------------------------------------------------------
-    def _py(self, data: list) -> list:
+    def _py(self, data: list[float]) -> list[float]:
         thr = self._thr
         nthr = -thr
         hold = self._hold
@@ -156,7 +165,7 @@ class NoiseGate(Processor):
         kern = _kernel("gate") if n >= KERNEL_MIN else None
         if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
             return self._run_kernel(kern, [data])[0]
-        out = []
+        out: list[float] = []
         app = out.append
         for v in data:
             if v >= thr or v <= nthr:
@@ -176,7 +185,7 @@ class NoiseGate(Processor):
         self._snap(y1, g)
         return out
 
-    def _run_kernel(self, kern: Any, cols: list) -> list:
+    def _run_kernel(self, kern: Kernel, cols: list[list[float]]) -> list[list[float]]:
         """The ``gate`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`)."""
         head = (self._thr, self._hold, self._floor, self._aR, self._aA, self._since, self._y1, self._g)
         buf = planar(head, cols)
@@ -185,7 +194,7 @@ class NoiseGate(Processor):
         self._snap(buf[6], buf[7])
         return unplanar(buf, len(cols), 8)
 
-    def linked_kernel(self, cols: list) -> list | None:
+    def linked_kernel(self, cols: list[list[float]]) -> list[list[float]] | None:
         kern = _kernel("gate") if self._enabled and len(cols[0]) >= KERNEL_MIN else None
         if kern is None:
             return None
