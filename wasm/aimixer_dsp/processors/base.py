@@ -21,7 +21,7 @@ from array import array
 from collections.abc import Iterable
 from functools import lru_cache
 from struct import pack as _pack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import backend as _backend
 from ..errors import InvalidBufferError, InvalidSampleRateError
@@ -30,6 +30,11 @@ from .param import Param, check_bool, check_param
 __all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate", "planar", "unplanar"]
 
 np = _backend.np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 #: Sub-block length cap for the vectorised recursions (keeps temporaries cache-sized; not
 #: below the chain's chunk, so a chunk needs one sub-block when the time constant allows).
@@ -156,15 +161,17 @@ class Processor:
             return self.process_validated(_backend.as_array(block))
         return self.process_validated(_backend.as_float_list(block))
 
-    def process_validated(self, x: Any) -> Any:
+    def process_validated(self, x: list[float] | _Array) -> Any:
         """:meth:`process` for a block already checked by ``backend.as_array`` (an ndarray:
         NumPy path) or ``backend.as_float_list`` (a list: pure path); skips the second pass
-        over the samples. Callers that validate once up front (``MixerSession``) use it."""
+        over the samples. Callers that validate once up front (``MixerSession``) use it.
+        Returns the type of ``x`` (typed ``Any``: callers branch on ``type(y) is list``, which
+        mypy does not narrow in the ``else`` branch)."""
         if isinstance(x, list):
             y = self._run_py(x)
             return list(y) if y is x else y
-        y = self._run_np(x)
-        return y.copy() if y is x else y
+        a = self._run_np(x)
+        return a.copy() if a is x else a
 
     def reset(self) -> None:
         """Clear the processing state; parameters are kept."""
@@ -206,7 +213,7 @@ class Processor:
         self._check_channels(1)
         return self._py(data)
 
-    def _run_np(self, x: Any) -> Any:
+    def _run_np(self, x: _Array) -> _Array:
         if not self._enabled or x.shape[0] == 0:
             return x
         self._check_channels(1 if x.ndim == 1 else x.shape[1])
@@ -222,7 +229,7 @@ class Processor:
         this stage has no kernel installed, is disabled or the block is short."""
         return None
 
-    def _np(self, x: Any) -> Any:  # pragma: no cover - abstract
+    def _np(self, x: _Array) -> _Array:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
@@ -257,7 +264,7 @@ def subblock_len(a: float) -> int:
 
 
 @lru_cache(maxsize=128)
-def decay_weights(a: float, m: int) -> tuple[Any, Any]:
+def decay_weights(a: float, m: int) -> tuple[_Array, _Array]:
     """``(W, P)`` with ``W[j] = a**-(j+1)`` and ``P[j] = a**(j+1)`` for ``j < m`` (read-only)."""
     k = np.arange(1, m + 1, dtype=np.float64) * math.log(a)
     w = np.exp(-k)
@@ -267,7 +274,7 @@ def decay_weights(a: float, m: int) -> tuple[Any, Any]:
     return w, p
 
 
-def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple[Any, float]:
+def max_decay(v: _Array, a: float, carry: float, exact: bool = False) -> tuple[_Array, float]:
     """Vectorised ``y[n] = max(v[n], a * y[n-1])`` with ``y[-1] = carry`` (``v >= 0``).
 
     Unrolled: ``y[n] = a**(n+1) * max(carry, max_{j<=n} v[j] * a**-(j+1))`` — a running
@@ -296,7 +303,7 @@ def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple[Any,
     return out, carry
 
 
-def one_pole(v: Any, a: float, carry: float) -> tuple[Any, float]:
+def one_pole(v: _Array, a: float, carry: float) -> tuple[_Array, float]:
     """Vectorised ``y[n] = a * y[n-1] + (1 - a) * v[n]`` with ``y[-1] = carry``.
 
     Unrolled: ``y[n] = a**(n+1) * (carry + (1-a) * sum_{j<=n} v[j] * a**-(j+1))`` — one
@@ -320,7 +327,7 @@ def one_pole(v: Any, a: float, carry: float) -> tuple[Any, float]:
 
 
 @lru_cache(maxsize=128)
-def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple[Any, Any, Any, Any]:
+def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple[_Array, _Array, _Array, _Array]:
     """``(WR, Q, PA*post, PR)`` for :func:`decoupled_smoother` sub-blocks of length ``m``."""
     wr, pr = decay_weights(aR, m)
     wa, pa = decay_weights(aA, m)
@@ -333,7 +340,7 @@ def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple[Any, Any
 
 def smoother_weights(
     aR: float, aA: float, n: int, post: float
-) -> tuple[Any, Any, Any, float] | tuple[None, None, None, None]:
+) -> tuple[_Array, _Array, _Array, float] | tuple[None, None, None, None]:
     """:func:`decoupled_smoother`'s weights for a block of ``n <= min(subblock_len(aR),
     subblock_len(aA))`` samples (one sub-block): ``(WR, Q, PA*post, PR[n-1])`` cut to ``n``
     (read-only arrays), or four ``None`` for a longer block. For callers that inline it."""
@@ -345,8 +352,8 @@ def smoother_weights(
 
 
 def decoupled_smoother(
-    v: Any, aR: float, aA: float, y1: float, g: float, post: float = 1.0
-) -> tuple[Any, float, float]:
+    v: _Array, aR: float, aA: float, y1: float, g: float, post: float = 1.0
+) -> tuple[_Array, float, float]:
     """Decoupled peak detector (Giannoulis, Massberg & Reiss 2012), vectorised and fused.
 
     ``y1[n] = max(v[n], aR * y1[n-1])`` (release), ``g[n] = aA * g[n-1] + (1-aA) * y1[n]``
@@ -376,15 +383,16 @@ def decoupled_smoother(
     return out, y1, g
 
 
-def linked_level(x: Any) -> Any:
+def linked_level(x: _Array) -> _Array:
     """Detector input ``|x[n]|`` (1-D) or ``max_c |x[n, c]|`` of a ``(frames, channels)`` block."""
     if x.ndim == 1:
         return np.abs(x)
     if x.shape[1] == 1:
         return np.abs(x[:, 0])
-    return np.abs(x).max(axis=1)
+    lvl: _Array = np.abs(x).max(axis=1)  # (NumPy's stubs type a reduction along an axis as Any)
+    return lvl
 
 
-def apply_gain(x: Any, g: Any) -> Any:
+def apply_gain(x: _Array, g: _Array) -> _Array:
     """``x * g`` per frame for 1-D or ``(frames, channels)`` blocks."""
     return x * g if x.ndim == 1 else x * g[:, None]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableSequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .. import backend as _backend
 from ..errors import ParameterError
@@ -17,6 +17,13 @@ from .eq import Equalizer
 #: most ``base.MAX_SUBBLOCK``, so a smoother with time constants of a few ms or more runs each
 #: chunk as one sub-block)
 CHUNK = 21 * biquad.GROUP * biquad.SUB
+
+_P = TypeVar("_P", bound=Processor)
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 
 class Chain(Processor, MutableSequence[Processor]):
@@ -58,10 +65,18 @@ class Chain(Processor, MutableSequence[Processor]):
             raise ParameterError("processors", p, message=f"{p!r} is not a Processor")
 
     # -- list protocol ------------------------------------------------------------------
-    def __getitem__(self, i: Any) -> Any:
+    @overload
+    def __getitem__(self, i: int) -> Processor: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Processor]: ...
+    def __getitem__(self, i: int | slice) -> Processor | list[Processor]:
         return self._procs[i]
 
-    def __setitem__(self, i: Any, p: Any) -> None:
+    @overload
+    def __setitem__(self, i: int, p: Processor) -> None: ...
+    @overload
+    def __setitem__(self, i: slice, p: Iterable[Processor]) -> None: ...
+    def __setitem__(self, i: int | slice, p: Any) -> None:
         if isinstance(i, slice):
             p = list(p)
             for q in p:
@@ -70,7 +85,7 @@ class Chain(Processor, MutableSequence[Processor]):
             self._check_item(p)
         self._procs[i] = p
 
-    def __delitem__(self, i: Any) -> None:
+    def __delitem__(self, i: int | slice) -> None:
         del self._procs[i]
 
     def __len__(self) -> int:
@@ -97,7 +112,7 @@ class Chain(Processor, MutableSequence[Processor]):
             return 0
         return sum(p.latency_samples for p in self._procs if p.enabled)
 
-    def find(self, kind: type) -> Any:
+    def find(self, kind: type[_P]) -> _P | None:
         """The first stage that is an instance of ``kind`` (or ``None``)."""
         for p in self._procs:
             if isinstance(p, kind):
@@ -177,9 +192,10 @@ class Chain(Processor, MutableSequence[Processor]):
             return block.astype(np.float64) if y is block else y
         return super().process(block)
 
-    def _run_np(self, x: Any) -> Any:
+    def _run_np(self, x: _Array) -> _Array:
         """NumPy path (``x`` is float64, or a long float32/float16 block whose chunks are
-        converted one by one)."""
+        converted one by one: only from :meth:`process`, which converts the block when this
+        returns it unchanged; typed as the float64 case)."""
         n = x.shape[0]
         if self._bypass or not self._enabled or n == 0:
             return x
@@ -193,7 +209,7 @@ class Chain(Processor, MutableSequence[Processor]):
             return y
         return self._stages_np(x)
 
-    def _stages_np(self, x: Any) -> Any:
+    def _stages_np(self, x: _Array) -> _Array:
         ch = 1 if x.ndim == 1 else x.shape[1]
         run = Processor._run_np
         for p in self._procs:
@@ -206,7 +222,7 @@ class Chain(Processor, MutableSequence[Processor]):
         return x
 
 
-def _all_finite(x: Any) -> bool:
+def _all_finite(x: NDArray[np.floating[Any]]) -> bool:
     """No NaN/Inf in a float ndarray (checked in cache-sized pieces, no large temporary)."""
     flat = x.reshape(-1)
     for s in range(0, flat.shape[0], 65536):

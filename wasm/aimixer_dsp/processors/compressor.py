@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..backend import KERNEL_MIN, Kernel
 from ..backend import kernel as _kernel
@@ -60,6 +60,11 @@ _SKIP_RUN = 64  # pure path: samples per run sharing one "no log needed" level
 #: (see :mod:`.eq`)
 _EqCoeffs = tuple[float, float, float, float]
 _EqState = tuple[float, float]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 
 class Compressor(Processor):
@@ -310,7 +315,7 @@ class Compressor(Processor):
         return lvl if lvl > lo else lo
 
     # -- NumPy path ---------------------------------------------------------------------
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         lvl = np.abs(x) if x.ndim == 1 else linked_level(x)
         lo = self._lo_lin
         y10, g0 = self._y1, self._g
@@ -371,7 +376,7 @@ class Compressor(Processor):
 
     #: NumPy path: ``(key, WR, Q, PA*post, PR[-1])`` of the last block length (see
     #: :func:`.base.smoother_weights`)
-    _np_wts: tuple[tuple[float, float, float, int], Any, Any, Any, float] | None = None
+    _np_wts: tuple[tuple[float, float, float, int], _Array, _Array, _Array, float] | None = None
 
 
 def _comp_eq3_loop(

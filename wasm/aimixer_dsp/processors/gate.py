@@ -19,7 +19,7 @@ Behaviour (both paths, sample by sample):
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
 from ..backend import KERNEL_MIN, Kernel
 from ..backend import kernel as _kernel
@@ -45,6 +45,11 @@ RELEASE_RANGE = (1.0, 5000.0)
 RANGE_RANGE = (-120.0, 0.0)
 
 _SNAP = 1e-12
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 
 class NoiseGate(Processor):
@@ -202,7 +207,7 @@ class NoiseGate(Processor):
         return self._run_kernel(kern, cols)
 
     # -- NumPy path ---------------------------------------------------------------------
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         n = x.shape[0]
         hold = self._hold
         lvl = np.abs(x) if x.ndim == 1 else linked_level(x)
@@ -246,7 +251,7 @@ class NoiseGate(Processor):
         return apply_gain(x, g)
 
 
-def _interior_gap(seg: Any, hold: int) -> int:
+def _interior_gap(seg: NDArray[np.bool_], hold: int) -> int:
     """The longest run of below-threshold samples in ``seg`` (above at both ends), or some
     value ``<= hold`` when that run is ``<= hold``: if every aligned window of ``w = (hold +
     2) // 2`` samples holds an above sample, no run is longer than ``2w - 2 <= hold``; only
@@ -260,15 +265,16 @@ def _interior_gap(seg: Any, hold: int) -> int:
 
 
 @lru_cache(maxsize=16)
-def _arange(n: int) -> Any:
+def _arange(n: int) -> NDArray[np.intp]:
     a = np.arange(n)
     a.flags.writeable = False
     return a
 
 
-def _powers(a: float, n: int) -> Any:
+def _powers(a: float, n: int) -> _Array:
     """``a**(j+1)`` for ``j < n``."""
     m = subblock_len(a)
     if n <= m:
         return decay_weights(a, m)[1][:n]
-    return np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    p: _Array = np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    return p

@@ -81,6 +81,10 @@ _ANNEX_LEAD = TP_SPAN - 6  # the BS.1770 Annex 2 interpolator's delay is 6 sampl
 if TYPE_CHECKING:
     from typing import TypedDict
 
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
+
     class _TPState(TypedDict):
         """:meth:`Limiter._tp_state`: the true-peak mode's detector and delay lines."""
 
@@ -93,7 +97,7 @@ if TYPE_CHECKING:
         de: list[float]  # the detector delay (lookahead)
 
 
-def sliding_min(v: Any, w: int) -> Any:
+def sliding_min(v: _Array, w: int) -> _Array:
     """``out[i] = min(v[i : i + w])`` for ``i <= len(v) - w``.
 
     Doubling: ``m_2k[i] = min(m_k[i], m_k[i + k])`` up to the largest power of two ``p <= w``,
@@ -110,7 +114,7 @@ def sliding_min(v: Any, w: int) -> Any:
     return np.fmin(m[:cnt], m[w - k : w - k + cnt])
 
 
-def sliding_sum(v: Any, w: int) -> Any:
+def sliding_sum(v: _Array, w: int) -> _Array:
     """``out[i] = sum(v[i : i + w])`` for ``i <= len(v) - w`` (a new array).
 
     Doubling on the binary digits of ``w``: ``s_2k[i] = s_k[i] + s_k[i + k]``; the partial
@@ -131,6 +135,7 @@ def sliding_sum(v: Any, w: int) -> Any:
             break
         s = np.add(s[:-k], s[k:])
         k *= 2
+    assert out is not None  # w >= 1 has a set bit
     return out
 
 
@@ -263,7 +268,7 @@ class Limiter(Processor):
         st["dx"][0] = xx[n:]
         return [xv * (g / ev) if ev > 0.0 else 0.0 for xv, g, ev in zip(xx[:n], ye, es[:n], strict=True)]
 
-    def _tp_np(self, x: Any) -> Any:
+    def _tp_np(self, x: _Array) -> _Array:
         one_d = x.ndim == 1
         x2 = x[:, None] if one_d else x
         n, ch = x2.shape
@@ -293,7 +298,7 @@ class Limiter(Processor):
         st["dx"] = xx[n:].T.tolist()
         ed = es[:n]
         g = np.divide(ye, ed, out=np.zeros(n), where=ed > 0.0)
-        y = xx[:n] * g[:, None]
+        y: _Array = xx[:n] * g[:, None]
         return y[:, 0] if one_d else y
 
     # -- pure path ----------------------------------------------------------------------
@@ -423,7 +428,7 @@ class Limiter(Processor):
         return y
 
     # -- NumPy path ---------------------------------------------------------------------
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         if self._true_peak:
             return self._tp_np(x)
         n = x.shape[0]
@@ -490,7 +495,7 @@ class Limiter(Processor):
             self._uh_cache = (self._uh, hist)
         return y
 
-    def _release_np(self, delayed: Any, u0: float) -> Any:
+    def _release_np(self, delayed: _Array, u0: float) -> _Array:
         """NumPy path of a block with nothing to limit (``M > 1``, ``M - 1 <= n <=
         _REL_MAX``): the reduction is ``u[j] = u0 * aR**(j+1)``, so a window of ``M`` values
         of it inside the block sums to ``u[j] * SM`` (``SM = sum_{d<M} aR**-d``); the first
@@ -518,7 +523,7 @@ class Limiter(Processor):
             self._uh_cache = (self._uh, hist)
         return delayed * W if delayed.ndim == 1 else delayed * W[:, None]
 
-    def _sparse_np(self, delayed: Any, lvl: Any, u0: float) -> Any:
+    def _sparse_np(self, delayed: _Array, lvl: _Array, u0: float) -> _Array | None:
         """NumPy path of a block whose samples above the ceiling lie close together (``M >
         1``, ``_SPARSE_MIN <= n <= _REL_MAX``); ``None`` (nothing changed) when they do not. Only
         outputs ``[jA, jB]`` whose lookahead window holds such a sample need the sliding
@@ -580,13 +585,13 @@ class Limiter(Processor):
 
     #: NumPy path caches: the delay line and the reduction history as arrays (``(list, array)``
     #: pairs, reused while the state list is the one this path stored) and the release weights
-    _dl_cache: tuple[list[Any], Any] | None = None
-    _uh_cache: tuple[list[float], Any] | None = None
-    _rel_wts: tuple[tuple[float, int, int], Any, Any, float] | None = None
+    _dl_cache: tuple[list[Any], _Array] | None = None
+    _uh_cache: tuple[list[float], _Array] | None = None
+    _rel_wts: tuple[tuple[float, int, int], _Array, _Array, float] | None = None
 
-    def _cached(self, lst: list[Any], attr: str) -> Any:
+    def _cached(self, lst: list[Any], attr: str) -> _Array:
         """ndarray of a state list, reusing the array this path produced for the same list."""
-        cache = getattr(self, attr, None)
+        cache: tuple[list[Any], _Array] | None = getattr(self, attr, None)
         if cache is not None and cache[0] is lst:
             return cache[1]
         return np.array(lst, dtype=np.float64)
@@ -610,15 +615,16 @@ def _window_max_list(v: list[float], w: int) -> list[float]:
     return list(map(max, m[:cnt], m[w - k : w - k + cnt]))
 
 
-def _powers(a: float, n: int) -> Any:
+def _powers(a: float, n: int) -> _Array:
     """New array ``a**(j+1)`` for ``j < n``."""
     m = subblock_len(a)
     if n <= m:
         return decay_weights(a, m)[1][:n].copy()
-    return np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    p: _Array = np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    return p
 
 
-def _release_weights(aR: float, M: int, n: int) -> tuple[Any, Any, float]:
+def _release_weights(aR: float, M: int, n: int) -> tuple[_Array, _Array, float]:
     """``(P, C, SM)`` for :meth:`Limiter._release_np`: ``P[j] = aR**(j+1)`` (``j < n``),
     ``C[j] = sum_{i<=j} P[i]`` (``j < M - 1``) and ``SM = sum_{d<M} aR**-d`` (read-only)."""
     P = _powers(aR, n)
