@@ -46,7 +46,7 @@ MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 384000
 
 
-def check_sample_rate(sample_rate: Any) -> int:
+def check_sample_rate(sample_rate: object) -> int:
     """Validate a sample rate in Hz (an integer in [8000, 384000])."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float):
         raise InvalidSampleRateError(f"sample_rate={sample_rate!r} must be a number of Hz")

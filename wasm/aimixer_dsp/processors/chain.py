@@ -60,7 +60,7 @@ class Chain(Processor, MutableSequence[Processor]):
         super().__init__(sample_rate=rates.pop() if rates else 48000, enabled=enabled)
 
     @staticmethod
-    def _check_item(p: Any) -> None:
+    def _check_item(p: object) -> None:
         if not isinstance(p, Processor):
             raise ParameterError("processors", p, message=f"{p!r} is not a Processor")
 
