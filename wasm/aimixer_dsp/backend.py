@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -163,10 +163,14 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak", "stft", "gate", "compressor", "limiter")
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
-_kernels: dict = {}
+#: a native kernel (a JavaScript function in the browser): called with a planar ``array('d')``
+#: (see :func:`aimixer_dsp.processors.base.planar`) and a few numbers, it writes its results
+#: into that buffer
+Kernel = Callable[..., object]
+_kernels: dict[str, Kernel] = {}
 
 
-def set_kernel(name: str, fn: Any) -> None:
+def set_kernel(name: str, fn: Kernel | None) -> None:
     """Install a native kernel for ``name`` (one of :data:`KERNEL_NAMES`), or remove it (``None``)."""
     if name not in KERNEL_NAMES:
         raise ParameterError("kernel", name, KERNEL_NAMES)
@@ -176,7 +180,7 @@ def set_kernel(name: str, fn: Any) -> None:
         _kernels[name] = fn
 
 
-def kernel(name: str) -> Any:
+def kernel(name: str) -> Kernel | None:
     """The installed kernel for ``name``, or ``None``."""
     return _kernels.get(name)
 
@@ -217,7 +221,7 @@ def planar_columns(block: Any, channels: int) -> list[list[Any]] | None:
     return cols
 
 
-def check_list_finite(data: list) -> None:
+def check_list_finite(data: list[float]) -> None:
     """Raise :class:`NonFiniteInputError` if a list of floats holds NaN or Inf."""
     try:
         s = sum(data)
@@ -230,7 +234,7 @@ def check_list_finite(data: list) -> None:
                 raise NonFiniteInputError(index=i)
 
 
-def as_float_list(block: Any) -> list:
+def as_float_list(block: Any) -> list[float]:
     """Validate a mono block for the pure path and return it as a list of numbers.
 
     A ``list`` of numbers is returned as is (not copied; processors never mutate their input).
@@ -277,7 +281,7 @@ def as_float_list(block: Any) -> list:
     return data
 
 
-_zeros_buf: list = []
+_zeros_buf: list[Any] = []  # [the ndarray of zeros] once one was needed
 
 #: up to this many values :func:`check_array_finite` uses ``isfinite`` (cheaper per call)
 _SMALL_CHECK = 16384

@@ -561,13 +561,12 @@ def gain_reduction(session: MixerSession) -> list[float]:
     for p in chain:
         if not p.enabled:
             continue
-        t = type(p)
-        if t is NoiseGate:
-            g = getattr(p, "_g", 1.0)
+        if type(p) is NoiseGate:
+            g = p._g
             out[0] = -20.0 * math.log10(g) if 0.0 < g < 1.0 else (0.0 if g >= 1.0 else 120.0)
-        elif t is Compressor:
+        elif type(p) is Compressor:
             out[1] = max(0.0, float(p._g))
-        elif t is Limiter:
-            u = getattr(p, "_u", 0.0)
+        elif type(p) is Limiter:
+            u = p._u
             out[2] = -20.0 * math.log10(1.0 - u) if 0.0 < u < 1.0 else (0.0 if u <= 0.0 else 120.0)
     return out

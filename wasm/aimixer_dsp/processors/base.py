@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Iterable
 from functools import lru_cache
 from struct import pack as _pack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import backend as _backend
 from ..errors import InvalidBufferError, InvalidSampleRateError
@@ -29,6 +30,11 @@ from .param import Param, check_bool, check_param
 __all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate", "planar", "unplanar"]
 
 np = _backend.np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 #: Sub-block length cap for the vectorised recursions (keeps temporaries cache-sized; not
 #: below the chain's chunk, so a chunk needs one sub-block when the time constant allows).
@@ -40,7 +46,7 @@ MIN_SAMPLE_RATE = 8000
 MAX_SAMPLE_RATE = 384000
 
 
-def check_sample_rate(sample_rate: Any) -> int:
+def check_sample_rate(sample_rate: object) -> int:
     """Validate a sample rate in Hz (an integer in [8000, 384000])."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, int | float):
         raise InvalidSampleRateError(f"sample_rate={sample_rate!r} must be a number of Hz")
@@ -63,7 +69,7 @@ def time_coeff(ms: float, sample_rate: int) -> float:
 
 def db_to_lin(db: float) -> float:
     """``10 ** (db / 20)``."""
-    return 10.0 ** (db / 20.0)
+    return float(10.0 ** (db / 20.0))
 
 
 class Processor:
@@ -155,22 +161,24 @@ class Processor:
             return self.process_validated(_backend.as_array(block))
         return self.process_validated(_backend.as_float_list(block))
 
-    def process_validated(self, x: Any) -> Any:
+    def process_validated(self, x: list[float] | _Array) -> Any:
         """:meth:`process` for a block already checked by ``backend.as_array`` (an ndarray:
         NumPy path) or ``backend.as_float_list`` (a list: pure path); skips the second pass
-        over the samples. Callers that validate once up front (``MixerSession``) use it."""
+        over the samples. Callers that validate once up front (``MixerSession``) use it.
+        Returns the type of ``x`` (typed ``Any``: callers branch on ``type(y) is list``, which
+        mypy does not narrow in the ``else`` branch)."""
         if isinstance(x, list):
             y = self._run_py(x)
             return list(y) if y is x else y
-        y = self._run_np(x)
-        return y.copy() if y is x else y
+        a = self._run_np(x)
+        return a.copy() if a is x else a
 
     def reset(self) -> None:
         """Clear the processing state; parameters are kept."""
         self._channels = None
         self._reset_state()
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """API-shaped applied settings of this stage (``config_key`` names its place)."""
         return {"enabled": self._enabled, **{p.key: getattr(self, p.private) for p in self.PARAMS}}
 
@@ -182,7 +190,7 @@ class Processor:
         )
 
     # -- internals (also used by Chain, which validates once) ---------------------------
-    def _repr_params(self) -> dict:
+    def _repr_params(self) -> dict[str, Any]:
         return {p.attr: getattr(self, p.private) for p in self.PARAMS}
 
     def _reset_state(self) -> None:
@@ -199,33 +207,33 @@ class Processor:
                 f"{channels}; call reset() first"
             )
 
-    def _run_py(self, data: list) -> list:
+    def _run_py(self, data: list[float]) -> list[float]:
         if not self._enabled or not data:
             return data
         self._check_channels(1)
         return self._py(data)
 
-    def _run_np(self, x: Any) -> Any:
+    def _run_np(self, x: _Array) -> _Array:
         if not self._enabled or x.shape[0] == 0:
             return x
         self._check_channels(1 if x.ndim == 1 else x.shape[1])
         return self._np(x)
 
-    def _py(self, data: list) -> list:  # pragma: no cover - abstract
+    def _py(self, data: list[float]) -> list[float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def linked_kernel(self, cols: list) -> list | None:
+    def linked_kernel(self, cols: list[list[float]]) -> list[list[float]] | None:
         """Pure path with several linked channels (planar lists of one length, finite): the
         stage's native kernel (``backend.KERNEL_NAMES``) detects on ``max_c |x_c|`` and scales
         every channel by the same gain, in one call per block; ``None`` (nothing changed) when
         this stage has no kernel installed, is disabled or the block is short."""
         return None
 
-    def _np(self, x: Any) -> Any:  # pragma: no cover - abstract
+    def _np(self, x: _Array) -> _Array:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-def planar(head: Any, cols: list) -> array:
+def planar(head: Iterable[float], cols: list[list[float]]) -> array[float]:
     """``head`` (numbers) then the channel lists one after the other, as one ``array('d')``: the
     layout of the dynamics kernels (channel ``c`` at ``len(head) + c n``)."""
     out = array("d", head)
@@ -235,7 +243,7 @@ def planar(head: Any, cols: list) -> array:
     return out
 
 
-def unplanar(buf: array, channels: int, off: int) -> list:
+def unplanar(buf: array[float], channels: int, off: int) -> list[list[float]]:
     """The channel lists of a planar ``array('d')`` from ``off`` on (:func:`planar`'s inverse)."""
     n = (len(buf) - off) // channels
     return [buf[off + c * n : off + (c + 1) * n].tolist() for c in range(channels)]
@@ -256,7 +264,7 @@ def subblock_len(a: float) -> int:
 
 
 @lru_cache(maxsize=128)
-def decay_weights(a: float, m: int) -> tuple:
+def decay_weights(a: float, m: int) -> tuple[_Array, _Array]:
     """``(W, P)`` with ``W[j] = a**-(j+1)`` and ``P[j] = a**(j+1)`` for ``j < m`` (read-only)."""
     k = np.arange(1, m + 1, dtype=np.float64) * math.log(a)
     w = np.exp(-k)
@@ -266,7 +274,7 @@ def decay_weights(a: float, m: int) -> tuple:
     return w, p
 
 
-def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple:
+def max_decay(v: _Array, a: float, carry: float, exact: bool = False) -> tuple[_Array, float]:
     """Vectorised ``y[n] = max(v[n], a * y[n-1])`` with ``y[-1] = carry`` (``v >= 0``).
 
     Unrolled: ``y[n] = a**(n+1) * max(carry, max_{j<=n} v[j] * a**-(j+1))`` — a running
@@ -295,7 +303,7 @@ def max_decay(v: Any, a: float, carry: float, exact: bool = False) -> tuple:
     return out, carry
 
 
-def one_pole(v: Any, a: float, carry: float) -> tuple:
+def one_pole(v: _Array, a: float, carry: float) -> tuple[_Array, float]:
     """Vectorised ``y[n] = a * y[n-1] + (1 - a) * v[n]`` with ``y[-1] = carry``.
 
     Unrolled: ``y[n] = a**(n+1) * (carry + (1-a) * sum_{j<=n} v[j] * a**-(j+1))`` — one
@@ -319,7 +327,7 @@ def one_pole(v: Any, a: float, carry: float) -> tuple:
 
 
 @lru_cache(maxsize=128)
-def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple:
+def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple[_Array, _Array, _Array, _Array]:
     """``(WR, Q, PA*post, PR)`` for :func:`decoupled_smoother` sub-blocks of length ``m``."""
     wr, pr = decay_weights(aR, m)
     wa, pa = decay_weights(aA, m)
@@ -330,7 +338,9 @@ def _smooth_weights(aR: float, aA: float, m: int, post: float) -> tuple:
     return wr, q, pap, pr
 
 
-def smoother_weights(aR: float, aA: float, n: int, post: float) -> tuple:
+def smoother_weights(
+    aR: float, aA: float, n: int, post: float
+) -> tuple[_Array, _Array, _Array, float] | tuple[None, None, None, None]:
     """:func:`decoupled_smoother`'s weights for a block of ``n <= min(subblock_len(aR),
     subblock_len(aA))`` samples (one sub-block): ``(WR, Q, PA*post, PR[n-1])`` cut to ``n``
     (read-only arrays), or four ``None`` for a longer block. For callers that inline it."""
@@ -341,7 +351,9 @@ def smoother_weights(aR: float, aA: float, n: int, post: float) -> tuple:
     return wr[:n], q[:n], pap[:n], float(pr[n - 1])
 
 
-def decoupled_smoother(v: Any, aR: float, aA: float, y1: float, g: float, post: float = 1.0) -> tuple:
+def decoupled_smoother(
+    v: _Array, aR: float, aA: float, y1: float, g: float, post: float = 1.0
+) -> tuple[_Array, float, float]:
     """Decoupled peak detector (Giannoulis, Massberg & Reiss 2012), vectorised and fused.
 
     ``y1[n] = max(v[n], aR * y1[n-1])`` (release), ``g[n] = aA * g[n-1] + (1-aA) * y1[n]``
@@ -371,15 +383,16 @@ def decoupled_smoother(v: Any, aR: float, aA: float, y1: float, g: float, post: 
     return out, y1, g
 
 
-def linked_level(x: Any) -> Any:
+def linked_level(x: _Array) -> _Array:
     """Detector input ``|x[n]|`` (1-D) or ``max_c |x[n, c]|`` of a ``(frames, channels)`` block."""
     if x.ndim == 1:
         return np.abs(x)
     if x.shape[1] == 1:
         return np.abs(x[:, 0])
-    return np.abs(x).max(axis=1)
+    lvl: _Array = np.abs(x).max(axis=1)  # (NumPy's stubs type a reduction along an axis as Any)
+    return lvl
 
 
-def apply_gain(x: Any, g: Any) -> Any:
+def apply_gain(x: _Array, g: _Array) -> _Array:
     """``x * g`` per frame for 1-D or ``(frames, channels)`` blocks."""
     return x * g if x.ndim == 1 else x * g[:, None]

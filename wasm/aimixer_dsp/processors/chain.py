@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, MutableSequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .. import backend as _backend
 from ..errors import ParameterError
@@ -18,8 +18,15 @@ from .eq import Equalizer
 #: chunk as one sub-block)
 CHUNK = 21 * biquad.GROUP * biquad.SUB
 
+_P = TypeVar("_P", bound=Processor)
 
-class Chain(Processor, MutableSequence):
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
+
+
+class Chain(Processor, MutableSequence[Processor]):
     """Run processors in order.
 
     Parameters
@@ -53,15 +60,23 @@ class Chain(Processor, MutableSequence):
         super().__init__(sample_rate=rates.pop() if rates else 48000, enabled=enabled)
 
     @staticmethod
-    def _check_item(p: Any) -> None:
+    def _check_item(p: object) -> None:
         if not isinstance(p, Processor):
             raise ParameterError("processors", p, message=f"{p!r} is not a Processor")
 
     # -- list protocol ------------------------------------------------------------------
-    def __getitem__(self, i: Any) -> Any:
+    @overload
+    def __getitem__(self, i: int) -> Processor: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Processor]: ...
+    def __getitem__(self, i: int | slice) -> Processor | list[Processor]:
         return self._procs[i]
 
-    def __setitem__(self, i: Any, p: Any) -> None:
+    @overload
+    def __setitem__(self, i: int, p: Processor) -> None: ...
+    @overload
+    def __setitem__(self, i: slice, p: Iterable[Processor]) -> None: ...
+    def __setitem__(self, i: int | slice, p: Any) -> None:
         if isinstance(i, slice):
             p = list(p)
             for q in p:
@@ -70,7 +85,7 @@ class Chain(Processor, MutableSequence):
             self._check_item(p)
         self._procs[i] = p
 
-    def __delitem__(self, i: Any) -> None:
+    def __delitem__(self, i: int | slice) -> None:
         del self._procs[i]
 
     def __len__(self) -> int:
@@ -97,14 +112,14 @@ class Chain(Processor, MutableSequence):
             return 0
         return sum(p.latency_samples for p in self._procs if p.enabled)
 
-    def find(self, kind: type) -> Any:
+    def find(self, kind: type[_P]) -> _P | None:
         """The first stage that is an instance of ``kind`` (or ``None``)."""
         for p in self._procs:
             if isinstance(p, kind):
                 return p
         return None
 
-    def known_peak(self, y: list) -> float | None:
+    def known_peak(self, y: list[float]) -> float | None:
         """``max|y|`` of the pure-path output list ``y`` of the last :meth:`process` call when
         the last stage (a limiter passing the block through) already measured it, else
         ``None``. One answer per block: the measurement is consumed."""
@@ -121,9 +136,9 @@ class Chain(Processor, MutableSequence):
         for p in self._procs:
             p.reset()
 
-    def settings(self) -> dict:
+    def settings(self) -> dict[str, Any]:
         """API-shaped settings: ``{gain, noiseGate, compressor, eq, limiter, bypass}``."""
-        out: dict = {}
+        out: dict[str, Any] = {}
         for i, p in enumerate(self._procs):
             key = p.config_key or type(p).__name__
             if key in out:
@@ -140,7 +155,7 @@ class Chain(Processor, MutableSequence):
         inner = ", ".join(repr(p) for p in self._procs)
         return f"Chain([{inner}], bypass={self._bypass!r}, enabled={self._enabled!r})"
 
-    def _run_py(self, data: list) -> list:
+    def _run_py(self, data: list[float]) -> list[float]:
         if self._bypass or not self._enabled or not data:
             return data
         self._check_channels(1)
@@ -149,8 +164,8 @@ class Chain(Processor, MutableSequence):
         n = len(procs)
         while i < n:
             p = procs[i]
-            if i + 1 < n and type(p) is Compressor and type(procs[i + 1]) is Equalizer:
-                out = _fused_compressor_eq(p, procs[i + 1], data)
+            if i + 1 < n and type(p) is Compressor and type(q := procs[i + 1]) is Equalizer:
+                out = _fused_compressor_eq(p, q, data)
                 if out is not None:
                     data = out
                     i += 2
@@ -177,9 +192,10 @@ class Chain(Processor, MutableSequence):
             return block.astype(np.float64) if y is block else y
         return super().process(block)
 
-    def _run_np(self, x: Any) -> Any:
+    def _run_np(self, x: _Array) -> _Array:
         """NumPy path (``x`` is float64, or a long float32/float16 block whose chunks are
-        converted one by one)."""
+        converted one by one: only from :meth:`process`, which converts the block when this
+        returns it unchanged; typed as the float64 case)."""
         n = x.shape[0]
         if self._bypass or not self._enabled or n == 0:
             return x
@@ -193,7 +209,7 @@ class Chain(Processor, MutableSequence):
             return y
         return self._stages_np(x)
 
-    def _stages_np(self, x: Any) -> Any:
+    def _stages_np(self, x: _Array) -> _Array:
         ch = 1 if x.ndim == 1 else x.shape[1]
         run = Processor._run_np
         for p in self._procs:
@@ -206,7 +222,7 @@ class Chain(Processor, MutableSequence):
         return x
 
 
-def _all_finite(x: Any) -> bool:
+def _all_finite(x: NDArray[np.floating[Any]]) -> bool:
     """No NaN/Inf in a float ndarray (checked in cache-sized pieces, no large temporary)."""
     flat = x.reshape(-1)
     for s in range(0, flat.shape[0], 65536):
@@ -216,7 +232,7 @@ def _all_finite(x: Any) -> bool:
     return True
 
 
-def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: list) -> list | None:
+def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: list[float]) -> list[float] | None:
     """Pure path: compressor then EQ in one loop (same result as running them in turn, up to
     rounding); ``None`` when the case is not covered, with no state changed."""
     if not (comp._enabled and eq._enabled) or not data:

@@ -26,9 +26,10 @@ In steady state on a sine of peak level ``L > T + W/2`` the output peak is
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from ..backend import KERNEL_MIN
+from ..backend import KERNEL_MIN, Kernel
 from ..backend import kernel as _kernel
 from .base import (
     Param,
@@ -54,6 +55,16 @@ MAKEUP_RANGE = (-12.0, 24.0)
 _K = 20.0 / math.log(10.0)  # dB per neper
 _SNAP = 1e-9  # dB: carried gain reduction below this is zero
 _SKIP_RUN = 64  # pure path: samples per run sharing one "no log needed" level
+
+#: one normalised EQ section's coefficients ``(b1, b2, a1, a2)`` and its state ``(s1, s2)``
+#: (see :mod:`.eq`)
+_EqCoeffs = tuple[float, float, float, float]
+_EqState = tuple[float, float]
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 
 class Compressor(Processor):
@@ -88,6 +99,15 @@ class Compressor(Processor):
     _release_ms: float
     _knee_db: float
     _makeup_db: float
+    # derived values (set by the on_change hooks) and the state (set by _reset_state)
+    _lo_lin: float  # level below which the reduction is 0, linear
+    _thr_lin: float  # threshold, linear
+    _slope: float  # 1 - 1/ratio
+    _aA: float  # attack coefficient
+    _aR: float  # release coefficient
+    _makeup: float  # makeup gain, linear
+    _y1: float  # release-stage gain reduction, dB
+    _g: float  # smoothed gain reduction, dB
 
     # -- derived values -----------------------------------------------------------------
     def _update_knee(self) -> None:
@@ -127,7 +147,7 @@ class Compressor(Processor):
         self._g = 0.0 if g < _SNAP else g
 
     # -- pure path ----------------------------------------------------------------------
-    def _py_params(self) -> tuple:
+    def _py_params(self) -> tuple[float, float, float, float, float]:
         """Loop constants of the pure path, which runs in output-gain nepers: ``Y = -y1/K`` and
         ``G = -g/K`` (<= 0), so the release max becomes a min and the output is ``v * exp(G)``
         (computed as ``e ** G``: the same to an ulp, and a binary operator instead of a call).
@@ -145,7 +165,7 @@ class Compressor(Processor):
         nk = -slope * _K / (2.0 * self._knee_db) if hwn > 0.0 else 0.0
         return -slope, slope * lT, lhi, llo, nk
 
-    def _py(self, data: list) -> list:
+    def _py(self, data: list[float]) -> list[float]:
         y1 = self._y1
         g = self._g
         lo = self._lo_lin
@@ -201,7 +221,9 @@ class Compressor(Processor):
             return [v * mk for v in out]
         return out
 
-    def _run_kernel(self, kern: Any, cols: list, eq: tuple = ()) -> tuple[list, Any]:
+    def _run_kernel(
+        self, kern: Kernel, cols: list[list[float]], eq: tuple[float, ...] = ()
+    ) -> tuple[list[list[float]], Sequence[float]]:
         """The ``compressor`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`) with
         the constants of :meth:`_py`, fused with the EQ sections ``eq`` (mono; 12 coefficients,
         6 states, the output gain) when given; stores the state and returns the output channels
@@ -218,14 +240,16 @@ class Compressor(Processor):
         out = unplanar(buf, len(cols), len(head))
         return out, (buf[23:29] if eq else ())
 
-    def linked_kernel(self, cols: list) -> list | None:
+    def linked_kernel(self, cols: list[list[float]]) -> list[list[float]] | None:
         kern = _kernel("compressor") if self._enabled and len(cols[0]) >= KERNEL_MIN else None
         if kern is None:
             return None
         self._check_channels(1)  # the detector's state is one linked channel
         return self._run_kernel(kern, cols)[0]
 
-    def _py_eq3(self, data: list, coeffs: list, states: list, gain: float) -> tuple | None:
+    def _py_eq3(
+        self, data: list[float], coeffs: list[_EqCoeffs], states: list[_EqState], gain: float
+    ) -> tuple[list[float], list[_EqState]] | None:
         """Compressor fused with a following 3-section equalizer (normalised sections, see
         :mod:`.eq`): one loop instead of two, the same arithmetic as :meth:`_py` then the EQ's
         loop. Used by the chain's pure path; ``None`` when the compressor is the identity for
@@ -246,15 +270,17 @@ class Compressor(Processor):
             new = [(a * mk, b * mk) for a, b in new]
         return out, new
 
-    def _py_eq3_tdf2(self, data: list, coeffs: list, states: list, gain: float) -> tuple:
+    def _py_eq3_tdf2(
+        self, data: list[float], coeffs: list[_EqCoeffs], states: list[_EqState], gain: float
+    ) -> tuple[list[float], list[_EqState]]:
         """The fused loop (EQ in transposed direct form II); see :func:`_comp_eq3_loop`."""
         (b1, b2, a1, a2), (c1_, c2, d1, d2), (e1, e2, f1, f2) = coeffs
         (s1, s2), (t1, t2), (u1, u2) = states
         kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
         if kern is not None:  # the same loop natively (see backend.KERNEL_NAMES)
             eq = (b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2, s1, s2, t1, t2, u1, u2, gain)
-            out, st = self._run_kernel(kern, [data], eq)
-            return out[0], [(st[0], st[1]), (st[2], st[3]), (st[4], st[5])]
+            outs, st = self._run_kernel(kern, [data], eq)
+            return outs[0], [(st[0], st[1]), (st[2], st[3]), (st[4], st[5])]
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA
@@ -289,7 +315,7 @@ class Compressor(Processor):
         return lvl if lvl > lo else lo
 
     # -- NumPy path ---------------------------------------------------------------------
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         lvl = np.abs(x) if x.ndim == 1 else linked_level(x)
         lo = self._lo_lin
         y10, g0 = self._y1, self._g
@@ -350,13 +376,16 @@ class Compressor(Processor):
 
     #: NumPy path: ``(key, WR, Q, PA*post, PR[-1])`` of the last block length (see
     #: :func:`.base.smoother_weights`)
-    _np_wts: tuple | None = None
+    _np_wts: tuple[tuple[float, float, float, int], _Array, _Array, _Array, float] | None = None
 
 
 def _comp_eq3_loop(
-    x, y, z, w, b1, a1, b2, a2, c1_, d1, c2, d2, e1, f1, e2, f2,
-    s1, s2, t1, t2, u1, u2, W, G, aR, aA, E, gain, data, ns, c1, lhi, llo, nk, skip, aRK, bA,
-) -> tuple:  # fmt: skip
+    x: float, y: float, z: float, w: float, b1: float, a1: float, b2: float, a2: float,
+    c1_: float, d1: float, c2: float, d2: float, e1: float, f1: float, e2: float, f2: float,
+    s1: float, s2: float, t1: float, t2: float, u1: float, u2: float, W: float, G: float,
+    aR: float, aA: float, E: float, gain: float, data: list[float], ns: float, c1: float,
+    lhi: float, llo: float, nk: float, skip: Callable[[float], float], aRK: float, bA: float,
+) -> tuple[list[float], float, float, float, float, float, float, float, float]:  # fmt: skip
     """The per-sample loop of :meth:`Compressor._py_eq3_tdf2` (compressor in gain nepers, then
     the three normalised EQ sections): ``(output, W, G, s1, s2, t1, t2, u1, u2)``.
 
@@ -370,7 +399,7 @@ def _comp_eq3_loop(
     K = _K
     log = math.log
     n = len(data)
-    out: list = []
+    out: list[float] = []
     # Runs of _SKIP_RUN samples: within a run the release stage never falls below
     # aR**_SKIP_RUN times its value at the run start, so a sample below ``skip(...)`` cannot
     # raise it and needs no log (the result is the same as computing it).

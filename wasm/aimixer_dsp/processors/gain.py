@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .base import Param, Processor, db_to_lin
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 GAIN_RANGE = (-20.0, 20.0)
 
@@ -36,7 +42,7 @@ class Gain(Processor):
             return data
         return [v * g for v in data]
 
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         if self._g == 1.0:
             return x
         return x * self._g

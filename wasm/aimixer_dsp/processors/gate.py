@@ -19,9 +19,9 @@ Behaviour (both paths, sample by sample):
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING
 
-from ..backend import KERNEL_MIN
+from ..backend import KERNEL_MIN, Kernel
 from ..backend import kernel as _kernel
 from .base import (
     Param,
@@ -45,6 +45,11 @@ RELEASE_RANGE = (1.0, 5000.0)
 RANGE_RANGE = (-120.0, 0.0)
 
 _SNAP = 1e-12
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
 
 
 class NoiseGate(Processor):
@@ -79,6 +84,15 @@ class NoiseGate(Processor):
     _hold_ms: float
     _release_ms: float
     _range_db: float
+    # derived values (set by the on_change hooks) and the state (set by _reset_state)
+    _thr: float  # threshold, linear
+    _aA: float  # attack coefficient
+    _hold: int  # hold time in samples
+    _aR: float  # release coefficient
+    _floor: float  # range floor, linear
+    _since: int  # samples since the last above-threshold sample (capped at _hold + 1)
+    _y1: float  # release stage
+    _g: float  # smoothed gain
 
     # -- derived values -----------------------------------------------------------------
     def _threshold_changed(self) -> None:
@@ -123,7 +137,7 @@ class NoiseGate(Processor):
         self._g = g
 
     # -- pure path ----------------------------------------------------------------------
-    def _py(self, data: list) -> list:
+    def _py(self, data: list[float]) -> list[float]:
         thr = self._thr
         nthr = -thr
         hold = self._hold
@@ -156,7 +170,7 @@ class NoiseGate(Processor):
         kern = _kernel("gate") if n >= KERNEL_MIN else None
         if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
             return self._run_kernel(kern, [data])[0]
-        out = []
+        out: list[float] = []
         app = out.append
         for v in data:
             if v >= thr or v <= nthr:
@@ -176,7 +190,7 @@ class NoiseGate(Processor):
         self._snap(y1, g)
         return out
 
-    def _run_kernel(self, kern: Any, cols: list) -> list:
+    def _run_kernel(self, kern: Kernel, cols: list[list[float]]) -> list[list[float]]:
         """The ``gate`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`)."""
         head = (self._thr, self._hold, self._floor, self._aR, self._aA, self._since, self._y1, self._g)
         buf = planar(head, cols)
@@ -185,7 +199,7 @@ class NoiseGate(Processor):
         self._snap(buf[6], buf[7])
         return unplanar(buf, len(cols), 8)
 
-    def linked_kernel(self, cols: list) -> list | None:
+    def linked_kernel(self, cols: list[list[float]]) -> list[list[float]] | None:
         kern = _kernel("gate") if self._enabled and len(cols[0]) >= KERNEL_MIN else None
         if kern is None:
             return None
@@ -193,7 +207,7 @@ class NoiseGate(Processor):
         return self._run_kernel(kern, cols)
 
     # -- NumPy path ---------------------------------------------------------------------
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         n = x.shape[0]
         hold = self._hold
         lvl = np.abs(x) if x.ndim == 1 else linked_level(x)
@@ -237,7 +251,7 @@ class NoiseGate(Processor):
         return apply_gain(x, g)
 
 
-def _interior_gap(seg: Any, hold: int) -> int:
+def _interior_gap(seg: NDArray[np.bool_], hold: int) -> int:
     """The longest run of below-threshold samples in ``seg`` (above at both ends), or some
     value ``<= hold`` when that run is ``<= hold``: if every aligned window of ``w = (hold +
     2) // 2`` samples holds an above sample, no run is longer than ``2w - 2 <= hold``; only
@@ -251,15 +265,16 @@ def _interior_gap(seg: Any, hold: int) -> int:
 
 
 @lru_cache(maxsize=16)
-def _arange(n: int) -> Any:
+def _arange(n: int) -> NDArray[np.intp]:
     a = np.arange(n)
     a.flags.writeable = False
     return a
 
 
-def _powers(a: float, n: int) -> Any:
+def _powers(a: float, n: int) -> _Array:
     """``a**(j+1)`` for ``j < n``."""
     m = subblock_len(a)
     if n <= m:
         return decay_weights(a, m)[1][:n]
-    return np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    p: _Array = np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    return p

@@ -46,9 +46,9 @@ does a long block outside the short stretch around its samples over the ceiling)
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..backend import KERNEL_MIN
+from ..backend import KERNEL_MIN, Kernel
 from ..backend import kernel as _kernel
 from ..truepeak import TruePeakMeter
 from .base import (
@@ -78,8 +78,26 @@ TP_SPAN = 16  # true-peak mode: half the span of the wideband 4x interpolator (3
 TP_DELAY = 2 * TP_SPAN  # true-peak mode: extra latency (samples)
 _ANNEX_LEAD = TP_SPAN - 6  # the BS.1770 Annex 2 interpolator's delay is 6 samples
 
+if TYPE_CHECKING:
+    from typing import TypedDict
 
-def sliding_min(v: Any, w: int) -> Any:
+    from numpy.typing import NDArray
+
+    _Array = NDArray[np.float64]
+
+    class _TPState(TypedDict):
+        """:meth:`Limiter._tp_state`: the true-peak mode's detector and delay lines."""
+
+        meters: tuple[TruePeakMeter, TruePeakMeter]  # (wideband, BS.1770 Annex 2)
+        core: Limiter  # the sample-peak limiter run on the detector level
+        hx: list[list[float]]  # per channel: the input delay (interpolator)
+        hr: list[float]  # the last interpolated row peaks
+        ha: list[float]  # the last Annex 2 row peaks (they lead by _ANNEX_LEAD samples)
+        dx: list[list[float]]  # per channel: the input delay (lookahead)
+        de: list[float]  # the detector delay (lookahead)
+
+
+def sliding_min(v: _Array, w: int) -> _Array:
     """``out[i] = min(v[i : i + w])`` for ``i <= len(v) - w``.
 
     Doubling: ``m_2k[i] = min(m_k[i], m_k[i + k])`` up to the largest power of two ``p <= w``,
@@ -96,7 +114,7 @@ def sliding_min(v: Any, w: int) -> Any:
     return np.fmin(m[:cnt], m[w - k : w - k + cnt])
 
 
-def sliding_sum(v: Any, w: int) -> Any:
+def sliding_sum(v: _Array, w: int) -> _Array:
     """``out[i] = sum(v[i : i + w])`` for ``i <= len(v) - w`` (a new array).
 
     Doubling on the binary digits of ``w``: ``s_2k[i] = s_k[i] + s_k[i + k]``; the partial
@@ -117,6 +135,7 @@ def sliding_sum(v: Any, w: int) -> Any:
             break
         s = np.add(s[:-k], s[k:])
         k *= 2
+    assert out is not None  # w >= 1 has a set bit
     return out
 
 
@@ -147,7 +166,15 @@ class Limiter(Processor):
     _release_ms: float
     _true_peak: bool
 
-    _L: int | None = None  # lookahead in samples (set by _lookahead_changed)
+    # derived values (set by the on_change hooks) and the state (set by _reset_state)
+    _L: int = -1  # lookahead in samples (set by _lookahead_changed; -1 before)
+    _M: int  # max(L, 1): the moving average's length
+    _c: float  # ceiling with the margin, linear
+    _aR: float  # release coefficient
+    _delay: list[list[float]]  # per channel: the last L input samples (oldest first)
+    _u: float  # release-stage gain reduction of the last sample
+    _uh: list[float]  # last M-1 values of u (oldest first)
+    _tp: _TPState | None  # true-peak mode state (see _tp_state)
 
     # -- derived values -----------------------------------------------------------------
     def _ceiling_changed(self) -> None:
@@ -173,22 +200,22 @@ class Limiter(Processor):
     def latency_samples(self) -> int:
         """Lookahead delay in samples (``round(lookahead_ms * fs / 1000)``, plus ``TP_DELAY``
         in true-peak mode)."""
-        return (self._L or 0) + (TP_DELAY if self._true_peak else 0)
+        return max(self._L, 0) + (TP_DELAY if self._true_peak else 0)
 
     # -- state --------------------------------------------------------------------------
     def _reset_state(self) -> None:
-        if self._L is None:
+        if self._L < 0:
             return
-        self._delay: list = []  # per channel: the last L input samples (oldest first)
-        self._u = 0.0  # release-stage gain reduction of the last sample
-        self._uh = [0.0] * (self._M - 1)  # last M-1 values of u (oldest first)
-        self._tp: dict | None = None  # true-peak mode state (see _tp_state)
+        self._delay = []
+        self._u = 0.0
+        self._uh = [0.0] * (self._M - 1)
+        self._tp = None
 
     #: pure path: ``(output, peak)`` of the last block when it was a plain delay (the peak
     #: ``max|output|`` is known from the pass-through check), else ``None``
-    last_peak: tuple | None = None
+    last_peak: tuple[list[float], float] | None = None
 
-    def _delays(self, channels: int) -> list:
+    def _delays(self, channels: int) -> list[list[float]]:
         if not self._delay:
             self._delay = [[0.0] * self._L for _ in range(channels)]
         return self._delay
@@ -197,7 +224,7 @@ class Limiter(Processor):
         return self._u == 0.0 and dl_max <= self._c and not any(self._uh)
 
     # -- true-peak mode ------------------------------------------------------------------
-    def _tp_state(self, channels: int) -> dict:
+    def _tp_state(self, channels: int) -> _TPState:
         st = self._tp
         if st is None:
             core = Limiter(
@@ -221,7 +248,7 @@ class Limiter(Processor):
         core._c = self._c * 10.0 ** (-TP_MARGIN_DB / 20.0)
         return st
 
-    def _tp_py(self, data: list) -> list:
+    def _tp_py(self, data: list[float]) -> list[float]:
         st = self._tp_state(1)
         n = len(data)
         wide, annex = st["meters"]
@@ -241,7 +268,7 @@ class Limiter(Processor):
         st["dx"][0] = xx[n:]
         return [xv * (g / ev) if ev > 0.0 else 0.0 for xv, g, ev in zip(xx[:n], ye, es[:n], strict=True)]
 
-    def _tp_np(self, x: Any) -> Any:
+    def _tp_np(self, x: _Array) -> _Array:
         one_d = x.ndim == 1
         x2 = x[:, None] if one_d else x
         n, ch = x2.shape
@@ -271,11 +298,11 @@ class Limiter(Processor):
         st["dx"] = xx[n:].T.tolist()
         ed = es[:n]
         g = np.divide(ye, ed, out=np.zeros(n), where=ed > 0.0)
-        y = xx[:n] * g[:, None]
+        y: _Array = xx[:n] * g[:, None]
         return y[:, 0] if one_d else y
 
     # -- pure path ----------------------------------------------------------------------
-    def _py(self, data: list) -> list:
+    def _py(self, data: list[float]) -> list[float]:
         if self._true_peak:
             self.last_peak = None
             return self._tp_py(data)
@@ -289,12 +316,12 @@ class Limiter(Processor):
         if n > L and self._quiet(dmax):
             # the pass-through check, split at n - L: the output is the delay line + the head,
             # so their peak is the output's (kept for the session's metrics: no second pass)
-            head = data[: n - L] if L else data
+            front = data[: n - L] if L else data
             tail = data[n - L :] if L else []
-            hmax = max(head)
-            hmin = min(head)
+            hmax = max(front)
+            hmin = min(front)
             if hmax <= c and -hmin <= c and (not L or (max(tail) <= c and -min(tail) <= c)):
-                delayed = dl + head
+                delayed = dl + front
                 self._delay[0] = tail
                 if -hmin > hmax:
                     hmax = -hmin
@@ -314,8 +341,8 @@ class Limiter(Processor):
         acc = sum(uall)
         inv = 1.0 / M
         # monotonic deque of (position, req) for req < 1 within the window, seeded from the delay line
-        qp: list = []
-        qv: list = []
+        qp: list[int] = []
+        qv: list[float] = []
         for j in range(L):
             a = dl[j]
             if a < 0.0:
@@ -328,7 +355,7 @@ class Limiter(Processor):
                 qp.append(j - L)
                 qv.append(r)
         head = 0
-        out = []
+        out: list[float] = []
         app = out.append
         uapp = uall.append
         nc = -c
@@ -364,7 +391,9 @@ class Limiter(Processor):
         self._store(u, uall[len(uall) - (M - 1) :] if M > 1 else [])
         return out
 
-    def _run_kernel(self, kern: Any, cols: list, delays: list) -> tuple:
+    def _run_kernel(
+        self, kern: Kernel, cols: list[list[float]], delays: list[list[float]]
+    ) -> tuple[list[list[float]], list[list[float]]]:
         """The ``limiter`` kernel over planar channels and their delay lines (see
         :data:`backend.KERNEL_NAMES`), from and to this limiter's release state; returns the
         output channels and the new delay lines."""
@@ -377,7 +406,9 @@ class Limiter(Processor):
         L = self._L
         return unplanar(buf, ch, h + ch * L), [buf[h + c * L : h + (c + 1) * L].tolist() for c in range(ch)]
 
-    def linked_kernel(self, cols: list, delays: list | None = None) -> list | None:
+    def linked_kernel(
+        self, cols: list[list[float]], delays: list[list[float]] | None = None
+    ) -> list[list[float]] | None:
         """:meth:`Processor.linked_kernel` for the sample-peak mode; the output is the input
         delayed by ``L`` samples. ``delays`` are the channels' delay lines (``L`` samples each,
         oldest first), replaced by the block's last ``L`` samples (the limiter's own delay line
@@ -397,7 +428,7 @@ class Limiter(Processor):
         return y
 
     # -- NumPy path ---------------------------------------------------------------------
-    def _np(self, x: Any) -> Any:
+    def _np(self, x: _Array) -> _Array:
         if self._true_peak:
             return self._tp_np(x)
         n = x.shape[0]
@@ -464,7 +495,7 @@ class Limiter(Processor):
             self._uh_cache = (self._uh, hist)
         return y
 
-    def _release_np(self, delayed: Any, u0: float) -> Any:
+    def _release_np(self, delayed: _Array, u0: float) -> _Array:
         """NumPy path of a block with nothing to limit (``M > 1``, ``M - 1 <= n <=
         _REL_MAX``): the reduction is ``u[j] = u0 * aR**(j+1)``, so a window of ``M`` values
         of it inside the block sums to ``u[j] * SM`` (``SM = sum_{d<M} aR**-d``); the first
@@ -492,7 +523,7 @@ class Limiter(Processor):
             self._uh_cache = (self._uh, hist)
         return delayed * W if delayed.ndim == 1 else delayed * W[:, None]
 
-    def _sparse_np(self, delayed: Any, lvl: Any, u0: float) -> Any:
+    def _sparse_np(self, delayed: _Array, lvl: _Array, u0: float) -> _Array | None:
         """NumPy path of a block whose samples above the ceiling lie close together (``M >
         1``, ``_SPARSE_MIN <= n <= _REL_MAX``); ``None`` (nothing changed) when they do not. Only
         outputs ``[jA, jB]`` whose lookahead window holds such a sample need the sliding
@@ -554,24 +585,24 @@ class Limiter(Processor):
 
     #: NumPy path caches: the delay line and the reduction history as arrays (``(list, array)``
     #: pairs, reused while the state list is the one this path stored) and the release weights
-    _dl_cache: tuple | None = None
-    _uh_cache: tuple | None = None
-    _rel_wts: tuple | None = None
+    _dl_cache: tuple[list[Any], _Array] | None = None
+    _uh_cache: tuple[list[float], _Array] | None = None
+    _rel_wts: tuple[tuple[float, int, int], _Array, _Array, float] | None = None
 
-    def _cached(self, lst: list, attr: str) -> Any:
+    def _cached(self, lst: list[Any], attr: str) -> _Array:
         """ndarray of a state list, reusing the array this path produced for the same list."""
-        cache = getattr(self, attr, None)
+        cache: tuple[list[Any], _Array] | None = getattr(self, attr, None)
         if cache is not None and cache[0] is lst:
             return cache[1]
         return np.array(lst, dtype=np.float64)
 
-    def _store(self, u: float, uh: list) -> None:
+    def _store(self, u: float, uh: list[float]) -> None:
         # block-end snap: reductions below _SNAP count as none (enables the quiet path)
         self._u = 0.0 if u < _SNAP else u
         self._uh = [0.0 if v < _SNAP else v for v in uh] if self._u == 0.0 else uh
 
 
-def _window_max_list(v: list, w: int) -> list:
+def _window_max_list(v: list[float], w: int) -> list[float]:
     """``out[i] = max(v[i : i + w])`` for ``i <= len(v) - w`` (doubling, as :func:`sliding_min`)."""
     cnt = len(v) - w + 1
     m = v
@@ -584,15 +615,16 @@ def _window_max_list(v: list, w: int) -> list:
     return list(map(max, m[:cnt], m[w - k : w - k + cnt]))
 
 
-def _powers(a: float, n: int) -> Any:
+def _powers(a: float, n: int) -> _Array:
     """New array ``a**(j+1)`` for ``j < n``."""
     m = subblock_len(a)
     if n <= m:
         return decay_weights(a, m)[1][:n].copy()
-    return np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    p: _Array = np.exp(np.arange(1, n + 1, dtype=np.float64) * np.log(a))
+    return p
 
 
-def _release_weights(aR: float, M: int, n: int) -> tuple:
+def _release_weights(aR: float, M: int, n: int) -> tuple[_Array, _Array, float]:
     """``(P, C, SM)`` for :meth:`Limiter._release_np`: ``P[j] = aR**(j+1)`` (``j < n``),
     ``C[j] = sum_{i<=j} P[i]`` (``j < M - 1``) and ``SM = sum_{d<M} aR**-d`` (read-only)."""
     P = _powers(aR, n)

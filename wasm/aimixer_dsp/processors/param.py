@@ -30,7 +30,7 @@ from ..errors import ParameterError
 __all__ = ["Param", "check_param", "check_bool"]
 
 
-def check_param(name: str, value: Any, lo: float, hi: float) -> float:
+def check_param(name: str, value: object, lo: float, hi: float) -> float:
     """Return ``float(value)`` if it is a real number in ``[lo, hi]``, else raise ParameterError."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         if _backend.HAVE_NUMPY and isinstance(value, _backend.np.integer | _backend.np.floating):
@@ -47,7 +47,7 @@ def check_param(name: str, value: Any, lo: float, hi: float) -> float:
     return float(value)
 
 
-def check_bool(name: str, value: Any) -> bool:
+def check_bool(name: str, value: object) -> bool:
     """Return ``value`` if it is a bool, else raise ParameterError."""
     if not isinstance(value, bool):
         raise ParameterError(name, value, message=f"{name}={value!r} must be true or false")
@@ -113,7 +113,7 @@ class Param:
             return self
         return getattr(obj, self.private)
 
-    def __set__(self, obj: object, value: Any) -> None:
+    def __set__(self, obj: object, value: object) -> None:
         setattr(obj, self.private, self.check(value))
         if self.on_change is not None:
             getattr(obj, self.on_change)()
@@ -123,7 +123,7 @@ class Param:
         """``True`` for an on/off parameter (no range)."""
         return self.range is None
 
-    def check(self, value: Any) -> Any:
+    def check(self, value: object) -> float | bool:
         """The validated value (a float in range, or a bool); raises ``ParameterError``."""
         if self.range is None:
             return check_bool(self.attr, value)
