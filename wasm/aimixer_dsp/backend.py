@@ -173,7 +173,16 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #: * ``limiter(buf, ch)``: the sample-peak limiter (:meth:`aimixer_dsp.processors.limiter.Limiter._py`),
 #:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``.
 KERNEL_NAMES = (
-    "spectrum", "kfilter", "cascade", "truepeak", "stft", "gate", "compressor", "limiter", "kweight", "tprows",
+    "spectrum",
+    "kfilter",
+    "cascade",
+    "truepeak",
+    "stft",
+    "gate",
+    "compressor",
+    "limiter",
+    "kweight",
+    "tprows",
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
