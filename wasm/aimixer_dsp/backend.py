@@ -144,6 +144,18 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   ``frames_out`` is not empty, ``frames_out[4 t : 4 t + 4]`` = centroid (Hz), rolloff (Hz),
 #:   flux, zero-crossing rate as defined in :mod:`aimixer_dsp.features`.
 #:
+#: * ``kweight(buf)``: the K-weighting of :meth:`aimixer_dsp.meters.LoudnessMeter._push_cols_exact`
+#:   (the arithmetic of ``meters._kfilter_sq_pure``, bit-identical) for a planar block of ``ch``
+#:   channels, their weighted squares summed per sample, and the exact-maximum windows of
+#:   ``_fine_update`` over the tail + the new squares, in one buffer ``(ch, n, tl, loM, hiM, winM,
+#:   loS, hiS, winS, maxM, maxS, b0, b1, b2, a1, a2, d1, d2, weights (ch), states (4 ch), tail
+#:   (tl), x (ch n))``: the squares overwrite ``x[:n]``, the states and ``maxM``/``maxS`` (window
+#:   energy sums; ``lo > hi``: no window) are written (:meth:`~aimixer_dsp.meters.LoudnessMeter._kweight_exact`);
+#:   :mod:`aimixer_dsp.loudnorm` uses it with no tail and no windows for its chunk energies;
+#: * ``tprows(buf, taps, T)``: :meth:`aimixer_dsp.truepeak.TruePeakMeter.row_peaks`:
+#:   ``buf[t - T + 1] = max_p |sum_j taps[p T + j] buf[t - j]|`` for ``t = T - 1 .. len(buf) - 1``
+#:   (in place; the same result up to float rounding, as ``truepeak``).
+#:
 #: The dynamics kernels (``wasm/js/kernels_dynamics.js``) take ONE ``array('d')`` ``buf``
 #: (constants, state, then a planar block ``x`` of ``ch`` channels, channel ``c`` at ``off + c n``;
 #: the state is updated and the output overwrites ``x``): one buffer request per call. They detect
@@ -160,7 +172,18 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   12 coefficients, 6 states, output gain): the loop fused with the EQ (``_comp_eq3_loop``);
 #: * ``limiter(buf, ch)``: the sample-peak limiter (:meth:`aimixer_dsp.processors.limiter.Limiter._py`),
 #:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``.
-KERNEL_NAMES = ("spectrum", "kfilter", "cascade", "truepeak", "stft", "gate", "compressor", "limiter")
+KERNEL_NAMES = (
+    "spectrum",
+    "kfilter",
+    "cascade",
+    "truepeak",
+    "stft",
+    "gate",
+    "compressor",
+    "limiter",
+    "kweight",
+    "tprows",
+)
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256
 #: a native kernel (a JavaScript function in the browser): called with a planar ``array('d')``

@@ -31,9 +31,12 @@ import math
 from array import array
 from bisect import bisect_right
 from itertools import compress
+from operator import mul, truediv
+from struct import pack as _pack
 from typing import Any
 
-from .backend import use_numpy
+from .backend import KERNEL_MIN, use_numpy
+from .backend import kernel as _kernel
 from .errors import ParameterError
 from .meters import _gated_loudness, _kfilter_sumsq_pure, channel_weights, k_weighting_coefficients
 from .presets import LOUDNESS_TARGETS, TARGET_RANGE
@@ -169,12 +172,16 @@ class NormalizationAnalysis:
         es = [0.0] * (len(bounds) - 1)
         lvl: list[float] = []
         rows: list[float] = []
+        kern = _kernel("kweight") if n >= KERNEL_MIN else None
+        if kern is not None:  # the meter's K-weighting natively, all channels in one call
+            es = self._energies_kernel(kern, cols, n, bounds)
         for c, col in enumerate(cols):
-            w = self._weights[c]
-            st = self._kstate[c]
-            for i in range(len(es)):
-                ss = _kfilter_sumsq_pure(col[bounds[i] : bounds[i + 1]], self._coeffs, st)
-                es[i] += w * ss
+            if kern is None:
+                w = self._weights[c]
+                st = self._kstate[c]
+                for i in range(len(es)):
+                    ss = _kfilter_sumsq_pure(col[bounds[i] : bounds[i + 1]], self._coeffs, st)
+                    es[i] += w * ss
             r = self._tp.row_peaks(col, c)
             a = list(map(abs, col))
             if c:
@@ -188,6 +195,26 @@ class NormalizationAnalysis:
         ps = [max(lvl[bounds[i] : bounds[i + 1]]) for i in range(len(es))]
         k = len(cuts)
         self._close(es[:k], ps[:k], es[k] if k < len(es) else 0.0, ps[k] if k < len(ps) else 0.0, n)
+
+    def _energies_kernel(self, kern: Any, cols: list[list[float]], n: int, bounds: list[int]) -> list[float]:
+        """The chunks' K-weighted, channel-weighted energies by the ``kweight`` kernel (no
+        exact-maximum windows: ``lo > hi``); the chunk sums by ``math.fsum``."""
+        ch = self.channels
+        (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = self._coeffs
+        head = [float(ch), float(n), 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0]
+        head += [b0, b1, b2, a1, a2, d1, d2, *self._weights]
+        for st in self._kstate:
+            head += st
+        buf = array("d", head)
+        s_off = len(buf) - 4 * ch
+        x_off = len(buf)
+        for col in cols:
+            buf.frombytes(_pack(f"{n}d", *col))
+        kern(buf)
+        for c, st in enumerate(self._kstate):
+            st[:] = buf[s_off + 4 * c : s_off + 4 * c + 4].tolist()
+        fsum = math.fsum
+        return [fsum(buf[x_off + bounds[i] : x_off + bounds[i + 1]]) for i in range(len(bounds) - 1)]
 
     def _push_np(self, x: Any) -> None:
         import numpy as np
@@ -391,7 +418,9 @@ class Normalizer:
         xs = [h + c for h, c in zip(st["hx"], cols, strict=True)]
         rs = st["hr"] + rows
         xd = [x[:n] for x in xs]
-        lvl = [max(map(abs, t)) for t in zip(*xd, strict=True)]
+        lvl = list(map(abs, xd[0]))
+        for x in xd[1:]:
+            lvl = list(map(max, lvl, map(abs, x)))
         env = list(map(max, lvl, _window_max_list(rs[1:], TP_DELAY)))
         st["hx"] = [x[n:] for x in xs]
         st["hr"] = rs[n:]
@@ -400,5 +429,8 @@ class Normalizer:
         xx = [d + x for d, x in zip(st["dx"], xd, strict=True)]
         st["de"] = es[n:]
         st["dx"] = [x[n:] for x in xx]
-        gains = [g / ev if ev > 0.0 else 0.0 for g, ev in zip(ye, es[:n], strict=True)]
-        return [[v * k for v, k in zip(x[:n], gains, strict=True)] for x in xx]
+        try:
+            gains = list(map(truediv, ye, es[:n]))  # C-level; a block without a zero level
+        except ZeroDivisionError:
+            gains = [g / ev if ev > 0.0 else 0.0 for g, ev in zip(ye, es[:n], strict=True)]
+        return [list(map(mul, x[:n], gains)) for x in xx]

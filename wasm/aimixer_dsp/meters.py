@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from itertools import accumulate, repeat
+from struct import pack as _pack
 from typing import TYPE_CHECKING, Any, TypedDict
 
 from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, planar_columns, use_numpy
@@ -622,6 +623,11 @@ class LoudnessMeter:
 
     def _push_cols_exact(self, cols: Sequence[Sequence[float]], n: int) -> None:
         """The pure path with ``exact_max``: K-weighted squares per sample, then the sums."""
+        if n >= KERNEL_MIN and _kernel("kweight") is not None:
+            sq = self._kweight_exact(cols, n)
+            for a, b in self._segments(n):
+                self._add(math.fsum(sq[a:b]), b - a)
+            return
         sq = [0.0] * n
         for c, col in enumerate(cols):
             w = self.weights[c]
@@ -631,6 +637,42 @@ class LoudnessMeter:
         self._fine_update(sq, n)
         for a, b in self._segments(n):
             self._add(math.fsum(sq[a:b]), b - a)
+
+    def _kweight_exact(self, cols: Sequence[Sequence[float]], n: int) -> array:
+        """:meth:`_push_cols_exact`'s K-weighting and :meth:`_fine_update` in one ``kweight``
+        kernel call (the same arithmetic in the same order; see ``backend.KERNEL_NAMES``); returns
+        the weighted squares (an ``array('d')``)."""
+        ch = self.channels
+        tail = self._fine_tail
+        if type(tail) is not array:
+            tail = array("d", tail)
+        tl = len(tail)
+        seen = self._samples + self._pending_n
+        off = seen - tl
+        total = seen + n
+        head = [float(ch), float(n), float(tl)]
+        for win in (self._win_m, self._win_s):
+            head += [float(max(win, seen + 1) - off), float(total - off), float(win)]
+        (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = self._coeffs
+        head += [0.0, 0.0, b0, b1, b2, a1, a2, d1, d2, *self.weights]
+        for st in self._states:
+            head += st
+        buf = array("d", head)
+        s_off = len(buf) - 4 * ch
+        buf += tail
+        x_off = len(buf)
+        for col in cols:
+            buf.frombytes(col.tobytes() if type(col) is array else _pack(f"{n}d", *col))
+        _kernel("kweight")(buf)
+        for c, st in enumerate(self._states):
+            st[:] = buf[s_off + 4 * c : s_off + 4 * c + 4].tolist()
+        for i, (lo, hi, attr) in enumerate(((head[3], head[4], "_fine_m"), (head[6], head[7], "_fine_s"))):
+            if lo <= hi and buf[9 + i] > getattr(self, attr):
+                setattr(self, attr, buf[9 + i])
+        keep = self._win_s - 1
+        end = x_off + n
+        self._fine_tail = buf[max(x_off - tl, end - keep) : end]
+        return buf[x_off:end]
 
     def _fine_update(self, sq: list[float] | _Array, n: int) -> None:
         """exact_max: fold the windows ending at each of the ``n`` new samples into the maxima.

@@ -556,7 +556,9 @@ class FileJob:
             self._chain = NormalizePass(gain, self.ceiling, self.channels, self.sample_rate)
         else:
             raise ParameterError("pass", index, message=f"pass {index!r} is not available now")
-        self.output_meter = FileMeter(self.sample_rate, self.channels)
+        # the report's output is the last pass's: a mix pass followed by a loudness pass is not metered
+        last = index + 1 == self.pass_count
+        self.output_meter = FileMeter(self.sample_rate, self.channels) if last else None
         self.passes.append({"latencySamples": self._chain.latency})
 
     def render(self, n: int) -> int:
@@ -570,7 +572,8 @@ class FileJob:
             self.input_meter.push(cols)  # not metered by an analysis phase before
         out = self._chain.process(cols)
         if out[0]:
-            self.output_meter.push(out)
+            if self.output_meter is not None:
+                self.output_meter.push(out)
             if self.normalization is not None:
                 self.normalization.push(out)
         return out
@@ -582,7 +585,8 @@ class FileJob:
     def finish_cols(self) -> list:
         out = self._chain.finish()
         if out[0]:
-            self.output_meter.push(out)
+            if self.output_meter is not None:
+                self.output_meter.push(out)
             if self.normalization is not None:
                 self.normalization.push(out)
         return out

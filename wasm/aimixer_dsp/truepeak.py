@@ -42,6 +42,7 @@ import operator
 from array import array
 from functools import lru_cache
 from itertools import repeat
+from struct import pack as _pack
 from typing import Any
 
 from .backend import HAVE_NUMPY, KERNEL_MIN, planar_columns, use_numpy
@@ -480,6 +481,11 @@ class TruePeakMeter:
             amax = max(max(buf), -min(buf)) if buf else 0.0
             if amax <= 1e-280:
                 return [0.0] * n
+            kern = _kernel("tprows") if n >= KERNEL_MIN else None
+            if kern is not None:  # the same FIR natively (see backend.KERNEL_NAMES)
+                arr = array("d", _pack(f"{len(buf)}d", *buf))
+                kern(arr, _filter_bank(self.oversample, self.wideband)[3], t)
+                return arr[:n].tolist()
             return self._pure.rows(buf, n, amax)
         arr = np.concatenate([np.asarray(self._hist[c]), col])
         self._hist[c] = arr[-(t - 1) :].tolist()

@@ -378,6 +378,124 @@ export function truepeakKernel(buf, taps, T, out) {
   }
 }
 
+/**
+ * meters._kweight_py (kernel "kweight"): K-weighted, channel-weighted squares of a planar block,
+ * and the exact-maximum windows (LoudnessMeter(exact_max=True)), in one buffer:
+ * buf = (ch, n, tl, loM, hiM, winM, loS, hiS, winS, maxM, maxS, b0, b1, b2, a1, a2, d1, d2,
+ * weights (ch), states (4 ch), tail (tl), x (ch n)). sq[i] = sum_c w_c z_c[i]^2 (the channels in
+ * order, zero weights skipped) overwrites x[0 .. n); the states are updated; with c the running
+ * sum over ext = tail + sq (c[0] = 0), maxM = max_{loM <= e <= hiM} c[e] - c[e - winM] (the same
+ * for S) when loM <= hiM, else -1.
+ */
+let kwScratch = new Float64Array(0);
+export function kweightKernel(buffer) {
+  const bb = buffer.getBuffer("f64");
+  try {
+    const b = bb.data;
+    const ch = b[0];
+    const n = b[1];
+    const tl = b[2];
+    const [b0, b1, b2, a1, a2, d1, d2] = b.subarray(11, 18);
+    const wOff = 18;
+    const sOff = wOff + ch;
+    const tOff = sOff + 4 * ch;
+    const xOff = tOff + tl;
+    if (kwScratch.length < n) kwScratch = new Float64Array(n);
+    const sq = kwScratch;
+    sq.fill(0.0, 0, n);
+    for (let c = 0; c < ch; c++) {
+      const w = b[wOff + c];
+      const o = sOff + 4 * c;
+      let s1 = b[o];
+      let s2 = b[o + 1];
+      let s3 = b[o + 2];
+      let s4 = b[o + 3];
+      const xo = xOff + c * n;
+      if (w !== 0.0) {
+        for (let i = 0; i < n; i++) {
+          const v = b[xo + i];
+          const y = b0 * v + s1;
+          s1 = b1 * v - a1 * y + s2;
+          s2 = b2 * v - a2 * y;
+          const z = y + s3;
+          s3 = s4 - 2.0 * y - d1 * z;
+          s4 = y - d2 * z;
+          sq[i] = sq[i] + z * z * w;
+        }
+      } else {
+        for (let i = 0; i < n; i++) {
+          const v = b[xo + i];
+          const y = b0 * v + s1;
+          s1 = b1 * v - a1 * y + s2;
+          s2 = b2 * v - a2 * y;
+          const z = y + s3;
+          s3 = s4 - 2.0 * y - d1 * z;
+          s4 = y - d2 * z;
+        }
+      }
+      b[o] = s1;
+      b[o + 1] = s2;
+      b[o + 2] = s3;
+      b[o + 3] = s4;
+    }
+    for (let i = 0; i < n; i++) b[xOff + i] = sq[i];
+    // ext = b[tOff .. xOff + n): the tail then the new squares, contiguous
+    for (const [lo, hi, win, at] of [[b[3], b[4], b[5], 9], [b[6], b[7], b[8], 10]]) {
+      if (!(lo <= hi)) {
+        b[at] = -1.0;
+        continue;
+      }
+      // c[e] = ext[0] + ... + ext[e - 1], accumulated in order as itertools.accumulate does
+      let c = 0.0;
+      let cw = 0.0; // c[e - win]
+      let e = 0;
+      for (; e < lo - win; e++) cw += b[tOff + e];
+      c = cw;
+      for (let k = e; k < lo; k++) c += b[tOff + k];
+      let best = c - cw;
+      for (let k = lo; k < hi; k++) {
+        c += b[tOff + k];
+        cw += b[tOff + k - win];
+        const v = c - cw;
+        if (v > best) best = v;
+      }
+      b[at] = best;
+    }
+  } finally {
+    bb.release();
+  }
+}
+
+/**
+ * truepeak.TruePeakMeter.row_peaks (kernel "tprows"): for t = T - 1 .. len(buf) - 1,
+ * buf[t - T + 1] = max_p |sum_j taps[p T + j] buf[t - j]| (in place: each value is written after
+ * the last read of its slot).
+ */
+export function tprowsKernel(buffer, taps, T) {
+  const bb = buffer.getBuffer("f64");
+  const bt = taps.getBuffer("f64");
+  try {
+    const x = bb.data;
+    const g = bt.data;
+    const nt = Number(T);
+    const P = g.length / nt;
+    for (let t = nt - 1; t < x.length; t++) {
+      let hi = 0.0;
+      for (let p = 0; p < P; p++) {
+        const o = p * nt;
+        let acc = 0.0;
+        for (let j = 0; j < nt; j++) acc += g[o + j] * x[t - j];
+        const a = acc < 0 ? -acc : acc;
+        if (a > hi) hi = a;
+      }
+      x[t - nt + 1] = hi;
+    }
+  } finally {
+    bb.release();
+    bt.release();
+  }
+}
+
 /** Install the kernels in the package (aimixer_dsp.backend.set_kernel). */
 export function installKernels(backend) {
   backend.set_kernel("spectrum", spectrumKernel);
@@ -385,5 +503,7 @@ export function installKernels(backend) {
   backend.set_kernel("kfilter", kfilterKernel);
   backend.set_kernel("cascade", cascadeKernel);
   backend.set_kernel("truepeak", truepeakKernel);
+  backend.set_kernel("kweight", kweightKernel);
+  backend.set_kernel("tprows", tprowsKernel);
   installDynamicsKernels(backend); // gate, compressor, limiter (kernels_dynamics.js)
 }

@@ -1,0 +1,40 @@
+"""The loudness kernels of ``wasm/js/kernels.js`` (``kweight``: the exact-maximum meter's and the
+normalisation analysis' K-weighting; ``tprows``: the true-peak rows of the analysis and the
+normaliser's limiter) inside Pyodide give the package's Python loops' results: the meter's
+readings bit for bit, the normalisation within float rounding."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "node" / "meter_kernels.mjs"
+PYODIDE = ROOT / "node_modules" / "pyodide" / "pyodide.mjs"
+
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.slow,
+    pytest.mark.skipif(not PYODIDE.exists(), reason="node_modules/pyodide is not installed (npm install)"),
+]
+
+
+def test_js_loudness_kernels_match_the_python_loops() -> None:
+    assert shutil.which("node"), "node is required (node_modules/pyodide is installed)"
+    proc = subprocess.run(["node", str(SCRIPT)], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert res["calls"]["kweight"] >= 30 and res["calls"]["tprows"] >= 60, res["calls"]
+    assert res["meter_equal"] is True, res
+    s = res["summary"]
+    assert math.isfinite(s["momentaryMax"]) and s["momentaryMax"] > s["integrated"] > -40
+    assert res["chunks"] > 1000
+    assert res["energy"] <= 1e-6 and res["peak"] <= 1e-6  # float32 storage
+    assert abs(res["measured"][0] - res["measured"][1]) <= 1e-6
+    assert 0.5 < res["outPeak"] < 0.9
+    assert res["out"] <= 1e-9, res
