@@ -512,7 +512,9 @@ class LoudnessMeter:
         self._cache_lra: tuple[int, float] | None = None
         self._pending: list[list[float]] = []  # deferred blocks (see defer_partial), oldest first
         self._pending_n = 0
-        self._fine_tail: list[float] | _Array = []  # exact_max: the last (3 s - 1) weighted squared samples
+        self._fine_tail: (
+            list[float] | array[float] | _Array
+        ) = []  # exact_max: the last (3 s - 1) weighted squared samples
         self._fine_m = 0.0  # exact_max: largest 400 ms / 3 s window energy sums so far
         self._fine_s = 0.0
 
@@ -623,10 +625,11 @@ class LoudnessMeter:
 
     def _push_cols_exact(self, cols: Sequence[Sequence[float]], n: int) -> None:
         """The pure path with ``exact_max``: K-weighted squares per sample, then the sums."""
-        if n >= KERNEL_MIN and _kernel("kweight") is not None:
-            sq = self._kweight_exact(cols, n)
+        kern = _kernel("kweight") if n >= KERNEL_MIN else None
+        if kern is not None:
+            ksq = self._kweight_exact(kern, cols, n)
             for a, b in self._segments(n):
-                self._add(math.fsum(sq[a:b]), b - a)
+                self._add(math.fsum(ksq[a:b]), b - a)
             return
         sq = [0.0] * n
         for c, col in enumerate(cols):
@@ -638,14 +641,15 @@ class LoudnessMeter:
         for a, b in self._segments(n):
             self._add(math.fsum(sq[a:b]), b - a)
 
-    def _kweight_exact(self, cols: Sequence[Sequence[float]], n: int) -> array:
+    def _kweight_exact(
+        self, kern: Callable[..., object], cols: Sequence[Sequence[float]], n: int
+    ) -> array[float]:
         """:meth:`_push_cols_exact`'s K-weighting and :meth:`_fine_update` in one ``kweight``
         kernel call (the same arithmetic in the same order; see ``backend.KERNEL_NAMES``); returns
         the weighted squares (an ``array('d')``)."""
         ch = self.channels
-        tail = self._fine_tail
-        if type(tail) is not array:
-            tail = array("d", tail)
+        old = self._fine_tail
+        tail = old if isinstance(old, array) else array("d", old)
         tl = len(tail)
         seen = self._samples + self._pending_n
         off = seen - tl
@@ -663,7 +667,7 @@ class LoudnessMeter:
         x_off = len(buf)
         for col in cols:
             buf.frombytes(col.tobytes() if type(col) is array else _pack(f"{n}d", *col))
-        _kernel("kweight")(buf)
+        kern(buf)
         for c, st in enumerate(self._states):
             st[:] = buf[s_off + 4 * c : s_off + 4 * c + 4].tolist()
         for i, (lo, hi, attr) in enumerate(((head[3], head[4], "_fine_m"), (head[6], head[7], "_fine_s"))):
@@ -674,7 +678,7 @@ class LoudnessMeter:
         self._fine_tail = buf[max(x_off - tl, end - keep) : end]
         return buf[x_off:end]
 
-    def _fine_update(self, sq: list[float] | _Array, n: int) -> None:
+    def _fine_update(self, sq: list[float] | array[float] | _Array, n: int) -> None:
         """exact_max: fold the windows ending at each of the ``n`` new samples into the maxima.
 
         With ``c`` the cumulative sum of (tail + new squares), the window of length ``W``

@@ -483,9 +483,9 @@ class TruePeakMeter:
                 return [0.0] * n
             kern = _kernel("tprows") if n >= KERNEL_MIN else None
             if kern is not None:  # the same FIR natively (see backend.KERNEL_NAMES)
-                arr = array("d", _pack(f"{len(buf)}d", *buf))
-                kern(arr, _filter_bank(self.oversample, self.wideband)[3], t)
-                return arr[:n].tolist()
+                rows = array("d", _pack(f"{len(buf)}d", *buf))
+                kern(rows, _filter_bank(self.oversample, self.wideband)[3], t)
+                return rows[:n].tolist()
             return self._pure.rows(buf, n, amax)
         arr = np.concatenate([np.asarray(self._hist[c]), col])
         self._hist[c] = arr[-(t - 1) :].tolist()
