@@ -171,7 +171,14 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   aR, aA, lo, makeup, W, G, x...)``; with ``eq`` true (mono) 19 values follow ``G`` (the EQ's
 #:   12 coefficients, 6 states, output gain): the loop fused with the EQ (``_comp_eq3_loop``);
 #: * ``limiter(buf, ch)``: the sample-peak limiter (:meth:`aimixer_dsp.processors.limiter.Limiter._py`),
-#:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``.
+#:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``;
+#: * ``tpenv(buf, ch, A, T)``: the true-peak limiter's linked detector envelope
+#:   (:meth:`aimixer_dsp.loudnorm.Normalizer._planar`), ``buf = (ha (A), hr (T), hx (ch x T),
+#:   wideband row peaks (ch x n), Annex 2 row peaks (ch x n), x (ch x n))``: with
+#:   ``ra = ha + max_c annex_c``, ``rs = hr + max(max_c wide_c, ra[:n])`` and ``xs_c = hx_c + x_c``,
+#:   the envelope ``max(max_c |xs_c[i]|, max(rs[i + 1 : i + T + 1]))`` overwrites the wideband
+#:   rows' first ``n`` values, ``xs_c[:n]`` overwrites ``x_c`` and ``ha``/``hr``/``hx`` become
+#:   the tails ``ra[n:]``, ``rs[n:]``, ``xs_c[n:]`` (exact: only max and abs).
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -183,6 +190,7 @@ KERNEL_NAMES = (
     "limiter",
     "kweight",
     "tprows",
+    "tpenv",
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

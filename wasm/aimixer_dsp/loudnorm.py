@@ -40,7 +40,7 @@ from .backend import kernel as _kernel
 from .errors import ParameterError
 from .meters import _gated_loudness, _kfilter_sumsq_pure, channel_weights, k_weighting_coefficients
 from .presets import LOUDNESS_TARGETS, TARGET_RANGE
-from .processors.base import time_coeff
+from .processors.base import planar, time_coeff, unplanar
 from .processors.limiter import CEILING_RANGE, TP_DELAY, TP_MARGIN_DB, Limiter, _window_max_list
 from .truepeak import TruePeakMeter
 
@@ -407,23 +407,29 @@ class Normalizer:
         st = lim._tp_state(ch)
         n = len(cols[0])
         wide, annex = st["meters"]
-        rows: list[float] = wide.row_peaks(cols[0], 0)
-        ra: list[float] = annex.row_peaks(cols[0], 0)
-        for c in range(1, ch):
-            rows = list(map(max, rows, wide.row_peaks(cols[c], c)))
-            ra = list(map(max, ra, annex.row_peaks(cols[c], c)))
-        ra = st["ha"] + ra
-        st["ha"] = ra[n:]
-        rows = list(map(max, rows, ra[:n]))
-        xs = [h + c for h, c in zip(st["hx"], cols, strict=True)]
-        rs = st["hr"] + rows
-        xd = [x[:n] for x in xs]
-        lvl = list(map(abs, xd[0]))
-        for x in xd[1:]:
-            lvl = list(map(max, lvl, map(abs, x)))
-        env = list(map(max, lvl, _window_max_list(rs[1:], TP_DELAY)))
-        st["hx"] = [x[n:] for x in xs]
-        st["hr"] = rs[n:]
+        wrows: list[list[float]] = [wide.row_peaks(cols[c], c) for c in range(ch)]
+        arows: list[list[float]] = [annex.row_peaks(cols[c], c) for c in range(ch)]
+        kern = _kernel("tpenv") if n >= KERNEL_MIN else None
+        if kern is not None:  # the detector envelope natively (see backend.KERNEL_NAMES)
+            xd, env = _tpenv_kernel(kern, st, wrows, arows, cols)
+        else:
+            rows: list[float] = wrows[0]
+            ra: list[float] = arows[0]
+            for c in range(1, ch):
+                rows = list(map(max, rows, wrows[c]))
+                ra = list(map(max, ra, arows[c]))
+            ra = st["ha"] + ra
+            st["ha"] = ra[n:]
+            rows = list(map(max, rows, ra[:n]))
+            xs = [h + c for h, c in zip(st["hx"], cols, strict=True)]
+            rs = st["hr"] + rows
+            xd = [x[:n] for x in xs]
+            lvl = list(map(abs, xd[0]))
+            for x in xd[1:]:
+                lvl = list(map(max, lvl, map(abs, x)))
+            env = list(map(max, lvl, _window_max_list(rs[1:], TP_DELAY)))
+            st["hx"] = [x[n:] for x in xs]
+            st["hr"] = rs[n:]
         ye = st["core"].process_validated(env)
         es = st["de"] + env
         xx = [d + x for d, x in zip(st["dx"], xd, strict=True)]
@@ -434,3 +440,26 @@ class Normalizer:
         except ZeroDivisionError:
             gains = [g / ev if ev > 0.0 else 0.0 for g, ev in zip(ye, es[:n], strict=True)]
         return [list(map(mul, x[:n], gains)) for x in xx]
+
+
+def _tpenv_kernel(
+    kern: Any, st: Any, wrows: list[list[float]], arows: list[list[float]], cols: list[list[float]]
+) -> tuple[list[list[float]], list[float]]:
+    """The ``tpenv`` kernel (see :data:`backend.KERNEL_NAMES`) for :meth:`Normalizer._planar`:
+    from the channels' wideband and Annex 2 row peaks and samples, the delayed channels and the
+    detector envelope; the histories ``ha``, ``hr`` and ``hx`` of ``st`` are updated."""
+    ch = len(cols)
+    n = len(cols[0])
+    na = len(st["ha"])
+    head = [*st["ha"], *st["hr"]]
+    for h in st["hx"]:
+        head.extend(h)
+    buf = planar(head, wrows + arows + cols)
+    kern(buf, ch, na, TP_DELAY)
+    st["ha"] = buf[:na].tolist()
+    st["hr"] = buf[na : na + TP_DELAY].tolist()
+    off = na + TP_DELAY
+    st["hx"] = [buf[off + c * TP_DELAY : off + (c + 1) * TP_DELAY].tolist() for c in range(ch)]
+    off += ch * TP_DELAY
+    env = buf[off : off + n].tolist()
+    return unplanar(buf, ch, off + 2 * ch * n), env

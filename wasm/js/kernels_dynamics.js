@@ -247,3 +247,74 @@ export function installDynamicsKernels(backend) {
   backend.set_kernel("compressor", compressorKernel);
   backend.set_kernel("limiter", limiterKernel);
 }
+
+/**
+ * loudnorm.Normalizer._planar's linked true-peak detector envelope: `buf = [ha (A), hr (T),
+ * hx (ch x T), wide rows (ch x n), annex rows (ch x n), x (ch x n)]`. With ra = ha + max_c annex_c,
+ * rs = hr + max(max_c wide_c, ra[:n]) and xs_c = hx_c + x_c: env[i] = max(max_c |xs_c[i]|,
+ * max(rs[i + 1 .. i + T])) overwrites the wide rows' first n values, xs_c[:n] overwrites x_c and
+ * ha, hr, hx become ra[n:], rs[n:], xs_c[n:]. Only max and abs: exact.
+ */
+export function tpenvKernel(buf, ch, A, T) {
+  inPlace(buf, (d) => {
+    const offR = A;
+    const offH = offR + T;
+    const offW = offH + ch * T;
+    const n = (d.length - offW) / (3 * ch);
+    const offA = offW + ch * n;
+    const offX = offA + ch * n;
+    // ra = ha + max_c annex_c (A + n), rs = hr + rows (T + n)
+    const ra = new Float64Array(A + n);
+    ra.set(d.subarray(0, A));
+    const rs = new Float64Array(T + n);
+    rs.set(d.subarray(offR, offR + T));
+    for (let i = 0; i < n; i++) {
+      let w = d[offW + i];
+      let a = d[offA + i];
+      for (let c = 1; c < ch; c++) {
+        const wv = d[offW + c * n + i];
+        if (wv > w) w = wv;
+        const av = d[offA + c * n + i];
+        if (av > a) a = av;
+      }
+      ra[A + i] = a;
+      const r = ra[i];
+      rs[T + i] = r > w ? r : w;
+    }
+    // xs_c = hx_c + x_c: the delayed channels and their linked level
+    const xs = new Float64Array(ch * (T + n));
+    for (let c = 0; c < ch; c++) {
+      xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
+      xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
+    }
+    // env[i] = max(level, max(rs[i + 1 .. i + T])): a monotonic deque of the window maxima
+    const qp = new Int32Array(T + n);
+    let head = 0;
+    let len = 0;
+    for (let j = 1; j < T; j++) {
+      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+      qp[len++] = j;
+    }
+    for (let i = 0; i < n; i++) {
+      const j = i + T;
+      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+      qp[len++] = j;
+      if (qp[head] <= i) head++;
+      let e = xs[i] < 0 ? -xs[i] : xs[i];
+      for (let c = 1; c < ch; c++) {
+        const v = xs[c * (T + n) + i];
+        const b = v < 0 ? -v : v;
+        if (b > e) e = b;
+      }
+      const m = rs[qp[head]];
+      d[offW + i] = m > e ? m : e;
+    }
+    for (let c = 0; c < ch; c++) {
+      const base = c * (T + n);
+      d.set(xs.subarray(base, base + n), offX + c * n);
+      d.set(xs.subarray(base + n, base + n + T), offH + c * T);
+    }
+    d.set(ra.subarray(n, n + A), 0);
+    d.set(rs.subarray(n, n + T), offR);
+  });
+}
