@@ -16,6 +16,7 @@ import pytest
 from aimixer_dsp.backend import set_kernel
 from aimixer_dsp.loudnorm import NormalizationAnalysis, Normalizer
 from aimixer_dsp.meters import LoudnessMeter
+from processors.test_dynamics_kernels import limiter_twin  # the core limiter loop's twin
 
 CALLS: dict[str, int] = {}
 
@@ -81,10 +82,14 @@ def tprows_twin(x: array, g: array, T: int) -> None:
     CALLS["tprows"] = CALLS.get("tprows", 0) + 1
 
 
-def tpenv_twin(b: array, ch: int, A: int, T: int) -> None:
+def tplimit_twin(b: array, ch: int, A: int, T: int) -> None:
     off_r = A
     off_h = off_r + T
-    off_w = off_h + ch * T
+    off_k = off_h + ch * T
+    L, M = int(b[off_k]), int(b[off_k + 1])
+    off_e = off_k + 6 + (M - 1) + L
+    off_dx = off_e + L
+    off_w = off_dx + ch * L
     n = (len(b) - off_w) // (3 * ch)
     off_a = off_w + ch * n
     off_x = off_a + ch * n
@@ -104,16 +109,28 @@ def tpenv_twin(b: array, ch: int, A: int, T: int) -> None:
         list(b[off_h + c * T : off_h + (c + 1) * T]) + list(b[off_x + c * n : off_x + (c + 1) * n])
         for c in range(ch)
     ]
+    env = []
     for i in range(n):
         e = max(abs(x[i]) for x in xs)
         m = max(rs[i + 1 : i + T + 1])
-        b[off_w + i] = m if m > e else e
+        env.append(m if m > e else e)
+    core = array("d", b[off_k:off_e]) + array("d", env)
+    limiter_twin(core, 1)
+    b[off_k:off_e] = core[: off_e - off_k]
+    ye = core[off_e - off_k :]
+    es = list(b[off_e:off_dx]) + env
+    xx = [list(b[off_dx + c * L : off_dx + (c + 1) * L]) + xs[c][:n] for c in range(ch)]
+    for i in range(n):
+        g = ye[i] / es[i] if es[i] > 0.0 else 0.0
+        for c in range(ch):
+            b[off_x + c * n + i] = xx[c][i] * g
     for c in range(ch):
-        b[off_x + c * n : off_x + (c + 1) * n] = array("d", xs[c][:n])
         b[off_h + c * T : off_h + (c + 1) * T] = array("d", xs[c][n:])
+        b[off_dx + c * L : off_dx + (c + 1) * L] = array("d", xx[c][n:])
+    b[off_e:off_dx] = array("d", es[n:])
     b[:A] = array("d", ra[n:])
     b[off_r:off_h] = array("d", rs[n:])
-    CALLS["tpenv"] = CALLS.get("tpenv", 0) + 1
+    CALLS["tplimit"] = CALLS.get("tplimit", 0) + 1
 
 
 @pytest.fixture
@@ -121,13 +138,13 @@ def twins() -> Iterator[None]:
     CALLS.clear()
     set_kernel("kweight", kweight_twin)
     set_kernel("tprows", tprows_twin)
-    set_kernel("tpenv", tpenv_twin)
+    set_kernel("tplimit", tplimit_twin)
     try:
         yield
     finally:
         set_kernel("kweight", None)
         set_kernel("tprows", None)
-        set_kernel("tpenv", None)
+        set_kernel("tplimit", None)
 
 
 SR = 8000  # the twins are plain Python loops: a low rate keeps the test fast
@@ -192,7 +209,7 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
     cols = _signal(SR * 6, 2)
     set_kernel("kweight", None)
     set_kernel("tprows", None)
-    set_kernel("tpenv", None)
+    set_kernel("tplimit", None)
     ref_a = NormalizationAnalysis(SR, 2)
     ref_n = Normalizer(9.0, -1.0, SR)
     ref_out: list[list[float]] = [[], []]
@@ -203,7 +220,7 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
             o.extend(y)
     set_kernel("kweight", kweight_twin)
     set_kernel("tprows", tprows_twin)
-    set_kernel("tpenv", tpenv_twin)
+    set_kernel("tplimit", tplimit_twin)
     got_a = NormalizationAnalysis(SR, 2)
     got_n = Normalizer(9.0, -1.0, SR)
     got_out: list[list[float]] = [[], []]
@@ -212,7 +229,7 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
         got_a.push(blk)
         for o, y in zip(got_out, got_n.process(blk), strict=True):
             o.extend(y)
-    assert CALLS["kweight"] >= 12 and CALLS["tprows"] >= 36 and CALLS["tpenv"] >= 10
+    assert CALLS["kweight"] >= 12 and CALLS["tprows"] >= 36 and CALLS["tplimit"] >= 10
     assert len(got_a.energy) == len(ref_a.energy) > 0
     for e, r in zip(got_a.energy, ref_a.energy, strict=True):
         assert e == pytest.approx(r, rel=1e-6, abs=1e-12)  # float32 storage
@@ -229,10 +246,10 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
 
 
 @pytest.mark.parametrize("channels", [2, 3])
-def test_normalizer_with_the_tpenv_kernel_limits_bit_for_bit_as_the_pure_path(channels: int) -> None:
-    """The linked true-peak detector envelope is only max and abs: the limiter's output with the
-    ``tpenv`` kernel is the pure path's exactly, over blocks shorter and longer than the
-    detector's histories (short blocks stay on the loop)."""
+def test_normalizer_with_the_tplimit_kernel_limits_bit_for_bit_as_the_pure_path(channels: int) -> None:
+    """The linked true-peak limiter after the row peaks (detector envelope: only max and abs; the
+    core limiter's loop; the gains) with the ``tplimit`` kernel gives the pure path's output
+    exactly, over blocks shorter and longer than the histories (short blocks stay on the loop)."""
     cols = _signal(SR * 5, 4)
     if channels == 3:
         cols.append([0.9 * v for v in cols[0][::-1]])
@@ -252,15 +269,18 @@ def test_normalizer_with_the_tpenv_kernel_limits_bit_for_bit_as_the_pure_path(ch
 
     ref, z0 = run()
     CALLS.clear()
-    set_kernel("tpenv", tpenv_twin)
+    set_kernel("tplimit", tplimit_twin)
     try:
         got, z1 = run()
     finally:
-        set_kernel("tpenv", None)
-    assert CALLS["tpenv"] >= 6
+        set_kernel("tplimit", None)
+    assert CALLS["tplimit"] >= 6
     assert got == ref
     s0, s1 = z0.limiter._tp, z1.limiter._tp
     assert s0 is not None and s1 is not None
-    assert (s1["ha"], s1["hr"], s1["hx"]) == (s0["ha"], s0["hr"], s0["hx"])
+    for key in ("ha", "hr", "hx", "de", "dx"):
+        assert s1[key] == s0[key], key  # type: ignore[literal-required]
+    c0, c1 = s0["core"], s1["core"]
+    assert (c1._u, c1._uh, c1._delay) == (c0._u, c0._uh, c0._delay)
     peak = max(max(map(abs, c)) for c in ref)
     assert 0.5 < peak < 0.9  # the limiter worked

@@ -172,13 +172,12 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   12 coefficients, 6 states, output gain): the loop fused with the EQ (``_comp_eq3_loop``);
 #: * ``limiter(buf, ch)``: the sample-peak limiter (:meth:`aimixer_dsp.processors.limiter.Limiter._py`),
 #:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``;
-#: * ``tpenv(buf, ch, A, T)``: the true-peak limiter's linked detector envelope
-#:   (:meth:`aimixer_dsp.loudnorm.Normalizer._planar`), ``buf = (ha (A), hr (T), hx (ch x T),
-#:   wideband row peaks (ch x n), Annex 2 row peaks (ch x n), x (ch x n))``: with
-#:   ``ra = ha + max_c annex_c``, ``rs = hr + max(max_c wide_c, ra[:n])`` and ``xs_c = hx_c + x_c``,
-#:   the envelope ``max(max_c |xs_c[i]|, max(rs[i + 1 : i + T + 1]))`` overwrites the wideband
-#:   rows' first ``n`` values, ``xs_c[:n]`` overwrites ``x_c`` and ``ha``/``hr``/``hx`` become
-#:   the tails ``ra[n:]``, ``rs[n:]``, ``xs_c[n:]`` (exact: only max and abs).
+#: * ``tplimit(buf, ch, A, T)``: the true-peak limiter of :meth:`aimixer_dsp.loudnorm.Normalizer._planar`
+#:   after its ``tprows`` calls, ``buf = (ha (A), hr (T), hx (ch x T), L, M, c, aR, sum(hist), u,
+#:   hist (M - 1), core delay (L), de (L), dx (ch x L), wideband row peaks (ch x n), Annex 2 row
+#:   peaks (ch x n), x...)``: the linked detector envelope (only max and abs), the core
+#:   ``limiter`` loop on it, the delayed channels times ``ye / es``; every history and the core's
+#:   state are updated in the buffer.
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -190,7 +189,7 @@ KERNEL_NAMES = (
     "limiter",
     "kweight",
     "tprows",
-    "tpenv",
+    "tplimit",
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

@@ -409,27 +409,26 @@ class Normalizer:
         wide, annex = st["meters"]
         wrows: list[list[float]] = [wide.row_peaks(cols[c], c) for c in range(ch)]
         arows: list[list[float]] = [annex.row_peaks(cols[c], c) for c in range(ch)]
-        kern = _kernel("tpenv") if n >= KERNEL_MIN else None
-        if kern is not None:  # the detector envelope natively (see backend.KERNEL_NAMES)
-            xd, env = _tpenv_kernel(kern, st, wrows, arows, cols)
-        else:
-            rows: list[float] = wrows[0]
-            ra: list[float] = arows[0]
-            for c in range(1, ch):
-                rows = list(map(max, rows, wrows[c]))
-                ra = list(map(max, ra, arows[c]))
-            ra = st["ha"] + ra
-            st["ha"] = ra[n:]
-            rows = list(map(max, rows, ra[:n]))
-            xs = [h + c for h, c in zip(st["hx"], cols, strict=True)]
-            rs = st["hr"] + rows
-            xd = [x[:n] for x in xs]
-            lvl = list(map(abs, xd[0]))
-            for x in xd[1:]:
-                lvl = list(map(max, lvl, map(abs, x)))
-            env = list(map(max, lvl, _window_max_list(rs[1:], TP_DELAY)))
-            st["hx"] = [x[n:] for x in xs]
-            st["hr"] = rs[n:]
+        kern = _kernel("tplimit") if n >= KERNEL_MIN else None
+        if kern is not None:  # the rest of the block natively (see backend.KERNEL_NAMES)
+            return _tplimit_kernel(kern, st, wrows, arows, cols)
+        rows: list[float] = wrows[0]
+        ra: list[float] = arows[0]
+        for c in range(1, ch):
+            rows = list(map(max, rows, wrows[c]))
+            ra = list(map(max, ra, arows[c]))
+        ra = st["ha"] + ra
+        st["ha"] = ra[n:]
+        rows = list(map(max, rows, ra[:n]))
+        xs = [h + c for h, c in zip(st["hx"], cols, strict=True)]
+        rs = st["hr"] + rows
+        xd = [x[:n] for x in xs]
+        lvl = list(map(abs, xd[0]))
+        for x in xd[1:]:
+            lvl = list(map(max, lvl, map(abs, x)))
+        env = list(map(max, lvl, _window_max_list(rs[1:], TP_DELAY)))
+        st["hx"] = [x[n:] for x in xs]
+        st["hr"] = rs[n:]
         ye = st["core"].process_validated(env)
         es = st["de"] + env
         xx = [d + x for d, x in zip(st["dx"], xd, strict=True)]
@@ -442,17 +441,25 @@ class Normalizer:
         return [list(map(mul, x[:n], gains)) for x in xx]
 
 
-def _tpenv_kernel(
+def _tplimit_kernel(
     kern: Any, st: Any, wrows: list[list[float]], arows: list[list[float]], cols: list[list[float]]
-) -> tuple[list[list[float]], list[float]]:
-    """The ``tpenv`` kernel (see :data:`backend.KERNEL_NAMES`) for :meth:`Normalizer._planar`:
-    from the channels' wideband and Annex 2 row peaks and samples, the delayed channels and the
-    detector envelope; the histories ``ha``, ``hr`` and ``hx`` of ``st`` are updated."""
+) -> list[list[float]]:
+    """The ``tplimit`` kernel (see :data:`backend.KERNEL_NAMES`) for :meth:`Normalizer._planar`:
+    from the channels' wideband and Annex 2 row peaks and samples, the limited output; the
+    histories of ``st`` and its core limiter's state are updated."""
     ch = len(cols)
     n = len(cols[0])
+    core: Limiter = st["core"]
     na = len(st["ha"])
+    L = core._L
+    hist = core._M - 1
     head = [*st["ha"], *st["hr"]]
     for h in st["hx"]:
+        head.extend(h)
+    head += [L, core._M, core._c, core._aR, sum(core._uh), core._u, *core._uh]
+    head += core._delays(1)[0]
+    head += st["de"]
+    for h in st["dx"]:
         head.extend(h)
     buf = planar(head, wrows + arows + cols)
     kern(buf, ch, na, TP_DELAY)
@@ -461,5 +468,13 @@ def _tpenv_kernel(
     off = na + TP_DELAY
     st["hx"] = [buf[off + c * TP_DELAY : off + (c + 1) * TP_DELAY].tolist() for c in range(ch)]
     off += ch * TP_DELAY
-    env = buf[off : off + n].tolist()
-    return unplanar(buf, ch, off + 2 * ch * n), env
+    core._store(buf[off + 5], buf[off + 6 : off + 6 + hist].tolist())
+    off += 6 + hist
+    core._delay = [buf[off : off + L].tolist()]
+    core.last_peak = None
+    off += L
+    st["de"] = buf[off : off + L].tolist()
+    off += L
+    st["dx"] = [buf[off + c * L : off + (c + 1) * L].tolist() for c in range(ch)]
+    off += ch * L
+    return unplanar(buf, ch, off + 2 * ch * n)
