@@ -1,4 +1,4 @@
-// The loudness kernels of wasm/js/kernels.js (kweight, tprows) inside Pyodide against the
+// The loudness kernels of wasm/js/kernels.js (kweight, tprows, tplimit) inside Pyodide against the
 // package's Python loops (no kernels): the exact-maximum meter, the normalisation analysis and
 // the true-peak normaliser over a stereo signal in odd block sizes. Prints one JSON line.
 import { bootDsp } from "./pyodide_lib.mjs";
@@ -42,13 +42,18 @@ for name in list(backend._kernels):
 m0, a0, o0 = run()
 install()
 calls = {}
-for name in ("kweight", "tprows"):
+for name in ("kweight", "tprows", "tplimit"):
     f = backend.kernel(name)
     def counted(*args, f=f, name=name):
         calls[name] = calls.get(name, 0) + 1
         return f(*args)
     backend.set_kernel(name, counted)
 m1, a1, o1 = run()
+tplimit = backend.kernel("tplimit")
+for name in list(backend._kernels):
+    backend.set_kernel(name, None)
+backend.set_kernel("tplimit", tplimit)  # alone: no exp/log in it, so the output is exact
+m2, a2, o2 = run()
 res = {
     "calls": calls,
     "meter_equal": m1.summary() == m0.summary() and m1._states == m0._states
@@ -60,6 +65,7 @@ res = {
     "measured": [a1.measured(), a0.measured()],
     "out": max(abs(x - y) for a, b in zip(o1, o0) for x, y in zip(a, b)),
     "outPeak": max(max(map(abs, c)) for c in o0),
+    "tplimitExact": o2 == o0,
 }
 json.dumps(res)
 `),

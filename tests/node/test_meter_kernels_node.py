@@ -1,6 +1,6 @@
 """The loudness kernels of ``wasm/js/kernels.js`` (``kweight``: the exact-maximum meter's and the
 normalisation analysis' K-weighting; ``tprows``: the true-peak rows of the analysis and the
-normaliser's limiter) inside Pyodide give the package's Python loops' results: the meter's
+normaliser's limiter; ``tplimit``: that limiter after its rows) inside Pyodide give the package's Python loops' results: the meter's
 readings bit for bit, the normalisation within float rounding."""
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def test_js_loudness_kernels_match_the_python_loops() -> None:
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads(proc.stdout.strip().splitlines()[-1])
     assert res["calls"]["kweight"] >= 30 and res["calls"]["tprows"] >= 60, res["calls"]
+    assert res["calls"]["tplimit"] >= 20, res["calls"]
+    assert res["tplimitExact"] is True  # the limiter after the rows natively: its output exactly
     assert res["meter_equal"] is True, res
     s = res["summary"]
     assert math.isfinite(s["momentaryMax"]) and s["momentaryMax"] > s["integrated"] > -40

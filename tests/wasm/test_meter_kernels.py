@@ -16,6 +16,7 @@ import pytest
 from aimixer_dsp.backend import set_kernel
 from aimixer_dsp.loudnorm import NormalizationAnalysis, Normalizer
 from aimixer_dsp.meters import LoudnessMeter
+from processors.test_dynamics_kernels import limiter_twin  # the core limiter loop's twin
 
 CALLS: dict[str, int] = {}
 
@@ -81,16 +82,69 @@ def tprows_twin(x: array, g: array, T: int) -> None:
     CALLS["tprows"] = CALLS.get("tprows", 0) + 1
 
 
+def tplimit_twin(b: array, ch: int, A: int, T: int) -> None:
+    off_r = A
+    off_h = off_r + T
+    off_k = off_h + ch * T
+    L, M = int(b[off_k]), int(b[off_k + 1])
+    off_e = off_k + 6 + (M - 1) + L
+    off_dx = off_e + L
+    off_w = off_dx + ch * L
+    n = (len(b) - off_w) // (3 * ch)
+    off_a = off_w + ch * n
+    off_x = off_a + ch * n
+    ra = list(b[:A]) + [0.0] * n
+    rs = list(b[off_r:off_h]) + [0.0] * n
+    for i in range(n):
+        w = b[off_w + i]
+        a = b[off_a + i]
+        for c in range(1, ch):
+            if b[off_w + c * n + i] > w:
+                w = b[off_w + c * n + i]
+            if b[off_a + c * n + i] > a:
+                a = b[off_a + c * n + i]
+        ra[A + i] = a
+        rs[T + i] = ra[i] if ra[i] > w else w
+    xs = [
+        list(b[off_h + c * T : off_h + (c + 1) * T]) + list(b[off_x + c * n : off_x + (c + 1) * n])
+        for c in range(ch)
+    ]
+    env = []
+    for i in range(n):
+        e = max(abs(x[i]) for x in xs)
+        m = max(rs[i + 1 : i + T + 1])
+        env.append(m if m > e else e)
+    core = array("d", b[off_k:off_e]) + array("d", env)
+    limiter_twin(core, 1)
+    b[off_k:off_e] = core[: off_e - off_k]
+    ye = core[off_e - off_k :]
+    es = list(b[off_e:off_dx]) + env
+    xx = [list(b[off_dx + c * L : off_dx + (c + 1) * L]) + xs[c][:n] for c in range(ch)]
+    for i in range(n):
+        g = ye[i] / es[i] if es[i] > 0.0 else 0.0
+        for c in range(ch):
+            b[off_x + c * n + i] = xx[c][i] * g
+    for c in range(ch):
+        b[off_h + c * T : off_h + (c + 1) * T] = array("d", xs[c][n:])
+        b[off_dx + c * L : off_dx + (c + 1) * L] = array("d", xx[c][n:])
+    b[off_e:off_dx] = array("d", es[n:])
+    b[:A] = array("d", ra[n:])
+    b[off_r:off_h] = array("d", rs[n:])
+    CALLS["tplimit"] = CALLS.get("tplimit", 0) + 1
+
+
 @pytest.fixture
 def twins() -> Iterator[None]:
     CALLS.clear()
     set_kernel("kweight", kweight_twin)
     set_kernel("tprows", tprows_twin)
+    set_kernel("tplimit", tplimit_twin)
     try:
         yield
     finally:
         set_kernel("kweight", None)
         set_kernel("tprows", None)
+        set_kernel("tplimit", None)
 
 
 SR = 8000  # the twins are plain Python loops: a low rate keeps the test fast
@@ -155,6 +209,7 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
     cols = _signal(SR * 6, 2)
     set_kernel("kweight", None)
     set_kernel("tprows", None)
+    set_kernel("tplimit", None)
     ref_a = NormalizationAnalysis(SR, 2)
     ref_n = Normalizer(9.0, -1.0, SR)
     ref_out: list[list[float]] = [[], []]
@@ -165,6 +220,7 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
             o.extend(y)
     set_kernel("kweight", kweight_twin)
     set_kernel("tprows", tprows_twin)
+    set_kernel("tplimit", tplimit_twin)
     got_a = NormalizationAnalysis(SR, 2)
     got_n = Normalizer(9.0, -1.0, SR)
     got_out: list[list[float]] = [[], []]
@@ -173,7 +229,7 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
         got_a.push(blk)
         for o, y in zip(got_out, got_n.process(blk), strict=True):
             o.extend(y)
-    assert CALLS["kweight"] >= 12 and CALLS["tprows"] >= 36
+    assert CALLS["kweight"] >= 12 and CALLS["tprows"] >= 36 and CALLS["tplimit"] >= 10
     assert len(got_a.energy) == len(ref_a.energy) > 0
     for e, r in zip(got_a.energy, ref_a.energy, strict=True):
         assert e == pytest.approx(r, rel=1e-6, abs=1e-12)  # float32 storage
@@ -187,3 +243,44 @@ def test_loudnorm_analysis_and_limiter_with_the_kernels_match_the_pure_path(twin
     assert 0.5 < peak < 0.9  # the limiter worked (a 9 dB gain on peaks near 0.7)
     for a, b in zip(got_out, ref_out, strict=True):
         assert max(abs(x - y) for x, y in zip(a, b, strict=True)) <= 1e-9
+
+
+@pytest.mark.parametrize("channels", [2, 3])
+def test_normalizer_with_the_tplimit_kernel_limits_bit_for_bit_as_the_pure_path(channels: int) -> None:
+    """The linked true-peak limiter after the row peaks (detector envelope: only max and abs; the
+    core limiter's loop; the gains) with the ``tplimit`` kernel gives the pure path's output
+    exactly, over blocks shorter and longer than the histories (short blocks stay on the loop)."""
+    cols = _signal(SR * 5, 4)
+    if channels == 3:
+        cols.append([0.9 * v for v in cols[0][::-1]])
+    sizes = [300, 5000, 17, 256, 3333, 20, 9000, 1024, 40000]
+
+    def run() -> tuple[list[list[float]], Normalizer]:
+        z = Normalizer(9.0, -1.0, SR)
+        out: list[list[float]] = [[] for _ in cols]
+        s = k = 0
+        while s < len(cols[0]):
+            blk = [c[s : s + sizes[k % len(sizes)]] for c in cols]
+            for o, y in zip(out, z.process(blk), strict=True):
+                o.extend(y)
+            s += sizes[k % len(sizes)]
+            k += 1
+        return out, z
+
+    ref, z0 = run()
+    CALLS.clear()
+    set_kernel("tplimit", tplimit_twin)
+    try:
+        got, z1 = run()
+    finally:
+        set_kernel("tplimit", None)
+    assert CALLS["tplimit"] >= 6
+    assert got == ref
+    s0, s1 = z0.limiter._tp, z1.limiter._tp
+    assert s0 is not None and s1 is not None
+    for key in ("ha", "hr", "hx", "de", "dx"):
+        assert s1[key] == s0[key], key  # type: ignore[literal-required]
+    c0, c1 = s0["core"], s1["core"]
+    assert (c1._u, c1._uh, c1._delay) == (c0._u, c0._uh, c0._delay)
+    peak = max(max(map(abs, c)) for c in ref)
+    assert 0.5 < peak < 0.9  # the limiter worked

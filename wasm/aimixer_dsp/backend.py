@@ -171,7 +171,13 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   aR, aA, lo, makeup, W, G, x...)``; with ``eq`` true (mono) 19 values follow ``G`` (the EQ's
 #:   12 coefficients, 6 states, output gain): the loop fused with the EQ (``_comp_eq3_loop``);
 #: * ``limiter(buf, ch)``: the sample-peak limiter (:meth:`aimixer_dsp.processors.limiter.Limiter._py`),
-#:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``.
+#:   ``buf = (L, M, c, aR, sum(hist), u, hist (M - 1), delay lines (ch x L), x...)``;
+#: * ``tplimit(buf, ch, A, T)``: the true-peak limiter of :meth:`aimixer_dsp.loudnorm.Normalizer._planar`
+#:   after its ``tprows`` calls, ``buf = (ha (A), hr (T), hx (ch x T), L, M, c, aR, sum(hist), u,
+#:   hist (M - 1), core delay (L), de (L), dx (ch x L), wideband row peaks (ch x n), Annex 2 row
+#:   peaks (ch x n), x...)``: the linked detector envelope (only max and abs), the core
+#:   ``limiter`` loop on it, the delayed channels times ``ye / es``; every history and the core's
+#:   state are updated in the buffer.
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -183,6 +189,7 @@ KERNEL_NAMES = (
     "limiter",
     "kweight",
     "tprows",
+    "tplimit",
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

@@ -40,7 +40,7 @@ from .backend import kernel as _kernel
 from .errors import ParameterError
 from .meters import _gated_loudness, _kfilter_sumsq_pure, channel_weights, k_weighting_coefficients
 from .presets import LOUDNESS_TARGETS, TARGET_RANGE
-from .processors.base import time_coeff
+from .processors.base import planar, time_coeff, unplanar
 from .processors.limiter import CEILING_RANGE, TP_DELAY, TP_MARGIN_DB, Limiter, _window_max_list
 from .truepeak import TruePeakMeter
 
@@ -407,11 +407,16 @@ class Normalizer:
         st = lim._tp_state(ch)
         n = len(cols[0])
         wide, annex = st["meters"]
-        rows: list[float] = wide.row_peaks(cols[0], 0)
-        ra: list[float] = annex.row_peaks(cols[0], 0)
+        wrows: list[list[float]] = [wide.row_peaks(cols[c], c) for c in range(ch)]
+        arows: list[list[float]] = [annex.row_peaks(cols[c], c) for c in range(ch)]
+        kern = _kernel("tplimit") if n >= KERNEL_MIN else None
+        if kern is not None:  # the rest of the block natively (see backend.KERNEL_NAMES)
+            return _tplimit_kernel(kern, st, wrows, arows, cols)
+        rows: list[float] = wrows[0]
+        ra: list[float] = arows[0]
         for c in range(1, ch):
-            rows = list(map(max, rows, wide.row_peaks(cols[c], c)))
-            ra = list(map(max, ra, annex.row_peaks(cols[c], c)))
+            rows = list(map(max, rows, wrows[c]))
+            ra = list(map(max, ra, arows[c]))
         ra = st["ha"] + ra
         st["ha"] = ra[n:]
         rows = list(map(max, rows, ra[:n]))
@@ -434,3 +439,42 @@ class Normalizer:
         except ZeroDivisionError:
             gains = [g / ev if ev > 0.0 else 0.0 for g, ev in zip(ye, es[:n], strict=True)]
         return [list(map(mul, x[:n], gains)) for x in xx]
+
+
+def _tplimit_kernel(
+    kern: Any, st: Any, wrows: list[list[float]], arows: list[list[float]], cols: list[list[float]]
+) -> list[list[float]]:
+    """The ``tplimit`` kernel (see :data:`backend.KERNEL_NAMES`) for :meth:`Normalizer._planar`:
+    from the channels' wideband and Annex 2 row peaks and samples, the limited output; the
+    histories of ``st`` and its core limiter's state are updated."""
+    ch = len(cols)
+    n = len(cols[0])
+    core: Limiter = st["core"]
+    na = len(st["ha"])
+    L = core._L
+    hist = core._M - 1
+    head = [*st["ha"], *st["hr"]]
+    for h in st["hx"]:
+        head.extend(h)
+    head += [L, core._M, core._c, core._aR, sum(core._uh), core._u, *core._uh]
+    head += core._delays(1)[0]
+    head += st["de"]
+    for h in st["dx"]:
+        head.extend(h)
+    buf = planar(head, wrows + arows + cols)
+    kern(buf, ch, na, TP_DELAY)
+    st["ha"] = buf[:na].tolist()
+    st["hr"] = buf[na : na + TP_DELAY].tolist()
+    off = na + TP_DELAY
+    st["hx"] = [buf[off + c * TP_DELAY : off + (c + 1) * TP_DELAY].tolist() for c in range(ch)]
+    off += ch * TP_DELAY
+    core._store(buf[off + 5], buf[off + 6 : off + 6 + hist].tolist())
+    off += 6 + hist
+    core._delay = [buf[off : off + L].tolist()]
+    core.last_peak = None
+    off += L
+    st["de"] = buf[off : off + L].tolist()
+    off += L
+    st["dx"] = [buf[off + c * L : off + (c + 1) * L].tolist() for c in range(ch)]
+    off += ch * L
+    return unplanar(buf, ch, off + 2 * ch * n)

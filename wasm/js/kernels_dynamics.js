@@ -1,6 +1,7 @@
 // JavaScript kernels of the dynamics stages (gate, compressor, the compressor fused with the
 // 3-section EQ, limiter): the per-sample recursions of aimixer_dsp.processors.{gate,compressor,
 // limiter}, run natively behind the same Python functions (aimixer_dsp.backend.KERNEL_NAMES).
+// Also the true-peak normaliser's limiter after its row peaks (tplimit: aimixer_dsp.loudnorm).
 // Installed by kernels.js's installKernels.
 //
 // Each kernel does the same operations in the same order as its Python loop, on planar blocks of
@@ -168,77 +169,80 @@ export function compressorKernel(buf, ch, eq) {
  * lines, as in Python.
  */
 export function limiterKernel(buf, ch) {
-  inPlace(buf, (d) => {
-    const L = d[0] | 0;
-    const M = d[1] | 0;
-    const c = d[2];
-    const aR = d[3];
-    let acc = d[4];
-    let u = d[5];
-    const nc = -c;
-    const hist = M - 1;
-    const offH = 6;
-    const offD = offH + hist;
-    const offX = offD + ch * L;
-    const n = (d.length - offX) / ch;
-    const inv = 1.0 / M;
-    const src = d.slice(offD, d.length); // delay lines + input, read while x is overwritten
-    const qp = new Int32Array(n + L + 1);
-    const qv = new Float64Array(n + L + 1);
-    let len = 0;
-    let head = 0;
-    for (let j = 0; j < L; j++) {
-      const a = level(src, 0, L, ch, j);
-      if (a > c) {
-        const r = c / a;
-        while (len > 0 && qv[len - 1] >= r) len--;
-        qp[len] = j - L;
-        qv[len] = r;
-        len++;
-      }
+  inPlace(buf, (d) => limiterLoop(d, ch));
+}
+
+/** limiterKernel's loop on a Float64Array `d` (the same layout). */
+function limiterLoop(d, ch) {
+  const L = d[0] | 0;
+  const M = d[1] | 0;
+  const c = d[2];
+  const aR = d[3];
+  let acc = d[4];
+  let u = d[5];
+  const nc = -c;
+  const hist = M - 1;
+  const offH = 6;
+  const offD = offH + hist;
+  const offX = offD + ch * L;
+  const n = (d.length - offX) / ch;
+  const inv = 1.0 / M;
+  const src = d.slice(offD, d.length); // delay lines + input, read while x is overwritten
+  const qp = new Int32Array(n + L + 1);
+  const qv = new Float64Array(n + L + 1);
+  let len = 0;
+  let head = 0;
+  for (let j = 0; j < L; j++) {
+    const a = level(src, 0, L, ch, j);
+    if (a > c) {
+      const r = c / a;
+      while (len > 0 && qv[len - 1] >= r) len--;
+      qp[len] = j - L;
+      qv[len] = r;
+      len++;
     }
-    const uall = new Float64Array(hist + n);
-    uall.set(d.subarray(offH, offH + hist));
-    const xs = ch * L; // the block's offset in src
-    for (let i = 0; i < n; i++) {
-      const a = level(src, xs, n, ch, i);
-      if (a > c) {
-        const r = c / a;
-        while (len > head && qv[len - 1] >= r) len--;
-        qp[len] = i;
-        qv[len] = r;
-        len++;
-      }
-      let w;
-      if (len > head) {
-        if (qp[head] < i - L) head++;
-        w = len > head ? 1.0 - qv[head] : 0.0;
-      } else {
-        w = 0.0;
-      }
-      u = aR * u;
-      if (w > u) u = w;
-      uall[hist + i] = u;
-      acc += u;
-      const gn = 1.0 - acc * inv;
-      acc -= uall[i];
-      for (let k = 0; k < ch; k++) {
-        const xv = i < L ? src[k * L + i] : src[xs + k * n + i - L];
-        let y = xv * gn;
-        if (y > c) y = c;
-        else if (y < nc) y = nc;
-        d[offX + k * n + i] = y;
-      }
+  }
+  const uall = new Float64Array(hist + n);
+  uall.set(d.subarray(offH, offH + hist));
+  const xs = ch * L; // the block's offset in src
+  for (let i = 0; i < n; i++) {
+    const a = level(src, xs, n, ch, i);
+    if (a > c) {
+      const r = c / a;
+      while (len > head && qv[len - 1] >= r) len--;
+      qp[len] = i;
+      qv[len] = r;
+      len++;
     }
+    let w;
+    if (len > head) {
+      if (qp[head] < i - L) head++;
+      w = len > head ? 1.0 - qv[head] : 0.0;
+    } else {
+      w = 0.0;
+    }
+    u = aR * u;
+    if (w > u) u = w;
+    uall[hist + i] = u;
+    acc += u;
+    const gn = 1.0 - acc * inv;
+    acc -= uall[i];
     for (let k = 0; k < ch; k++) {
-      for (let j = 0; j < L; j++) {
-        const t = n - L + j; // index into the block (negative: still in the old delay line)
-        d[offD + k * L + j] = t >= 0 ? src[xs + k * n + t] : src[k * L + L + t];
-      }
+      const xv = i < L ? src[k * L + i] : src[xs + k * n + i - L];
+      let y = xv * gn;
+      if (y > c) y = c;
+      else if (y < nc) y = nc;
+      d[offX + k * n + i] = y;
     }
-    d.set(uall.subarray(n, n + hist), offH);
-    d[5] = u;
-  });
+  }
+  for (let k = 0; k < ch; k++) {
+    for (let j = 0; j < L; j++) {
+      const t = n - L + j; // index into the block (negative: still in the old delay line)
+      d[offD + k * L + j] = t >= 0 ? src[xs + k * n + t] : src[k * L + L + t];
+    }
+  }
+  d.set(uall.subarray(n, n + hist), offH);
+  d[5] = u;
 }
 
 /** Install the dynamics kernels in the package (aimixer_dsp.backend.set_kernel). */
@@ -246,4 +250,106 @@ export function installDynamicsKernels(backend) {
   backend.set_kernel("gate", gateKernel);
   backend.set_kernel("compressor", compressorKernel);
   backend.set_kernel("limiter", limiterKernel);
+}
+
+/**
+ * loudnorm.Normalizer._planar after its `tprows` calls: the linked true-peak limiter. `buf = [ha
+ * (A), hr (T), hx (ch x T), L, M, c, aR, acc, u, hist (M - 1), core delay (L), de (L), dx (ch x L),
+ * wide rows (ch x n), annex rows (ch x n), x (ch x n)]`. The detector envelope: with ra = ha +
+ * max_c annex_c, rs = hr + max(max_c wide_c, ra[:n]) and xs_c = hx_c + x_c, env[i] =
+ * max(max_c |xs_c[i]|, max(rs[i + 1 .. i + T])) (only max and abs: exact); the core sample-peak
+ * limiter (limiterLoop, mono) on env gives ye; es = de + env, xx_c = dx_c + xs_c[:n] and the
+ * output x_c[i] = xx_c[i] * (es[i] > 0 ? ye[i] / es[i] : 0). Every history becomes its tail
+ * (ha = ra[n:], hr = rs[n:], hx_c = xs_c[n:], de = es[n:], dx_c = xx_c[n:]; the core's u, hist
+ * and delay as limiterKernel's).
+ */
+export function tplimitKernel(buf, ch, A, T) {
+  inPlace(buf, (d) => {
+    const offR = A;
+    const offH = offR + T;
+    const offK = offH + ch * T;
+    const L = d[offK] | 0;
+    const M = d[offK + 1] | 0;
+    const offE = offK + 6 + (M - 1) + L;
+    const offDX = offE + L;
+    const offW = offDX + ch * L;
+    const n = (d.length - offW) / (3 * ch);
+    const offA = offW + ch * n;
+    const offX = offA + ch * n;
+    // ra = ha + max_c annex_c (A + n), rs = hr + rows (T + n)
+    const ra = new Float64Array(A + n);
+    ra.set(d.subarray(0, A));
+    const rs = new Float64Array(T + n);
+    rs.set(d.subarray(offR, offR + T));
+    for (let i = 0; i < n; i++) {
+      let w = d[offW + i];
+      let a = d[offA + i];
+      for (let c = 1; c < ch; c++) {
+        const wv = d[offW + c * n + i];
+        if (wv > w) w = wv;
+        const av = d[offA + c * n + i];
+        if (av > a) a = av;
+      }
+      ra[A + i] = a;
+      const r = ra[i];
+      rs[T + i] = r > w ? r : w;
+    }
+    // xs_c = hx_c + x_c: the delayed channels and their linked level
+    const xs = new Float64Array(ch * (T + n));
+    for (let c = 0; c < ch; c++) {
+      xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
+      xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
+    }
+    // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
+    // (a monotonic deque of the window maxima)
+    const core = new Float64Array(offE - offK + n);
+    core.set(d.subarray(offK, offE));
+    const offEnv = offE - offK;
+    const qp = new Int32Array(T + n);
+    let head = 0;
+    let len = 0;
+    for (let j = 1; j < T; j++) {
+      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+      qp[len++] = j;
+    }
+    for (let i = 0; i < n; i++) {
+      const j = i + T;
+      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+      qp[len++] = j;
+      if (qp[head] <= i) head++;
+      let e = xs[i] < 0 ? -xs[i] : xs[i];
+      for (let c = 1; c < ch; c++) {
+        const v = xs[c * (T + n) + i];
+        const b = v < 0 ? -v : v;
+        if (b > e) e = b;
+      }
+      const m = rs[qp[head]];
+      core[offEnv + i] = m > e ? m : e;
+    }
+    const env = core.slice(offEnv, offEnv + n);
+    limiterLoop(core, 1); // ye overwrites env in core
+    d.set(core.subarray(0, offEnv), offK);
+    // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
+    const es = new Float64Array(L + n);
+    es.set(d.subarray(offE, offE + L));
+    es.set(env, L);
+    const xx = new Float64Array(ch * (L + n));
+    for (let c = 0; c < ch; c++) {
+      xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
+      xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
+    }
+    for (let i = 0; i < n; i++) {
+      const ev = es[i];
+      const g = ev > 0.0 ? core[offEnv + i] / ev : 0.0;
+      for (let c = 0; c < ch; c++) d[offX + c * n + i] = xx[c * (L + n) + i] * g;
+    }
+    for (let c = 0; c < ch; c++) {
+      const base = c * (T + n);
+      d.set(xs.subarray(base + n, base + n + T), offH + c * T);
+      d.set(xx.subarray(c * (L + n) + n, (c + 1) * (L + n)), offDX + c * L);
+    }
+    d.set(es.subarray(n, n + L), offE);
+    d.set(ra.subarray(n, n + A), 0);
+    d.set(rs.subarray(n, n + T), offR);
+  });
 }
