@@ -5,16 +5,14 @@ readings bit for bit, the normalisation within float rounding."""
 
 from __future__ import annotations
 
-import json
 import math
-import shutil
-import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "tests" / "node" / "meter_kernels.mjs"
 PYODIDE = ROOT / "node_modules" / "pyodide" / "pyodide.mjs"
 
 pytestmark = [
@@ -24,11 +22,8 @@ pytestmark = [
 ]
 
 
-def test_js_loudness_kernels_match_the_python_loops() -> None:
-    assert shutil.which("node"), "node is required (node_modules/pyodide is installed)"
-    proc = subprocess.run(["node", str(SCRIPT)], capture_output=True, text=True, timeout=600, cwd=ROOT)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    res = json.loads(proc.stdout.strip().splitlines()[-1])
+def test_js_loudness_kernels_match_the_python_loops(node_json: Callable[[str], Any]) -> None:
+    res = node_json("meter_kernels.mjs")
     assert res["calls"]["kweight"] >= 30 and res["calls"]["tprows"] >= 60, res["calls"]
     assert res["calls"]["tplimit"] >= 20, res["calls"]
     assert res["tplimitExact"] is True  # the limiter after the rows natively: its output exactly
