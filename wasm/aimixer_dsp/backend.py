@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from .errors import InvalidBufferError, NonFiniteInputError, ParameterError
+from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
 
 try:  # pragma: no cover - depends on the runtime
     import numpy as np
@@ -227,6 +227,21 @@ def use_numpy(block: Any) -> bool:
     if _backend == "numpy":
         return True
     return isinstance(block, np.ndarray)
+
+
+def check_meter_format(sample_rate: object, channels: object) -> int:
+    """A meter's format (the loudness and true-peak meters): ``sample_rate`` a whole number of
+    Hz in [8000, 384000], ``channels`` an int in [1, 16]. Returns the rate as an int."""
+    if (
+        isinstance(sample_rate, bool)
+        or not isinstance(sample_rate, int | float)
+        or not (8000 <= sample_rate <= 384000)
+        or int(sample_rate) != sample_rate
+    ):
+        raise InvalidSampleRateError(f"sample_rate={sample_rate!r} is out of range [8000, 384000]")
+    if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 16:
+        raise ParameterError("channels", channels, (1, 16))
+    return int(sample_rate)
 
 
 def planar_columns(block: Any, channels: int) -> list[list[Any]] | None:

@@ -25,9 +25,9 @@ from itertools import accumulate, repeat
 from struct import pack as _pack
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, planar_columns, use_numpy
+from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, check_meter_format, planar_columns, use_numpy
 from .backend import kernel as _kernel
-from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
+from .errors import InvalidBufferError, NonFiniteInputError, ParameterError
 from .processors import biquad as _biquad
 
 if HAVE_NUMPY:  # pragma: no branch
@@ -469,15 +469,7 @@ class LoudnessMeter:
         *,
         exact_max: bool = False,
     ) -> None:
-        if (
-            isinstance(sample_rate, bool)
-            or not isinstance(sample_rate, int | float)
-            or not (8000 <= sample_rate <= 384000)
-            or int(sample_rate) != sample_rate
-        ):
-            raise InvalidSampleRateError(f"sample_rate={sample_rate!r} is out of range [8000, 384000]")
-        if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 16:
-            raise ParameterError("channels", channels, (1, 16))
+        check_meter_format(sample_rate, channels)
         self.sample_rate = int(sample_rate)
         self.channels = channels
         if weights is None:

@@ -45,9 +45,9 @@ from itertools import repeat
 from struct import pack as _pack
 from typing import Any
 
-from .backend import HAVE_NUMPY, KERNEL_MIN, planar_columns, use_numpy
+from .backend import HAVE_NUMPY, KERNEL_MIN, check_meter_format, planar_columns, use_numpy
 from .backend import kernel as _kernel
-from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
+from .errors import InvalidBufferError, NonFiniteInputError, ParameterError
 
 if HAVE_NUMPY:  # pragma: no branch
     import numpy as np
@@ -305,15 +305,7 @@ class TruePeakMeter:
     def __init__(
         self, sample_rate: int = 48000, channels: int = 1, oversample: int = 4, *, wideband: bool = False
     ) -> None:
-        if (
-            isinstance(sample_rate, bool)
-            or not isinstance(sample_rate, int | float)
-            or not (8000 <= sample_rate <= 384000)
-            or int(sample_rate) != sample_rate
-        ):
-            raise InvalidSampleRateError(f"sample_rate={sample_rate!r} is out of range [8000, 384000]")
-        if isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 16:
-            raise ParameterError("channels", channels, (1, 16))
+        check_meter_format(sample_rate, channels)
         if isinstance(oversample, bool) or oversample not in OVERSAMPLE_FACTORS:
             raise ParameterError("oversample", oversample, OVERSAMPLE_FACTORS)
         self.sample_rate = int(sample_rate)
