@@ -178,6 +178,16 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   peaks (ch x n), x...)``: the linked detector envelope (only max and abs), the core
 #:   ``limiter`` loop on it, the delayed channels times ``ye / es``; every history and the core's
 #:   state are updated in the buffer.
+#:
+#: The chain kernels (``wasm/js/kernels_chain.js``) serve the render's planar blocks
+#: (:class:`aimixer_dsp.render.FileJob`, :class:`~aimixer_dsp.render.ChannelChain`), exactly:
+#:
+#: * ``finite(block) -> int``: the index of the first NaN/Inf of an ``array('d')``, or ``-1``;
+#: * ``scale(block, g)``: ``x[i] = x[i] * g`` in place;
+#: * ``eqblock(block, off, n, coeffs, states, gain)``: the ``cascade`` kernel's sections (1..3)
+#:   on ``block[off : off + n]`` in place (output ``gain * y_last``; ``states`` updated);
+#: * ``peaks(block, thr, out)``: ``out = (max |x|, first i with |x[i]| >= thr, last such i)``
+#:   (``-1`` for none): the pass-through tests of the mono chain's gate, compressor and limiter.
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -190,6 +200,10 @@ KERNEL_NAMES = (
     "kweight",
     "tprows",
     "tplimit",
+    "finite",  # a planar block's first NaN/Inf index or -1 (render.FileJob's input check)
+    "scale",  # x *= g in place (the gain stage and makeup on planar blocks)
+    "eqblock",  # the EQ's normalised cascade on one channel of a planar block, in place
+    "peaks",  # (max |x|, first and last index with |x| >= thr) of a mono block
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

@@ -38,14 +38,15 @@ from operator import mul, truediv
 from typing import Any
 
 from . import SAMPLE_RATE
-from .backend import check_list_finite
-from .errors import InvalidBufferError, InvalidSampleRateError, ParameterError
+from .backend import KERNEL_MIN, check_list_finite, kernel
+from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
 from .genre import HOP, SEG, _segment_row, aggregate_rows, file_verdict, window_starts
 from .loudnorm import NormalizationAnalysis, Normalizer
 from .meters import LoudnessMeter, _sum_squares
 from .presets import LOUDNESS_TARGETS, SCHEMA, TARGET_RANGE, build_chain, resolve_settings, validate_config
-from .processors import Equalizer, Gain, Limiter
-from .processors.base import check_sample_rate
+from .processors import Compressor, Equalizer, Gain, Limiter, NoiseGate
+from .processors.base import check_sample_rate, planar, unplanar
+from .processors.chain import _fused_compressor_eq
 
 __all__ = [
     "LOUDNESS_TARGETS",
@@ -118,6 +119,41 @@ def _ratio(y: list, m: list) -> list:
         return [a / b if b else 0.0 for a, b in zip(y, m, strict=True)]
 
 
+def _frames(block: array, channels: int, start: int, stop: int) -> array:
+    """Frames ``[start, stop)`` of every channel of a planar block (slices: memcpy)."""
+    n = len(block) // channels
+    if start == 0 and stop >= n:
+        return block
+    out = array("d")
+    for c in range(channels):
+        out += block[c * n + start : c * n + min(stop, n)]
+    return out
+
+
+def _via_lists(block: array, channels: int, *stages: Callable[[list], Any]) -> Any:
+    """Hand a planar block to stages that take channel lists (converted once for all of them);
+    the last one's result, a planar block again when it is channel lists.
+
+    The meters, the genre rows and the loudness pass are being brought to planar blocks (issue
+    19): call them with the block itself then and drop this helper."""
+    cols = unplanar(block, channels, 0)
+    y = None
+    for stage in stages:
+        y = stage(cols)
+    return planar((), y) if isinstance(y, list) else y
+
+
+#: the kernels the array path of each chain stage needs (mono adds ``peaks``, see
+#: :meth:`ChannelChain.native`)
+_STAGE_KERNELS: dict[type, tuple[str, ...]] = {
+    Gain: ("scale",),
+    NoiseGate: ("gate",),
+    Compressor: ("compressor", "scale"),
+    Equalizer: ("eqblock",),
+    Limiter: ("limiter",),
+}
+
+
 class ChannelChain:
     """A :func:`~aimixer_dsp.presets.build_chain` chain over planar channel lists (pure path).
 
@@ -126,6 +162,13 @@ class ChannelChain:
     (output / level, per sample) is applied to every channel; gain and EQ run per channel.
     :meth:`process` drops the limiter's look-ahead from the start and :meth:`finish` returns
     the tail, so the output has the input's length and alignment.
+
+    :meth:`process` also takes a planar ``array('d')`` block (``channels * n`` floats, channel
+    ``c`` at ``[c n, (c + 1) n)``) and returns one: with the kernels installed (the browser) and
+    at least ``KERNEL_MIN`` frames every stage runs natively on it (:meth:`native`), with the
+    same kernels and arguments as the list path, so the output is bit-identical to the list
+    path's; otherwise the block goes through the list path (the reference). The state is the
+    same either way, so the two paths may alternate from block to block.
     """
 
     def __init__(self, settings: dict | None, channels: int, sample_rate: int = SAMPLE_RATE) -> None:
@@ -242,6 +285,63 @@ class ChannelChain:
         self.seen = 0
         self.written = 0
 
+    def native(self, n: int) -> bool:
+        """Whether a planar block of ``n`` frames runs natively: at least ``KERNEL_MIN`` frames
+        and the kernel of every enabled stage installed (no true-peak limiter)."""
+        if n < KERNEL_MIN:
+            return False
+        need = {"peaks"} if self.channels == 1 else set()
+        for p in self.chain:
+            if not p.enabled:
+                continue
+            names = _STAGE_KERNELS.get(type(p))
+            if names is None or (type(p) is Limiter and p.true_peak):
+                return False
+            need.update(names)
+        return all(kernel(k) is not None for k in need)
+
+    def _run_block(self, block: array, n: int) -> array:
+        """:meth:`_run` on a planar ``array('d')`` block of ``n`` frames (a new block or
+        ``block`` itself; ``block`` is not changed)."""
+        chain = self.chain
+        if chain.bypass or not chain.enabled:
+            return block
+        ch = self.channels
+        if not self.native(n):
+            return planar((), self._run(unplanar(block, ch, 0)))
+        src = block
+        procs = list(chain)
+        if ch == 1:  # as Chain._run_py (the mono list path): a compressor fuses with the EQ after it
+            chain._check_channels(1)
+        i = 0
+        while i < len(procs):
+            p = procs[i]
+            i += 1
+            if not p.enabled:
+                continue
+            t = type(p)
+            if ch == 1 and t is Compressor and i < len(procs) and type(procs[i]) is Equalizer:
+                y = _fused_compressor_eq(p, procs[i], block)  # type: ignore[arg-type]
+                if y is not None:
+                    block = y
+                    i += 1
+                    continue
+            if t is Gain:
+                if p._g != 1.0:
+                    block = block[:] if block is src else block
+                    kernel("scale")(block, p._g)  # type: ignore[misc]
+            elif t is Equalizer:
+                block = block[:] if block is src else block
+                for c, e in enumerate([p, *self._eqs]):
+                    e.run_block_at(block, c * n, n)
+            elif t is Limiter:
+                block = p.run_block(block, ch, self._dl)
+                if ch > 1:
+                    self._dm = _linked(self._dl)
+            else:  # gate, compressor
+                block = p.run_block(block, ch)  # type: ignore[attr-defined]
+        return block
+
     def _emit(self, cols: list) -> list:
         if self._drop:
             cut = min(self._drop, len(cols[0]))
@@ -250,19 +350,41 @@ class ChannelChain:
         self.written += len(cols[0])
         return cols
 
-    def process(self, cols: list) -> list:
-        """Planar block (finite floats, equal lengths) in; the compensated output so far out."""
+    def _emit_block(self, block: array) -> array:
+        n = len(block) // self.channels
+        if self._drop:
+            cut = min(self._drop, n)
+            block = _frames(block, self.channels, cut, n)
+            self._drop -= cut
+            n -= cut
+        self.written += n
+        return block
+
+    def process(self, cols: Any) -> Any:
+        """Planar block (finite floats, equal lengths: channel lists or one planar
+        ``array('d')``) in; the compensated output so far out (of the same kind)."""
+        if isinstance(cols, array):
+            n = len(cols) // self.channels
+            if not n:
+                return cols
+            self.seen += n
+            return self._emit_block(self._run_block(cols, n))
         if not cols[0]:
             return cols
         self.seen += len(cols[0])
         return self._emit(self._run(cols))
 
-    def finish(self) -> list:
-        """The rest of the output (the limiter's look-ahead tail), cut to the input's length."""
+    def finish(self, as_block: bool = False) -> Any:
+        """The rest of the output (the limiter's look-ahead tail), cut to the input's length:
+        channel lists, or a planar ``array('d')`` with ``as_block``."""
+        ch = self.channels
         if not self.latency or not self.seen:
-            return [[] for _ in range(self.channels)]
-        tail = self._run([[0.0] * self.latency for _ in range(self.channels)])
+            return array("d") if as_block else [[] for _ in range(ch)]
         need = self.seen - self.written + self._drop
+        if as_block:
+            tail = self._run_block(array("d", bytes(8 * ch * self.latency)), self.latency)
+            return self._emit_block(_frames(tail, ch, 0, need))
+        tail = self._run([[0.0] * self.latency for _ in range(ch)])
         return self._emit([c[:need] for c in tail])
 
 
@@ -279,18 +401,31 @@ class NormalizePass:
         self.written = 0
 
     _emit = ChannelChain._emit
+    _emit_block = ChannelChain._emit_block
 
-    def process(self, cols: list) -> list:
+    def process(self, cols: Any) -> Any:
+        """Channel lists or a planar ``array('d')`` block in; the same kind out."""
+        if isinstance(cols, array):
+            n = len(cols) // self.channels
+            if not n:
+                return cols
+            self.seen += n
+            return self._emit_block(_via_lists(cols, self.channels, self.normalizer.process))
         if not cols[0]:
             return cols
         self.seen += len(cols[0])
         return self._emit(self.normalizer.process(cols))
 
-    def finish(self) -> list:
+    def finish(self, as_block: bool = False) -> Any:
+        ch = self.channels
         if not self.latency or not self.seen:
-            return [[] for _ in range(self.channels)]
-        tail = self.normalizer.process([[0.0] * self.latency for _ in range(self.channels)])
+            return array("d") if as_block else [[] for _ in range(ch)]
         need = self.seen - self.written + self._drop
+        if as_block:
+            zeros = array("d", bytes(8 * ch * self.latency))
+            tail = _via_lists(zeros, ch, self.normalizer.process)
+            return self._emit_block(_frames(tail, ch, 0, need))
+        tail = self.normalizer.process([[0.0] * self.latency for _ in range(ch)])
         return self._emit([c[:need] for c in tail])
 
 
@@ -437,10 +572,15 @@ class FileJob:
     """One file's render or analysis, driven block by block (the worker's loop; :func:`render`
     is the same loop for CPython).
 
-    Samples cross in two planar float32 buffers (``inp``, ``out``: ``channels * block`` floats,
-    channel ``c`` at ``c * block``): the caller writes ``n`` frames per channel into ``inp``
-    and calls :meth:`analyse` / :meth:`render`, which write their output into ``out`` and
-    return how many frames per channel they wrote.
+    Samples cross in two planar ``array('d')`` buffers (``inp``, ``out``: ``channels * block``
+    floats, channel ``c`` at ``c * block``): the caller writes ``n`` frames per channel into
+    ``inp`` and calls :meth:`analyse` / :meth:`render`, which write their output into ``out``
+    and return how many frames per channel they wrote (the worker copies float32 in and out).
+    These move planar blocks (``channels * n`` floats) from stage to stage: copies by slices,
+    the finite-sample check and the chain natively (the ``finite`` kernel and
+    :meth:`ChannelChain.native`), so no sample becomes a Python float when the kernels are
+    installed; without them each stage goes through channel lists. ``render_cols`` /
+    ``analyse_cols`` / ``finish_cols`` are the list path (:func:`render`, CPython).
     """
 
     def __init__(
@@ -469,8 +609,8 @@ class FileJob:
             raise ParameterError("block", block, (1, MAX_BLOCK))
         self.block = block
         size = channels * block
-        self.inp = array("f", bytes(4 * size))
-        self.out = array("f", bytes(4 * size))
+        self.inp = array("d", bytes(8 * size))
+        self.out = array("d", bytes(8 * size))
         self.wants_genre = self.config.get("genre") == "auto"
         self.genre: str | None = None
         self.confidence: float | None = None
@@ -487,25 +627,43 @@ class FileJob:
         self.predicted_lufs: float | None = None
 
     # -- analysis -----------------------------------------------------------------------
-    def _read(self, n: int) -> list:
+    def _read(self, n: int) -> array:
+        """The first ``n`` frames of every channel of ``inp`` as a planar block, checked finite."""
         if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= self.block:
             raise InvalidBufferError(f"block of {n!r} frames; the job's block is {self.block}")
-        b = self.block
-        cols = [self.inp[c * b : c * b + n].tolist() for c in range(self.channels)]
-        for c in cols:
-            check_list_finite(c)
-        return cols
+        block = _frames(self.inp, self.channels, 0, n)
+        if block is self.inp:
+            block = block[:]  # the caller writes the next block into inp
+        fin = kernel("finite")
+        if fin is None:
+            for c in unplanar(block, self.channels, 0):
+                check_list_finite(c)
+        elif n:
+            i = int(fin(block))
+            if i >= 0:
+                raise NonFiniteInputError(index=i % n)
+        return block
 
-    def _write(self, cols: list) -> int:
+    def _write(self, block: array) -> int:
+        """A planar block's frames into ``out`` (channel ``c`` at ``c * block``)."""
         b = self.block
-        k = len(cols[0])
-        for c, col in enumerate(cols):
-            self.out[c * b : c * b + k] = array("f", col)
+        k = len(block) // self.channels
+        if k > b:
+            raise InvalidBufferError(f"{k} frames do not fit the job's block of {b}")
+        if k == b:
+            self.out[:] = block
+        else:
+            for c in range(self.channels):
+                self.out[c * b : c * b + k] = block[c * k : (c + 1) * k]
         return k
 
     def analyse(self, n: int) -> None:
         """Meter ``n`` input frames of ``inp`` (and collect the genre rows when needed)."""
-        self.analyse_cols(self._read(n))
+        block = self._read(n)
+        if not n:
+            return
+        stages = [self.input_meter.push] + ([self.analysis.push] if self.analysis is not None else [])
+        _via_lists(block, self.channels, *stages)
 
     def analyse_cols(self, cols: list) -> None:
         self.input_meter.push(cols)
@@ -563,7 +721,21 @@ class FileJob:
 
     def render(self, n: int) -> int:
         """Process ``n`` frames of ``inp`` (pass 0 also meters them); writes ``out``."""
-        return self._write(self.render_cols(self._read(n)))
+        if self._chain is None:
+            raise ParameterError("pass", None, message="call begin() first")
+        block = self._read(n)
+        if not n:
+            return 0
+        if len(self.passes) == 1 and self.input_meter.frames < self.frames:
+            _via_lists(block, self.channels, self.input_meter.push)  # not metered before
+        return self._write(self._push_out(self._chain.process(block)))
+
+    def _push_out(self, block: array) -> array:
+        """A pass's output block to the output meter and the loudness analysis (if any)."""
+        stages = [s.push for s in (self.output_meter, self.normalization) if s is not None]
+        if stages and len(block):
+            _via_lists(block, self.channels, *stages)
+        return block
 
     def render_cols(self, cols: list) -> list:
         if self._chain is None:
@@ -580,7 +752,9 @@ class FileJob:
 
     def finish(self) -> int:
         """End the pass: the look-ahead tail goes to ``out``; returns its frames."""
-        return self._write(self.finish_cols())
+        if self._chain is None:
+            raise ParameterError("pass", None, message="call begin() first")
+        return self._write(self._push_out(self._chain.finish(as_block=True)))
 
     def finish_cols(self) -> list:
         out = self._chain.finish()

@@ -5,7 +5,9 @@
 // runs the mix through the solved gain and the true-peak limiter: the normalisation of
 // `aimixer process --target` and of the origin's file jobs (POST /jobs target/targetLufs/truePeakCeiling).
 // The work is aimixer_dsp.render.FileJob, driven block by block: each block's samples go
-// through the job's planar float32 buffers (one typed-array copy per channel each way), the
+// through the job's planar float64 buffers (array('d'); one typed-array copy per channel each
+// way, float32 -> float64 exactly in, float64 -> float32 rounded to nearest out, as array('f')
+// rounded), the
 // model runs on onnxruntime-web between the analysis and the mix. Between blocks the job yields
 // to the event loop, posts progress and checks for cancellation.
 
@@ -88,7 +90,7 @@ export class FileJobs {
       if (!v || v.data.length === 0) {
         if (v) v.release();
         const arr = job[name];
-        v = arr.getBuffer("f32");
+        v = arr.getBuffer("f64");
         arr.destroy();
         views[name] = v;
       }

@@ -8,6 +8,7 @@
 // the same order as the Python loops: bit-identical). The arguments are Python array('d') objects;
 // their buffers are used in place (no copies).
 
+import { installChainKernels } from "./kernels_chain.js";
 import { installDynamicsKernels, tplimitKernel } from "./kernels_dynamics.js";
 
 const plans = new Map();
@@ -507,4 +508,5 @@ export function installKernels(backend) {
   backend.set_kernel("tprows", tprowsKernel);
   installDynamicsKernels(backend); // gate, compressor, limiter (kernels_dynamics.js)
   backend.set_kernel("tplimit", tplimitKernel); // kernels_dynamics.js
+  installChainKernels(backend); // finite, scale, eqblock, peaks (kernels_chain.js)
 }

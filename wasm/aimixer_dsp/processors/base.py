@@ -21,13 +21,24 @@ from array import array
 from collections.abc import Iterable
 from functools import lru_cache
 from struct import pack as _pack
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import backend as _backend
 from ..errors import InvalidBufferError, InvalidSampleRateError
 from .param import Param, check_bool, check_param
 
-__all__ = ["Processor", "Param", "check_param", "check_bool", "check_sample_rate", "planar", "unplanar"]
+__all__ = [
+    "Processor",
+    "Param",
+    "check_param",
+    "check_bool",
+    "check_sample_rate",
+    "planar",
+    "unplanar",
+    "pack",
+    "unpack",
+    "block_peaks",
+]
 
 np = _backend.np
 
@@ -247,6 +258,38 @@ def unplanar(buf: array[float], channels: int, off: int) -> list[list[float]]:
     """The channel lists of a planar ``array('d')`` from ``off`` on (:func:`planar`'s inverse)."""
     n = (len(buf) - off) // channels
     return [buf[off + c * n : off + (c + 1) * n].tolist() for c in range(channels)]
+
+
+#: a planar block of samples: channel lists, or one planar ``array('d')``
+Samples = TypeVar("Samples", list[list[float]], "array[float]")
+#: a mono block: a list, or an ``array('d')``
+Mono = TypeVar("Mono", list[float], "array[float]")
+
+
+def pack(head: Iterable[float], x: list[list[float]] | array[float]) -> array[float]:
+    """A dynamics kernel's buffer: ``head`` then the samples ``x`` (channel lists, as
+    :func:`planar`, or a planar ``array('d')`` block: then only memcpy-class copies)."""
+    if isinstance(x, array):
+        return array("d", head) + x
+    return planar(head, x)
+
+
+def unpack(buf: array[float], channels: int, off: int, like: Samples) -> Samples:
+    """The samples of a kernel's buffer from ``off`` on, as ``like`` was given to :func:`pack`:
+    channel lists (:func:`unplanar`) or a planar ``array('d')`` (a slice: a memcpy)."""
+    if isinstance(like, array):
+        return buf[off:]
+    return unplanar(buf, channels, off)
+
+
+def block_peaks(block: array[float], thr: float) -> tuple[float, int, int]:
+    """``(max |x|, first i with |x[i]| >= thr, last such i)`` of a mono ``array('d')`` block
+    (``-1`` for none) by the ``peaks`` kernel, which the caller checked is installed."""
+    kern = _backend.kernel("peaks")
+    assert kern is not None
+    out = array("d", bytes(24))
+    kern(block, thr, out)
+    return out[0], int(out[1]), int(out[2])
 
 
 # ---------------------------------------------------------------------------------------

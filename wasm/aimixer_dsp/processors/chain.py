@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from .. import backend as _backend
 from ..errors import ParameterError
 from . import biquad
-from .base import Processor, check_bool, np
+from .base import Mono, Processor, check_bool, np
 from .compressor import Compressor
 from .eq import Equalizer
 
@@ -232,9 +232,11 @@ def _all_finite(x: NDArray[np.floating[Any]]) -> bool:
     return True
 
 
-def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: list[float]) -> list[float] | None:
+def _fused_compressor_eq(comp: Compressor, eq: Equalizer, data: Mono) -> Mono | None:
     """Pure path: compressor then EQ in one loop (same result as running them in turn, up to
-    rounding); ``None`` when the case is not covered, with no state changed."""
+    rounding); ``None`` when the case is not covered, with no state changed. ``data`` may be a
+    mono ``array('d')`` of at least ``KERNEL_MIN`` samples (the kernels installed; the render's
+    array path)."""
     if not (comp._enabled and eq._enabled) or not data:
         return None
     comp._check_channels(1)

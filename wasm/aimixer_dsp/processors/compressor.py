@@ -26,23 +26,27 @@ In steady state on a sine of peak level ``L > T + W/2`` the output peak is
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from ..backend import KERNEL_MIN, Kernel
 from ..backend import kernel as _kernel
 from .base import (
+    Mono,
     Param,
     Processor,
+    Samples,
     apply_gain,
+    block_peaks,
     db_to_lin,
     decoupled_smoother,
     linked_level,
     np,
-    planar,
+    pack,
     smoother_weights,
     time_coeff,
-    unplanar,
+    unpack,
 )
 
 THRESHOLD_RANGE = (-40.0, 0.0)
@@ -168,9 +172,8 @@ class Compressor(Processor):
     def _py(self, data: list[float]) -> list[float]:
         y1 = self._y1
         g = self._g
-        lo = self._lo_lin
         mk = self._makeup
-        if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
+        if self._quiet(data):
             return data if mk == 1.0 else [v * mk for v in data]
         kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
         if kern is not None:  # the loop below, natively (see backend.KERNEL_NAMES)
@@ -222,22 +225,24 @@ class Compressor(Processor):
         return out
 
     def _run_kernel(
-        self, kern: Kernel, cols: list[list[float]], eq: tuple[float, ...] = ()
-    ) -> tuple[list[list[float]], Sequence[float]]:
+        self, kern: Kernel, cols: Samples, eq: tuple[float, ...] = (), channels: int = 0
+    ) -> tuple[Samples, Sequence[float]]:
         """The ``compressor`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`) with
         the constants of :meth:`_py`, fused with the EQ sections ``eq`` (mono; 12 coefficients,
-        6 states, the output gain) when given; stores the state and returns the output channels
-        and the EQ's new states (empty without ``eq``)."""
+        6 states, the output gain) when given; stores the state and returns the output (channel
+        lists, or a planar ``array('d')`` of ``channels`` channels when ``cols`` is one) and the
+        EQ's new states (empty without ``eq``)."""
+        ch = channels or len(cols)
         ns, c1, lhi, llo, nk = self._py_params()
         aA = self._aA
         bA = 1.0 - aA
         K = _K
         head = (ns * bA, c1 * bA, lhi, llo, nk * bA, self._aR, aA, self._lo_lin, self._makeup,
                 -self._y1 / K * bA, -self._g / K, *eq)  # fmt: skip
-        buf = planar(head, cols)
-        kern(buf, len(cols), bool(eq))
+        buf = pack(head, cols)
+        kern(buf, ch, bool(eq))
         self._store(-K * (buf[9] / bA), -K * buf[10])
-        out = unplanar(buf, len(cols), len(head))
+        out = unpack(buf, ch, len(head), cols)
         return out, (buf[23:29] if eq else ())
 
     def linked_kernel(self, cols: list[list[float]]) -> list[list[float]] | None:
@@ -247,19 +252,45 @@ class Compressor(Processor):
         self._check_channels(1)  # the detector's state is one linked channel
         return self._run_kernel(kern, cols)[0]
 
+    def _quiet(self, data: list[float] | array[float]) -> bool:
+        """No carried reduction and no sample above the knee's foot: the block passes (makeup)."""
+        if self._y1 != 0.0 or self._g != 0.0:
+            return False
+        lo = self._lo_lin
+        if isinstance(data, array):
+            return block_peaks(data, math.inf)[0] <= lo
+        return max(data) <= lo and -min(data) <= lo
+
+    def run_block(self, block: array[float], channels: int) -> array[float]:
+        """The pure path on a planar ``array('d')`` block (enabled, at least ``KERNEL_MIN``
+        frames; the ``compressor`` kernel and, in mono, ``peaks`` and ``scale`` installed):
+        :meth:`_py` in mono (its pass-through when quiet), :meth:`linked_kernel` for linked
+        channels. The same results, bit for bit; may return ``block`` itself."""
+        kern = _kernel("compressor")
+        assert kern is not None
+        self._check_channels(1)  # the detector's state is one linked channel
+        if channels == 1 and self._quiet(block):
+            mk = self._makeup
+            if mk == 1.0:
+                return block
+            y = block[:]
+            scale = _kernel("scale")
+            assert scale is not None
+            scale(y, mk)
+            return y
+        return self._run_kernel(kern, block, (), channels)[0]
+
     def _py_eq3(
-        self, data: list[float], coeffs: list[_EqCoeffs], states: list[_EqState], gain: float
-    ) -> tuple[list[float], list[_EqState]] | None:
+        self, data: Mono, coeffs: list[_EqCoeffs], states: list[_EqState], gain: float
+    ) -> tuple[Mono, list[_EqState]] | None:
         """Compressor fused with a following 3-section equalizer (normalised sections, see
         :mod:`.eq`): one loop instead of two, the same arithmetic as :meth:`_py` then the EQ's
         loop. Used by the chain's pure path; ``None`` when the compressor is the identity for
-        this block (nothing is changed then). The makeup gain is folded into the (linear) EQ:
+        this block (nothing is changed then). ``data`` may be a mono ``array('d')`` block of at
+        least ``KERNEL_MIN`` samples (the kernels installed): the output is one then. The makeup gain is folded into the (linear) EQ:
         its states are divided by it and its output gain multiplied. Returns ``(output, new
         EQ states)``; the compressor state is stored."""
-        y1 = self._y1
-        g = self._g
-        lo = self._lo_lin
-        if y1 == 0.0 and g == 0.0 and max(data) <= lo and -min(data) <= lo:
+        if self._quiet(data):
             return None  # quiet: the compressor is the identity (up to makeup), let the EQ run alone
         mk = self._makeup
         if mk != 1.0:
@@ -271,16 +302,21 @@ class Compressor(Processor):
         return out, new
 
     def _py_eq3_tdf2(
-        self, data: list[float], coeffs: list[_EqCoeffs], states: list[_EqState], gain: float
-    ) -> tuple[list[float], list[_EqState]]:
+        self, data: Mono, coeffs: list[_EqCoeffs], states: list[_EqState], gain: float
+    ) -> tuple[Mono, list[_EqState]]:
         """The fused loop (EQ in transposed direct form II); see :func:`_comp_eq3_loop`."""
         (b1, b2, a1, a2), (c1_, c2, d1, d2), (e1, e2, f1, f2) = coeffs
         (s1, s2), (t1, t2), (u1, u2) = states
         kern = _kernel("compressor") if len(data) >= KERNEL_MIN else None
         if kern is not None:  # the same loop natively (see backend.KERNEL_NAMES)
             eq = (b1, b2, a1, a2, c1_, c2, d1, d2, e1, e2, f1, f2, s1, s2, t1, t2, u1, u2, gain)
-            outs, st = self._run_kernel(kern, [data], eq)
-            return outs[0], [(st[0], st[1]), (st[2], st[3]), (st[4], st[5])]
+            if isinstance(data, array):
+                y, st = self._run_kernel(kern, data, eq, 1)
+            else:
+                ys, st = self._run_kernel(kern, [data], eq)
+                y = ys[0]
+            return y, [(st[0], st[1]), (st[2], st[3]), (st[4], st[5])]
+        assert isinstance(data, list)  # a block (array) takes the kernel: the caller checked
         ns, c1, lhi, llo, nk = self._py_params()
         aR = self._aR
         aA = self._aA

@@ -106,22 +106,52 @@ class Equalizer(Processor):
         return all(c == biquad.IDENTITY for c in self._sections) and not any(any(s) for s in self._state)
 
     # -- pure path ----------------------------------------------------------------------
-    def _py(self, data: list[float]) -> list[float]:
-        if self._idle():
-            return data
+    def _active(self) -> tuple[list[int], list[Coeffs], list[list[float]]]:
+        """The sections that run (those exactly the identity with zero state are skipped):
+        their indices, coefficients and states."""
         st = self._chan_states(1)[0]
-        # sections that are exactly the identity with zero state are skipped
         active = [
             i
             for i, c in enumerate(self._sections)
             if c != biquad.IDENTITY or st[2 * i] != 0.0 or st[2 * i + 1] != 0.0
         ]
-        secs = [self._sections[i] for i in active]
-        sts = [st[2 * i : 2 * i + 2] for i in active]
-        out, new = _run_cascade(data, secs, sts)
+        return active, [self._sections[i] for i in active], [st[2 * i : 2 * i + 2] for i in active]
+
+    def _store_active(self, active: list[int], new: list[list[float]]) -> None:
+        st = self._state[0]
         for i, pair in zip(active, new, strict=True):
             st[2 * i : 2 * i + 2] = pair
+
+    def _py(self, data: list[float]) -> list[float]:
+        if self._idle():
+            return data
+        active, secs, sts = self._active()
+        out, new = _run_cascade(data, secs, sts)
+        self._store_active(active, new)
         return out
+
+    def run_block_at(self, block: array[float], off: int, n: int) -> None:
+        """:meth:`_run_py` on the channel ``block[off : off + n]`` of a planar ``array('d')``
+        block, in place, by the ``eqblock`` kernel (installed: the caller checked): the same
+        arithmetic as the pure path's loops, bit for bit."""
+        if not self._enabled or not n:
+            return
+        self._check_channels(1)
+        if self._idle():
+            return
+        active, secs, sts = self._active()
+        norm = _normalise(secs, sts)
+        if norm is None:  # a section with b0 == 0: the plain loops (never for these designs)
+            out, new = _CASCADES_PLAIN[len(secs)](block[off : off + n].tolist(), secs, sts)
+            block[off : off + n] = array("d", out)
+        else:
+            coeffs, states, scales = norm
+            kern = _kernel("eqblock")
+            assert kern is not None
+            st = array("d", [v for pair in states for v in pair])
+            kern(block, off, n, array("d", [v for c in coeffs for v in c]), st, scales[-1])
+            new = [[st[2 * k] * p, st[2 * k + 1] * p] for k, p in enumerate(scales)]
+        self._store_active(active, new)
 
     def _fused_setup(self) -> _Normalised | None:
         """For a fused compressor -> EQ loop (chain pure path): ``(coeffs, states, scales)`` of

@@ -18,6 +18,7 @@ Behaviour (both paths, sample by sample):
 
 from __future__ import annotations
 
+from array import array
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -26,16 +27,18 @@ from ..backend import kernel as _kernel
 from .base import (
     Param,
     Processor,
+    Samples,
     apply_gain,
+    block_peaks,
     db_to_lin,
     decay_weights,
     decoupled_smoother,
     linked_level,
     np,
-    planar,
+    pack,
     subblock_len,
     time_coeff,
-    unplanar,
+    unpack,
 )
 
 THRESHOLD_RANGE = (-60.0, 0.0)
@@ -190,14 +193,38 @@ class NoiseGate(Processor):
         self._snap(y1, g)
         return out
 
-    def _run_kernel(self, kern: Kernel, cols: list[list[float]]) -> list[list[float]]:
-        """The ``gate`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`)."""
+    def _run_kernel(self, kern: Kernel, cols: Samples, channels: int = 0) -> Samples:
+        """The ``gate`` kernel over planar channels (see :data:`backend.KERNEL_NAMES`): channel
+        lists in and out, or a planar ``array('d')`` block of ``channels`` channels in and out."""
+        ch = channels or len(cols)
         head = (self._thr, self._hold, self._floor, self._aR, self._aA, self._since, self._y1, self._g)
-        buf = planar(head, cols)
-        kern(buf, len(cols))
+        buf = pack(head, cols)
+        kern(buf, ch)
         self._since = int(buf[5])
         self._snap(buf[6], buf[7])
-        return unplanar(buf, len(cols), 8)
+        return unpack(buf, ch, 8, cols)
+
+    def run_block(self, block: array[float], channels: int) -> array[float]:
+        """The pure path on a planar ``array('d')`` block (enabled, at least ``KERNEL_MIN``
+        frames; the ``gate`` kernel and, in mono, ``peaks`` installed): :meth:`_py` in mono (its
+        pass-through when open, tested by ``peaks``), :meth:`linked_kernel` for linked channels.
+        The same results, bit for bit; may return ``block`` itself."""
+        kern = _kernel("gate")
+        assert kern is not None
+        self._check_channels(1)  # the detector's state is one linked channel
+        n = len(block) // channels
+        if channels == 1 and self._y1 == 1.0 and self._g == 1.0 and self._hold >= n - 1:
+            since = self._since
+            hold = self._hold
+            _, j0, j1 = block_peaks(block, self._thr)  # |v| >= thr: _py's v >= thr or v <= -thr
+            if j0 < 0:
+                if since + n <= hold:
+                    self._since = since + n
+                    return block
+            elif since + j0 <= hold:
+                self._since = n - 1 - j1
+                return block
+        return self._run_kernel(kern, block, channels)
 
     def linked_kernel(self, cols: list[list[float]]) -> list[list[float]] | None:
         kern = _kernel("gate") if self._enabled and len(cols[0]) >= KERNEL_MIN else None

@@ -46,6 +46,7 @@ does a long block outside the short stretch around its samples over the ceiling)
 from __future__ import annotations
 
 import math
+from array import array
 from typing import TYPE_CHECKING, Any
 
 from ..backend import KERNEL_MIN, Kernel
@@ -54,16 +55,18 @@ from ..truepeak import TruePeakMeter
 from .base import (
     Param,
     Processor,
+    Samples,
     apply_gain,
+    block_peaks,
     db_to_lin,
     decay_weights,
     linked_level,
     max_decay,
     np,
-    planar,
+    pack,
     subblock_len,
     time_coeff,
-    unplanar,
+    unpack,
 )
 
 CEILING_RANGE = (-3.0, 0.0)
@@ -392,19 +395,24 @@ class Limiter(Processor):
         return out
 
     def _run_kernel(
-        self, kern: Kernel, cols: list[list[float]], delays: list[list[float]]
-    ) -> tuple[list[list[float]], list[list[float]]]:
+        self, kern: Kernel, cols: Samples, delays: list[list[float]], channels: int = 0
+    ) -> tuple[Samples, list[list[float]]]:
         """The ``limiter`` kernel over planar channels and their delay lines (see
         :data:`backend.KERNEL_NAMES`), from and to this limiter's release state; returns the
-        output channels and the new delay lines."""
-        ch = len(cols)
+        output (channel lists, or a planar ``array('d')`` of ``channels`` channels when ``cols``
+        is one) and the new delay lines."""
+        ch = channels or len(cols)
         head = (self._L, self._M, self._c, self._aR, sum(self._uh), self._u, *self._uh)
-        buf = planar(head, delays + cols)
+        if isinstance(cols, array):
+            buf = pack(head, delays) + cols
+        else:
+            buf = pack(head, delays + cols)
         kern(buf, ch)
         h = len(head)
         self._store(buf[5], buf[6:h].tolist())
         L = self._L
-        return unplanar(buf, ch, h + ch * L), [buf[h + c * L : h + (c + 1) * L].tolist() for c in range(ch)]
+        out = unpack(buf, ch, h + ch * L, cols)
+        return out, [buf[h + c * L : h + (c + 1) * L].tolist() for c in range(ch)]
 
     def linked_kernel(
         self, cols: list[list[float]], delays: list[list[float]] | None = None
@@ -418,14 +426,45 @@ class Limiter(Processor):
         kern = _kernel("limiter")
         if kern is None:
             return None
+        return self._linked(kern, cols, delays, len(cols))
+
+    def _linked(self, kern: Kernel, cols: Samples, delays: list[list[float]] | None, ch: int) -> Samples:
         self._check_channels(1)  # the detector's state is one linked channel
         if delays is None:
-            delays = [[0.0] * self._L for _ in cols]
-        y, new = self._run_kernel(kern, cols, delays)
+            delays = [[0.0] * self._L for _ in range(ch)]
+        y, new = self._run_kernel(kern, cols, delays, ch)
         delays[:] = new
         self._delay = [[max(map(abs, t)) for t in zip(*new, strict=True)]]
         self.last_peak = None
         return y
+
+    def run_block(
+        self, block: array[float], channels: int, delays: list[list[float]] | None = None
+    ) -> array[float]:
+        """The pure path of the sample-peak mode on a planar ``array('d')`` block (enabled, at
+        least ``KERNEL_MIN`` frames; the ``limiter`` kernel and, in mono, ``peaks`` installed):
+        :meth:`_py` in mono (its pass-through when quiet, ``last_peak`` not kept), else
+        :meth:`linked_kernel` with the channels' ``delays``. The same results, bit for bit."""
+        kern = _kernel("limiter")
+        assert kern is not None and not self._true_peak
+        if channels > 1:
+            return self._linked(kern, block, delays, channels)
+        self._check_channels(1)
+        self.last_peak = None
+        L = self._L
+        c = self._c
+        dl = self._delays(1)[0]
+        n = len(block)
+        dmax = max(max(dl), -min(dl)) if L else 0.0
+        quiet = self._quiet(dmax) and block_peaks(block, math.inf)[0] <= c
+        if quiet and n > L:  # a plain delay
+            self._delay[0] = block[n - L :].tolist() if L else []
+            return array("d", dl) + block[: n - L] if L else block
+        if L:
+            self._delay[0] = (dl[n:] + block.tolist()) if n < L else block[n - L :].tolist()
+        if quiet:  # n <= L: the delay line's head
+            return (array("d", dl) + block)[:n]
+        return self._run_kernel(kern, block, [dl], 1)[0]
 
     # -- NumPy path ---------------------------------------------------------------------
     def _np(self, x: _Array) -> _Array:
