@@ -1,8 +1,14 @@
 // Where the time goes in Pyodide (Node, pure path, the browser's JavaScript kernels installed):
-// (1) a stereo FileJob render (genre rows, "auto" resolved to rock, the `streaming` target), each
-//     phase split into the loudness meters, the chain and its stages; (2) the live frame path
-//     (`FrameIO.run`, rock preset, 960 samples) per stage, the minimum over 5 passes per frame.
-// Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels]
+// (1) a stereo FileJob render (genre rows, "auto" resolved to rock, the `streaming` target) driven
+//     as wasm/js/filejobs.js drives it: JavaScript writes each block's float32 samples into
+//     job.inp (getBuffer("f64")), calls job.analyse(k) / job.render(k) / job.finish() and copies
+//     job.out out as float32; each phase split into the loudness meters, the genre rows, the
+//     chain (its EQ), the loudness analysis and pass, the block I/O (read + finite check, write)
+//     and the conversions of planar blocks to channel lists for the stages that take lists;
+//     with --lists the job runs its list path instead (render_cols on Python lists, as before
+//     the array path; no worker I/O); (2) the live frame path (`FrameIO.run`, rock preset, 960
+//     samples) per stage, the minimum over 5 passes per frame.
+// Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels] [--lists]
 // Prints one JSON object (seconds per phase / ms per frame: mean, p50, p99).
 import { bootDsp } from "../tests/node/pyodide_lib.mjs";
 import { installKernels } from "../wasm/js/kernels.js";
@@ -17,11 +23,11 @@ const backend = py.pyimport("aimixer_dsp.backend");
 if (!args.includes("--no-kernels")) installKernels(backend);
 if (args.includes("--no-dynamics")) for (const k of ["gate", "compressor", "limiter"]) backend.set_kernel(k, undefined);
 py.globals.set("SECS", opt("--seconds", 10));
-console.log(
-  py.runPython(`
+py.globals.set("LISTS", args.includes("--lists"));
+py.runPython(`
 import json, math, random, time
 from array import array
-from aimixer_dsp import backend
+from aimixer_dsp import backend, loudnorm
 from aimixer_dsp import render as R_
 from aimixer_dsp.jsbridge import FrameIO
 from aimixer_dsp.meters import LoudnessMeter
@@ -41,12 +47,22 @@ def wrap(obj, meth, name):
     setattr(obj, meth, g)
     return f
 
-res = {"kernels": sorted(backend._kernels)}
+res = {"kernels": sorted(backend._kernels), "driver": "lists (render_cols)" if LISTS else "worker (job.inp / job.render)"}
 # -- (1) the render --------------------------------------------------------------------------
-undo = [(R_.FileMeter, "push", wrap(R_.FileMeter, "push", "meters")),
-        (R_.ChannelChain, "_run", wrap(R_.ChannelChain, "_run", "chain")),
-        (R_.GenreAnalysis, "push", wrap(R_.GenreAnalysis, "push", "genre rows")),
-        (Equalizer, "_run_py", wrap(Equalizer, "_run_py", "eq"))]
+UNDO = [(o, m, wrap(o, m, k)) for o, m, k in [
+    (R_.FileMeter, "push", "meters"),
+    (R_.ChannelChain, "_run", "chain"),
+    (R_.ChannelChain, "_run_block", "chain"),
+    (R_.GenreAnalysis, "push", "genre rows"),
+    (Equalizer, "_run_py", "eq"),
+    (Equalizer, "run_block_at", "eq"),
+    (loudnorm.NormalizationAnalysis, "push", "loudness analysis"),
+    (loudnorm.Normalizer, "process", "loudness pass"),
+    (R_.FileJob, "_read", "read + finite check"),
+    (R_.FileJob, "_write", "write"),
+    (R_, "unplanar", "block -> lists"),
+    (R_, "planar", "lists -> block"),
+]]
 n = int(SECS * 48000)
 rng = random.Random(1)
 L, R = [], []
@@ -56,30 +72,99 @@ for i in range(n):
     kick = 0.6 * math.exp(-beat / 0.08) * math.sin(2 * math.pi * 55 * beat)
     L.append(kick + 0.15 * math.sin(2 * math.pi * 220 * t) + 0.03 * (rng.random() - 0.5))
     R.append(kick + 0.12 * math.sin(2 * math.pi * 330 * t) + 0.03 * (rng.random() - 0.5))
-src = [array("f", L).tolist(), array("f", R).tolist()]
+SRC = [array("f", L), array("f", R)]
 B = 1 << 15
 job = R_.FileJob(2, 48000, n, {"genre": "auto"}, target="streaming", block=B)
-t0 = time.perf_counter()
-for s in range(0, n, B):
-    job.analyse_cols([c[s:s + B] for c in src])
-phases = {"analyse": {"total": time.perf_counter() - t0, **{k: sum(v) for k, v in T.items()}}}
-T.clear()
-job.set_genre([{"rock": 0.9, "pop": 0.1} for _ in job.genre_vectors()], "trace")
-for p in range(job.pass_count):
-    job.begin(p)
-    t0 = time.perf_counter()
-    out = [[], []]
-    for s in range(0, n, B):
-        for o, y in zip(out, job.render_cols([c[s:s + B] for c in src])):
-            o.extend(y)
-    for o, y in zip(out, job.finish_cols()):
-        o.extend(y)
-    phases["mix" if p == 0 else "loudness"] = {"total": time.perf_counter() - t0, **{k: sum(v) for k, v in T.items()}}
+phases = {}
+
+def phase(name, total):
+    phases[name] = {"total": total, **{k: sum(v) for k, v in T.items()}}
     T.clear()
-    src = [array("f", o).tolist() for o in out]
+
+def set_genre():
+    job.set_genre([{"rock": 0.9, "pop": 0.1} for _ in job.genre_vectors()], "trace")
+
+def list_passes():
+    t0 = time.perf_counter()
+    src = [c.tolist() for c in SRC]
+    for s in range(0, n, B):
+        job.analyse_cols([c[s:s + B] for c in src])
+    phase("analyse", time.perf_counter() - t0)
+    set_genre()
+    for p in range(job.pass_count):
+        job.begin(p)
+        t0 = time.perf_counter()
+        out = [[], []]
+        for s in range(0, n, B):
+            for o, y in zip(out, job.render_cols([c[s:s + B] for c in src])):
+                o.extend(y)
+        for o, y in zip(out, job.finish_cols()):
+            o.extend(y)
+        phase("mix" if p == 0 else "loudness", time.perf_counter() - t0)
+        src = [array("f", o).tolist() for o in out]
+`);
+
+// the worker's loop (wasm/js/filejobs.js): float32 channels in and out through job.inp / job.out
+function workerPasses() {
+  const job = py.globals.get("job");
+  const n = Number(py.globals.get("n"));
+  const B = Number(job.block);
+  const src = py.globals.get("SRC").toJs().map((a) => Float32Array.from(a));
+  // views of job.inp / job.out, taken again when the wasm heap grew (the old view is detached)
+  const views = {};
+  const buf = (name) => {
+    let v = views[name];
+    if (!v || v.data.length === 0) {
+      if (v) v.release();
+      const a = job[name];
+      v = a.getBuffer("f64");
+      a.destroy();
+      views[name] = v;
+    }
+    return v.data;
+  };
+  const phase = py.globals.get("phase");
+  const loop = (method, from, to) => {
+    const fn = job[method];
+    let w = 0;
+    const copyOut = (got) => {
+      for (let c = 0; c < to.length; c++) to[c].set(buf("out").subarray(c * B, c * B + got), w);
+      w += got;
+    };
+    for (let s = 0; s < n; s += B) {
+      const k = Math.min(B, n - s);
+      for (let c = 0; c < from.length; c++) buf("inp").set(from[c].subarray(s, s + k), c * B);
+      const got = fn(k);
+      if (to) copyOut(got);
+    }
+    fn.destroy();
+    if (to) copyOut(job.finish());
+  };
+  try {
+    let t0 = performance.now();
+    loop("analyse", src, null);
+    phase("analyse", (performance.now() - t0) / 1e3);
+    py.globals.get("set_genre")();
+    const result = src.map(() => new Float32Array(n));
+    const passes = Number(job.pass_count);
+    for (let p = 0; p < passes; p++) {
+      job.begin(p);
+      t0 = performance.now();
+      loop("render", p === 0 ? src : result, result);
+      phase(p === 0 ? "mix" : "loudness", (performance.now() - t0) / 1e3);
+    }
+  } finally {
+    for (const v of Object.values(views)) v.release();
+  }
+}
+
+if (args.includes("--lists")) py.globals.get("list_passes")();
+else workerPasses();
+console.log(
+  py.runPython(`
 total = sum(v["total"] for v in phases.values())
 res["render"] = {"seconds": SECS, "phases_s": phases, "total_s": total, "real_time_factor": SECS / total}
-for obj, meth, f in undo:
+for obj, meth, f in UNDO:
     setattr(obj, meth, f)
 # -- (2) the live frame ----------------------------------------------------------------------
 wrap(Chain, "_run_py", "chain")

@@ -135,25 +135,30 @@ def job_new(key, n):
 function driveJob(job, channels) {
   const n = channels[0].length;
   const block = Number(job.block);
-  const view = (name) => {
-    const arr = job[name];
-    const b = arr.getBuffer("f64");
-    arr.destroy();
-    return b;
+  // views of job.inp / job.out, taken again when the wasm heap grew (the old view is detached)
+  const views = {};
+  const buf = (name) => {
+    let v = views[name];
+    if (!v || v.data.length === 0) {
+      if (v) v.release();
+      const arr = job[name];
+      v = arr.getBuffer("f64");
+      arr.destroy();
+      views[name] = v;
+    }
+    return v.data;
   };
-  const inp = view("inp");
-  const out = view("out");
   try {
     const loop = (method, src, dst) => {
       const fn = job[method];
       let w = 0;
       const copyOut = (got) => {
-        for (let c = 0; c < dst.length; c++) dst[c].set(out.data.subarray(c * block, c * block + got), w);
+        for (let c = 0; c < dst.length; c++) dst[c].set(buf("out").subarray(c * block, c * block + got), w);
         w += got;
       };
       for (let s = 0; s < n; s += block) {
         const k = Math.min(block, n - s);
-        for (let c = 0; c < src.length; c++) inp.data.set(src[c].subarray(s, s + k), c * block);
+        for (let c = 0; c < src.length; c++) buf("inp").set(src[c].subarray(s, s + k), c * block);
         const got = fn(k);
         if (dst) copyOut(got);
       }
@@ -179,8 +184,7 @@ function driveJob(job, channels) {
     }
     return result;
   } finally {
-    inp.release();
-    out.release();
+    for (const v of Object.values(views)) v.release();
   }
 }
 
