@@ -138,7 +138,7 @@ function workerPasses() {
       if (to) copyOut(got);
     }
     fn.destroy();
-    if (to) copyOut(job.finish());
+    if (to) for (let got = job.finish(); got > 0; got = job.finish()) copyOut(got);
   };
   try {
     let t0 = performance.now();

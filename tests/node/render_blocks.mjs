@@ -164,7 +164,7 @@ function driveJob(job, channels) {
       }
       fn.destroy();
       if (dst) {
-        copyOut(job.finish());
+        for (let got = job.finish(); got > 0; got = job.finish()) copyOut(got);
         if (w !== n) throw new Error(`rendered ${w} of ${n}`);
       }
     };

@@ -27,7 +27,8 @@ const summary = {};
 for (const run of job.runs) {
   const m = await mixer(run.path);
   const progress = [];
-  const input = run.channels ? chans.slice(0, run.channels) : chans;
+  const picked = run.channels ? chans.slice(0, run.channels) : chans;
+  const input = run.frames ? picked.map((c) => c.slice(0, run.frames)) : picked;
   if (run.kind === "analyze") {
     summary[run.name] = await m.analyzeFile(input, job.sampleRate, { onProgress: (p) => progress.push(p) });
   } else if (run.kind === "cancel") {
@@ -62,10 +63,12 @@ for (const run of job.runs) {
     const res = await m.processFile(input, job.sampleRate, run.config, {
       targetLufs: run.targetLufs,
       truePeak: run.truePeak,
+      block: run.block,
       onProgress: (p) => progress.push(p),
     });
-    const flat = new Float32Array(res.channels.length * job.frames);
-    res.channels.forEach((c, i) => flat.set(c, i * job.frames));
+    const frames = res.channels[0].length;
+    const flat = new Float32Array(res.channels.length * frames);
+    res.channels.forEach((c, i) => flat.set(c, i * frames));
     writeFileSync(`${job.out}/${run.name}.f32`, Buffer.from(flat.buffer));
     summary[run.name] = { report: res.report, channels: res.channels.length, frames: res.channels[0].length };
   }

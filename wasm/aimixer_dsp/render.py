@@ -625,6 +625,7 @@ class FileJob:
         self.normalization: NormalizationAnalysis | None = None
         self.measured_lufs: float | None = None
         self.predicted_lufs: float | None = None
+        self._tail: array | None = None  # the pass's tail not yet handed out by finish()
 
     # -- analysis -----------------------------------------------------------------------
     def _read(self, n: int) -> array:
@@ -645,11 +646,11 @@ class FileJob:
         return block
 
     def _write(self, block: array) -> int:
-        """A planar block's frames into ``out`` (channel ``c`` at ``c * block``)."""
+        """A planar block's frames (at most ``block``) into ``out`` (channel ``c`` at ``c * block``)."""
         b = self.block
         k = len(block) // self.channels
-        if k > b:
-            raise InvalidBufferError(f"{k} frames do not fit the job's block of {b}")
+        if not k:  # (assigning an empty slice would count as resizing the exported buffer)
+            return 0
         if k == b:
             self.out[:] = block
         else:
@@ -718,6 +719,7 @@ class FileJob:
         last = index + 1 == self.pass_count
         self.output_meter = FileMeter(self.sample_rate, self.channels) if last else None
         self.passes.append({"latencySamples": self._chain.latency})
+        self._tail = None
 
     def render(self, n: int) -> int:
         """Process ``n`` frames of ``inp`` (pass 0 also meters them); writes ``out``."""
@@ -751,10 +753,18 @@ class FileJob:
         return out
 
     def finish(self) -> int:
-        """End the pass: the look-ahead tail goes to ``out``; returns its frames."""
+        """End the pass: the look-ahead tail goes to ``out``, at most ``block`` frames per call;
+        returns their count (call again until it returns 0: a tail longer than the block)."""
         if self._chain is None:
             raise ParameterError("pass", None, message="call begin() first")
-        return self._write(self._push_out(self._chain.finish(as_block=True)))
+        if self._tail is None:
+            self._tail = self._push_out(self._chain.finish(as_block=True))
+        ch = self.channels
+        k = len(self._tail) // ch
+        m = min(k, self.block)
+        self._write(_frames(self._tail, ch, 0, m))
+        self._tail = _frames(self._tail, ch, m, k)
+        return m
 
     def finish_cols(self) -> list:
         out = self._chain.finish()

@@ -128,8 +128,10 @@ export class FileJobs {
         await this._step(jobId, phase, s + k, n);
       }
       if (dst) {
-        const got = eng._call(() => job.finish());
-        w = this._copyOut(h, dst, got, w);
+        // the pass's tail, at most a block per call (a block shorter than the latency: several)
+        for (let got = eng._call(() => job.finish()); got > 0; got = eng._call(() => job.finish())) {
+          w = this._copyOut(h, dst, got, w);
+        }
         if (w !== n) throw new AIMixerError("INTERNAL_ERROR", `rendered ${w} of ${n} frames`);
       }
     } finally {

@@ -209,7 +209,8 @@ def _drive(job: FileJob, cols: list, probs: dict | None) -> list:
             k = min(B, n - s)
             feed(src, s, k)
             take(job.render(k))
-        take(job.finish())
+        while got := job.finish():  # the tail, at most a block per call
+            take(got)
         src = [array("f", o).tolist() for o in out] if p + 1 < job.pass_count else out
     return src
 
@@ -220,6 +221,7 @@ def _drive(job: FileJob, cols: list, probs: dict | None) -> list:
         (2, 1.2, 3001, {"genre": "auto"}, "streaming"),
         (1, 1.2, 4097, {"genre": "auto"}, -20.0),
         (2, 0.2, 100, {"genre": "rock"}, None),
+        (2, 0.05, 16, {"genre": "rock"}, "streaming"),  # blocks shorter than the latencies
         (3, 1.0, 1 << 15, CONFIGS["all"], "podcast"),
     ],
 )
@@ -257,3 +259,31 @@ def test_job_rejects_non_finite_samples_natively() -> None:
             assert job.input_meter.frames == 0 and job._chain.seen == 0
             job.inp[500 + 321] = 0.0
             assert job.render(400) == 400 - job._chain.latency
+
+
+@pytest.mark.parametrize(
+    ("cfg", "target", "block", "n"),
+    [
+        ({"genre": "rock"}, None, 1000, 4000),  # the first block shorter than the latency: no output yet
+        ({"limiter": {"enabled": False}}, None, 1000, 2500),  # latency 0: an empty tail
+        ({"genre": "jazz"}, "streaming", 50, 1000),  # tails longer than the block (72 and 104 frames)
+    ],
+)
+def test_job_buffers_stay_put_while_the_worker_views_them(cfg: dict, target, block: int, n: int) -> None:
+    """The worker keeps ``getBuffer`` views of ``inp``/``out`` for the whole job: no write may
+    resize them (an empty output, a tail of several blocks), and every frame comes out once."""
+    job = FileJob(1, 48000, n, cfg, target=target, block=block)
+    views = memoryview(job.inp), memoryview(job.out)
+    x = signal(n, 3, 1.0)
+    cuts = [0, 10, *range(10 + block, n, block), n]  # a first block of 10 frames: no output yet
+    for p in range(job.pass_count):
+        job.begin(p)
+        written = 0
+        for s, e in zip(cuts, cuts[1:], strict=False):
+            job.inp[: e - s] = array("d", x[s:e])
+            written += job.render(e - s)
+        while got := job.finish():
+            written += got
+        assert written == n
+        assert len(job.out) == block and job.finish() == 0
+    del views
