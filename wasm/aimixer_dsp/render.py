@@ -130,6 +130,17 @@ def _frames(block: array, channels: int, start: int, stop: int) -> array:
     return out
 
 
+def _block_frames(block: array, channels: int) -> int:
+    """Frames of a planar block of ``channels`` channels (its length must be a multiple)."""
+    n, rest = divmod(len(block), channels)
+    if rest or block.typecode != "d":
+        raise InvalidBufferError(
+            f"a planar block of {channels} channel(s) needs array('d') of a multiple of {channels} "
+            f"floats, got array({block.typecode!r}) of {len(block)}"
+        )
+    return n
+
+
 def _via_lists(block: array, channels: int, *stages: Callable[[list], Any]) -> Any:
     """Hand a planar block to stages that take channel lists (converted once for all of them);
     the last one's result, a planar block again when it is channel lists.
@@ -364,7 +375,7 @@ class ChannelChain:
         """Planar block (finite floats, equal lengths: channel lists or one planar
         ``array('d')``) in; the compensated output so far out (of the same kind)."""
         if isinstance(cols, array):
-            n = len(cols) // self.channels
+            n = _block_frames(cols, self.channels)
             if not n:
                 return cols
             self.seen += n
@@ -406,7 +417,7 @@ class NormalizePass:
     def process(self, cols: Any) -> Any:
         """Channel lists or a planar ``array('d')`` block in; the same kind out."""
         if isinstance(cols, array):
-            n = len(cols) // self.channels
+            n = _block_frames(cols, self.channels)
             if not n:
                 return cols
             self.seen += n

@@ -17,8 +17,8 @@ from array import array
 
 import pytest
 from aimixer_dsp.backend import KERNEL_MIN, set_kernel
-from aimixer_dsp.errors import NonFiniteInputError
-from aimixer_dsp.render import ChannelChain, FileJob, render
+from aimixer_dsp.errors import InvalidBufferError, NonFiniteInputError
+from aimixer_dsp.render import ChannelChain, FileJob, NormalizePass, render
 
 from .test_dynamics_kernels import TWINS
 
@@ -287,3 +287,19 @@ def test_job_buffers_stay_put_while_the_worker_views_them(cfg: dict, target, blo
         assert written == n
         assert len(job.out) == block and job.finish() == 0
     del views
+
+
+@pytest.mark.parametrize("stage", ["chain", "normalize"])
+def test_blocks_must_hold_whole_frames(stage: str) -> None:
+    """A planar block whose length is no multiple of the channel count (or not float64) is
+    rejected before any kernel or state sees it."""
+    proc = (
+        ChannelChain(_settings({"genre": "rock"}), 2)
+        if stage == "chain"
+        else NormalizePass(0.0, -1.0, 2, 48000)
+    )
+    with Kernels() as calls:
+        for bad in (array("d", bytes(8 * 1001)), array("f", bytes(4 * 1000))):
+            with pytest.raises(InvalidBufferError, match="planar block of 2 channel"):
+                proc.process(bad)
+    assert sum(calls.values()) == 0 and proc.seen == 0
