@@ -37,13 +37,19 @@ from aimixer_dsp.processors import chain as chain_mod
 from aimixer_dsp.truepeak import TruePeakMeter
 
 T = {}
+DEPTH = {}
 def wrap(obj, meth, name):
     f = getattr(obj, meth)
     def g(*a, **k):
+        if DEPTH.get(name):  # nested (the array path falling back to the list path): counted once
+            return f(*a, **k)
+        DEPTH[name] = 1
         t = time.perf_counter()
-        r = f(*a, **k)
-        T.setdefault(name, []).append(time.perf_counter() - t)
-        return r
+        try:
+            return f(*a, **k)
+        finally:
+            T.setdefault(name, []).append(time.perf_counter() - t)
+            DEPTH[name] = 0
     setattr(obj, meth, g)
     return f
 
