@@ -178,6 +178,14 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   peaks (ch x n), x...)``: the linked detector envelope (only max and abs), the core
 #:   ``limiter`` loop on it, the delayed channels times ``ye / es``; every history and the core's
 #:   state are updated in the buffer.
+#:
+#: The meter kernels (``wasm/js/kernels_meters.js``; bit-identical to the list path, Python's
+#: ``math.fsum``/``math.sumprod``/``sum`` reproduced exactly):
+#:
+#: * ``meter(params, tail, x, out, new_tail)``: :meth:`aimixer_dsp.meters.LoudnessMeter.push_block_stats`;
+#: * ``mono(x, k, out)``: ``out[i] = sum(x_c[i] for c < k) / k`` of a planar block;
+#: * ``genrerows(mono, count, hop, sample_rate, window, bands, weights, out)``:
+#:   :func:`aimixer_dsp.genre.segment_rows_native`.
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -190,6 +198,9 @@ KERNEL_NAMES = (
     "kweight",
     "tprows",
     "tplimit",
+    "meter",  # render.FileMeter on a planar array: peaks, sums of squares, the exact-max loudness meter
+    "mono",  # render.GenreAnalysis: the mono mix sum(x_c[i]) / k of a planar array
+    "genrerows",  # genre.segment_rows_native: the spectra, mel energies and frame features of the rows
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

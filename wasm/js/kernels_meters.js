@@ -1,0 +1,364 @@
+// JavaScript kernels of the file meters and the genre analysis rows (aimixer_dsp.render.FileMeter,
+// aimixer_dsp.render.GenreAnalysis): their whole per-sample work on planar array('d') blocks
+// (channel c at [c * n, (c + 1) * n)), behind the same Python methods (the names are listed in
+// aimixer_dsp.backend.KERNEL_NAMES). Installed by kernels.js's installKernels.
+//
+// Every result is bit-identical to the Python list path's: the kernels do the same operations in
+// the same order, and where Python sums with more than plain float additions the exact algorithm
+// is reproduced here (math.fsum: exact partials, correctly rounded; math.sumprod: the
+// triple-length accumulation of CPython >= 3.12; the built-in sum() of floats: Neumaier's
+// compensated sum). The exact product error uses Dekker's split instead of an fma (the same
+// value: the products here neither overflow nor underflow). Logarithms stay in Python.
+//
+// The arguments are PyProxies of array('d') (used in place through getBuffer, released in
+// `finally`) and plain numbers; Python checked every length and count before the call.
+
+/** @typedef {{getBuffer: (type: string) => {data: Float64Array, release: () => void}}} PyArray */
+
+const SPLIT = 134217729; // 2 ** 27 + 1 (Veltkamp's split of a double into two 26-bit halves)
+
+/** The rounding error of p = fl(a b), exactly (Dekker's two-product). */
+function mulErr(a, b, p) {
+  let t = SPLIT * a;
+  const ah = t - (t - a);
+  const al = a - ah;
+  t = SPLIT * b;
+  const bh = t - (t - b);
+  const bl = b - bh;
+  return ah * bh - p + ah * bl + al * bh + al * bl;
+}
+
+/**
+ * math.sumprod(x[xo .. xo + n), y[yo .. yo + n)) of floats, as CPython computes it: a
+ * triple-length total (hi, lo, tiny) updated per product by error-free sums, rounded once.
+ */
+function sumprod(x, xo, y, yo, n) {
+  let hi = 0.0;
+  let lo = 0.0;
+  let tiny = 0.0;
+  for (let i = 0; i < n; i++) {
+    const a = x[xo + i];
+    const b = y[yo + i];
+    const p = a * b;
+    const pl = mulErr(a, b, p);
+    // sm = dl_sum(hi, p), r1 = dl_sum(lo, pl), r2 = dl_sum(r1.hi, sm.lo)
+    const s = hi + p;
+    let z = s - hi;
+    const se = hi - (s - z) + (p - z);
+    const r = lo + pl;
+    z = r - lo;
+    const re = lo - (r - z) + (pl - z);
+    const q = r + se;
+    z = q - r;
+    const qe = r - (q - z) + (se - z);
+    hi = s;
+    lo = q;
+    tiny = tiny + re + qe;
+  }
+  // tl_to_d: dl_sum(lo, hi), then tiny + last.lo + last.hi; the int start 0 adds 0.0 in front
+  const s = lo + hi;
+  const z = s - lo;
+  const e = lo - (s - z) + (hi - z);
+  return 0.0 + (tiny + e + s);
+}
+
+let partials = new Float64Array(64);
+
+/** math.fsum(x[a .. b)) of finite floats: Shewchuk's exact partials, correctly rounded. */
+function fsum(x, a, b) {
+  let p = partials;
+  let n = 0;
+  for (let k = a; k < b; k++) {
+    let v = x[k];
+    let i = 0;
+    for (let j = 0; j < n; j++) {
+      let y = p[j];
+      if (Math.abs(v) < Math.abs(y)) {
+        const t = v;
+        v = y;
+        y = t;
+      }
+      const hi = v + y;
+      const lo = y - (hi - v);
+      if (lo !== 0.0) p[i++] = lo;
+      v = hi;
+    }
+    n = i;
+    if (v !== 0.0) {
+      if (n === p.length) {
+        const bigger = new Float64Array(2 * n);
+        bigger.set(p);
+        partials = p = bigger;
+      }
+      p[n++] = v;
+    }
+  }
+  let hi = 0.0;
+  if (n > 0) {
+    hi = p[--n];
+    let lo = 0.0;
+    while (n > 0) {
+      const v = hi;
+      const y = p[--n];
+      hi = v + y;
+      lo = y - (hi - v);
+      if (lo !== 0.0) break;
+    }
+    // half-way case: make the rounding of hi + lo + (the rest) correct
+    if (n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0))) {
+      const y = lo * 2.0;
+      const v = hi + y;
+      if (y === v - hi) hi = v;
+    }
+  }
+  return hi;
+}
+
+/** Python's built-in sum() of the floats f(k), k = 0 .. n - 1 (Neumaier's compensated sum). */
+function pysum(n, f) {
+  if (n === 0) return 0.0;
+  let s = 0.0 + f(0);
+  let c = 0.0;
+  for (let k = 1; k < n; k++) {
+    const v = f(k);
+    const t = s + v;
+    if (Math.abs(s) >= Math.abs(v)) c += s - t + v;
+    else c += v - t + s;
+    s = t;
+  }
+  return c !== 0.0 && Number.isFinite(c) ? s + c : s;
+}
+
+let sqScratch = new Float64Array(0);
+
+/**
+ * FileMeter.push's work on a planar block (kernel "meter"), for LoudnessMeter(exact_max=True):
+ * per channel the sample peak max(max x, -min x) and math.sumprod(x, x); the K-weighting of
+ * meters._kfilter_sq_pure with the weighted squares summed per sample (zero weights skipped:
+ * LoudnessMeter._push_cols_exact), math.fsum of those squares per 100 ms segment
+ * (LoudnessMeter._segments), and the exact-maximum windows of LoudnessMeter._fine_update: over
+ * one slice [0, n) or, with `split`, over every segment as its own push (FileMeter's curve pushes
+ * them one by one), each slice's running sums starting at its own tail.
+ *
+ * params = (ch, n, tl, seen, winM, winS, keep, step, pos, split, b0, b1, b2, a1, a2, d1, d2,
+ * weights (ch), states (4 ch), fineM, fineS): the states and fineM / fineS are updated in place.
+ * tail: the last tl = min(keep, seen) weighted squares; x: ch n samples; out: (peak (ch),
+ * sumsq (ch), segment sums); newTail: the last min(keep, tl + n) weighted squares. A block with
+ * a NaN or an infinity at index i changes nothing but out[0] = -1 - i.
+ */
+export function meterKernel(params, tail, x, out, newTail) {
+  const arrays = [params, tail, x, out, newTail];
+  const bufs = arrays.map((a) => a.getBuffer("f64"));
+  try {
+    const [P, T, X, O, N] = bufs.map((b) => b.data);
+    const ch = P[0];
+    const n = P[1];
+    for (let i = 0; i < ch * n; i++) {
+      if (X[i] - X[i] !== 0) {
+        O[0] = -1 - i; // NaN or an infinity at i: nothing else is touched
+        return;
+      }
+    }
+    const tl = P[2];
+    const seen = P[3];
+    const wins = [P[4], P[5]];
+    const keep = P[6];
+    const step = P[7];
+    const pos = P[8];
+    const split = P[9] !== 0;
+    const [b0, b1, b2, a1, a2, d1, d2] = P.subarray(10, 17);
+    const wOff = 17;
+    const sOff = wOff + ch;
+    const fOff = sOff + 4 * ch;
+    // ext = tail then the new weighted squares
+    if (sqScratch.length < tl + n) sqScratch = new Float64Array(tl + n);
+    const ext = sqScratch;
+    ext.set(T.subarray(0, tl), 0);
+    ext.fill(0.0, tl, tl + n);
+    for (let c = 0; c < ch; c++) {
+      const xo = c * n;
+      let mx = X[xo];
+      let mn = X[xo];
+      for (let i = 1; i < n; i++) {
+        const v = X[xo + i];
+        if (v > mx) mx = v;
+        if (v < mn) mn = v;
+      }
+      O[c] = -mn > mx ? -mn : mx;
+      O[ch + c] = sumprod(X, xo, X, xo, n);
+      const w = P[wOff + c];
+      const o = sOff + 4 * c;
+      let s1 = P[o];
+      let s2 = P[o + 1];
+      let s3 = P[o + 2];
+      let s4 = P[o + 3];
+      for (let i = 0; i < n; i++) {
+        const v = X[xo + i];
+        const y = b0 * v + s1;
+        s1 = b1 * v - a1 * y + s2;
+        s2 = b2 * v - a2 * y;
+        const z = y + s3;
+        s3 = s4 - 2.0 * y - d1 * z;
+        s4 = y - d2 * z;
+        if (w !== 0.0) ext[tl + i] = ext[tl + i] + z * z * w;
+      }
+      P[o] = s1;
+      P[o + 1] = s2;
+      P[o + 2] = s3;
+      P[o + 3] = s4;
+    }
+    // the 100 ms segments and their sums
+    let a = 0;
+    let room = step - pos;
+    let k = 2 * ch;
+    const slices = [];
+    while (a < n) {
+      const b = Math.min(n, a + room);
+      O[k++] = fsum(ext, tl + a, tl + b);
+      if (split) slices.push([a, b]);
+      a = b;
+      room = step;
+    }
+    if (!split) slices.push([0, n]);
+    // exact-maximum windows, per slice: c[e] = sum of the slice's ext[0 .. e) in order
+    for (const [sa, sb] of slices) {
+      const seenA = seen + sa;
+      const tla = Math.min(keep, tl + sa, seenA);
+      const base = tl + sa - tla; // index in ext of the slice's ext[0]
+      const off = seenA - tla;
+      const total = seenA + (sb - sa);
+      for (let m = 0; m < 2; m++) {
+        const win = wins[m];
+        const lo = Math.max(win, seenA + 1) - off;
+        const hi = total - off;
+        if (!(lo <= hi)) continue;
+        let cw = 0.0;
+        let e = 0;
+        for (; e < lo - win; e++) cw += ext[base + e];
+        let cs = cw;
+        for (let j = e; j < lo; j++) cs += ext[base + j];
+        let best = cs - cw;
+        for (let j = lo; j < hi; j++) {
+          cs += ext[base + j];
+          cw += ext[base + j - win];
+          const v = cs - cw;
+          if (v > best) best = v;
+        }
+        if (best > P[fOff + m]) P[fOff + m] = best;
+      }
+    }
+    const nt = N.length;
+    N.set(ext.subarray(tl + n - nt, tl + n), 0);
+  } finally {
+    for (const b of bufs) b.release();
+  }
+}
+
+/**
+ * GenreAnalysis.push's mono mix (kernel "mono"): out[i] = sum(x_0[i], .., x_{k-1}[i]) / k of a
+ * planar block of k channels, with Python's sum() of a tuple of floats (from the int 0).
+ */
+export function monoKernel(x, k, out) {
+  const bx = x.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  try {
+    const X = bx.data;
+    const O = bo.data;
+    const ch = Number(k);
+    const n = O.length;
+    for (let i = 0; i < n; i++) O[i] = pysum(ch, (c) => X[c * n + i]) / ch;
+  } finally {
+    bx.release();
+    bo.release();
+  }
+}
+
+/**
+ * The per-sample work of genre._segment_row_pure for `count` analysis frames (kernel
+ * "genrerows"): frame t is the segment S = mono[t hop .. t hop + seg) (seg = n + n / 2 - 1); its
+ * three spectra (spectrumInto, the "spectrum" kernel's FFT) are P0 = |FFT(256 zeros + S[256:512])|^2,
+ * M = |FFT(S[256:767] + [0])| and M' = |FFT(S[0:512])|, and out[t W ..] (W = 2 nMels + 4) holds
+ * the mel energies sumprod(P0[band], weights) then sumprod(M^2[band], weights), the centroid (Hz),
+ * the 85 % rolloff (Hz), the zero-crossing rate of S[256:768] and the flux |M - M'|, each with
+ * features' operations (_mel_db's sumprod, _centroid_rolloff, _flux, the crossings).
+ */
+export function genreRowsKernel(mono, count, hop, sampleRate, window, bands, weights, out, spectrumInto) {
+  const arrays = [mono, window, bands, weights, out];
+  const bufs = arrays.map((a) => a.getBuffer("f64"));
+  try {
+    const [X, w, B, Wt, O] = bufs.map((b) => b.data);
+    const n = w.length;
+    const half = n >> 1;
+    const nb = half + 1;
+    const nMels = B.length >> 1;
+    const width = 2 * nMels + 4;
+    const sr = Number(sampleRate);
+    const frame = new Float64Array(n);
+    const p0 = new Float64Array(nb);
+    const mag = new Float64Array(nb);
+    const prev = new Float64Array(nb);
+    const pw = new Float64Array(nb);
+    const cum = new Float64Array(nb);
+    const freqs = new Float64Array(nb);
+    for (let k = 0; k < nb; k++) freqs[k] = (k * sr) / n;
+    for (let t = 0, cnt = Number(count), h = Number(hop); t < cnt; t++) {
+      const s = t * h;
+      frame.fill(0.0, 0, half);
+      frame.set(X.subarray(s + half, s + n), half);
+      spectrumInto(frame, w, true, p0);
+      frame.set(X.subarray(s + half, s + n + half - 1), 0);
+      frame[n - 1] = 0.0;
+      spectrumInto(frame, w, false, mag);
+      frame.set(X.subarray(s, s + n), 0);
+      spectrumInto(frame, w, false, prev);
+      for (let k = 0; k < nb; k++) pw[k] = mag[k] * mag[k];
+      const o = t * width;
+      for (let b = 0, off = 0; b < nMels; b++) {
+        const first = B[2 * b];
+        const c = B[2 * b + 1];
+        O[o + b] = sumprod(p0, first, Wt, off, c);
+        O[o + nMels + b] = sumprod(pw, first, Wt, off, c);
+        off += c;
+      }
+      const total = pysum(nb, (k) => mag[k]);
+      let centroid = 0.0;
+      let rolloff = 0.0;
+      if (total > 0.0) {
+        let acc = mag[0];
+        cum[0] = acc;
+        for (let k = 1; k < nb; k++) cum[k] = acc = acc + mag[k];
+        const thr = 0.85 * cum[nb - 1];
+        let idx = 0;
+        while (idx < nb && cum[idx] < thr) idx++; // bisect_left on the non-decreasing sums
+        centroid = pysum(nb, (k) => freqs[k] * mag[k]) / total;
+        rolloff = freqs[Math.min(idx, nb - 1)];
+      }
+      let z = 0;
+      for (let j = s + half + 1; j < s + n + half; j++) {
+        const u = j < s + n + half - 1 ? X[j] : 0.0;
+        if (u < 0.0 !== X[j - 1] < 0.0) z++;
+      }
+      const flux = Math.sqrt(pysum(nb, (k) => (mag[k] - prev[k]) * (mag[k] - prev[k])));
+      O[o + 2 * nMels] = centroid;
+      O[o + 2 * nMels + 1] = rolloff;
+      O[o + 2 * nMels + 2] = z / n;
+      O[o + 2 * nMels + 3] = flux;
+    }
+  } finally {
+    for (const b of bufs) b.release();
+  }
+}
+
+/**
+ * Install the meter kernels in the package (aimixer_dsp.backend.set_kernel); `spectrumInto` is
+ * kernels.js's FFT (passed in: the bundle's hashed modules cannot import each other in a cycle).
+ * @param {{set_kernel: (name: string, fn: Function) => void}} backend
+ * @param {(x: Float64Array, w: Float64Array, squared: boolean, out: Float64Array) => void} spectrumInto
+ */
+export function installMetersKernels(backend, spectrumInto) {
+  backend.set_kernel("meter", meterKernel);
+  backend.set_kernel("mono", monoKernel);
+  backend.set_kernel("genrerows", (mono, count, hop, sampleRate, window, bands, weights, out) =>
+    genreRowsKernel(mono, count, hop, sampleRate, window, bands, weights, out, spectrumInto),
+  );
+}
