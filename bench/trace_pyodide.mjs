@@ -2,7 +2,10 @@
 // (1) a stereo FileJob render (genre rows, "auto" resolved to rock, the `streaming` target), each
 //     phase split into the loudness meters, the chain and its stages; (2) the live frame path
 //     (`FrameIO.run`, rock preset, 960 samples) per stage, the minimum over 5 passes per frame.
-// Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels]
+// Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels] [--meter-arrays]
+// --meter-arrays: the meters and the genre rows get planar array('d') blocks (FileMeter.push,
+// GenreAnalysis.push; the analysis phase's blocks are made before its clock starts, the output
+// meter's from the chain's lists, timed apart as "to planar").
 // Prints one JSON object (seconds per phase / ms per frame: mean, p50, p99).
 import { bootDsp } from "../tests/node/pyodide_lib.mjs";
 import { installKernels } from "../wasm/js/kernels.js";
@@ -17,6 +20,7 @@ const backend = py.pyimport("aimixer_dsp.backend");
 if (!args.includes("--no-kernels")) installKernels(backend);
 if (args.includes("--no-dynamics")) for (const k of ["gate", "compressor", "limiter"]) backend.set_kernel(k, undefined);
 py.globals.set("SECS", opt("--seconds", 10));
+py.globals.set("ARRAYS", args.includes("--meter-arrays"));
 console.log(
   py.runPython(`
 import json, math, random, time
@@ -41,12 +45,22 @@ def wrap(obj, meth, name):
     setattr(obj, meth, g)
     return f
 
-res = {"kernels": sorted(backend._kernels)}
+res = {"kernels": sorted(backend._kernels), "meter_arrays": ARRAYS}
 # -- (1) the render --------------------------------------------------------------------------
 undo = [(R_.FileMeter, "push", wrap(R_.FileMeter, "push", "meters")),
         (R_.ChannelChain, "_run", wrap(R_.ChannelChain, "_run", "chain")),
         (R_.GenreAnalysis, "push", wrap(R_.GenreAnalysis, "push", "genre rows")),
         (Equalizer, "_run_py", wrap(Equalizer, "_run_py", "eq"))]
+if ARRAYS:
+    from aimixer_dsp.processors.base import planar as _planar
+    _push = R_.FileMeter.push
+    def _array_push(self, cols):
+        if isinstance(cols, list):
+            t = time.perf_counter()
+            cols = _planar((), cols)
+            T.setdefault("to planar", []).append(time.perf_counter() - t)
+        _push(self, cols)
+    R_.FileMeter.push = _array_push
 n = int(SECS * 48000)
 rng = random.Random(1)
 L, R = [], []
@@ -59,9 +73,10 @@ for i in range(n):
 src = [array("f", L).tolist(), array("f", R).tolist()]
 B = 1 << 15
 job = R_.FileJob(2, 48000, n, {"genre": "auto"}, target="streaming", block=B)
+blocks = [_planar((), [c[s:s + B] for c in src]) for s in range(0, n, B)] if ARRAYS else None
 t0 = time.perf_counter()
 for s in range(0, n, B):
-    job.analyse_cols([c[s:s + B] for c in src])
+    job.analyse_cols(blocks[s // B] if ARRAYS else [c[s:s + B] for c in src])
 phases = {"analyse": {"total": time.perf_counter() - t0, **{k: sum(v) for k, v in T.items()}}}
 T.clear()
 job.set_genre([{"rock": 0.9, "pop": 0.1} for _ in job.genre_vectors()], "trace")

@@ -63,23 +63,63 @@ function sumprod(x, xo, y, yo, n) {
 }
 
 let partials = new Float64Array(64);
+const bits = new Float64Array(1);
+const bitsInt = new BigInt64Array(bits.buffer);
+
+/** The double next to r > 0 upwards (dir 1) or downwards (dir -1). */
+function nextTo(r, dir) {
+  bits[0] = r;
+  bitsInt[0] += BigInt(dir);
+  return bits[0];
+}
+
+/**
+ * math.fsum(x[a .. b)) of finite floats: the correctly rounded exact sum. A double-double sum
+ * (two-sum, errors added up) is within B = 2^-100 (b - a)^2 sum|x| of the exact sum; when no
+ * rounding boundary of its rounded value r lies within B of it, r is the correctly rounded exact
+ * sum (what fsum returns). Otherwise (about 1e-8 of the cases, ties included) fsumExact decides.
+ */
+function fsum(x, a, b) {
+  let s = 0.0;
+  let c = 0.0;
+  let abs = 0.0;
+  for (let k = a; k < b; k++) {
+    const v = x[k];
+    const t = s + v;
+    const bv = t - s;
+    c += s - (t - bv) + (v - bv);
+    abs += v < 0 ? -v : v;
+    s = t;
+  }
+  const r = s + c;
+  const bv = r - s;
+  const d = s - (r - bv) + (c - bv); // exactly (s + c) - r
+  const m = b - a;
+  const bound = m * m * abs * 7.888609052210118e-31; // 2^-100
+  if (r > 1e-290 && abs < 1e300) {
+    const up = (nextTo(r, 1) - r) * 0.5;
+    const down = (r - nextTo(r, -1)) * 0.5;
+    if (d + bound < up && d - bound > -down) return r;
+  } else if (abs === 0.0) {
+    return 0.0;
+  }
+  return fsumExact(x, a, b);
+}
 
 /** math.fsum(x[a .. b)) of finite floats: Shewchuk's exact partials, correctly rounded. */
-function fsum(x, a, b) {
+function fsumExact(x, a, b) {
   let p = partials;
   let n = 0;
   for (let k = a; k < b; k++) {
     let v = x[k];
     let i = 0;
     for (let j = 0; j < n; j++) {
-      let y = p[j];
-      if (Math.abs(v) < Math.abs(y)) {
-        const t = v;
-        v = y;
-        y = t;
-      }
+      // the exact error of hi = fl(v + y) (Knuth's two-sum: the same lo as fsum's ordered
+      // fast two-sum, without its data-dependent swap)
+      const y = p[j];
       const hi = v + y;
-      const lo = y - (hi - v);
+      const bv = hi - y;
+      const lo = v - bv + (y - (hi - bv));
       if (lo !== 0.0) p[i++] = lo;
       v = hi;
     }
@@ -131,6 +171,93 @@ function pysum(n, f) {
 
 let sqScratch = new Float64Array(0);
 
+/** The sample peak max(max x, -min x) of x[o .. o + n), n >= 1. */
+function peakOf(X, o, n) {
+  let mx = X[o];
+  let mn = X[o];
+  for (let i = o + 1; i < o + n; i++) {
+    const v = X[i];
+    if (v > mx) mx = v;
+    if (v < mn) mn = v;
+  }
+  return -mn > mx ? -mn : mx;
+}
+
+/**
+ * meters._kfilter_sq_pure of x[xo .. xo + n) (coefficients P[10 .. 17), state P[so .. so + 4),
+ * updated) with ext[eo + i] += z_i^2 w (skipped when w is 0).
+ */
+function kweightInto(X, xo, n, P, so, w, ext, eo) {
+  const b0 = P[10];
+  const b1 = P[11];
+  const b2 = P[12];
+  const a1 = P[13];
+  const a2 = P[14];
+  const d1 = P[15];
+  const d2 = P[16];
+  let s1 = P[so];
+  let s2 = P[so + 1];
+  let s3 = P[so + 2];
+  let s4 = P[so + 3];
+  for (let i = 0; i < n; i++) {
+    const v = X[xo + i];
+    const y = b0 * v + s1;
+    s1 = b1 * v - a1 * y + s2;
+    s2 = b2 * v - a2 * y;
+    const z = y + s3;
+    s3 = s4 - 2.0 * y - d1 * z;
+    s4 = y - d2 * z;
+    if (w !== 0.0) ext[eo + i] = ext[eo + i] + z * z * w;
+  }
+  P[so] = s1;
+  P[so + 1] = s2;
+  P[so + 2] = s3;
+  P[so + 3] = s4;
+}
+
+/**
+ * max over e = lo .. hi of c[e] - c[e - win], c[e] = ext[base] + ... + ext[base + e - 1] added in
+ * order (itertools.accumulate), as LoudnessMeter._fine_update; lo <= hi, lo >= win.
+ */
+function windowMax(ext, base, lo, hi, win) {
+  let cw = 0.0;
+  let e = 0;
+  for (; e < lo - win; e++) cw += ext[base + e];
+  let cs = cw;
+  for (let j = e; j < lo; j++) cs += ext[base + j];
+  let best = cs - cw;
+  for (let j = lo; j < hi; j++) {
+    cs += ext[base + j];
+    cw += ext[base + j - win];
+    const v = cs - cw;
+    if (v > best) best = v;
+  }
+  return best;
+}
+
+/** One push's exact-maximum windows (the slice [sa, sb) of the block) folded into P[fOff ..]. */
+function sliceWindows(P, ext, tl, seen, keep, sa, sb, fOff) {
+  const seenA = seen + sa;
+  const tla = Math.min(keep, tl + sa, seenA);
+  const base = (tl + sa - tla) | 0; // index in ext of the push's ext[0]
+  const off = seenA - tla;
+  const total = seenA + (sb - sa);
+  for (let m = 0; m < 2; m++) {
+    const win = P[4 + m] | 0;
+    const lo = (Math.max(win, seenA + 1) - off) | 0;
+    const hi = (total - off) | 0;
+    if (!(lo <= hi)) continue;
+    const best = windowMax(ext, base, lo, hi, win);
+    if (best > P[fOff + m]) P[fOff + m] = best;
+  }
+}
+
+/** The index of the first NaN or infinity in X, or -1. */
+function firstNonFinite(X) {
+  for (let i = 0; i < X.length; i++) if (X[i] - X[i] !== 0) return i;
+  return -1;
+}
+
 /**
  * FileMeter.push's work on a planar block (kernel "meter"), for LoudnessMeter(exact_max=True):
  * per channel the sample peak max(max x, -min x) and math.sumprod(x, x); the K-weighting of
@@ -147,110 +274,57 @@ let sqScratch = new Float64Array(0);
  * a NaN or an infinity at index i changes nothing but out[0] = -1 - i.
  */
 export function meterKernel(params, tail, x, out, newTail) {
-  const arrays = [params, tail, x, out, newTail];
-  const bufs = arrays.map((a) => a.getBuffer("f64"));
+  const bp = params.getBuffer("f64");
+  const bt = tail.getBuffer("f64");
+  const bx = x.getBuffer("f64");
+  const bo = out.getBuffer("f64");
+  const bn = newTail.getBuffer("f64");
   try {
-    const [P, T, X, O, N] = bufs.map((b) => b.data);
-    const ch = P[0];
-    const n = P[1];
-    for (let i = 0; i < ch * n; i++) {
-      if (X[i] - X[i] !== 0) {
-        O[0] = -1 - i; // NaN or an infinity at i: nothing else is touched
-        return;
-      }
+    const P = bp.data;
+    const X = bx.data;
+    const O = bo.data;
+    const bad = firstNonFinite(X);
+    if (bad >= 0) {
+      O[0] = -1 - bad; // nothing else is touched
+      return;
     }
-    const tl = P[2];
+    // counts travel as doubles: small integers (Python checked them), used as int32 indices
+    const ch = P[0] | 0;
+    const n = P[1] | 0;
+    const tl = P[2] | 0;
     const seen = P[3];
-    const wins = [P[4], P[5]];
     const keep = P[6];
-    const step = P[7];
-    const pos = P[8];
+    const step = P[7] | 0;
     const split = P[9] !== 0;
-    const [b0, b1, b2, a1, a2, d1, d2] = P.subarray(10, 17);
-    const wOff = 17;
-    const sOff = wOff + ch;
+    const sOff = 17 + ch;
     const fOff = sOff + 4 * ch;
     // ext = tail then the new weighted squares
     if (sqScratch.length < tl + n) sqScratch = new Float64Array(tl + n);
     const ext = sqScratch;
-    ext.set(T.subarray(0, tl), 0);
+    ext.set(bt.data.subarray(0, tl), 0);
     ext.fill(0.0, tl, tl + n);
     for (let c = 0; c < ch; c++) {
-      const xo = c * n;
-      let mx = X[xo];
-      let mn = X[xo];
-      for (let i = 1; i < n; i++) {
-        const v = X[xo + i];
-        if (v > mx) mx = v;
-        if (v < mn) mn = v;
-      }
-      O[c] = -mn > mx ? -mn : mx;
-      O[ch + c] = sumprod(X, xo, X, xo, n);
-      const w = P[wOff + c];
-      const o = sOff + 4 * c;
-      let s1 = P[o];
-      let s2 = P[o + 1];
-      let s3 = P[o + 2];
-      let s4 = P[o + 3];
-      for (let i = 0; i < n; i++) {
-        const v = X[xo + i];
-        const y = b0 * v + s1;
-        s1 = b1 * v - a1 * y + s2;
-        s2 = b2 * v - a2 * y;
-        const z = y + s3;
-        s3 = s4 - 2.0 * y - d1 * z;
-        s4 = y - d2 * z;
-        if (w !== 0.0) ext[tl + i] = ext[tl + i] + z * z * w;
-      }
-      P[o] = s1;
-      P[o + 1] = s2;
-      P[o + 2] = s3;
-      P[o + 3] = s4;
+      O[c] = peakOf(X, c * n, n);
+      O[ch + c] = sumprod(X, c * n, X, c * n, n);
+      kweightInto(X, c * n, n, P, sOff + 4 * c, P[17 + c], ext, tl);
     }
-    // the 100 ms segments and their sums
-    let a = 0;
-    let room = step - pos;
+    // the 100 ms segments: their sums, and with split their windows
     let k = 2 * ch;
-    const slices = [];
-    while (a < n) {
+    for (let a = 0, room = step - (P[8] | 0); a < n; room = step) {
       const b = Math.min(n, a + room);
       O[k++] = fsum(ext, tl + a, tl + b);
-      if (split) slices.push([a, b]);
+      if (split) sliceWindows(P, ext, tl, seen, keep, a, b, fOff);
       a = b;
-      room = step;
     }
-    if (!split) slices.push([0, n]);
-    // exact-maximum windows, per slice: c[e] = sum of the slice's ext[0 .. e) in order
-    for (const [sa, sb] of slices) {
-      const seenA = seen + sa;
-      const tla = Math.min(keep, tl + sa, seenA);
-      const base = tl + sa - tla; // index in ext of the slice's ext[0]
-      const off = seenA - tla;
-      const total = seenA + (sb - sa);
-      for (let m = 0; m < 2; m++) {
-        const win = wins[m];
-        const lo = Math.max(win, seenA + 1) - off;
-        const hi = total - off;
-        if (!(lo <= hi)) continue;
-        let cw = 0.0;
-        let e = 0;
-        for (; e < lo - win; e++) cw += ext[base + e];
-        let cs = cw;
-        for (let j = e; j < lo; j++) cs += ext[base + j];
-        let best = cs - cw;
-        for (let j = lo; j < hi; j++) {
-          cs += ext[base + j];
-          cw += ext[base + j - win];
-          const v = cs - cw;
-          if (v > best) best = v;
-        }
-        if (best > P[fOff + m]) P[fOff + m] = best;
-      }
-    }
-    const nt = N.length;
-    N.set(ext.subarray(tl + n - nt, tl + n), 0);
+    if (!split) sliceWindows(P, ext, tl, seen, keep, 0, n, fOff);
+    const N = bn.data;
+    N.set(ext.subarray(tl + n - N.length, tl + n), 0);
   } finally {
-    for (const b of bufs) b.release();
+    bp.release();
+    bt.release();
+    bx.release();
+    bo.release();
+    bn.release();
   }
 }
 
