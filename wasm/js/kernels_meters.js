@@ -338,9 +338,21 @@ export function monoKernel(x, k, out) {
   try {
     const X = bx.data;
     const O = bo.data;
-    const ch = Number(k);
+    const ch = Number(k) | 0;
     const n = O.length;
-    for (let i = 0; i < n; i++) O[i] = pysum(ch, (c) => X[c * n + i]) / ch;
+    for (let i = 0; i < n; i++) {
+      // pysum over the channels, inlined
+      let s = 0.0 + X[i];
+      let e = 0.0;
+      for (let c = 1; c < ch; c++) {
+        const v = X[c * n + i];
+        const t = s + v;
+        if (Math.abs(s) >= Math.abs(v)) e += s - t + v;
+        else e += v - t + s;
+        s = t;
+      }
+      O[i] = (e !== 0.0 && Number.isFinite(e) ? s + e : s) / ch;
+    }
   } finally {
     bx.release();
     bo.release();
