@@ -2,7 +2,8 @@
 // (wasm/js/kernels_meters.js: meter, mono, genrerows) against the list path, inside Pyodide (Node,
 // pure path, every kernel of kernels.js installed for both): render.FileMeter (with and without
 // the 100 ms curve) and render.GenreAnalysis fed the same audio in the same blocks, once as
-// channel lists and once as planar arrays, for 1, 2 and 6 channels and several block sizes.
+// channel lists and once as planar arrays (or arrays and lists mixed), for 1, 2 and 6 channels
+// and several block sizes.
 // Usage: node tests/node/meters_rows.mjs -> one JSON object (see test_meters_rows_node.py).
 import { bootDsp } from "./pyodide_lib.mjs";
 import { installKernels } from "../../wasm/js/kernels.js";
@@ -78,7 +79,7 @@ def run(cols, sizes, arrays, curve, first_list=False):
     genre = GenreAnalysis(ch, 48000)
     for i, (a, b) in enumerate(blocks(n, sizes)):
         part = [c[a:b] for c in cols]
-        if arrays and not (first_list and i == 0):
+        if arrays and not (first_list and i % 3 == 0):  # mixed: every third block as lists
             part = planar((), part)
         meter.push(part)
         genre.push(part)

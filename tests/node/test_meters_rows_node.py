@@ -4,7 +4,7 @@ Pyodide: :class:`aimixer_dsp.render.FileMeter` (with and without the 100 ms curv
 report, meter state, analysis rows, window vectors and verdict **bit for bit** (compared with
 ``==`` / ``repr``), for 1, 2 and 6 channels (the 5.1 weights 0 and 1.41), float32 audio with
 transients, digital silence and clipping, in blocks of 32768, 4800 and odd sizes (some shorter
-than ``KERNEL_MIN``), also after a first block fed as lists; a NaN in an array block raises
+than ``KERNEL_MIN``), also with every third block fed as lists; a NaN in an array block raises
 before anything is metered."""
 
 from __future__ import annotations
