@@ -62,6 +62,70 @@ function sumprod(x, xo, y, yo, n) {
   return 0.0 + (tiny + e + s);
 }
 
+/**
+ * math.sumprod(x, x) of x[o0 .. o0 + n) into out[k0] and of x[o1 .. o1 + n) into out[k1] (o1 < 0:
+ * only the first): sumprod's triple-length totals, the two channels' interleaved (independent
+ * chains run side by side); the product's error by Dekker's two-square (one split; exact, as
+ * mulErr).
+ */
+function sumSquares(x, o0, o1, n, out, k0, k1) {
+  const two = o1 >= 0;
+  let hi0 = 0.0;
+  let lo0 = 0.0;
+  let tiny0 = 0.0;
+  let hi1 = 0.0;
+  let lo1 = 0.0;
+  let tiny1 = 0.0;
+  for (let i = 0; i < n; i++) {
+    let a = x[o0 + i];
+    let p = a * a;
+    let t = SPLIT * a;
+    let ah = t - (t - a);
+    let al = a - ah;
+    let pl = ah * ah - p + 2.0 * ah * al + al * al;
+    let s = hi0 + p;
+    let z = s - hi0;
+    let se = hi0 - (s - z) + (p - z);
+    let r = lo0 + pl;
+    z = r - lo0;
+    let re = lo0 - (r - z) + (pl - z);
+    let q = r + se;
+    z = q - r;
+    tiny0 = tiny0 + re + (r - (q - z) + (se - z));
+    hi0 = s;
+    lo0 = q;
+    if (two) {
+      a = x[o1 + i];
+      p = a * a;
+      t = SPLIT * a;
+      ah = t - (t - a);
+      al = a - ah;
+      pl = ah * ah - p + 2.0 * ah * al + al * al;
+      s = hi1 + p;
+      z = s - hi1;
+      se = hi1 - (s - z) + (p - z);
+      r = lo1 + pl;
+      z = r - lo1;
+      re = lo1 - (r - z) + (pl - z);
+      q = r + se;
+      z = q - r;
+      tiny1 = tiny1 + re + (r - (q - z) + (se - z));
+      hi1 = s;
+      lo1 = q;
+    }
+  }
+  out[k0] = tlToDouble(hi0, lo0, tiny0);
+  if (two) out[k1] = tlToDouble(hi1, lo1, tiny1);
+}
+
+/** tl_to_d of a triple-length total, plus the int 0 sumprod starts from. */
+function tlToDouble(hi, lo, tiny) {
+  const s = lo + hi;
+  const z = s - lo;
+  const e = lo - (s - z) + (hi - z);
+  return 0.0 + (tiny + e + s);
+}
+
 let partials = new Float64Array(64);
 const bits = new Float64Array(1);
 const bitsInt = new BigInt64Array(bits.buffer);
@@ -216,6 +280,59 @@ function kweightInto(X, xo, n, P, so, w, ext, eo) {
 }
 
 /**
+ * kweightInto for two channels at once (x[xo0 ..) with state P[so0 ..) and weight w0, x[xo1 ..)
+ * with P[so1 ..) and w1): the recursions interleaved, ext[eo + i] += z0^2 w0 then += z1^2 w1 (the
+ * channels' order), a zero weight skipped.
+ */
+function kweightPair(X, xo0, xo1, n, P, so0, so1, w0, w1, ext, eo) {
+  if (w0 === 0.0 || w1 === 0.0) {
+    kweightInto(X, xo0, n, P, so0, w0, ext, eo);
+    kweightInto(X, xo1, n, P, so1, w1, ext, eo);
+    return;
+  }
+  const b0 = P[10];
+  const b1 = P[11];
+  const b2 = P[12];
+  const a1 = P[13];
+  const a2 = P[14];
+  const d1 = P[15];
+  const d2 = P[16];
+  let s1 = P[so0];
+  let s2 = P[so0 + 1];
+  let s3 = P[so0 + 2];
+  let s4 = P[so0 + 3];
+  let t1 = P[so1];
+  let t2 = P[so1 + 1];
+  let t3 = P[so1 + 2];
+  let t4 = P[so1 + 3];
+  for (let i = 0; i < n; i++) {
+    const v = X[xo0 + i];
+    const u = X[xo1 + i];
+    const y = b0 * v + s1;
+    const yu = b0 * u + t1;
+    s1 = b1 * v - a1 * y + s2;
+    t1 = b1 * u - a1 * yu + t2;
+    s2 = b2 * v - a2 * y;
+    t2 = b2 * u - a2 * yu;
+    const z = y + s3;
+    const zu = yu + t3;
+    s3 = s4 - 2.0 * y - d1 * z;
+    t3 = t4 - 2.0 * yu - d1 * zu;
+    s4 = y - d2 * z;
+    t4 = yu - d2 * zu;
+    ext[eo + i] = ext[eo + i] + z * z * w0 + zu * zu * w1;
+  }
+  P[so0] = s1;
+  P[so0 + 1] = s2;
+  P[so0 + 2] = s3;
+  P[so0 + 3] = s4;
+  P[so1] = t1;
+  P[so1 + 1] = t2;
+  P[so1 + 2] = t3;
+  P[so1 + 3] = t4;
+}
+
+/**
  * max over e = lo .. hi of c[e] - c[e - win], c[e] = ext[base] + ... + ext[base + e - 1] added in
  * order (itertools.accumulate), as LoudnessMeter._fine_update; lo <= hi, lo >= win.
  */
@@ -242,14 +359,46 @@ function sliceWindows(P, ext, tl, seen, keep, sa, sb, fOff) {
   const base = (tl + sa - tla) | 0; // index in ext of the push's ext[0]
   const off = seenA - tla;
   const total = seenA + (sb - sa);
-  for (let m = 0; m < 2; m++) {
-    const win = P[4 + m] | 0;
-    const lo = (Math.max(win, seenA + 1) - off) | 0;
-    const hi = (total - off) | 0;
-    if (!(lo <= hi)) continue;
-    const best = windowMax(ext, base, lo, hi, win);
-    if (best > P[fOff + m]) P[fOff + m] = best;
+  const winM = P[4] | 0;
+  const winS = P[5] | 0;
+  const loM = (Math.max(winM, seenA + 1) - off) | 0;
+  const loS = (Math.max(winS, seenA + 1) - off) | 0;
+  const hi = (total - off) | 0;
+  if (loM <= hi && loS <= hi) {
+    windowMax2(ext, base, hi, loM, winM, loS, winS, P, fOff);
+    return;
   }
+  if (loM <= hi) {
+    const best = windowMax(ext, base, loM, hi, winM);
+    if (best > P[fOff]) P[fOff] = best;
+  }
+}
+
+let cumScratch = new Float64Array(0);
+
+/**
+ * windowMax for the momentary (winM) and short-term (winS) windows at once: the running sums
+ * c[0 .. hi] (c[0] = 0, c[e + 1] = c[e] + ext[base + e], in order: the same values as windowMax's)
+ * are stored once and both maxima read from them, folded into P[fOff] and P[fOff + 1].
+ */
+function windowMax2(ext, base, hi, loM, winM, loS, winS, P, fOff) {
+  if (cumScratch.length < hi + 1) cumScratch = new Float64Array(hi + 1);
+  const c = cumScratch;
+  let acc = 0.0;
+  c[0] = acc;
+  for (let e = 0; e < hi; e++) c[e + 1] = acc = acc + ext[base + e];
+  let best = c[loM] - c[loM - winM];
+  for (let e = loM + 1; e <= hi; e++) {
+    const v = c[e] - c[e - winM];
+    if (v > best) best = v;
+  }
+  if (best > P[fOff]) P[fOff] = best;
+  best = c[loS] - c[loS - winS];
+  for (let e = loS + 1; e <= hi; e++) {
+    const v = c[e] - c[e - winS];
+    if (v > best) best = v;
+  }
+  if (best > P[fOff + 1]) P[fOff + 1] = best;
 }
 
 /** The index of the first NaN or infinity in X, or -1. */
@@ -283,11 +432,6 @@ export function meterKernel(params, tail, x, out, newTail) {
     const P = bp.data;
     const X = bx.data;
     const O = bo.data;
-    const bad = firstNonFinite(X);
-    if (bad >= 0) {
-      O[0] = -1 - bad; // nothing else is touched
-      return;
-    }
     // counts travel as doubles: small integers (Python checked them), used as int32 indices
     const ch = P[0] | 0;
     const n = P[1] | 0;
@@ -301,12 +445,29 @@ export function meterKernel(params, tail, x, out, newTail) {
     // ext = tail then the new weighted squares
     if (sqScratch.length < tl + n) sqScratch = new Float64Array(tl + n);
     const ext = sqScratch;
+    // the peaks and sums of squares first (no state changes): a NaN or an infinity makes a sum
+    // of squares non-finite (so do finite samples above 1e154: then the scan finds nothing)
+    let finite = true;
+    for (let c = 0; c < ch; c += 2) {
+      sumSquares(X, c * n, c + 1 < ch ? (c + 1) * n : -1, n, O, ch + c, ch + c + 1);
+      finite = finite && Number.isFinite(O[ch + c]) && (c + 1 >= ch || Number.isFinite(O[ch + c + 1]));
+    }
+    if (!finite) {
+      const bad = firstNonFinite(X);
+      if (bad >= 0) {
+        O[0] = -1 - bad; // nothing else is touched
+        return;
+      }
+    }
     ext.set(bt.data.subarray(0, tl), 0);
     ext.fill(0.0, tl, tl + n);
-    for (let c = 0; c < ch; c++) {
-      O[c] = peakOf(X, c * n, n);
-      O[ch + c] = sumprod(X, c * n, X, c * n, n);
-      kweightInto(X, c * n, n, P, sOff + 4 * c, P[17 + c], ext, tl);
+    for (let c = 0; c < ch; c++) O[c] = peakOf(X, c * n, n);
+    for (let c = 0; c < ch; c += 2) {
+      if (c + 1 < ch) {
+        kweightPair(X, c * n, (c + 1) * n, n, P, sOff + 4 * c, sOff + 4 * c + 4, P[17 + c], P[18 + c], ext, tl);
+      } else {
+        kweightInto(X, c * n, n, P, sOff + 4 * c, P[17 + c], ext, tl);
+      }
     }
     // the 100 ms segments: their sums, and with split their windows
     let k = 2 * ch;
