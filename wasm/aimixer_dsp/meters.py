@@ -670,7 +670,9 @@ class LoudnessMeter:
             head += st
         params = array("d", [*head, self._fine_m, self._fine_s])
         out = array("d", bytes(8 * (2 * ch + len(segs))))
-        new_tail = array("d", bytes(8 * min(keep, tl + n)))
+        m = min(keep, tl + n)
+        # the kernel reads the tail before it writes the new one: once full, it is updated in place
+        new_tail = tail if m == tl else array("d", [0.0]) * m
         kern(params, tail, block, out, new_tail)
         if out[0] < 0.0:
             raise NonFiniteInputError(index=int(-1.0 - out[0]))

@@ -421,7 +421,7 @@ class GenreAnalysis:
         n = len(block) // k
         mono = block
         if k > 1:
-            mono = array("d", bytes(8 * n))
+            mono = array("d", [0.0]) * n
             mix(block, k, mono)
         self.frames += n
         if self._skip:

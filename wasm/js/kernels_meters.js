@@ -419,7 +419,8 @@ function firstNonFinite(X) {
  * params = (ch, n, tl, seen, winM, winS, keep, step, pos, split, b0, b1, b2, a1, a2, d1, d2,
  * weights (ch), states (4 ch), fineM, fineS): the states and fineM / fineS are updated in place.
  * tail: the last tl = min(keep, seen) weighted squares; x: ch n samples; out: (peak (ch),
- * sumsq (ch), segment sums); newTail: the last min(keep, tl + n) weighted squares. A block with
+ * sumsq (ch), segment sums); newTail (may be tail itself: read first): the last min(keep, tl + n)
+ * weighted squares. A block with
  * a NaN or an infinity at index i changes nothing but out[0] = -1 - i.
  */
 export function meterKernel(params, tail, x, out, newTail) {
