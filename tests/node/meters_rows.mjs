@@ -72,7 +72,7 @@ def meter_state(m):
 def report(m):
     return [m.summary(), m.curve]
 
-def run(cols, sizes, arrays, curve, first_list=False):
+def run(cols, sizes, arrays, curve, first_list=False, typecode="d"):
     ch = len(cols)
     n = len(cols[0])
     meter = FileMeter(48000, ch, curve=curve)
@@ -81,6 +81,8 @@ def run(cols, sizes, arrays, curve, first_list=False):
         part = [c[a:b] for c in cols]
         if arrays and not (first_list and i % 3 == 0):  # mixed: every third block as lists
             part = planar((), part)
+            if typecode != "d":
+                part = array(typecode, part)
         meter.push(part)
         genre.push(part)
     return meter, genre
@@ -112,6 +114,11 @@ for ch in (1, 2, 6):
                     "curve": len(ma.curve or []),
                     "summary": ma.summary(),
                 }
+# float32 planar arrays (not the kernels' type): converted to lists, the same numbers
+cols = signal(int(SECONDS * 48000), 2, 12)
+ml, gl = run(cols, SIZES["odd"], False, True)
+mf, gf = run(cols, SIZES["odd"], True, True, typecode="f")
+res["float32"] = repr(report(ml)) == repr(report(mf)) and gl.rows == gf.rows and len(gf.rows) == 70
 # a NaN in an array block: NonFiniteInputError, nothing metered
 m = FileMeter(48000, 2)
 m.push(planar((), [[0.1] * 3000, [0.2] * 3000]))

@@ -642,16 +642,17 @@ class LoudnessMeter:
         to one :meth:`push_planar` per 100 ms segment (the windows' running sums restart at each).
         ``on_step()`` is called after every completed 100 ms sub-block. Returns the channels'
         sample peaks then sums of squares (``math.sumprod(x_c, x_c)``), or ``None`` (nothing fed)
-        when the kernel is not installed or the meter has no ``exact_max``.
+        when the kernel is not installed, the meter has no ``exact_max`` or the array is not of
+        doubles.
 
         Raises InvalidBufferError (length not a multiple of ``channels``) or NonFiniteInputError
         before any state changes."""
         kern = _kernel("meter")
-        if kern is None or not self.exact_max:
+        if kern is None or not self.exact_max or type(block) is not array or block.typecode != "d":
             return None
         ch = self.channels
-        if type(block) is not array or block.typecode != "d" or len(block) % ch:
-            raise InvalidBufferError(f"expected a planar array('d') of {ch} equal channels")
+        if len(block) % ch:
+            raise InvalidBufferError(f"expected a planar array of {ch} equal channels")
         n = len(block) // ch
         if not n:
             return array("d", bytes(16 * ch))

@@ -396,7 +396,7 @@ class GenreAnalysis:
                 raise InvalidBufferError(f"a planar block of {k} channels needs a multiple of {k} samples")
             rows = kernel("genrerows")
             mix = kernel("mono")
-            if rows is not None and (k == 1 or mix is not None):
+            if rows is not None and (k == 1 or mix is not None) and cols.typecode == "d":
                 self._push_array(cols, k, mix, rows)
                 return
             cols = unplanar(cols, k, 0)
