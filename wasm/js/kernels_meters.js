@@ -333,26 +333,13 @@ function kweightPair(X, xo0, xo1, n, P, so0, so1, w0, w1, ext, eo) {
 }
 
 /**
- * max over e = lo .. hi of c[e] - c[e - win], c[e] = ext[base] + ... + ext[base + e - 1] added in
- * order (itertools.accumulate), as LoudnessMeter._fine_update; lo <= hi, lo >= win.
+ * One push's exact-maximum windows (the slice [sa, sb) of the block), as
+ * LoudnessMeter._fine_update: with ext[base ..] the push's tail + squares and c[e] their running
+ * sum (c[0] = 0, c[e + 1] = c[e] + ext[base + e], in order: itertools.accumulate), the maxima of
+ * c[e] - c[e - win] over e = lo .. hi for the momentary and the short-term window, folded into
+ * P[fOff] and P[fOff + 1]. One pass: c[e], c[e - winM] and c[e - winS] are three running sums of
+ * the same additions in the same order (the same values), carried side by side.
  */
-function windowMax(ext, base, lo, hi, win) {
-  let cw = 0.0;
-  let e = 0;
-  for (; e < lo - win; e++) cw += ext[base + e];
-  let cs = cw;
-  for (let j = e; j < lo; j++) cs += ext[base + j];
-  let best = cs - cw;
-  for (let j = lo; j < hi; j++) {
-    cs += ext[base + j];
-    cw += ext[base + j - win];
-    const v = cs - cw;
-    if (v > best) best = v;
-  }
-  return best;
-}
-
-/** One push's exact-maximum windows (the slice [sa, sb) of the block) folded into P[fOff ..]. */
 function sliceWindows(P, ext, tl, seen, keep, sa, sb, fOff) {
   const seenA = seen + sa;
   const tla = Math.min(keep, tl + sa, seenA);
@@ -361,44 +348,42 @@ function sliceWindows(P, ext, tl, seen, keep, sa, sb, fOff) {
   const total = seenA + (sb - sa);
   const winM = P[4] | 0;
   const winS = P[5] | 0;
+  const hi = (total - off) | 0;
+  // lo >= win always (off <= seenA + 1 - win when a window fits); lo > hi: no window ends here
   const loM = (Math.max(winM, seenA + 1) - off) | 0;
   const loS = (Math.max(winS, seenA + 1) - off) | 0;
-  const hi = (total - off) | 0;
-  if (loM <= hi && loS <= hi) {
-    windowMax2(ext, base, hi, loM, winM, loS, winS, P, fOff);
-    return;
+  if (loM > hi) return;
+  const wantS = loS <= hi;
+  let cs = 0.0; // c[e]
+  let cm = 0.0; // c[e - winM] once e >= winM
+  let cw = 0.0; // c[e - winS] once e >= winS
+  let e = 0;
+  for (; e < winM; e++) cs += ext[base + e];
+  for (; e < loM; e++) {
+    cs += ext[base + e];
+    cm += ext[base + e - winM];
   }
-  if (loM <= hi) {
-    const best = windowMax(ext, base, loM, hi, winM);
-    if (best > P[fOff]) P[fOff] = best;
+  // e = loM: cs = c[loM], cm = c[loM - winM]; cw runs from c[0] to c[e - winS] when e >= winS
+  if (wantS) for (let j = 0; j < loM - winS; j++) cw += ext[base + j];
+  let bestM = cs - cm;
+  let bestS = -1.0;
+  for (; e < hi; e++) {
+    if (wantS && e >= loS) {
+      const v = cs - cw;
+      if (bestS < 0.0 || v > bestS) bestS = v;
+    }
+    cs += ext[base + e];
+    cm += ext[base + e - winM];
+    if (wantS && e >= winS) cw += ext[base + e - winS];
+    const v = cs - cm;
+    if (v > bestM) bestM = v;
   }
-}
-
-let cumScratch = new Float64Array(0);
-
-/**
- * windowMax for the momentary (winM) and short-term (winS) windows at once: the running sums
- * c[0 .. hi] (c[0] = 0, c[e + 1] = c[e] + ext[base + e], in order: the same values as windowMax's)
- * are stored once and both maxima read from them, folded into P[fOff] and P[fOff + 1].
- */
-function windowMax2(ext, base, hi, loM, winM, loS, winS, P, fOff) {
-  if (cumScratch.length < hi + 1) cumScratch = new Float64Array(hi + 1);
-  const c = cumScratch;
-  let acc = 0.0;
-  c[0] = acc;
-  for (let e = 0; e < hi; e++) c[e + 1] = acc = acc + ext[base + e];
-  let best = c[loM] - c[loM - winM];
-  for (let e = loM + 1; e <= hi; e++) {
-    const v = c[e] - c[e - winM];
-    if (v > best) best = v;
+  if (wantS) {
+    const v = cs - cw; // e = hi
+    if (bestS < 0.0 || v > bestS) bestS = v;
+    if (bestS > P[fOff + 1]) P[fOff + 1] = bestS;
   }
-  if (best > P[fOff]) P[fOff] = best;
-  best = c[loS] - c[loS - winS];
-  for (let e = loS + 1; e <= hi; e++) {
-    const v = c[e] - c[e - winS];
-    if (v > best) best = v;
-  }
-  if (best > P[fOff + 1]) P[fOff + 1] = best;
+  if (bestM > P[fOff]) P[fOff] = bestM;
 }
 
 /** The index of the first NaN or infinity in X, or -1. */
