@@ -7,10 +7,43 @@
 // Usage: node tests/node/meters_rows.mjs -> one JSON object (see test_meters_rows_node.py).
 import { bootDsp } from "./pyodide_lib.mjs";
 import { installKernels } from "../../wasm/js/kernels.js";
+import { exactSums } from "../../wasm/js/kernels_meters.js";
 
 const { py } = await bootDsp();
 const backend = py.pyimport("aimixer_dsp.backend");
 installKernels(backend);
+
+// The exact sums against Python's math.fsum, math.sumprod and sum() on hard inputs: exact ties
+// (round half to even), values just off a tie, huge dynamic ranges, cancellation.
+let seed = 7;
+const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+const cases = [
+  [1.0, 2 ** -53],
+  [1.0 + 2 ** -52, 2 ** -53],
+  [1.0, 2 ** -53, 2 ** -140],
+  [2 ** 60, 1.0, -(2 ** 60), 2 ** -30],
+  [1e100, 1.0, -1e100, 1e-100],
+  [0.1, 0.2, 0.3, -0.6],
+  Array(10).fill(0.1),
+];
+for (let k = 0; k < 400; k++) {
+  const n = 1 + Math.floor(rand() * 5000);
+  const wide = k % 3;
+  const a = [];
+  for (let i = 0; i < n; i++) {
+    const v = rand() ** (wide ? 40 : 2) * 2 ** (Math.floor(rand() * (wide === 2 ? 200 : 8)) - 4);
+    a.push(k % 5 === 4 && rand() < 0.5 ? -v : v);
+  }
+  if (k % 7 === 0) a.push(2 ** 52, 0.5, -(2 ** 52)); // a tie deep inside
+  cases.push(a);
+}
+const jsSums = cases.map((a) => {
+  const x = Float64Array.from(a);
+  return [exactSums.fsum(x, 0, x.length), exactSums.fsumExact(x, 0, x.length),
+    exactSums.sumprod(x, 0, x, 0, x.length), exactSums.pysum(x.length, (i) => x[i])];
+});
+py.globals.set("SUM_CASES", py.toPy(cases));
+py.globals.set("JS_SUMS", py.toPy(jsSums));
 const out = py.runPython(`
 import json, math, random
 from array import array
@@ -88,6 +121,13 @@ def run(cols, sizes, arrays, curve, first_list=False, typecode="d"):
     return meter, genre
 
 res = {"cases": {}, "nonfinite": None}
+bad_sums = []
+for c, js in zip(SUM_CASES, JS_SUMS):
+    x = [float(v) for v in c]
+    want = [math.fsum(x), math.fsum(x), math.sumprod(x, x), sum(x)]
+    if [float(v) for v in js] != want:
+        bad_sums.append([x[:5], list(js), want])
+res["sums"] = {"cases": len(SUM_CASES), "bad": bad_sums[:3], "nbad": len(bad_sums)}
 SECONDS = 7.0
 for ch in (1, 2, 6):
     cols = signal(int(SECONDS * 48000), ch, 10 + ch)

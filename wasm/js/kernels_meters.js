@@ -588,6 +588,9 @@ export function genreRowsKernel(mono, count, hop, sampleRate, window, bands, wei
   }
 }
 
+/** The exact sums (for tests: tests/node/meters_rows.mjs checks them against Python's). */
+export const exactSums = { fsum, fsumExact, sumprod, pysum };
+
 /**
  * Install the meter kernels in the package (aimixer_dsp.backend.set_kernel); `spectrumInto` is
  * kernels.js's FFT (passed in: the bundle's hashed modules cannot import each other in a cycle).
