@@ -255,12 +255,20 @@ def segment_rows_native(kern: Callable[..., object], mono: Any, count: int) -> l
     bands, weights = _kernel_filters(SAMPLE_RATE, N_FFT, N_MELS)
     kern(mono, count, HOP, SAMPLE_RATE, _pure_tables(N_FFT, WINDOW)[4], bands, weights, out)
     log10 = math.log10
+    vals = out.tolist()
+    # every value's dB at once (the 4 frame features' too, unused: all are >= 0)
+    db = [10.0 * log10(e if e > AMIN else AMIN) for e in vals]
     rows = []
-    for t in range(count):
-        v = out[t * width : (t + 1) * width].tolist()
-        db = [10.0 * log10(e if e > AMIN else AMIN) for e in v[: 2 * N_MELS]]
-        row: list[float] = _mfcc_rows([db[:N_MELS], db[N_MELS:]], N_MFCC, N_MELS)[1]
-        row += [v[-4], v[-3], v[-2], log10(v[-1] + _FLUX_EPS)]
+    for o in range(0, width * count, width):
+        row: list[float] = _mfcc_rows(
+            [db[o : o + N_MELS], db[o + N_MELS : o + 2 * N_MELS]], N_MFCC, N_MELS, 1
+        )[0]
+        row += [
+            vals[o + width - 4],
+            vals[o + width - 3],
+            vals[o + width - 2],
+            log10(vals[o + width - 1] + _FLUX_EPS),
+        ]
         rows.append(row)
     return rows
 
