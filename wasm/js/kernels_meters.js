@@ -64,11 +64,12 @@ function sumprod(x, xo, y, yo, n) {
 
 /**
  * math.sumprod(x, x) of x[o0 .. o0 + n) into out[k0] and of x[o1 .. o1 + n) into out[k1] (o1 < 0:
- * only the first): sumprod's triple-length totals, the two channels' interleaved (independent
- * chains run side by side); the product's error by Dekker's two-square (one split; exact, as
- * mulErr).
+ * only the first), and their sample peaks max(max x, -min x) into out[k0 - ch] / out[k1 - ch]
+ * (the same pass over the samples): sumprod's triple-length totals, the two channels'
+ * interleaved (independent chains run side by side); the product's error by Dekker's
+ * two-square (one split; exact, as mulErr). n >= 1.
  */
-function sumSquares(x, o0, o1, n, out, k0, k1) {
+function sumSquares(x, o0, o1, n, out, k0, k1, ch) {
   const two = o1 >= 0;
   let hi0 = 0.0;
   let lo0 = 0.0;
@@ -76,8 +77,14 @@ function sumSquares(x, o0, o1, n, out, k0, k1) {
   let hi1 = 0.0;
   let lo1 = 0.0;
   let tiny1 = 0.0;
+  let mx0 = x[o0];
+  let mn0 = mx0;
+  let mx1 = two ? x[o1] : 0.0;
+  let mn1 = mx1;
   for (let i = 0; i < n; i++) {
     let a = x[o0 + i];
+    if (a > mx0) mx0 = a;
+    if (a < mn0) mn0 = a;
     let p = a * a;
     let t = SPLIT * a;
     let ah = t - (t - a);
@@ -96,6 +103,8 @@ function sumSquares(x, o0, o1, n, out, k0, k1) {
     lo0 = q;
     if (two) {
       a = x[o1 + i];
+      if (a > mx1) mx1 = a;
+      if (a < mn1) mn1 = a;
       p = a * a;
       t = SPLIT * a;
       ah = t - (t - a);
@@ -115,7 +124,11 @@ function sumSquares(x, o0, o1, n, out, k0, k1) {
     }
   }
   out[k0] = tlToDouble(hi0, lo0, tiny0);
-  if (two) out[k1] = tlToDouble(hi1, lo1, tiny1);
+  out[k0 - ch] = -mn0 > mx0 ? -mn0 : mx0;
+  if (two) {
+    out[k1] = tlToDouble(hi1, lo1, tiny1);
+    out[k1 - ch] = -mn1 > mx1 ? -mn1 : mx1;
+  }
 }
 
 /** tl_to_d of a triple-length total, plus the int 0 sumprod starts from. */
@@ -234,18 +247,6 @@ function pysum(n, f) {
 }
 
 let sqScratch = new Float64Array(0);
-
-/** The sample peak max(max x, -min x) of x[o .. o + n), n >= 1. */
-function peakOf(X, o, n) {
-  let mx = X[o];
-  let mn = X[o];
-  for (let i = o + 1; i < o + n; i++) {
-    const v = X[i];
-    if (v > mx) mx = v;
-    if (v < mn) mn = v;
-  }
-  return -mn > mx ? -mn : mx;
-}
 
 /**
  * meters._kfilter_sq_pure of x[xo .. xo + n) (coefficients P[10 .. 17), state P[so .. so + 4),
@@ -435,7 +436,7 @@ export function meterKernel(params, tail, x, out, newTail) {
     // of squares non-finite (so do finite samples above 1e154: then the scan finds nothing)
     let finite = true;
     for (let c = 0; c < ch; c += 2) {
-      sumSquares(X, c * n, c + 1 < ch ? (c + 1) * n : -1, n, O, ch + c, ch + c + 1);
+      sumSquares(X, c * n, c + 1 < ch ? (c + 1) * n : -1, n, O, ch + c, ch + c + 1, ch);
       finite = finite && Number.isFinite(O[ch + c]) && (c + 1 >= ch || Number.isFinite(O[ch + c + 1]));
     }
     if (!finite) {
@@ -447,7 +448,6 @@ export function meterKernel(params, tail, x, out, newTail) {
     }
     ext.set(bt.data.subarray(0, tl), 0);
     ext.fill(0.0, tl, tl + n);
-    for (let c = 0; c < ch; c++) O[c] = peakOf(X, c * n, n);
     for (let c = 0; c < ch; c += 2) {
       if (c + 1 < ch) {
         kweightPair(X, c * n, (c + 1) * n, n, P, sOff + 4 * c, sOff + 4 * c + 4, P[17 + c], P[18 + c], ext, tl);
