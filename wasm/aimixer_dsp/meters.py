@@ -676,7 +676,7 @@ class LoudnessMeter:
         new_tail = tail if m == tl else array("d", [0.0]) * m
         kern(params, tail, block, out, new_tail)
         if out[0] < 0.0:
-            raise NonFiniteInputError(index=int(-1.0 - out[0]))
+            raise NonFiniteInputError(index=int(-1.0 - out[0]) % n)  # within its channel, as push_planar
         s_off = len(head) - 4 * ch
         for c, st in enumerate(self._states):
             st[:] = params[s_off + 4 * c : s_off + 4 * c + 4].tolist()
