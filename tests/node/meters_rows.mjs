@@ -154,6 +154,16 @@ for ch in (1, 2, 6):
                     "curve": len(ma.curve or []),
                     "summary": ma.summary(),
                 }
+# 44.1 kHz (another K-filter and 4410-sample steps), 3 channels, with the curve: the meter alone
+cols = signal(int(5.5 * 44100), 3, 13)
+same = []
+for curve in (False, True):
+    ml, ma = FileMeter(44100, 3, curve=curve), FileMeter(44100, 3, curve=curve)
+    for a, b in blocks(len(cols[0]), SIZES["odd"]):
+        ml.push([c[a:b] for c in cols])
+        ma.push(planar((), [c[a:b] for c in cols]))
+    same.append(repr(report(ml)) == repr(report(ma)) and repr(meter_state(ml)) == repr(meter_state(ma)))
+res["44100"] = same
 # float32 planar arrays (not the kernels' type): converted to lists, the same numbers
 cols = signal(int(SECONDS * 48000), 2, 12)
 ml, gl = run(cols, SIZES["odd"], False, True)

@@ -2,7 +2,7 @@
 Pyodide: :class:`aimixer_dsp.render.FileMeter` (with and without the 100 ms curve) and
 :class:`aimixer_dsp.render.GenreAnalysis` fed planar ``array('d')`` blocks give the list path's
 report, meter state, analysis rows, window vectors and verdict **bit for bit** (compared with
-``==`` / ``repr``), for 1, 2 and 6 channels (the 5.1 weights 0 and 1.41), float32 audio with
+``==`` / ``repr``), for 1, 2 and 6 channels (the 5.1 weights 0 and 1.41) and a 3-channel meter at 44.1 kHz, float32 audio with
 transients, digital silence and clipping, in blocks of 32768, 4800 and odd sizes (some shorter
 than ``KERNEL_MIN``), also with every third block fed as lists; a NaN in an array block raises
 before anything is metered."""
@@ -43,4 +43,5 @@ def test_meter_kernels_give_the_list_paths_numbers_bit_for_bit(node_json: Callab
     assert res["calls"]["meter"] >= 1000 and res["calls"]["genrerows"] >= 500 and res["calls"]["mono"] >= 500
     assert res["nonfinite"] == {"index": 2999, "unchanged": True}  # the sample within its channel
     assert res["sums"]["cases"] > 400 and res["sums"]["nbad"] == 0, res["sums"]
+    assert res["44100"] == [True, True]  # 44.1 kHz, 3 channels, without and with the curve
     assert res["float32"] is True  # array('f') blocks take the list path, same numbers
