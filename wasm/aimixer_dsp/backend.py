@@ -188,6 +188,13 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   on ``block[off : off + n]`` in place (output ``gain * y_last``; ``states`` updated);
 #: * ``peaks(block, thr, out)``: ``out = (max |x|, first i with |x[i]| >= thr, last such i)``
 #:   (``-1`` for none): the pass-through tests of the mono chain's gate, compressor and limiter.
+#: The meter kernels (``wasm/js/kernels_meters.js``; bit-identical to the list path, Python's
+#: ``math.fsum``/``math.sumprod``/``sum`` reproduced exactly):
+#:
+#: * ``meter(params, tail, x, out, new_tail)``: :meth:`aimixer_dsp.meters.LoudnessMeter.push_block_stats`;
+#: * ``mono(x, k, out)``: ``out[i] = sum(x_c[i] for c < k) / k`` of a planar block;
+#: * ``genrerows(mono, count, hop, sample_rate, window, bands, weights, out)``:
+#:   :func:`aimixer_dsp.genre.segment_rows_native`.
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -204,6 +211,9 @@ KERNEL_NAMES = (
     "scale",  # x *= g in place (the gain stage and makeup on planar blocks)
     "eqblock",  # the EQ's normalised cascade on one channel of a planar block, in place
     "peaks",  # (max |x|, first and last index with |x| >= thr) of a mono block
+    "meter",  # render.FileMeter on a planar array: peaks, sums of squares, the exact-max loudness meter
+    "mono",  # render.GenreAnalysis: the mono mix sum(x_c[i]) / k of a planar array
+    "genrerows",  # genre.segment_rows_native: the spectra, mel energies and frame features of the rows
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

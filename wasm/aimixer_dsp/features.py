@@ -509,13 +509,16 @@ def _flux(mag: list[float], prev: list[float]) -> float:
     return math.sqrt(sum(map(mul, d, d)))
 
 
-def _mfcc_rows(logmel: list[list[float]], n_mfcc: int, n_mels: int) -> list[list[float]]:
-    """Clip the log-mel rows at ``TOP_DB`` below their maximum and apply the DCT."""
+def _mfcc_rows(
+    logmel: list[list[float]], n_mfcc: int, n_mels: int, only: int | None = None
+) -> list[list[float]]:
+    """Clip the log-mel rows at ``TOP_DB`` below their maximum and apply the DCT (with ``only``:
+    to that row alone, ``[its coefficients]``; the clip still from every row's maximum)."""
     dot = _dot
     top = max(max(r) for r in logmel) - TOP_DB
     dct = dct_matrix(n_mfcc, n_mels)
     out: list[list[float]] = []
-    for row in logmel:
+    for row in logmel if only is None else logmel[only : only + 1]:
         row = [v if v > top else top for v in row]
         out.append([dot(c, row) for c in dct])
     return out

@@ -237,6 +237,42 @@ def _segment_row_pure(seg: list[float]) -> list[float]:
     return row
 
 
+def segment_rows_native(kern: Callable[..., object], mono: Any, count: int) -> list[list[float]]:
+    """The rows of the ``count`` analysis frames ``mono[t HOP : t HOP + SEG]`` of a mono
+    ``array('d')`` with the per-sample work in the host's ``genrerows`` kernel (see
+    ``backend.KERNEL_NAMES``): bit-identical to :func:`_segment_row_pure` (with the ``spectrum``
+    kernel) of each segment; the logarithms and the DCT of the 80 mel energies per row stay here."""
+    from array import array
+
+    from .features import AMIN, _kernel_filters, _mfcc_rows, _pure_tables
+
+    if count <= 0:
+        return []
+    if type(mono) is not array or mono.typecode != "d" or len(mono) < (count - 1) * HOP + SEG:
+        raise InvalidBufferError(f"{count} analysis frames need {(count - 1) * HOP + SEG} mono samples")
+    width = 2 * N_MELS + 4
+    out = array("d", bytes(8 * width * count))
+    bands, weights = _kernel_filters(SAMPLE_RATE, N_FFT, N_MELS)
+    kern(mono, count, HOP, SAMPLE_RATE, _pure_tables(N_FFT, WINDOW)[4], bands, weights, out)
+    log10 = math.log10
+    vals = out.tolist()
+    # every value's dB at once (the 4 frame features' too, unused: all are >= 0)
+    db = [10.0 * log10(e if e > AMIN else AMIN) for e in vals]
+    rows = []
+    for o in range(0, width * count, width):
+        row: list[float] = _mfcc_rows(
+            [db[o : o + N_MELS], db[o + N_MELS : o + 2 * N_MELS]], N_MFCC, N_MELS, 1
+        )[0]
+        row += [
+            vals[o + width - 4],
+            vals[o + width - 3],
+            vals[o + width - 2],
+            log10(vals[o + width - 1] + _FLUX_EPS),
+        ]
+        rows.append(row)
+    return rows
+
+
 def _n_frames(n: int) -> int:
     return 0 if n < SEG else (n - SEG) // HOP + 1
 

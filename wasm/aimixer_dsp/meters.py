@@ -633,6 +633,61 @@ class LoudnessMeter:
         for a, b in self._segments(n):
             self._add(math.fsum(sq[a:b]), b - a)
 
+    def push_block_stats(
+        self, block: array[float], *, split: bool = False, on_step: Callable[[], None] | None = None
+    ) -> array[float] | None:
+        """Feed a planar ``array('d')`` (``channels`` channels of ``n`` samples, channel ``c`` at
+        ``c n``) natively, with ``exact_max`` (the ``meter`` kernel, see ``backend.KERNEL_NAMES``):
+        the readings bit-identical to :meth:`push_planar` of the channel lists — with ``split``,
+        to one :meth:`push_planar` per 100 ms segment (the windows' running sums restart at each).
+        ``on_step()`` is called after every completed 100 ms sub-block. Returns the channels'
+        sample peaks then sums of squares (``math.sumprod(x_c, x_c)``), or ``None`` (nothing fed)
+        when the kernel is not installed, the meter has no ``exact_max`` or the array is not of
+        doubles.
+
+        Raises InvalidBufferError (length not a multiple of ``channels``) or NonFiniteInputError
+        before any state changes."""
+        kern = _kernel("meter")
+        if kern is None or not self.exact_max or type(block) is not array or block.typecode != "d":
+            return None
+        ch = self.channels
+        if len(block) % ch:
+            raise InvalidBufferError(f"expected a planar array of {ch} equal channels")
+        n = len(block) // ch
+        if not n:
+            return array("d", bytes(16 * ch))
+        if self._pending:
+            self._drain()
+        segs = self._segments(n)
+        tail = self._fine_tail
+        if type(tail) is not array:
+            tail = array("d", tail)
+        tl = len(tail)
+        keep = self._win_s - 1
+        (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = self._coeffs
+        head = [ch, n, tl, self._samples, self._win_m, self._win_s, keep, self._step, self._pos, split]
+        head += [b0, b1, b2, a1, a2, d1, d2, *self.weights]
+        for st in self._states:
+            head += st
+        params = array("d", [*head, self._fine_m, self._fine_s])
+        out = array("d", bytes(8 * (2 * ch + len(segs))))
+        m = min(keep, tl + n)
+        # the kernel reads the tail before it writes the new one: once full, it is updated in place
+        new_tail = tail if m == tl else array("d", [0.0]) * m
+        kern(params, tail, block, out, new_tail)
+        if out[0] < 0.0:
+            raise NonFiniteInputError(index=int(-1.0 - out[0]) % n)  # within its channel, as push_planar
+        s_off = len(head) - 4 * ch
+        for c, st in enumerate(self._states):
+            st[:] = params[s_off + 4 * c : s_off + 4 * c + 4].tolist()
+        self._fine_m, self._fine_s = params[-2], params[-1]
+        self._fine_tail = new_tail
+        for (a, b), energy in zip(segs, out[2 * ch :], strict=True):
+            self._add(energy, b - a)
+            if on_step is not None and self._pos == 0:
+                on_step()
+        return out[: 2 * ch]
+
     def _kweight_exact(
         self, kern: Callable[..., object], cols: Sequence[Sequence[float]], n: int
     ) -> array[float]:

@@ -40,7 +40,7 @@ from typing import Any
 from . import SAMPLE_RATE
 from .backend import KERNEL_MIN, check_list_finite, kernel
 from .errors import InvalidBufferError, InvalidSampleRateError, NonFiniteInputError, ParameterError
-from .genre import HOP, SEG, _segment_row, aggregate_rows, file_verdict, window_starts
+from .genre import HOP, SEG, _segment_row, aggregate_rows, file_verdict, segment_rows_native, window_starts
 from .loudnorm import NormalizationAnalysis, Normalizer
 from .meters import LoudnessMeter, _sum_squares
 from .presets import LOUDNESS_TARGETS, SCHEMA, TARGET_RANGE, build_chain, resolve_settings, validate_config
@@ -454,7 +454,27 @@ class FileMeter:
         self.curve: list | None = [] if curve else None
         self._step = self.meter._step
 
-    def push(self, cols: list) -> None:
+    def push(self, cols: list | array) -> None:
+        """Meter one planar block: channel lists, or one ``array('d')`` (channel ``c`` at
+        ``[c n, (c + 1) n)``), metered natively when the ``meter`` kernel is installed (the same
+        numbers bit for bit, see :meth:`~aimixer_dsp.meters.LoudnessMeter.push_block_stats`) and
+        else through its lists."""
+        if isinstance(cols, array):
+            if len(cols) % self.channels:
+                raise InvalidBufferError(
+                    f"a planar block of {self.channels} channels needs a multiple of {self.channels} samples"
+                )
+            stats = self.meter.push_block_stats(cols, split=self.curve is not None, on_step=self._curve_point)
+            if stats is None:
+                cols = unplanar(cols, self.channels, 0)
+            else:
+                ch = self.channels
+                for c in range(ch):
+                    if stats[c] > self.peak:
+                        self.peak = stats[c]
+                    self.sumsq += stats[ch + c]
+                self.frames += len(cols) // ch
+                return
         n = len(cols[0])
         if not n:
             return
@@ -471,9 +491,13 @@ class FileMeter:
                 stop = min(n, start + self._step - (self.frames + start) % self._step)
                 self.meter.push_planar([c[start:stop] for c in cols] if (start or stop < n) else cols)
                 if (self.frames + stop) % self._step == 0:
-                    self.curve.append((self.meter.momentary, self.meter.short_term))
+                    self._curve_point()
                 start = stop
         self.frames += n
+
+    def _curve_point(self) -> None:
+        if self.curve is not None:
+            self.curve.append((self.meter.momentary, self.meter.short_term))
 
     def summary(self) -> dict:
         count = self.frames * self.channels
@@ -501,13 +525,29 @@ class GenreAnalysis:
             )
         self.channels = channels
         self.rows: list = []
-        self._buf: list = []  # mono samples from row len(rows) * HOP on
+        self._buf: list | array = []  # mono samples from row len(rows) * HOP on
         self._skip = 0
         self.frames = 0
         self._starts: list = []
         self._win = 0
 
-    def push(self, cols: list) -> None:
+    def push(self, cols: list | array) -> None:
+        """Feed one planar block: channel lists, or one ``array('d')`` (channel ``c`` at
+        ``[c n, (c + 1) n)``), mixed and analysed natively when the ``mono`` and ``genrerows``
+        kernels are installed (the same rows bit for bit, see
+        :func:`~aimixer_dsp.genre.segment_rows_native`) and else through its lists."""
+        if isinstance(cols, array):
+            k = self.channels
+            if len(cols) % k:
+                raise InvalidBufferError(f"a planar block of {k} channels needs a multiple of {k} samples")
+            rows = kernel("genrerows")
+            mix = kernel("mono")
+            if rows is not None and (k == 1 or mix is not None) and cols.typecode == "d":
+                self._push_array(cols, k, mix, rows)
+                return
+            cols = unplanar(cols, k, 0)
+        if isinstance(self._buf, array):
+            self._buf = self._buf.tolist()
         k = len(cols)
         mono = cols[0] if k == 1 else [sum(t) / k for t in zip(*cols, strict=True)]
         self.frames += len(mono)
@@ -519,6 +559,26 @@ class GenreAnalysis:
         count = (len(buf) - SEG) // HOP + 1 if len(buf) >= SEG else 0
         if count > 0:
             self.rows.extend(_segment_row(buf[t * HOP : t * HOP + SEG]) for t in range(count))
+            self._skip = max(0, count * HOP - len(buf))
+            buf = buf[count * HOP :]
+        self._buf = buf
+
+    def _push_array(self, block: array, k: int, mix: Callable | None, rows: Callable) -> None:
+        n = len(block) // k
+        mono = block
+        if k > 1:
+            mono = array("d", [0.0]) * n
+            mix(block, k, mono)
+        self.frames += n
+        if self._skip:
+            cut = min(self._skip, n)
+            mono = mono[cut:]
+            self._skip -= cut
+        buf = self._buf if isinstance(self._buf, array) else array("d", self._buf)
+        buf = buf + mono
+        count = (len(buf) - SEG) // HOP + 1 if len(buf) >= SEG else 0
+        if count > 0:
+            self.rows.extend(segment_rows_native(rows, buf, count))
             self._skip = max(0, count * HOP - len(buf))
             buf = buf[count * HOP :]
         self._buf = buf

@@ -10,6 +10,7 @@
 
 import { installChainKernels } from "./kernels_chain.js";
 import { installDynamicsKernels, tplimitKernel } from "./kernels_dynamics.js";
+import { installMetersKernels } from "./kernels_meters.js";
 
 const plans = new Map();
 
@@ -509,4 +510,5 @@ export function installKernels(backend) {
   installDynamicsKernels(backend); // gate, compressor, limiter (kernels_dynamics.js)
   backend.set_kernel("tplimit", tplimitKernel); // kernels_dynamics.js
   installChainKernels(backend); // finite, scale, eqblock, peaks (kernels_chain.js)
+  installMetersKernels(backend, spectrumInto); // meter, mono, genrerows (kernels_meters.js)
 }
