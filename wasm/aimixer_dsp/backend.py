@@ -178,6 +178,21 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   peaks (ch x n), x...)``: the linked detector envelope (only max and abs), the core
 #:   ``limiter`` loop on it, the delayed channels times ``ye / es``; every history and the core's
 #:   state are updated in the buffer.
+#:
+#: The loudness pass's kernels (``wasm/js/kernels_loudnorm.js``) take the planar ``array('d')``
+#: block itself (read only) beside a small state array (constants and carried state, updated):
+#:
+#: * ``normanalysis(state, block, taps, bounds, out)``: :meth:`aimixer_dsp.loudnorm.NormalizationAnalysis.push`,
+#:   ``state = (ch, T, lead, b0, b1, b2, a1, a2, d1, d2, weights (ch), K states (4 ch), true-peak
+#:   histories (ch x (T - 1)), row-peak history (lead))``, ``taps`` the true-peak meter's phases,
+#:   ``bounds`` the chunk boundaries in the block (``k + 1``); ``out[:k]`` = the chunks' energies
+#:   (the ``kweight`` squares, ``math.fsum`` per chunk), ``out[k:]`` = their peaks (``|x|`` and
+#:   the ``tprows`` row peaks, max over the channels): the list path's values bit for bit;
+#: * ``normalize(state, block, wide, annex, out)``: :meth:`aimixer_dsp.loudnorm.Normalizer.process`,
+#:   ``state = (ch, A, T, Tw, Ta, gain, tplimit's buffer head (ha .. dx), wideband histories
+#:   (ch x (Tw - 1)), Annex 2 histories (ch x (Ta - 1)))``, ``wide``/``annex`` the two
+#:   interpolators' phases: the gain, both interpolators' ``tprows`` rows and the ``tplimit``
+#:   loop; the limited block goes to ``out`` (the list path's output bit for bit).
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -190,6 +205,8 @@ KERNEL_NAMES = (
     "kweight",
     "tprows",
     "tplimit",
+    "normanalysis",  # loudnorm.NormalizationAnalysis.push of a planar array (kernels_loudnorm.js)
+    "normalize",  # loudnorm.Normalizer.process of a planar array (kernels_loudnorm.js)
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

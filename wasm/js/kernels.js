@@ -9,6 +9,7 @@
 // their buffers are used in place (no copies).
 
 import { installDynamicsKernels, tplimitKernel } from "./kernels_dynamics.js";
+import { installLoudnormKernels } from "./kernels_loudnorm.js";
 
 const plans = new Map();
 
@@ -507,4 +508,5 @@ export function installKernels(backend) {
   backend.set_kernel("tprows", tprowsKernel);
   installDynamicsKernels(backend); // gate, compressor, limiter (kernels_dynamics.js)
   backend.set_kernel("tplimit", tplimitKernel); // kernels_dynamics.js
+  installLoudnormKernels(backend); // normanalysis, normalize (kernels_loudnorm.js)
 }

@@ -264,92 +264,95 @@ export function installDynamicsKernels(backend) {
  * and delay as limiterKernel's).
  */
 export function tplimitKernel(buf, ch, A, T) {
-  inPlace(buf, (d) => {
-    const offR = A;
-    const offH = offR + T;
-    const offK = offH + ch * T;
-    const L = d[offK] | 0;
-    const M = d[offK + 1] | 0;
-    const offE = offK + 6 + (M - 1) + L;
-    const offDX = offE + L;
-    const offW = offDX + ch * L;
-    const n = (d.length - offW) / (3 * ch);
-    const offA = offW + ch * n;
-    const offX = offA + ch * n;
-    // ra = ha + max_c annex_c (A + n), rs = hr + rows (T + n)
-    const ra = new Float64Array(A + n);
-    ra.set(d.subarray(0, A));
-    const rs = new Float64Array(T + n);
-    rs.set(d.subarray(offR, offR + T));
-    for (let i = 0; i < n; i++) {
-      let w = d[offW + i];
-      let a = d[offA + i];
-      for (let c = 1; c < ch; c++) {
-        const wv = d[offW + c * n + i];
-        if (wv > w) w = wv;
-        const av = d[offA + c * n + i];
-        if (av > a) a = av;
-      }
-      ra[A + i] = a;
-      const r = ra[i];
-      rs[T + i] = r > w ? r : w;
+  inPlace(buf, (d) => tplimitLoop(d, ch, A, T));
+}
+
+/** tplimitKernel's work on a Float64Array `d` (the same layout; also kernels_loudnorm.js's "normalize"). */
+export function tplimitLoop(d, ch, A, T) {
+  const offR = A;
+  const offH = offR + T;
+  const offK = offH + ch * T;
+  const L = d[offK] | 0;
+  const M = d[offK + 1] | 0;
+  const offE = offK + 6 + (M - 1) + L;
+  const offDX = offE + L;
+  const offW = offDX + ch * L;
+  const n = (d.length - offW) / (3 * ch);
+  const offA = offW + ch * n;
+  const offX = offA + ch * n;
+  // ra = ha + max_c annex_c (A + n), rs = hr + rows (T + n)
+  const ra = new Float64Array(A + n);
+  ra.set(d.subarray(0, A));
+  const rs = new Float64Array(T + n);
+  rs.set(d.subarray(offR, offR + T));
+  for (let i = 0; i < n; i++) {
+    let w = d[offW + i];
+    let a = d[offA + i];
+    for (let c = 1; c < ch; c++) {
+      const wv = d[offW + c * n + i];
+      if (wv > w) w = wv;
+      const av = d[offA + c * n + i];
+      if (av > a) a = av;
     }
-    // xs_c = hx_c + x_c: the delayed channels and their linked level
-    const xs = new Float64Array(ch * (T + n));
-    for (let c = 0; c < ch; c++) {
-      xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
-      xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
+    ra[A + i] = a;
+    const r = ra[i];
+    rs[T + i] = r > w ? r : w;
+  }
+  // xs_c = hx_c + x_c: the delayed channels and their linked level
+  const xs = new Float64Array(ch * (T + n));
+  for (let c = 0; c < ch; c++) {
+    xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
+    xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
+  }
+  // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
+  // (a monotonic deque of the window maxima)
+  const core = new Float64Array(offE - offK + n);
+  core.set(d.subarray(offK, offE));
+  const offEnv = offE - offK;
+  const qp = new Int32Array(T + n);
+  let head = 0;
+  let len = 0;
+  for (let j = 1; j < T; j++) {
+    while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+    qp[len++] = j;
+  }
+  for (let i = 0; i < n; i++) {
+    const j = i + T;
+    while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+    qp[len++] = j;
+    if (qp[head] <= i) head++;
+    let e = xs[i] < 0 ? -xs[i] : xs[i];
+    for (let c = 1; c < ch; c++) {
+      const v = xs[c * (T + n) + i];
+      const b = v < 0 ? -v : v;
+      if (b > e) e = b;
     }
-    // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
-    // (a monotonic deque of the window maxima)
-    const core = new Float64Array(offE - offK + n);
-    core.set(d.subarray(offK, offE));
-    const offEnv = offE - offK;
-    const qp = new Int32Array(T + n);
-    let head = 0;
-    let len = 0;
-    for (let j = 1; j < T; j++) {
-      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
-      qp[len++] = j;
-    }
-    for (let i = 0; i < n; i++) {
-      const j = i + T;
-      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
-      qp[len++] = j;
-      if (qp[head] <= i) head++;
-      let e = xs[i] < 0 ? -xs[i] : xs[i];
-      for (let c = 1; c < ch; c++) {
-        const v = xs[c * (T + n) + i];
-        const b = v < 0 ? -v : v;
-        if (b > e) e = b;
-      }
-      const m = rs[qp[head]];
-      core[offEnv + i] = m > e ? m : e;
-    }
-    const env = core.slice(offEnv, offEnv + n);
-    limiterLoop(core, 1); // ye overwrites env in core
-    d.set(core.subarray(0, offEnv), offK);
-    // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
-    const es = new Float64Array(L + n);
-    es.set(d.subarray(offE, offE + L));
-    es.set(env, L);
-    const xx = new Float64Array(ch * (L + n));
-    for (let c = 0; c < ch; c++) {
-      xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
-      xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
-    }
-    for (let i = 0; i < n; i++) {
-      const ev = es[i];
-      const g = ev > 0.0 ? core[offEnv + i] / ev : 0.0;
-      for (let c = 0; c < ch; c++) d[offX + c * n + i] = xx[c * (L + n) + i] * g;
-    }
-    for (let c = 0; c < ch; c++) {
-      const base = c * (T + n);
-      d.set(xs.subarray(base + n, base + n + T), offH + c * T);
-      d.set(xx.subarray(c * (L + n) + n, (c + 1) * (L + n)), offDX + c * L);
-    }
-    d.set(es.subarray(n, n + L), offE);
-    d.set(ra.subarray(n, n + A), 0);
-    d.set(rs.subarray(n, n + T), offR);
-  });
+    const m = rs[qp[head]];
+    core[offEnv + i] = m > e ? m : e;
+  }
+  const env = core.slice(offEnv, offEnv + n);
+  limiterLoop(core, 1); // ye overwrites env in core
+  d.set(core.subarray(0, offEnv), offK);
+  // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
+  const es = new Float64Array(L + n);
+  es.set(d.subarray(offE, offE + L));
+  es.set(env, L);
+  const xx = new Float64Array(ch * (L + n));
+  for (let c = 0; c < ch; c++) {
+    xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
+    xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
+  }
+  for (let i = 0; i < n; i++) {
+    const ev = es[i];
+    const g = ev > 0.0 ? core[offEnv + i] / ev : 0.0;
+    for (let c = 0; c < ch; c++) d[offX + c * n + i] = xx[c * (L + n) + i] * g;
+  }
+  for (let c = 0; c < ch; c++) {
+    const base = c * (T + n);
+    d.set(xs.subarray(base + n, base + n + T), offH + c * T);
+    d.set(xx.subarray(c * (L + n) + n, (c + 1) * (L + n)), offDX + c * L);
+  }
+  d.set(es.subarray(n, n + L), offE);
+  d.set(ra.subarray(n, n + A), 0);
+  d.set(rs.subarray(n, n + T), offR);
 }

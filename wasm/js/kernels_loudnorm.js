@@ -1,0 +1,287 @@
+// JavaScript kernels of the loudness pass (aimixer_dsp.loudnorm) on planar array('d') blocks: the
+// normalisation analysis (K-weighted chunk energies and chunk peaks, true-peak rows included) and
+// the normaliser (gain, both true-peak interpolators' rows and the linked true-peak limiter), one
+// call per block each. Installed by kernels.js's installKernels; the Python side and the layouts
+// are described at aimixer_dsp.backend.KERNEL_NAMES ("normanalysis", "normalize").
+//
+// Both repeat the arithmetic of the kernels the list path calls (kweight, tprows, tplimit: the same
+// operations in the same order), so the array path's results equal the list path's bit for bit
+// where the list path runs those kernels (blocks of KERNEL_MIN samples and more); the chunk
+// energies are summed as math.fsum sums (correctly rounded). Every array is a PyProxy, read and
+// written in place through getBuffer("f64") (released in finally): the block is never copied
+// into Python floats.
+
+import { tplimitLoop } from "./kernels_dynamics.js";
+
+/**
+ * Run `fn` on the Float64Array views of PyProxies of array('d'), releasing them afterwards.
+ * @param {any[]} arrays
+ * @param {(views: Float64Array[]) => void} fn
+ */
+function withViews(arrays, fn) {
+  const held = [];
+  try {
+    for (const a of arrays) held.push(a.getBuffer("f64"));
+    fn(held.map((b) => b.data));
+  } finally {
+    for (const b of held) b.release();
+  }
+}
+
+/** @type {Float64Array} */
+let scratch = new Float64Array(0);
+
+/**
+ * A reusable scratch buffer of at least `n` doubles (its contents are garbage).
+ * @param {number} n
+ */
+function scratchOf(n) {
+  if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length));
+  return scratch;
+}
+
+/**
+ * The true-peak rows of one channel (TruePeakMeter.row_peaks with the "tprows" arithmetic): with
+ * buf = hist (T - 1 values at `h`, in `state`) + x[xo .. xo + n), out[oo + i] =
+ * max_p |sum_j taps[p T + j] buf[i + T - 1 - j]| for i < n, all zeros when max |buf| <= 1e-280
+ * (as row_peaks); the history becomes the last T - 1 values of buf.
+ * @param {Float64Array} state
+ * @param {number} h
+ * @param {Float64Array} x
+ * @param {number} xo
+ * @param {number} n
+ * @param {Float64Array} taps
+ * @param {number} T
+ * @param {Float64Array} out
+ * @param {number} oo
+ */
+function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
+  const m = T - 1;
+  const buf = scratchOf(m + n);
+  let amax = 0.0;
+  for (let j = 0; j < m; j++) {
+    const v = state[h + j];
+    buf[j] = v;
+    const a = v < 0 ? -v : v;
+    if (a > amax) amax = a;
+  }
+  for (let i = 0; i < n; i++) {
+    const v = x[xo + i];
+    buf[m + i] = v;
+    const a = v < 0 ? -v : v;
+    if (a > amax) amax = a;
+  }
+  for (let j = 0; j < m; j++) state[h + j] = buf[n + j];
+  if (amax <= 1e-280) {
+    out.fill(0.0, oo, oo + n);
+    return;
+  }
+  const P = taps.length / T;
+  for (let i = 0; i < n; i++) {
+    const t = i + m;
+    let hi = 0.0;
+    for (let p = 0; p < P; p++) {
+      const o = p * T;
+      let acc = 0.0;
+      for (let j = 0; j < T; j++) acc += taps[o + j] * buf[t - j];
+      const a = acc < 0 ? -acc : acc;
+      if (a > hi) hi = a;
+    }
+    out[oo + i] = hi;
+  }
+}
+
+/** @type {Float64Array} */
+let partials = new Float64Array(32);
+
+/**
+ * math.fsum of v[lo .. hi): CPython's algorithm (Shewchuk's exact partials, then the correctly
+ * rounded sum with its half-even fix-up), so the result is Python's to the bit. A non-finite
+ * value makes the plain sum the result (Python would give inf/nan, or raise on overflow).
+ * @param {Float64Array} v
+ * @param {number} lo
+ * @param {number} hi
+ */
+export function fsum(v, lo, hi) {
+  let p = partials;
+  let np = 0;
+  for (let k = lo; k < hi; k++) {
+    let x = v[k];
+    let i = 0;
+    for (let j = 0; j < np; j++) {
+      let y = p[j];
+      if (Math.abs(x) < Math.abs(y)) {
+        const t = x;
+        x = y;
+        y = t;
+      }
+      const s = x + y;
+      const l = y - (s - x);
+      if (l !== 0.0) p[i++] = l;
+      x = s;
+    }
+    np = i;
+    if (x !== 0.0) {
+      if (!Number.isFinite(x)) {
+        let s = 0.0;
+        for (let j = lo; j < hi; j++) s += v[j];
+        return s;
+      }
+      if (np === p.length) {
+        const q = new Float64Array(2 * p.length);
+        q.set(p);
+        p = partials = q;
+      }
+      p[np++] = x;
+    }
+  }
+  let s = 0.0;
+  if (np > 0) {
+    s = p[--np];
+    let l = 0.0;
+    while (np > 0) {
+      const x = s;
+      const y = p[--np];
+      s = x + y;
+      l = y - (s - x);
+      if (l !== 0.0) break;
+    }
+    if (np > 0 && ((l < 0.0 && p[np - 1] < 0.0) || (l > 0.0 && p[np - 1] > 0.0))) {
+      const y = l * 2.0;
+      const x = s + y;
+      if (y === x - s) s = x;
+    }
+  }
+  return s;
+}
+
+/**
+ * loudnorm.NormalizationAnalysis's per-sample work for one planar block (kernel "normanalysis").
+ * `state = (ch, T, lead, b0, b1, b2, a1, a2, d1, d2, weights (ch), K states (4 ch), true-peak
+ * histories (ch x (T - 1)), row history (lead))`, updated; `block` = ch x n planar samples (read
+ * only); `taps` the true-peak meter's phases (T taps each); `bounds` the chunk boundaries
+ * (0 = b_0 < ... < b_k = n); `out` (2 k) receives each chunk's energy sum_c w_c z_c^2 (the
+ * "kweight" squares, math.fsum over the chunk) then its peak: the max over its samples of
+ * max(max_c |x_c|, the row peaks `lead` samples earlier, max over the channels).
+ * @param {any} stateArr
+ * @param {any} blockArr
+ * @param {any} tapsArr
+ * @param {any} boundsArr
+ * @param {any} outArr
+ */
+export function normanalysisKernel(stateArr, blockArr, tapsArr, boundsArr, outArr) {
+  withViews([stateArr, blockArr, tapsArr, boundsArr, outArr], ([s, x, taps, bounds, out]) => {
+    const ch = s[0];
+    const T = s[1];
+    const lead = s[2];
+    const [b0, b1, b2, a1, a2, d1, d2] = s.subarray(3, 10);
+    const wOff = 10;
+    const kOff = wOff + ch;
+    const hOff = kOff + 4 * ch;
+    const rOff = hOff + ch * (T - 1);
+    const n = x.length / ch;
+    const k = bounds.length - 1;
+    // scratch: squares (n), level (n), rows (n), one channel's rows (n)
+    const work = new Float64Array(4 * n);
+    const sq = work.subarray(0, n);
+    const lvl = work.subarray(n, 2 * n);
+    const rows = work.subarray(2 * n, 3 * n);
+    const r = work.subarray(3 * n, 4 * n);
+    for (let c = 0; c < ch; c++) {
+      const w = s[wOff + c];
+      const o = kOff + 4 * c;
+      let s1 = s[o];
+      let s2 = s[o + 1];
+      let s3 = s[o + 2];
+      let s4 = s[o + 3];
+      const xo = c * n;
+      for (let i = 0; i < n; i++) {
+        const v = x[xo + i];
+        const y = b0 * v + s1;
+        s1 = b1 * v - a1 * y + s2;
+        s2 = b2 * v - a2 * y;
+        const z = y + s3;
+        s3 = s4 - 2.0 * y - d1 * z;
+        s4 = y - d2 * z;
+        if (w !== 0.0) sq[i] = sq[i] + z * z * w;
+        const a = Math.abs(v);
+        if (c === 0 || a > lvl[i]) lvl[i] = a;
+      }
+      s[o] = s1;
+      s[o + 1] = s2;
+      s[o + 2] = s3;
+      s[o + 3] = s4;
+      rowPeaks(s, hOff + c * (T - 1), x, xo, n, taps, T, c === 0 ? rows : r, 0);
+      if (c > 0) for (let i = 0; i < n; i++) if (r[i] > rows[i]) rows[i] = r[i];
+    }
+    // rs = row history + rows: the rows lag their samples by `lead`
+    for (let i = 0; i < n; i++) {
+      const v = i < lead ? s[rOff + i] : rows[i - lead];
+      if (v > lvl[i]) lvl[i] = v;
+    }
+    if (n >= lead) {
+      for (let j = 0; j < lead; j++) s[rOff + j] = rows[n - lead + j];
+    } else {
+      s.copyWithin(rOff, rOff + n, rOff + lead);
+      for (let j = 0; j < n; j++) s[rOff + lead - n + j] = rows[j];
+    }
+    for (let q = 0; q < k; q++) {
+      const lo = bounds[q];
+      const hi = bounds[q + 1];
+      out[q] = fsum(sq, lo, hi);
+      let p = lvl[lo];
+      for (let i = lo + 1; i < hi; i++) if (lvl[i] > p) p = lvl[i];
+      out[k + q] = p;
+    }
+  });
+}
+
+/**
+ * loudnorm.Normalizer's per-sample work for one planar block (kernel "normalize"): y_c = gain x_c,
+ * the wideband and Annex 2 row peaks of every channel (histories in `state`), then the "tplimit"
+ * loop (tplimitLoop) on them. `state = (ch, A, T, Tw, Ta, gain, tplimit's head: ha (A), hr (T),
+ * hx (ch x T), L, M, c, aR, acc, u, hist (M - 1), core delay (L), de (L), dx (ch x L); wideband
+ * histories (ch x (Tw - 1)), Annex 2 histories (ch x (Ta - 1)))`, updated; `block` (ch x n, read
+ * only); `out` (ch x n) receives the limited output.
+ * @param {any} stateArr
+ * @param {any} blockArr
+ * @param {any} wideArr
+ * @param {any} annexArr
+ * @param {any} outArr
+ */
+export function normalizeKernel(stateArr, blockArr, wideArr, annexArr, outArr) {
+  withViews([stateArr, blockArr, wideArr, annexArr, outArr], ([s, x, wide, annex, out]) => {
+    const [ch, A, T, Tw, Ta, gain] = s;
+    const H = 6; // tplimit's head starts here
+    const offK = A + T + ch * T;
+    const L = s[H + offK] | 0;
+    const M = s[H + offK + 1] | 0;
+    const head = offK + 6 + (M - 1) + 2 * L + ch * L;
+    const n = x.length / ch;
+    const d = new Float64Array(head + 3 * ch * n);
+    d.set(s.subarray(H, H + head));
+    const offW = head;
+    const offA = offW + ch * n;
+    const offX = offA + ch * n;
+    const wh = H + head;
+    const ah = wh + ch * (Tw - 1);
+    for (let c = 0; c < ch; c++) {
+      const xo = c * n;
+      for (let i = 0; i < n; i++) d[offX + xo + i] = gain * x[xo + i];
+      rowPeaks(s, wh + c * (Tw - 1), d, offX + xo, n, wide, Tw, d, offW + xo);
+      rowPeaks(s, ah + c * (Ta - 1), d, offX + xo, n, annex, Ta, d, offA + xo);
+    }
+    tplimitLoop(d, ch, A, T);
+    s.set(d.subarray(0, head), H);
+    out.set(d.subarray(offX, offX + ch * n));
+  });
+}
+
+/**
+ * Install the loudness-pass kernels in the package (aimixer_dsp.backend.set_kernel).
+ * @param {{set_kernel: (name: string, fn: Function) => void}} backend
+ */
+export function installLoudnormKernels(backend) {
+  backend.set_kernel("normanalysis", normanalysisKernel);
+  backend.set_kernel("normalize", normalizeKernel);
+}
