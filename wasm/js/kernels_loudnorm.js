@@ -76,19 +76,115 @@ function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
     out.fill(0.0, oo, oo + n);
     return;
   }
-  const P = taps.length / T;
-  for (let i = 0; i < n; i++) {
-    const t = i + m;
-    let hi = 0.0;
-    for (let p = 0; p < P; p++) {
-      const o = p * T;
-      let acc = 0.0;
-      for (let j = 0; j < T; j++) acc += taps[o + j] * buf[t - j];
-      const a = acc < 0 ? -acc : acc;
-      if (a > hi) hi = a;
+  const P = (taps.length / T) | 0;
+  let i = 0;
+  // both interpolators (4 phases of 12 taps, 3 of 32) two samples at a time, their phases side by
+  // side: each sum in the same order as rowAt's (the same values), so the sums are independent
+  // chains; the rest (and other filters) sample by sample
+  if (P === 4) {
+    const o1 = T;
+    const o2 = 2 * T;
+    const o3 = 3 * T;
+    for (; i + 1 < n; i += 2) {
+      const t = i + m;
+      let a0 = 0.0;
+      let a1 = 0.0;
+      let a2 = 0.0;
+      let a3 = 0.0;
+      let b0 = 0.0;
+      let b1 = 0.0;
+      let b2 = 0.0;
+      let b3 = 0.0;
+      let u = buf[t + 1];
+      for (let j = 0; j < T; j++) {
+        const v = buf[t - j];
+        const g0 = taps[j];
+        const g1 = taps[o1 + j];
+        const g2 = taps[o2 + j];
+        const g3 = taps[o3 + j];
+        a0 += g0 * v;
+        a1 += g1 * v;
+        a2 += g2 * v;
+        a3 += g3 * v;
+        b0 += g0 * u;
+        b1 += g1 * u;
+        b2 += g2 * u;
+        b3 += g3 * u;
+        u = v;
+      }
+      out[oo + i] = peak4(a0, a1, a2, a3);
+      out[oo + i + 1] = peak4(b0, b1, b2, b3);
     }
-    out[oo + i] = hi;
+  } else if (P === 3) {
+    const o1 = T;
+    const o2 = 2 * T;
+    for (; i + 1 < n; i += 2) {
+      const t = i + m;
+      let a0 = 0.0;
+      let a1 = 0.0;
+      let a2 = 0.0;
+      let b0 = 0.0;
+      let b1 = 0.0;
+      let b2 = 0.0;
+      let u = buf[t + 1];
+      for (let j = 0; j < T; j++) {
+        const v = buf[t - j];
+        const g0 = taps[j];
+        const g1 = taps[o1 + j];
+        const g2 = taps[o2 + j];
+        a0 += g0 * v;
+        a1 += g1 * v;
+        a2 += g2 * v;
+        b0 += g0 * u;
+        b1 += g1 * u;
+        b2 += g2 * u;
+        u = v;
+      }
+      out[oo + i] = peak4(a0, a1, a2, 0.0);
+      out[oo + i + 1] = peak4(b0, b1, b2, 0.0);
+    }
   }
+  for (; i < n; i++) out[oo + i] = rowAt(buf, i + m, taps, T, P);
+}
+
+/**
+ * The "tprows" value at buf[t]: max_p |sum_j taps[p T + j] buf[t - j]| (0 at least).
+ * @param {Float64Array} buf
+ * @param {number} t
+ * @param {Float64Array} taps
+ * @param {number} T
+ * @param {number} P
+ */
+function rowAt(buf, t, taps, T, P) {
+  let hi = 0.0;
+  for (let p = 0; p < P; p++) {
+    const o = p * T;
+    let acc = 0.0;
+    for (let j = 0; j < T; j++) acc += taps[o + j] * buf[t - j];
+    const a = acc < 0 ? -acc : acc;
+    if (a > hi) hi = a;
+  }
+  return hi;
+}
+
+/**
+ * max(0, |a|, |b|, |c|, |d|) as the "tprows" loop takes it (phase by phase, the first kept on ties).
+ * @param {number} a
+ * @param {number} b
+ * @param {number} c
+ * @param {number} d
+ */
+function peak4(a, b, c, d) {
+  let hi = 0.0;
+  let v = a < 0 ? -a : a;
+  if (v > hi) hi = v;
+  v = b < 0 ? -b : b;
+  if (v > hi) hi = v;
+  v = c < 0 ? -c : c;
+  if (v > hi) hi = v;
+  v = d < 0 ? -d : d;
+  if (v > hi) hi = v;
+  return hi;
 }
 
 /** @type {Float64Array} */
@@ -171,15 +267,16 @@ export function fsum(v, lo, hi) {
  */
 export function normanalysisKernel(stateArr, blockArr, tapsArr, boundsArr, outArr) {
   withViews([stateArr, blockArr, tapsArr, boundsArr, outArr], ([s, x, taps, bounds, out]) => {
-    const ch = s[0];
-    const T = s[1];
-    const lead = s[2];
+    // sizes arrive as doubles: made integers, or every index below is a float conversion
+    const ch = s[0] | 0;
+    const T = s[1] | 0;
+    const lead = s[2] | 0;
     const [b0, b1, b2, a1, a2, d1, d2] = s.subarray(3, 10);
     const wOff = 10;
     const kOff = wOff + ch;
     const hOff = kOff + 4 * ch;
     const rOff = hOff + ch * (T - 1);
-    const n = x.length / ch;
+    const n = (x.length / ch) | 0;
     const k = bounds.length - 1;
     // scratch: squares (n), level (n), rows (n), one channel's rows (n)
     const work = new Float64Array(4 * n);
@@ -226,8 +323,8 @@ export function normanalysisKernel(stateArr, blockArr, tapsArr, boundsArr, outAr
       for (let j = 0; j < n; j++) s[rOff + lead - n + j] = rows[j];
     }
     for (let q = 0; q < k; q++) {
-      const lo = bounds[q];
-      const hi = bounds[q + 1];
+      const lo = bounds[q] | 0;
+      const hi = bounds[q + 1] | 0;
       out[q] = fsum(sq, lo, hi);
       let p = lvl[lo];
       for (let i = lo + 1; i < hi; i++) if (lvl[i] > p) p = lvl[i];
@@ -251,13 +348,18 @@ export function normanalysisKernel(stateArr, blockArr, tapsArr, boundsArr, outAr
  */
 export function normalizeKernel(stateArr, blockArr, wideArr, annexArr, outArr) {
   withViews([stateArr, blockArr, wideArr, annexArr, outArr], ([s, x, wide, annex, out]) => {
-    const [ch, A, T, Tw, Ta, gain] = s;
+    const ch = s[0] | 0;
+    const A = s[1] | 0;
+    const T = s[2] | 0;
+    const Tw = s[3] | 0;
+    const Ta = s[4] | 0;
+    const gain = s[5];
     const H = 6; // tplimit's head starts here
     const offK = A + T + ch * T;
     const L = s[H + offK] | 0;
     const M = s[H + offK + 1] | 0;
     const head = offK + 6 + (M - 1) + 2 * L + ch * L;
-    const n = x.length / ch;
+    const n = (x.length / ch) | 0;
     const d = new Float64Array(head + 3 * ch * n);
     d.set(s.subarray(H, H + head));
     const offW = head;
