@@ -78,9 +78,9 @@ function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
   }
   const P = (taps.length / T) | 0;
   let i = 0;
-  // both interpolators (4 phases of 12 taps, 3 of 32) two samples at a time, their phases side by
-  // side: each sum in the same order as rowAt's (the same values), so the sums are independent
-  // chains; the rest (and other filters) sample by sample
+  // both interpolators (4 phases of 12 taps: two samples at a time; 3 phases of 32: three), their
+  // phases side by side: each sum in the same order as rowAt's (the same values), so the sums are
+  // independent chains; the rest (and other filters) sample by sample
   if (P === 4) {
     const o1 = T;
     const o2 = 2 * T;
@@ -118,7 +118,7 @@ function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
   } else if (P === 3) {
     const o1 = T;
     const o2 = 2 * T;
-    for (; i + 1 < n; i += 2) {
+    for (; i + 2 < n; i += 3) {
       const t = i + m;
       let a0 = 0.0;
       let a1 = 0.0;
@@ -126,7 +126,11 @@ function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
       let b0 = 0.0;
       let b1 = 0.0;
       let b2 = 0.0;
+      let c0 = 0.0;
+      let c1 = 0.0;
+      let c2 = 0.0;
       let u = buf[t + 1];
+      let w = buf[t + 2];
       for (let j = 0; j < T; j++) {
         const v = buf[t - j];
         const g0 = taps[j];
@@ -138,10 +142,15 @@ function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
         b0 += g0 * u;
         b1 += g1 * u;
         b2 += g2 * u;
+        c0 += g0 * w;
+        c1 += g1 * w;
+        c2 += g2 * w;
+        w = u;
         u = v;
       }
       out[oo + i] = peak4(a0, a1, a2, 0.0);
       out[oo + i + 1] = peak4(b0, b1, b2, 0.0);
+      out[oo + i + 2] = peak4(c0, c1, c2, 0.0);
     }
   }
   for (; i < n; i++) out[oo + i] = rowAt(buf, i + m, taps, T, P);
@@ -360,7 +369,8 @@ export function normalizeKernel(stateArr, blockArr, wideArr, annexArr, outArr) {
     const M = s[H + offK + 1] | 0;
     const head = offK + 6 + (M - 1) + 2 * L + ch * L;
     const n = (x.length / ch) | 0;
-    const d = new Float64Array(head + 3 * ch * n);
+    if (limitScratch.length < head + 3 * ch * n) limitScratch = new Float64Array(head + 3 * ch * n);
+    const d = limitScratch.subarray(0, head + 3 * ch * n); // every value is written below
     d.set(s.subarray(H, H + head));
     const offW = head;
     const offA = offW + ch * n;
@@ -378,6 +388,9 @@ export function normalizeKernel(stateArr, blockArr, wideArr, annexArr, outArr) {
     out.set(d.subarray(offX, offX + ch * n));
   });
 }
+
+/** @type {Float64Array} */
+let limitScratch = new Float64Array(0);
 
 /**
  * Install the loudness-pass kernels in the package (aimixer_dsp.backend.set_kernel).
