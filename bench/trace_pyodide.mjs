@@ -2,9 +2,7 @@
 // (1) a stereo FileJob render (genre rows, "auto" resolved to rock, the `streaming` target), each
 //     phase split into the loudness meters, the chain and its stages; (2) the live frame path
 //     (`FrameIO.run`, rock preset, 960 samples) per stage, the minimum over 5 passes per frame.
-// Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels] [--loudnorm-arrays]
-// --loudnorm-arrays: the loudness analysis and the normaliser (aimixer_dsp.loudnorm) get planar
-// array('d') blocks (converted outside their timed calls) instead of lists.
+// Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels]
 // Prints one JSON object (seconds per phase / ms per frame: mean, p50, p99).
 import { bootDsp } from "../tests/node/pyodide_lib.mjs";
 import { installKernels } from "../wasm/js/kernels.js";
@@ -19,7 +17,6 @@ const backend = py.pyimport("aimixer_dsp.backend");
 if (!args.includes("--no-kernels")) installKernels(backend);
 if (args.includes("--no-dynamics")) for (const k of ["gate", "compressor", "limiter"]) backend.set_kernel(k, undefined);
 py.globals.set("SECS", opt("--seconds", 10));
-py.globals.set("LN_ARRAYS", args.includes("--loudnorm-arrays"));
 console.log(
   py.runPython(`
 import json, math, random, time
@@ -27,8 +24,6 @@ from array import array
 from aimixer_dsp import backend
 from aimixer_dsp import render as R_
 from aimixer_dsp.jsbridge import FrameIO
-from aimixer_dsp.loudnorm import NormalizationAnalysis, Normalizer
-from aimixer_dsp.processors.base import planar, unplanar
 from aimixer_dsp.meters import LoudnessMeter
 from aimixer_dsp.mixer import MixerSession
 from aimixer_dsp.processors import Chain, Equalizer, Limiter, NoiseGate
@@ -46,32 +41,12 @@ def wrap(obj, meth, name):
     setattr(obj, meth, g)
     return f
 
-def wrap_arrays(cls, meth, name, back):
-    # the method timed on a planar array('d') block; the conversions are not timed
-    f = getattr(cls, meth)
-    def g(self, cols):
-        if not isinstance(cols, list) or not cols or not cols[0]:
-            return f(self, cols)
-        blk = planar((), cols)
-        t = time.perf_counter()
-        r = f(self, blk)
-        T.setdefault(name, []).append(time.perf_counter() - t)
-        return unplanar(r, len(cols), 0) if back else r
-    setattr(cls, meth, g)
-    return f
-
-res = {"kernels": sorted(backend._kernels), "loudnorm_arrays": LN_ARRAYS}
+res = {"kernels": sorted(backend._kernels)}
 # -- (1) the render --------------------------------------------------------------------------
 undo = [(R_.FileMeter, "push", wrap(R_.FileMeter, "push", "meters")),
         (R_.ChannelChain, "_run", wrap(R_.ChannelChain, "_run", "chain")),
         (R_.GenreAnalysis, "push", wrap(R_.GenreAnalysis, "push", "genre rows")),
         (Equalizer, "_run_py", wrap(Equalizer, "_run_py", "eq"))]
-if LN_ARRAYS:
-    undo += [(NormalizationAnalysis, "push", wrap_arrays(NormalizationAnalysis, "push", "normalization analysis", False)),
-             (Normalizer, "process", wrap_arrays(Normalizer, "process", "normalizer", True))]
-else:
-    undo += [(NormalizationAnalysis, "push", wrap(NormalizationAnalysis, "push", "normalization analysis")),
-             (Normalizer, "process", wrap(Normalizer, "process", "normalizer"))]
 n = int(SECS * 48000)
 rng = random.Random(1)
 L, R = [], []
