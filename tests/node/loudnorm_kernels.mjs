@@ -4,13 +4,17 @@
 // path then runs kweight, tprows and tplimit; the array path must give its results bit for bit)
 // and against the pure-Python list path (no kernels: equal within float rounding). Mono, stereo
 // and 5.1 (a zero channel weight) with transients, silence and clipping, in steady and odd block
-// sizes (some shorter than KERNEL_MIN; the pure-Python comparison in stereo). Prints one JSON line.
+// sizes (some shorter than KERNEL_MIN; the pure-Python comparison in stereo); the true-peak rows'
+// FIR in WebAssembly SIMD and in its JavaScript fallback. Prints one JSON line.
 import { bootDsp } from "./pyodide_lib.mjs";
 import { installKernels } from "../../wasm/js/kernels.js";
+import { firEngine, useWasmFir } from "../../wasm/js/kernels_loudnorm.js";
 
 const { py } = await bootDsp();
 const backend = py.pyimport("aimixer_dsp.backend");
 py.globals.set("install", () => installKernels(backend));
+py.globals.set("use_wasm_fir", (on) => useWasmFir(on));
+py.globals.set("fir_engine", () => firEngine());
 console.log(
   py.runPython(`
 import json, math, random
@@ -93,7 +97,7 @@ def counting():
             return f(*args)
         backend.set_kernel(name, counted)
 
-res = {"cases": {}}
+res = {"cases": {}, "fir": fir_engine()}
 for ch in (1, 2, 6):
     cols = signal(ch, 10 + ch)
     for bname, sizes in BLOCKS.items():
@@ -102,12 +106,18 @@ for ch in (1, 2, 6):
         counting()
         calls.clear()
         a2, z2, o2, long = run(cols, sizes, True)  # the array path with the kernels
+        array_calls = dict(calls)
+        use_wasm_fir(False)  # the rows' FIR in JavaScript (where WebAssembly SIMD is missing)
+        a3, z3, o3, _ = run(cols, sizes, True)
+        use_wasm_fir(True)
         res["cases"][f"{ch}/{bname}"] = d = {
-            "array_calls": dict(calls),
+            "array_calls": array_calls,
             "long_blocks": long,
             "analysis_exact": analysis_state(a2) == analysis_state(a1),
             "out_exact": o2 == o1,
             "limiter_exact": limiter_state(z2) == limiter_state(z1),
+            "js_fir_exact": analysis_state(a3) == analysis_state(a1) and o3 == o1
+                            and limiter_state(z3) == limiter_state(z1),
             "chunks": len(a2.energy),
             "out_peak": max(max(map(abs, c)) for c in o2),
             "frames": [len(o2[0]), N],

@@ -5,7 +5,8 @@
 ``tplimit`` calls of the list path) and give the list path's results bit for bit: the chunk
 energies and peaks, the gain solved from them, the limited output and every carried state, in
 steady and odd block sizes (blocks shorter than ``KERNEL_MIN`` take the list path in between),
-for mono, stereo and 5.1 with transients, digital silence and clipping. Against the pure-Python
+for mono, stereo and 5.1 with transients, digital silence and clipping, with the true-peak rows'
+FIR in WebAssembly SIMD and in its JavaScript fallback. Against the pure-Python
 list path (no kernels) they agree within float rounding."""
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ pytestmark = [
 
 
 def test_loudness_pass_on_arrays_equals_the_list_path(node_json: Callable[[str], Any]) -> None:
-    res = node_json("loudnorm_kernels.mjs")["cases"]
+    out = node_json("loudnorm_kernels.mjs")
+    assert out["fir"] == "wasm-simd"  # Node has WebAssembly SIMD: the rows' fast path ran
+    res = out["cases"]
     assert set(res) == {f"{ch}/{b}" for ch in (1, 2, 6) for b in ("steady", "odd")}
     for key, d in res.items():
         # one kernel call per block of >= KERNEL_MIN frames and nothing else natively: the short
@@ -37,6 +40,7 @@ def test_loudness_pass_on_arrays_equals_the_list_path(node_json: Callable[[str],
         assert d["analysis_exact"] is True, key
         assert d["out_exact"] is True, key
         assert d["limiter_exact"] is True, key
+        assert d["js_fir_exact"] is True, key  # the JavaScript FIR (no WebAssembly SIMD) too
         assert d["frames"][0] == d["frames"][1]
         assert d["chunks"] == 1500  # 2 s of 64-sample chunks
         assert 0.5 < d["out_peak"] < 0.9, (key, d)  # limited under the -1 dBTP ceiling
