@@ -18,6 +18,27 @@
 // together)
 // and plain numbers: `buf = [constants, state, (more state), x]`, the output overwrites x.
 
+/** Work buffers reused from call to call (below 2**18 values; larger ones are allocated). */
+const work = new Map();
+
+/**
+ * A Float64Array (or Int32Array with `int`) of exactly n values named `key`, reused: its values
+ * are stale, every loop below writes a value before it reads it.
+ * @param {string} key
+ * @param {number} n
+ * @param {boolean} [int]
+ * @returns {any}
+ */
+function scratch(key, n, int = false) {
+  if (n > 1 << 18) return int ? new Int32Array(n) : new Float64Array(n);
+  let a = work.get(key);
+  if (a === undefined || a.length < n) {
+    a = int ? new Int32Array(Math.max(n, 4096)) : new Float64Array(Math.max(n, 4096));
+    work.set(key, a);
+  }
+  return a.subarray(0, n);
+}
+
 function inPlace(buf, fn) {
   const b = buf.getBuffer("f64");
   try {
@@ -185,11 +206,12 @@ function limiterLoop(d, ch) {
   const offH = 6;
   const offD = offH + hist;
   const offX = offD + ch * L;
-  const n = (d.length - offX) / ch;
+  const n = ((d.length - offX) / ch) | 0; // an integer: typed-array indices stay integers
   const inv = 1.0 / M;
-  const src = d.slice(offD, d.length); // delay lines + input, read while x is overwritten
-  const qp = new Int32Array(n + L + 1);
-  const qv = new Float64Array(n + L + 1);
+  const src = scratch("lim.src", d.length - offD); // delay lines + input, read while x is overwritten
+  src.set(d.subarray(offD, d.length));
+  const qp = scratch("lim.qp", n + L + 1, true);
+  const qv = scratch("lim.qv", n + L + 1);
   let len = 0;
   let head = 0;
   for (let j = 0; j < L; j++) {
@@ -202,7 +224,7 @@ function limiterLoop(d, ch) {
       len++;
     }
   }
-  const uall = new Float64Array(hist + n);
+  const uall = scratch("lim.uall", hist + n);
   uall.set(d.subarray(offH, offH + hist));
   const xs = ch * L; // the block's offset in src
   for (let i = 0; i < n; i++) {
@@ -277,13 +299,13 @@ export function tplimitLoop(d, ch, A, T) {
   const offE = offK + 6 + (M - 1) + L;
   const offDX = offE + L;
   const offW = offDX + ch * L;
-  const n = (d.length - offW) / (3 * ch);
+  const n = ((d.length - offW) / (3 * ch)) | 0;
   const offA = offW + ch * n;
   const offX = offA + ch * n;
   // ra = ha + max_c annex_c (A + n), rs = hr + rows (T + n)
-  const ra = new Float64Array(A + n);
+  const ra = scratch("tp.ra", A + n);
   ra.set(d.subarray(0, A));
-  const rs = new Float64Array(T + n);
+  const rs = scratch("tp.rs", T + n);
   rs.set(d.subarray(offR, offR + T));
   for (let i = 0; i < n; i++) {
     let w = d[offW + i];
@@ -299,17 +321,17 @@ export function tplimitLoop(d, ch, A, T) {
     rs[T + i] = r > w ? r : w;
   }
   // xs_c = hx_c + x_c: the delayed channels and their linked level
-  const xs = new Float64Array(ch * (T + n));
+  const xs = scratch("tp.xs", ch * (T + n));
   for (let c = 0; c < ch; c++) {
     xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
     xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
   }
   // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
   // (a monotonic deque of the window maxima)
-  const core = new Float64Array(offE - offK + n);
+  const core = scratch("tp.core", offE - offK + n);
   core.set(d.subarray(offK, offE));
   const offEnv = offE - offK;
-  const qp = new Int32Array(T + n);
+  const qp = scratch("tp.qp", T + n, true);
   let head = 0;
   let len = 0;
   for (let j = 1; j < T; j++) {
@@ -330,14 +352,15 @@ export function tplimitLoop(d, ch, A, T) {
     const m = rs[qp[head]];
     core[offEnv + i] = m > e ? m : e;
   }
-  const env = core.slice(offEnv, offEnv + n);
+  const env = scratch("tp.env", n);
+  env.set(core.subarray(offEnv, offEnv + n));
   limiterLoop(core, 1); // ye overwrites env in core
   d.set(core.subarray(0, offEnv), offK);
   // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
-  const es = new Float64Array(L + n);
+  const es = scratch("tp.es", L + n);
   es.set(d.subarray(offE, offE + L));
   es.set(env, L);
-  const xx = new Float64Array(ch * (L + n));
+  const xx = scratch("tp.xx", ch * (L + n));
   for (let c = 0; c < ch; c++) {
     xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
     xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
