@@ -193,6 +193,9 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #:   (ch x (Tw - 1)), Annex 2 histories (ch x (Ta - 1)))``, ``wide``/``annex`` the two
 #:   interpolators' phases: the gain, both interpolators' ``tprows`` rows and the ``tplimit``
 #:   loop; the limited block goes to ``out`` (the list path's output bit for bit).
+#:
+#:   Both compute the rows' FIR in WebAssembly SIMD where the host has it (two samples per
+#:   ``f64x2``, each lane the ``tprows`` operations in their order: the same values).
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",

@@ -307,6 +307,48 @@ export function tplimitLoop(d, ch, A, T) {
   ra.set(d.subarray(0, A));
   const rs = scratch("tp.rs", T + n);
   rs.set(d.subarray(offR, offR + T));
+  rowMaxima(d, offW, offA, n, ch, ra, A, rs, T);
+  // xs_c = hx_c + x_c: the delayed channels and their linked level
+  const xs = scratch("tp.xs", ch * (T + n));
+  for (let c = 0; c < ch; c++) {
+    xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
+    xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
+  }
+  // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
+  // (a monotonic deque of the window maxima)
+  const core = scratch("tp.core", offE - offK + n);
+  core.set(d.subarray(offK, offE));
+  const offEnv = offE - offK;
+  const qp = scratch("tp.qp", T + n, true);
+  envelope(rs, T, xs, n, ch, qp, core, offEnv);
+  const env = scratch("tp.env", n);
+  env.set(core.subarray(offEnv, offEnv + n));
+  limiterLoop(core, 1); // ye overwrites env in core
+  d.set(core.subarray(0, offEnv), offK);
+  // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
+  const es = scratch("tp.es", L + n);
+  es.set(d.subarray(offE, offE + L));
+  es.set(env, L);
+  const xx = scratch("tp.xx", ch * (L + n));
+  for (let c = 0; c < ch; c++) {
+    xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
+    xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
+  }
+  applyGains(d, offX, n, ch, es, core, offEnv, xx, L);
+  for (let c = 0; c < ch; c++) {
+    const base = c * (T + n);
+    d.set(xs.subarray(base + n, base + n + T), offH + c * T);
+    d.set(xx.subarray(c * (L + n) + n, (c + 1) * (L + n)), offDX + c * L);
+  }
+  d.set(es.subarray(n, n + L), offE);
+  d.set(ra.subarray(n, n + A), 0);
+  d.set(rs.subarray(n, n + T), offR);
+}
+
+// tplimitLoop's loops, each its own function (V8 optimises them one by one in the first call)
+
+/** ra[A + i] = max_c annex_c[i], rs[T + i] = max(ra[i], max_c wide_c[i]) (the first kept on ties). */
+function rowMaxima(d, offW, offA, n, ch, ra, A, rs, T) {
   for (let i = 0; i < n; i++) {
     let w = d[offW + i];
     let a = d[offA + i];
@@ -320,18 +362,10 @@ export function tplimitLoop(d, ch, A, T) {
     const r = ra[i];
     rs[T + i] = r > w ? r : w;
   }
-  // xs_c = hx_c + x_c: the delayed channels and their linked level
-  const xs = scratch("tp.xs", ch * (T + n));
-  for (let c = 0; c < ch; c++) {
-    xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
-    xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
-  }
-  // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
-  // (a monotonic deque of the window maxima)
-  const core = scratch("tp.core", offE - offK + n);
-  core.set(d.subarray(offK, offE));
-  const offEnv = offE - offK;
-  const qp = scratch("tp.qp", T + n, true);
+}
+
+/** core[offEnv + i] = max(max_c |xs_c[i]|, max(rs[i + 1 .. i + T])) (a monotonic deque in qp). */
+function envelope(rs, T, xs, n, ch, qp, core, offEnv) {
   let head = 0;
   let len = 0;
   for (let j = 1; j < T; j++) {
@@ -352,30 +386,13 @@ export function tplimitLoop(d, ch, A, T) {
     const m = rs[qp[head]];
     core[offEnv + i] = m > e ? m : e;
   }
-  const env = scratch("tp.env", n);
-  env.set(core.subarray(offEnv, offEnv + n));
-  limiterLoop(core, 1); // ye overwrites env in core
-  d.set(core.subarray(0, offEnv), offK);
-  // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
-  const es = scratch("tp.es", L + n);
-  es.set(d.subarray(offE, offE + L));
-  es.set(env, L);
-  const xx = scratch("tp.xx", ch * (L + n));
-  for (let c = 0; c < ch; c++) {
-    xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
-    xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
-  }
+}
+
+/** The output x_c[i] = xx_c[i] * (es[i] > 0 ? ye[i] / es[i] : 0), ye at core[offEnv ..]. */
+function applyGains(d, offX, n, ch, es, core, offEnv, xx, L) {
   for (let i = 0; i < n; i++) {
     const ev = es[i];
     const g = ev > 0.0 ? core[offEnv + i] / ev : 0.0;
     for (let c = 0; c < ch; c++) d[offX + c * n + i] = xx[c * (L + n) + i] * g;
   }
-  for (let c = 0; c < ch; c++) {
-    const base = c * (T + n);
-    d.set(xs.subarray(base + n, base + n + T), offH + c * T);
-    d.set(xx.subarray(c * (L + n) + n, (c + 1) * (L + n)), offDX + c * L);
-  }
-  d.set(es.subarray(n, n + L), offE);
-  d.set(ra.subarray(n, n + A), 0);
-  d.set(rs.subarray(n, n + T), offR);
 }

@@ -456,71 +456,138 @@ export function fsum(v, lo, hi) {
  * @param {any} outArr
  */
 export function normanalysisKernel(stateArr, blockArr, tapsArr, boundsArr, outArr) {
-  withViews([stateArr, blockArr, tapsArr, boundsArr, outArr], ([s, x, taps, bounds, out]) => {
-    // sizes arrive as doubles: made integers, or every index below is a float conversion
-    const ch = s[0] | 0;
-    const T = s[1] | 0;
-    const lead = s[2] | 0;
-    const [b0, b1, b2, a1, a2, d1, d2] = s.subarray(3, 10);
-    const wOff = 10;
-    const kOff = wOff + ch;
-    const hOff = kOff + 4 * ch;
-    const rOff = hOff + ch * (T - 1);
-    const n = (x.length / ch) | 0;
-    const k = bounds.length - 1;
-    // scratch: squares (n), level (n), rows (n), one channel's rows (n)
-    const work = new Float64Array(4 * n);
-    const sq = work.subarray(0, n);
-    const lvl = work.subarray(n, 2 * n);
-    const rows = work.subarray(2 * n, 3 * n);
-    const r = work.subarray(3 * n, 4 * n);
-    for (let c = 0; c < ch; c++) {
-      const w = s[wOff + c];
-      const o = kOff + 4 * c;
-      let s1 = s[o];
-      let s2 = s[o + 1];
-      let s3 = s[o + 2];
-      let s4 = s[o + 3];
-      const xo = c * n;
-      for (let i = 0; i < n; i++) {
-        const v = x[xo + i];
-        const y = b0 * v + s1;
-        s1 = b1 * v - a1 * y + s2;
-        s2 = b2 * v - a2 * y;
-        const z = y + s3;
-        s3 = s4 - 2.0 * y - d1 * z;
-        s4 = y - d2 * z;
-        if (w !== 0.0) sq[i] = sq[i] + z * z * w;
-        const a = Math.abs(v);
-        if (c === 0 || a > lvl[i]) lvl[i] = a;
-      }
-      s[o] = s1;
-      s[o + 1] = s2;
-      s[o + 2] = s3;
-      s[o + 3] = s4;
-      rowPeaks(s, hOff + c * (T - 1), x, xo, n, taps, T, c === 0 ? rows : r, 0);
-      if (c > 0) for (let i = 0; i < n; i++) if (r[i] > rows[i]) rows[i] = r[i];
-    }
-    // rs = row history + rows: the rows lag their samples by `lead`
-    for (let i = 0; i < n; i++) {
-      const v = i < lead ? s[rOff + i] : rows[i - lead];
-      if (v > lvl[i]) lvl[i] = v;
-    }
-    if (n >= lead) {
-      for (let j = 0; j < lead; j++) s[rOff + j] = rows[n - lead + j];
-    } else {
-      s.copyWithin(rOff, rOff + n, rOff + lead);
-      for (let j = 0; j < n; j++) s[rOff + lead - n + j] = rows[j];
-    }
-    for (let q = 0; q < k; q++) {
-      const lo = bounds[q] | 0;
-      const hi = bounds[q + 1] | 0;
-      out[q] = fsum(sq, lo, hi);
-      let p = lvl[lo];
-      for (let i = lo + 1; i < hi; i++) if (lvl[i] > p) p = lvl[i];
-      out[k + q] = p;
-    }
-  });
+  withViews([stateArr, blockArr, tapsArr, boundsArr, outArr], (v) => analyse(v[0], v[1], v[2], v[3], v[4]));
+}
+
+/** @type {Float64Array} squares, level, rows, one channel's rows (4 n) */
+let analysisWork = new Float64Array(0);
+
+/**
+ * normanalysisKernel on the views. Each loop is its own small function: V8 optimises them one by
+ * one within the first call instead of deoptimising one large function loop after loop.
+ * @param {Float64Array} s
+ * @param {Float64Array} x
+ * @param {Float64Array} taps
+ * @param {Float64Array} bounds
+ * @param {Float64Array} out
+ */
+function analyse(s, x, taps, bounds, out) {
+  // sizes arrive as doubles: made integers, or every index below is a float conversion
+  const ch = s[0] | 0;
+  const T = s[1] | 0;
+  const lead = s[2] | 0;
+  const kOff = 10 + ch;
+  const hOff = kOff + 4 * ch;
+  const rOff = hOff + ch * (T - 1);
+  const n = (x.length / ch) | 0;
+  if (analysisWork.length < 4 * n) analysisWork = new Float64Array(4 * n);
+  const sq = analysisWork.subarray(0, n);
+  const lvl = analysisWork.subarray(n, 2 * n);
+  const rows = analysisWork.subarray(2 * n, 3 * n);
+  const r = analysisWork.subarray(3 * n, 4 * n);
+  sq.fill(0.0);
+  for (let c = 0; c < ch; c++) {
+    kweightChannel(s, kOff + 4 * c, s[10 + c], x, c * n, n, sq, lvl, c === 0);
+    rowPeaks(s, hOff + c * (T - 1), x, c * n, n, taps, T, c === 0 ? rows : r, 0);
+    if (c > 0) maxInto(rows, r, n);
+  }
+  rowsIntoLevel(s, rOff, lead, rows, lvl, n);
+  chunkStats(sq, lvl, bounds, out);
+}
+
+/**
+ * One channel's K-weighting ("kweight" arithmetic; coefficients at s[3 .. 10), state at s[o ..
+ * o + 4), updated): sq[i] += z^2 w unless w is 0; lvl[i] = |x| (first channel) or the max.
+ * @param {Float64Array} s
+ * @param {number} o
+ * @param {number} w
+ * @param {Float64Array} x
+ * @param {number} xo
+ * @param {number} n
+ * @param {Float64Array} sq
+ * @param {Float64Array} lvl
+ * @param {boolean} first
+ */
+function kweightChannel(s, o, w, x, xo, n, sq, lvl, first) {
+  const b0 = s[3];
+  const b1 = s[4];
+  const b2 = s[5];
+  const a1 = s[6];
+  const a2 = s[7];
+  const d1 = s[8];
+  const d2 = s[9];
+  let s1 = s[o];
+  let s2 = s[o + 1];
+  let s3 = s[o + 2];
+  let s4 = s[o + 3];
+  for (let i = 0; i < n; i++) {
+    const v = x[xo + i];
+    const y = b0 * v + s1;
+    s1 = b1 * v - a1 * y + s2;
+    s2 = b2 * v - a2 * y;
+    const z = y + s3;
+    s3 = s4 - 2.0 * y - d1 * z;
+    s4 = y - d2 * z;
+    if (w !== 0.0) sq[i] = sq[i] + z * z * w;
+    const a = Math.abs(v);
+    if (first || a > lvl[i]) lvl[i] = a;
+  }
+  s[o] = s1;
+  s[o + 1] = s2;
+  s[o + 2] = s3;
+  s[o + 3] = s4;
+}
+
+/**
+ * rows[i] = max(rows[i], r[i]) (Python's max: the first kept on ties).
+ * @param {Float64Array} rows
+ * @param {Float64Array} r
+ * @param {number} n
+ */
+function maxInto(rows, r, n) {
+  for (let i = 0; i < n; i++) if (r[i] > rows[i]) rows[i] = r[i];
+}
+
+/**
+ * lvl[i] = max(lvl[i], rs[i]) with rs = the row history (lead values at s[h ..]) + rows: the rows
+ * lag their samples by `lead`; the history becomes rs's last `lead` values.
+ * @param {Float64Array} s
+ * @param {number} h
+ * @param {number} lead
+ * @param {Float64Array} rows
+ * @param {Float64Array} lvl
+ * @param {number} n
+ */
+function rowsIntoLevel(s, h, lead, rows, lvl, n) {
+  for (let i = 0; i < n; i++) {
+    const v = i < lead ? s[h + i] : rows[i - lead];
+    if (v > lvl[i]) lvl[i] = v;
+  }
+  if (n >= lead) {
+    for (let j = 0; j < lead; j++) s[h + j] = rows[n - lead + j];
+  } else {
+    s.copyWithin(h, h + n, h + lead);
+    for (let j = 0; j < n; j++) s[h + lead - n + j] = rows[j];
+  }
+}
+
+/**
+ * Per chunk q (bounds[q] .. bounds[q + 1]): out[q] = math.fsum of sq, out[k + q] = max of lvl.
+ * @param {Float64Array} sq
+ * @param {Float64Array} lvl
+ * @param {Float64Array} bounds
+ * @param {Float64Array} out
+ */
+function chunkStats(sq, lvl, bounds, out) {
+  const k = bounds.length - 1;
+  for (let q = 0; q < k; q++) {
+    const lo = bounds[q] | 0;
+    const hi = bounds[q + 1] | 0;
+    out[q] = fsum(sq, lo, hi);
+    let p = lvl[lo];
+    for (let i = lo + 1; i < hi; i++) if (lvl[i] > p) p = lvl[i];
+    out[k + q] = p;
+  }
 }
 
 /**
@@ -560,7 +627,7 @@ export function normalizeKernel(stateArr, blockArr, wideArr, annexArr, outArr) {
     const ah = wh + ch * (Tw - 1);
     for (let c = 0; c < ch; c++) {
       const xo = c * n;
-      for (let i = 0; i < n; i++) d[offX + xo + i] = gain * x[xo + i];
+      scaleInto(d, offX + xo, x, xo, n, gain);
       rowPeaks(s, wh + c * (Tw - 1), d, offX + xo, n, wide, Tw, d, offW + xo);
       rowPeaks(s, ah + c * (Ta - 1), d, offX + xo, n, annex, Ta, d, offA + xo);
     }
@@ -572,6 +639,19 @@ export function normalizeKernel(stateArr, blockArr, wideArr, annexArr, outArr) {
 
 /** @type {Float64Array} */
 let limitScratch = new Float64Array(0);
+
+/**
+ * d[o + i] = gain * x[xo + i] for i < n.
+ * @param {Float64Array} d
+ * @param {number} o
+ * @param {Float64Array} x
+ * @param {number} xo
+ * @param {number} n
+ * @param {number} gain
+ */
+function scaleInto(d, o, x, xo, n, gain) {
+  for (let i = 0; i < n; i++) d[o + i] = gain * x[xo + i];
+}
 
 /**
  * Install the loudness-pass kernels in the package (aimixer_dsp.backend.set_kernel).
