@@ -102,6 +102,10 @@ def test_bad_planar_blocks_are_refused_before_any_state_changes() -> None:
     assert z.process(array("d")) == array("d")
     with pytest.raises(ParameterError, match="channels"):
         Normalizer(0.0, -1.0, SR).process(array("d", [0.1] * 4))
+    mixed = Normalizer(0.0, -1.0, SR, 2)
+    mixed.process([[0.1] * 300] * 3)  # three channel lists first: the state holds three
+    with pytest.raises(InvalidBufferError, match="3 channel"):
+        mixed.process(array("d", [0.1] * 600))
     for bad_channels in (0, 17, True, 2.0):
         with pytest.raises(ParameterError, match="channels"):
             Normalizer(0.0, -1.0, SR, bad_channels)  # type: ignore[arg-type]

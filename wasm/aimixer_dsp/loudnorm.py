@@ -482,6 +482,11 @@ class Normalizer:
                 "channels", None, message="a planar array block needs Normalizer(..., channels=N)"
             )
         n = _planar_frames(block, ch)
+        held = self.limiter._tp
+        if held is not None and len(held["hx"]) != ch:
+            raise InvalidBufferError(
+                f"the normaliser's state holds {len(held['hx'])} channel(s), the block {ch}"
+            )
         kern = _kernel("normalize") if n >= KERNEL_MIN else None
         if kern is None:
             if not n:
