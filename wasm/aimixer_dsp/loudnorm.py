@@ -23,6 +23,13 @@ r"""Loudness normalisation of files: one analysis pass, then gain and a true-pea
    the SDK runs it over the first pass's float32 output (pure Python).
 
 Storage: 8 bytes per chunk (two float32), 6 KB per second of audio at 48 kHz.
+
+Both classes also take **planar** ``array('d')`` **blocks** (channel ``c`` at ``[c n, (c + 1) n)``;
+the render's blocks in the browser). With the browser's kernels (``normanalysis``, ``normalize``:
+``wasm/js/kernels_loudnorm.js``) a block is one native call and its samples never become Python
+floats; the results equal the list path's (with its ``kweight``, ``tprows`` and ``tplimit``
+kernels) bit for bit. Without them (CPython), or for a block shorter than ``KERNEL_MIN``, the
+block's channel lists take the list path, the reference. The caller hands finite samples.
 """
 
 from __future__ import annotations
