@@ -195,6 +195,23 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #: * ``mono(x, k, out)``: ``out[i] = sum(x_c[i] for c < k) / k`` of a planar block;
 #: * ``genrerows(mono, count, hop, sample_rate, window, bands, weights, out)``:
 #:   :func:`aimixer_dsp.genre.segment_rows_native`.
+#: The loudness pass's kernels (``wasm/js/kernels_loudnorm.js``) take the planar ``array('d')``
+#: block itself (read only) beside a small state array (constants and carried state, updated):
+#:
+#: * ``normanalysis(state, block, taps, bounds, out)``: :meth:`aimixer_dsp.loudnorm.NormalizationAnalysis.push`,
+#:   ``state = (ch, T, lead, b0, b1, b2, a1, a2, d1, d2, weights (ch), K states (4 ch), true-peak
+#:   histories (ch x (T - 1)), row-peak history (lead))``, ``taps`` the true-peak meter's phases,
+#:   ``bounds`` the chunk boundaries in the block (``k + 1``); ``out[:k]`` = the chunks' energies
+#:   (the ``kweight`` squares, ``math.fsum`` per chunk), ``out[k:]`` = their peaks (``|x|`` and
+#:   the ``tprows`` row peaks, max over the channels): the list path's values bit for bit;
+#: * ``normalize(state, block, wide, annex, out)``: :meth:`aimixer_dsp.loudnorm.Normalizer.process`,
+#:   ``state = (ch, A, T, Tw, Ta, gain, tplimit's buffer head (ha .. dx), wideband histories
+#:   (ch x (Tw - 1)), Annex 2 histories (ch x (Ta - 1)))``, ``wide``/``annex`` the two
+#:   interpolators' phases: the gain, both interpolators' ``tprows`` rows and the ``tplimit``
+#:   loop; the limited block goes to ``out`` (the list path's output bit for bit).
+#:
+#:   Both compute the rows' FIR in WebAssembly SIMD where the host has it (two samples per
+#:   ``f64x2``, each lane the ``tprows`` operations in their order: the same values).
 KERNEL_NAMES = (
     "spectrum",
     "kfilter",
@@ -214,6 +231,8 @@ KERNEL_NAMES = (
     "meter",  # render.FileMeter on a planar array: peaks, sums of squares, the exact-max loudness meter
     "mono",  # render.GenreAnalysis: the mono mix sum(x_c[i]) / k of a planar array
     "genrerows",  # genre.segment_rows_native: the spectra, mel energies and frame features of the rows
+    "normanalysis",  # loudnorm.NormalizationAnalysis.push of a planar array (kernels_loudnorm.js)
+    "normalize",  # loudnorm.Normalizer.process of a planar array (kernels_loudnorm.js)
 )
 #: shortest block handed to a kernel (below it the call costs more than the loop)
 KERNEL_MIN = 256

@@ -23,6 +23,13 @@ r"""Loudness normalisation of files: one analysis pass, then gain and a true-pea
    the SDK runs it over the first pass's float32 output (pure Python).
 
 Storage: 8 bytes per chunk (two float32), 6 KB per second of audio at 48 kHz.
+
+Both classes also take **planar** ``array('d')`` **blocks** (channel ``c`` at ``[c n, (c + 1) n)``;
+the render's blocks in the browser). With the browser's kernels (``normanalysis``, ``normalize``:
+``wasm/js/kernels_loudnorm.js``) a block is one native call and its samples never become Python
+floats; the results equal the list path's (with its ``kweight``, ``tprows`` and ``tplimit``
+kernels) bit for bit. Without them (CPython), or for a block shorter than ``KERNEL_MIN``, the
+block's channel lists take the list path, the reference. The caller hands finite samples.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from typing import Any
 
 from .backend import KERNEL_MIN, use_numpy
 from .backend import kernel as _kernel
-from .errors import ParameterError
+from .errors import InvalidBufferError, ParameterError
 from .meters import _gated_loudness, _kfilter_sumsq_pure, channel_weights, k_weighting_coefficients
 from .presets import LOUDNESS_TARGETS, TARGET_RANGE
 from .processors.base import planar, time_coeff, unplanar
@@ -122,10 +129,23 @@ def _limiter_constants(sample_rate: int, ceiling_db: float) -> tuple[float, floa
     return c, time_coeff(ref.release_ms, sample_rate)
 
 
+def _planar_frames(block: array[float], channels: int) -> int:
+    """Frames per channel of a planar ``array('d')`` block of ``channels`` channels (checked)."""
+    if block.typecode != "d":
+        raise InvalidBufferError(f"a planar block is an array('d'), got array({block.typecode!r})")
+    n, extra = divmod(len(block), channels)
+    if extra:
+        raise InvalidBufferError(
+            f"a planar block of {channels} channels holds a multiple of {channels} samples, got {len(block)}"
+        )
+    return n
+
+
 class NormalizationAnalysis:
     """The analysis pass of normalisation: feed the chain's output with :meth:`push`
-    (a planar list of float lists, or an ndarray ``(frames, channels)`` / 1-D for mono), then
-    :meth:`gain_for`. See the module docstring."""
+    (a planar list of float lists, a planar ``array('d')`` of ``channels`` channels, or an
+    ndarray ``(frames, channels)`` / 1-D for mono), then :meth:`gain_for`. See the module
+    docstring."""
 
     def __init__(self, sample_rate: int, channels: int) -> None:
         self.sample_rate = int(sample_rate)
@@ -147,6 +167,9 @@ class NormalizationAnalysis:
 
     # -- feeding -------------------------------------------------------------------------
     def push(self, block: Any) -> None:
+        if isinstance(block, array):
+            self._push_array(block)
+            return
         if use_numpy(block):
             import numpy as np
 
@@ -195,6 +218,48 @@ class NormalizationAnalysis:
         ps = [max(lvl[bounds[i] : bounds[i + 1]]) for i in range(len(es))]
         k = len(cuts)
         self._close(es[:k], ps[:k], es[k] if k < len(es) else 0.0, ps[k] if k < len(ps) else 0.0, n)
+
+    def _push_array(self, block: array[float]) -> None:
+        """A planar ``array('d')`` block: the ``normanalysis`` kernel (see
+        :data:`backend.KERNEL_NAMES`) does the per-sample work in one call, giving the chunk
+        energies and peaks of :meth:`_push_py` (with its ``kweight`` and ``tprows`` kernels) bit
+        for bit. Without that kernel (CPython) or for a block shorter than ``KERNEL_MIN``:
+        :meth:`_push_py` on the block's channel lists."""
+        ch = self.channels
+        n = _planar_frames(block, ch)
+        if not n:
+            return
+        kern = _kernel("normanalysis") if n >= KERNEL_MIN else None
+        if kern is None:
+            self._push_py(unplanar(block, ch, 0))
+            return
+        cuts = self._cuts(n)
+        bounds = [0, *cuts]
+        if not cuts or cuts[-1] != n:
+            bounds.append(n)
+        tp = self._tp
+        t1 = tp._taps - 1
+        (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = self._coeffs
+        head = [ch, tp._taps, self._lead, b0, b1, b2, a1, a2, d1, d2, *self._weights]
+        for st in self._kstate:
+            head += st
+        for h in tp._hist:
+            head += h
+        head += self._rows_hist
+        state = array("d", head)
+        k = len(bounds) - 1
+        out = array("d", bytes(16 * k))
+        kern(state, block, tp.kernel_taps, array("d", bounds), out)
+        off = 10 + ch
+        for st in self._kstate:
+            st[:] = state[off : off + 4].tolist()
+            off += 4
+        tp._hist = [state[off + c * t1 : off + (c + 1) * t1].tolist() for c in range(ch)]
+        self._rows_hist = state[off + ch * t1 :].tolist()
+        es = out[:k].tolist()
+        ps = out[k:].tolist()
+        m = len(cuts)
+        self._close(es[:m], ps[:m], es[m] if m < k else 0.0, ps[m] if m < k else 0.0, n)
 
     def _energies_kernel(self, kern: Any, cols: list[list[float]], n: int, bounds: list[int]) -> list[float]:
         """The chunks' K-weighted, channel-weighted energies by the ``kweight`` kernel (no
@@ -377,12 +442,20 @@ class NormalizationAnalysis:
 
 class Normalizer:
     """Gain, then the true-peak limiter at ``ceiling_db`` (linked over channels): the output pass
-    of normalisation. :meth:`process` takes an ndarray (NumPy path: the limiter's own) or a
-    planar list of float lists (pure path); the output is delayed by :attr:`latency_samples`."""
+    of normalisation. :meth:`process` takes an ndarray (NumPy path: the limiter's own), a
+    planar list of float lists (pure path) or a planar ``array('d')`` of ``channels`` channels
+    (returns one); the output is delayed by :attr:`latency_samples`."""
 
-    def __init__(self, gain_db: float, ceiling_db: float, sample_rate: int) -> None:
+    def __init__(
+        self, gain_db: float, ceiling_db: float, sample_rate: int, channels: int | None = None
+    ) -> None:
+        if channels is not None and (
+            isinstance(channels, bool) or not isinstance(channels, int) or not 1 <= channels <= 16
+        ):
+            raise ParameterError("channels", channels, (1, 16))
         self.gain_db = float(gain_db)
         self.gain = 10.0 ** (gain_db / 20.0)
+        self.channels = channels  # needed for planar array('d') blocks
         self.limiter = Limiter(ceiling_db, sample_rate=sample_rate, true_peak=True)
 
     @property
@@ -390,13 +463,63 @@ class Normalizer:
         return self.limiter.latency_samples
 
     def process(self, y: Any) -> Any:
-        g = self.gain
+        if isinstance(y, array):
+            return self._process_array(y)
         if use_numpy(y):
-            return self.limiter.process(y * g)
+            return self.limiter.process(y * self.gain)
+        return self._process_cols(y)
+
+    def _process_cols(self, y: list[list[float]]) -> list[list[float]]:
+        """The pure path: planar lists (the reference algorithm of the array path)."""
+        g = self.gain
         cols = [list(map(g.__mul__, c)) for c in y]
         if len(cols) == 1:
             return [self.limiter.process(cols[0])]
         return self._planar(cols)
+
+    def _process_array(self, block: array[float]) -> array[float]:
+        """A planar ``array('d')`` block: the ``normalize`` kernel (see
+        :data:`backend.KERNEL_NAMES`) does the gain, both interpolators' row peaks and the
+        ``tplimit`` loop in one call; the output equals the list path's (with its ``tprows``
+        and ``tplimit`` kernels) bit for bit. Without that kernel (CPython) or for a block
+        shorter than ``KERNEL_MIN``: the list path on the block's channel lists."""
+        ch = self.channels
+        if ch is None:
+            raise ParameterError(
+                "channels", None, message="a planar array block needs Normalizer(..., channels=N)"
+            )
+        n = _planar_frames(block, ch)
+        held = self.limiter._tp
+        if held is not None and len(held["hx"]) != ch:
+            raise InvalidBufferError(
+                f"the normaliser's state holds {len(held['hx'])} channel(s), the block {ch}"
+            )
+        kern = _kernel("normalize") if n >= KERNEL_MIN else None
+        if kern is None:
+            if not n:
+                return array("d")
+            return planar((), self._process_cols(unplanar(block, ch, 0)))
+        lim = self.limiter
+        if ch == 1:
+            lim._check_channels(1)  # as the mono list path (Limiter.process) does
+        lim.last_peak = None
+        st = lim._tp_state(ch)
+        wide, annex = st["meters"]
+        head = [ch, len(st["ha"]), TP_DELAY, wide._taps, annex._taps, self.gain, *_tplimit_head(st)]
+        for h in wide._hist:
+            head += h
+        for h in annex._hist:
+            head += h
+        state = array("d", head)
+        out = array("d", bytes(8 * len(block)))
+        kern(state, block, wide.kernel_taps, annex.kernel_taps, out)
+        off = _tplimit_store(st, state, 6, ch)
+        tw = wide._taps - 1
+        wide._hist = [state[off + c * tw : off + (c + 1) * tw].tolist() for c in range(ch)]
+        off += ch * tw
+        ta = annex._taps - 1
+        annex._hist = [state[off + c * ta : off + (c + 1) * ta].tolist() for c in range(ch)]
+        return out
 
     def _planar(self, cols: list[list[float]]) -> list[list[float]]:
         """The limiter's true-peak mode over planar channels (its pure path takes mono lists):
@@ -449,23 +572,38 @@ def _tplimit_kernel(
     histories of ``st`` and its core limiter's state are updated."""
     ch = len(cols)
     n = len(cols[0])
+    buf = planar(_tplimit_head(st), wrows + arows + cols)
+    kern(buf, ch, len(st["ha"]), TP_DELAY)
+    off = _tplimit_store(st, buf, 0, ch)
+    return unplanar(buf, ch, off + 2 * ch * n)
+
+
+def _tplimit_head(st: Any) -> list[float]:
+    """The state part of the ``tplimit`` kernel's buffer: ``(ha, hr, hx, L, M, c, aR,
+    sum(hist), u, hist, core delay, de, dx)`` of the true-peak limiter's state ``st``."""
+    core: Limiter = st["core"]
+    head = [*st["ha"], *st["hr"]]
+    for h in st["hx"]:
+        head += h
+    head += [core._L, core._M, core._c, core._aR, sum(core._uh), core._u, *core._uh]
+    head += core._delays(1)[0]
+    head += st["de"]
+    for h in st["dx"]:
+        head += h
+    return head
+
+
+def _tplimit_store(st: Any, buf: array[float], off: int, ch: int) -> int:
+    """Read :func:`_tplimit_head`'s state back from ``buf`` at ``off`` after the kernel ran
+    (into ``st`` and its core limiter); returns the offset after it."""
     core: Limiter = st["core"]
     na = len(st["ha"])
     L = core._L
     hist = core._M - 1
-    head = [*st["ha"], *st["hr"]]
-    for h in st["hx"]:
-        head.extend(h)
-    head += [L, core._M, core._c, core._aR, sum(core._uh), core._u, *core._uh]
-    head += core._delays(1)[0]
-    head += st["de"]
-    for h in st["dx"]:
-        head.extend(h)
-    buf = planar(head, wrows + arows + cols)
-    kern(buf, ch, na, TP_DELAY)
-    st["ha"] = buf[:na].tolist()
-    st["hr"] = buf[na : na + TP_DELAY].tolist()
-    off = na + TP_DELAY
+    st["ha"] = buf[off : off + na].tolist()
+    off += na
+    st["hr"] = buf[off : off + TP_DELAY].tolist()
+    off += TP_DELAY
     st["hx"] = [buf[off + c * TP_DELAY : off + (c + 1) * TP_DELAY].tolist() for c in range(ch)]
     off += ch * TP_DELAY
     core._store(buf[off + 5], buf[off + 6 : off + 6 + hist].tolist())
@@ -476,5 +614,4 @@ def _tplimit_kernel(
     st["de"] = buf[off : off + L].tolist()
     off += L
     st["dx"] = [buf[off + c * L : off + (c + 1) * L].tolist() for c in range(ch)]
-    off += ch * L
-    return unplanar(buf, ch, off + 2 * ch * n)
+    return off + ch * L

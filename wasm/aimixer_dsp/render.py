@@ -404,7 +404,7 @@ class NormalizePass:
     compensated (the output has the input's length and alignment), like :class:`ChannelChain`."""
 
     def __init__(self, gain_db: float, ceiling_db: float, channels: int, sample_rate: int) -> None:
-        self.normalizer = Normalizer(gain_db, ceiling_db, sample_rate)
+        self.normalizer = Normalizer(gain_db, ceiling_db, sample_rate, channels)
         self.channels = channels
         self.latency = self.normalizer.latency_samples
         self._drop = self.latency

@@ -329,6 +329,12 @@ class TruePeakMeter:
     def _phases_np(self) -> list[Any]:
         return _filter_bank(self.oversample, self.wideband)[2]
 
+    @property
+    def kernel_taps(self) -> array[float]:
+        """The phases' taps one after the other (``latency_samples * 2`` each), as the row-peak
+        kernels take them (``tprows``; ``aimixer_dsp.loudnorm``'s kernels)."""
+        return _filter_bank(self.oversample, self.wideband)[3]
+
     def __repr__(self) -> str:
         return f"TruePeakMeter(sample_rate={self.sample_rate}, channels={self.channels}, oversample={self.oversample})"
 
@@ -476,7 +482,7 @@ class TruePeakMeter:
             kern = _kernel("tprows") if n >= KERNEL_MIN else None
             if kern is not None:  # the same FIR natively (see backend.KERNEL_NAMES)
                 rows = array("d", _pack(f"{len(buf)}d", *buf))
-                kern(rows, _filter_bank(self.oversample, self.wideband)[3], t)
+                kern(rows, self.kernel_taps, t)
                 return rows[:n].tolist()
             return self._pure.rows(buf, n, amax)
         arr = np.concatenate([np.asarray(self._hist[c]), col])

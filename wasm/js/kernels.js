@@ -11,6 +11,7 @@
 import { installChainKernels } from "./kernels_chain.js";
 import { installDynamicsKernels, tplimitKernel } from "./kernels_dynamics.js";
 import { installMetersKernels } from "./kernels_meters.js";
+import { installLoudnormKernels } from "./kernels_loudnorm.js";
 
 const plans = new Map();
 
@@ -511,4 +512,5 @@ export function installKernels(backend) {
   backend.set_kernel("tplimit", tplimitKernel); // kernels_dynamics.js
   installChainKernels(backend); // finite, scale, eqblock, peaks (kernels_chain.js)
   installMetersKernels(backend, spectrumInto); // meter, mono, genrerows (kernels_meters.js)
+  installLoudnormKernels(backend); // normanalysis, normalize (kernels_loudnorm.js)
 }

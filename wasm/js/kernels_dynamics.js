@@ -18,6 +18,27 @@
 // together)
 // and plain numbers: `buf = [constants, state, (more state), x]`, the output overwrites x.
 
+/** Work buffers reused from call to call (below 2**18 values; larger ones are allocated). */
+const work = new Map();
+
+/**
+ * A Float64Array (or Int32Array with `int`) of exactly n values named `key`, reused: its values
+ * are stale, every loop below writes a value before it reads it.
+ * @param {string} key
+ * @param {number} n
+ * @param {boolean} [int]
+ * @returns {any}
+ */
+function scratch(key, n, int = false) {
+  if (n > 1 << 18) return int ? new Int32Array(n) : new Float64Array(n);
+  let a = work.get(key);
+  if (a === undefined || a.length < n) {
+    a = int ? new Int32Array(Math.max(n, 4096)) : new Float64Array(Math.max(n, 4096));
+    work.set(key, a);
+  }
+  return a.subarray(0, n);
+}
+
 function inPlace(buf, fn) {
   const b = buf.getBuffer("f64");
   try {
@@ -185,11 +206,12 @@ function limiterLoop(d, ch) {
   const offH = 6;
   const offD = offH + hist;
   const offX = offD + ch * L;
-  const n = (d.length - offX) / ch;
+  const n = ((d.length - offX) / ch) | 0; // an integer: typed-array indices stay integers
   const inv = 1.0 / M;
-  const src = d.slice(offD, d.length); // delay lines + input, read while x is overwritten
-  const qp = new Int32Array(n + L + 1);
-  const qv = new Float64Array(n + L + 1);
+  const src = scratch("lim.src", d.length - offD); // delay lines + input, read while x is overwritten
+  src.set(d.subarray(offD, d.length));
+  const qp = scratch("lim.qp", n + L + 1, true);
+  const qv = scratch("lim.qv", n + L + 1);
   let len = 0;
   let head = 0;
   for (let j = 0; j < L; j++) {
@@ -202,7 +224,7 @@ function limiterLoop(d, ch) {
       len++;
     }
   }
-  const uall = new Float64Array(hist + n);
+  const uall = scratch("lim.uall", hist + n);
   uall.set(d.subarray(offH, offH + hist));
   const xs = ch * L; // the block's offset in src
   for (let i = 0; i < n; i++) {
@@ -264,92 +286,113 @@ export function installDynamicsKernels(backend) {
  * and delay as limiterKernel's).
  */
 export function tplimitKernel(buf, ch, A, T) {
-  inPlace(buf, (d) => {
-    const offR = A;
-    const offH = offR + T;
-    const offK = offH + ch * T;
-    const L = d[offK] | 0;
-    const M = d[offK + 1] | 0;
-    const offE = offK + 6 + (M - 1) + L;
-    const offDX = offE + L;
-    const offW = offDX + ch * L;
-    const n = (d.length - offW) / (3 * ch);
-    const offA = offW + ch * n;
-    const offX = offA + ch * n;
-    // ra = ha + max_c annex_c (A + n), rs = hr + rows (T + n)
-    const ra = new Float64Array(A + n);
-    ra.set(d.subarray(0, A));
-    const rs = new Float64Array(T + n);
-    rs.set(d.subarray(offR, offR + T));
-    for (let i = 0; i < n; i++) {
-      let w = d[offW + i];
-      let a = d[offA + i];
-      for (let c = 1; c < ch; c++) {
-        const wv = d[offW + c * n + i];
-        if (wv > w) w = wv;
-        const av = d[offA + c * n + i];
-        if (av > a) a = av;
-      }
-      ra[A + i] = a;
-      const r = ra[i];
-      rs[T + i] = r > w ? r : w;
+  inPlace(buf, (d) => tplimitLoop(d, ch, A, T));
+}
+
+/** tplimitKernel's work on a Float64Array `d` (the same layout; also kernels_loudnorm.js's "normalize"). */
+export function tplimitLoop(d, ch, A, T) {
+  const offR = A;
+  const offH = offR + T;
+  const offK = offH + ch * T;
+  const L = d[offK] | 0;
+  const M = d[offK + 1] | 0;
+  const offE = offK + 6 + (M - 1) + L;
+  const offDX = offE + L;
+  const offW = offDX + ch * L;
+  const n = ((d.length - offW) / (3 * ch)) | 0;
+  const offA = offW + ch * n;
+  const offX = offA + ch * n;
+  // ra = ha + max_c annex_c (A + n), rs = hr + rows (T + n)
+  const ra = scratch("tp.ra", A + n);
+  ra.set(d.subarray(0, A));
+  const rs = scratch("tp.rs", T + n);
+  rs.set(d.subarray(offR, offR + T));
+  rowMaxima(d, offW, offA, n, ch, ra, A, rs, T);
+  // xs_c = hx_c + x_c: the delayed channels and their linked level
+  const xs = scratch("tp.xs", ch * (T + n));
+  for (let c = 0; c < ch; c++) {
+    xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
+    xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
+  }
+  // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
+  // (a monotonic deque of the window maxima)
+  const core = scratch("tp.core", offE - offK + n);
+  core.set(d.subarray(offK, offE));
+  const offEnv = offE - offK;
+  const qp = scratch("tp.qp", T + n, true);
+  envelope(rs, T, xs, n, ch, qp, core, offEnv);
+  const env = scratch("tp.env", n);
+  env.set(core.subarray(offEnv, offEnv + n));
+  limiterLoop(core, 1); // ye overwrites env in core
+  d.set(core.subarray(0, offEnv), offK);
+  // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
+  const es = scratch("tp.es", L + n);
+  es.set(d.subarray(offE, offE + L));
+  es.set(env, L);
+  const xx = scratch("tp.xx", ch * (L + n));
+  for (let c = 0; c < ch; c++) {
+    xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
+    xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
+  }
+  applyGains(d, offX, n, ch, es, core, offEnv, xx, L);
+  for (let c = 0; c < ch; c++) {
+    const base = c * (T + n);
+    d.set(xs.subarray(base + n, base + n + T), offH + c * T);
+    d.set(xx.subarray(c * (L + n) + n, (c + 1) * (L + n)), offDX + c * L);
+  }
+  d.set(es.subarray(n, n + L), offE);
+  d.set(ra.subarray(n, n + A), 0);
+  d.set(rs.subarray(n, n + T), offR);
+}
+
+// tplimitLoop's loops, each its own function (V8 optimises them one by one in the first call)
+
+/** ra[A + i] = max_c annex_c[i], rs[T + i] = max(ra[i], max_c wide_c[i]) (the first kept on ties). */
+function rowMaxima(d, offW, offA, n, ch, ra, A, rs, T) {
+  for (let i = 0; i < n; i++) {
+    let w = d[offW + i];
+    let a = d[offA + i];
+    for (let c = 1; c < ch; c++) {
+      const wv = d[offW + c * n + i];
+      if (wv > w) w = wv;
+      const av = d[offA + c * n + i];
+      if (av > a) a = av;
     }
-    // xs_c = hx_c + x_c: the delayed channels and their linked level
-    const xs = new Float64Array(ch * (T + n));
-    for (let c = 0; c < ch; c++) {
-      xs.set(d.subarray(offH + c * T, offH + (c + 1) * T), c * (T + n));
-      xs.set(d.subarray(offX + c * n, offX + (c + 1) * n), c * (T + n) + T);
+    ra[A + i] = a;
+    const r = ra[i];
+    rs[T + i] = r > w ? r : w;
+  }
+}
+
+/** core[offEnv + i] = max(max_c |xs_c[i]|, max(rs[i + 1 .. i + T])) (a monotonic deque in qp). */
+function envelope(rs, T, xs, n, ch, qp, core, offEnv) {
+  let head = 0;
+  let len = 0;
+  for (let j = 1; j < T; j++) {
+    while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+    qp[len++] = j;
+  }
+  for (let i = 0; i < n; i++) {
+    const j = i + T;
+    while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
+    qp[len++] = j;
+    if (qp[head] <= i) head++;
+    let e = xs[i] < 0 ? -xs[i] : xs[i];
+    for (let c = 1; c < ch; c++) {
+      const v = xs[c * (T + n) + i];
+      const b = v < 0 ? -v : v;
+      if (b > e) e = b;
     }
-    // the core's buffer: its constants and state, then env[i] = max(level, max(rs[i + 1 .. i + T]))
-    // (a monotonic deque of the window maxima)
-    const core = new Float64Array(offE - offK + n);
-    core.set(d.subarray(offK, offE));
-    const offEnv = offE - offK;
-    const qp = new Int32Array(T + n);
-    let head = 0;
-    let len = 0;
-    for (let j = 1; j < T; j++) {
-      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
-      qp[len++] = j;
-    }
-    for (let i = 0; i < n; i++) {
-      const j = i + T;
-      while (len > head && rs[qp[len - 1]] <= rs[j]) len--;
-      qp[len++] = j;
-      if (qp[head] <= i) head++;
-      let e = xs[i] < 0 ? -xs[i] : xs[i];
-      for (let c = 1; c < ch; c++) {
-        const v = xs[c * (T + n) + i];
-        const b = v < 0 ? -v : v;
-        if (b > e) e = b;
-      }
-      const m = rs[qp[head]];
-      core[offEnv + i] = m > e ? m : e;
-    }
-    const env = core.slice(offEnv, offEnv + n);
-    limiterLoop(core, 1); // ye overwrites env in core
-    d.set(core.subarray(0, offEnv), offK);
-    // es = de + env, xx_c = dx_c + xs_c[:n]; the output and the new delay lines
-    const es = new Float64Array(L + n);
-    es.set(d.subarray(offE, offE + L));
-    es.set(env, L);
-    const xx = new Float64Array(ch * (L + n));
-    for (let c = 0; c < ch; c++) {
-      xx.set(d.subarray(offDX + c * L, offDX + (c + 1) * L), c * (L + n));
-      xx.set(xs.subarray(c * (T + n), c * (T + n) + n), c * (L + n) + L);
-    }
-    for (let i = 0; i < n; i++) {
-      const ev = es[i];
-      const g = ev > 0.0 ? core[offEnv + i] / ev : 0.0;
-      for (let c = 0; c < ch; c++) d[offX + c * n + i] = xx[c * (L + n) + i] * g;
-    }
-    for (let c = 0; c < ch; c++) {
-      const base = c * (T + n);
-      d.set(xs.subarray(base + n, base + n + T), offH + c * T);
-      d.set(xx.subarray(c * (L + n) + n, (c + 1) * (L + n)), offDX + c * L);
-    }
-    d.set(es.subarray(n, n + L), offE);
-    d.set(ra.subarray(n, n + A), 0);
-    d.set(rs.subarray(n, n + T), offR);
-  });
+    const m = rs[qp[head]];
+    core[offEnv + i] = m > e ? m : e;
+  }
+}
+
+/** The output x_c[i] = xx_c[i] * (es[i] > 0 ? ye[i] / es[i] : 0), ye at core[offEnv ..]. */
+function applyGains(d, offX, n, ch, es, core, offEnv, xx, L) {
+  for (let i = 0; i < n; i++) {
+    const ev = es[i];
+    const g = ev > 0.0 ? core[offEnv + i] / ev : 0.0;
+    for (let c = 0; c < ch; c++) d[offX + c * n + i] = xx[c * (L + n) + i] * g;
+  }
 }
