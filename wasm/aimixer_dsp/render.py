@@ -141,19 +141,6 @@ def _block_frames(block: array, channels: int) -> int:
     return n
 
 
-def _via_lists(block: array, channels: int, *stages: Callable[[list], Any]) -> Any:
-    """Hand a planar block to stages that take channel lists (converted once for all of them);
-    the last one's result, a planar block again when it is channel lists.
-
-    The meters, the genre rows and the loudness pass are being brought to planar blocks (issue
-    19): call them with the block itself then and drop this helper."""
-    cols = unplanar(block, channels, 0)
-    y = None
-    for stage in stages:
-        y = stage(cols)
-    return planar((), y) if isinstance(y, list) else y
-
-
 #: the kernels the array path of each chain stage needs (mono adds ``peaks``, see
 #: :meth:`ChannelChain.native`)
 _STAGE_KERNELS: dict[type, tuple[str, ...]] = {
@@ -421,7 +408,7 @@ class NormalizePass:
             if not n:
                 return cols
             self.seen += n
-            return self._emit_block(_via_lists(cols, self.channels, self.normalizer.process))
+            return self._emit_block(self.normalizer.process(cols))
         if not cols[0]:
             return cols
         self.seen += len(cols[0])
@@ -434,7 +421,7 @@ class NormalizePass:
         need = self.seen - self.written + self._drop
         if as_block:
             zeros = array("d", bytes(8 * ch * self.latency))
-            tail = _via_lists(zeros, ch, self.normalizer.process)
+            tail = self.normalizer.process(zeros)
             return self._emit_block(_frames(tail, ch, 0, need))
         tail = self.normalizer.process([[0.0] * self.latency for _ in range(ch)])
         return self._emit([c[:need] for c in tail])
@@ -734,8 +721,9 @@ class FileJob:
         block = self._read(n)
         if not n:
             return
-        stages = [self.input_meter.push] + ([self.analysis.push] if self.analysis is not None else [])
-        _via_lists(block, self.channels, *stages)
+        self.input_meter.push(block)
+        if self.analysis is not None:
+            self.analysis.push(block)
 
     def analyse_cols(self, cols: list) -> None:
         self.input_meter.push(cols)
@@ -800,14 +788,15 @@ class FileJob:
         if not n:
             return 0
         if len(self.passes) == 1 and self.input_meter.frames < self.frames:
-            _via_lists(block, self.channels, self.input_meter.push)  # not metered before
+            self.input_meter.push(block)  # not metered before
         return self._write(self._push_out(self._chain.process(block)))
 
     def _push_out(self, block: array) -> array:
         """A pass's output block to the output meter and the loudness analysis (if any)."""
-        stages = [s.push for s in (self.output_meter, self.normalization) if s is not None]
-        if stages and len(block):
-            _via_lists(block, self.channels, *stages)
+        if len(block):
+            for stage in (self.output_meter, self.normalization):
+                if stage is not None:
+                    stage.push(block)
         return block
 
     def render_cols(self, cols: list) -> list:
