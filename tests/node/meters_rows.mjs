@@ -7,7 +7,7 @@
 // Usage: node tests/node/meters_rows.mjs -> one JSON object (see test_meters_rows_node.py).
 import { bootDsp } from "./pyodide_lib.mjs";
 import { installKernels } from "../../wasm/js/kernels.js";
-import { exactSums } from "../../wasm/js/kernels_meters.js";
+import * as exactSums from "../../wasm/js/pysums.js";
 
 const { py } = await bootDsp();
 const backend = py.pyimport("aimixer_dsp.backend");

@@ -8,19 +8,11 @@ agree to ~1e-13, far inside the parity suites' 1e-5."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYODIDE = ROOT / "node_modules" / "pyodide" / "pyodide.mjs"
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.slow,
-    pytest.mark.skipif(not PYODIDE.exists(), reason="node_modules/pyodide is not installed (npm install)"),
-]
+pytestmark = [pytest.mark.node, pytest.mark.slow]  # skipped without Pyodide (the node_json fixture)
 
 
 def test_js_dynamics_kernels_match_the_python_loops(node_json: Callable[[str], Any]) -> None:

@@ -12,19 +12,11 @@ list path (no kernels) they agree within float rounding."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYODIDE = ROOT / "node_modules" / "pyodide" / "pyodide.mjs"
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.slow,
-    pytest.mark.skipif(not PYODIDE.exists(), reason="node_modules/pyodide is not installed (npm install)"),
-]
+pytestmark = [pytest.mark.node, pytest.mark.slow]  # skipped without Pyodide (the node_json fixture)
 
 
 def test_loudness_pass_on_arrays_equals_the_list_path(node_json: Callable[[str], Any]) -> None:

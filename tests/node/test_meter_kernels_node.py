@@ -7,19 +7,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYODIDE = ROOT / "node_modules" / "pyodide" / "pyodide.mjs"
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.slow,
-    pytest.mark.skipif(not PYODIDE.exists(), reason="node_modules/pyodide is not installed (npm install)"),
-]
+pytestmark = [pytest.mark.node, pytest.mark.slow]  # skipped without Pyodide (the node_json fixture)
 
 
 def test_js_loudness_kernels_match_the_python_loops(node_json: Callable[[str], Any]) -> None:

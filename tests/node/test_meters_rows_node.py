@@ -11,19 +11,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYODIDE = ROOT / "node_modules" / "pyodide" / "pyodide.mjs"
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.slow,
-    pytest.mark.skipif(not PYODIDE.exists(), reason="node_modules/pyodide is not installed (npm install)"),
-]
+pytestmark = [pytest.mark.node, pytest.mark.slow]  # skipped without Pyodide (the node_json fixture)
 
 
 def test_meter_kernels_give_the_list_paths_numbers_bit_for_bit(node_json: Callable[[str], Any]) -> None:

@@ -9,19 +9,11 @@ with fixed probabilities, a loudness target, stereo and mono."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PYODIDE = ROOT / "node_modules" / "pyodide" / "pyodide.mjs"
-
-pytestmark = [
-    pytest.mark.node,
-    pytest.mark.slow,
-    pytest.mark.skipif(not PYODIDE.exists(), reason="node_modules/pyodide is not installed (npm install)"),
-]
+pytestmark = [pytest.mark.node, pytest.mark.slow]  # skipped without Pyodide (the node_json fixture)
 
 
 def test_array_path_equals_list_path_in_pyodide(node_json: Callable[[str], Any]) -> None:

@@ -16,9 +16,10 @@ import { AIMixerError, EVT } from "./protocol.js";
 export const MAX_CHANNELS = 8;
 const BLOCK = 1 << 15;
 
+/** @returns {Promise<void>} */
 function yieldTask() {
   if (typeof setImmediate === "function") return new Promise((r) => setImmediate(r));
-  return new Promise((r) => {
+  return new Promise((/** @type {(value?: void) => void} */ r) => {
     const ch = new MessageChannel();
     ch.port1.onmessage = () => {
       ch.port1.close();

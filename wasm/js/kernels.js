@@ -8,7 +8,7 @@
 // the same order as the Python loops: bit-identical). The arguments are Python array('d') objects;
 // their buffers are used in place (no copies).
 
-import { installChainKernels } from "./kernels_chain.js";
+import { cascadeInto, installChainKernels } from "./kernels_chain.js";
 import { installDynamicsKernels, tplimitKernel } from "./kernels_dynamics.js";
 import { installMetersKernels } from "./kernels_meters.js";
 import { installLoudnormKernels } from "./kernels_loudnorm.js";
@@ -297,55 +297,7 @@ export function cascadeKernel(x, coeffs, states, gain, out) {
   const bs = states.getBuffer("f64");
   const bo = out.getBuffer("f64");
   try {
-    const d = bx.data;
-    const c = bc.data;
-    const st = bs.data;
-    const o = bo.data;
-    const n = st.length / 2;
-    if (n === 3) {
-      // the EQ's usual three sections, unrolled
-      const [b1, b2, a1, a2, c1, c2, d1, d2, e1, e2, f1, f2] = c;
-      let [s1, s2, t1, t2, u1, u2] = st;
-      for (let i = 0; i < d.length; i++) {
-        const x0 = d[i];
-        const y = x0 + s1;
-        s1 = b1 * x0 - a1 * y + s2;
-        s2 = b2 * x0 - a2 * y;
-        const z = y + t1;
-        t1 = c1 * y - d1 * z + t2;
-        t2 = c2 * y - d2 * z;
-        const w = z + u1;
-        u1 = e1 * z - f1 * w + u2;
-        u2 = e2 * z - f2 * w;
-        o[i] = gain * w;
-      }
-      st[0] = s1;
-      st[1] = s2;
-      st[2] = t1;
-      st[3] = t2;
-      st[4] = u1;
-      st[5] = u2;
-      return;
-    }
-    for (let i = 0; i < d.length; i++) o[i] = d[i];
-    for (let k = 0; k < n; k++) {
-      const b1 = c[4 * k];
-      const b2 = c[4 * k + 1];
-      const a1 = c[4 * k + 2];
-      const a2 = c[4 * k + 3];
-      let s1 = st[2 * k];
-      let s2 = st[2 * k + 1];
-      for (let i = 0; i < d.length; i++) {
-        const u = o[i];
-        const y = u + s1;
-        s1 = b1 * u - a1 * y + s2;
-        s2 = b2 * u - a2 * y;
-        o[i] = y;
-      }
-      st[2 * k] = s1;
-      st[2 * k + 1] = s2;
-    }
-    for (let i = 0; i < d.length; i++) o[i] = gain * o[i];
+    cascadeInto(bx.data, 0, bo.data, 0, bx.data.length, bc.data, bs.data, gain);
   } finally {
     bx.release();
     bc.release();

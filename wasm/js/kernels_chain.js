@@ -55,6 +55,70 @@ export function scaleKernel(block, g) {
 }
 
 /**
+ * processors.eq's normalised sections on src[so .. so + n) into dst[dst0 .. dst0 + n) (the same
+ * array and offset for in place): per section y = u + s1, s1 = b1 u - a1 y + s2, s2 = b2 u - a2 y
+ * (`c` 4 and `st` 2 per section, 1..3 sections; the states are updated), output `g` times the
+ * last section's. The Python loops' operations in the same order: bit-identical. Shared by the
+ * "cascade" (kernels.js) and "eqblock" kernels.
+ * @param {Float64Array} src
+ * @param {number} so
+ * @param {Float64Array} dst
+ * @param {number} dst0
+ * @param {number} n
+ * @param {Float64Array} c
+ * @param {Float64Array} st
+ * @param {number} g
+ */
+export function cascadeInto(src, so, dst, dst0, n, c, st, g) {
+  const ns = st.length / 2;
+  if (ns === 3) {
+    // the EQ's usual three sections, fused
+    const [b1, b2, a1, a2, c1, c2, d1, d2, e1, e2, f1, f2] = c;
+    let [s1, s2, t1, t2, u1, u2] = st;
+    for (let i = 0; i < n; i++) {
+      const x0 = src[so + i];
+      const y = x0 + s1;
+      s1 = b1 * x0 - a1 * y + s2;
+      s2 = b2 * x0 - a2 * y;
+      const z = y + t1;
+      t1 = c1 * y - d1 * z + t2;
+      t2 = c2 * y - d2 * z;
+      const w = z + u1;
+      u1 = e1 * z - f1 * w + u2;
+      u2 = e2 * z - f2 * w;
+      dst[dst0 + i] = g * w;
+    }
+    st[0] = s1;
+    st[1] = s2;
+    st[2] = t1;
+    st[3] = t2;
+    st[4] = u1;
+    st[5] = u2;
+    return;
+  }
+  if (src !== dst || so !== dst0) for (let i = 0; i < n; i++) dst[dst0 + i] = src[so + i];
+  const end = dst0 + n;
+  for (let k = 0; k < ns; k++) {
+    const b1 = c[4 * k];
+    const b2 = c[4 * k + 1];
+    const a1 = c[4 * k + 2];
+    const a2 = c[4 * k + 3];
+    let s1 = st[2 * k];
+    let s2 = st[2 * k + 1];
+    for (let i = dst0; i < end; i++) {
+      const u = dst[i];
+      const y = u + s1;
+      s1 = b1 * u - a1 * y + s2;
+      s2 = b2 * u - a2 * y;
+      dst[i] = y;
+    }
+    st[2 * k] = s1;
+    st[2 * k + 1] = s2;
+  }
+  for (let i = dst0; i < end; i++) dst[i] = g * dst[i];
+}
+
+/**
  * "eqblock": the EQ's normalised sections (processors.eq._run_cascade: per section
  * y = u + s1, s1 = b1 u - a1 y + s2, s2 = b2 u - a2 y; then x = gain * y_last) on
  * block[off .. off + n) in place, `coeffs` 4 and `states` 2 per section (1..3 sections; the states
@@ -85,50 +149,7 @@ export function eqblockKernel(block, off, n, coeffs, states, gain) {
     if (!(Number.isInteger(ns) && ns >= 1 && ns <= 3 && c.length === 4 * ns)) {
       throw new RangeError(`eqblock: ${c.length} coefficients and ${st.length} states`);
     }
-    const end = o0 + len;
-    if (ns === 3) {
-      // the EQ's usual three sections, fused (as cascadeKernel)
-      const [b1, b2, a1, a2, c1, c2, d1, d2, e1, e2, f1, f2] = c;
-      let [s1, s2, t1, t2, u1, u2] = st;
-      for (let i = o0; i < end; i++) {
-        const x0 = d[i];
-        const y = x0 + s1;
-        s1 = b1 * x0 - a1 * y + s2;
-        s2 = b2 * x0 - a2 * y;
-        const z = y + t1;
-        t1 = c1 * y - d1 * z + t2;
-        t2 = c2 * y - d2 * z;
-        const w = z + u1;
-        u1 = e1 * z - f1 * w + u2;
-        u2 = e2 * z - f2 * w;
-        d[i] = g * w;
-      }
-      st[0] = s1;
-      st[1] = s2;
-      st[2] = t1;
-      st[3] = t2;
-      st[4] = u1;
-      st[5] = u2;
-      return;
-    }
-    for (let k = 0; k < ns; k++) {
-      const b1 = c[4 * k];
-      const b2 = c[4 * k + 1];
-      const a1 = c[4 * k + 2];
-      const a2 = c[4 * k + 3];
-      let s1 = st[2 * k];
-      let s2 = st[2 * k + 1];
-      for (let i = o0; i < end; i++) {
-        const u = d[i];
-        const y = u + s1;
-        s1 = b1 * u - a1 * y + s2;
-        s2 = b2 * u - a2 * y;
-        d[i] = y;
-      }
-      st[2 * k] = s1;
-      st[2 * k + 1] = s2;
-    }
-    for (let i = o0; i < end; i++) d[i] = g * d[i];
+    cascadeInto(d, o0, d, o0, len, c, st, g);
   } finally {
     bx.release();
     bc.release();

@@ -12,6 +12,7 @@
 // into Python floats.
 
 import { tplimitLoop } from "./kernels_dynamics.js";
+import { fsum } from "./pysums.js";
 
 /**
  * Run `fn` on the Float64Array views of PyProxies of array('d'), releasing them afterwards.
@@ -375,70 +376,6 @@ function peak4(a, b, c, d) {
   v = d < 0 ? -d : d;
   if (v > hi) hi = v;
   return hi;
-}
-
-/** @type {Float64Array} */
-let partials = new Float64Array(32);
-
-/**
- * math.fsum of v[lo .. hi): CPython's algorithm (Shewchuk's exact partials, then the correctly
- * rounded sum with its half-even fix-up), so the result is Python's to the bit. A non-finite
- * value makes the plain sum the result (Python would give inf/nan, or raise on overflow).
- * @param {Float64Array} v
- * @param {number} lo
- * @param {number} hi
- */
-export function fsum(v, lo, hi) {
-  let p = partials;
-  let np = 0;
-  for (let k = lo; k < hi; k++) {
-    let x = v[k];
-    let i = 0;
-    for (let j = 0; j < np; j++) {
-      let y = p[j];
-      if (Math.abs(x) < Math.abs(y)) {
-        const t = x;
-        x = y;
-        y = t;
-      }
-      const s = x + y;
-      const l = y - (s - x);
-      if (l !== 0.0) p[i++] = l;
-      x = s;
-    }
-    np = i;
-    if (x !== 0.0) {
-      if (!Number.isFinite(x)) {
-        let s = 0.0;
-        for (let j = lo; j < hi; j++) s += v[j];
-        return s;
-      }
-      if (np === p.length) {
-        const q = new Float64Array(2 * p.length);
-        q.set(p);
-        p = partials = q;
-      }
-      p[np++] = x;
-    }
-  }
-  let s = 0.0;
-  if (np > 0) {
-    s = p[--np];
-    let l = 0.0;
-    while (np > 0) {
-      const x = s;
-      const y = p[--np];
-      s = x + y;
-      l = y - (s - x);
-      if (l !== 0.0) break;
-    }
-    if (np > 0 && ((l < 0.0 && p[np - 1] < 0.0) || (l > 0.0 && p[np - 1] > 0.0))) {
-      const y = l * 2.0;
-      const x = s + y;
-      if (y === x - s) s = x;
-    }
-  }
-  return s;
 }
 
 /**
