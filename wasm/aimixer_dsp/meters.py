@@ -665,8 +665,8 @@ class LoudnessMeter:
         tl = len(tail)
         keep = self._win_s - 1
         (b0, b1, b2, a1, a2), (_c0, _c1, _c2, d1, d2) = self._coeffs
-        head: list[float] = [ch, n, tl, self._samples, self._win_m, self._win_s, keep, self._step, self._pos, split]
-        head += [b0, b1, b2, a1, a2, d1, d2, *self.weights]
+        head: list[float] = [ch, n, tl, self._samples, self._win_m, self._win_s, keep, self._step]
+        head += [self._pos, split, b0, b1, b2, a1, a2, d1, d2, *self.weights]
         for st in self._states:
             head += st
         params = array("d", [*head, self._fine_m, self._fine_s])
