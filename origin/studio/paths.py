@@ -26,6 +26,7 @@ __all__ = [
     "resolve_under",
     "relpath",
     "is_within",
+    "real_path",
     "resolve_archive_dir",
 ]
 
@@ -73,13 +74,24 @@ def clean_relpath(raw: str | None) -> str:
     return "/".join(parts)
 
 
-def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
-    """True when the *real* ``path`` equals or lies below the *real* ``folder``."""
-    p = os.path.realpath(path)
-    f = os.path.realpath(folder)
+def real_path(path: str | os.PathLike[str], status: int = 404) -> str:
+    """:func:`os.path.realpath`, with a race answered as :class:`PathError` (``status``, ``File not
+    found``): on Python 3.11 ``realpath`` raises ``FileNotFoundError`` when a symlink on the way
+    disappears between its ``lstat`` and its ``readlink`` (a folder swapped while it resolves)."""
     try:
+        return os.path.realpath(path)
+    except OSError:
+        raise PathError(status, "File not found") from None
+
+
+def is_within(path: str | os.PathLike[str], folder: str | os.PathLike[str]) -> bool:
+    """True when the *real* ``path`` equals or lies below the *real* ``folder`` (``False`` when
+    either cannot be resolved right now)."""
+    try:
+        p = real_path(path)
+        f = real_path(folder)
         return os.path.commonpath([p, f]) == f
-    except ValueError:
+    except (PathError, ValueError):
         return False
 
 
@@ -110,13 +122,13 @@ def resolve_under(
         400 (bad syntax), 403 (outside the caller's folders), 404 (missing or escaping root).
     """
     rel = clean_relpath(raw)
-    root_real = os.path.realpath(root)
+    root_real = real_path(root)
     joined = os.path.join(root_real, rel) if rel else root_real
-    real = os.path.realpath(joined)
+    real = real_path(joined)
     if not is_within(real, root_real):
         raise PathError(404, "File not found")
     if confine_to is not None:
-        folders = [os.path.realpath(f) for f in confine_to]
+        folders = [real_path(f) for f in confine_to]
         # The lexical path must be inside a folder too: a symlink *into* a studio folder from
         # elsewhere is fine, but a path that is merely a parent of the folder is not.
         if not any(is_within(real, f) for f in folders):

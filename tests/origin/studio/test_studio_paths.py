@@ -29,6 +29,24 @@ def tree(tmp_path):
     return root
 
 
+def test_resolve_under_a_symlink_vanishing_mid_resolution_is_404(tree, monkeypatch):
+    """A folder swapped for a symlink and back while the path resolves: Python 3.11's realpath
+    sees the link at its lstat and then fails its readlink with ENOENT (the real race in
+    tests/security/test_files.py, made deterministic here). The answer is 404, never a 500."""
+    real_readlink = os.readlink
+
+    def vanished(path, *a, **k):
+        if str(path).endswith("escape"):
+            raise FileNotFoundError(2, "No such file or directory", str(path))
+        return real_readlink(path, *a, **k)
+
+    monkeypatch.setattr(os, "readlink", vanished)
+    with pytest.raises(PathError, match="File not found") as exc:
+        resolve_under(tree, "recorder1/escape/secret.txt")
+    assert exc.value.status == 404
+    assert resolve_under(tree, "recorder1/inside.wav").name == "a.wav"  # other links still resolve
+
+
 @pytest.mark.parametrize("raw", ["../x", "a/../../x", "/etc/passwd", "a\x00b", "a\\b", "~/x", "C:/x", ".."])
 def test_clean_relpath_rejects(raw):
     with pytest.raises(PathError, match="Invalid path") as exc:
