@@ -132,10 +132,12 @@ def apply_env(environ: Mapping[str, str] | None = None) -> str | None:
 #: * ``cascade(x, coeffs, states, gain, out)``: the EQ's normalised biquad sections
 #:   (:mod:`aimixer_dsp.processors.eq`), ``coeffs`` 4 and ``states`` 2 per section (updated in
 #:   place), ``out[i] = gain * y_last[i]``;
-#: * ``truepeak(buf, taps, T, out)``: the true-peak over-sampler
-#:   (:class:`aimixer_dsp.truepeak.TruePeakMeter`): ``out[0] = max |sum_j taps[p T + j] buf[t - j]|``
-#:   over the phases ``p`` and ``t = T - 1 .. len(buf) - 1`` (the same result up to float rounding:
-#:   the pure path's integer products are exact to 2**-37 of the block's peak).
+#: * ``truepeak(buf)``: a block's reading of :class:`aimixer_dsp.truepeak.TruePeakMeter` (one
+#:   channel) in one buffer ``buf = (T, P, taps (P T), hist (T - 1), x (n))``: ``buf[0] =
+#:   max(max |x|, max |sum_j taps[p T + j] y[t - j]|)`` over the phases ``p`` and ``t = T - 1 ..
+#:   T - 2 + n`` of ``y = hist + x`` (the FIR term only when ``max |y| > 1e-280``); the same
+#:   result up to float rounding (the pure path's integer products are exact to 2**-37 of the
+#:   block's peak).
 #: * ``stft(padded, window, hop, sample_rate, n_frames, bands, weights, mel_out, frames_out)``:
 #:   the per-frame work of :func:`aimixer_dsp.features._analyze_pure` for all frames at once (the
 #:   same results up to float rounding): frame ``t`` is ``padded[t hop : t hop + n_fft]``;

@@ -126,15 +126,19 @@ def _kaiser_phases(factor: int, taps_per_phase: int, beta: float, cutoff: float)
 
 
 @lru_cache(maxsize=4)
-def _filter_bank(oversample: int, wideband: bool) -> tuple[_Kronecker, Any, list[Any], array[float]]:
+def _filter_bank(
+    oversample: int, wideband: bool
+) -> tuple[_Kronecker, Any, list[Any], array[float], array[float]]:
     """(pure-path FIR, NumPy tap matrix or None, NumPy phases, the phases' taps one after the
-    other for the ``truepeak`` kernel) for one filter, built once."""
+    other for the row kernels, the ``truepeak`` kernel's head ``(T, P, taps)``) for one filter,
+    built once."""
     phases = _quantised_taps(true_peak_filter(oversample, wideband))
     # y_p[n] = sum_j g_p[j] x[n - j] = dot(g_p reversed, x[n - T + 1 .. n]): one column per phase.
     rev = [list(reversed(g)) for g in phases]
     mat = np.array(rev, dtype=np.float64).T.copy() if HAVE_NUMPY else None
     phases_np = [np.array(g, dtype=np.float64) for g in phases] if HAVE_NUMPY else []
-    return _Kronecker(phases), mat, phases_np, array("d", [v for g in phases for v in g])
+    taps = array("d", [v for g in phases for v in g])
+    return _Kronecker(phases), mat, phases_np, taps, array("d", (len(phases[0]), len(phases))) + taps
 
 
 @lru_cache(maxsize=4)
@@ -392,6 +396,14 @@ class TruePeakMeter:
     def _channel_pure(self, c: int, col: list[float]) -> float:
         n = len(col)
         hist = self._hist[c]
+        kern = _kernel("truepeak") if n >= KERNEL_MIN else None
+        if kern is not None:  # the whole reading natively (see backend.KERNEL_NAMES)
+            # (T, P, taps, hist, col): the samples packed at C speed (struct beats array('d', list))
+            head = _filter_bank(self.oversample, self.wideband)[4]
+            kbuf = head + array("d", _pack(f"{len(hist) + n}d", *hist, *col))
+            kern(kbuf)
+            self._hist[c] = kbuf[-(self._taps - 1) :].tolist()
+            return kbuf[0]
         buf = hist + col
         sp = max(col)
         sn = -min(col)
@@ -400,13 +412,7 @@ class TruePeakMeter:
         hn = -min(hist)
         amax = max(peak, hp, hn)
         if amax > 1e-280:  # below that (-5600 dBFS) the sample peak is the reading
-            kern = _kernel("truepeak") if n >= KERNEL_MIN else None
-            if kern is not None:  # the same FIR natively (see backend.KERNEL_NAMES)
-                out = array("d", bytes(8))
-                kern(array("d", buf), _filter_bank(self.oversample, self.wideband)[3], self._taps, out)
-                ip = out[0]
-            else:
-                ip = self._pure.peak(buf, n, amax)
+            ip = self._pure.peak(buf, n, amax)
             if ip > peak:
                 peak = ip
         self._hist[c] = buf[-(self._taps - 1) :]

@@ -11,7 +11,7 @@
 import { cascadeInto, installChainKernels } from "./kernels_chain.js";
 import { installDynamicsKernels, tplimitKernel } from "./kernels_dynamics.js";
 import { installMetersKernels } from "./kernels_meters.js";
-import { installLoudnormKernels } from "./kernels_loudnorm.js";
+import { installLoudnormKernels, rowPeaks } from "./kernels_loudnorm.js";
 
 const plans = new Map();
 
@@ -306,30 +306,45 @@ export function cascadeKernel(x, coeffs, states, gain, out) {
   }
 }
 
-/** truepeak.TruePeakMeter's over-sampler: max |y| over the phases of the last samples of buf. */
-export function truepeakKernel(buf, taps, T, out) {
-  const bb = buf.getBuffer("f64");
-  const bt = taps.getBuffer("f64");
-  const bo = out.getBuffer("f64");
+/** @type {Float64Array} the "truepeak" kernel's rows */
+let tpRows = new Float64Array(0);
+
+/**
+ * truepeak.TruePeakMeter's reading of a block (kernel "truepeak"), in one buffer
+ * buf = (T, P, taps (P T), hist (T - 1), x (n)): buf[0] = max(sample peak of x, max_t max_p
+ * |sum_j taps[p T + j] hist_x[t - j]|), the second term only when max |hist + x| > 1e-280, as
+ * TruePeakMeter._channel_pure takes it (the sample peak as Python's max/min find it). The FIR is
+ * kernels_loudnorm.js's rowPeaks (WebAssembly SIMD where the host has it): each sum the same
+ * operations in the same order as the "tprows" loop, so the reading is the one the former
+ * per-sample JavaScript loop gave, bit for bit. Only buf[0] (and the hist slots) are written.
+ * @param {any} buffer
+ */
+export function truepeakKernel(buffer) {
+  const bb = buffer.getBuffer("f64");
   try {
-    const x = bb.data;
-    const g = bt.data;
-    const P = g.length / T;
-    let hi = 0.0;
-    for (let t = T - 1; t < x.length; t++) {
-      for (let p = 0; p < P; p++) {
-        const o = p * T;
-        let acc = 0.0;
-        for (let j = 0; j < T; j++) acc += g[o + j] * x[t - j];
-        const a = acc < 0 ? -acc : acc;
-        if (a > hi) hi = a;
-      }
+    const b = bb.data;
+    const T = b[0];
+    const P = b[1];
+    const h = 2 + P * T;
+    const xo = h + T - 1;
+    const n = b.length - xo;
+    let sp = b[xo];
+    let sn = b[xo];
+    for (let i = xo + 1; i < b.length; i++) {
+      const v = b[i];
+      if (v > sp) sp = v;
+      if (v < sn) sn = v;
     }
-    bo.data[0] = hi;
+    sn = -sn;
+    let peak = sp > sn ? sp : sn;
+    if (tpRows.length < n) tpRows = new Float64Array(n);
+    rowPeaks(b, h, b, xo, n, b.subarray(2, h), T, tpRows, 0); // zeros when max |hist + x| <= 1e-280
+    let ip = 0.0;
+    for (let i = 0; i < n; i++) if (tpRows[i] > ip) ip = tpRows[i];
+    if (ip > peak) peak = ip;
+    b[0] = peak;
   } finally {
     bb.release();
-    bt.release();
-    bo.release();
   }
 }
 

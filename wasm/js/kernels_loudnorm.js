@@ -45,7 +45,8 @@ function scratchOf(n) {
  * The true-peak rows of one channel (TruePeakMeter.row_peaks with the "tprows" arithmetic): with
  * buf = hist (T - 1 values at `h`, in `state`) + x[xo .. xo + n), out[oo + i] =
  * max_p |sum_j taps[p T + j] buf[i + T - 1 - j]| for i < n, all zeros when max |buf| <= 1e-280
- * (as row_peaks); the history becomes the last T - 1 values of buf.
+ * (as row_peaks); the history becomes the last T - 1 values of buf. Also the "truepeak" kernel's FIR
+ * (kernels.js). `out` must not be this module's scratch buffer.
  * @param {Float64Array} state
  * @param {number} h
  * @param {Float64Array} x
@@ -56,7 +57,7 @@ function scratchOf(n) {
  * @param {Float64Array} out
  * @param {number} oo
  */
-function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
+export function rowPeaks(state, h, x, xo, n, taps, T, out, oo) {
   const m = T - 1;
   const buf = scratchOf(m + n);
   let amax = 0.0;
