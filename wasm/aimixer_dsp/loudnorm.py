@@ -47,7 +47,7 @@ from .backend import kernel as _kernel
 from .errors import InvalidBufferError, ParameterError
 from .meters import _gated_loudness, _kfilter_sumsq_pure, channel_weights, k_weighting_coefficients
 from .presets import LOUDNESS_TARGETS, TARGET_RANGE
-from .processors.base import planar, time_coeff, unplanar
+from .processors.base import planar, planar_frames, time_coeff, unplanar
 from .processors.limiter import CEILING_RANGE, TP_DELAY, TP_MARGIN_DB, Limiter, _window_max_list
 from .truepeak import TruePeakMeter
 
@@ -127,18 +127,6 @@ def _limiter_constants(sample_rate: int, ceiling_db: float) -> tuple[float, floa
     ref = Limiter(ceiling_db, sample_rate=sample_rate, true_peak=True)
     c = 10.0 ** (ceiling_db / 20.0) * (1.0 - 1e-6) * 10.0 ** (-TP_MARGIN_DB / 20.0)
     return c, time_coeff(ref.release_ms, sample_rate)
-
-
-def _planar_frames(block: array[float], channels: int) -> int:
-    """Frames per channel of a planar ``array('d')`` block of ``channels`` channels (checked)."""
-    if block.typecode != "d":
-        raise InvalidBufferError(f"a planar block is an array('d'), got array({block.typecode!r})")
-    n, extra = divmod(len(block), channels)
-    if extra:
-        raise InvalidBufferError(
-            f"a planar block of {channels} channels holds a multiple of {channels} samples, got {len(block)}"
-        )
-    return n
 
 
 class NormalizationAnalysis:
@@ -226,7 +214,7 @@ class NormalizationAnalysis:
         for bit. Without that kernel (CPython) or for a block shorter than ``KERNEL_MIN``:
         :meth:`_push_py` on the block's channel lists."""
         ch = self.channels
-        n = _planar_frames(block, ch)
+        n = planar_frames(block, ch)
         if not n:
             return
         kern = _kernel("normanalysis") if n >= KERNEL_MIN else None
@@ -488,7 +476,7 @@ class Normalizer:
             raise ParameterError(
                 "channels", None, message="a planar array block needs Normalizer(..., channels=N)"
             )
-        n = _planar_frames(block, ch)
+        n = planar_frames(block, ch)
         held = self.limiter._tp
         if held is not None and len(held["hx"]) != ch:
             raise InvalidBufferError(

@@ -29,6 +29,7 @@ from .backend import HAVE_NUMPY, KERNEL_MIN, check_list_finite, check_meter_form
 from .backend import kernel as _kernel
 from .errors import InvalidBufferError, NonFiniteInputError, ParameterError
 from .processors import biquad as _biquad
+from .processors.base import planar_frames
 
 if HAVE_NUMPY:  # pragma: no branch
     import numpy as np
@@ -651,9 +652,7 @@ class LoudnessMeter:
         if kern is None or not self.exact_max or type(block) is not array or block.typecode != "d":
             return None
         ch = self.channels
-        if len(block) % ch:
-            raise InvalidBufferError(f"expected a planar array of {ch} equal channels")
-        n = len(block) // ch
+        n = planar_frames(block, ch)
         if not n:
             return array("d", bytes(16 * ch))
         if self._pending:

@@ -45,7 +45,7 @@ from .loudnorm import NormalizationAnalysis, Normalizer
 from .meters import LoudnessMeter, _sum_squares
 from .presets import LOUDNESS_TARGETS, SCHEMA, TARGET_RANGE, build_chain, resolve_settings, validate_config
 from .processors import Compressor, Equalizer, Gain, Limiter, NoiseGate
-from .processors.base import check_sample_rate, planar, unplanar
+from .processors.base import check_sample_rate, planar, planar_frames, unplanar
 from .processors.chain import _fused_compressor_eq
 
 __all__ = [
@@ -128,17 +128,6 @@ def _frames(block: array, channels: int, start: int, stop: int) -> array:
     for c in range(channels):
         out += block[c * n + start : c * n + min(stop, n)]
     return out
-
-
-def _block_frames(block: array, channels: int) -> int:
-    """Frames of a planar block of ``channels`` channels (its length must be a multiple)."""
-    n, rest = divmod(len(block), channels)
-    if rest or block.typecode != "d":
-        raise InvalidBufferError(
-            f"a planar block of {channels} channel(s) needs array('d') of a multiple of {channels} "
-            f"floats, got array({block.typecode!r}) of {len(block)}"
-        )
-    return n
 
 
 #: the kernels the array path of each chain stage needs (mono adds ``peaks``, see
@@ -362,7 +351,7 @@ class ChannelChain:
         """Planar block (finite floats, equal lengths: channel lists or one planar
         ``array('d')``) in; the compensated output so far out (of the same kind)."""
         if isinstance(cols, array):
-            n = _block_frames(cols, self.channels)
+            n = planar_frames(cols, self.channels)
             if not n:
                 return cols
             self.seen += n
@@ -404,7 +393,7 @@ class NormalizePass:
     def process(self, cols: Any) -> Any:
         """Channel lists or a planar ``array('d')`` block in; the same kind out."""
         if isinstance(cols, array):
-            n = _block_frames(cols, self.channels)
+            n = planar_frames(cols, self.channels)
             if not n:
                 return cols
             self.seen += n
@@ -447,10 +436,7 @@ class FileMeter:
         numbers bit for bit, see :meth:`~aimixer_dsp.meters.LoudnessMeter.push_block_stats`) and
         else through its lists."""
         if isinstance(cols, array):
-            if len(cols) % self.channels:
-                raise InvalidBufferError(
-                    f"a planar block of {self.channels} channels needs a multiple of {self.channels} samples"
-                )
+            planar_frames(cols, self.channels, doubles=False)
             stats = self.meter.push_block_stats(cols, split=self.curve is not None, on_step=self._curve_point)
             if stats is None:
                 cols = unplanar(cols, self.channels, 0)
@@ -525,8 +511,7 @@ class GenreAnalysis:
         :func:`~aimixer_dsp.genre.segment_rows_native`) and else through its lists."""
         if isinstance(cols, array):
             k = self.channels
-            if len(cols) % k:
-                raise InvalidBufferError(f"a planar block of {k} channels needs a multiple of {k} samples")
+            planar_frames(cols, k, doubles=False)
             rows = kernel("genrerows")
             mix = kernel("mono")
             if rows is not None and (k == 1 or mix is not None) and cols.typecode == "d":

@@ -35,6 +35,7 @@ __all__ = [
     "check_sample_rate",
     "planar",
     "unplanar",
+    "planar_frames",
     "pack",
     "unpack",
     "block_peaks",
@@ -252,6 +253,20 @@ def planar(head: Iterable[float], cols: list[list[float]]) -> array[float]:
         # struct packs a list of floats several times faster than array.extend/fromlist (Pyodide)
         out.frombytes(_pack(f"{len(c)}d", *c))
     return out
+
+
+def planar_frames(block: array[float], channels: int, *, doubles: bool = True) -> int:
+    """Frames per channel of a planar block of ``channels`` channels (channel ``c`` at
+    ``[c n, (c + 1) n)``). Raises :class:`InvalidBufferError` when its length is not a multiple
+    of ``channels`` or, with ``doubles``, it is not an ``array('d')``."""
+    n, rest = divmod(len(block), channels)
+    if rest or (doubles and block.typecode != "d"):
+        kind = "array('d') of " if doubles else ""
+        raise InvalidBufferError(
+            f"a planar block of {channels} channel(s) needs {kind}a multiple of {channels} floats, "
+            f"got array({block.typecode!r}) of {len(block)}"
+        )
+    return n
 
 
 def unplanar(buf: array[float], channels: int, off: int) -> list[list[float]]:
