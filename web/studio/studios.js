@@ -27,11 +27,11 @@ export async function renderStudiosAdmin(root, { isAdmin, onError, onChanged }) 
     msg.textContent = text;
   };
   const reload = async (text) => {
+    await onChanged(); // the rest of the app (the studio picker) shows the change before we say it is done
     await renderStudiosAdmin(root, { isAdmin, onError, onChanged });
     const m = document.getElementById("studios-message");
     m.className = "msg ok";
     m.textContent = text;
-    onChanged();
   };
   const run = async (what, fn, done) => {
     try {
