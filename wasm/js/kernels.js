@@ -10,7 +10,7 @@
 
 import { cascadeInto, installChainKernels } from "./kernels_chain.js";
 import { installDynamicsKernels, tplimitKernel } from "./kernels_dynamics.js";
-import { installMetersKernels } from "./kernels_meters.js";
+import { installMetersKernels, kweightInto } from "./kernels_meters.js";
 import { installLoudnormKernels, rowPeaks } from "./kernels_loudnorm.js";
 
 const plans = new Map();
@@ -365,7 +365,6 @@ export function kweightKernel(buffer) {
     const ch = b[0];
     const n = b[1];
     const tl = b[2];
-    const [b0, b1, b2, a1, a2, d1, d2] = b.subarray(11, 18);
     const wOff = 18;
     const sOff = wOff + ch;
     const tOff = sOff + 4 * ch;
@@ -373,41 +372,7 @@ export function kweightKernel(buffer) {
     if (kwScratch.length < n) kwScratch = new Float64Array(n);
     const sq = kwScratch;
     sq.fill(0.0, 0, n);
-    for (let c = 0; c < ch; c++) {
-      const w = b[wOff + c];
-      const o = sOff + 4 * c;
-      let s1 = b[o];
-      let s2 = b[o + 1];
-      let s3 = b[o + 2];
-      let s4 = b[o + 3];
-      const xo = xOff + c * n;
-      if (w !== 0.0) {
-        for (let i = 0; i < n; i++) {
-          const v = b[xo + i];
-          const y = b0 * v + s1;
-          s1 = b1 * v - a1 * y + s2;
-          s2 = b2 * v - a2 * y;
-          const z = y + s3;
-          s3 = s4 - 2.0 * y - d1 * z;
-          s4 = y - d2 * z;
-          sq[i] = sq[i] + z * z * w;
-        }
-      } else {
-        for (let i = 0; i < n; i++) {
-          const v = b[xo + i];
-          const y = b0 * v + s1;
-          s1 = b1 * v - a1 * y + s2;
-          s2 = b2 * v - a2 * y;
-          const z = y + s3;
-          s3 = s4 - 2.0 * y - d1 * z;
-          s4 = y - d2 * z;
-        }
-      }
-      b[o] = s1;
-      b[o + 1] = s2;
-      b[o + 2] = s3;
-      b[o + 3] = s4;
-    }
+    for (let c = 0; c < ch; c++) kweightInto(b, xOff + c * n, n, b, 11, b, sOff + 4 * c, b[wOff + c], sq, 0);
     for (let i = 0; i < n; i++) b[xOff + i] = sq[i];
     // ext = b[tOff .. xOff + n): the tail then the new squares, contiguous
     for (const [lo, hi, win, at] of [[b[3], b[4], b[5], 9], [b[6], b[7], b[8], 10]]) {

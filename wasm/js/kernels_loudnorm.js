@@ -12,6 +12,7 @@
 // into Python floats.
 
 import { tplimitLoop } from "./kernels_dynamics.js";
+import { kweightInto } from "./kernels_meters.js";
 import { fsum } from "./pysums.js";
 
 /**
@@ -425,7 +426,8 @@ function analyse(s, x, taps, bounds, out) {
   const r = analysisWork.subarray(3 * n, 4 * n);
   sq.fill(0.0);
   for (let c = 0; c < ch; c++) {
-    kweightChannel(s, kOff + 4 * c, s[10 + c], x, c * n, n, sq, lvl, c === 0);
+    kweightInto(x, c * n, n, s, 3, s, kOff + 4 * c, s[10 + c], sq, 0);
+    levelInto(x, c * n, n, lvl, c === 0);
     rowPeaks(s, hOff + c * (T - 1), x, c * n, n, taps, T, c === 0 ? rows : r, 0);
     if (c > 0) maxInto(rows, r, n);
   }
@@ -434,46 +436,18 @@ function analyse(s, x, taps, bounds, out) {
 }
 
 /**
- * One channel's K-weighting ("kweight" arithmetic; coefficients at s[3 .. 10), state at s[o ..
- * o + 4), updated): sq[i] += z^2 w unless w is 0; lvl[i] = |x| (first channel) or the max.
- * @param {Float64Array} s
- * @param {number} o
- * @param {number} w
+ * lvl[i] = |x[xo + i]| (the first channel) or the max of it and lvl[i].
  * @param {Float64Array} x
  * @param {number} xo
  * @param {number} n
- * @param {Float64Array} sq
  * @param {Float64Array} lvl
  * @param {boolean} first
  */
-function kweightChannel(s, o, w, x, xo, n, sq, lvl, first) {
-  const b0 = s[3];
-  const b1 = s[4];
-  const b2 = s[5];
-  const a1 = s[6];
-  const a2 = s[7];
-  const d1 = s[8];
-  const d2 = s[9];
-  let s1 = s[o];
-  let s2 = s[o + 1];
-  let s3 = s[o + 2];
-  let s4 = s[o + 3];
+function levelInto(x, xo, n, lvl, first) {
   for (let i = 0; i < n; i++) {
-    const v = x[xo + i];
-    const y = b0 * v + s1;
-    s1 = b1 * v - a1 * y + s2;
-    s2 = b2 * v - a2 * y;
-    const z = y + s3;
-    s3 = s4 - 2.0 * y - d1 * z;
-    s4 = y - d2 * z;
-    if (w !== 0.0) sq[i] = sq[i] + z * z * w;
-    const a = Math.abs(v);
+    const a = Math.abs(x[xo + i]);
     if (first || a > lvl[i]) lvl[i] = a;
   }
-  s[o] = s1;
-  s[o + 1] = s2;
-  s[o + 2] = s3;
-  s[o + 3] = s4;
 }
 
 /**

@@ -86,21 +86,32 @@ function sumSquares(x, o0, o1, n, out, k0, k1, ch) {
 let sqScratch = new Float64Array(0);
 
 /**
- * meters._kfilter_sq_pure of x[xo .. xo + n) (coefficients P[10 .. 17), state P[so .. so + 4),
- * updated) with ext[eo + i] += z_i^2 w (skipped when w is 0).
+ * meters._kfilter_sq_pure (the "kweight" arithmetic) of X[xo .. xo + n): coefficients (b0, b1, b2,
+ * a1, a2, d1, d2) at C[co .. co + 7), state at S[so .. so + 4) (updated), ext[eo + i] += z_i^2 w
+ * (skipped when w is 0). The one K-weighting loop of the kweight, meter and normanalysis kernels.
+ * @param {Float64Array} X
+ * @param {number} xo
+ * @param {number} n
+ * @param {Float64Array} C
+ * @param {number} co
+ * @param {Float64Array} S
+ * @param {number} so
+ * @param {number} w
+ * @param {Float64Array} ext
+ * @param {number} eo
  */
-function kweightInto(X, xo, n, P, so, w, ext, eo) {
-  const b0 = P[10];
-  const b1 = P[11];
-  const b2 = P[12];
-  const a1 = P[13];
-  const a2 = P[14];
-  const d1 = P[15];
-  const d2 = P[16];
-  let s1 = P[so];
-  let s2 = P[so + 1];
-  let s3 = P[so + 2];
-  let s4 = P[so + 3];
+export function kweightInto(X, xo, n, C, co, S, so, w, ext, eo) {
+  const b0 = C[co];
+  const b1 = C[co + 1];
+  const b2 = C[co + 2];
+  const a1 = C[co + 3];
+  const a2 = C[co + 4];
+  const d1 = C[co + 5];
+  const d2 = C[co + 6];
+  let s1 = S[so];
+  let s2 = S[so + 1];
+  let s3 = S[so + 2];
+  let s4 = S[so + 3];
   for (let i = 0; i < n; i++) {
     const v = X[xo + i];
     const y = b0 * v + s1;
@@ -111,10 +122,10 @@ function kweightInto(X, xo, n, P, so, w, ext, eo) {
     s4 = y - d2 * z;
     if (w !== 0.0) ext[eo + i] = ext[eo + i] + z * z * w;
   }
-  P[so] = s1;
-  P[so + 1] = s2;
-  P[so + 2] = s3;
-  P[so + 3] = s4;
+  S[so] = s1;
+  S[so + 1] = s2;
+  S[so + 2] = s3;
+  S[so + 3] = s4;
 }
 
 /**
@@ -124,8 +135,8 @@ function kweightInto(X, xo, n, P, so, w, ext, eo) {
  */
 function kweightPair(X, xo0, xo1, n, P, so0, so1, w0, w1, ext, eo) {
   if (w0 === 0.0 || w1 === 0.0) {
-    kweightInto(X, xo0, n, P, so0, w0, ext, eo);
-    kweightInto(X, xo1, n, P, so1, w1, ext, eo);
+    kweightInto(X, xo0, n, P, 10, P, so0, w0, ext, eo);
+    kweightInto(X, xo1, n, P, 10, P, so1, w1, ext, eo);
     return;
   }
   const b0 = P[10];
@@ -289,7 +300,7 @@ export function meterKernel(params, tail, x, out, newTail) {
       if (c + 1 < ch) {
         kweightPair(X, c * n, (c + 1) * n, n, P, sOff + 4 * c, sOff + 4 * c + 4, P[17 + c], P[18 + c], ext, tl);
       } else {
-        kweightInto(X, c * n, n, P, sOff + 4 * c, P[17 + c], ext, tl);
+        kweightInto(X, c * n, n, P, 10, P, sOff + 4 * c, P[17 + c], ext, tl);
       }
     }
     // the 100 ms segments: their sums, and with split their windows
