@@ -80,9 +80,11 @@ async function boot() {
   $("logout").classList.toggle("hidden", !getToken());
   for (const el of document.querySelectorAll(".admin-only")) el.classList.toggle("hidden", !isAdmin());
   $("tabs").classList.remove("hidden");
-  // the saved studio is known before the first render: the page lands in it, with no flash of all studios
+  // the saved studio (else a studio user's own) is known before the first render: the page lands
+  // in it, with no flash of all studios
   const saved = await savedSelection();
   if (saved) state.filter = saved;
+  else if (!isAdmin() && state.user.studio_id) state.filter = state.user.studio_id;
   await refreshAll();
   await restoreSelection(saved);
   await loadAlerts();
