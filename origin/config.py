@@ -64,6 +64,8 @@ job_heartbeat_timeout       ``30``                               a running job s
                                                                  re-queued (once) or failed
 jobs_local_workers          ``1``                                local job processes without redis_url
 max_recorders               ``6``                                studio recorders allowed
+trusted_proxies             (unset: X-Forwarded-For ignored)     proxies (IPs or CIDRs, comma-separated: the
+(AIMIXER_TRUSTED_PROXIES)                                        edge) whose X-Forwarded-For names the caller
 oidc_issuer                 (unset)                              OIDC issuer URL (studio login)
 oidc_client_id              (unset)                              OIDC client id / audience
 oidc_client_secret          (unset)                              OIDC client secret
@@ -92,6 +94,8 @@ Every field ``f`` can be set as ``AIMIXER_F`` (upper case). Booleans accept
 from __future__ import annotations
 
 import dataclasses
+import functools
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -99,7 +103,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "load_settings", "ConfigError", "env_bool", "redact_url"]
+__all__ = ["Settings", "load_settings", "ConfigError", "env_bool", "redact_url", "trusted_networks"]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -160,6 +164,7 @@ class Settings:
     job_heartbeat_timeout: float = 30.0
     jobs_local_workers: int = 1
     max_recorders: int = 6
+    trusted_proxies: str | None = None
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
@@ -218,6 +223,8 @@ class Settings:
                 raise ConfigError(f"{name}={getattr(self, name)} must be >= 0 (0 = unlimited)")
         if not (1.0 <= self.analysis_max_seconds <= 3600.0):
             raise ConfigError(f"analysis_max_seconds={self.analysis_max_seconds} is out of range [1, 3600]")
+        self.trusted_proxies = self.trusted_proxies or None
+        trusted_networks(self.trusted_proxies)  # a bad entry is a ConfigError naming it
         from aimixer_dsp.backend import BACKENDS
 
         self.dsp_backend = str(self.dsp_backend).strip().lower()
@@ -244,6 +251,21 @@ class Settings:
                 v = redact_url(v)
             out[f.name] = str(v) if isinstance(v, Path) else v
         return out
+
+
+@functools.lru_cache(maxsize=8)
+def trusted_networks(text: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The networks of a ``trusted_proxies`` value (``"127.0.0.1, 10.0.0.0/8"``)."""
+    nets = []
+    for item in (text or "").split(","):
+        if item.strip():
+            try:
+                nets.append(ipaddress.ip_network(item.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"trusted_proxies: {item.strip()!r} is not an IP address or network"
+                ) from None
+    return tuple(nets)
 
 
 def redact_url(url: str) -> str:

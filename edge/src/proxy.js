@@ -28,6 +28,9 @@ const HOP_BY_HOP = new Set([
   "host",
   "content-length",
 ]);
+// what a caller says of its own address is never passed on: the origin reads X-Forwarded-For
+// (from a trusted_proxies address), which the edge sets from CF-Connecting-IP alone
+const CLIENT_CLAIMS = new Set(["x-forwarded-for", "forwarded", "x-real-ip"]);
 const RETRY_STATUS = new Set([502, 503, 504]);
 // answers of retryable API requests up to this size (with a Content-Length) are read whole before
 // they are passed on; bigger or open-ended ones (previews, downloads) stream
@@ -55,7 +58,7 @@ export function clientAcceptEncoding(req) {
 export function upstreamHeaders(req, rid, url) {
   const h = new Headers();
   for (const [k, v] of req.headers) {
-    if (!HOP_BY_HOP.has(k) && !k.startsWith("cf-")) h.set(k, v);
+    if (!HOP_BY_HOP.has(k) && !CLIENT_CLAIMS.has(k) && !k.startsWith("cf-")) h.set(k, v);
   }
   h.set("X-Request-Id", rid);
   // the client's own encodings; without any, workerd would ask for "br, gzip" on its behalf

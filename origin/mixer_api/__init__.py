@@ -115,7 +115,7 @@ def init_app(app: Quart) -> None:
                 if p is not None:
                     rl = await svc.limiter.apeek(p.owner, settings.rate_limit_for(p.tier))
                 else:
-                    rl = await svc.limiter.apeek(client_bucket(), settings.rate_limit_standard)
+                    rl = await svc.limiter.apeek(client_bucket(settings), settings.rate_limit_standard)
         headers = response.headers
         if rl is not None and not any(k.lower() == "x-ratelimit-limit" for k, _ in headers.items()):
             headers.extend(rl.headers())

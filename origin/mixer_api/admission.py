@@ -9,7 +9,8 @@ raises :class:`origin.errors.APIError` in the mixer shape:
    key or a mobile session token; dev mode admits keyless callers as the dev principal.
 3. **Rate limit**: ``rate_limit_<tier>`` calls per UTC minute per owner (a mobile token counts
    against the key that created it). A caller without a credential is counted against its IP
-   (standard tier) before it is refused, so guessing keys is limited too.
+   (standard tier) before it is refused, so guessing keys is limited too. Behind the edge (a
+   ``trusted_proxies`` address) the IP is the one X-Forwarded-For names (:func:`client_address`).
 
 Outcomes: ``401 UNAUTHORIZED`` (no or a bad credential, with ``WWW-Authenticate: Bearer``),
 ``403 RATE_LIMIT_EXCEEDED`` (``details``: ``limit``, ``reset``, ``retryAfter``; the
@@ -20,6 +21,7 @@ limiter cannot count: refused rather than guessed, except for public views such 
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -27,13 +29,16 @@ from typing import TYPE_CHECKING
 from quart import g, has_websocket_context, request, websocket
 
 from origin.auth import Principal, authenticate
+from origin.config import Settings, trusted_networks
 from origin.errors import APIError, get_request_id
 from origin.ratelimit import RateLimitResult
 
 if TYPE_CHECKING:
     from .service import MixerService
 
-__all__ = ["Admission", "admit", "client_bucket"]
+__all__ = ["Admission", "admit", "client_address", "client_bucket"]
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 log = logging.getLogger("origin.mixer")
 
@@ -55,10 +60,45 @@ class Admission:
         return h
 
 
-def client_bucket() -> str:
-    """The rate-limit bucket of a caller without a credential: its address."""
+#: X-Forwarded-For beyond this many characters is not read (the peer's own address counts)
+MAX_FORWARDED_CHARS = 1024
+
+
+def client_address(remote: str | None, forwarded: str | None, trusted: tuple[IPNetwork, ...]) -> str:
+    """The caller's address: ``remote`` (the TCP peer) unless it is one of the ``trusted``
+    proxies, then the right-most address in ``forwarded`` (X-Forwarded-For, each proxy appends
+    the address it saw) that is not a trusted proxy. A malformed or over-long header is not read
+    past: the last trusted hop is the best address known."""
+    addr = remote or "unknown"
+    if not trusted or not forwarded or len(forwarded) > MAX_FORWARDED_CHARS or not _within(addr, trusted):
+        return addr
+    for hop in reversed(forwarded.split(",")):
+        try:
+            ip = ipaddress.ip_address(hop.strip())
+        except ValueError:
+            return addr
+        addr = str(ip)
+        if not _within(addr, trusted):
+            break
+    return addr
+
+
+def _within(addr: str, nets: tuple[IPNetwork, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(addr)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip in net for net in nets)
+
+
+def client_bucket(settings: Settings) -> str:
+    """The rate-limit bucket of a caller without a credential: its address (:func:`client_address`
+    with the ``trusted_proxies`` setting)."""
     ctx = websocket if has_websocket_context() else request
-    return "ip:" + (ctx.remote_addr or "unknown")
+    forwarded = ",".join(ctx.headers.getlist("X-Forwarded-For"))
+    return "ip:" + client_address(ctx.remote_addr, forwarded, trusted_networks(settings.trusted_proxies))
 
 
 async def admit(svc: MixerService, *, public: bool = False) -> Admission:
@@ -76,7 +116,7 @@ async def admit(svc: MixerService, *, public: bool = False) -> Admission:
     rid = get_request_id()
     principal = await authenticate()
     if principal is None and not public:
-        rl = await _hit(svc, client_bucket(), settings.rate_limit_standard)
+        rl = await _hit(svc, client_bucket(settings), settings.rate_limit_standard)
         g.rl = rl
         if rl is not None and not rl.allowed:
             raise _limited(svc, rl, f"Too many requests: {rl.limit} per minute; retry in {rl.retry_after} s")
@@ -88,7 +128,7 @@ async def admit(svc: MixerService, *, public: bool = False) -> Admission:
                 msg += " or ?token="
         raise APIError(401, "UNAUTHORIZED", msg, headers={"WWW-Authenticate": "Bearer"})
     if principal is None:
-        bucket, limit = client_bucket(), settings.rate_limit_standard
+        bucket, limit = client_bucket(settings), settings.rate_limit_standard
     else:
         bucket, limit = principal.owner, settings.rate_limit_for(principal.tier)
     rl = await _hit(svc, bucket, limit, fail_open=public)

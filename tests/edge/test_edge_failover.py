@@ -145,7 +145,9 @@ def test_all_origins_down_error_shapes_and_stale_pages(pair) -> None:
 
 
 def test_auth_and_retry_after_pass_through(tmp_path, bundle) -> None:
-    """A production origin (no dev mode): 401 without a key, rate-limit headers and Retry-After."""
+    """A production origin (no dev mode): 401 without a key, rate-limit headers and Retry-After;
+    keyless callers are counted by the address the edge names (trusted_proxies), not by the
+    edge's, and a caller's own X-Forwarded-For does not get past the edge."""
     data = tmp_path / "prod"
     data.mkdir()
     out = subprocess.run(
@@ -167,7 +169,8 @@ def test_auth_and_retry_after_pass_through(tmp_path, bundle) -> None:
         check=True,
     )
     key = json.loads(out.stdout)["key"]
-    o = Origin("us-west", data, dev=False, env={"AIMIXER_RATE_LIMIT_STANDARD": "5"}).start()
+    env = {"AIMIXER_RATE_LIMIT_STANDARD": "5", "AIMIXER_TRUSTED_PROXIES": "127.0.0.1"}
+    o = Origin("us-west", data, dev=False, env=env).start()
     edge = Edge([o]).start()
     try:
         none = httpx.get(edge.url + "/config")
@@ -185,6 +188,19 @@ def test_auth_and_retry_after_pass_through(tmp_path, bundle) -> None:
         assert last.headers["x-ratelimit-remaining"] == "0"
         # the edge logged nothing about these requests, least of all the key
         assert key not in "".join(edge.output)
+        # keyless callers: one bucket per address the edge names (CF-Connecting-IP)
+        guesses = [
+            httpx.get(edge.url + "/config", headers={"CF-Connecting-IP": "203.0.113.7"}) for _ in range(6)
+        ]
+        assert [r.status_code for r in guesses] == [401] * 5 + [403]
+        other = httpx.get(edge.url + "/config", headers={"CF-Connecting-IP": "198.51.100.1"})
+        assert other.status_code == 401 and other.headers["x-ratelimit-remaining"] == "4"
+        # a caller's own X-Forwarded-For is dropped: it is counted as the peer Miniflare saw
+        # (127.0.0.1, like the edge's probes), not against the address it claims
+        claim = httpx.get(edge.url + "/config", headers={"X-Forwarded-For": "198.51.100.1"})
+        assert claim.status_code == 401
+        again = httpx.get(edge.url + "/config", headers={"CF-Connecting-IP": "198.51.100.1"})
+        assert again.headers["x-ratelimit-remaining"] == "3"
     finally:
         edge.stop()
         o.stop()
