@@ -8,9 +8,17 @@ Options override the settings from the environment / ``--config`` TOML file
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import logging
+import os
+import signal
+import socket
+import stat
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
+
+log = logging.getLogger("origin.serve")
 
 __all__ = ["register", "run", "hypercorn_config", "add_state_options", "state_env"]
 
@@ -156,10 +164,80 @@ def _factory() -> Any:  # used by worker processes (settings come from the envir
     return app
 
 
-def run(args: argparse.Namespace) -> int:
-    import asyncio
-    import os
+def _listening_ports() -> set[int]:
+    """The TCP ports this process listens on (Linux: ``/proc/self/fd``; elsewhere none)."""
+    return {port for _, port, listening in _tcp_sockets() if listening}
 
+
+def _cut_connections(ports: set[int]) -> int:
+    """Shut down (both ways) every connected TCP socket of this process on one of ``ports``;
+    returns how many. The event loop then sees the connection fail: a send that waited on a
+    client that stopped reading ends with an error, and the connection's task finishes."""
+    n = 0
+    for sock, port, listening in _tcp_sockets():
+        if listening or port not in ports:
+            continue
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:  # not connected
+            continue
+        n += 1
+    return n
+
+
+def _tcp_sockets() -> Iterator[tuple[socket.socket, int, bool]]:
+    """``(socket, local port, listening)`` for each TCP socket of this process. Each socket is a
+    duplicate descriptor, closed after its turn: the event loop's own are never closed."""
+    try:
+        fds = [int(n) for n in os.listdir("/proc/self/fd")]
+    except OSError:
+        return
+    for fd in fds:
+        try:
+            if not stat.S_ISSOCK(os.fstat(fd).st_mode):
+                continue
+            sock = socket.socket(fileno=os.dup(fd))
+        except OSError:
+            continue
+        with sock:
+            if sock.family not in (socket.AF_INET, socket.AF_INET6) or sock.type != socket.SOCK_STREAM:
+                continue
+            try:
+                port = sock.getsockname()[1]
+                listening = bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+            except OSError:
+                continue
+            yield sock, port, listening
+
+
+def _shutdown_trigger(grace: float) -> Callable[[], Awaitable[None]]:
+    """Hypercorn's ``shutdown_trigger`` for one process: returns on SIGTERM or SIGINT. Hypercorn
+    then stops accepting, closes idle connections, gives busy ones ``grace`` seconds and cancels
+    what is left. A connection whose client stopped reading (a download, a followed recording)
+    does not end even then: its task waits for ever to flush the unsent data, and so does the
+    process. So a second before ``grace`` is up, the connections still open on our ports are
+    cut: their sends fail, their tasks end, and the app's own shutdown runs."""
+
+    async def trigger() -> None:
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        ports = _listening_ports()  # before Hypercorn closes the listening sockets
+
+        def cut() -> None:
+            n = _cut_connections(ports)
+            if n:
+                log.warning("shutdown: cut %d connection(s) still open %.0f s after the signal", n, delay)
+
+        delay = max(grace - 1.0, 0.0)
+        loop.call_later(delay, cut)
+
+    return trigger
+
+
+def run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(
         level=getattr(logging, str(settings.log_level).upper(), logging.INFO),
@@ -202,12 +280,13 @@ def run(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     try:
+        trigger = _shutdown_trigger(cfg.graceful_timeout)
         if _have_uvloop():
             import uvloop
 
-            uvloop.run(serve(app, cfg))
+            uvloop.run(serve(app, cfg, shutdown_trigger=trigger))
         else:
-            asyncio.run(serve(app, cfg))
+            asyncio.run(serve(app, cfg, shutdown_trigger=trigger))
     except KeyboardInterrupt:
         pass
     return 0
