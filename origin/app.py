@@ -21,6 +21,8 @@ key                 value
 Every response gets ``X-Request-Id`` and the cross-origin isolation headers the browser mixer
 needs for ``SharedArrayBuffer``: ``Cross-Origin-Opener-Policy: same-origin``,
 ``Cross-Origin-Embedder-Policy: require-corp``, ``Cross-Origin-Resource-Policy: same-origin``.
+An error answer to a request with a body says ``Connection: close`` (the body may not have
+arrived whole, and Hypercorn does not keep such a connection).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import time
 from typing import Any
 
 from aimixer_dsp.backend import set_backend
-from quart import Quart, Request, Response
+from quart import Quart, Request, Response, request
 
 from origin import __version__
 from origin.config import Settings, load_settings
@@ -54,6 +56,11 @@ SECURITY_HEADERS = {
 }
 
 _SECURITY_ITEMS = tuple((k, k.lower(), v) for k, v in SECURITY_HEADERS.items())
+
+
+def _carries_body(req: Request) -> bool:
+    """Whether ``req`` has a body (a positive Content-Length or a chunked one)."""
+    return bool(req.content_length) or "chunked" in req.headers.get("Transfer-Encoding", "").lower()
 
 
 def _import_domain(name: str) -> Any | None:
@@ -149,6 +156,11 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
         for k, lk, v in _SECURITY_ITEMS:
             if lk not in present:
                 headers.add(k, v)
+        if response.status_code >= 400 and _carries_body(request):
+            # A refusal may be sent before the request's body has all arrived (authentication,
+            # rate limit, size): Hypercorn then closes the connection, and without this header
+            # the client would send its next request down a closed connection.
+            headers["Connection"] = "close"
         return response
 
     for name in packages if packages is not None else DOMAIN_PACKAGES:

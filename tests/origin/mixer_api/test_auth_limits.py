@@ -121,3 +121,27 @@ async def test_studio_role_key_cannot_change_config(make_app):
         _, h = _key(app, "standard", role="studio", studio_id="st1")
         r = await c.put("/config", json={"dsp": {"gain": 1}}, headers=h)
         assert r.status_code == 403 and (await r.get_json())["error"]["code"] == "FORBIDDEN"
+
+
+def test_a_refused_request_with_a_body_closes_its_connection(make_settings, serve_app):
+    """A refusal can go out before the request's body has all arrived, and Hypercorn does not
+    keep such a connection: the answer says so, and the client opens a new one for its next
+    request instead of sending it down a closed connection (seen in the soak as 'Server
+    disconnected without sending a response' after a rate-limited POST)."""
+    import httpx
+
+    from origin.app import create_app
+
+    app = create_app(make_settings(dev_mode=False, rate_limit_standard=1))
+    _, h = _key(app)
+    srv = serve_app(app)
+    body = {"audioBuffer": frame(0)}
+    with httpx.Client(base_url=srv.url, timeout=20) as c:
+        refused = c.post("/process-audio", json=body)
+        assert refused.status_code == 401 and refused.headers["Connection"] == "close"
+        ok = c.post("/process-audio", json=body, headers=h)
+        assert ok.status_code == 200 and "Connection" not in ok.headers
+        limited = c.post("/process-audio", json=body, headers=h)
+        assert limited.status_code == 403 and limited.headers["Connection"] == "close"
+        bodiless = c.get("/config", headers=h)  # nothing left unread: the connection is kept
+        assert bodiless.status_code == 403 and "Connection" not in bodiless.headers
