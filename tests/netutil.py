@@ -25,6 +25,13 @@ def free_udp_port() -> int:
     raise RuntimeError("no free UDP port")
 
 
+def free_tcp_port() -> int:
+    """A TCP port of 127.0.0.1 that was free a moment ago (for a server started in a child)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def unique_group(prefix: str) -> str:
     """A random multicast group under ``prefix`` (e.g. ``"239.69"``); each suite keeps its own."""
     rnd = random.SystemRandom()

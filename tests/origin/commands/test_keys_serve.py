@@ -3,13 +3,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import httpx
 import pytest
+from netutil import free_tcp_port
 
 from origin.cli import main
 
@@ -68,14 +68,6 @@ def test_keys_bad_tier_is_usage_error(tmp_path, capsys):
 CLI = [sys.executable, "-c", "import sys; from origin.cli import main; sys.exit(main())"]
 
 
-def _free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 def test_serve_command_runs_hypercorn_with_key_auth(tmp_path):
     d = str(tmp_path / "data")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIMIXER_", "AUDYN_"))}
@@ -88,7 +80,7 @@ def test_serve_command_runs_hypercorn_with_key_auth(tmp_path):
             check=True,
         ).stdout
     )["key"]
-    port = _free_port()
+    port = free_tcp_port()
     proc = subprocess.Popen(
         [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", d],
         env=env,

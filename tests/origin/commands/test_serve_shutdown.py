@@ -14,14 +14,9 @@ import time
 from pathlib import Path
 
 import httpx
+from netutil import free_tcp_port
 
 CLI = [sys.executable, "-m", "origin.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _start(data: Path, port: int, *extra: str) -> subprocess.Popen:
@@ -61,7 +56,7 @@ def test_sigterm_ends_the_origin_despite_a_stalled_download(tmp_path):
     f = data / "archive" / "recorder1" / "2026-01-01" / "2026-01-01-10.wav"
     f.parent.mkdir(parents=True)
     f.write_bytes(os.urandom(1 << 20) * 64)
-    port = _free_port()
+    port = free_tcp_port()
     proc = _start(data, port)
     client = _stalled_download(port)
     try:
