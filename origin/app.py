@@ -38,6 +38,7 @@ from quart import Quart, Request, Response, request
 
 from origin import __version__
 from origin.config import Settings, load_settings
+from origin.cors import install_cors, parse_origins
 from origin.errors import get_request_id, register_error_handlers
 from origin.migrations import open_app_storage
 
@@ -130,6 +131,9 @@ def create_app(settings: Settings | None = None, *, packages: tuple[str, ...] | 
         app.extensions["shared"] = None
 
     register_error_handlers(app)
+    cors_origins = parse_origins(settings.cors_origins)
+    if cors_origins is not None:
+        install_cors(app, cors_origins)  # before the domain packages' authentication hooks
 
     @app.before_serving
     async def _starting() -> None:

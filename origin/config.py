@@ -66,6 +66,8 @@ jobs_local_workers          ``1``                                local job proce
 max_recorders               ``6``                                studio recorders allowed
 trusted_proxies             (unset: X-Forwarded-For ignored)     proxies (IPs or CIDRs, comma-separated: the
 (AIMIXER_TRUSTED_PROXIES)                                        edge) whose X-Forwarded-For names the caller
+cors_origins                (unset: same-origin pages only)      origins (``https://app.example``, comma-
+(AIMIXER_CORS_ORIGINS)                                           separated, or ``*``) whose pages may call the API
 oidc_issuer                 (unset)                              OIDC issuer URL (studio login)
 oidc_client_id              (unset)                              OIDC client id / audience
 oidc_client_secret          (unset)                              OIDC client secret
@@ -165,6 +167,7 @@ class Settings:
     jobs_local_workers: int = 1
     max_recorders: int = 6
     trusted_proxies: str | None = None
+    cors_origins: str | None = None
     oidc_issuer: str | None = None
     oidc_client_id: str | None = None
     oidc_client_secret: str | None = None
@@ -225,6 +228,10 @@ class Settings:
             raise ConfigError(f"analysis_max_seconds={self.analysis_max_seconds} is out of range [1, 3600]")
         self.trusted_proxies = self.trusted_proxies or None
         trusted_networks(self.trusted_proxies)  # a bad entry is a ConfigError naming it
+        from origin.cors import parse_origins
+
+        self.cors_origins = self.cors_origins or None
+        parse_origins(self.cors_origins)
         from aimixer_dsp.backend import BACKENDS
 
         self.dsp_backend = str(self.dsp_backend).strip().lower()
