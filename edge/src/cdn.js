@@ -13,6 +13,10 @@
 //   one get a strong ETag made from a SHA-256 of their bytes.
 // * `no-store`, `private`, `Set-Cookie`, non-200 answers and requests carrying credentials
 //   (Authorization or Cookie, unless the origin says `public`) are never stored.
+// * A request from another site's page (an `Origin` other than the edge's own) passes the cache
+//   by: the origin's answer names that site or not (its `cors_origins`), and one stored copy
+//   cannot carry the right answer for every site. Such pages load the SDK's few modules (their
+//   wasm path needs a same-origin worker), and the browser's own cache keeps them (`Vary: Origin`).
 //
 // The stored copy keeps the origin's own Cache-Control in `x-edge-cache-control` and is put
 // with a long max-age, since the edge decides freshness itself (`x-edge-stored-at`, `x-edge-ttl`);
@@ -161,6 +165,8 @@ export async function serveCdn(edge, req, url) {
   // keep the client's own header in request.cf.clientAcceptEncoding
   const enc = negotiate(clientAcceptEncoding(req));
   const credentialed = req.headers.has("authorization") || req.headers.has("cookie");
+  const site = req.headers.get("origin");
+  const crossSite = site !== null && site !== url.origin;
   const keyUrl = new URL(url);
   keyUrl.searchParams.delete("region");
   keyUrl.searchParams.set("__edge_enc", enc);
@@ -179,6 +185,11 @@ export async function serveCdn(edge, req, url) {
   headers.delete("if-modified-since");
   headers.delete("range");
 
+  if (crossSite) {
+    const res = await tryOrigins(edge, target, { method: "GET", headers });
+    if (res.error) return res.error;
+    return answer(req, withOrigin(res.response, res.origin), "BYPASS", res.origin.name);
+  }
   const cached = credentialed ? undefined : await cache.match(key);
   if (cached) {
     const storedAt = Number(cached.headers.get("x-edge-stored-at") || 0);

@@ -137,3 +137,31 @@ def test_credentialed_requests_are_not_cached(edge_pair) -> None:
         assert r.headers["x-aimixer-cache"] == "BYPASS"
     after = edge_pair.us.counter("/studio/") + edge_pair.eu.counter("/studio/")
     assert after - before == 2
+
+
+def test_other_sites_get_their_own_cors_answer_past_the_cache(tmp_path, bundle) -> None:
+    """With ``cors_origins``, a page of an allowed site loads the SDK through the edge with the
+    origin's answer for that site, never a stored copy made for the edge's own pages (which
+    names no site) or for another site; same-site loads are cached as before."""
+    from edgeenv import Edge, Origin
+
+    site = "https://app.example"
+    o = Origin("us-west", tmp_path / "us", env={"AIMIXER_CORS_ORIGINS": site}).start()
+    edge = Edge([o]).start()
+    try:
+        url = f"{edge.url}/wasm/{_hashed_file(bundle, 'engine.js')}"
+        own = [httpx.get(url, headers={"Origin": edge.url}) for _ in range(2)]
+        assert [r.headers["x-aimixer-cache"] for r in own] == ["MISS", "HIT"]
+        assert "access-control-allow-origin" not in own[1].headers
+        for _ in range(2):
+            r = httpx.get(url, headers={"Origin": site})
+            assert r.status_code == 200 and r.headers["x-aimixer-cache"] == "BYPASS"
+            assert r.headers["access-control-allow-origin"] == site
+            assert r.content == own[0].content
+        other = httpx.get(url, headers={"Origin": "https://evil.example"})
+        assert other.headers["x-aimixer-cache"] == "BYPASS"
+        assert "access-control-allow-origin" not in other.headers
+        assert httpx.get(url).headers["x-aimixer-cache"] == "HIT"  # the stored copy is untouched
+    finally:
+        edge.stop()
+        o.stop()
