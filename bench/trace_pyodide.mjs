@@ -10,7 +10,8 @@
 //     samples) per stage, the minimum over 5 passes per frame.
 // Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels] [--lists]
 // Prints one JSON object (seconds per phase / ms per frame: mean, p50, p99).
-import { bootDsp } from "../tests/node/pyodide_lib.mjs";
+import { bootDsp, runJobPass } from "../tests/node/pyodide_lib.mjs";
+import { jobBuffers } from "../wasm/js/filejobs.js";
 import { installKernels } from "../wasm/js/kernels.js";
 
 const args = process.argv.slice(2);
@@ -114,38 +115,10 @@ def list_passes():
 function workerPasses() {
   const job = py.globals.get("job");
   const n = Number(py.globals.get("n"));
-  const B = Number(job.block);
   const src = py.globals.get("SRC").toJs().map((a) => Float32Array.from(a));
-  // views of job.inp / job.out, taken again when the wasm heap grew (the old view is detached)
-  const views = {};
-  const buf = (name) => {
-    let v = views[name];
-    if (!v || v.data.length === 0) {
-      if (v) v.release();
-      const a = job[name];
-      v = a.getBuffer("f64");
-      a.destroy();
-      views[name] = v;
-    }
-    return v.data;
-  };
+  const { buf, release } = jobBuffers(job);
   const phase = py.globals.get("phase");
-  const loop = (method, from, to) => {
-    const fn = job[method];
-    let w = 0;
-    const copyOut = (got) => {
-      for (let c = 0; c < to.length; c++) to[c].set(buf("out").subarray(c * B, c * B + got), w);
-      w += got;
-    };
-    for (let s = 0; s < n; s += B) {
-      const k = Math.min(B, n - s);
-      for (let c = 0; c < from.length; c++) buf("inp").set(from[c].subarray(s, s + k), c * B);
-      const got = fn(k);
-      if (to) copyOut(got);
-    }
-    fn.destroy();
-    if (to) for (let got = job.finish(); got > 0; got = job.finish()) copyOut(got);
-  };
+  const loop = (method, from, to) => runJobPass(job, buf, method, from, to);
   try {
     let t0 = performance.now();
     loop("analyse", src, null);
@@ -160,7 +133,7 @@ function workerPasses() {
       phase(p === 0 ? "mix" : "loudness", (performance.now() - t0) / 1e3);
     }
   } finally {
-    for (const v of Object.values(views)) v.release();
+    release();
   }
 }
 

@@ -50,3 +50,33 @@ export function toJs(proxy) {
   proxy.destroy();
   return out;
 }
+
+/**
+ * One pass of a FileJob as the worker (wasm/js/filejobs.js) drives it, synchronously: each block
+ * of `src` (float32 channels) into job.inp, `job[method](k)`, and with `dst` the block's output
+ * and then the pass's tail (job.finish()) copied from job.out. Returns the frames written.
+ * @param {any} job a PyProxy of aimixer_dsp.render.FileJob
+ * @param {(name: string) => Float64Array} buf jobBuffers(job).buf
+ */
+export function runJobPass(job, buf, method, src, dst) {
+  const n = src[0].length;
+  const block = Number(job.block);
+  const fn = job[method];
+  let w = 0;
+  const copyOut = (got) => {
+    for (let c = 0; c < dst.length; c++) dst[c].set(buf("out").subarray(c * block, c * block + got), w);
+    w += got;
+  };
+  try {
+    for (let s = 0; s < n; s += block) {
+      const k = Math.min(block, n - s);
+      for (let c = 0; c < src.length; c++) buf("inp").set(src[c].subarray(s, s + k), c * block);
+      const got = fn(k);
+      if (dst) copyOut(got);
+    }
+    if (dst) for (let got = job.finish(); got > 0; got = job.finish()) copyOut(got);
+  } finally {
+    fn.destroy();
+  }
+  return w;
+}

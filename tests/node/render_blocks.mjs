@@ -6,7 +6,8 @@
 // reads job.out as float32) against aimixer_dsp.render.render() on lists with the same rounding
 // between passes: genre "auto" with fixed probabilities, a loudness target, stereo and mono.
 // Usage: node tests/node/render_blocks.mjs -> one JSON object {case: {n, out, state, equal}}.
-import { bootDsp } from "./pyodide_lib.mjs";
+import { bootDsp, runJobPass } from "./pyodide_lib.mjs";
+import { jobBuffers } from "../../wasm/js/filejobs.js";
 import { installKernels } from "../../wasm/js/kernels.js";
 
 const { py } = await bootDsp();
@@ -134,39 +135,11 @@ def job_new(key, n):
 // filejobs.js's loop, in JavaScript: float32 channels in, float32 channels out
 function driveJob(job, channels) {
   const n = channels[0].length;
-  const block = Number(job.block);
-  // views of job.inp / job.out, taken again when the wasm heap grew (the old view is detached)
-  const views = {};
-  const buf = (name) => {
-    let v = views[name];
-    if (!v || v.data.length === 0) {
-      if (v) v.release();
-      const arr = job[name];
-      v = arr.getBuffer("f64");
-      arr.destroy();
-      views[name] = v;
-    }
-    return v.data;
-  };
+  const { buf, release } = jobBuffers(job);
   try {
     const loop = (method, src, dst) => {
-      const fn = job[method];
-      let w = 0;
-      const copyOut = (got) => {
-        for (let c = 0; c < dst.length; c++) dst[c].set(buf("out").subarray(c * block, c * block + got), w);
-        w += got;
-      };
-      for (let s = 0; s < n; s += block) {
-        const k = Math.min(block, n - s);
-        for (let c = 0; c < src.length; c++) buf("inp").set(src[c].subarray(s, s + k), c * block);
-        const got = fn(k);
-        if (dst) copyOut(got);
-      }
-      fn.destroy();
-      if (dst) {
-        for (let got = job.finish(); got > 0; got = job.finish()) copyOut(got);
-        if (w !== n) throw new Error(`rendered ${w} of ${n}`);
-      }
+      const w = runJobPass(job, buf, method, src, dst);
+      if (dst && w !== n) throw new Error(`rendered ${w} of ${n}`);
     };
     if (job.wants_genre) {
       loop("analyse", channels, null);
@@ -184,7 +157,7 @@ function driveJob(job, channels) {
     }
     return result;
   } finally {
-    for (const v of Object.values(views)) v.release();
+    release();
   }
 }
 

@@ -51,6 +51,35 @@ export function checkChannels(channels) {
   return n;
 }
 
+
+/**
+ * The planar float64 buffers of a FileJob: `buf("inp")` / `buf("out")` is a view of `job.inp` /
+ * `job.out`, taken again when the wasm heap grew (the old view is then detached); `release()`
+ * lets go of the views. Also used by the Node tests and the trace bench, which drive jobs as the
+ * worker does.
+ * @param {any} job a PyProxy of aimixer_dsp.render.FileJob
+ * @returns {{ buf: (name: string) => Float64Array, release: () => void }}
+ */
+export function jobBuffers(job) {
+  /** @type {Record<string, any>} */
+  const views = {};
+  const buf = (name) => {
+    let v = views[name];
+    if (!v || v.data.length === 0) {
+      if (v) v.release();
+      const arr = job[name];
+      v = arr.getBuffer("f64");
+      arr.destroy();
+      views[name] = v;
+    }
+    return v.data;
+  };
+  const release = () => {
+    for (const v of Object.values(views)) v.release();
+  };
+  return { buf, release };
+}
+
 export class FileJobs {
   /** `engine`: the Engine (Pyodide, model); `post(msg)`: events to the SDK. */
   constructor(engine, post) {
@@ -85,20 +114,9 @@ export class FileJobs {
     const eng = this.engine;
     const cfg = config === undefined || config === null ? undefined : JSON.stringify(config);
     const job = eng._call(() => this._module().FileJob.callKwargs(channels.length, sampleRate, n, cfg, kw));
-    const views = {};
-    const buf = (name) => {
-      let v = views[name];
-      if (!v || v.data.length === 0) {
-        if (v) v.release();
-        const arr = job[name];
-        v = arr.getBuffer("f64");
-        arr.destroy();
-        views[name] = v;
-      }
-      return v.data;
-    };
+    const { buf, release } = jobBuffers(job);
     const close = () => {
-      for (const v of Object.values(views)) v.release();
+      release();
       job.destroy();
     };
     return { job, n, block: Number(job.block), buf, close };
