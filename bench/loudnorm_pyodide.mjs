@@ -7,7 +7,7 @@
 // Usage: node bench/loudnorm_pyodide.mjs [--seconds 10] [--block 32768] [--repeats 3]
 // Prints one JSON object: seconds per pass (first run: cold JIT; best of the repeats) and the
 // real-time factor of the two stages together.
-import { bootDsp } from "../tests/node/pyodide_lib.mjs";
+import { bootDsp, MUSIC_PY } from "../tests/node/pyodide_lib.mjs";
 import { installKernels } from "../wasm/js/kernels.js";
 
 const args = process.argv.slice(2);
@@ -16,6 +16,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const { py } = await bootDsp();
+py.runPython(MUSIC_PY); // music(n): the test programme
 installKernels(py.pyimport("aimixer_dsp.backend"));
 py.globals.set("SECS", opt("--seconds", 10));
 py.globals.set("B", opt("--block", 32768));
@@ -28,14 +29,7 @@ from aimixer_dsp.loudnorm import NormalizationAnalysis, Normalizer
 from aimixer_dsp.processors.base import planar
 
 n = int(SECS * 48000)
-rng = random.Random(1)
-L, R = [], []
-for i in range(n):
-    t = i / 48000
-    beat = t % 0.5
-    kick = 0.6 * math.exp(-beat / 0.08) * math.sin(2 * math.pi * 55 * beat)
-    L.append(kick + 0.15 * math.sin(2 * math.pi * 220 * t) + 0.03 * (rng.random() - 0.5))
-    R.append(kick + 0.12 * math.sin(2 * math.pi * 330 * t) + 0.03 * (rng.random() - 0.5))
+L, R = music(n)
 src = [array("f", L).tolist(), array("f", R).tolist()]
 blocks = [[c[s:s + B] for c in src] for s in range(0, n, B)]
 arrays = [planar((), b) for b in blocks]

@@ -10,7 +10,7 @@
 //     samples) per stage, the minimum over 5 passes per frame.
 // Usage: node bench/trace_pyodide.mjs [--seconds 10] [--no-dynamics] [--no-kernels] [--lists]
 // Prints one JSON object (seconds per phase / ms per frame: mean, p50, p99).
-import { bootDsp, runJobPass } from "../tests/node/pyodide_lib.mjs";
+import { bootDsp, runJobPass, MUSIC_PY } from "../tests/node/pyodide_lib.mjs";
 import { jobBuffers } from "../wasm/js/filejobs.js";
 import { installKernels } from "../wasm/js/kernels.js";
 
@@ -20,6 +20,7 @@ const opt = (name, dflt) => {
   return i >= 0 ? Number(args[i + 1]) : dflt;
 };
 const { py } = await bootDsp();
+py.runPython(MUSIC_PY); // music(n): the test programme
 const backend = py.pyimport("aimixer_dsp.backend");
 if (!args.includes("--no-kernels")) installKernels(backend);
 if (args.includes("--no-dynamics")) for (const k of ["gate", "compressor", "limiter"]) backend.set_kernel(k, undefined);
@@ -71,14 +72,7 @@ UNDO = [(o, m, wrap(o, m, k)) for o, m, k in [
     (R_, "planar", "lists -> block"),
 ]]
 n = int(SECS * 48000)
-rng = random.Random(1)
-L, R = [], []
-for i in range(n):
-    t = i / 48000
-    beat = t % 0.5
-    kick = 0.6 * math.exp(-beat / 0.08) * math.sin(2 * math.pi * 55 * beat)
-    L.append(kick + 0.15 * math.sin(2 * math.pi * 220 * t) + 0.03 * (rng.random() - 0.5))
-    R.append(kick + 0.12 * math.sin(2 * math.pi * 330 * t) + 0.03 * (rng.random() - 0.5))
+L, R = music(n)
 SRC = [array("f", L), array("f", R)]
 B = 1 << 15
 job = R_.FileJob(2, 48000, n, {"genre": "auto"}, target="streaming", block=B)

@@ -80,3 +80,22 @@ export function runJobPass(job, buf, method, src, dst) {
   }
   return w;
 }
+
+/**
+ * Python source defining `music(n)`: a stereo 48 kHz test programme (a 120 bpm kick, a tone per
+ * channel, a little noise; seeded) as two lists of floats. Shared by the Pyodide benches.
+ */
+export const MUSIC_PY = `
+import math, random
+
+def music(n):
+    rng = random.Random(1)
+    L, R = [], []
+    for i in range(n):
+        t = i / 48000
+        beat = t % 0.5
+        kick = 0.6 * math.exp(-beat / 0.08) * math.sin(2 * math.pi * 55 * beat)
+        L.append(kick + 0.15 * math.sin(2 * math.pi * 220 * t) + 0.03 * (rng.random() - 0.5))
+        R.append(kick + 0.12 * math.sin(2 * math.pi * 330 * t) + 0.03 * (rng.random() - 0.5))
+    return L, R
+`;
