@@ -37,8 +37,8 @@ from aimixer_dsp.backend import set_backend
 from quart import Quart, Request, Response, request
 
 from origin import __version__
-from origin.config import Settings, load_settings
-from origin.cors import install_cors, parse_origins
+from origin.config import Settings, load_settings, parse_origins
+from origin.cors import install_cors
 from origin.errors import get_request_id, register_error_handlers
 from origin.migrations import open_app_storage
 

@@ -99,13 +99,22 @@ import dataclasses
 import functools
 import ipaddress
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Settings", "load_settings", "ConfigError", "env_bool", "redact_url", "trusted_networks"]
+__all__ = [
+    "Settings",
+    "load_settings",
+    "ConfigError",
+    "env_bool",
+    "redact_url",
+    "trusted_networks",
+    "parse_origins",
+]
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -228,8 +237,6 @@ class Settings:
             raise ConfigError(f"analysis_max_seconds={self.analysis_max_seconds} is out of range [1, 3600]")
         self.trusted_proxies = self.trusted_proxies or None
         trusted_networks(self.trusted_proxies)  # a bad entry is a ConfigError naming it
-        from origin.cors import parse_origins
-
         self.cors_origins = self.cors_origins or None
         parse_origins(self.cors_origins)
         from aimixer_dsp.backend import BACKENDS
@@ -273,6 +280,25 @@ def trusted_networks(text: str | None) -> tuple[ipaddress.IPv4Network | ipaddres
                     f"trusted_proxies: {item.strip()!r} is not an IP address or network"
                 ) from None
     return tuple(nets)
+
+
+_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
+
+
+def parse_origins(text: str | None) -> frozenset[str] | None:
+    """The ``cors_origins`` setting: ``None`` (off), ``{"*"}``, or exact origins
+    (``scheme://host[:port]``, lower case, no path)."""
+    items = [o.strip().lower() for o in (text or "").split(",") if o.strip()]
+    if not items:
+        return None
+    if "*" in items:
+        if len(items) > 1:
+            raise ConfigError("cors_origins: '*' stands alone")
+        return frozenset(items)
+    for o in items:
+        if not _ORIGIN.match(o):
+            raise ConfigError(f"cors_origins: {o!r} is not an origin (scheme://host[:port], no path)")
+    return frozenset(items)
 
 
 def redact_url(url: str) -> str:

@@ -15,13 +15,9 @@ another site is allowed.
 
 from __future__ import annotations
 
-import re
-
 from quart import Quart, Response, request
 
-from origin.config import ConfigError
-
-__all__ = ["ALLOW_HEADERS", "EXPOSE_HEADERS", "install_cors", "parse_origins"]
+__all__ = ["ALLOW_HEADERS", "EXPOSE_HEADERS", "install_cors"]
 
 #: request headers a cross-origin page may send (beyond the CORS-safelisted ones)
 ALLOW_HEADERS = (
@@ -53,24 +49,7 @@ EXPOSE_HEADERS = (
 ALLOW_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE"
 MAX_AGE_S = 600
 
-_ORIGIN = re.compile(r"^https?://[a-z0-9.-]+(:[0-9]{1,5})?$|^https?://\[[0-9a-f:.]+\](:[0-9]{1,5})?$")
 _ALLOWED_LOWER = {h.lower() for h in ALLOW_HEADERS}
-
-
-def parse_origins(text: str | None) -> frozenset[str] | None:
-    """The ``cors_origins`` setting: ``None`` (off), ``{"*"}``, or exact origins
-    (``scheme://host[:port]``, lower case, no path)."""
-    items = [o.strip().lower() for o in (text or "").split(",") if o.strip()]
-    if not items:
-        return None
-    if "*" in items:
-        if len(items) > 1:
-            raise ConfigError("cors_origins: '*' stands alone")
-        return frozenset(items)
-    for o in items:
-        if not _ORIGIN.match(o):
-            raise ConfigError(f"cors_origins: {o!r} is not an origin (scheme://host[:port], no path)")
-    return frozenset(items)
 
 
 def install_cors(app: Quart, origins: frozenset[str]) -> None:
